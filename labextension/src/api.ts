@@ -1,0 +1,232 @@
+/**
+ * Typed access to the oui-jupyter REST API (shapes follow Open WebUI).
+ */
+import { requestAPI } from './handler';
+
+/** A chat as listed (no message bodies). */
+export interface IChatSummary {
+  id: string;
+  title: string;
+  updated_at: number;
+  created_at: number;
+  pinned?: boolean | null;
+  archived?: boolean;
+  folder_id?: string | null;
+}
+
+/** A retrieval source cited by an answer. */
+export interface ISource {
+  /** Path relative to the server root, or a file / collection name. */
+  source: string;
+  /** 0-based cell index in a notebook. */
+  cell?: number | null;
+  cell_id?: string | null;
+  /** 1-based lines. */
+  start_line?: number | null;
+  end_line?: number | null;
+  page?: number | null;
+  snippet?: string;
+  score?: number;
+  name?: string;
+}
+
+/** A file attached to a message (Open WebUI `files` entries). */
+export interface IMessageFile {
+  type: 'file' | 'collection';
+  id: string;
+  name: string;
+}
+
+/** One node of the message tree. */
+export interface IHistoryMessage {
+  id: string;
+  parentId: string | null;
+  childrenIds: string[];
+  role: 'user' | 'assistant' | 'system';
+  content: string;
+  model?: string;
+  timestamp?: number;
+  sources?: ISource[];
+  files?: IMessageFile[];
+  done?: boolean;
+  error?: string | { content?: string; message?: string } | null;
+  usage?: Record<string, unknown>;
+  /** Status line (e.g. "Searching the workspace"). Client-side only. */
+  status?: string;
+}
+
+/** The message tree of a chat. */
+export interface IHistory {
+  messages: Record<string, IHistoryMessage>;
+  currentId: string | null;
+}
+
+/** The `chat` JSON blob of a chat. */
+export interface IChatBody {
+  title?: string;
+  models?: string[];
+  history?: IHistory;
+  messages?: IHistoryMessage[];
+  [key: string]: unknown;
+}
+
+/** Open WebUI's ChatResponse. */
+export interface IChatResponse {
+  id: string;
+  user_id?: string;
+  title: string;
+  chat: IChatBody;
+  created_at: number;
+  updated_at: number;
+  pinned?: boolean | null;
+  archived?: boolean;
+  folder_id?: string | null;
+}
+
+/** A model as listed by `oui/api/models`. */
+export interface IModel {
+  id: string;
+  name?: string;
+  owned_by?: string;
+  connection?: string;
+  available?: boolean;
+  unavailable_reason?: string | null;
+}
+
+/** A knowledge collection. */
+export interface IKnowledge {
+  id: string;
+  name: string;
+  description?: string;
+}
+
+/** An uploaded file (Open WebUI FileModel, the fields we use). */
+export interface IFileModel {
+  id: string;
+  filename?: string;
+  meta?: { name?: string; size?: number; content_type?: string };
+}
+
+/** One message of an OpenAI chat request. */
+export interface ICompletionMessage {
+  role: 'user' | 'assistant' | 'system';
+  content: string;
+}
+
+/** Body of `POST oui/api/chat/completions` as the sidebar sends it. */
+export interface ICompletionRequest {
+  model: string;
+  messages: ICompletionMessage[];
+  stream: true;
+  chat_id: string;
+  /** The message the new messages hang under (see .handoff/frontend.md). */
+  parent_id: string | null;
+  session_id: string;
+  /** Only add an assistant answer under `parent_id` (a user message). */
+  regenerate?: boolean;
+  files?: IMessageFile[];
+  features?: { workspace: boolean };
+}
+
+/** Immediate answer of a completion started with a `session_id`. */
+export interface ICompletionStarted {
+  task_id?: string;
+  chat_id: string;
+  message_id: string;
+  user_message_id?: string;
+}
+
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  body: JSON.stringify(body),
+  headers: { 'Content-Type': 'application/json' }
+});
+
+/** Normalise list answers that are either a bare array or `{items|data: [...]}`. */
+function asList<T>(data: unknown): T[] {
+  if (Array.isArray(data)) {
+    return data as T[];
+  }
+  if (data !== null && typeof data === 'object') {
+    const obj = data as { items?: unknown; data?: unknown };
+    if (Array.isArray(obj.items)) {
+      return obj.items as T[];
+    }
+    if (Array.isArray(obj.data)) {
+      return obj.data as T[];
+    }
+  }
+  return [];
+}
+
+export async function listChats(page: number): Promise<IChatSummary[]> {
+  return asList<IChatSummary>(await requestAPI<unknown>(`v1/chats/?page=${page}`));
+}
+
+export async function searchChats(
+  text: string,
+  page = 1
+): Promise<IChatSummary[]> {
+  const query = `text=${encodeURIComponent(text)}&page=${page}`;
+  return asList<IChatSummary>(
+    await requestAPI<unknown>(`v1/chats/search?${query}`)
+  );
+}
+
+export function getChat(id: string): Promise<IChatResponse> {
+  return requestAPI<IChatResponse>(`v1/chats/${encodeURIComponent(id)}`);
+}
+
+export function newChat(chat: IChatBody): Promise<IChatResponse> {
+  return requestAPI<IChatResponse>('v1/chats/new', json({ chat }));
+}
+
+export function updateChat(
+  id: string,
+  chat: IChatBody
+): Promise<IChatResponse> {
+  return requestAPI<IChatResponse>(
+    `v1/chats/${encodeURIComponent(id)}`,
+    json({ chat })
+  );
+}
+
+export function pinChat(id: string): Promise<IChatResponse> {
+  return requestAPI<IChatResponse>(
+    `v1/chats/${encodeURIComponent(id)}/pin`,
+    { method: 'POST' }
+  );
+}
+
+export async function deleteChat(id: string): Promise<void> {
+  await requestAPI<unknown>(`v1/chats/${encodeURIComponent(id)}`, {
+    method: 'DELETE'
+  });
+}
+
+export async function listModels(): Promise<IModel[]> {
+  return asList<IModel>(await requestAPI<unknown>('models'));
+}
+
+export async function listKnowledge(): Promise<IKnowledge[]> {
+  return asList<IKnowledge>(await requestAPI<unknown>('v1/knowledge/'));
+}
+
+export function uploadFile(file: Blob, name: string): Promise<IFileModel> {
+  const form = new FormData();
+  form.append('file', file, name);
+  return requestAPI<IFileModel>('v1/files/', { method: 'POST', body: form });
+}
+
+export function startCompletion(
+  request: ICompletionRequest
+): Promise<ICompletionStarted> {
+  return requestAPI<ICompletionStarted>('chat/completions', json(request));
+}
+
+export async function stopChat(chatId: string): Promise<void> {
+  await requestAPI<unknown>(
+    `tasks/chat/${encodeURIComponent(chatId)}/stop`,
+    { method: 'POST' }
+  );
+}

@@ -1,0 +1,238 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { CommandRegistry } from '@lumino/commands';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { Composer } from './composer';
+import { ChatController } from './controller';
+import { MessageWidget, IMessageActions, button } from './message';
+import { ModelPicker } from './modelpicker';
+import { IChatContext } from './tokens';
+import { branch, siblingPosition } from './tree';
+
+/**
+ * The open chat: header (back, title, model), the messages of the current
+ * branch, and the composer. Message widgets are kept by id; a token only
+ * touches the one streaming message.
+ */
+export class ChatView extends Panel {
+  constructor(options: ChatView.IOptions) {
+    super();
+    this._controller = options.controller;
+    this._rendermime = options.rendermime;
+    this._commands = options.commands;
+    this.addClass('jp-OuiChatView');
+
+    const header = new Widget();
+    header.addClass('jp-OuiChatView-header');
+    const back = button('‹ Chats', 'jp-OuiChatView-back');
+    back.setAttribute('aria-label', 'Back to the chat list');
+    back.onclick = () => options.onBack();
+    this._title = document.createElement('h2');
+    this._title.className = 'jp-OuiChatView-title';
+    header.node.append(back, this._title);
+    this._picker = new ModelPicker(id => void this._controller.setModel(id));
+
+    this._list = new Widget();
+    this._list.addClass('jp-OuiChatView-messages');
+    this._list.node.setAttribute('role', 'log');
+    this._list.node.setAttribute('aria-label', 'Messages');
+    this._list.node.tabIndex = 0;
+    this._empty = document.createElement('div');
+    this._empty.className = 'jp-OuiChatView-empty';
+    this._empty.textContent = 'Ask a question about your notebooks and files.';
+    this._list.node.appendChild(this._empty);
+    this._list.node.addEventListener('scroll', this._onScroll, { passive: true });
+
+    this._composer = new Composer({
+      settings: this._controller.settings,
+      onSubmit: value =>
+        void this._controller.send(value.text, {
+          files: value.files,
+          workspace: value.workspace
+        }),
+      onStop: () => void this._controller.stop(),
+      onError: message => options.onError(message),
+      readPath: options.readPath
+    });
+
+    this.addWidget(header);
+    this.addWidget(this._picker);
+    this.addWidget(this._list);
+    this.addWidget(this._composer);
+
+    this._observer = new IntersectionObserver(this._onIntersect, {
+      root: this._list.node,
+      rootMargin: '800px 0px'
+    });
+
+    const c = this._controller;
+    c.reloaded.connect(this._rebuild, this);
+    c.structureChanged.connect(this._rebuild, this);
+    c.messagesChanged.connect(this._onMessagesChanged, this);
+    c.modelsChanged.connect(this._onModels, this);
+    c.listChanged.connect(this._onTitle, this);
+    c.settingsChanged.connect((_, settings) => {
+      this._composer.settings = settings;
+      for (const widget of this._widgets.values()) {
+        widget.codeActions = settings.codeActions;
+      }
+    }, this);
+    this._actions = {
+      regenerate: id => void c.regenerate(id),
+      editAndResend: (id, content) => void c.editAndResend(id, content),
+      switchBranch: (id, step) => c.switchBranch(id, step),
+      rendered: () => this._stickToBottom()
+    };
+    this._rebuild();
+    this._onModels();
+  }
+
+  get composer(): Composer {
+    return this._composer;
+  }
+
+  addContext(context: IChatContext): void {
+    this._composer.addContext(context);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._observer.disconnect();
+    this._list.node.removeEventListener('scroll', this._onScroll);
+    super.dispose();
+  }
+
+  /** Rebuild the message list for the current branch, reusing widgets by id. */
+  private _rebuild(): void {
+    const c = this._controller;
+    const history = c.history;
+    const path = branch(history);
+    const keep = new Set(path.map(m => m.id));
+    for (const [id, widget] of this._widgets) {
+      if (!keep.has(id)) {
+        this._observer.unobserve(widget.node);
+        widget.node.remove();
+        widget.dispose();
+        this._widgets.delete(id);
+      }
+    }
+    const host = this._list.node;
+    let previous: Element = this._empty;
+    for (const message of path) {
+      const position = siblingPosition(history, message.id);
+      let widget = this._widgets.get(message.id);
+      if (!widget) {
+        widget = new MessageWidget({
+          message,
+          position,
+          rendermime: this._rendermime,
+          commands: this._commands,
+          actions: this._actions,
+          codeActions: c.settings.codeActions
+        });
+        this._widgets.set(message.id, widget);
+        // Plain DOM insertion: messages need no Lumino lifecycle, and the
+        // view may be built while the sidebar is collapsed.
+        host.insertBefore(widget.node, previous.nextSibling);
+        this._observer.observe(widget.node);
+      } else {
+        widget.setMessage(message, position);
+        if (previous.nextSibling !== widget.node) {
+          host.insertBefore(widget.node, previous.nextSibling);
+        }
+      }
+      previous = widget.node;
+    }
+    this._empty.hidden = path.length > 0;
+    this._title.textContent = c.title;
+    this._title.title = c.title;
+    this._composer.generating = c.generating;
+    this._stick = true;
+    this._stickToBottom();
+  }
+
+  private _onMessagesChanged(_: ChatController, ids: string[]): void {
+    const history = this._controller.history;
+    for (const id of ids) {
+      const widget = this._widgets.get(id);
+      const message = history.messages[id];
+      if (widget && message) {
+        widget.setMessage(message, siblingPosition(history, id));
+      }
+    }
+    this._composer.generating = this._controller.generating;
+  }
+
+  private _onModels(): void {
+    this._picker.setModels(this._controller.models, this._controller.model);
+  }
+
+  private _onTitle(): void {
+    this._title.textContent = this._controller.title;
+    this._title.title = this._controller.title;
+  }
+
+  private _onIntersect = (entries: IntersectionObserverEntry[]): void => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) {
+        continue;
+      }
+      const id = (entry.target as HTMLElement).dataset.messageId;
+      const widget = id ? this._widgets.get(id) : undefined;
+      if (widget) {
+        widget.setVisible(true);
+        this._observer.unobserve(widget.node);
+      } else {
+        for (const w of this._widgets.values()) {
+          if (w.node === entry.target) {
+            w.setVisible(true);
+            this._observer.unobserve(w.node);
+          }
+        }
+      }
+    }
+  };
+
+  private _onScroll = (): void => {
+    const node = this._list.node;
+    this._stick = node.scrollHeight - node.scrollTop - node.clientHeight < 48;
+  };
+
+  private _stickToBottom(): void {
+    if (!this._stick || this._scrollFrame) {
+      return;
+    }
+    this._scrollFrame = requestAnimationFrame(() => {
+      this._scrollFrame = 0;
+      const node = this._list.node;
+      node.scrollTop = node.scrollHeight;
+    });
+  }
+
+  private _controller: ChatController;
+  private _rendermime: IRenderMimeRegistry;
+  private _commands: CommandRegistry;
+  private _actions: IMessageActions;
+  private _title: HTMLElement;
+  private _picker: ModelPicker;
+  private _list: Widget;
+  private _empty: HTMLElement;
+  private _composer: Composer;
+  private _observer: IntersectionObserver;
+  private _widgets = new Map<string, MessageWidget>();
+  private _stick = true;
+  private _scrollFrame = 0;
+}
+
+export namespace ChatView {
+  export interface IOptions {
+    controller: ChatController;
+    rendermime: IRenderMimeRegistry;
+    commands: CommandRegistry;
+    onBack: () => void;
+    onError: (message: string) => void;
+    readPath: (path: string) => Promise<Blob>;
+  }
+}

@@ -1,0 +1,351 @@
+import { Drag } from '@lumino/dragdrop';
+import { Widget } from '@lumino/widgets';
+
+import * as api from './api';
+import type { IKnowledge, IMessageFile } from './api';
+import { basename, fenced } from './format';
+import { errorMessage } from './handler';
+import { button } from './message';
+import { IChatContext, IChatSettings } from './tokens';
+
+/** The file browser's drag payload: the dragged paths. */
+const CONTENTS_MIME = 'application/x-jupyter-icontents';
+
+/** What the composer submits. */
+export interface IComposerSubmit {
+  text: string;
+  files: IMessageFile[];
+  workspace: boolean;
+}
+
+/**
+ * The message input: text, context chips, attachments (upload or drag from
+ * the file browser), workspace-knowledge toggle, collection picker, and
+ * the send / stop button.
+ */
+export class Composer extends Widget {
+  constructor(options: Composer.IOptions) {
+    super();
+    this._options = options;
+    this._settings = options.settings;
+    this.addClass('jp-OuiComposer');
+
+    this._chips = document.createElement('div');
+    this._chips.className = 'jp-OuiComposer-chips';
+    this._chips.setAttribute('aria-label', 'Attachments and context');
+
+    this._input = document.createElement('textarea');
+    this._input.className = 'jp-mod-styled jp-OuiComposer-input';
+    this._input.rows = 3;
+    this._input.setAttribute('aria-label', 'Message');
+    this._input.onkeydown = this._onKeyDown;
+
+    const controls = document.createElement('div');
+    controls.className = 'jp-OuiComposer-controls';
+
+    this._fileInput = document.createElement('input');
+    this._fileInput.type = 'file';
+    this._fileInput.multiple = true;
+    this._fileInput.hidden = true;
+    this._fileInput.onchange = () => {
+      const files = Array.from(this._fileInput.files ?? []);
+      this._fileInput.value = '';
+      files.forEach(file => void this._attach(file, file.name));
+    };
+    const attach = button('📎', 'jp-OuiComposer-attach');
+    attach.title = 'Attach files (or drop them here from the file browser)';
+    attach.setAttribute('aria-label', 'Attach files');
+    attach.onclick = () => this._fileInput.click();
+
+    const toggle = document.createElement('label');
+    toggle.className = 'jp-OuiComposer-workspace';
+    toggle.title = 'Answer with knowledge from the files of this workspace';
+    this._workspace = document.createElement('input');
+    this._workspace.type = 'checkbox';
+    this._workspace.checked = options.settings.workspaceKnowledge;
+    toggle.append(this._workspace, document.createTextNode(' Workspace'));
+
+    this._collection = document.createElement('select');
+    this._collection.className = 'jp-mod-styled jp-OuiComposer-collection';
+    this._collection.setAttribute('aria-label', 'Knowledge collection');
+    this._collection.title = 'Search a knowledge collection too';
+    this._collection.onfocus = () => void this.loadCollections();
+    this._setCollections([]);
+
+    this._send = button('Send', 'jp-mod-accept jp-OuiComposer-send');
+    this._send.onclick = () => this.submit();
+    this._stop = button('Stop', 'jp-mod-warn jp-OuiComposer-stop');
+    this._stop.setAttribute('aria-label', 'Stop generating');
+    this._stop.onclick = () => options.onStop();
+    this._stop.hidden = true;
+
+    controls.append(this._fileInput, attach, toggle, this._collection, this._send, this._stop);
+    this.node.append(this._chips, this._input, controls);
+    this.settings = options.settings;
+  }
+
+  set settings(settings: IChatSettings) {
+    this._settings = settings;
+    this._input.placeholder =
+      settings.sendWith === 'Enter'
+        ? 'Ask about your workspace (Enter to send, Shift+Enter for a new line)'
+        : 'Ask about your workspace (Shift+Enter to send)';
+  }
+
+  /** Show the stop button instead of send while an answer streams. */
+  set generating(value: boolean) {
+    this._generating = value;
+    this._stop.hidden = !value;
+    this._send.hidden = value;
+  }
+
+  /** Reset the workspace toggle to the settings' default (new chat). */
+  resetWorkspace(): void {
+    this._workspace.checked = this._settings.workspaceKnowledge;
+  }
+
+  focusInput(): void {
+    this._input.focus();
+  }
+
+  addContext(context: IChatContext): void {
+    this._contexts.push(context);
+    this._renderChips();
+  }
+
+  /** Send what is typed, with the context and attachments. */
+  submit(): void {
+    if (this._generating) {
+      return;
+    }
+    if (this._uploads > 0) {
+      this._options.onError('Wait for the attachments to finish uploading.');
+      return;
+    }
+    const typed = this._input.value.trim();
+    if (!typed && this._contexts.length === 0) {
+      return;
+    }
+    const context = this._contexts.map(c => `${c.label}:\n${c.text}`).join('\n\n');
+    const text = context ? `${typed || 'Explain this.'}\n\n${context}` : typed;
+    const files = [...this._files];
+    const collection = this._knowledge.find(k => k.id === this._collection.value);
+    if (collection) {
+      files.push({ type: 'collection', id: collection.id, name: collection.name });
+    }
+    this._input.value = '';
+    this._contexts = [];
+    this._files = [];
+    this._renderChips();
+    this._options.onSubmit({ text, files, workspace: this._workspace.checked });
+  }
+
+  /** Read the knowledge collections into the picker. */
+  async loadCollections(): Promise<void> {
+    if (this._loadingCollections) {
+      return;
+    }
+    this._loadingCollections = true;
+    try {
+      this._setCollections(await api.listKnowledge());
+    } catch (error) {
+      this._options.onError(`Could not list collections: ${errorMessage(error)}`);
+    } finally {
+      this._loadingCollections = false;
+    }
+  }
+
+  handleEvent(event: Event): void {
+    switch (event.type) {
+      case 'lm-dragenter':
+      case 'lm-dragover': {
+        const drag = event as Drag.Event;
+        if (drag.mimeData.hasData(CONTENTS_MIME)) {
+          drag.preventDefault();
+          drag.stopPropagation();
+          drag.dropAction = 'copy';
+          this.addClass('jp-mod-dropTarget');
+        }
+        break;
+      }
+      case 'lm-dragleave':
+        this.removeClass('jp-mod-dropTarget');
+        break;
+      case 'lm-drop': {
+        const drag = event as Drag.Event;
+        this.removeClass('jp-mod-dropTarget');
+        if (!drag.mimeData.hasData(CONTENTS_MIME)) {
+          return;
+        }
+        drag.preventDefault();
+        drag.stopPropagation();
+        drag.dropAction = 'copy';
+        const paths = drag.mimeData.getData(CONTENTS_MIME) as string[];
+        paths.forEach(path => void this.attachPath(path));
+        break;
+      }
+      case 'dragover':
+        if ((event as DragEvent).dataTransfer?.types.includes('Files')) {
+          event.preventDefault();
+        }
+        break;
+      case 'drop': {
+        const files = Array.from((event as DragEvent).dataTransfer?.files ?? []);
+        if (files.length > 0) {
+          event.preventDefault();
+          files.forEach(file => void this._attach(file, file.name));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** Attach a file of the workspace (read through the contents API, then uploaded). */
+  async attachPath(path: string): Promise<void> {
+    try {
+      const blob = await this._options.readPath(path);
+      await this._attach(blob, basename(path));
+    } catch (error) {
+      this._options.onError(`Could not attach ${path}: ${errorMessage(error)}`);
+    }
+  }
+
+  protected onAfterAttach(): void {
+    for (const type of ['lm-dragenter', 'lm-dragleave', 'lm-dragover', 'lm-drop', 'dragover', 'drop']) {
+      this.node.addEventListener(type, this);
+    }
+    void this.loadCollections();
+  }
+
+  protected onBeforeDetach(): void {
+    for (const type of ['lm-dragenter', 'lm-dragleave', 'lm-dragover', 'lm-drop', 'dragover', 'drop']) {
+      this.node.removeEventListener(type, this);
+    }
+  }
+
+  private async _attach(blob: Blob, name: string): Promise<void> {
+    this._uploads++;
+    this._pending.push(name);
+    this._renderChips();
+    try {
+      const uploaded = await api.uploadFile(blob, name);
+      this._files.push({
+        type: 'file',
+        id: uploaded.id,
+        name: uploaded.meta?.name || uploaded.filename || name
+      });
+    } catch (error) {
+      this._options.onError(`Could not upload ${name}: ${errorMessage(error)}`);
+    } finally {
+      this._uploads--;
+      this._pending.splice(this._pending.indexOf(name), 1);
+      this._renderChips();
+    }
+  }
+
+  private _setCollections(items: IKnowledge[]): void {
+    const selected = this._collection.value;
+    this._knowledge = items;
+    const none = document.createElement('option');
+    none.value = '';
+    none.textContent = 'No collection';
+    const options = items.map(item => {
+      const option = document.createElement('option');
+      option.value = item.id;
+      option.textContent = item.name;
+      option.title = item.description ?? '';
+      return option;
+    });
+    this._collection.replaceChildren(none, ...options);
+    this._collection.value = items.some(i => i.id === selected) ? selected : '';
+    this._collection.hidden = items.length === 0;
+  }
+
+  private _renderChips(): void {
+    const chips: HTMLElement[] = [];
+    this._contexts.forEach((context, i) => {
+      chips.push(
+        chip(`📝 ${context.label}`, fenced(context.text).slice(0, 400), () => {
+          this._contexts.splice(i, 1);
+          this._renderChips();
+        })
+      );
+    });
+    this._files.forEach((file, i) => {
+      chips.push(
+        chip(`📎 ${file.name}`, file.name, () => {
+          this._files.splice(i, 1);
+          this._renderChips();
+        })
+      );
+    });
+    for (const name of this._pending) {
+      const c = chip(`⏳ ${name}`, `Uploading ${name}`, null);
+      c.setAttribute('aria-busy', 'true');
+      chips.push(c);
+    }
+    this._chips.replaceChildren(...chips);
+  }
+
+  private _onKeyDown = (event: KeyboardEvent): void => {
+    if (event.key === 'Escape' && this._generating) {
+      event.preventDefault();
+      this._options.onStop();
+      return;
+    }
+    if (event.key !== 'Enter' || event.isComposing) {
+      return;
+    }
+    const wantsShift = this._settings.sendWith === 'Shift Enter';
+    if (event.shiftKey === wantsShift && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      this.submit();
+    }
+  };
+
+  private _options: Composer.IOptions;
+  private _settings: IChatSettings;
+  private _input: HTMLTextAreaElement;
+  private _chips: HTMLElement;
+  private _fileInput: HTMLInputElement;
+  private _workspace: HTMLInputElement;
+  private _collection: HTMLSelectElement;
+  private _send: HTMLButtonElement;
+  private _stop: HTMLButtonElement;
+  private _generating = false;
+  private _contexts: IChatContext[] = [];
+  private _files: IMessageFile[] = [];
+  private _pending: string[] = [];
+  private _uploads = 0;
+  private _knowledge: IKnowledge[] = [];
+  private _loadingCollections = false;
+}
+
+export namespace Composer {
+  export interface IOptions {
+    settings: IChatSettings;
+    onSubmit: (value: IComposerSubmit) => void;
+    onStop: () => void;
+    onError: (message: string) => void;
+    /** Read a workspace file as a Blob (drag from the file browser). */
+    readPath: (path: string) => Promise<Blob>;
+  }
+}
+
+function chip(label: string, title: string, onRemove: (() => void) | null): HTMLElement {
+  const span = document.createElement('span');
+  span.className = 'jp-OuiChip';
+  span.title = title;
+  const text = document.createElement('span');
+  text.textContent = label;
+  span.appendChild(text);
+  if (onRemove) {
+    const remove = button('×', 'jp-OuiChip-remove');
+    remove.setAttribute('aria-label', `Remove ${label}`);
+    remove.onclick = onRemove;
+    span.appendChild(remove);
+  }
+  return span;
+}

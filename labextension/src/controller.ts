@@ -1,0 +1,540 @@
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import * as api from './api';
+import type { IHistory, IHistoryMessage, IMessageFile, IModel } from './api';
+import { randomId } from './backoff';
+import { EventSocket } from './events';
+import { errorMessage } from './handler';
+import {
+  IEventFrame,
+  IIndexProgress,
+  indexProgress,
+  reduceChatEvent,
+  titleOf
+} from './reducer';
+import { DEFAULT_SETTINGS, IChatSettings } from './tokens';
+import {
+  addMessage,
+  branch,
+  emptyHistory,
+  mergeHistories,
+  normalizeHistory,
+  removeSubtree,
+  renameMessage,
+  switchSibling,
+  updateMessage
+} from './tree';
+
+const LOCAL = 'local-';
+const LAST_MODEL_KEY = 'oui-jupyter:last-model';
+
+/** What to send with a new message. */
+export interface ISendOptions {
+  files?: IMessageFile[];
+  workspace?: boolean;
+}
+
+/**
+ * The state of the sidebar: the open chat's message tree, the models, the
+ * live socket. Widgets listen to its signals and call its methods.
+ */
+export class ChatController implements IDisposable {
+  constructor(options: ChatController.IOptions = {}) {
+    this.socket = options.socket ?? new EventSocket();
+    this.socket.received.connect(this._onFrame, this);
+    this.socket.reconnected.connect(this._onReconnected, this);
+  }
+
+  readonly socket: EventSocket;
+
+  get settings(): IChatSettings {
+    return this._settings;
+  }
+  set settings(value: IChatSettings) {
+    this._settings = value;
+    this._settingsChanged.emit(value);
+  }
+
+  /** The open chat id, or null for a chat not yet created. */
+  get chatId(): string | null {
+    return this._chatId;
+  }
+  get title(): string {
+    return this._title;
+  }
+  get history(): IHistory {
+    return this._history;
+  }
+  get models(): IModel[] {
+    return this._models;
+  }
+  /** The model the next message goes to. */
+  get model(): string {
+    return this._model;
+  }
+  /** Whether an answer in the current branch is still streaming. */
+  get generating(): boolean {
+    return branch(this._history).some(
+      m => m.role === 'assistant' && m.done === false
+    );
+  }
+  get progress(): IIndexProgress | null {
+    return this._progress;
+  }
+
+  /** The open chat changed or was re-read: rebuild the message list. */
+  get reloaded(): ISignal<this, void> {
+    return this._reloaded;
+  }
+  /** The branch changed shape (a message added, a branch switched). */
+  get structureChanged(): ISignal<this, void> {
+    return this._structureChanged;
+  }
+  /** These messages' content or state changed. */
+  get messagesChanged(): ISignal<this, string[]> {
+    return this._messagesChanged;
+  }
+  /** The chat list should be re-read (created, renamed, titled, deleted). */
+  get listChanged(): ISignal<this, { id: string; title?: string } | null> {
+    return this._listChanged;
+  }
+  get modelsChanged(): ISignal<this, void> {
+    return this._modelsChanged;
+  }
+  get progressChanged(): ISignal<this, IIndexProgress | null> {
+    return this._progressChanged;
+  }
+  get settingsChanged(): ISignal<this, IChatSettings> {
+    return this._settingsChanged;
+  }
+  /** An error worth telling the user outside a message (list, rename...). */
+  get errorOccurred(): ISignal<this, string> {
+    return this._errorOccurred;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    window.clearTimeout(this._resyncTimer);
+    this.socket.dispose();
+    Signal.clearData(this);
+  }
+
+  /** Read the models (and pick the default one). */
+  async loadModels(): Promise<void> {
+    try {
+      this._models = await api.listModels();
+    } catch (error) {
+      this._models = [];
+      this._errorOccurred.emit(`Could not list models: ${errorMessage(error)}`);
+    }
+    if (!this._model || !this._models.some(m => m.id === this._model)) {
+      this._model = this._defaultModel();
+    }
+    this._modelsChanged.emit();
+  }
+
+  /** Start an empty chat (created on the server with the first message). */
+  newChat(): void {
+    this._chatId = null;
+    this._title = 'New chat';
+    this._history = emptyHistory();
+    this._model = this._defaultModel();
+    this._pendingAssistant = null;
+    this._reloaded.emit();
+    this._modelsChanged.emit();
+  }
+
+  /** Open a chat from the server. */
+  async openChat(id: string): Promise<void> {
+    const chat = await api.getChat(id);
+    this._chatId = chat.id;
+    this._title = chat.title || chat.chat.title || 'Chat';
+    this._history = normalizeHistory(chat.chat.history);
+    this._pendingAssistant = null;
+    const remembered = chat.chat.models?.[0];
+    if (remembered) {
+      this._model = remembered;
+    } else if (!this._model) {
+      this._model = this._defaultModel();
+    }
+    this._reloaded.emit();
+    this._modelsChanged.emit();
+  }
+
+  /** Choose the model; remembered in the chat (`chat.models`). */
+  async setModel(id: string): Promise<void> {
+    this._model = id;
+    window.localStorage.setItem(LAST_MODEL_KEY, id);
+    this._modelsChanged.emit();
+    if (this._chatId) {
+      try {
+        await api.updateChat(this._chatId, { models: [id] });
+      } catch (error) {
+        this._errorOccurred.emit(`Could not save the model: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  /** Send a new user message at the end of the current branch. */
+  async send(content: string, options: ISendOptions = {}): Promise<void> {
+    await this._turn(this._history.currentId, content, options);
+  }
+
+  /** Replace a user message by a new version (a sibling) and answer it. */
+  async editAndResend(
+    userId: string,
+    content: string,
+    options: ISendOptions = {}
+  ): Promise<void> {
+    const original = this._history.messages[userId];
+    if (!original) {
+      return;
+    }
+    await this._ensureServerIds();
+    const parentId = this._history.messages[userId]?.parentId ?? null;
+    await this._turn(parentId, content, {
+      files: options.files ?? original.files,
+      workspace: options.workspace
+    });
+  }
+
+  /** Ask for a new answer (a sibling) to the user message above `assistantId`. */
+  async regenerate(assistantId: string, options: ISendOptions = {}): Promise<void> {
+    await this._ensureServerIds();
+    const assistant = this._history.messages[assistantId];
+    const userId = assistant?.parentId;
+    if (!assistant || !userId || !this._chatId) {
+      return;
+    }
+    const user = this._history.messages[userId];
+    const placeholder = this._placeholder(userId);
+    this._history = addMessage(this._history, placeholder);
+    this._structureChanged.emit();
+    await this._start(placeholder, {
+      model: this._model,
+      messages: this._requestMessages(userId),
+      stream: true,
+      chat_id: this._chatId,
+      parent_id: userId,
+      session_id: this.socket.sessionId,
+      regenerate: true,
+      files: user?.files?.length ? user.files : undefined,
+      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+    });
+  }
+
+  /** Stop the answer being generated in the open chat. */
+  async stop(): Promise<void> {
+    const chatId = this._chatId;
+    if (!chatId) {
+      return;
+    }
+    try {
+      await api.stopChat(chatId);
+    } catch (error) {
+      if (!this.socket.send({ type: 'chat:stop', chat_id: chatId })) {
+        this._errorOccurred.emit(`Could not stop: ${errorMessage(error)}`);
+        return;
+      }
+    }
+    // The server ends the stream with `done` or `chat:tasks:cancel`; if it
+    // says nothing, read the chat back so the UI never stays "generating".
+    window.setTimeout(() => {
+      if (this._chatId === chatId && this.generating) {
+        void this.resync();
+      }
+    }, 2000);
+  }
+
+  /** Show the sibling `step` away from message `id` ("<" / ">"). */
+  switchBranch(id: string, step: number): void {
+    const currentId = switchSibling(this._history, id, step);
+    if (currentId === this._history.currentId) {
+      return;
+    }
+    this._history = { ...this._history, currentId };
+    this._structureChanged.emit();
+    void this._saveHistory();
+  }
+
+  /** Re-read the open chat from the server (after a reconnect or a gap). */
+  async resync(): Promise<void> {
+    const chatId = this._chatId;
+    if (!chatId) {
+      return;
+    }
+    let chat: api.IChatResponse;
+    try {
+      chat = await api.getChat(chatId);
+    } catch (error) {
+      this._errorOccurred.emit(`Could not refresh the chat: ${errorMessage(error)}`);
+      return;
+    }
+    if (this._chatId !== chatId) {
+      return;
+    }
+    this._history = mergeHistories(this._history, normalizeHistory(chat.chat.history));
+    this._title = chat.title || this._title;
+    this._reloaded.emit();
+  }
+
+  // ---------------------------------------------------------------------
+
+  private async _turn(
+    parentId: string | null,
+    content: string,
+    options: ISendOptions
+  ): Promise<void> {
+    if (!this._model) {
+      this._errorOccurred.emit('No model is available: configure a connection or the embedded model.');
+      return;
+    }
+    if (!this._chatId) {
+      try {
+        const title = content.trim().split('\n')[0].slice(0, 60) || 'New chat';
+        const chat = await api.newChat({
+          title,
+          models: [this._model],
+          history: emptyHistory(),
+          messages: []
+        });
+        this._chatId = chat.id;
+        this._title = chat.title || title;
+        this._listChanged.emit({ id: chat.id, title: this._title });
+      } catch (error) {
+        this._errorOccurred.emit(`Could not create the chat: ${errorMessage(error)}`);
+        return;
+      }
+    }
+    const user: IHistoryMessage = {
+      id: LOCAL + randomId(),
+      parentId,
+      childrenIds: [],
+      role: 'user',
+      content,
+      files: options.files?.length ? options.files : undefined,
+      timestamp: Math.floor(Date.now() / 1000),
+      done: true
+    };
+    this._history = addMessage(this._history, user);
+    const placeholder = this._placeholder(user.id);
+    this._history = addMessage(this._history, placeholder);
+    this._structureChanged.emit();
+    await this._start(placeholder, {
+      model: this._model,
+      messages: this._requestMessages(user.id),
+      stream: true,
+      chat_id: this._chatId,
+      parent_id: parentId,
+      session_id: this.socket.sessionId,
+      files: user.files,
+      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+    });
+  }
+
+  private _placeholder(parentId: string): IHistoryMessage {
+    return {
+      id: LOCAL + randomId(),
+      parentId,
+      childrenIds: [],
+      role: 'assistant',
+      content: '',
+      model: this._model,
+      timestamp: Math.floor(Date.now() / 1000),
+      done: false
+    };
+  }
+
+  private async _start(
+    placeholder: IHistoryMessage,
+    request: api.ICompletionRequest
+  ): Promise<void> {
+    this._pendingAssistant = placeholder.id;
+    const chatId = request.chat_id;
+    try {
+      const started = await api.startCompletion(request);
+      if (this._chatId !== chatId) {
+        return;
+      }
+      this._adopt(started.message_id);
+      const userId = this._history.messages[started.message_id]?.parentId;
+      if (started.user_message_id && userId && userId.startsWith(LOCAL)) {
+        this._history = renameMessage(this._history, userId, started.user_message_id);
+        this._structureChanged.emit();
+      }
+    } catch (error) {
+      if (this._chatId !== chatId) {
+        return;
+      }
+      const id = this._pendingAssistant ?? placeholder.id;
+      this._pendingAssistant = null;
+      const message = this._history.messages[id];
+      if (message) {
+        this._history = updateMessage(this._history, {
+          ...message,
+          done: true,
+          error: errorMessage(error)
+        });
+        this._messagesChanged.emit([id]);
+      }
+    }
+  }
+
+  /** The server named the pending placeholder: take its id. */
+  private _adopt(serverId: string): void {
+    const pending = this._pendingAssistant;
+    this._pendingAssistant = null;
+    if (!pending || pending === serverId) {
+      return;
+    }
+    if (serverId in this._history.messages) {
+      // Frames created it first; drop the local placeholder.
+      this._history = removeSubtree(this._history, pending);
+      const server = this._history.messages[serverId];
+      this._history = { ...this._history, currentId: server ? serverId : this._history.currentId };
+    } else {
+      this._history = renameMessage(this._history, pending, serverId);
+    }
+    this._structureChanged.emit();
+  }
+
+  private _requestMessages(leafId: string): api.ICompletionMessage[] {
+    return branch(this._history, leafId)
+      .filter(m => !m.error)
+      .map(m => ({ role: m.role, content: m.content }));
+  }
+
+  /** Local placeholder ids must be replaced by the server's before branching. */
+  private async _ensureServerIds(): Promise<void> {
+    if (Object.keys(this._history.messages).some(id => id.startsWith(LOCAL))) {
+      await this.resync();
+    }
+  }
+
+  private async _saveHistory(): Promise<void> {
+    if (!this._chatId || this.generating) {
+      return;
+    }
+    const history = this._history;
+    try {
+      await api.updateChat(this._chatId, {
+        history,
+        messages: branch(history)
+      });
+    } catch (error) {
+      this._errorOccurred.emit(`Could not save the branch: ${errorMessage(error)}`);
+    }
+  }
+
+  private _defaultModel(): string {
+    const usable = this._models.filter(m => m.available !== false);
+    const wanted = [
+      this._settings.defaultModel,
+      window.localStorage.getItem(LAST_MODEL_KEY) ?? ''
+    ];
+    for (const id of wanted) {
+      if (id && usable.some(m => m.id === id)) {
+        return id;
+      }
+    }
+    return usable[0]?.id ?? this._models[0]?.id ?? '';
+  }
+
+  private _onFrame(_: EventSocket, frame: IEventFrame): void {
+    switch (frame.type) {
+      case 'index:progress':
+        this._progress = indexProgress(frame.data);
+        this._progressChanged.emit(this._progress);
+        return;
+      case 'chat:title': {
+        const title = titleOf(frame);
+        if (frame.chat_id && title) {
+          if (frame.chat_id === this._chatId) {
+            this._title = title;
+          }
+          this._listChanged.emit({ id: frame.chat_id, title });
+        }
+        return;
+      }
+      default:
+        break;
+    }
+    if (!frame.chat_id || frame.chat_id !== this._chatId) {
+      if (frame.type === 'chat:completion' && frame.chat_id) {
+        const data = frame.data as { done?: unknown } | undefined;
+        if (data?.done === true) {
+          this._listChanged.emit({ id: frame.chat_id });
+        }
+      }
+      return;
+    }
+    // A frame may beat the POST answer: the pending placeholder is its message.
+    if (
+      frame.type === 'chat:completion' &&
+      frame.message_id &&
+      this._pendingAssistant &&
+      !(frame.message_id in this._history.messages)
+    ) {
+      this._adopt(frame.message_id);
+    }
+    const result = reduceChatEvent(this._history, this._chatId, frame);
+    this._history = result.history;
+    if (result.structural) {
+      this._structureChanged.emit();
+    } else if (result.changed.length > 0) {
+      this._messagesChanged.emit(result.changed);
+    }
+    const finished =
+      frame.type === 'chat:completion' &&
+      (frame.data as { done?: unknown } | undefined)?.done === true;
+    if (result.resync || finished || frame.type === 'chat:tasks:cancel') {
+      this._scheduleResync(result.resync ? 150 : 400);
+    }
+    if (finished) {
+      this._listChanged.emit({ id: frame.chat_id });
+    }
+  }
+
+  private _scheduleResync(delay: number): void {
+    window.clearTimeout(this._resyncTimer);
+    this._resyncTimer = window.setTimeout(() => void this.resync(), delay);
+  }
+
+  private _onReconnected(): void {
+    void this.resync();
+    this._listChanged.emit(null);
+  }
+
+  private _settings: IChatSettings = DEFAULT_SETTINGS;
+  private _chatId: string | null = null;
+  private _title = 'New chat';
+  private _history: IHistory = emptyHistory();
+  private _models: IModel[] = [];
+  private _model = '';
+  private _progress: IIndexProgress | null = null;
+  private _pendingAssistant: string | null = null;
+  private _resyncTimer = 0;
+  private _isDisposed = false;
+  private _reloaded = new Signal<this, void>(this);
+  private _structureChanged = new Signal<this, void>(this);
+  private _messagesChanged = new Signal<this, string[]>(this);
+  private _listChanged = new Signal<this, { id: string; title?: string } | null>(this);
+  private _modelsChanged = new Signal<this, void>(this);
+  private _progressChanged = new Signal<this, IIndexProgress | null>(this);
+  private _settingsChanged = new Signal<this, IChatSettings>(this);
+  private _errorOccurred = new Signal<this, string>(this);
+}
+
+export namespace ChatController {
+  export interface IOptions {
+    socket?: EventSocket;
+  }
+}

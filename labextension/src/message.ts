@@ -1,0 +1,415 @@
+import { MimeModel, IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { CommandRegistry } from '@lumino/commands';
+import { Widget } from '@lumino/widgets';
+
+import type { IHistoryMessage, ISource } from './api';
+import { decorateCodeBlocks } from './codeblocks';
+import { citationLabel, uniqueSources } from './format';
+import { errorText } from './reducer';
+import { CommandIDs } from './tokens';
+
+/** Render counters, read by the benchmarks and browser tests. */
+export interface IRenderStats {
+  markdownRenders: number;
+  byMessage: Record<string, number>;
+}
+
+declare global {
+  interface Window {
+    ouiJupyterStats?: IRenderStats;
+  }
+}
+
+function stats(): IRenderStats {
+  if (!window.ouiJupyterStats) {
+    window.ouiJupyterStats = { markdownRenders: 0, byMessage: {} };
+  }
+  return window.ouiJupyterStats;
+}
+
+/** What a message can ask of the chat. */
+export interface IMessageActions {
+  regenerate(id: string): void;
+  editAndResend(id: string, content: string): void;
+  switchBranch(id: string, step: number): void;
+  rendered(widget: MessageWidget): void;
+}
+
+/**
+ * One message of the chat: markdown through the (sanitizing) rendermime
+ * registry, re-rendered at most once per animation frame while streaming,
+ * and only once visible.
+ */
+export class MessageWidget extends Widget {
+  constructor(options: MessageWidget.IOptions) {
+    super();
+    this._rendermime = options.rendermime;
+    this._commands = options.commands;
+    this._actions = options.actions;
+    this.codeActions = options.codeActions;
+    this.addClass('jp-OuiMessage');
+    this.node.setAttribute('role', 'article');
+
+    this._header = document.createElement('div');
+    this._header.className = 'jp-OuiMessage-header';
+    this._role = document.createElement('span');
+    this._role.className = 'jp-OuiMessage-role';
+    this._nav = document.createElement('span');
+    this._nav.className = 'jp-OuiMessage-branches';
+    this._header.append(this._role, this._nav);
+
+    this._files = document.createElement('div');
+    this._files.className = 'jp-OuiMessage-files';
+    this._body = document.createElement('div');
+    this._body.className = 'jp-OuiMessage-body';
+    this._status = document.createElement('div');
+    this._status.className = 'jp-OuiMessage-status';
+    this._status.setAttribute('aria-live', 'polite');
+    this._error = document.createElement('div');
+    this._error.className = 'jp-OuiMessage-error';
+    this._error.setAttribute('role', 'alert');
+    this._citations = document.createElement('div');
+    this._citations.className = 'jp-OuiMessage-citations';
+    this._toolbar = document.createElement('div');
+    this._toolbar.className = 'jp-OuiMessage-actions';
+    this.node.append(
+      this._header,
+      this._files,
+      this._body,
+      this._status,
+      this._error,
+      this._citations,
+      this._toolbar
+    );
+
+    this._renderer = this._rendermime.createRenderer('text/markdown');
+    this._renderer.addClass('jp-OuiMessage-markdown');
+    this._body.appendChild(this._renderer.node);
+    this._plain = document.createElement('div');
+    this._plain.className = 'jp-OuiMessage-plain';
+    this._body.appendChild(this._plain);
+    this.setMessage(options.message, options.position);
+  }
+
+  /** Show code-block actions (copy, insert, run) under code blocks. */
+  codeActions: boolean;
+
+  get message(): IHistoryMessage {
+    return this._message;
+  }
+
+  /** Update the message; rendering happens on the next animation frame. */
+  setMessage(
+    message: IHistoryMessage,
+    position: { index: number; count: number }
+  ): void {
+    const same =
+      this._message === message &&
+      this._position.index === position.index &&
+      this._position.count === position.count;
+    if (same) {
+      return;
+    }
+    this._message = message;
+    this._position = position;
+    this._schedule();
+  }
+
+  /** The list tells the message when it scrolls into view. */
+  setVisible(visible: boolean): void {
+    if (visible && !this._visible) {
+      this._visible = true;
+      this._schedule();
+    }
+  }
+
+  /** Put the message in edit mode (user messages). */
+  edit(): void {
+    if (this._message.role !== 'user' || this._editor) {
+      return;
+    }
+    const form = document.createElement('form');
+    form.className = 'jp-OuiMessage-edit';
+    const area = document.createElement('textarea');
+    area.className = 'jp-mod-styled';
+    area.value = this._message.content;
+    area.setAttribute('aria-label', 'Edit message');
+    const save = button('Save & send', 'jp-mod-accept');
+    save.type = 'submit';
+    const cancel = button('Cancel');
+    cancel.onclick = () => this._closeEditor();
+    form.onsubmit = event => {
+      event.preventDefault();
+      const text = area.value.trim();
+      this._closeEditor();
+      if (text) {
+        this._actions.editAndResend(this._message.id, text);
+      }
+    };
+    area.onkeydown = event => {
+      if (event.key === 'Escape') {
+        this._closeEditor();
+      } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        form.requestSubmit();
+      }
+    };
+    const row = document.createElement('div');
+    row.className = 'jp-OuiMessage-editButtons';
+    row.append(cancel, save);
+    form.append(area, row);
+    this._body.hidden = true;
+    this._body.after(form);
+    this._editor = form;
+    area.focus();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    if (this._frame) {
+      cancelAnimationFrame(this._frame);
+    }
+    this._renderer.dispose();
+    super.dispose();
+  }
+
+  private _closeEditor(): void {
+    this._editor?.remove();
+    this._editor = null;
+    this._body.hidden = false;
+  }
+
+  private _schedule(): void {
+    if (this._frame || this.isDisposed) {
+      return;
+    }
+    this._frame = requestAnimationFrame(() => {
+      this._frame = 0;
+      this._update();
+    });
+  }
+
+  private _update(): void {
+    const m = this._message;
+    const streaming = m.role === 'assistant' && m.done === false;
+    this.node.dataset.role = m.role;
+    this.node.dataset.messageId = m.id;
+    this.toggleClass('jp-mod-streaming', streaming);
+    this.node.setAttribute('aria-busy', streaming ? 'true' : 'false');
+    this._role.textContent = m.role === 'user' ? 'You' : m.model || 'Assistant';
+    this.node.setAttribute(
+      'aria-label',
+      m.role === 'user' ? 'Your message' : `Answer from ${m.model || 'the assistant'}`
+    );
+    this._updateNav();
+    this._updateFiles();
+    this._status.textContent = m.status ?? '';
+    this._status.hidden = !m.status;
+    const error = errorText(m.error);
+    this._error.textContent = error ? `Error: ${error}` : '';
+    this._error.hidden = !error;
+    this._updateCitations();
+    this._updateToolbar(streaming);
+    this._updateContent();
+  }
+
+  private _updateContent(): void {
+    const content = this._message.content;
+    if (!this._visible) {
+      // Cheap, safe placeholder until the message scrolls into view.
+      if (this._plain.textContent !== content) {
+        this._plain.textContent = content;
+      }
+      this._plain.hidden = false;
+      this._renderer.node.hidden = true;
+      return;
+    }
+    if (content === this._renderedContent) {
+      return;
+    }
+    if (this._rendering) {
+      this._dirty = true;
+      return;
+    }
+    this._rendering = true;
+    this._dirty = false;
+    const source = content;
+    const s = stats();
+    s.markdownRenders++;
+    s.byMessage[this._message.id] = (s.byMessage[this._message.id] ?? 0) + 1;
+    const model = new MimeModel({
+      data: { 'text/markdown': source },
+      trusted: false
+    });
+    this._renderer
+      .renderModel(model)
+      .catch(() => {
+        this._renderer.node.textContent = source;
+      })
+      .then(() => {
+        this._renderedContent = source;
+        this._rendering = false;
+        this._plain.hidden = true;
+        this._plain.textContent = '';
+        this._renderer.node.hidden = false;
+        if (this._message.role === 'assistant' && this.codeActions) {
+          decorateCodeBlocks(this._renderer.node, this._commands);
+        }
+        this._actions.rendered(this);
+        if (this._dirty || this._message.content !== this._renderedContent) {
+          this._dirty = false;
+          this._schedule();
+        }
+      });
+  }
+
+  private _updateNav(): void {
+    const { index, count } = this._position;
+    const key = `${index}/${count}`;
+    if (this._navKey === key) {
+      return;
+    }
+    this._navKey = key;
+    this._nav.replaceChildren();
+    if (count <= 1) {
+      return;
+    }
+    const prev = button('‹', 'jp-OuiMessage-prev');
+    prev.setAttribute('aria-label', 'Previous version');
+    prev.title = 'Previous version';
+    prev.disabled = index === 0;
+    prev.onclick = () => this._actions.switchBranch(this._message.id, -1);
+    const label = document.createElement('span');
+    label.className = 'jp-OuiMessage-branchLabel';
+    label.textContent = `${index + 1}/${count}`;
+    label.setAttribute('aria-label', `Version ${index + 1} of ${count}`);
+    const next = button('›', 'jp-OuiMessage-next');
+    next.setAttribute('aria-label', 'Next version');
+    next.title = 'Next version';
+    next.disabled = index === count - 1;
+    next.onclick = () => this._actions.switchBranch(this._message.id, 1);
+    this._nav.append(prev, label, next);
+  }
+
+  private _updateFiles(): void {
+    const files = this._message.files ?? [];
+    if (files === this._shownFiles) {
+      return;
+    }
+    this._shownFiles = files;
+    this._files.replaceChildren(
+      ...files.map(file => {
+        const chip = document.createElement('span');
+        chip.className = 'jp-OuiChip';
+        chip.textContent = file.type === 'collection' ? `📚 ${file.name}` : `📎 ${file.name}`;
+        return chip;
+      })
+    );
+  }
+
+  private _updateCitations(): void {
+    const sources = this._message.sources;
+    if (sources === this._shownSources) {
+      return;
+    }
+    this._shownSources = sources;
+    const unique = uniqueSources(sources ?? []);
+    this._citations.replaceChildren();
+    if (unique.length === 0) {
+      return;
+    }
+    const label = document.createElement('span');
+    label.className = 'jp-OuiMessage-citationsLabel';
+    label.textContent = 'Sources';
+    this._citations.appendChild(label);
+    unique.forEach((source: ISource, i: number) => {
+      const chip = button(`${i + 1}. ${citationLabel(source)}`, 'jp-OuiChip jp-OuiCitation');
+      chip.title = source.snippet ? `${source.source}\n\n${source.snippet}` : source.source;
+      chip.setAttribute('aria-label', `Open source ${citationLabel(source)}`);
+      chip.onclick = () =>
+        void this._commands.execute(
+          CommandIDs.openSource,
+          source as unknown as ReadonlyPartialJSONObject
+        );
+      this._citations.appendChild(chip);
+    });
+  }
+
+  private _updateToolbar(streaming: boolean): void {
+    const key = `${this._message.role}/${streaming}`;
+    if (this._toolbarKey === key) {
+      return;
+    }
+    this._toolbarKey = key;
+    this._toolbar.replaceChildren();
+    if (streaming) {
+      return;
+    }
+    const copy = button('Copy', 'jp-OuiMessage-copy');
+    copy.setAttribute('aria-label', 'Copy message');
+    copy.onclick = () =>
+      void this._commands.execute(CommandIDs.copyCode, { code: this._message.content });
+    this._toolbar.appendChild(copy);
+    if (this._message.role === 'user') {
+      const edit = button('Edit', 'jp-OuiMessage-editButton');
+      edit.setAttribute('aria-label', 'Edit and resend');
+      edit.onclick = () => this.edit();
+      this._toolbar.appendChild(edit);
+    } else if (this._message.role === 'assistant') {
+      const again = button('Regenerate', 'jp-OuiMessage-regenerate');
+      again.setAttribute('aria-label', 'Regenerate answer');
+      again.onclick = () => this._actions.regenerate(this._message.id);
+      this._toolbar.appendChild(again);
+    }
+  }
+
+  private _rendermime: IRenderMimeRegistry;
+  private _commands: CommandRegistry;
+  private _actions: IMessageActions;
+  private _renderer: IRenderMime.IRenderer;
+  private _message!: IHistoryMessage;
+  private _position = { index: 0, count: 1 };
+  private _header: HTMLElement;
+  private _role: HTMLElement;
+  private _nav: HTMLElement;
+  private _files: HTMLElement;
+  private _body: HTMLElement;
+  private _plain: HTMLElement;
+  private _status: HTMLElement;
+  private _error: HTMLElement;
+  private _citations: HTMLElement;
+  private _toolbar: HTMLElement;
+  private _editor: HTMLFormElement | null = null;
+  private _frame = 0;
+  private _visible = false;
+  private _rendering = false;
+  private _dirty = false;
+  private _renderedContent: string | null = null;
+  private _navKey = '';
+  private _toolbarKey = '';
+  private _shownSources: ISource[] | undefined | null = null;
+  private _shownFiles: unknown = null;
+}
+
+export namespace MessageWidget {
+  export interface IOptions {
+    message: IHistoryMessage;
+    position: { index: number; count: number };
+    rendermime: IRenderMimeRegistry;
+    commands: CommandRegistry;
+    actions: IMessageActions;
+    codeActions: boolean;
+  }
+}
+
+/** A styled button. */
+export function button(label: string, className = ''): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = `jp-OuiButton ${className}`.trim();
+  b.textContent = label;
+  return b;
+}

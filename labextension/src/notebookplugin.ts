@@ -1,0 +1,177 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
+import { CodeEditor } from '@jupyterlab/codeeditor';
+import { IEditorTracker } from '@jupyterlab/fileeditor';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { Cell, CodeCell } from '@jupyterlab/cells';
+
+import { basename, fenced, hasError, IOutputLike, outputsText } from './format';
+import { CommandIDs, IChatContext, IOuiChat } from './tokens';
+
+/** Code-block actions on notebooks and the "Ask about..." context menu commands. */
+export function activateNotebookActions(
+  app: JupyterFrontEnd,
+  chat: IOuiChat,
+  notebooks: INotebookTracker,
+  editors: IEditorTracker | null
+): void {
+  const { commands } = app;
+
+  const target = (): NotebookPanel | null => {
+    const panel = notebooks.currentWidget;
+    if (!panel) {
+      Notification.warning('Open a notebook first: the code goes into its active cell.');
+      return null;
+    }
+    return panel;
+  };
+  const codeOf = (args: { code?: unknown }): string => String(args.code ?? '');
+
+  commands.addCommand(CommandIDs.insertBelow, {
+    label: 'Insert Code as a New Cell Below',
+    caption: 'Insert the code below the active cell of the current notebook',
+    execute: args => {
+      const panel = target();
+      if (panel) {
+        insertBelow(panel, codeOf(args));
+        app.shell.activateById(panel.id);
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.replaceCell, {
+    label: 'Replace the Active Cell with Code',
+    caption: 'Replace the source of the active cell of the current notebook',
+    execute: args => {
+      const panel = target();
+      const cell = panel?.content.activeCell;
+      if (panel && cell) {
+        cell.model.sharedModel.setSource(codeOf(args));
+        app.shell.activateById(panel.id);
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.insertAndRun, {
+    label: 'Insert Code Below and Run It',
+    caption: 'Insert the code below the active cell and run it',
+    execute: async args => {
+      const panel = target();
+      if (panel) {
+        insertBelow(panel, codeOf(args));
+        app.shell.activateById(panel.id);
+        await NotebookActions.run(panel.content, panel.sessionContext);
+      }
+    }
+  });
+
+  const activeCellContext = (withOutputs: boolean): IChatContext | null => {
+    const panel = notebooks.currentWidget;
+    const cell = notebooks.activeCell;
+    if (!panel || !cell) {
+      return null;
+    }
+    return cellContext(panel, cell, withOutputs);
+  };
+
+  commands.addCommand(CommandIDs.askSelection, {
+    label: 'Ask about Selection',
+    caption: 'Send the selected text to the Open WebUI chat',
+    execute: () => {
+      const context = selectionContext(app, notebooks, editors);
+      if (context) {
+        chat.addContext(context);
+      } else {
+        Notification.warning('Select some text in a notebook cell or an editor first.');
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.askCell, {
+    label: 'Ask about This Cell',
+    caption: 'Send the cell and its outputs to the Open WebUI chat',
+    execute: () => {
+      const context = activeCellContext(true);
+      if (context) {
+        chat.addContext(context);
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.explainError, {
+    label: 'Explain This Error',
+    caption: 'Ask the Open WebUI chat to explain the error of this cell',
+    isVisible: () => {
+      const cell = notebooks.activeCell;
+      return cell instanceof CodeCell && hasError(cell.model.outputs.toJSON() as IOutputLike[]);
+    },
+    execute: async () => {
+      const context = activeCellContext(true);
+      if (context) {
+        await chat.ask('Explain this error and how to fix it.', [context]);
+      }
+    }
+  });
+
+  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: '.jp-Notebook .jp-Cell .jp-Editor', rank: 60 });
+  app.contextMenu.addItem({ command: CommandIDs.askCell, selector: '.jp-Notebook .jp-Cell', rank: 61 });
+  app.contextMenu.addItem({ command: CommandIDs.explainError, selector: '.jp-Notebook .jp-CodeCell', rank: 62 });
+  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: '.jp-FileEditor', rank: 60 });
+}
+
+function insertBelow(panel: NotebookPanel, code: string): void {
+  const notebook = panel.content;
+  if (notebook.widgets.length === 0) {
+    notebook.model?.sharedModel.insertCell(0, { cell_type: 'code', source: code });
+    notebook.activeCellIndex = 0;
+    return;
+  }
+  NotebookActions.insertBelow(notebook);
+  if (notebook.activeCell?.model.type !== 'code') {
+    NotebookActions.changeCellType(notebook, 'code');
+  }
+  notebook.activeCell?.model.sharedModel.setSource(code);
+}
+
+function cellContext(panel: NotebookPanel, cell: Cell, withOutputs: boolean): IChatContext {
+  const index = panel.content.widgets.indexOf(cell);
+  const language = cell.model.type === 'code' ? 'python' : 'markdown';
+  let text = fenced(cell.model.sharedModel.getSource(), language);
+  if (withOutputs && cell instanceof CodeCell) {
+    const outputs = outputsText(cell.model.outputs.toJSON() as IOutputLike[]);
+    if (outputs) {
+      text += `\n\nOutput:\n${fenced(outputs)}`;
+    }
+  }
+  return { label: `${basename(panel.context.path)}, cell ${index + 1}`, text };
+}
+
+function selectedText(editor: CodeEditor.IEditor): string {
+  const selection = editor.getSelection();
+  const source = editor.model.sharedModel.getSource();
+  const a = editor.getOffsetAt(selection.start);
+  const b = editor.getOffsetAt(selection.end);
+  return source.slice(Math.min(a, b), Math.max(a, b));
+}
+
+function selectionContext(
+  app: JupyterFrontEnd,
+  notebooks: INotebookTracker,
+  editors: IEditorTracker | null
+): IChatContext | null {
+  const current = app.shell.currentWidget;
+  const fileEditor = editors?.currentWidget;
+  if (fileEditor && current === fileEditor) {
+    const editor = fileEditor.content.editor;
+    const text = selectedText(editor) || editor.model.sharedModel.getSource();
+    const line = editor.getSelection().start.line + 1;
+    return { label: `${basename(fileEditor.context.path)}, line ${line}`, text: fenced(text) };
+  }
+  const panel = notebooks.currentWidget;
+  const cell = notebooks.activeCell;
+  if (panel && cell?.editor) {
+    const text = selectedText(cell.editor);
+    if (!text) {
+      return cellContext(panel, cell, false);
+    }
+    const index = panel.content.widgets.indexOf(cell);
+    return { label: `${basename(panel.context.path)}, cell ${index + 1} (selection)`, text: fenced(text) };
+  }
+  return null;
+}

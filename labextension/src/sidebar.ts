@@ -1,0 +1,156 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { CommandRegistry } from '@lumino/commands';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { ChatList } from './chatlist';
+import { ChatView } from './chatview';
+import { ChatController } from './controller';
+import { errorMessage } from './handler';
+import { chatIcon } from './icons';
+import { button } from './message';
+import { IndexProgressBar } from './progress';
+import { IChatContext } from './tokens';
+
+/**
+ * The left-area panel: connection / error banner, indexing progress, and
+ * either the chat list or the open chat.
+ */
+export class ChatSidebar extends Panel {
+  constructor(options: ChatSidebar.IOptions) {
+    super();
+    this.id = 'oui-jupyter-sidebar';
+    this.addClass('jp-OuiSidebar');
+    this.title.icon = chatIcon;
+    this.title.caption = 'Open WebUI chat';
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', 'Open WebUI chat');
+    this.controller = options.controller;
+
+    this._banner = new Widget();
+    this._banner.addClass('jp-OuiSidebar-banner');
+    this._banner.node.setAttribute('role', 'alert');
+    this._banner.hide();
+    this._progress = new IndexProgressBar();
+    this._list = new ChatList({
+      onOpen: id => void this.openChat(id),
+      onNew: () => this.newChat(),
+      onDeleted: id => {
+        if (this.controller.chatId === id) {
+          this.newChat();
+          this.showList();
+        }
+      },
+      onRenamed: id => {
+        if (this.controller.chatId === id) {
+          void this.controller.resync();
+        }
+      },
+      onError: message => this.showError(message)
+    });
+    this._view = new ChatView({
+      controller: this.controller,
+      rendermime: options.rendermime,
+      commands: options.commands,
+      onBack: () => this.showList(),
+      onError: message => this.showError(message),
+      readPath: options.readPath
+    });
+    this.addWidget(this._banner);
+    this.addWidget(this._progress);
+    this.addWidget(this._list);
+    this.addWidget(this._view);
+    this._view.hide();
+
+    const c = this.controller;
+    c.errorOccurred.connect((_, message) => this.showError(message), this);
+    c.progressChanged.connect((_, progress) => this._progress.setProgress(progress), this);
+    c.listChanged.connect((_, change) => {
+      if (change) {
+        this._list.updateTitle(change.id, change.title);
+      } else {
+        void this._list.refresh();
+      }
+      this._list.activeId = c.chatId;
+    }, this);
+    c.socket.stateChanged.connect((_, state) => {
+      this.toggleClass('jp-mod-disconnected', state === 'closed');
+    }, this);
+    void this._list.refresh();
+    void c.loadModels();
+  }
+
+  readonly controller: ChatController;
+
+  /** Whether the open chat (not the list) is showing. */
+  get showingChat(): boolean {
+    return !this._view.isHidden;
+  }
+
+  showList(): void {
+    this._view.hide();
+    this._list.show();
+    this._list.activeId = this.controller.chatId;
+  }
+
+  showChat(): void {
+    this._list.hide();
+    this._view.show();
+    this._view.composer.focusInput();
+  }
+
+  newChat(): void {
+    this.controller.newChat();
+    this._view.composer.resetWorkspace();
+    this._list.activeId = null;
+    this.showChat();
+  }
+
+  async openChat(id: string): Promise<void> {
+    try {
+      await this.controller.openChat(id);
+      this._list.activeId = id;
+      this.showChat();
+    } catch (error) {
+      this.showError(`Could not open the chat: ${errorMessage(error)}`);
+    }
+  }
+
+  addContext(context: IChatContext): void {
+    if (this._view.isHidden) {
+      this.showChat();
+    }
+    this._view.addContext(context);
+    this._view.composer.focusInput();
+  }
+
+  focusInput(): void {
+    if (!this._view.isHidden) {
+      this._view.composer.focusInput();
+    }
+  }
+
+  /** A readable, dismissible error at the top of the panel. */
+  showError(message: string): void {
+    const text = document.createElement('span');
+    text.textContent = message;
+    const close = button('×', 'jp-OuiSidebar-bannerClose');
+    close.setAttribute('aria-label', 'Dismiss');
+    close.onclick = () => this._banner.hide();
+    this._banner.node.replaceChildren(text, close);
+    this._banner.show();
+  }
+
+  private _banner: Widget;
+  private _progress: IndexProgressBar;
+  private _list: ChatList;
+  private _view: ChatView;
+}
+
+export namespace ChatSidebar {
+  export interface IOptions {
+    controller: ChatController;
+    rendermime: IRenderMimeRegistry;
+    commands: CommandRegistry;
+    readPath: (path: string) => Promise<Blob>;
+  }
+}

@@ -1,0 +1,147 @@
+import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
+import { Clipboard, ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { Contents } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import type { ISource } from './api';
+import { ChatController } from './controller';
+import { chatIcon } from './icons';
+import { openSource } from './opensource';
+import { ChatSidebar } from './sidebar';
+import { CommandIDs, DEFAULT_SETTINGS, IChatContext, IChatSettings, IOuiChat } from './tokens';
+
+const CATEGORY = 'Open WebUI';
+
+/** Build the sidebar, its commands and settings; provide `IOuiChat`. */
+export function activateSidebar(
+  app: JupyterFrontEnd,
+  pluginId: string,
+  rendermime: IRenderMimeRegistry,
+  restorer: ILayoutRestorer | null,
+  settingRegistry: ISettingRegistry | null,
+  palette: ICommandPalette | null,
+  docManager: IDocumentManager | null
+): IOuiChat {
+  const controller = new ChatController();
+  const contents = app.serviceManager.contents;
+  const sidebar = new ChatSidebar({
+    controller,
+    rendermime,
+    commands: app.commands,
+    readPath: path => readBlob(contents, path)
+  });
+  app.shell.add(sidebar, 'left', { rank: 650 });
+  restorer?.add(sidebar, 'oui-jupyter-sidebar');
+
+  const reveal = (): void => {
+    app.shell.activateById(sidebar.id);
+  };
+
+  app.commands.addCommand(CommandIDs.open, {
+    label: 'Open WebUI Chat',
+    caption: 'Open the Open WebUI chat sidebar',
+    icon: chatIcon,
+    execute: () => {
+      reveal();
+      sidebar.focusInput();
+    }
+  });
+  app.commands.addCommand(CommandIDs.newChat, {
+    label: 'New Open WebUI Chat',
+    caption: 'Start a new chat in the sidebar',
+    execute: () => {
+      reveal();
+      sidebar.newChat();
+    }
+  });
+  app.commands.addCommand(CommandIDs.copyCode, {
+    label: 'Copy Code',
+    caption: 'Copy to the clipboard',
+    execute: args => {
+      Clipboard.copyToSystem(String(args.code ?? ''));
+      Notification.info('Copied to the clipboard', { autoClose: 1500 });
+    }
+  });
+  app.commands.addCommand(CommandIDs.openSource, {
+    label: 'Open Cited Source',
+    caption: 'Open the file at the cited cell or line',
+    execute: async args => {
+      if (!docManager) {
+        return;
+      }
+      try {
+        await openSource(docManager, app, args as unknown as ISource);
+      } catch (error) {
+        Notification.error(
+          `Could not open ${String(args.source)}: ${error instanceof Error ? error.message : String(error)}`
+        );
+      }
+    }
+  });
+  palette?.addItem({ command: CommandIDs.open, category: CATEGORY });
+  palette?.addItem({ command: CommandIDs.newChat, category: CATEGORY });
+
+  if (settingRegistry) {
+    void settingRegistry
+      .load(pluginId)
+      .then(settings => {
+        const apply = (): void => {
+          controller.settings = readSettings(settings.composite);
+        };
+        settings.changed.connect(apply);
+        apply();
+        void controller.loadModels();
+      })
+      .catch(() => {
+        controller.settings = DEFAULT_SETTINGS;
+      });
+  }
+
+  return {
+    open: () => {
+      reveal();
+      sidebar.focusInput();
+    },
+    addContext: (context: IChatContext) => {
+      reveal();
+      sidebar.addContext(context);
+    },
+    ask: async (prompt: string, context: IChatContext[] = []) => {
+      reveal();
+      if (!sidebar.showingChat) {
+        sidebar.newChat();
+      }
+      const text = [prompt, ...context.map(c => `${c.label}:\n${c.text}`)].join('\n\n');
+      await controller.send(text);
+    }
+  };
+}
+
+function readSettings(composite: unknown): IChatSettings {
+  const value = (composite ?? {}) as Partial<IChatSettings>;
+  return {
+    defaultModel: typeof value.defaultModel === 'string' ? value.defaultModel : DEFAULT_SETTINGS.defaultModel,
+    sendWith: value.sendWith === 'Shift Enter' ? 'Shift Enter' : 'Enter',
+    workspaceKnowledge:
+      typeof value.workspaceKnowledge === 'boolean' ? value.workspaceKnowledge : DEFAULT_SETTINGS.workspaceKnowledge,
+    codeActions: typeof value.codeActions === 'boolean' ? value.codeActions : DEFAULT_SETTINGS.codeActions
+  };
+}
+
+/** A workspace file as a Blob, through the contents API. */
+async function readBlob(contents: Contents.IManager, path: string): Promise<Blob> {
+  const model = await contents.get(path, { content: true });
+  if (model.type === 'directory') {
+    throw new Error('folders cannot be attached');
+  }
+  if (model.format === 'base64') {
+    const bytes = Uint8Array.from(atob(String(model.content)), ch => ch.charCodeAt(0));
+    return new Blob([bytes], { type: model.mimetype || 'application/octet-stream' });
+  }
+  if (model.format === 'json') {
+    return new Blob([JSON.stringify(model.content)], { type: 'application/json' });
+  }
+  return new Blob([String(model.content)], { type: model.mimetype || 'text/plain' });
+}

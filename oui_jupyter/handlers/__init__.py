@@ -1,0 +1,1 @@
+"""Tornado handlers: parse, authorize, call one service method, write JSON."""

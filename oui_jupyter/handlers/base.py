@@ -1,0 +1,125 @@
+"""The base handler: authentication, JSON in and out, and the one error map."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+from jupyter_server.base.handlers import APIHandler
+
+from oui_jupyter import errors
+from oui_jupyter.runtime import Runtime, Services
+from oui_jupyter.services.users import UserInfo, identity_from_jupyter
+
+AUTH_RESOURCE = "oui"
+T = TypeVar("T")
+
+# The one place where domain errors become HTTP statuses.
+ERROR_STATUS: dict[type[errors.OuiError], int] = {
+    errors.MalformedRequest: 400,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.InvalidInput: 422,
+    errors.ProviderTimeout: 504,
+    errors.ProviderError: 502,
+    errors.NotReady: 503,
+}
+
+
+def status_for(error: errors.OuiError) -> int:
+    for klass in type(error).__mro__:
+        if klass in ERROR_STATUS:
+            return ERROR_STATUS[klass]  # type: ignore[index]
+    return 500
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one verb of a route takes and answers: read by the OpenAPI generator."""
+
+    summary: str
+    body: Any = None
+    query: Any = None
+    response: Any = None
+    content_type: str = "application/json"
+    body_type: str = "application/json"
+    statuses: tuple[int, ...] = field(default=())
+
+
+class OuiHandler(APIHandler):
+    """Base of every oui route.
+
+    Subclasses put ``@web.authenticated`` above ``@authorized`` on every verb, describe
+    each verb in ``api`` for the OpenAPI document, parse with ``parse_body``/``parse_query``
+    and answer with ``write_json``; services raise ``OuiError`` subclasses.
+    """
+
+    auth_resource = AUTH_RESOURCE
+    api: dict[str, Operation] = {}
+    services: Services
+    user: UserInfo
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.settings["oui_runtime"]
+
+    @property
+    def max_body_size(self) -> int:
+        return int(self.settings.get("oui_max_body_size", 10 * 1024 * 1024))
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.current_user is None:
+            return  # @web.authenticated on the verb answers 403
+        self.services = await self.runtime.ready()
+        self.user = self.services.users.resolve(identity_from_jupyter(self.current_user))
+
+    # ----- input -----
+    def parse_body(self, schema: type[T]) -> T:
+        body = self.request.body or b""
+        if len(body) > self.max_body_size:
+            raise errors.PayloadTooLarge(
+                f"Request body is {len(body)} bytes; the limit is {self.max_body_size}"
+            )
+        if not body.strip():
+            body = b"{}"
+        try:
+            return msgspec.json.decode(body, type=schema)
+        except msgspec.ValidationError as exc:
+            raise errors.InvalidInput(f"Invalid request body: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise errors.MalformedRequest(f"Malformed JSON body: {exc}") from None
+
+    def parse_json(self) -> Any:
+        """The body as plain JSON (for routes that accept several shapes)."""
+        return self.parse_body(Any)  # type: ignore[arg-type]
+
+    def parse_query(self, schema: type[T]) -> T:
+        args = {
+            name: values[-1].decode("utf-8", "replace")
+            for name, values in self.request.query_arguments.items()
+        }
+        try:
+            return msgspec.convert(args, type=schema, strict=False)
+        except msgspec.ValidationError as exc:
+            raise errors.InvalidInput(f"Invalid query: {exc}") from None
+
+    # ----- output -----
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(msgspec.json.encode(value))
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if not isinstance(e, errors.OuiError):
+            super()._handle_request_exception(e)
+            return
+        if self._finished:
+            return
+        status = status_for(e)
+        self.log.warning("oui %s %s -> %d: %s", self.request.method, self.request.path, status, e.message)
+        if self._headers_written:
+            return  # a streaming response reports its own errors
+        self.clear()
+        self.write_json({"message": e.message, "reason": e.reason}, status=status)

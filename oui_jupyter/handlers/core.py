@@ -1,0 +1,59 @@
+"""Core routes: version, UI config, the current user, the OpenAPI document."""
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from oui_jupyter._version import __version__
+from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.schemas.core import ConfigResponse, UserResponse, VersionResponse
+
+
+class VersionHandler(OuiHandler):
+    api = {"get": Operation("The server's oui-jupyter version", response=VersionResponse)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(VersionResponse(version=__version__))
+
+
+class ConfigHandler(OuiHandler):
+    api = {"get": Operation("Features and defaults the UI needs (no secrets)", response=ConfigResponse)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(self.services.app_config.ui_config(self.user))
+
+
+class CurrentUserHandler(OuiHandler):
+    api = {"get": Operation("The current user, from Jupyter's identity", response=UserResponse)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        row = self.services.users.store.get(self.user.id)
+        self.write_json(
+            UserResponse(
+                id=self.user.id,
+                name=self.user.name,
+                display_name=self.user.display_name,
+                role=self.user.role,
+                groups=list(self.user.groups),
+                created_at=int(row.created_at) if row else 0,
+                last_active_at=int(row.last_active_at) if row else 0,
+            )
+        )
+
+
+class OpenAPIHandler(OuiHandler):
+    api = {"get": Operation("This OpenAPI 3 document", response=dict)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        from oui_jupyter.handlers.openapi import openapi_document
+        from oui_jupyter.handlers.routes import ROUTES
+
+        self.write_json(openapi_document(ROUTES, __version__))

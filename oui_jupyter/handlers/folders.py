@@ -1,0 +1,53 @@
+"""Folder routes (Open WebUI ``/api/v1/folders/...``)."""
+from __future__ import annotations
+
+import msgspec
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.schemas.chats import FolderForm, FolderResponse, FolderUpdateForm
+
+
+class FoldersHandler(OuiHandler):
+    api = {
+        "get": Operation("Your folders", response=list[FolderResponse]),
+        "post": Operation("Create a folder", body=FolderForm, response=FolderResponse),
+    }
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(self.services.chats.folders(self.user.id))
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        form = self.parse_body(FolderForm)
+        self.write_json(self.services.chats.create_folder(self.user.id, form.name, form.parent_id))
+
+
+class FolderHandler(OuiHandler):
+    api = {
+        "get": Operation("Read a folder", response=FolderResponse),
+        "post": Operation("Rename, move or expand a folder", body=FolderUpdateForm, response=FolderResponse),
+        "delete": Operation("Delete a folder (its chats leave it; sub-folders go too)", response=bool),
+    }
+
+    @web.authenticated
+    @authorized
+    def get(self, folder_id: str) -> None:
+        self.write_json(self.services.chats.folder(self.user.id, folder_id))
+
+    @web.authenticated
+    @authorized
+    def post(self, folder_id: str) -> None:
+        form = self.parse_body(FolderUpdateForm)
+        fields = {k: v for k, v in msgspec.structs.asdict(form).items() if v is not None}
+        self.write_json(self.services.chats.update_folder(self.user.id, folder_id, **fields))
+
+    @web.authenticated
+    @authorized
+    def delete(self, folder_id: str) -> None:
+        self.services.chats.delete_folder(self.user.id, folder_id)
+        self.write_json(True)

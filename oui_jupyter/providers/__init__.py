@@ -1,0 +1,1 @@
+"""Talking to LLMs and embedding models."""

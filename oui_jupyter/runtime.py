@@ -1,0 +1,68 @@
+"""The services, built once off the event loop.
+
+Importing SQLAlchemy, opening the database and checking migrations costs a few hundred
+milliseconds, so none of it happens while ``jupyter server`` starts: the app schedules
+``warm_up`` right after start, and the first request waits for it if it comes sooner.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """A plain bag of the built services; ``app.py`` fills it (see ``build_services``)."""
+
+    def __init__(self, **services: Any) -> None:
+        self.__dict__.update(services)
+        self._closers: list[Callable[[], Any]] = []
+
+    def on_close(self, closer: Callable[[], Any]) -> None:
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - close everything we can
+                log.exception("oui: error while closing a service")
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"service {name!r} is not configured")
+
+
+class Runtime:
+    def __init__(self, build: Callable[[], Services]) -> None:
+        self._build = build
+        self._future: asyncio.Future[Services] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oui-init")
+        self.services: Services | None = None
+
+    def warm_up(self) -> asyncio.Future[Services]:
+        """Start building the services in a thread (idempotent)."""
+        if self._future is None:
+            loop = asyncio.get_running_loop()
+            self._future = asyncio.ensure_future(
+                loop.run_in_executor(self._executor, self._build_and_keep)
+            )
+        return self._future
+
+    def _build_and_keep(self) -> Services:
+        services = self._build()
+        self.services = services
+        return services
+
+    async def ready(self) -> Services:
+        if self.services is not None:
+            return self.services
+        return await asyncio.shield(self.warm_up())
+
+    def close(self) -> None:
+        if self.services is not None:
+            self.services.close()
+        self._executor.shutdown(wait=False)

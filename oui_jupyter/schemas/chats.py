@@ -1,0 +1,106 @@
+"""Bodies of the chat routes, in Open WebUI's shapes."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Title = Annotated[str, msgspec.Meta(max_length=1000)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+Page = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class ChatForm(msgspec.Struct):
+    """``chat`` is Open WebUI's chat JSON: title, models, params, history, messages..."""
+
+    chat: dict[str, Any]
+    folder_id: str | None = None
+
+
+class ChatResponse(msgspec.Struct):
+    id: str
+    user_id: str
+    title: str
+    chat: dict[str, Any]
+    created_at: int
+    updated_at: int
+    share_id: str | None
+    archived: bool
+    pinned: bool
+    meta: dict[str, Any]
+    folder_id: str | None
+
+
+class ChatTitleIdResponse(msgspec.Struct):
+    id: str
+    title: str
+    updated_at: int
+    created_at: int
+    pinned: bool
+    archived: bool
+    folder_id: str | None
+    tags: list[str]
+
+
+class ListChatsQuery(msgspec.Struct):
+    page: Page | None = None
+    include_pinned: bool = True
+
+
+class SearchChatsQuery(msgspec.Struct):
+    text: Annotated[str, msgspec.Meta(max_length=1000)]
+    page: Page = 1
+
+
+class ExportQuery(msgspec.Struct):
+    format: Literal["json", "markdown", "ipynb"] = "json"
+
+
+class ImportForm(msgspec.Struct):
+    """One chat or a list of them, as Open WebUI exports them."""
+
+    chats: list[dict[str, Any]]
+
+
+class TagForm(msgspec.Struct):
+    name: Name
+
+
+class TagResponse(msgspec.Struct):
+    id: str
+    name: str
+    user_id: str
+
+
+class TitleForm(msgspec.Struct):
+    title: Title
+
+
+class FolderIdForm(msgspec.Struct):
+    folder_id: str | None = None
+
+
+class FolderForm(msgspec.Struct):
+    name: Name
+    parent_id: str | None = None
+
+
+class FolderUpdateForm(msgspec.Struct):
+    name: Name | None = None
+    is_expanded: bool | None = None
+    parent_id: str | None = None
+
+
+class FolderResponse(msgspec.Struct):
+    id: str
+    user_id: str
+    parent_id: str | None
+    name: str
+    is_expanded: bool
+    meta: dict[str, Any]
+    created_at: int
+    updated_at: int
+
+
+class DeletedResponse(msgspec.Struct):
+    deleted: bool

@@ -1,0 +1,1 @@
+"""The logic: chat turns, completions, indexing, search, tasks (no tornado here)."""

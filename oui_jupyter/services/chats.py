@@ -1,0 +1,479 @@
+"""Chats as Open WebUI sees them, stored as one row per message.
+
+``ChatService`` assembles Open WebUI's chat JSON (``history.messages`` tree, ``currentId``,
+flat ``messages`` of the current branch) from rows and turns incoming chat JSON into row
+inserts and updates; it never deletes a message that a merge-update did not mention.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from oui_jupyter.errors import InvalidInput, NotFound
+from oui_jupyter.schemas.chats import (
+    ChatResponse,
+    ChatTitleIdResponse,
+    FolderResponse,
+    TagResponse,
+)
+from oui_jupyter.store.chats import ChatStore, NewMessage
+from oui_jupyter.store.orm import Chat, ChatMessage, Folder, Tag
+
+# Keys of a message that have their own column or are derived; the rest goes to ``extra``.
+MESSAGE_CORE_KEYS = {"id", "parentId", "childrenIds", "role", "content", "model", "timestamp", "done"}
+# Keys of the chat JSON that have their own column or are derived.
+CHAT_CORE_KEYS = {"id", "title", "models", "params", "history", "messages", "tags", "timestamp"}
+ROLES = {"system", "user", "assistant", "tool"}
+
+# A live generation's partial message, keyed by message id, merged into reads.
+LiveOverlay = Callable[[str], dict[str, dict[str, Any]]]
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def tag_id_for(name: str) -> str:
+    """Open WebUI's tag id: the name, lower-cased, spaces as underscores."""
+    return re.sub(r"\s+", "_", name.strip()).lower()
+
+
+def _seconds(value: Any, default: float) -> float:
+    """A timestamp in seconds, whether it came in seconds or milliseconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return value / 1000 if value > 1e11 else float(value)
+
+
+def message_json(row: ChatMessage, children: list[str]) -> dict[str, Any]:
+    data = dict(row.extra or {})
+    data.update(
+        id=row.id,
+        parentId=row.parent_id,
+        childrenIds=children,
+        role=row.role,
+        content=row.content,
+        timestamp=int(row.created_at),
+        done=row.done,
+    )
+    if row.model:
+        data["model"] = row.model
+    return data
+
+
+def branch_of(messages: dict[str, dict[str, Any]], leaf_id: str | None) -> list[dict[str, Any]]:
+    """The messages from the root down to ``leaf_id``."""
+    branch: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    current = leaf_id
+    while current is not None and current in messages and current not in seen:
+        seen.add(current)
+        message = messages[current]
+        branch.append(message)
+        current = message.get("parentId")
+    branch.reverse()
+    return branch
+
+
+def parse_message(raw: Any, default_time: float) -> NewMessage:
+    if not isinstance(raw, dict):
+        raise InvalidInput("each message must be an object")
+    message_id = raw.get("id")
+    if not isinstance(message_id, str) or not message_id or len(message_id) > 64:
+        raise InvalidInput("each message needs a string id of at most 64 characters")
+    role = raw.get("role")
+    if role not in ROLES:
+        raise InvalidInput(f"message {message_id}: role must be one of {sorted(ROLES)}")
+    content = raw.get("content", "")
+    if content is None:
+        content = ""
+    if not isinstance(content, str):
+        raise InvalidInput(f"message {message_id}: content must be a string")
+    parent_id = raw.get("parentId")
+    if parent_id is not None and not isinstance(parent_id, str):
+        raise InvalidInput(f"message {message_id}: parentId must be a string or null")
+    model = raw.get("model")
+    return NewMessage(
+        id=message_id,
+        role=role,
+        content=content,
+        parent_id=parent_id,
+        model=model if isinstance(model, str) else None,
+        done=bool(raw.get("done", True)),
+        extra={k: v for k, v in raw.items() if k not in MESSAGE_CORE_KEYS},
+        created_at=_seconds(raw.get("timestamp"), default_time),
+    )
+
+
+def parse_history(chat: dict[str, Any]) -> tuple[list[NewMessage], str | None]:
+    """Messages of an incoming chat JSON, parents before children, and its currentId."""
+    now = time.time()
+    history = chat.get("history")
+    if history is not None and not isinstance(history, dict):
+        raise InvalidInput("chat.history must be an object")
+    raw_messages: Iterable[Any]
+    current_id = None
+    if history and isinstance(history.get("messages"), dict):
+        raw_messages = history["messages"].values()
+        current_id = history.get("currentId")
+    elif isinstance(chat.get("messages"), list):
+        # A flat list with no tree: chain the messages in order.
+        raw_messages = []
+        previous = None
+        for raw in chat["messages"]:
+            if isinstance(raw, dict):
+                raw = {"parentId": previous, **raw}
+                raw.setdefault("id", new_id())
+                previous = raw["id"]
+            raw_messages.append(raw)
+        current_id = previous
+    else:
+        return [], None
+    parsed = [parse_message(raw, now) for raw in raw_messages]
+    by_id = {m.id: m for m in parsed}
+    ordered: list[NewMessage] = []
+    placed: set[str] = set()
+
+    def place(message: NewMessage, depth: int = 0) -> None:
+        if message.id in placed:
+            return
+        if depth > len(by_id):
+            raise InvalidInput("chat.history has a cycle")
+        parent = by_id.get(message.parent_id or "")
+        if parent is not None:
+            place(parent, depth + 1)
+        placed.add(message.id)
+        ordered.append(message)
+
+    for message in sorted(parsed, key=lambda m: m.created_at or now):
+        place(message)
+    if current_id is not None and not isinstance(current_id, str):
+        raise InvalidInput("chat.history.currentId must be a string")
+    return ordered, current_id
+
+
+class ChatService:
+    def __init__(self, store: ChatStore) -> None:
+        self.store = store
+        self.overlays: list[LiveOverlay] = []
+
+    # ----- reading -----
+    def summary(self, row: Any) -> ChatTitleIdResponse:
+        return ChatTitleIdResponse(
+            id=row.id,
+            title=row.title,
+            updated_at=int(row.updated_at),
+            created_at=int(row.created_at),
+            pinned=row.pinned,
+            archived=row.archived,
+            folder_id=row.folder_id,
+            tags=list((row.meta or {}).get("tags", [])),
+        )
+
+    def list_chats(self, user_id: str, page: int | None, **filters: Any) -> list[ChatTitleIdResponse]:
+        return [self.summary(r) for r in self.store.list_chats(user_id, page=page, **filters)]
+
+    def search(self, user_id: str, text: str, page: int = 1) -> list[ChatTitleIdResponse]:
+        text = text.strip()
+        if not text:
+            return self.list_chats(user_id, page)
+        return [self.summary(r) for r in self.store.search_chats(user_id, text, page=page)]
+
+    def history(self, chat: Chat, rows: Sequence[ChatMessage]) -> dict[str, Any]:
+        children: dict[str | None, list[str]] = defaultdict(list)
+        for row in rows:
+            children[row.parent_id].append(row.id)
+        messages = {row.id: message_json(row, children[row.id]) for row in rows}
+        for overlay in self.overlays:
+            for message_id, partial in overlay(chat.id).items():
+                if message_id in messages:
+                    messages[message_id].update(partial)
+        current = chat.current_message_id
+        if current not in messages:
+            current = rows[-1].id if rows else None
+        return {"messages": messages, "currentId": current}
+
+    def chat_json(self, chat: Chat, rows: Sequence[ChatMessage]) -> dict[str, Any]:
+        history = self.history(chat, rows)
+        return {
+            **(chat.extra or {}),
+            "id": chat.id,
+            "title": chat.title,
+            "models": chat.models or [],
+            "params": chat.params or {},
+            "history": history,
+            "messages": branch_of(history["messages"], history["currentId"]),
+            "tags": list((chat.meta or {}).get("tags", [])),
+            "timestamp": int(chat.created_at * 1000),
+        }
+
+    def response(self, chat: Chat, rows: Sequence[ChatMessage] | None = None) -> ChatResponse:
+        if rows is None:
+            rows = self.store.messages(chat.id)
+        return ChatResponse(
+            id=chat.id,
+            user_id=chat.user_id,
+            title=chat.title,
+            chat=self.chat_json(chat, rows),
+            created_at=int(chat.created_at),
+            updated_at=int(chat.updated_at),
+            share_id=chat.share_id,
+            archived=chat.archived,
+            pinned=chat.pinned,
+            meta=chat.meta or {},
+            folder_id=chat.folder_id,
+        )
+
+    def get(self, user_id: str, chat_id: str) -> ChatResponse:
+        chat, rows = self.store.chat_with_messages(chat_id, user_id)
+        return self.response(chat, rows)
+
+    def branch(self, user_id: str, chat_id: str, leaf_id: str | None = None) -> list[dict[str, Any]]:
+        """Messages from the root to ``leaf_id`` (default: the chat's current message)."""
+        chat, rows = self.store.chat_with_messages(chat_id, user_id)
+        history = self.history(chat, rows)
+        leaf = history["currentId"] if leaf_id is None else leaf_id
+        if leaf is not None and leaf not in history["messages"]:
+            raise NotFound(f"Message {leaf} not found in chat {chat_id}")
+        return branch_of(history["messages"], leaf)
+
+    # ----- writing -----
+    def create(self, user_id: str, chat: dict[str, Any], folder_id: str | None = None) -> ChatResponse:
+        messages, current_id = parse_history(chat)
+        row = self.store.create_chat(
+            chat_id=new_id(),
+            user_id=user_id,
+            title=self._title(chat),
+            models=self._list(chat, "models"),
+            params=self._dict(chat, "params"),
+            extra={k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS},
+            folder_id=folder_id,
+            messages=messages,
+            current_message_id=current_id or (messages[-1].id if messages else None),
+        )
+        for name in self._tags(chat):
+            self.store.add_tag(row.id, user_id, tag_id_for(name), name)
+        return self.get(user_id, row.id)
+
+    def merge_update(self, user_id: str, chat_id: str, chat: dict[str, Any]) -> ChatResponse:
+        """Apply a client's chat JSON without losing anything another client added."""
+        messages, current_id = parse_history(chat)
+        fields: dict[str, Any] = {}
+        if "title" in chat:
+            fields["title"] = self._title(chat)
+        if "models" in chat:
+            fields["models"] = self._list(chat, "models")
+        if "params" in chat:
+            fields["params"] = self._dict(chat, "params")
+        extra = {k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS}
+        if extra:
+            stored = self.store.get_chat(chat_id, user_id)
+            fields["extra"] = {**(stored.extra or {}), **extra}
+        self.store.merge_messages(
+            chat_id, user_id, messages, current_message_id=current_id, chat_fields=fields
+        )
+        return self.get(user_id, chat_id)
+
+    def append_messages(
+        self,
+        user_id: str,
+        chat_id: str,
+        messages: Sequence[NewMessage],
+        *,
+        current_message_id: str | None = None,
+    ) -> list[ChatMessage]:
+        """Add messages to a chat's tree: one INSERT each, whatever the chat's length."""
+        return self.store.append_messages(
+            chat_id, user_id, messages, current_message_id=current_message_id
+        )
+
+    def update_message(self, chat_id: str, message_id: str, **fields: Any) -> ChatMessage:
+        return self.store.update_message(chat_id, message_id, **fields)
+
+    def delete(self, user_id: str, chat_id: str) -> None:
+        self.store.delete_chat(chat_id, user_id)
+
+    def delete_all(self, user_id: str) -> int:
+        return self.store.delete_all_chats(user_id)
+
+    def set_title(self, user_id: str, chat_id: str, title: str) -> ChatResponse:
+        self.store.update_chat(chat_id, user_id, title=title.strip() or "New Chat")
+        return self.get(user_id, chat_id)
+
+    def toggle(self, user_id: str, chat_id: str, field: str) -> ChatResponse:
+        chat = self.store.get_chat(chat_id, user_id)
+        self.store.update_chat(chat_id, user_id, **{field: not getattr(chat, field)})
+        return self.get(user_id, chat_id)
+
+    def move_to_folder(self, user_id: str, chat_id: str, folder_id: str | None) -> ChatResponse:
+        self.store.update_chat(chat_id, user_id, folder_id=folder_id)
+        return self.get(user_id, chat_id)
+
+    def clone(self, user_id: str, chat_id: str, title: str | None = None) -> ChatResponse:
+        source, rows = self.store.chat_with_messages(chat_id, user_id)
+        copy = self.store.create_chat(
+            chat_id=new_id(),
+            user_id=user_id,
+            title=title or f"Clone of {source.title}",
+            models=source.models,
+            params=source.params,
+            meta={**(source.meta or {}), "tags": []},
+            extra=source.extra,
+            folder_id=source.folder_id,
+            messages=[
+                NewMessage(
+                    id=r.id,
+                    role=r.role,
+                    content=r.content,
+                    parent_id=r.parent_id,
+                    model=r.model,
+                    done=r.done,
+                    extra=r.extra or {},
+                    created_at=r.created_at,
+                )
+                for r in rows
+            ],
+            current_message_id=source.current_message_id,
+        )
+        for tag_id in (source.meta or {}).get("tags", []):
+            self.store.add_tag(copy.id, user_id, tag_id, tag_id)
+        return self.get(user_id, copy.id)
+
+    def share(self, user_id: str, chat_id: str) -> ChatResponse:
+        chat = self.store.get_chat(chat_id, user_id)
+        if chat.share_id is None:
+            self.store.set_share_id(chat_id, user_id, new_id())
+        return self.get(user_id, chat_id)
+
+    def shared(self, share_id: str) -> ChatResponse | None:
+        chat = self.store.chat_by_share_id(share_id)
+        return None if chat is None else self.response(chat)
+
+    def unshare(self, user_id: str, chat_id: str) -> None:
+        self.store.set_share_id(chat_id, user_id, None)
+
+    def import_chats(self, user_id: str, items: list[dict[str, Any]]) -> list[ChatResponse]:
+        """Chats in Open WebUI's export shape (``{chat: {...}, meta, pinned, ...}``)."""
+        imported = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise InvalidInput("each imported chat must be an object")
+            chat = item.get("chat", item)
+            if not isinstance(chat, dict):
+                raise InvalidInput("an imported chat's `chat` must be an object")
+            parse_history(chat)  # validate everything before writing anything
+        for item in items:
+            chat = item.get("chat", item)
+            messages, current_id = parse_history(chat)
+            now = time.time()
+            meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+            row = self.store.create_chat(
+                chat_id=new_id(),
+                user_id=user_id,
+                title=self._title(chat) if chat.get("title") else str(item.get("title") or "New Chat"),
+                models=self._list(chat, "models"),
+                params=self._dict(chat, "params"),
+                meta={k: v for k, v in meta.items() if k != "tags"},
+                extra={k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS},
+                pinned=bool(item.get("pinned", False)),
+                archived=bool(item.get("archived", False)),
+                messages=messages,
+                current_message_id=current_id or (messages[-1].id if messages else None),
+                created_at=_seconds(item.get("created_at"), now),
+                updated_at=_seconds(item.get("updated_at"), now),
+            )
+            names = self._tags(chat) + [t for t in meta.get("tags", []) if isinstance(t, str)]
+            for name in dict.fromkeys(names):
+                self.store.add_tag(row.id, user_id, tag_id_for(name), name)
+            imported.append(self.get(user_id, row.id))
+        return imported
+
+    # ----- tags -----
+    def tags(self, user_id: str, chat_id: str) -> list[TagResponse]:
+        return [self._tag(t) for t in self.store.chat_tags(chat_id, user_id)]
+
+    def all_tags(self, user_id: str) -> list[TagResponse]:
+        return [self._tag(t) for t in self.store.user_tags(user_id)]
+
+    def add_tag(self, user_id: str, chat_id: str, name: str) -> list[TagResponse]:
+        tag_id = tag_id_for(name)
+        if not tag_id:
+            raise InvalidInput("a tag needs a name")
+        self.store.add_tag(chat_id, user_id, tag_id, name.strip())
+        return self.tags(user_id, chat_id)
+
+    def remove_tag(self, user_id: str, chat_id: str, name: str) -> list[TagResponse]:
+        self.store.remove_tag(chat_id, user_id, tag_id_for(name))
+        return self.tags(user_id, chat_id)
+
+    def clear_tags(self, user_id: str, chat_id: str) -> None:
+        self.store.clear_tags(chat_id, user_id)
+
+    def chats_by_tag(self, user_id: str, name: str) -> list[ChatTitleIdResponse]:
+        return [self.summary(r) for r in self.store.chats_by_tag(user_id, tag_id_for(name))]
+
+    # ----- folders -----
+    def folders(self, user_id: str) -> list[FolderResponse]:
+        return [self._folder(f) for f in self.store.list_folders(user_id)]
+
+    def folder(self, user_id: str, folder_id: str) -> FolderResponse:
+        return self._folder(self.store.get_folder(folder_id, user_id))
+
+    def create_folder(self, user_id: str, name: str, parent_id: str | None) -> FolderResponse:
+        return self._folder(self.store.create_folder(new_id(), user_id, name.strip(), parent_id))
+
+    def update_folder(self, user_id: str, folder_id: str, **fields: Any) -> FolderResponse:
+        return self._folder(self.store.update_folder(folder_id, user_id, **fields))
+
+    def delete_folder(self, user_id: str, folder_id: str) -> None:
+        self.store.delete_folder(folder_id, user_id)
+
+    # ----- helpers -----
+    @staticmethod
+    def _tag(tag: Tag) -> TagResponse:
+        return TagResponse(id=tag.id, name=tag.name, user_id=tag.user_id)
+
+    @staticmethod
+    def _folder(folder: Folder) -> FolderResponse:
+        return FolderResponse(
+            id=folder.id,
+            user_id=folder.user_id,
+            parent_id=folder.parent_id,
+            name=folder.name,
+            is_expanded=folder.is_expanded,
+            meta=folder.meta or {},
+            created_at=int(folder.created_at),
+            updated_at=int(folder.updated_at),
+        )
+
+    @staticmethod
+    def _title(chat: dict[str, Any]) -> str:
+        title = chat.get("title", "New Chat")
+        if not isinstance(title, str):
+            raise InvalidInput("chat.title must be a string")
+        return title.strip()[:1000] or "New Chat"
+
+    @staticmethod
+    def _list(chat: dict[str, Any], key: str) -> list[Any]:
+        value = chat.get(key) or []
+        if not isinstance(value, list):
+            raise InvalidInput(f"chat.{key} must be a list")
+        return value
+
+    @staticmethod
+    def _dict(chat: dict[str, Any], key: str) -> dict[str, Any]:
+        value = chat.get(key) or {}
+        if not isinstance(value, dict):
+            raise InvalidInput(f"chat.{key} must be an object")
+        return value
+
+    @staticmethod
+    def _tags(chat: dict[str, Any]) -> list[str]:
+        tags = chat.get("tags") or []
+        if not isinstance(tags, list):
+            raise InvalidInput("chat.tags must be a list")
+        return [t for t in tags if isinstance(t, str) and t.strip()]

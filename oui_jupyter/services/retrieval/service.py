@@ -1,0 +1,402 @@
+"""``RetrievalService``: the one object the app builds for retrieval.
+
+It owns the index store (a swappable class), the workspace watcher/indexer, the
+embedding provider, and answers queries (hybrid by default), text/file processing and
+RAG context for chat turns. Everything slow (opening DuckDB, walking the root, loading
+the model) happens in background threads started by :meth:`start`; methods that search
+or write are blocking and meant to run off the event loop (``asyncio.to_thread``).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+from ...errors import InvalidInput, NotFound, NotReady
+from ...providers.embeddings import DEFAULT_MODEL, make_embedding_provider
+from ...store.vector_store import ChunkIn, FileRecord, Hit, SearchFilter
+from .indexer import WORKSPACE, Indexer
+from .loaders import Section, Unsupported, file_type_of, load
+from .rag import DEFAULT_RAG_TEMPLATE, build_context
+from .search import MODES, SearchResult, search
+from .splitter import Splitter, TokenCounter
+from .workspace import DEFAULT_EXCLUDE, Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RetrievalConfig:
+    root_dir: str
+    data_dir: str
+    store_class: Callable[..., Any] | None = None  # default: DuckDBVectorStore
+    index_workspace: bool = True
+    embedding_engine: str = "sentence-transformers"  # or "openai" (any /v1/embeddings)
+    embedding_model: str = DEFAULT_MODEL
+    embedding_base_url: str = ""
+    embedding_api_key: str = ""
+    embedding_batch_size: int = 32
+    chunk_size: int = 240  # word pieces; MiniLM reads at most 256
+    chunk_overlap: int = 32
+    exclude: Sequence[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    include_hidden: bool = False
+    max_file_size: int = 10 * 1024 * 1024
+    top_k: int = 5
+    hybrid: bool = True
+    rrf_k: int = 60
+    poll_interval: float = 2.0
+    start_delay: float = 2.0
+    rag_template: str = DEFAULT_RAG_TEMPLATE
+    rag_budget_chars: int = 6000
+
+    #: fields ``update_config`` may change at run time
+    MUTABLE = ("embedding_engine", "embedding_model", "embedding_base_url", "embedding_api_key",
+               "embedding_batch_size", "chunk_size", "chunk_overlap", "top_k", "hybrid",
+               "rag_template", "rag_budget_chars", "exclude", "max_file_size")
+
+
+# Collections resolver: (name, user_id) -> SearchFilter for a knowledge collection, or None.
+CollectionResolver = Callable[[str, "str | None"], "SearchFilter | None"]
+
+
+def index_path(data_dir: str, root_dir: str) -> str:
+    """One DuckDB file per workspace root."""
+    root = os.path.realpath(root_dir)
+    digest = hashlib.sha1(root.encode()).hexdigest()[:12]
+    name = os.path.basename(root.rstrip(os.sep)) or "root"
+    return os.path.join(data_dir, "retrieval", f"{name}-{digest}.duckdb")
+
+
+class RetrievalService:
+    def __init__(self, config: RetrievalConfig, *, on_progress: Callable[[dict], Any] | None = None,
+                 resolver: CollectionResolver | None = None) -> None:
+        self.config = config
+        self.on_progress = on_progress
+        self.resolver = resolver
+        store_class = config.store_class
+        if store_class is None:
+            from ...store.vector_store import DuckDBVectorStore
+
+            store_class = DuckDBVectorStore
+        self.embedder = self._make_embedder(config)
+        self.store = store_class(index_path(config.data_dir, config.root_dir),
+                                 embedding_model=self.embedder.model_id)
+        self.workspace = Workspace(config.root_dir, exclude=config.exclude,
+                                   max_file_size=config.max_file_size,
+                                   include_hidden=config.include_hidden)
+        self.splitter = self._make_splitter(config)
+        self.indexer = Indexer(self.store, self.workspace, self.splitter, self.embedder,
+                               on_progress=self._progress, poll_interval=config.poll_interval,
+                               watch=config.index_workspace)
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._opened = threading.Event()
+        self._open_error: BaseException | None = None
+        self._timer: threading.Timer | None = None
+
+    # -- construction helpers ---------------------------------------------------------
+    @staticmethod
+    def _make_embedder(config: RetrievalConfig):
+        return make_embedding_provider(
+            config.embedding_engine, config.embedding_model, base_url=config.embedding_base_url,
+            api_key=config.embedding_api_key, batch_size=config.embedding_batch_size)
+
+    def _make_splitter(self, config: RetrievalConfig) -> Splitter:
+        limit = min(config.chunk_size, max(getattr(self.embedder, "max_tokens", 256) - 2, 16))
+        return Splitter(limit, config.chunk_overlap, TokenCounter(self.embedder.tokenizer_file))
+
+    def _progress(self, data: dict) -> None:
+        if self.on_progress is not None:
+            self.on_progress(data)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, delay: float | None = None) -> None:
+        """Open the index and start watching the workspace in the background, after
+        ``delay`` seconds (default ``config.start_delay``); returns at once."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+        wait = self.config.start_delay if delay is None else delay
+        self._timer = threading.Timer(max(wait, 0.0), self._open)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _open(self) -> None:
+        try:
+            if not self.store.loaded:
+                self.store.open()
+            self.indexer.start()  # without index_workspace it only embeds uploads/texts
+        except BaseException as e:  # noqa: BLE001 - reported by status() and queries
+            self._open_error = e
+            log.exception("oui: the retrieval index failed to open")
+        finally:
+            self._opened.set()
+
+    def ensure_started(self, timeout: float = 30.0) -> None:
+        """Start now if not started, and wait until the index is open (blocking)."""
+        if not self._started:
+            self.start(delay=0)
+        elif self._timer is not None and not self._opened.is_set():
+            self._timer.cancel()
+            if not self._opened.is_set():
+                threading.Thread(target=self._open_once, daemon=True).start()
+        if not self._opened.wait(timeout):
+            raise NotReady("the retrieval index is still opening")
+        if self._open_error is not None:
+            raise NotReady(f"the retrieval index failed to open: {self._open_error}")
+
+    def _open_once(self) -> None:
+        with self._start_lock:
+            if not self._opened.is_set():
+                self._open()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.indexer.stop()
+        self.store.close()
+
+    def notify_path(self, *paths: str) -> None:
+        """Jupyter's contents events (save, rename, delete...): re-check these paths."""
+        self.indexer.notify(*paths)
+
+    # -- status / config ----------------------------------------------------------------
+    def status(self) -> dict:
+        p = self.indexer.progress()
+        return {
+            "ready": self.store.loaded,
+            "state": "error" if self._open_error else p["state"],
+            "error": str(self._open_error) if self._open_error else None,
+            "root_dir": self.workspace.root,
+            "index_path": self.store.path,
+            "files": p["files_done"],
+            "files_total": p["files_total"],
+            "chunks": p["chunks_total"],
+            "embedded": p["chunks_embedded"],
+            "pending": p["chunks_total"] - p["chunks_embedded"],
+            "skipped": p["skipped"],
+            "embedding_engine": self.config.embedding_engine,
+            "model": self.embedder.model_id,
+            "model_loaded": self.embedder.ready,
+            "embedding_error": p["embedding_error"],
+            "retrievers": ["keyword"] + (["vector"] if self.embedder.ready and p["chunks_embedded"] else []),
+        }
+
+    def get_config(self) -> dict:
+        out = {k: v for k, v in asdict(self.config).items() if k in RetrievalConfig.MUTABLE}
+        out["exclude"] = list(out["exclude"])
+        if out.get("embedding_api_key"):
+            out["embedding_api_key"] = "***"
+        return out
+
+    def update_config(self, changes: dict[str, Any]) -> dict:
+        """Apply ``changes``; a new embedding model re-embeds in the background, new
+        chunking or exclusions re-index the workspace."""
+        bad = [k for k in changes if k not in RetrievalConfig.MUTABLE]
+        if bad:
+            raise InvalidInput(f"unknown or read-only retrieval settings: {', '.join(sorted(bad))}")
+        if changes.get("embedding_api_key") == "***":
+            changes = {k: v for k, v in changes.items() if k != "embedding_api_key"}
+        new = replace(self.config, **changes)
+        if new.chunk_size < 16 or new.chunk_overlap < 0 or new.top_k < 1 or new.max_file_size < 1:
+            raise InvalidInput("chunk_size >= 16, chunk_overlap >= 0, top_k >= 1, max_file_size >= 1")
+        old = self.config
+        embed_keys = ("embedding_engine", "embedding_model", "embedding_base_url", "embedding_api_key",
+                      "embedding_batch_size")
+        if any(getattr(old, k) != getattr(new, k) for k in embed_keys):
+            try:
+                embedder = self._make_embedder(new)
+            except ValueError as e:
+                raise InvalidInput(str(e)) from None
+            self.embedder = embedder
+            self.indexer.embedder = embedder
+            if self.store.loaded:
+                self.store.set_embedding_model(embedder.model_id)
+            else:
+                self.store.embedding_model = embedder.model_id
+            self.indexer._embed_wake.set()
+        self.config = new
+        if (old.chunk_size, old.chunk_overlap) != (new.chunk_size, new.chunk_overlap) or \
+                old.embedding_model != new.embedding_model:
+            self.splitter = self._make_splitter(new)
+            self.indexer.splitter = self.splitter
+            self._reindex_all()
+        if list(old.exclude) != list(new.exclude) or old.max_file_size != new.max_file_size:
+            self.workspace.exclude = list(new.exclude)
+            self.workspace._exclude_spec = None
+            self.workspace.max_file_size = new.max_file_size
+            self.indexer.rescan()
+        return self.get_config()
+
+    def _reindex_all(self) -> None:
+        """Forget what the indexer knows so every file is read and split again (embeddings
+        of unchanged chunk texts still come from the cache)."""
+        for rec in list(self.indexer._known.values()):
+            rec.size = -1
+        self.indexer.rescan()
+
+    # -- queries ------------------------------------------------------------------------
+    def resolve_filter(self, collection_names: Sequence[str], user_id: str | None = None,
+                       filters: dict | None = None) -> SearchFilter:
+        """Collections by name: ``workspace``, a knowledge collection id (via the resolver),
+        ``file-<id>`` (one upload) or any collection made by ``process_text``."""
+        flt = SearchFilter(collections=[], sources=[])
+        for name in collection_names or [WORKSPACE]:
+            sub = self.resolver(name, user_id) if self.resolver and name != WORKSPACE else None
+            if sub is not None:
+                flt.collections.extend(sub.collections or [])
+                flt.sources.extend(sub.sources or [])
+            else:
+                flt.collections.append(name)
+        filters = filters or {}
+        globs = filters.get("path") or filters.get("glob") or filters.get("globs")
+        if globs:
+            flt.globs = [globs] if isinstance(globs, str) else list(globs)
+        ftypes = filters.get("file_type") or filters.get("file_types")
+        if ftypes:
+            flt.file_types = [ftypes] if isinstance(ftypes, str) else [t.lstrip(".") for t in ftypes]
+        if not flt.sources:
+            flt.sources = None
+        return flt
+
+    def search(self, query: str, *, k: int | None = None, flt: SearchFilter | None = None,
+               mode: str | None = None) -> SearchResult:
+        """Blocking search (run it in a thread)."""
+        self.ensure_started()
+        mode = mode or ("hybrid" if self.config.hybrid else "vector")
+        if mode not in MODES:
+            raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
+        k = k or self.config.top_k
+        qvec = None
+        if mode != "keyword":
+            if not self.embedder.ready:
+                self.embedder.start_loading()  # next time; keyword answers meanwhile
+            elif self.store.stats()["embedded"]:
+                qvec = self.embedder.embed([query])[0]
+        if mode == "vector" and qvec is None:
+            mode = "keyword"  # the model is still loading: answer with what we have
+        return search(self.store, query, k, flt=flt, qvec=qvec, mode=mode, rrf_k=self.config.rrf_k)
+
+    def query(self, collection_names: Sequence[str], query: str, k: int | None = None, *,
+              filters: dict | None = None, mode: str | None = None, user_id: str | None = None) -> dict:
+        """Open WebUI's ``query/collection`` answer, plus ``retrievers``."""
+        if not query or not query.strip():
+            raise InvalidInput("query must not be empty")
+        res = self.search(query, k=k, flt=self.resolve_filter(collection_names, user_id, filters), mode=mode)
+        return {
+            "documents": [[h.text for h in res.hits]],
+            "metadatas": [[{**h.meta, "retrievers": h.retrievers} for h in res.hits]],
+            "distances": [[round(h.score, 6) for h in res.hits]],
+            "retrievers": res.retrievers,
+        }
+
+    # -- adding documents -----------------------------------------------------------------
+    def process_text(self, collection: str, content: str, *, name: str | None = None,
+                     metadata: dict | None = None) -> dict:
+        """Add (or replace) a text document named ``name`` in ``collection``."""
+        if not content.strip():
+            raise InvalidInput("content must not be empty")
+        name = name or f"text-{hashlib.sha1(content.encode()).hexdigest()[:12]}"
+        sections = [Section(content, {"start_line": 1, "end_line": content.count("\n") + 1})]
+        return self._write_document(collection, name, content.encode(), sections, "text", metadata)
+
+    def process_file(self, collection: str, data: bytes, filename: str, *, source: str | None = None,
+                     metadata: dict | None = None) -> dict:
+        """Load, split and add one file's bytes to ``collection`` (raises InvalidInput when
+        the file cannot be read as text)."""
+        try:
+            sections = load(data, filename)
+        except Unsupported as e:
+            raise InvalidInput(f"cannot index {filename}: {e}") from None
+        return self._write_document(collection, source or filename, data, sections,
+                                    file_type_of(filename), metadata)
+
+    def process_workspace_file(self, path: str) -> dict:
+        """Index one workspace file now (e.g. knowledge ``file/add`` of an excluded path)."""
+        self.ensure_started()
+        abs_path = self.workspace.resolve(path)
+        if abs_path is None or not os.path.isfile(abs_path):
+            raise NotFound(f"no such file in the workspace: {path}")
+        rel = self.workspace.rel(abs_path)
+        self.indexer.notify(rel)
+        return {"source": rel, "collection": WORKSPACE}
+
+    def _write_document(self, collection: str, source: str, data: bytes, sections: list[Section],
+                        file_type: str, metadata: dict | None) -> dict:
+        self.ensure_started()
+        chunks = self.splitter.split(sections)
+        extra = dict(metadata or {})
+        items = [ChunkIn(c.text, {"source": source, "file_type": file_type, "collection": collection,
+                                  **extra, **c.meta}) for c in chunks]
+        rec = FileRecord(collection, source, len(data), time.time(),
+                         hashlib.sha256(data).hexdigest(), file_type, len(items))
+        self.store.write_files([(rec, items)])
+        self.indexer._embed_wake.set()
+        return {"collection": collection, "source": source, "chunks": len(items),
+                "file_type": file_type}
+
+    def remove_document(self, collection: str, source: str) -> bool:
+        self.ensure_started()
+        return self.store.delete_files(collection, [source]) > 0
+
+    def delete_collection(self, collection: str) -> None:
+        if collection == WORKSPACE:
+            raise InvalidInput("the workspace collection cannot be deleted")
+        self.ensure_started()
+        self.store.delete_collection(collection)
+
+    # -- RAG ---------------------------------------------------------------------------------
+    def build_rag_context(self, query: str, files: Sequence[dict] | None = None,
+                          features: dict | None = None, budget: int | None = None, *,
+                          user_id: str | None = None, k: int | None = None) -> tuple[str, list[dict]]:
+        """``(prompt_block, sources)`` for a chat turn, or ``("", [])`` when the turn names no
+        retrieval source. ``files``: Open WebUI items (``{"type": "file"|"collection", "id"}``,
+        or ``{"type": "path", "path": "nb.ipynb"}`` / a folder ``"dir/"`` in the workspace);
+        ``features.workspace``: search the whole workspace. ``budget``: chars of source text."""
+        flt = self._rag_filter(files or [], features or {}, user_id)
+        if flt is None or not query.strip():
+            return "", []
+        res = self.search(query, k=k or self.config.top_k, flt=flt)
+        return build_context(res.hits, query, template=self.config.rag_template,
+                             budget_chars=budget or self.config.rag_budget_chars)
+
+    def _rag_filter(self, files: Sequence[dict], features: dict, user_id: str | None) -> SearchFilter | None:
+        names: list[str] = []
+        sources: list[str] = []
+        globs: list[str] = []
+        for item in files:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("type", "file")
+            if kind == "collection" and item.get("id"):
+                names.append(str(item["id"]))
+            elif kind == "file" and item.get("id"):
+                names.append(f"file-{item['id']}")
+            elif item.get("path"):
+                path = str(item["path"]).lstrip("/")
+                if path.endswith("/") or kind == "directory":
+                    globs.append(path.rstrip("/") + "/*")
+                    names.append(WORKSPACE)
+                else:
+                    sources.append(path)
+        if features.get("workspace"):
+            names.append(WORKSPACE)
+        if not names and not sources:
+            return None
+        flt = self.resolve_filter(names, user_id) if names else SearchFilter(collections=[])
+        if sources:
+            flt.sources = (flt.sources or []) + sources
+        if globs and not features.get("workspace"):
+            # folders only: restrict the workspace part to them (other collections stay)
+            flt.globs = globs
+        return flt
+
+    # -- used by benchmarks/tests ---------------------------------------------------------------
+    def hits(self, query: str, k: int = 5, collection_names: Sequence[str] = (WORKSPACE,),
+             mode: str | None = None) -> list[Hit]:
+        return self.search(query, k=k, flt=self.resolve_filter(list(collection_names)), mode=mode).hits

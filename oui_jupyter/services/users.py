@@ -1,0 +1,85 @@
+"""Users come from Jupyter's identity provider; this decides their role and keeps their row."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from oui_jupyter.store.users import UserStore
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What Jupyter's identity provider (and JupyterHub, when present) says about a user."""
+
+    username: str
+    name: str = ""
+    display_name: str = ""
+    hub_admin: bool | None = None
+    groups: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    name: str
+    display_name: str
+    role: str
+    groups: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def identity_from_jupyter(user: Any) -> Identity:
+    """Read a ``jupyter_server.auth.User`` (or JupyterHub's subclass with ``hub_user``)."""
+    hub_user = getattr(user, "hub_user", None)
+    hub_admin = None
+    groups: tuple[str, ...] = ()
+    if isinstance(hub_user, dict):
+        hub_admin = bool(hub_user.get("admin", False))
+        groups = tuple(str(g) for g in hub_user.get("groups") or ())
+    return Identity(
+        username=user.username,
+        name=getattr(user, "name", "") or user.username,
+        display_name=getattr(user, "display_name", "") or user.username,
+        hub_admin=hub_admin,
+        groups=groups,
+    )
+
+
+class UserService:
+    def __init__(self, store: UserStore, admin_users: set[str], owner: str | None = None) -> None:
+        self.store = store
+        self.admin_users = admin_users
+        # Under JupyterHub the server belongs to JUPYTERHUB_USER; others reach it by sharing.
+        self.owner = owner if owner is not None else os.environ.get("JUPYTERHUB_USER")
+        self._seen: dict[str, UserInfo] = {}
+
+    def role_of(self, identity: Identity) -> str:
+        if identity.username in self.admin_users or identity.hub_admin:
+            return "admin"
+        if self.owner is None or identity.username == self.owner:
+            return "admin"  # a single-user server's user owns it
+        return "user"
+
+    def resolve(self, identity: Identity) -> UserInfo:
+        """The user's row, created on first sight; cached while nothing about them changes."""
+        info = UserInfo(
+            id=identity.username,
+            name=identity.name or identity.username,
+            display_name=identity.display_name or identity.username,
+            role=self.role_of(identity),
+            groups=identity.groups,
+        )
+        if self._seen.get(info.id) != info:
+            self.store.upsert(
+                info.id,
+                name=info.name,
+                display_name=info.display_name,
+                role=info.role,
+                groups=list(info.groups),
+            )
+            self._seen[info.id] = info
+        return info

@@ -1,0 +1,499 @@
+"""SQL for chats, their messages, tags and folders.
+
+Every query is scoped by ``user_id``: a chat that is not yours does not exist.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from oui_jupyter.errors import Conflict, NotFound
+from oui_jupyter.store.db import Database
+from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag, Folder, Tag
+
+PAGE_SIZE = 60
+CHAT_FIELDS = ("title", "models", "params", "meta", "extra", "folder_id", "pinned", "archived")
+
+
+@dataclass
+class NewMessage:
+    """A message to insert: the store gives it ``seq`` and timestamps."""
+
+    id: str
+    role: str
+    content: str = ""
+    parent_id: str | None = None
+    model: str | None = None
+    done: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+    created_at: float | None = None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class ChatStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ----- chats -----
+    def _owned(self, session: Session, chat_id: str, user_id: str) -> Chat:
+        chat = session.get(Chat, chat_id)
+        if chat is None or chat.user_id != user_id:
+            raise NotFound(f"Chat {chat_id} not found")
+        return chat
+
+    def get_chat(self, chat_id: str, user_id: str) -> Chat:
+        with self.db.reader() as session:
+            return self._owned(session, chat_id, user_id)
+
+    def list_chats(
+        self,
+        user_id: str,
+        *,
+        page: int | None = 1,
+        archived: bool = False,
+        pinned: bool | None = None,
+        folder_id: str | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> list[Any]:
+        """Chat summaries, newest first, without message bodies."""
+        query = (
+            select(
+                Chat.id,
+                Chat.title,
+                Chat.updated_at,
+                Chat.created_at,
+                Chat.pinned,
+                Chat.archived,
+                Chat.folder_id,
+                Chat.meta,
+            )
+            .where(Chat.user_id == user_id, Chat.archived == archived)
+            .order_by(Chat.updated_at.desc(), Chat.id.desc())
+        )
+        if pinned is not None:
+            query = query.where(Chat.pinned == pinned)
+        if folder_id is not None:
+            query = query.where(Chat.folder_id == folder_id)
+        if page is not None:
+            query = query.limit(limit).offset((max(page, 1) - 1) * limit)
+        with self.db.reader() as session:
+            return list(session.execute(query).all())
+
+    def search_chats(self, user_id: str, text: str, *, page: int = 1) -> list[Any]:
+        """Chats whose title or any message contains ``text`` (case-insensitive)."""
+        pattern = _like(text)
+        in_messages = (
+            select(ChatMessage.chat_id)
+            .where(ChatMessage.chat_id == Chat.id, ChatMessage.content.ilike(pattern, escape="\\"))
+            .exists()
+        )
+        query = (
+            select(
+                Chat.id,
+                Chat.title,
+                Chat.updated_at,
+                Chat.created_at,
+                Chat.pinned,
+                Chat.archived,
+                Chat.folder_id,
+                Chat.meta,
+            )
+            .where(Chat.user_id == user_id)
+            .where(or_(Chat.title.ilike(pattern, escape="\\"), in_messages))
+            .order_by(Chat.updated_at.desc(), Chat.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((max(page, 1) - 1) * PAGE_SIZE)
+        )
+        with self.db.reader() as session:
+            return list(session.execute(query).all())
+
+    def create_chat(
+        self,
+        *,
+        chat_id: str,
+        user_id: str,
+        title: str,
+        models: list[Any] | None = None,
+        params: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        folder_id: str | None = None,
+        pinned: bool = False,
+        archived: bool = False,
+        messages: Sequence[NewMessage] = (),
+        current_message_id: str | None = None,
+        created_at: float | None = None,
+        updated_at: float | None = None,
+    ) -> Chat:
+        now = time.time()
+        with self.db.session() as session:
+            if folder_id is not None:
+                self._folder(session, folder_id, user_id)
+            chat = Chat(
+                id=chat_id,
+                user_id=user_id,
+                title=title,
+                models=models or [],
+                params=params or {},
+                meta=meta or {},
+                extra=extra or {},
+                folder_id=folder_id,
+                pinned=pinned,
+                archived=archived,
+                current_message_id=current_message_id,
+                created_at=created_at or now,
+                updated_at=updated_at or created_at or now,
+            )
+            session.add(chat)
+            session.flush()
+            self._insert_messages(session, chat_id, messages, first_seq=1)
+        return chat
+
+    def update_chat(self, chat_id: str, user_id: str, **fields: Any) -> Chat:
+        unknown = set(fields) - set(CHAT_FIELDS) - {"current_message_id"}
+        if unknown:
+            raise ValueError(f"not chat fields: {sorted(unknown)}")
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            if fields.get("folder_id") is not None:
+                self._folder(session, fields["folder_id"], user_id)
+            for name, value in fields.items():
+                setattr(chat, name, value)
+            chat.updated_at = time.time()
+        return chat
+
+    def delete_chat(self, chat_id: str, user_id: str) -> None:
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            session.execute(delete(ChatMessage).where(ChatMessage.chat_id == chat_id))
+            session.execute(delete(ChatTag).where(ChatTag.chat_id == chat_id))
+            session.delete(chat)
+
+    def delete_all_chats(self, user_id: str) -> int:
+        with self.db.session() as session:
+            ids = list(session.scalars(select(Chat.id).where(Chat.user_id == user_id)))
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                session.execute(delete(ChatMessage).where(ChatMessage.chat_id.in_(part)))
+                session.execute(delete(ChatTag).where(ChatTag.chat_id.in_(part)))
+                session.execute(delete(Chat).where(Chat.id.in_(part)))
+            return len(ids)
+
+    def set_share_id(self, chat_id: str, user_id: str, share_id: str | None) -> Chat:
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            chat.share_id = share_id
+        return chat
+
+    def chat_by_share_id(self, share_id: str) -> Chat | None:
+        with self.db.reader() as session:
+            return session.scalar(select(Chat).where(Chat.share_id == share_id))
+
+    # ----- messages -----
+    def messages(self, chat_id: str) -> list[ChatMessage]:
+        """All messages of a chat in insertion order (callers have checked ownership)."""
+        with self.db.reader() as session:
+            query = select(ChatMessage).where(ChatMessage.chat_id == chat_id)
+            return list(session.scalars(query.order_by(ChatMessage.seq)))
+
+    def chat_with_messages(self, chat_id: str, user_id: str) -> tuple[Chat, list[ChatMessage]]:
+        with self.db.reader() as session:
+            chat = self._owned(session, chat_id, user_id)
+            query = select(ChatMessage).where(ChatMessage.chat_id == chat_id)
+            return chat, list(session.scalars(query.order_by(ChatMessage.seq)))
+
+    def get_message(self, chat_id: str, message_id: str) -> ChatMessage | None:
+        with self.db.reader() as session:
+            return session.get(ChatMessage, (chat_id, message_id))
+
+    def _next_seq(self, session: Session, chat_id: str) -> int:
+        last = session.scalar(
+            select(func.max(ChatMessage.seq)).where(ChatMessage.chat_id == chat_id)
+        )
+        return (last or 0) + 1
+
+    def _insert_messages(
+        self, session: Session, chat_id: str, messages: Iterable[NewMessage], first_seq: int
+    ) -> list[ChatMessage]:
+        now = time.time()
+        rows = []
+        for offset, message in enumerate(messages):
+            created = message.created_at or now
+            rows.append(
+                ChatMessage(
+                    id=message.id,
+                    chat_id=chat_id,
+                    parent_id=message.parent_id,
+                    seq=first_seq + offset,
+                    role=message.role,
+                    content=message.content,
+                    model=message.model,
+                    done=message.done,
+                    extra=message.extra,
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
+        session.add_all(rows)
+        return rows
+
+    def append_messages(
+        self,
+        chat_id: str,
+        user_id: str,
+        messages: Sequence[NewMessage],
+        *,
+        current_message_id: str | None = None,
+        chat_fields: dict[str, Any] | None = None,
+    ) -> list[ChatMessage]:
+        """Insert messages (one INSERT each) and move the chat's current branch."""
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            ids = [m.id for m in messages]
+            existing = session.scalars(
+                select(ChatMessage.id).where(ChatMessage.chat_id == chat_id, ChatMessage.id.in_(ids))
+            ).all()
+            if existing:
+                raise Conflict(f"Message {existing[0]} already exists in chat {chat_id}")
+            known = set(ids)
+            for message in messages:
+                if message.parent_id is None or message.parent_id in known:
+                    continue
+                if session.get(ChatMessage, (chat_id, message.parent_id)) is None:
+                    raise NotFound(f"Parent message {message.parent_id} not found")
+            rows = self._insert_messages(
+                session, chat_id, messages, first_seq=self._next_seq(session, chat_id)
+            )
+            if current_message_id is not None:
+                chat.current_message_id = current_message_id
+            for name, value in (chat_fields or {}).items():
+                setattr(chat, name, value)
+            chat.updated_at = time.time()
+        return rows
+
+    def update_message(
+        self,
+        chat_id: str,
+        message_id: str,
+        *,
+        content: str | None = None,
+        done: bool | None = None,
+        model: str | None = None,
+        extra: dict[str, Any] | None = None,
+        touch_chat: bool = True,
+    ) -> ChatMessage:
+        """Update one message; ``extra`` keys are merged into the stored ones."""
+        now = time.time()
+        with self.db.session() as session:
+            row = session.get(ChatMessage, (chat_id, message_id))
+            if row is None:
+                raise NotFound(f"Message {message_id} not found")
+            if content is not None:
+                row.content = content
+            if done is not None:
+                row.done = done
+            if model is not None:
+                row.model = model
+            if extra:
+                row.extra = {**(row.extra or {}), **extra}
+            row.updated_at = now
+            if touch_chat:
+                session.execute(update(Chat).where(Chat.id == chat_id).values(updated_at=now))
+        return row
+
+    def merge_messages(
+        self,
+        chat_id: str,
+        user_id: str,
+        messages: Sequence[NewMessage],
+        *,
+        current_message_id: str | None,
+        chat_fields: dict[str, Any],
+    ) -> None:
+        """Insert unknown messages, update changed ones, never delete any."""
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            stored = {
+                row.id: row
+                for row in session.scalars(
+                    select(ChatMessage).where(
+                        ChatMessage.chat_id == chat_id,
+                        ChatMessage.id.in_([m.id for m in messages]),
+                    )
+                )
+            }
+            fresh = []
+            for message in messages:
+                row = stored.get(message.id)
+                if row is None:
+                    fresh.append(message)
+                    continue
+                changed = (
+                    row.content != message.content
+                    or row.role != message.role
+                    or row.model != message.model
+                    or row.done != message.done
+                    or (row.extra or {}) != message.extra
+                    or row.parent_id != message.parent_id
+                )
+                if changed:
+                    row.content = message.content
+                    row.role = message.role
+                    row.model = message.model
+                    row.done = message.done
+                    row.extra = message.extra
+                    row.parent_id = message.parent_id
+                    row.updated_at = time.time()
+            if fresh:
+                self._insert_messages(
+                    session, chat_id, fresh, first_seq=self._next_seq(session, chat_id)
+                )
+            if current_message_id is not None:
+                session.flush()
+                if session.get(ChatMessage, (chat_id, current_message_id)) is not None:
+                    chat.current_message_id = current_message_id
+            for name, value in chat_fields.items():
+                setattr(chat, name, value)
+            chat.updated_at = time.time()
+
+    # ----- tags -----
+    def chat_tags(self, chat_id: str, user_id: str) -> list[Tag]:
+        with self.db.reader() as session:
+            self._owned(session, chat_id, user_id)
+            query = (
+                select(Tag)
+                .join(ChatTag, (ChatTag.tag_id == Tag.id) & (ChatTag.user_id == Tag.user_id))
+                .where(ChatTag.chat_id == chat_id)
+                .order_by(Tag.name)
+            )
+            return list(session.scalars(query))
+
+    def user_tags(self, user_id: str) -> list[Tag]:
+        with self.db.reader() as session:
+            return list(session.scalars(select(Tag).where(Tag.user_id == user_id).order_by(Tag.name)))
+
+    def add_tag(self, chat_id: str, user_id: str, tag_id: str, name: str) -> None:
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            if session.get(Tag, (tag_id, user_id)) is None:
+                session.add(Tag(id=tag_id, user_id=user_id, name=name, meta={}))
+            if session.get(ChatTag, (chat_id, tag_id)) is None:
+                session.add(ChatTag(chat_id=chat_id, tag_id=tag_id, user_id=user_id))
+            tags = list((chat.meta or {}).get("tags", []))
+            if tag_id not in tags:
+                chat.meta = {**(chat.meta or {}), "tags": [*tags, tag_id]}
+
+    def remove_tag(self, chat_id: str, user_id: str, tag_id: str) -> None:
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            session.execute(
+                delete(ChatTag).where(ChatTag.chat_id == chat_id, ChatTag.tag_id == tag_id)
+            )
+            tags = [t for t in (chat.meta or {}).get("tags", []) if t != tag_id]
+            chat.meta = {**(chat.meta or {}), "tags": tags}
+            self._drop_unused_tag(session, user_id, tag_id)
+
+    def clear_tags(self, chat_id: str, user_id: str) -> None:
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            tag_ids = list(
+                session.scalars(select(ChatTag.tag_id).where(ChatTag.chat_id == chat_id))
+            )
+            session.execute(delete(ChatTag).where(ChatTag.chat_id == chat_id))
+            chat.meta = {**(chat.meta or {}), "tags": []}
+            for tag_id in tag_ids:
+                self._drop_unused_tag(session, user_id, tag_id)
+
+    def _drop_unused_tag(self, session: Session, user_id: str, tag_id: str) -> None:
+        session.flush()
+        used = session.scalar(
+            select(func.count())
+            .select_from(ChatTag)
+            .where(ChatTag.user_id == user_id, ChatTag.tag_id == tag_id)
+        )
+        if not used:
+            session.execute(delete(Tag).where(Tag.user_id == user_id, Tag.id == tag_id))
+
+    def chats_by_tag(self, user_id: str, tag_id: str) -> list[Any]:
+        query = (
+            select(Chat.id, Chat.title, Chat.updated_at, Chat.created_at, Chat.pinned,
+                   Chat.archived, Chat.folder_id, Chat.meta)
+            .join(ChatTag, ChatTag.chat_id == Chat.id)
+            .where(ChatTag.user_id == user_id, ChatTag.tag_id == tag_id)
+            .order_by(Chat.updated_at.desc())
+        )
+        with self.db.reader() as session:
+            return list(session.execute(query).all())
+
+    # ----- folders -----
+    def _folder(self, session: Session, folder_id: str, user_id: str) -> Folder:
+        folder = session.get(Folder, folder_id)
+        if folder is None or folder.user_id != user_id:
+            raise NotFound(f"Folder {folder_id} not found")
+        return folder
+
+    def list_folders(self, user_id: str) -> list[Folder]:
+        with self.db.reader() as session:
+            query = select(Folder).where(Folder.user_id == user_id).order_by(Folder.created_at)
+            return list(session.scalars(query))
+
+    def get_folder(self, folder_id: str, user_id: str) -> Folder:
+        with self.db.reader() as session:
+            return self._folder(session, folder_id, user_id)
+
+    def create_folder(
+        self, folder_id: str, user_id: str, name: str, parent_id: str | None = None
+    ) -> Folder:
+        now = time.time()
+        with self.db.session() as session:
+            if parent_id is not None:
+                self._folder(session, parent_id, user_id)
+            clash = session.scalar(
+                select(Folder.id).where(
+                    Folder.user_id == user_id,
+                    Folder.parent_id.is_(None) if parent_id is None else Folder.parent_id == parent_id,
+                    func.lower(Folder.name) == name.lower(),
+                )
+            )
+            if clash:
+                raise Conflict(f"A folder named {name!r} already exists here")
+            folder = Folder(
+                id=folder_id,
+                user_id=user_id,
+                parent_id=parent_id,
+                name=name,
+                is_expanded=False,
+                meta={},
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(folder)
+        return folder
+
+    def update_folder(self, folder_id: str, user_id: str, **fields: Any) -> Folder:
+        with self.db.session() as session:
+            folder = self._folder(session, folder_id, user_id)
+            if fields.get("parent_id") is not None:
+                parent = self._folder(session, fields["parent_id"], user_id)
+                while parent is not None:
+                    if parent.id == folder_id:
+                        raise Conflict("A folder cannot move inside itself")
+                    parent = session.get(Folder, parent.parent_id) if parent.parent_id else None
+            for name, value in fields.items():
+                setattr(folder, name, value)
+            folder.updated_at = time.time()
+        return folder
+
+    def delete_folder(self, folder_id: str, user_id: str) -> None:
+        with self.db.session() as session:
+            folder = self._folder(session, folder_id, user_id)
+            session.delete(folder)
