@@ -66,6 +66,16 @@ def oui_database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'oui-test.db'}"
         return
+    yield from _postgres_database(request)
+
+
+@pytest.fixture
+def postgres_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database, for tests that are about PostgreSQL itself."""
+    yield from _postgres_database(request)
+
+
+def _postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
     if not POSTGRES_URL:
         if REQUIRE_POSTGRES:
             pytest.fail("OUI_REQUIRE_POSTGRES=1 but OUI_TEST_POSTGRES_URL is not set")

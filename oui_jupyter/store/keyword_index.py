@@ -258,7 +258,7 @@ class KeywordIndex:
         if cand.shape[0] > n:
             part = np.argpartition(-cs, n - 1)[:n]
             cand, cs = cand[part], cs[part]
-        order = np.argsort(-cs, kind="stable")
+        order = np.lexsort((cand, -cs))  # best first, ties by row
         return cand[order].astype(np.int64), cs[order]
 
     def stats(self) -> dict:

@@ -93,6 +93,7 @@ class RetrievalService:
                                on_progress=self._progress, poll_interval=config.poll_interval,
                                watch=config.index_workspace)
         self._start_lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._started = False
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
@@ -122,7 +123,7 @@ class RetrievalService:
                 return
             self._started = True
         wait = self.config.start_delay if delay is None else delay
-        self._timer = threading.Timer(max(wait, 0.0), self._open)
+        self._timer = threading.Timer(max(wait, 0.0), self._open_once)
         self._timer.daemon = True
         self._timer.start()
 
@@ -151,7 +152,7 @@ class RetrievalService:
             raise NotReady(f"the retrieval index failed to open: {self._open_error}")
 
     def _open_once(self) -> None:
-        with self._start_lock:
+        with self._open_lock:
             if not self._opened.is_set():
                 self._open()
 

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+
+import { backoffDelay, randomId } from '../src/backoff';
+import { citationLabel, dateGroup, fenced, hasError, outputsText, stripAnsi, toMillis, uniqueSources } from '../src/format';
+
+describe('citations', () => {
+  it('labels cells, lines and pages', () => {
+    expect(citationLabel({ source: 'dir/a.ipynb', cell: 3 })).toBe('a.ipynb · cell 4');
+    expect(citationLabel({ source: 'x.py', start_line: 10, end_line: 20 })).toBe('x.py · L10-20');
+    expect(citationLabel({ source: 'x.py', start_line: 7, end_line: 7 })).toBe('x.py · L7');
+    expect(citationLabel({ source: 'p.pdf', page: 2 })).toBe('p.pdf · p. 2');
+    expect(citationLabel({ source: 'notes.md' })).toBe('notes.md');
+  });
+
+  it('collapses duplicates, best score first', () => {
+    const u = uniqueSources([
+      { source: 'a.py', start_line: 1, score: 0.1 },
+      { source: 'b.py', score: 0.9 },
+      { source: 'a.py', start_line: 1, score: 0.5 }
+    ]);
+    expect(u.map(s => [s.source, s.score])).toEqual([
+      ['b.py', 0.9],
+      ['a.py', 0.5]
+    ]);
+  });
+});
+
+describe('outputs', () => {
+  it('turns outputs into text, errors without colours', () => {
+    const outputs = [
+      { output_type: 'stream', text: ['a\n', 'b'] },
+      { output_type: 'execute_result', data: { 'text/plain': '42' } },
+      { output_type: 'error', ename: 'ZeroDivisionError', evalue: 'division by zero', traceback: ['\u001b[0;31mZeroDivisionError\u001b[0m: division by zero'] }
+    ];
+    expect(outputsText(outputs)).toBe('a\nb\n42\nZeroDivisionError: division by zero');
+    expect(hasError(outputs)).toBe(true);
+    expect(hasError(outputs.slice(0, 2))).toBe(false);
+    expect(outputsText([{ output_type: 'stream', text: 'x'.repeat(50) }], 10)).toBe('xxxxxxxxxx\n… (truncated)');
+    expect(stripAnsi('\u001b[1;32mok\u001b[0m')).toBe('ok');
+  });
+
+  it('fences text containing backticks', () => {
+    expect(fenced('print(1)', 'python')).toBe('```python\nprint(1)\n```');
+    expect(fenced('a ```` b')).toBe('`````\na ```` b\n`````');
+  });
+});
+
+describe('dates', () => {
+  it('normalises seconds, ms and ns and groups them', () => {
+    const now = new Date(2026, 10, 25, 12).getTime();
+    expect(toMillis(1_700_000_000)).toBe(1_700_000_000_000);
+    expect(toMillis(1_700_000_000_000)).toBe(1_700_000_000_000);
+    expect(toMillis(1_700_000_000_000_000_000)).toBe(1_700_000_000_000);
+    expect(dateGroup(now / 1000, now)).toBe('Today');
+    expect(dateGroup(now / 1000 - 24 * 3600, now)).toBe('Yesterday');
+    expect(dateGroup(now / 1000 - 3 * 24 * 3600, now)).toBe('Previous 7 days');
+    expect(dateGroup(now / 1000 - 20 * 24 * 3600, now)).toBe('Previous 30 days');
+    expect(dateGroup(0, now)).toBe('Older');
+  });
+});
+
+describe('back-off', () => {
+  it('grows exponentially with a cap and bounded jitter', () => {
+    const none = () => 0;
+    expect([0, 1, 2, 3, 10].map(a => backoffDelay(a, 500, 15000, none))).toEqual([500, 1000, 2000, 4000, 15000]);
+    expect(backoffDelay(0, 500, 15000, () => 1)).toBe(600);
+    expect(randomId()).not.toBe(randomId());
+  });
+});

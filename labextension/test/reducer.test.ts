@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+
+import type { IHistory, IHistoryMessage } from '../src/api';
+import {
+  applyCompletion,
+  completionData,
+  errorText,
+  indexProgress,
+  parseFrame,
+  reduceChatEvent,
+  titleOf
+} from '../src/reducer';
+import { addMessage, emptyHistory } from '../src/tree';
+
+const assistant = (content = '', extra: Partial<IHistoryMessage> = {}): IHistoryMessage => ({
+  id: 'a',
+  parentId: 'u',
+  childrenIds: [],
+  role: 'assistant',
+  content,
+  done: false,
+  ...extra
+});
+
+function chat(): IHistory {
+  let h = emptyHistory();
+  h = addMessage(h, { id: 'u', parentId: null, childrenIds: [], role: 'user', content: 'hi' });
+  h = addMessage(h, assistant());
+  return h;
+}
+
+describe('completionData', () => {
+  it('reads our shape, Open WebUI content and OpenAI chunks', () => {
+    expect(completionData({ delta: 'He', offset: 0 })).toEqual({ delta: 'He', offset: 0 });
+    expect(completionData({ content: 'Hello' })).toEqual({ content: 'Hello' });
+    expect(completionData({ choices: [{ delta: { content: 'x' } }] })).toEqual({ delta: 'x' });
+    expect(completionData({ done: true, citations: [{ source: 'a.py' }, { bogus: 1 }] })).toEqual({
+      done: true,
+      sources: [{ source: 'a.py' }]
+    });
+    expect(completionData({ error: { content: 'boom' } })).toEqual({ error: 'boom' });
+    expect(completionData('nonsense')).toEqual({});
+  });
+});
+
+describe('applyCompletion', () => {
+  it('appends deltas and replaces with full content', () => {
+    let m = assistant();
+    m = applyCompletion(m, { delta: 'Hel' }).message;
+    m = applyCompletion(m, { delta: 'lo' }).message;
+    expect(m.content).toBe('Hello');
+    m = applyCompletion(m, { content: 'Hello, world' }).message;
+    expect(m.content).toBe('Hello, world');
+    expect(m.done).toBe(false);
+  });
+
+  it('uses offsets to drop replays and detect gaps', () => {
+    const m = assistant('Hello');
+    expect(applyCompletion(m, { delta: ' you', offset: 5 }).message.content).toBe('Hello you');
+    expect(applyCompletion(m, { delta: 'lo!', offset: 3 }).message.content).toBe('Hello!');
+    const gap = applyCompletion(m, { delta: 'zz', offset: 9 });
+    expect(gap.resync).toBe(true);
+    expect(gap.message.content).toBe('Hello');
+  });
+
+  it('finishes with sources, usage and errors', () => {
+    const done = applyCompletion(assistant('x', { status: 'Searching' }), {
+      done: true,
+      sources: [{ source: 'nb.ipynb', cell: 2 }],
+      usage: { total_tokens: 3 }
+    });
+    expect(done.message.done).toBe(true);
+    expect(done.message.status).toBeUndefined();
+    expect(done.message.sources).toEqual([{ source: 'nb.ipynb', cell: 2 }]);
+    const failed = applyCompletion(assistant('x'), { error: 'upstream 502' });
+    expect(failed.message.error).toBe('upstream 502');
+    expect(failed.message.done).toBe(true);
+  });
+
+  it('reports no change for an empty frame', () => {
+    const m = assistant('x');
+    const result = applyCompletion(m, {});
+    expect(result.changed).toBe(false);
+    expect(result.message).toBe(m);
+  });
+});
+
+describe('reduceChatEvent', () => {
+  it('updates only the targeted message', () => {
+    const h = chat();
+    const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c1', message_id: 'a', data: { delta: 'Hi' } });
+    expect(r.changed).toEqual(['a']);
+    expect(r.structural).toBe(false);
+    expect(r.history.messages.a.content).toBe('Hi');
+    expect(r.history.messages.u).toBe(h.messages.u);
+  });
+
+  it('ignores other chats', () => {
+    const h = chat();
+    const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c2', message_id: 'a', data: { delta: 'x' } });
+    expect(r.history).toBe(h);
+    expect(r.changed).toEqual([]);
+  });
+
+  it('creates a placeholder for an unknown message and asks for a resync', () => {
+    const h = chat();
+    const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c1', message_id: 'b', data: { content: 'From another tab' } });
+    expect(r.structural).toBe(true);
+    expect(r.resync).toBe(true);
+    expect(r.history.currentId).toBe('b');
+    expect(r.history.messages.b.parentId).toBe('a');
+    expect(r.history.messages.b.content).toBe('From another tab');
+  });
+
+  it('handles status and cancel', () => {
+    let h = chat();
+    h = reduceChatEvent(h, 'c1', { type: 'status', chat_id: 'c1', message_id: 'a', data: { description: 'Searching the workspace' } }).history;
+    expect(h.messages.a.status).toBe('Searching the workspace');
+    const cancelled = reduceChatEvent(h, 'c1', { type: 'chat:tasks:cancel', chat_id: 'c1' });
+    expect(cancelled.changed).toEqual(['a']);
+    expect(cancelled.history.messages.a.done).toBe(true);
+  });
+
+  it('streams 2,000 deltas touching one message each time', () => {
+    let h = chat();
+    const untouched = h.messages.u;
+    for (let i = 0; i < 2000; i++) {
+      const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c1', message_id: 'a', data: { delta: 't' } });
+      expect(r.changed).toEqual(['a']);
+      h = r.history;
+    }
+    expect(h.messages.a.content.length).toBe(2000);
+    expect(h.messages.u).toBe(untouched);
+  });
+});
+
+describe('frames', () => {
+  it('parses frames and rejects junk', () => {
+    expect(parseFrame('{"type":"status","data":{}}')).toEqual({ type: 'status', data: {} });
+    expect(parseFrame('not json')).toBeNull();
+    expect(parseFrame('[1,2]')).toBeNull();
+    expect(parseFrame('{"data":1}')).toBeNull();
+  });
+
+  it('reads titles, errors and index progress', () => {
+    expect(titleOf({ type: 'chat:title', data: 'T' })).toBe('T');
+    expect(titleOf({ type: 'chat:title', data: { title: 'U' } })).toBe('U');
+    expect(titleOf({ type: 'chat:title', data: 3 })).toBeNull();
+    expect(errorText(null)).toBeNull();
+    expect(errorText({ message: 'm' })).toBe('m');
+    expect(errorText({ code: 1 })).toBe('{"code":1}');
+    const p = indexProgress({ files_done: 2, files_total: 4, chunks_embedded: 10, chunks_total: 40 });
+    expect(p).toEqual({ fraction: 0.25, label: 'Indexing workspace: 2/4 files, 10/40 chunks', active: true });
+    expect(indexProgress({ files_done: 4, files_total: 4, chunks_embedded: 40, chunks_total: 40 })?.active).toBe(false);
+    expect(indexProgress(null)).toBeNull();
+  });
+});

@@ -1,0 +1,37 @@
+"""The sidebar loads in Lab, opens by command, icon and shortcut, and lists chats."""
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import LabServer, open_sidebar, screenshot
+
+
+def test_sidebar_opens_from_icon_and_shortcut(lab_page: Any) -> None:
+    page = lab_page
+    tab = page.locator(".jp-SideBar.jp-mod-left [data-id='oui-jupyter-sidebar']")
+    tab.wait_for()
+    assert "Open WebUI chat" in (tab.get_attribute("title") or "")
+    tab.click()
+    sidebar = page.locator("#oui-jupyter-sidebar")
+    sidebar.wait_for(state="visible")
+    # Toggle closed and open again with the keyboard shortcut.
+    tab.click()
+    sidebar.wait_for(state="hidden")
+    page.locator("body").press("Control+Shift+O")
+    sidebar.wait_for(state="visible")
+    assert page.evaluate("() => window.jupyterapp.commands.hasCommand('oui-jupyter:open')")
+    screenshot(page, "01-sidebar-list")
+
+
+def test_new_chat_view_has_model_picker_and_composer(lab_page: Any, lab_server: LabServer) -> None:
+    page = lab_page
+    sidebar = open_sidebar(page)
+    sidebar.get_by_role("button", name="New chat").click()
+    composer = sidebar.get_by_label("Message")
+    composer.wait_for(state="visible")
+    assert composer.evaluate("el => document.activeElement === el")
+    picker = sidebar.get_by_label("Model")
+    picker.wait_for()
+    screenshot(page, "02-new-chat")
+    sidebar.get_by_role("button", name="Back to the chat list").click()
+    sidebar.get_by_label("Search chats").wait_for(state="visible")
