@@ -7,6 +7,7 @@ start (``warm_up_delay``), or by the first request, whichever comes first.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,17 @@ class OuiJupyter(ExtensionApp):
         raw = os.environ.get("OUI_ADMIN_USERS", "")
         return {name.strip() for name in raw.split(",") if name.strip()}
 
+    owner_name = Unicode(
+        help="The user id under which a single-user server's requests are stored. Jupyter's "
+        "built-in identity providers make a new anonymous name per token request, but on such "
+        "a server every authenticated request is its owner. Default: $JUPYTERHUB_USER, else the "
+        "operating system user.",
+    ).tag(config=True)
+
+    @default("owner_name")
+    def _default_owner_name(self) -> str:
+        return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
     max_body_size = Int(
         10 * 1024 * 1024,
         help="Largest JSON request body accepted, in bytes (larger ones get 413).",
@@ -71,10 +83,16 @@ class OuiJupyter(ExtensionApp):
     ).tag(config=True)
 
     def initialize_settings(self) -> None:
+        from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+
         self.runtime = Runtime(self.build_services)
+        provider = type(self.serverapp.identity_provider)
+        single_user = provider in (IdentityProvider, PasswordIdentityProvider)
         self.settings.update(
             oui_runtime=self.runtime,
             oui_max_body_size=self.max_body_size,
+            # With Jupyter's own providers every authenticated request is the owner's.
+            oui_owner=self.owner_name if single_user else None,
         )
 
     def initialize_handlers(self) -> None:
@@ -105,7 +123,7 @@ class OuiJupyter(ExtensionApp):
         migrate.upgrade(db.engine)
         services = Services(
             db=db,
-            users=UserService(UserStore(db), set(self.admin_users)),
+            users=UserService(UserStore(db), set(self.admin_users), owner=self.owner_name),
             chats=ChatService(ChatStore(db)),
             config_store=ConfigStore(db),
             app_config=AppConfigService(version=__version__),

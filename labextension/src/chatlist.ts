@@ -1,11 +1,13 @@
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
+import { addIcon, deleteIcon, editIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
 import type { IChatSummary } from './api';
 import { dateGroup } from './format';
 import { errorMessage } from './handler';
-import { button } from './message';
+import { pinIcon } from './icons';
+import { button, iconButton } from './ui';
 
 /**
  * The chat list: newest first, paged as it scrolls, with search, pin,
@@ -28,8 +30,7 @@ export class ChatList extends Widget {
       window.clearTimeout(this._searchTimer);
       this._searchTimer = window.setTimeout(() => void this.refresh(), 250);
     };
-    const create = button('+ New chat', 'jp-mod-accept jp-OuiChatList-new');
-    create.setAttribute('aria-label', 'New chat');
+    const create = iconButton(addIcon, 'New chat', 'jp-mod-accept jp-OuiChatList-new', 'New');
     create.onclick = () => options.onNew();
     header.append(this._search, create);
 
@@ -144,18 +145,12 @@ export class ChatList extends Widget {
     open.title = chat.title;
     open.setAttribute('aria-current', chat.id === this._activeId ? 'true' : 'false');
     open.onclick = () => this._options.onOpen(chat.id);
-    const pin = button(chat.pinned ? '★' : '☆', 'jp-OuiChatList-pin');
-    pin.title = chat.pinned ? 'Unpin' : 'Pin';
-    pin.setAttribute('aria-label', `${chat.pinned ? 'Unpin' : 'Pin'} ${chat.title}`);
+    const pin = iconButton(pinIcon, `${chat.pinned ? 'Unpin' : 'Pin'} ${chat.title}`, 'jp-OuiChatList-pin');
     pin.setAttribute('aria-pressed', chat.pinned ? 'true' : 'false');
     pin.onclick = () => void this._pin(chat);
-    const rename = button('✎', 'jp-OuiChatList-rename');
-    rename.title = 'Rename';
-    rename.setAttribute('aria-label', `Rename ${chat.title}`);
+    const rename = iconButton(editIcon, `Rename ${chat.title}`, 'jp-OuiChatList-rename');
     rename.onclick = () => void this._rename(chat);
-    const remove = button('🗑', 'jp-OuiChatList-delete');
-    remove.title = 'Delete';
-    remove.setAttribute('aria-label', `Delete ${chat.title}`);
+    const remove = iconButton(deleteIcon, `Delete ${chat.title}`, 'jp-OuiChatList-delete');
     remove.onclick = () => void this._delete(chat);
     const actions = document.createElement('span');
     actions.className = 'jp-OuiChatList-actions';

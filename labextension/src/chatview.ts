@@ -1,10 +1,12 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { caretLeftIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { Composer } from './composer';
 import { ChatController } from './controller';
-import { MessageWidget, IMessageActions, button } from './message';
+import { MessageWidget, IMessageActions } from './message';
+import { iconButton } from './ui';
 import { ModelPicker } from './modelpicker';
 import { IChatContext } from './tokens';
 import { branch, siblingPosition } from './tree';
@@ -24,8 +26,7 @@ export class ChatView extends Panel {
 
     const header = new Widget();
     header.addClass('jp-OuiChatView-header');
-    const back = button('‹ Chats', 'jp-OuiChatView-back');
-    back.setAttribute('aria-label', 'Back to the chat list');
+    const back = iconButton(caretLeftIcon, 'Back to the chat list', 'jp-OuiChatView-back', 'Chats');
     back.onclick = () => options.onBack();
     this._title = document.createElement('h2');
     this._title.className = 'jp-OuiChatView-title';

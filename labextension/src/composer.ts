@@ -1,3 +1,4 @@
+import { closeIcon, fileUploadIcon } from '@jupyterlab/ui-components';
 import { Drag } from '@lumino/dragdrop';
 import { Widget } from '@lumino/widgets';
 
@@ -5,7 +6,7 @@ import * as api from './api';
 import type { IKnowledge, IMessageFile } from './api';
 import { basename, fenced } from './format';
 import { errorMessage } from './handler';
-import { button } from './message';
+import { button, iconButton } from './ui';
 import { IChatContext, IChatSettings } from './tokens';
 
 /** The file browser's drag payload: the dragged paths. */
@@ -52,9 +53,7 @@ export class Composer extends Widget {
       this._fileInput.value = '';
       files.forEach(file => void this._attach(file, file.name));
     };
-    const attach = button('📎', 'jp-OuiComposer-attach');
-    attach.title = 'Attach files (or drop them here from the file browser)';
-    attach.setAttribute('aria-label', 'Attach files');
+    const attach = iconButton(fileUploadIcon, 'Attach files (or drop them here from the file browser)', 'jp-OuiComposer-attach');
     attach.onclick = () => this._fileInput.click();
 
     const toggle = document.createElement('label');
@@ -73,6 +72,7 @@ export class Composer extends Widget {
     this._setCollections([]);
 
     this._send = button('Send', 'jp-mod-accept jp-OuiComposer-send');
+    this._send.setAttribute('aria-label', 'Send message');
     this._send.onclick = () => this.submit();
     this._stop = button('Stop', 'jp-mod-warn jp-OuiComposer-stop');
     this._stop.setAttribute('aria-label', 'Stop generating');
@@ -140,8 +140,11 @@ export class Composer extends Widget {
     this._options.onSubmit({ text, files, workspace: this._workspace.checked });
   }
 
-  /** Read the knowledge collections into the picker. */
-  async loadCollections(): Promise<void> {
+  /**
+   * Read the knowledge collections into the picker. Quietly at start (the
+   * picker stays hidden without collections); loudly when the user asks.
+   */
+  async loadCollections(quiet = false): Promise<void> {
     if (this._loadingCollections) {
       return;
     }
@@ -149,7 +152,9 @@ export class Composer extends Widget {
     try {
       this._setCollections(await api.listKnowledge());
     } catch (error) {
-      this._options.onError(`Could not list collections: ${errorMessage(error)}`);
+      if (!quiet) {
+        this._options.onError(`Could not list collections: ${errorMessage(error)}`);
+      }
     } finally {
       this._loadingCollections = false;
     }
@@ -216,7 +221,7 @@ export class Composer extends Widget {
     for (const type of ['lm-dragenter', 'lm-dragleave', 'lm-dragover', 'lm-drop', 'dragover', 'drop']) {
       this.node.addEventListener(type, this);
     }
-    void this.loadCollections();
+    void this.loadCollections(true);
   }
 
   protected onBeforeDetach(): void {
@@ -267,7 +272,7 @@ export class Composer extends Widget {
     const chips: HTMLElement[] = [];
     this._contexts.forEach((context, i) => {
       chips.push(
-        chip(`📝 ${context.label}`, fenced(context.text).slice(0, 400), () => {
+        chip(`Context: ${context.label}`, fenced(context.text).slice(0, 400), () => {
           this._contexts.splice(i, 1);
           this._renderChips();
         })
@@ -275,14 +280,14 @@ export class Composer extends Widget {
     });
     this._files.forEach((file, i) => {
       chips.push(
-        chip(`📎 ${file.name}`, file.name, () => {
+        chip(file.name, `Attached file ${file.name}`, () => {
           this._files.splice(i, 1);
           this._renderChips();
         })
       );
     });
     for (const name of this._pending) {
-      const c = chip(`⏳ ${name}`, `Uploading ${name}`, null);
+      const c = chip(`Uploading ${name}…`, `Uploading ${name}`, null);
       c.setAttribute('aria-busy', 'true');
       chips.push(c);
     }
@@ -342,8 +347,7 @@ function chip(label: string, title: string, onRemove: (() => void) | null): HTML
   text.textContent = label;
   span.appendChild(text);
   if (onRemove) {
-    const remove = button('×', 'jp-OuiChip-remove');
-    remove.setAttribute('aria-label', `Remove ${label}`);
+    const remove = iconButton(closeIcon, `Remove ${label}`, 'jp-OuiChip-remove');
     remove.onclick = onRemove;
     span.appendChild(remove);
   }

@@ -185,7 +185,13 @@ export class ChatController implements IDisposable {
 
   /** Send a new user message at the end of the current branch. */
   async send(content: string, options: ISendOptions = {}): Promise<void> {
-    await this._turn(this._history.currentId, content, options);
+    // A turn that failed before the server saved it stays visible, but the
+    // next message hangs under the last message the server knows.
+    let parentId = this._history.currentId;
+    while (parentId !== null && parentId.startsWith(LOCAL)) {
+      parentId = this._history.messages[parentId]?.parentId ?? null;
+    }
+    await this._turn(parentId, content, options);
   }
 
   /** Replace a user message by a new version (a sibling) and answer it. */

@@ -2,6 +2,7 @@ import { MimeModel, IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { CommandRegistry } from '@lumino/commands';
+import { caretLeftIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import type { IHistoryMessage, ISource } from './api';
@@ -9,6 +10,7 @@ import { decorateCodeBlocks } from './codeblocks';
 import { citationLabel, uniqueSources } from './format';
 import { errorText } from './reducer';
 import { CommandIDs } from './tokens';
+import { button, iconButton } from './ui';
 
 /** Render counters, read by the benchmarks and browser tests. */
 export interface IRenderStats {
@@ -277,18 +279,14 @@ export class MessageWidget extends Widget {
     if (count <= 1) {
       return;
     }
-    const prev = button('‹', 'jp-OuiMessage-prev');
-    prev.setAttribute('aria-label', 'Previous version');
-    prev.title = 'Previous version';
+    const prev = iconButton(caretLeftIcon, 'Previous version', 'jp-OuiMessage-prev');
     prev.disabled = index === 0;
     prev.onclick = () => this._actions.switchBranch(this._message.id, -1);
     const label = document.createElement('span');
     label.className = 'jp-OuiMessage-branchLabel';
     label.textContent = `${index + 1}/${count}`;
     label.setAttribute('aria-label', `Version ${index + 1} of ${count}`);
-    const next = button('›', 'jp-OuiMessage-next');
-    next.setAttribute('aria-label', 'Next version');
-    next.title = 'Next version';
+    const next = iconButton(caretRightIcon, 'Next version', 'jp-OuiMessage-next');
     next.disabled = index === count - 1;
     next.onclick = () => this._actions.switchBranch(this._message.id, 1);
     this._nav.append(prev, label, next);
@@ -304,7 +302,8 @@ export class MessageWidget extends Widget {
       ...files.map(file => {
         const chip = document.createElement('span');
         chip.className = 'jp-OuiChip';
-        chip.textContent = file.type === 'collection' ? `📚 ${file.name}` : `📎 ${file.name}`;
+        chip.textContent = file.type === 'collection' ? `Collection: ${file.name}` : file.name;
+        chip.title = file.type === 'collection' ? 'Knowledge collection' : 'Attached file';
         return chip;
       })
     );
@@ -403,13 +402,4 @@ export namespace MessageWidget {
     actions: IMessageActions;
     codeActions: boolean;
   }
-}
-
-/** A styled button. */
-export function button(label: string, className = ''): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = `jp-OuiButton ${className}`.trim();
-  b.textContent = label;
-  return b;
 }

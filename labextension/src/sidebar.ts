@@ -1,4 +1,5 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { closeIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
@@ -7,7 +8,7 @@ import { ChatView } from './chatview';
 import { ChatController } from './controller';
 import { errorMessage } from './handler';
 import { chatIcon } from './icons';
-import { button } from './message';
+import { iconButton } from './ui';
 import { IndexProgressBar } from './progress';
 import { IChatContext } from './tokens';
 
@@ -133,8 +134,7 @@ export class ChatSidebar extends Panel {
   showError(message: string): void {
     const text = document.createElement('span');
     text.textContent = message;
-    const close = button('×', 'jp-OuiSidebar-bannerClose');
-    close.setAttribute('aria-label', 'Dismiss');
+    const close = iconButton(closeIcon, 'Dismiss', 'jp-OuiSidebar-bannerClose');
     close.onclick = () => this._banner.hide();
     this._banner.node.replaceChildren(text, close);
     this._banner.show();

@@ -74,7 +74,8 @@ class OuiHandler(APIHandler):
         if self.current_user is None:
             return  # @web.authenticated on the verb answers 403
         self.services = await self.runtime.ready()
-        self.user = self.services.users.resolve(identity_from_jupyter(self.current_user))
+        identity = identity_from_jupyter(self.current_user, self.settings.get("oui_owner"))
+        self.user = self.services.users.resolve(identity)
 
     # ----- input -----
     def parse_body(self, schema: type[T]) -> T:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oui_jupyter.store.users import UserStore
+if TYPE_CHECKING:
+    from oui_jupyter.store.users import UserStore
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,14 @@ class UserInfo:
         return self.role == "admin"
 
 
-def identity_from_jupyter(user: Any) -> Identity:
-    """Read a ``jupyter_server.auth.User`` (or JupyterHub's subclass with ``hub_user``)."""
+def identity_from_jupyter(user: Any, owner: str | None = None) -> Identity:
+    """Read a ``jupyter_server.auth.User`` (or JupyterHub's subclass with ``hub_user``).
+
+    ``owner`` is set on a single-user server: every request there is its owner's, whatever
+    anonymous name Jupyter's token login made up for it.
+    """
+    if owner is not None:
+        return Identity(username=owner, name=owner, display_name=owner)
     hub_user = getattr(user, "hub_user", None)
     hub_admin = None
     groups: tuple[str, ...] = ()
@@ -53,7 +60,7 @@ class UserService:
     def __init__(self, store: UserStore, admin_users: set[str], owner: str | None = None) -> None:
         self.store = store
         self.admin_users = admin_users
-        # Under JupyterHub the server belongs to JUPYTERHUB_USER; others reach it by sharing.
+        # The server's owner (JUPYTERHUB_USER under JupyterHub, where others reach it by sharing).
         self.owner = owner if owner is not None else os.environ.get("JUPYTERHUB_USER")
         self._seen: dict[str, UserInfo] = {}
 

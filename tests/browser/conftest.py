@@ -128,6 +128,12 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     root = base / "root"
     root.mkdir()
     (base / "settings").mkdir()
+    # No "Would you like to get notified about Jupyter news?" toast over the page.
+    notification = base / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     (base / "workspaces").mkdir()
     (base / "data").mkdir()
     (base / "runtime").mkdir()
@@ -210,9 +216,12 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def open_lab(browser: Any, server: LabServer, path: str = "") -> Any:
-    """A new browser context on Lab (``path`` opens a document), once the shell is restored."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+def open_lab(browser: Any, server: LabServer, path: str = "", context: Any = None) -> Any:
+    """A page on Lab (``path`` opens a document), once the shell is restored.
+
+    Without ``context`` the page gets a new browser context of its own."""
+    if context is None:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
     target = f"{server.url}lab/tree/{path}?token={server.token}" if path else server.lab_url
@@ -229,6 +238,29 @@ def lab_page(browser: Any, lab_server: LabServer) -> Iterator[Any]:
         yield page
     finally:
         page.context.close()
+
+
+@pytest.fixture
+def fake() -> Any:
+    from .fake_backend import FakeBackend
+
+    return FakeBackend()
+
+
+@pytest.fixture
+def fake_context(browser: Any, fake: Any) -> Iterator[Any]:
+    """A browser context whose ``oui/api`` (REST and socket) is answered by ``fake``."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    fake.install(context)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def fake_page(browser: Any, lab_server: LabServer, fake_context: Any) -> Any:
+    return open_lab(browser, lab_server, context=fake_context)
 
 
 def screenshot(page: Any, name: str, target: Any = None) -> Path:

@@ -27,10 +27,10 @@ def test_new_chat_view_has_model_picker_and_composer(lab_page: Any, lab_server: 
     page = lab_page
     sidebar = open_sidebar(page)
     sidebar.get_by_role("button", name="New chat").click()
-    composer = sidebar.get_by_label("Message")
+    composer = sidebar.get_by_role("textbox", name="Message")
     composer.wait_for(state="visible")
     assert composer.evaluate("el => document.activeElement === el")
-    picker = sidebar.get_by_label("Model")
+    picker = sidebar.get_by_role("combobox", name="Model")
     picker.wait_for()
     screenshot(page, "02-new-chat")
     sidebar.get_by_role("button", name="Back to the chat list").click()

@@ -11,6 +11,9 @@ TEST_USERS = {
 }
 
 
+OWNER = User(username="owner", name="owner", display_name="Owner")
+
+
 class MultiUserIdentityProvider(IdentityProvider):
     """Known test tokens map to their users; the server token still works as the owner."""
 
@@ -20,4 +23,7 @@ class MultiUserIdentityProvider(IdentityProvider):
         if scheme.lower() in ("token", "bearer") and token in TEST_USERS:
             handler._token_authenticated = True  # token auth: exempt from XSRF, as Jupyter's
             return TEST_USERS[token]
-        return super().get_user(handler)
+        user = super().get_user(handler)
+        if user is not None and getattr(handler, "_token_authenticated", False):
+            return OWNER  # the server's own token: one stable owner, as on a single-user server
+        return user

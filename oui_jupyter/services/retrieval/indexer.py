@@ -155,6 +155,8 @@ class Indexer:
                 else:
                     self._process_paths(dirty)
             except Exception:
+                if self._stop.is_set():
+                    return
                 log.exception("retrieval indexing failed")
                 self.errors += 1
 
@@ -286,38 +288,50 @@ class Indexer:
             embedder = self.embedder
             if embedder is None or self._stop.is_set() or not self.store.loaded:
                 continue
-            while not self._stop.is_set() and embedder is self.embedder:
-                items = self.store.pending(self.embed_batch)
-                if not items:
-                    break
-                self._embed_busy = True
-                self.state = "embedding" if self.state == "idle" else self.state
-                if not embedder.ready:
-                    embedder.start_loading()
-                    if not embedder.wait_ready(None):
-                        self.embed_error = getattr(embedder, "error", None) or "embedding model failed to load"
-                        break
-                if self.store.embedding_model != embedder.model_id:
-                    self.store.set_embedding_model(embedder.model_id)
-                    continue
-                uniq: dict[str, str] = {}
-                for _, h, text in items:
-                    uniq.setdefault(h, text)
-                try:
-                    vecs = embedder.embed(list(uniq.values()))
-                except Exception as e:  # provider down: report, retry later
-                    self.embed_error = str(e)
-                    log.warning("embedding failed: %s", e)
-                    self._stop.wait(5.0)
-                    break
-                self.embed_error = None
-                row_of = {h: i for i, h in enumerate(uniq)}
-                self.store.put_embeddings(
-                    embedder.model_id, [(p, h) for p, h, _ in items], vecs[[row_of[h] for _, h, _ in items]]
-                )
-                self._emit()
-            self._embed_busy = False
+            try:
+                self._embed_pending(embedder)
+            except Exception:  # the store closed under us at shutdown, or a bug: keep going
+                if self._stop.is_set():
+                    return
+                log.exception("embedding pending chunks failed")
+                self._stop.wait(1.0)
+            finally:
+                self._embed_busy = False
             self._emit(force=True)
+
+    def _embed_pending(self, embedder) -> None:
+        while not self._stop.is_set() and embedder is self.embedder:
+            items = self.store.pending(self.embed_batch)
+            if not items:
+                return
+            self._embed_busy = True
+            if not embedder.ready:
+                embedder.start_loading()
+                while not embedder.wait_ready(0.2):
+                    if self._stop.is_set() or getattr(embedder, "error", None):
+                        break
+                if not embedder.ready:
+                    self.embed_error = getattr(embedder, "error", None) or "embedding model not loaded"
+                    return
+            if self.store.embedding_model != embedder.model_id:
+                self.store.set_embedding_model(embedder.model_id)
+                continue
+            uniq: dict[str, str] = {}
+            for _, h, text in items:
+                uniq.setdefault(h, text)
+            try:
+                vecs = embedder.embed(list(uniq.values()))
+            except Exception as e:  # provider down: report, retry later
+                self.embed_error = str(e)
+                log.warning("embedding failed: %s", e)
+                self._stop.wait(5.0)
+                return
+            self.embed_error = None
+            row_of = {h: i for i, h in enumerate(uniq)}
+            self.store.put_embeddings(
+                embedder.model_id, [(p, h) for p, h, _ in items], vecs[[row_of[h] for _, h, _ in items]]
+            )
+            self._emit()
 
     # -- progress --------------------------------------------------------------------------------
     def progress(self) -> dict:

@@ -94,6 +94,7 @@ class RetrievalService:
                                watch=config.index_workspace)
         self._start_lock = threading.Lock()
         self._open_lock = threading.Lock()
+        self._stopped = False
         self._started = False
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
@@ -153,12 +154,15 @@ class RetrievalService:
 
     def _open_once(self) -> None:
         with self._open_lock:
-            if not self._opened.is_set():
+            if not self._opened.is_set() and not self._stopped:
                 self._open()
 
     def stop(self) -> None:
+        self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
+        with self._open_lock:  # let an opening in progress finish first
+            self._opened.set()
         self.indexer.stop()
         self.store.close()
 

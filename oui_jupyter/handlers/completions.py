@@ -1,0 +1,162 @@
+"""``chat/completions`` (OpenAI-compatible) and ``v1/chats/{id}/message`` (a whole turn)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from oui_jupyter.errors import InvalidInput
+from oui_jupyter.handlers.base import OuiHandler, Operation, status_for
+from oui_jupyter.schemas.completions import (
+    OUI_FIELDS,
+    AssistantMessageResponse,
+    ChatCompletionForm,
+    ChatMessageForm,
+    LiveTaskResponse,
+)
+from oui_jupyter.services.completions import UNSET, ClientGone, Generation, TurnOptions
+
+_encode = msgspec.json.Encoder().encode
+_NOT_PARAMS = {"model", "messages", "stream", *OUI_FIELDS}
+
+
+class StreamingHandler(OuiHandler):
+    """Writes a generation as Server-Sent Events, one flushed event per upstream chunk."""
+
+    _sse_started = False
+
+    def _start_sse(self) -> None:
+        self._sse_started = True
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+
+    async def _sink(self, raw: bytes, data: dict[str, Any]) -> None:
+        if not self._sse_started:
+            self._start_sse()
+        self.write(b"data: " + raw + b"\n\n")
+        try:
+            await self.flush()
+        except StreamClosedError:
+            raise ClientGone() from None
+
+    async def stream_generation(
+        self, generation: Generation, final_event: Callable[[], bytes] | None = None
+    ) -> None:
+        await generation.run(self._sink)
+        if generation.error is not None and not self._sse_started:
+            raise generation.error  # nothing sent yet: an honest 502/504 with a message
+        if not self._sse_started:
+            self._start_sse()
+        try:
+            if generation.error is not None:
+                error = {"message": generation.error.message, "type": "upstream_error",
+                         "code": status_for(generation.error), "reason": generation.error.reason}
+                self.write(b"data: " + _encode({"error": error}) + b"\n\n")
+            if final_event is not None:
+                self.write(final_event())
+            self.write(b"data: [DONE]\n\n")
+            await self.flush()
+        except StreamClosedError:
+            return
+        self.finish()
+
+    def start_live(self, generation: Generation) -> None:
+        task_id = self.services.completions.start_live(generation)
+        self.write_json(LiveTaskResponse(
+            task_id=task_id, chat_id=generation.chat_id or "", message_id=generation.message_id or "",
+            user_message_id=generation.user_message_id,
+        ))
+
+
+class ChatCompletionsHandler(StreamingHandler):
+    api = {
+        "post": Operation(
+            "OpenAI-compatible chat completion: SSE chunks with stream: true, a chat.completion "
+            "otherwise; with chat_id the turn is saved in that chat; with session_id it answers "
+            "{task_id, chat_id, message_id} at once and streams over the WebSocket",
+            body=ChatCompletionForm,
+            response=dict[str, Any],
+            statuses=(502, 503, 504),
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.parse_json()
+        if not isinstance(body, dict):
+            raise InvalidInput("The body must be a JSON object")
+        try:
+            form = msgspec.convert(body, ChatCompletionForm)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(f"Invalid request body: {exc}") from None
+        options = TurnOptions(
+            params={k: v for k, v in body.items() if k not in _NOT_PARAMS},
+            chat_id=form.chat_id,
+            parent_id=UNSET if form.parent_id is msgspec.UNSET else form.parent_id,
+            regenerate=form.regenerate,
+            continue_=form.continue_,
+            files=form.files or [],
+            features=form.features or {},
+        )
+        completions = self.services.completions
+        if form.session_id is not None:
+            if form.chat_id is None:
+                raise InvalidInput("session_id (live mode) needs a chat_id")
+            self.start_live(await completions.from_openai(self.user, form.model, form.messages, options))
+            return
+        if not form.stream and form.chat_id is None:
+            self.write_json(await completions.complete_direct(self.user, form.model, form.messages, options))
+            return
+        generation = await completions.from_openai(self.user, form.model, form.messages, options)
+        if form.stream:
+            await self.stream_generation(generation)
+            return
+        await generation.run()
+        if generation.error is not None:
+            raise generation.error
+        self.write_json(generation.completion())
+
+
+class ChatMessageHandler(StreamingHandler):
+    api = {
+        "post": Operation(
+            "Run one turn in a chat: the server reads the branch, retrieves context when asked, "
+            "calls the model, saves both messages, pushes socket events and answers the "
+            "assistant message (after SSE deltas with stream: true; the message itself comes "
+            "as the SSE event `message`)",
+            body=ChatMessageForm,
+            response=AssistantMessageResponse,
+            statuses=(502, 503, 504),
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def post(self, chat_id: str) -> None:
+        form = self.parse_body(ChatMessageForm)
+        options = TurnOptions(
+            params=dict(form.params or {}),
+            parent_id=form.parent_id if form.parent_id is not None else UNSET,
+            files=form.files or [],
+            features=form.features or {},
+        )
+        completions = self.services.completions
+        generation = await completions.from_message(self.user, chat_id, form.content, form.model, options)
+        if form.session_id is not None:
+            self.start_live(generation)
+            return
+        if form.stream:
+            await self.stream_generation(
+                generation, lambda: b"event: message\ndata: " + _encode(generation.message()) + b"\n\n"
+            )
+            return
+        await generation.run()
+        if generation.error is not None:
+            raise generation.error
+        self.write_json(generation.message())

@@ -1,0 +1,84 @@
+"""The WebSocket ``oui/api/events``: live chat events for every socket of the user."""
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.utils import ensure_async
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
+from oui_jupyter.runtime import Services
+from oui_jupyter.services.users import UserInfo, identity_from_jupyter
+
+_encode = msgspec.json.Encoder().encode
+
+
+class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+    """Server -> client: ``{"type", "chat_id"?, "message_id"?, "data"}`` frames (see API.md).
+    Client -> server: ``{"type": "ping"}`` (answered ``pong``) and
+    ``{"type": "chat:stop", "chat_id"}``. A malformed frame gets an ``error`` frame."""
+
+    auth_resource = AUTH_RESOURCE
+    api = {"get": Operation("WebSocket of live events (chat:completion, chat:title, status...)")}
+    services: Services
+    user: UserInfo
+    _registered = False
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
+        if not allowed:
+            raise web.HTTPError(403)
+        self.services = await self.settings["oui_runtime"].ready()
+        self.user = self.services.users.resolve(identity_from_jupyter(self.current_user))
+        result = super().get(*args, **kwargs)
+        if result is not None:
+            await result
+
+    def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().open(*args, **kwargs)
+        self.services.events.add(self.user.id, self)
+        self._registered = True
+
+    def on_close(self) -> None:
+        super().on_close()
+        if self._registered:
+            self.services.events.remove(self.user.id, self)
+            self._registered = False
+
+    def send_frame(self, frame: str) -> None:
+        try:
+            self.write_message(frame)
+        except WebSocketClosedError:
+            self.on_close()
+
+    def _error(self, message: str) -> None:
+        self.send_frame(_encode({"type": "error", "data": {"message": message}}).decode())
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            frame = msgspec.json.decode(message)
+        except msgspec.DecodeError:
+            self._error("Malformed frame: not JSON")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            self._error("Malformed frame: expected an object with a string `type`")
+            return
+        kind = frame["type"]
+        if kind == "ping":
+            self.send_frame('{"type":"pong"}')
+        elif kind == "chat:stop":
+            chat_id = frame.get("chat_id")
+            if not isinstance(chat_id, str) or not chat_id:
+                self._error("chat:stop needs a chat_id")
+                return
+            stopped = self.services.completions.stop(self.user, chat_id)
+            self.send_frame(_encode({"type": "chat:stop", "chat_id": chat_id,
+                                     "data": {"task_ids": stopped}}).decode())
+        else:
+            self._error(f"Unknown frame type: {kind}")

@@ -1,0 +1,89 @@
+"""Uploaded file routes (``oui/api/v1/files/...``), Open WebUI shapes."""
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from oui_jupyter.errors import InvalidInput, PayloadTooLarge
+from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.schemas.retrieval import FileResponse, FileStatusResponse, MessageResponse, UploadQuery
+from oui_jupyter.services.users import UserInfo
+
+
+class FilesBase(OuiHandler):
+    @property
+    def actor(self) -> UserInfo:
+        """The caller, as services see them (``id``, ``is_admin``)."""
+        return self.user
+
+
+class FilesHandler(FilesBase):
+    api = {
+        "get": Operation("Your uploads", response=list[FileResponse]),
+        "post": Operation("Upload a file (multipart field `file`); it is indexed in the background",
+                          query=UploadQuery, response=FileResponse, body_type="multipart/form-data"),
+    }
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(self.services.files.list(self.actor))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        query = self.parse_query(UploadQuery)
+        limit = self.services.files.max_upload_size
+        if len(self.request.body or b"") > limit + 64 * 1024:
+            raise PayloadTooLarge(f"the upload is over the limit of {limit} bytes")
+        uploads = self.request.files.get("file") or []
+        if len(uploads) != 1:
+            raise InvalidInput("send exactly one multipart field named 'file'")
+        up = uploads[0]
+        result = await asyncio.to_thread(self.services.files.upload, self.actor, up["filename"],
+                                         up["body"], up.get("content_type", ""), process=query.process)
+        self.write_json(result)
+
+
+class FileHandler(FilesBase):
+    api = {
+        "get": Operation("One upload", response=FileResponse),
+        "delete": Operation("Delete an upload, its chunks and its place in collections",
+                            response=MessageResponse),
+    }
+
+    @web.authenticated
+    @authorized
+    def get(self, file_id: str) -> None:
+        self.write_json(self.services.files.get(file_id, self.actor))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, file_id: str) -> None:
+        await asyncio.to_thread(self.services.files.delete, file_id, self.actor)
+        self.write_json({"message": "File deleted successfully"})
+
+
+class FileContentHandler(FilesBase):
+    api = {"get": Operation("The uploaded bytes", content_type="application/octet-stream")}
+
+    @web.authenticated
+    @authorized
+    def get(self, file_id: str) -> None:
+        data, content_type, filename = self.services.files.content(file_id, self.actor)
+        self.set_header("Content-Type", content_type or "application/octet-stream")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(data)
+
+
+class FileStatusHandler(FilesBase):
+    api = {"get": Operation("Processing status of an upload", response=FileStatusResponse)}
+
+    @web.authenticated
+    @authorized
+    def get(self, file_id: str) -> None:
+        self.write_json(self.services.files.status(file_id, self.actor))

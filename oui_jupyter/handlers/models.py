@@ -1,0 +1,133 @@
+"""The model list, custom models (Open WebUI shapes) and the admin connection settings."""
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from oui_jupyter.errors import Forbidden
+from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.schemas.models import (
+    CustomModelForm,
+    CustomModelResponse,
+    ModelIdQuery,
+    ModelListQuery,
+    ModelListResponse,
+    OpenAIConfig,
+)
+
+
+class ModelsHandler(OuiHandler):
+    api = {
+        "get": Operation(
+            "Every connection's models (unreachable ones marked available: false), the embedded "
+            "local model and the custom models",
+            query=ModelListQuery,
+            response=ModelListResponse,
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.parse_query(ModelListQuery)
+        models = self.services.models
+        if query.refresh:
+            await models.refresh()
+        self.write_json({"data": await models.list_models(self.user)})
+
+
+class CustomModelsHandler(OuiHandler):
+    api = {"get": Operation("Custom models you can see", response=list[CustomModelResponse])}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(self.services.models.custom_models(self.user))
+
+
+class CreateCustomModelHandler(OuiHandler):
+    api = {"post": Operation("Create a custom model", body=CustomModelForm, response=CustomModelResponse)}
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        self.parse_body(CustomModelForm)
+        self.write_json(self.services.models.create_custom(self.user, self.parse_json()))
+
+
+class CustomModelHandler(OuiHandler):
+    api = {"get": Operation("One custom model", query=ModelIdQuery, response=CustomModelResponse)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        query = self.parse_query(ModelIdQuery)
+        self.write_json(self.services.models.custom_model(self.user, query.id))
+
+
+class UpdateCustomModelHandler(OuiHandler):
+    api = {
+        "post": Operation(
+            "Update a custom model", query=ModelIdQuery, body=CustomModelForm, response=CustomModelResponse
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        query = self.parse_query(ModelIdQuery)
+        self.parse_body(CustomModelForm)
+        form: dict[str, Any] = {k: v for k, v in self.parse_json().items() if k != "id"}
+        self.write_json(self.services.models.update_custom(self.user, query.id, form))
+
+
+class ToggleCustomModelHandler(OuiHandler):
+    api = {"post": Operation("Turn a custom model on or off", query=ModelIdQuery, response=CustomModelResponse)}
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        query = self.parse_query(ModelIdQuery)
+        self.write_json(self.services.models.toggle_custom(self.user, query.id))
+
+
+class DeleteCustomModelHandler(OuiHandler):
+    api = {"delete": Operation("Delete a custom model", query=ModelIdQuery, response=bool)}
+
+    @web.authenticated
+    @authorized
+    def delete(self) -> None:
+        query = self.parse_query(ModelIdQuery)
+        self.services.models.delete_custom(self.user, query.id)
+        self.write_json(True)
+
+
+class OpenAIConfigHandler(OuiHandler):
+    api = {"get": Operation("Connection settings, keys redacted (admins)", response=OpenAIConfig)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        if not self.user.is_admin:
+            raise Forbidden("Only admins may read the connection settings")
+        self.write_json(self.services.models.redacted_settings())
+
+
+class OpenAIConfigUpdateHandler(OuiHandler):
+    api = {
+        "post": Operation(
+            "Replace the connection settings (admins); a redacted key keeps the stored one",
+            body=OpenAIConfig,
+            response=OpenAIConfig,
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        if not self.user.is_admin:
+            raise Forbidden("Only admins may change the connection settings")
+        self.parse_body(OpenAIConfig)
+        self.write_json(self.services.models.update_settings(self.parse_json()))

@@ -1,0 +1,134 @@
+"""Retrieval routes (``oui/api/v1/retrieval/...``): status, config, query, process."""
+from __future__ import annotations
+
+import asyncio
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from oui_jupyter.errors import Forbidden
+from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.schemas.retrieval import (
+    ProcessFileForm,
+    ProcessResult,
+    ProcessTextForm,
+    QueryCollectionForm,
+    QueryDocForm,
+    QueryResult,
+    RetrievalConfigBody,
+    RetrievalStatus,
+    SearchFilters,
+)
+from oui_jupyter.services.users import UserInfo
+
+
+def _mode(mode: str | None, hybrid: bool | None) -> str | None:
+    if mode:
+        return mode
+    if hybrid is None:
+        return None
+    return "hybrid" if hybrid else "vector"
+
+
+def _filters(f: SearchFilters | None) -> dict | None:
+    return None if f is None else {"path": f.path, "file_type": f.file_type}
+
+
+class RetrievalHandler(OuiHandler):
+    @property
+    def actor(self) -> UserInfo:
+        """The caller, as services see them (``id``, ``is_admin``)."""
+        return self.user
+
+
+class RetrievalStatusHandler(RetrievalHandler):
+    api = {"get": Operation("Workspace index: files/chunks indexed, embedded, pending; model",
+                            response=RetrievalStatus)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(self.services.retrieval.status())
+
+
+class RetrievalConfigHandler(RetrievalHandler):
+    api = {"get": Operation("Chunking, embedding engine/model, top_k, hybrid", response=RetrievalConfigBody)}
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(self.services.retrieval.get_config())
+
+
+class RetrievalConfigUpdateHandler(RetrievalHandler):
+    api = {"post": Operation("Change retrieval settings (admins); a new model re-embeds in the background",
+                             body=RetrievalConfigBody, response=RetrievalConfigBody)}
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.parse_body(RetrievalConfigBody)
+        if not self.user.is_admin:
+            raise Forbidden("Only admins may change retrieval settings")
+        changes = {k: getattr(body, k) for k in body.__struct_fields__ if getattr(body, k) is not None}
+        self.write_json(await asyncio.to_thread(self.services.retrieval.update_config, changes))
+
+
+class QueryCollectionHandler(RetrievalHandler):
+    api = {"post": Operation("Search collections (`workspace`, knowledge ids, `file-<id>`): hybrid by default",
+                             body=QueryCollectionForm, response=QueryResult)}
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        form = self.parse_body(QueryCollectionForm)
+        result = await asyncio.to_thread(
+            self.services.retrieval.query, form.collection_names, form.query, form.k,
+            filters=_filters(form.filter), mode=_mode(form.mode, form.hybrid), user_id=self.user.id)
+        self.write_json(result)
+
+
+class QueryDocHandler(RetrievalHandler):
+    api = {"post": Operation("Search one collection", body=QueryDocForm, response=QueryResult)}
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        form = self.parse_body(QueryDocForm)
+        result = await asyncio.to_thread(
+            self.services.retrieval.query, [form.collection_name], form.query, form.k,
+            filters=_filters(form.filter), mode=_mode(form.mode, form.hybrid), user_id=self.user.id)
+        self.write_json(result)
+
+
+class ProcessTextHandler(RetrievalHandler):
+    api = {"post": Operation("Add a text to a collection (default: a new one named after the text)",
+                             body=ProcessTextForm, response=ProcessResult)}
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        form = self.parse_body(ProcessTextForm)
+        collection = form.collection_name or f"text-{self.user.id}-{form.name}"[:255]
+        if collection == "workspace":
+            raise Forbidden("the workspace collection is built from the server's files")
+        res = await asyncio.to_thread(self.services.retrieval.process_text, collection, form.content,
+                                      name=form.name)
+        self.write_json({"status": True, "collection_name": collection, "filename": form.name,
+                         "chunks": res["chunks"]})
+
+
+class ProcessFileHandler(RetrievalHandler):
+    api = {"post": Operation("Index an uploaded file (into `file-<id>` or the named collection)",
+                             body=ProcessFileForm, response=ProcessResult)}
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        form = self.parse_body(ProcessFileForm)
+        if form.collection_name == "workspace":
+            raise Forbidden("the workspace collection is built from the server's files")
+        res = await asyncio.to_thread(self.services.files.process, form.file_id, self.actor,
+                                      form.collection_name)
+        self.write_json({"status": True, "collection_name": res["collection"],
+                         "filename": res["source"], "chunks": res["chunks"]})

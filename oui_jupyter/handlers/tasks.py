@@ -1,0 +1,32 @@
+"""Running generations of a chat: list and stop."""
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.schemas.completions import StopResponse, TaskListResponse
+
+
+class ChatTasksHandler(OuiHandler):
+    api = {"get": Operation("Generations running in this chat", response=TaskListResponse)}
+
+    @web.authenticated
+    @authorized
+    def get(self, chat_id: str) -> None:
+        self.write_json(TaskListResponse(task_ids=self.services.completions.running(self.user, chat_id)))
+
+
+class StopChatTaskHandler(OuiHandler):
+    api = {
+        "post": Operation(
+            "Stop the generations running in this chat (the partial answer is saved, marked stopped)",
+            response=StopResponse,
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    def post(self, chat_id: str) -> None:
+        stopped = self.services.completions.stop(self.user, chat_id)
+        self.write_json(StopResponse(status=bool(stopped), task_ids=stopped))

@@ -1,0 +1,297 @@
+"""``%load_ext oui_jupyter``: the ``%%chat`` cell magic and the ``%oui`` line magic.
+
+Conversations are real chats on the server: consecutive ``%%chat`` cells of a notebook
+continue the chat titled after the notebook, which the sidebar lists and can continue.
+Every failure prints one line in the cell; nothing here imports httpx until a magic runs.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from oui_jupyter.notebook import context, render
+from oui_jupyter.notebook.client import OuiError, normalise_sources
+from oui_jupyter.notebook.session import Session, fill_template
+
+FORMATS = ("markdown", "code", "text", "json")
+UPDATE_EVERY = 0.05  # seconds between in-place Markdown updates while streaming
+FORMAT_HINTS = {
+    "code": "Answer with one Python code block.",
+    "json": "Answer with JSON only.",
+}
+
+
+def say(message: str) -> None:
+    """One line in the cell's output (stderr, so it reads as a notice, not a result)."""
+    print(message, file=sys.stderr)
+
+
+def _split_names(values: list[str]) -> list[str]:
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+@magics_class
+class OuiMagics(Magics):
+    """Chat with the server's models from notebook cells."""
+
+    def __init__(self, shell: Any, session: Session | None = None) -> None:
+        super().__init__(shell)
+        self.session = session or Session()
+
+    # -- %%chat
+    @magic_arguments()
+    @argument("-m", "--model", help="model id (default: %%oui use, else the server's first)")
+    @argument("--new", action="store_true", help="start a new chat (later cells continue it)")
+    @argument("--chat", dest="chat_id", metavar="ID", help="continue this chat id (this cell only)")
+    @argument("--workspace", action="store_true", help="answer from the indexed workspace, with citations")
+    @argument("--knowledge", action="append", default=[], metavar="NAME", help="answer from a knowledge collection")
+    @argument("-f", "--format", choices=FORMATS, default="markdown", help="how to show the answer")
+    @argument("--with", dest="with_vars", action="append", default=[], metavar="VAR",
+              help="describe these variables to the model (DataFrame schema and head, array shape...)")
+    @cell_magic
+    def chat(self, line: str, cell: str) -> Any:
+        """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook."""
+        args = parse_argstring(self.chat, line)
+        try:
+            prompt = fill_template(cell, self.shell.user_ns).strip()
+            if not prompt:
+                raise OuiError("oui: the cell is empty: write the question below %%chat")
+            described = [self._describe(name) for name in _split_names(args.with_vars)]
+            prompt = context.with_context(prompt, described)
+            if args.format in FORMAT_HINTS:
+                prompt += "\n\n" + FORMAT_HINTS[args.format]
+            return self.ask(
+                prompt,
+                model=args.model,
+                new=args.new,
+                chat_id=args.chat_id,
+                workspace=args.workspace,
+                knowledge=_split_names(args.knowledge),
+                fmt=args.format,
+            )
+        except OuiError as error:
+            say(str(error))
+        return None
+
+    def _describe(self, name: str) -> str:
+        if name not in self.shell.user_ns:
+            raise OuiError(f"oui: --with {name}: {name} is not defined in the notebook")
+        return context.describe(name, self.shell.user_ns[name])
+
+    def ask(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        new: bool = False,
+        chat_id: str | None = None,
+        workspace: bool = False,
+        knowledge: list[str] | None = None,
+        fmt: str = "markdown",
+    ) -> Any:
+        """One turn in the notebook's chat, streamed into the output."""
+        session = self.session
+        model_id = session.resolve_model(model)
+        files = session.knowledge_files(knowledge or [])
+        if chat_id:
+            session.use_chat(chat_id)
+            target = chat_id
+        elif new:
+            target = session.new_chat(model_id)
+        else:
+            target = session.notebook_chat(model_id)
+        turn = session.client.stream_message(
+            target, prompt, model=model_id, files=files, workspace=workspace
+        )
+        view = _AnswerView(fmt)
+        try:
+            for text in turn:
+                view.add(text)
+        except KeyboardInterrupt:
+            self._stop(target)
+            view.finish([])
+            say("oui: stopped")
+            return None
+        message = turn.message or {}
+        sources = normalise_sources(message.get("sources"), session.server)
+        view.finish(sources, str(message.get("content") or turn.content))
+        return self._deliver(fmt, view.content)
+
+    def _stop(self, chat_id: str) -> None:
+        try:
+            self.session.client.stop(chat_id)
+        except OuiError:
+            pass
+
+    def _deliver(self, fmt: str, content: str) -> Any:
+        if fmt == "code":
+            blocks = render.code_blocks(content)
+            if blocks:
+                self.shell.set_next_input("\n\n".join(blocks), replace=False)
+            return None
+        if fmt == "json":
+            from IPython.display import JSON, display
+
+            try:
+                value = render.json_value(content)
+            except ValueError:
+                say("oui: the answer is not valid JSON (shown above as text)")
+                return None
+            display(JSON(value) if isinstance(value, (dict, list)) else value)
+            return value
+        return None
+
+    # -- %oui
+    @magic_arguments()
+    @argument(
+        "command",
+        nargs="?",
+        default="help",
+        help="models | use MODEL | chats | new [TITLE] | chat ID | search QUERY | status | explain [QUESTION] | help",
+    )
+    @argument("words", nargs="*", help="the command's argument (a model, a query...)")
+    @argument("-k", type=int, default=5, help="search: how many hits")
+    @line_magic
+    def oui(self, line: str) -> Any:
+        """Models, chats, workspace search and index status; ``%oui explain`` for the last error."""
+        try:
+            args = parse_argstring(self.oui, line)
+        except ValueError:  # an apostrophe in a query: take the words as they are
+            command, _, rest = line.strip().partition(" ")
+            args = parse_argstring(self.oui, command)
+            args.words = rest.split()
+        handler = getattr(self, f"_oui_{args.command.replace('-', '_')}", None)
+        if handler is None:
+            say(f"oui: unknown command {args.command!r}; try %oui help")
+            return None
+        try:
+            return handler(" ".join(args.words).strip(), args)
+        except OuiError as error:
+            say(str(error))
+        return None
+
+    def _oui_help(self, _words: str, _args: Any) -> None:
+        print(self.oui.__doc__)
+        print("Commands: models, use MODEL, chats, new [TITLE], chat ID, search QUERY [-k N], status, explain")
+        print("Cells: %%chat [-m MODEL] [--new | --chat ID] [--workspace | --knowledge NAME] "
+              "[-f markdown|code|text|json] [--with VAR]")
+
+    def _oui_models(self, _words: str, _args: Any) -> None:
+        from IPython.display import Markdown, display
+
+        session = self.session
+        models = session.models(refresh=True)
+        current = session.model or (models and session.resolve_model())
+        display(Markdown(render.models_markdown(models, current or None)))
+
+    def _oui_use(self, words: str, _args: Any) -> None:
+        if not words:
+            raise OuiError("oui: %oui use needs a model id (see %oui models)")
+        print(f"oui: using model {self.session.use_model(words)}")
+
+    def _oui_chats(self, _words: str, _args: Any) -> None:
+        from IPython.display import Markdown, display
+
+        display(Markdown(render.chats_markdown(self.session.client.chats(), self.session.chat_id)))
+
+    def _oui_new(self, words: str, _args: Any) -> None:
+        session = self.session
+        chat_id = session.new_chat(session.model, words or None)
+        print(f"oui: new chat {chat_id}; the next %%chat cells continue it")
+
+    def _oui_chat(self, words: str, _args: Any) -> None:
+        if not words:
+            raise OuiError("oui: %oui chat needs a chat id (see %oui chats)")
+        chat = self.session.use_chat(words)
+        self.session.chat_id = str(chat["id"])
+        print(f"oui: continuing chat {chat.get('title', '')!r} ({chat['id']})")
+
+    def _oui_search(self, words: str, args: Any) -> Any:
+        from IPython.display import HTML, display
+
+        if not words:
+            raise OuiError("oui: %oui search needs a query")
+        hits = self.session.client.search(words, k=max(1, args.k))
+        display(HTML(render.hits_html(words, hits)), metadata={"oui": {"hits": len(hits)}})
+        return None
+
+    def _oui_status(self, _words: str, _args: Any) -> None:
+        print(render.status_text(self.session.client.status()))
+
+    def _oui_explain(self, words: str, _args: Any) -> Any:
+        last = context.last_exception()
+        if last is None:
+            raise OuiError("oui: no exception to explain yet (run the failing cell first)")
+        _error, text = last
+        return self.ask(context.explain_prompt(text, question=words))
+
+
+class _AnswerView:
+    """Shows a streaming answer: Markdown updated in place, or plain text as it comes."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.content = ""
+        self._handle: Any = None
+        self._last = 0.0
+
+    def add(self, text: str) -> None:
+        self.content += text
+        if self.fmt == "text":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        now = time.monotonic()
+        if self._handle is None or now - self._last >= UPDATE_EVERY:
+            self._show(self.content + " ▌")
+            self._last = now
+
+    def _show(self, text: str) -> None:
+        from IPython.display import Markdown, display
+
+        if self._handle is None:
+            self._handle = display(Markdown(text), display_id=True)
+        else:
+            self._handle.update(Markdown(text))
+
+    def finish(self, sources: list[Any], final: str | None = None) -> None:
+        if final is not None and final:
+            self.content = final
+        if self.fmt == "text":
+            print(render.sources_text(sources) if sources else "")
+            return
+        self._show(self.content + render.sources_markdown(sources))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    session = shared_session()
+    ipython.register_magics(OuiMagics(ipython, session=session))
+    try:
+        session.server  # reads the runtime dir only: no network, no httpx
+    except OuiError as error:
+        say(str(error))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.pop("OuiMagics", None)
+    if magics is not None:
+        for kind in ("line", "cell"):
+            table = ipython.magics_manager.magics[kind]
+            for name in list(table):
+                if getattr(table[name], "__self__", None) is magics:
+                    del table[name]
+
+
+_SESSION: Session | None = None
+
+
+def shared_session() -> Session:
+    """The kernel's one :class:`Session` (the widgets use it too)."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = Session()
+    return _SESSION

@@ -1,0 +1,196 @@
+"""The one code path to any OpenAI-compatible upstream, through ``openai.AsyncOpenAI``.
+
+``openai`` is imported lazily (it costs ~0.3 s): :func:`preload` is called while the services
+are built in their thread. Streams are read line by line from the client's streaming response
+and each SSE ``data:`` payload is handed on as ``(raw_bytes, decoded)``: the HTTP path relays
+the raw bytes unchanged, the persistence path reads the decoded delta. Closing the stream
+(``aclose`` on the generator, or cancelling the task that reads it) closes the upstream HTTP
+response, which makes servers such as llama.cpp stop generating.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from oui_jupyter.errors import ProviderError, ProviderTimeout
+from oui_jupyter.providers.connections import Connection
+
+log = logging.getLogger(__name__)
+
+_decode = msgspec.json.Decoder().decode
+Chunk = tuple[bytes, dict[str, Any]]
+
+
+def preload() -> None:
+    """Import the ``openai`` package now (call it off the event loop)."""
+    import openai  # noqa: F401
+
+
+def _detail(body: Any) -> str:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("detail") or error)[:500]
+        return str(error)[:500]
+    return str(body)[:500] if body else ""
+
+
+def map_error(exc: BaseException, label: str) -> ProviderError:
+    """An ``openai``/``httpx`` failure as a domain error whose message is safe to show."""
+    import httpx
+    import openai
+
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+        return ProviderTimeout(f"The model server at {label} did not answer in time")
+    if isinstance(exc, openai.APIStatusError):
+        detail = _detail(exc.body) or exc.message
+        return ProviderError(
+            f"The model server at {label} answered {exc.status_code}: {detail}",
+            reason=f"upstream_{exc.status_code}",
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(f"Cannot reach the model server at {label}", reason="upstream_unreachable")
+    if isinstance(exc, (httpx.TransportError, httpx.StreamError)):
+        return ProviderError(
+            f"The connection to the model server at {label} broke mid-answer",
+            reason="upstream_stream_cut",
+        )
+    return ProviderError(f"The model server at {label} failed: {exc}", reason="upstream_error")
+
+
+class OpenAICompatProvider:
+    """A client for one connection. ``base_url`` may be resolved at call time
+    (the embedded llama.cpp server starts on first use)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        resolve_base_url: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        self.connection = connection
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self._resolve = resolve_base_url
+        self._client: Any = None
+        self._client_url: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.connection.label
+
+    async def client(self) -> Any:
+        base_url = await self._resolve() if self._resolve else self.connection.base_url
+        if self._client is None or self._client_url != base_url:
+            import httpx
+            import openai
+
+            if self._client is not None:
+                await self._client.close()
+            self._client = openai.AsyncOpenAI(
+                base_url=base_url,
+                api_key=self.connection.key or "none",
+                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                max_retries=0,
+                http_client=httpx.AsyncClient(
+                    timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+                ),
+            )
+            self._client_url = base_url
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def list_models(self, timeout: float) -> list[dict[str, Any]]:
+        client = await self.client()
+        try:
+            page = await client.models.list(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a ProviderError
+            raise map_error(exc, self.label) from None
+        return [model.to_dict() for model in page.data]
+
+    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A non-streamed ``chat.completion``, as the upstream answered it."""
+        client = await self.client()
+        model, messages, extra = _split_body(body)
+        try:
+            response = await client.chat.completions.with_raw_response.create(
+                model=model, messages=messages, stream=False, extra_body=extra
+            )
+            return _decode(response.content)
+        except msgspec.DecodeError:
+            raise ProviderError(f"The model server at {self.label} answered invalid JSON") from None
+        except Exception as exc:  # noqa: BLE001
+            raise map_error(exc, self.label) from None
+
+    async def stream(self, body: dict[str, Any]) -> AsyncIterator[Chunk]:
+        """Yield each streamed chunk as ``(raw JSON bytes, decoded dict)``.
+
+        Errors before the first chunk (refused, 4xx/5xx, timeout) and during the stream
+        (cut, timeout, an ``error`` payload) raise ``ProviderError``/``ProviderTimeout``.
+        A stream that ends without a ``finish_reason`` or ``[DONE]`` counts as cut.
+        """
+        client = await self.client()
+        model, messages, extra = _split_body(body)
+        try:
+            response = await client.chat.completions.with_streaming_response.create(
+                model=model, messages=messages, stream=True, extra_body=extra
+            ).__aenter__()
+        except Exception as exc:  # noqa: BLE001
+            raise map_error(exc, self.label) from None
+        finished = False
+        try:
+            async for line in response.http_response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    finished = True
+                    break
+                raw = payload.encode()
+                try:
+                    data = _decode(raw)
+                except msgspec.DecodeError:
+                    raise ProviderError(
+                        f"The model server at {self.label} sent an invalid chunk",
+                        reason="upstream_bad_chunk",
+                    ) from None
+                if not isinstance(data, dict):
+                    continue
+                if data.get("error"):
+                    raise ProviderError(
+                        f"The model server at {self.label} failed mid-answer: {_detail(data)}",
+                        reason="upstream_error",
+                    )
+                choices = data.get("choices") or ()
+                if choices and isinstance(choices[0], dict) and choices[0].get("finish_reason"):
+                    finished = True
+                yield raw, data
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise map_error(exc, self.label) from None
+        finally:
+            await response.close()
+        if not finished:
+            raise ProviderError(
+                f"The model server at {self.label} closed the stream before the answer ended",
+                reason="upstream_stream_cut",
+            )
+
+
+def _split_body(body: dict[str, Any]) -> tuple[str, list[Any], dict[str, Any]]:
+    """``model`` and ``messages`` by name; every other field goes through as is."""
+    extra = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
+    return body["model"], body["messages"], extra

@@ -1,0 +1,383 @@
+"""The model list and model resolution: every connection, the embedded model, custom models.
+
+Each connection's ``/models`` is fetched concurrently with a short timeout and the result kept
+for ``cache_ttl`` seconds; a connection that fails or is slow never fails the list: its last
+known (or configured) models are listed with ``available: false`` and the failure is logged
+once (again only when it changes). Custom models (a base model + system prompt + parameters)
+live in the database and are listed with the others.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from oui_jupyter.errors import Forbidden, InvalidInput, NotFound, NotReady, OuiError
+from oui_jupyter.providers import connections as conn
+from oui_jupyter.providers.connections import Connection
+from oui_jupyter.providers.local_llama import (
+    INSTALL_HINT,
+    LOCAL_MODEL_ID,
+    LOCAL_MODEL_NAME,
+    LocalLlamaServer,
+)
+from oui_jupyter.providers.openai_compat import OpenAICompatProvider
+from oui_jupyter.services.users import UserInfo
+from oui_jupyter.store.custom_models import CustomModelStore
+from oui_jupyter.store.orm_models import CustomModel
+from oui_jupyter.store.users import ConfigStore
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEY = "openai"
+MODEL_ID = re.compile(r"^[^\s/]{1,255}$")
+# Sampling parameters a custom model (or the defaults) may set; a request may send anything.
+MODEL_PARAMS = {
+    "temperature", "top_p", "top_k", "min_p", "max_tokens", "max_completion_tokens", "stop",
+    "seed", "frequency_penalty", "presence_penalty", "repeat_penalty", "logit_bias",
+    "response_format", "reasoning_effort",
+}
+
+
+@dataclass
+class ResolvedModel:
+    """What a completion needs: who serves it, under which name, with what prompt and params."""
+
+    id: str
+    upstream_id: str
+    provider: OpenAICompatProvider
+    system: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    custom: bool = False
+
+
+@dataclass
+class _Listing:
+    at: float
+    entries: list[dict[str, Any]]
+    routes: dict[str, tuple[str, str]]  # public id -> (provider key, upstream id)
+
+
+def model_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    params = dict(params or {})
+    if "num_predict" in params and "max_tokens" not in params:
+        params["max_tokens"] = params["num_predict"]
+    return {k: v for k, v in params.items() if k in MODEL_PARAMS and v is not None}
+
+
+class ModelService:
+    def __init__(
+        self,
+        *,
+        base_settings: dict[str, Any],
+        config_store: ConfigStore,
+        custom_store: CustomModelStore,
+        local: LocalLlamaServer | None,
+        fetch_timeout: float = 3.0,
+        cache_ttl: float = 60.0,
+        completion_timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.base_settings = conn.normalize_settings(base_settings)
+        self.config_store = config_store
+        self.custom_store = custom_store
+        self.local = local
+        self.fetch_timeout = fetch_timeout
+        self.cache_ttl = cache_ttl
+        self.completion_timeout = completion_timeout
+        self.connect_timeout = connect_timeout
+        self._settings: dict[str, Any] | None = None
+        self._providers: dict[str, OpenAICompatProvider] = {}
+        self._listing: _Listing | None = None
+        self._refreshing: asyncio.Future[_Listing] | None = None
+        self._last_models: dict[str, list[dict[str, Any]]] = {}
+        self._reported: dict[str, str] = {}
+        self.local_provider: OpenAICompatProvider | None = None
+        if local is not None:
+            self.local_provider = OpenAICompatProvider(
+                Connection(idx="local", base_url="", name="embedded llama.cpp", local=True),
+                timeout=completion_timeout,
+                connect_timeout=connect_timeout,
+                resolve_base_url=local.base_url,
+            )
+
+    # ----- connection settings (admin) -----
+    def settings(self) -> dict[str, Any]:
+        if self._settings is None:
+            stored = self.config_store.get(CONFIG_KEY)
+            self._settings = conn.normalize_settings(stored) if stored else self.base_settings
+            self._rebuild_providers()
+        return self._settings
+
+    def redacted_settings(self) -> dict[str, Any]:
+        return conn.redacted_settings(self.settings())
+
+    def update_settings(self, raw: Any) -> dict[str, Any]:
+        new = conn.merge_keys(conn.normalize_settings(raw), self.settings())
+        self.config_store.set(CONFIG_KEY, new)
+        self._settings = new
+        self._rebuild_providers()
+        self._listing = None
+        log.info("oui: connection settings updated (%d connections)", len(new["OPENAI_API_BASE_URLS"]))
+        return conn.redacted_settings(new)
+
+    def _rebuild_providers(self) -> None:
+        assert self._settings is not None
+        old, self._providers = self._providers, {}
+        for connection in conn.connections_from_settings(self._settings):
+            if connection.enabled:
+                self._providers[connection.idx] = OpenAICompatProvider(
+                    connection, timeout=self.completion_timeout, connect_timeout=self.connect_timeout
+                )
+        for provider in old.values():
+            _close_later(provider)
+
+    # ----- the list -----
+    async def list_models(self, user: UserInfo) -> list[dict[str, Any]]:
+        listing = await self._fresh_listing()
+        return listing.entries + self._custom_entries(user, listing)
+
+    async def refresh(self) -> None:
+        """Fetch every connection's models now, whatever the cache's age."""
+        await self._fresh_listing(force=True)
+
+    async def _fresh_listing(self, force: bool = False) -> _Listing:
+        listing = self._listing
+        if listing is not None and not force and time.monotonic() - listing.at < self.cache_ttl:
+            return listing
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.ensure_future(self._fetch_all())
+        return await asyncio.shield(self._refreshing)
+
+    async def _fetch_all(self) -> _Listing:
+        self.settings()
+        providers = dict(self._providers)
+        results = await asyncio.gather(
+            *(self._fetch_one(key, p) for key, p in providers.items()), return_exceptions=True
+        )
+        entries: list[dict[str, Any]] = []
+        routes: dict[str, tuple[str, str]] = {}
+        for (key, provider), result in zip(providers.items(), results):
+            connection = provider.connection
+            if isinstance(result, BaseException):
+                reason = getattr(result, "message", None) or f"{type(result).__name__}: {result}"
+                if self._reported.get(key) != reason:
+                    self._reported[key] = reason
+                    log.warning("oui: models of connection %s unavailable: %s", connection.label, reason)
+                known = self._last_models.get(key) or [{"id": m} for m in connection.model_ids]
+                available, models = False, known
+            else:
+                if key in self._reported:
+                    log.info("oui: connection %s is reachable again", connection.label)
+                    self._reported.pop(key)
+                available, models, reason = True, result, None
+                self._last_models[key] = result
+            for model in models:
+                upstream_id = str(model.get("id", ""))
+                if not upstream_id or (connection.model_ids and upstream_id not in connection.model_ids):
+                    continue
+                public = connection.public_id(upstream_id)
+                entry = {
+                    "id": public,
+                    "name": str(model.get("name") or public),
+                    "object": "model",
+                    "created": int(model.get("created") or 0),
+                    "owned_by": str(model.get("owned_by") or "openai"),
+                    "connection": connection.idx,
+                    "connection_type": "external",
+                    "available": available,
+                    "tags": [{"name": t} for t in connection.tags],
+                }
+                if reason:
+                    entry["unavailable_reason"] = reason
+                entries.append(entry)
+                routes.setdefault(public, (key, upstream_id))
+        if self.local is not None:
+            entry = {
+                "id": LOCAL_MODEL_ID,
+                "name": LOCAL_MODEL_NAME,
+                "object": "model",
+                "created": 0,
+                "owned_by": "oui-local",
+                "connection": "local",
+                "connection_type": "local",
+                "available": self.local.installed,
+                "info": {"meta": {"description": "A tiny 135M-parameter model that runs offline "
+                                  "on this server's CPU: fine for trying things, weak at answers."}},
+                "tags": [{"name": "local"}],
+            }
+            if not self.local.installed:
+                entry["unavailable_reason"] = INSTALL_HINT
+            entries.append(entry)
+            if self.local.installed:
+                routes.setdefault(LOCAL_MODEL_ID, ("local", LOCAL_MODEL_ID))
+        listing = _Listing(time.monotonic(), entries, routes)
+        self._listing = listing
+        return listing
+
+    async def _fetch_one(self, key: str, provider: OpenAICompatProvider) -> list[dict[str, Any]]:
+        return await asyncio.wait_for(provider.list_models(self.fetch_timeout), self.fetch_timeout)
+
+    def _custom_entries(self, user: UserInfo, listing: _Listing) -> list[dict[str, Any]]:
+        by_id = {e["id"]: e for e in listing.entries}
+        entries = []
+        for row in self.custom_store.list():
+            if not row.is_active or not self.can_read(user, row):
+                continue
+            base = by_id.get(row.base_model_id or "")
+            entries.append({
+                "id": row.id,
+                "name": row.name,
+                "object": "model",
+                "created": int(row.created_at),
+                "owned_by": base["owned_by"] if base else "oui",
+                "connection": base["connection"] if base else None,
+                "connection_type": "custom",
+                "available": bool(base and base["available"]),
+                "info": self.custom_json(row),
+                "preset": True,
+                "tags": (row.meta or {}).get("tags", []),
+                **({} if base else {"unavailable_reason": f"Base model {row.base_model_id} is not available"}),
+            })
+        return entries
+
+    # ----- resolution -----
+    def provider(self, key: str) -> OpenAICompatProvider:
+        if key == "local" and self.local_provider is not None:
+            return self.local_provider
+        return self._providers[key]
+
+    async def resolve(self, model_id: str, user: UserInfo) -> ResolvedModel:
+        if not isinstance(model_id, str) or not model_id:
+            raise InvalidInput("model is required")
+        listing = await self._fresh_listing()
+        route = listing.routes.get(model_id)
+        if route is None and model_id not in _custom_ids_cache(self, listing):
+            listing = await self._fresh_listing(force=True)
+            route = listing.routes.get(model_id)
+        if route is not None:
+            return ResolvedModel(model_id, route[1], self.provider(route[0]))
+        try:
+            row = self.custom_store.get(model_id)
+        except NotFound:
+            row = None
+        if row is None or not row.is_active or not self.can_read(user, row):
+            if model_id == LOCAL_MODEL_ID and self.local is not None and not self.local.installed:
+                raise NotReady(INSTALL_HINT, reason="local_model_missing")
+            hint = "" if self.local is None or self.local.installed else f". {INSTALL_HINT}"
+            raise NotFound(f"Model {model_id} not found{hint}")
+        base_route = listing.routes.get(row.base_model_id or "")
+        if base_route is None:
+            raise NotFound(f"Model {model_id}: its base model {row.base_model_id} is not available")
+        params = dict(row.params or {})
+        system = params.pop("system", None)
+        return ResolvedModel(
+            model_id, base_route[1], self.provider(base_route[0]),
+            system=system if isinstance(system, str) and system.strip() else None,
+            params=model_params(params), custom=True,
+        )
+
+    # ----- custom models -----
+    @staticmethod
+    def can_read(user: UserInfo, row: CustomModel) -> bool:
+        return user.is_admin or row.user_id == user.id or row.access_control is None
+
+    @staticmethod
+    def can_write(user: UserInfo, row: CustomModel) -> bool:
+        return user.is_admin or row.user_id == user.id
+
+    @staticmethod
+    def custom_json(row: CustomModel) -> dict[str, Any]:
+        return {
+            "id": row.id, "user_id": row.user_id, "base_model_id": row.base_model_id,
+            "name": row.name, "params": row.params or {}, "meta": row.meta or {},
+            "access_control": row.access_control, "is_active": row.is_active,
+            "created_at": int(row.created_at), "updated_at": int(row.updated_at),
+        }
+
+    def custom_models(self, user: UserInfo) -> list[dict[str, Any]]:
+        return [self.custom_json(r) for r in self.custom_store.list() if self.can_read(user, r)]
+
+    def custom_model(self, user: UserInfo, model_id: str) -> dict[str, Any]:
+        row = self.custom_store.get(model_id)
+        if not self.can_read(user, row):
+            raise NotFound(f"Model {model_id} not found")
+        return self.custom_json(row)
+
+    def create_custom(self, user: UserInfo, form: dict[str, Any]) -> dict[str, Any]:
+        model_id = form.get("id")
+        if not isinstance(model_id, str) or not MODEL_ID.match(model_id):
+            raise InvalidInput("id must be 1-255 characters without spaces or slashes")
+        if self._listing is not None and model_id in self._listing.routes:
+            raise InvalidInput(f"{model_id} is already the id of a connection's model")
+        fields = {"name": model_id, "params": {}, "meta": {}, **_custom_fields(form)}
+        row = self.custom_store.create(model_id, user.id, **fields)
+        return self.custom_json(row)
+
+    def update_custom(self, user: UserInfo, model_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        row = self.custom_store.get(model_id)
+        if not self.can_write(user, row):
+            raise Forbidden("Only the model's owner or an admin may change it")
+        fields = _custom_fields(form)
+        return self.custom_json(self.custom_store.update(model_id, **fields))
+
+    def toggle_custom(self, user: UserInfo, model_id: str) -> dict[str, Any]:
+        row = self.custom_store.get(model_id)
+        if not self.can_write(user, row):
+            raise Forbidden("Only the model's owner or an admin may change it")
+        return self.custom_json(self.custom_store.update(model_id, is_active=not row.is_active))
+
+    def delete_custom(self, user: UserInfo, model_id: str) -> None:
+        row = self.custom_store.get(model_id)
+        if not self.can_write(user, row):
+            raise Forbidden("Only the model's owner or an admin may delete it")
+        self.custom_store.delete(model_id)
+
+    async def aclose(self) -> None:
+        for provider in [*self._providers.values(), *( [self.local_provider] if self.local_provider else [])]:
+            try:
+                await provider.aclose()
+            except OuiError:
+                pass
+
+
+def _custom_ids_cache(service: ModelService, listing: _Listing) -> set[str]:
+    """Ids that are custom models: a miss in the routes is not worth a refetch for them."""
+    return {r.id for r in service.custom_store.list()}
+
+
+def _custom_fields(form: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "name" in form:
+        if not isinstance(form["name"], str) or not form["name"].strip():
+            raise InvalidInput("name must be a non-empty string")
+        fields["name"] = form["name"].strip()[:255]
+    if "base_model_id" in form:
+        if form["base_model_id"] is not None and not isinstance(form["base_model_id"], str):
+            raise InvalidInput("base_model_id must be a string")
+        fields["base_model_id"] = form["base_model_id"]
+    for key in ("params", "meta"):
+        if key in form:
+            if not isinstance(form[key], dict):
+                raise InvalidInput(f"{key} must be an object")
+            fields[key] = form[key]
+    if "params" in fields and "system" in fields["params"] and not isinstance(
+        fields["params"]["system"], (str, type(None))
+    ):
+        raise InvalidInput("params.system must be a string")
+    if "access_control" in form:
+        fields["access_control"] = form["access_control"]
+    if "is_active" in form:
+        fields["is_active"] = bool(form["is_active"])
+    return fields
+
+
+def _close_later(provider: OpenAICompatProvider) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    loop.create_task(provider.aclose())

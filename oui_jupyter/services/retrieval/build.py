@@ -1,0 +1,38 @@
+"""Build the retrieval services in one call (used by ``app.build_services``)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .service import RetrievalConfig, RetrievalService
+
+
+@dataclass
+class RetrievalBundle:
+    retrieval: Any  # RetrievalService
+    knowledge: Any  # KnowledgeService
+    files: Any  # FileService
+
+    def close(self) -> None:
+        self.files.close()
+        self.retrieval.stop()
+
+
+def build_retrieval(db, config: RetrievalConfig, *, max_upload_size: int = 50 * 1024 * 1024,
+                    on_progress: Callable[[dict], Any] | None = None, start: bool = True) -> RetrievalBundle:
+    """Retrieval + knowledge + files over the SQL database ``db``; ``start`` schedules the
+    index to open in the background after ``config.start_delay`` seconds."""
+    from ...store.knowledge_store import KnowledgeStore
+    from .files import FileService
+    from .knowledge import KnowledgeService
+
+    retrieval = RetrievalService(config, on_progress=on_progress)
+    store = KnowledgeStore(db)
+    knowledge = KnowledgeService(store, retrieval)
+    retrieval.resolver = knowledge.resolve
+    files = FileService(store, retrieval, os.path.join(config.data_dir, "uploads"),
+                        max_upload_size=max_upload_size)
+    if start:
+        retrieval.start()
+    return RetrievalBundle(retrieval, knowledge, files)

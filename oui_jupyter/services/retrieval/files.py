@@ -1,0 +1,124 @@
+"""Uploaded files: stored under the data dir, processed into the index in the background."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import uuid
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from ...errors import InvalidInput, NotFound, PayloadTooLarge
+from ...store.knowledge_store import Actor, KnowledgeStore
+from .knowledge import file_collection
+from .service import RetrievalService
+
+log = logging.getLogger(__name__)
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_to_dict(f: Any) -> dict:
+    """Open WebUI's FileModelResponse shape."""
+    return {
+        "id": f.id,
+        "user_id": f.user_id,
+        "hash": f.hash,
+        "filename": f.filename,
+        "data": {**(f.data or {}), "status": f.status, **({"error": f.error} if f.error else {})},
+        "meta": {**(f.meta or {}), "name": f.filename, "content_type": f.content_type, "size": f.size,
+                 "collection_name": file_collection(f.id)},
+        "created_at": int(f.created_at),
+        "updated_at": int(f.updated_at),
+    }
+
+
+class FileService:
+    def __init__(self, store: KnowledgeStore, retrieval: RetrievalService, upload_dir: str, *,
+                 max_upload_size: int = 50 * 1024 * 1024, executor: Executor | None = None) -> None:
+        self.store = store
+        self.retrieval = retrieval
+        self.upload_dir = upload_dir
+        self.max_upload_size = max_upload_size
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="oui-files")
+
+    def close(self) -> None:
+        if isinstance(self._executor, ThreadPoolExecutor):
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def upload(self, actor: Actor, filename: str, data: bytes, content_type: str = "", *,
+               process: bool = True, meta: dict | None = None) -> dict:
+        if len(data) > self.max_upload_size:
+            raise PayloadTooLarge(f"the file is {len(data)} bytes; the limit is {self.max_upload_size}")
+        name = os.path.basename((filename or "").replace("\\", "/")).strip()
+        if not name:
+            raise InvalidInput("the upload has no file name")
+        file_id = str(uuid.uuid4())
+        os.makedirs(self.upload_dir, exist_ok=True)
+        path = os.path.join(self.upload_dir, f"{file_id}_{_SAFE.sub('_', name)[:150]}")
+        with open(path, "wb") as f:
+            f.write(data)
+        row = self.store.add_file(actor.id, file_id=file_id, filename=name, path=path,
+                                  hash=hashlib.sha256(data).hexdigest(), size=len(data),
+                                  content_type=content_type or "application/octet-stream", meta=meta)
+        if process:
+            self._executor.submit(self._process_quietly, file_id)
+        else:
+            self.store.set_file_status(file_id, "completed")
+        return file_to_dict(self.store.get_file(row.id))
+
+    def _process_quietly(self, file_id: str) -> None:
+        try:
+            self.process(file_id, None)
+        except Exception:  # status says failed; the log has the rest
+            log.debug("processing upload %s failed", file_id, exc_info=True)
+
+    def process(self, file_id: str, actor: Actor | None, collection: str | None = None) -> dict:
+        """(Re)index an upload into ``collection`` (default ``file-<id>``); blocking."""
+        row = self.store.get_file(file_id, actor)
+        self.store.set_file_status(file_id, "pending")
+        try:
+            with open(row.path, "rb") as f:
+                data = f.read()
+            result = self.retrieval.process_file(
+                collection or file_collection(file_id), data, row.filename,
+                metadata={"file_id": file_id, "name": row.filename})
+        except InvalidInput as e:
+            self.store.set_file_status(file_id, "failed", e.message)
+            raise
+        except Exception as e:
+            self.store.set_file_status(file_id, "failed", str(e) or type(e).__name__)
+            raise
+        self.store.set_file_status(file_id, "completed", None, {"chunks": result["chunks"]})
+        return {**result, "file_id": file_id}
+
+    def list(self, actor: Actor) -> list[dict]:
+        return [file_to_dict(f) for f in self.store.list_files(actor)]
+
+    def get(self, file_id: str, actor: Actor) -> dict:
+        return file_to_dict(self.store.get_file(file_id, actor))
+
+    def status(self, file_id: str, actor: Actor) -> dict:
+        f = self.store.get_file(file_id, actor)
+        return {"status": f.status, **({"error": f.error} if f.error else {}),
+                "chunks": (f.data or {}).get("chunks")}
+
+    def content(self, file_id: str, actor: Actor) -> tuple[bytes, str, str]:
+        f = self.store.get_file(file_id, actor)
+        try:
+            with open(f.path, "rb") as fh:
+                return fh.read(), f.content_type, f.filename
+        except OSError:
+            raise NotFound(f"the content of file {file_id} is gone") from None
+
+    def delete(self, file_id: str, actor: Actor) -> bool:
+        f = self.store.delete_file(file_id, actor)
+        for k in self.store.collections_with_file(file_id):
+            self.store.update_data(k.id, Actor(k.user_id), remove_files=[file_id])
+        try:
+            os.remove(f.path)
+        except OSError:
+            pass
+        self.retrieval.delete_collection(file_collection(file_id))
+        return True

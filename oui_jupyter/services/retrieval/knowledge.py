@@ -1,0 +1,161 @@
+"""Knowledge collections: named sets of uploaded files and workspace paths.
+
+Their chunks are not copied: an upload's chunks live in the index collection
+``file-<id>``, a workspace path's in ``workspace``; querying a collection is a filter
+over those (:meth:`KnowledgeService.resolve`, the retrieval service's resolver).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import InvalidInput, NotFound
+from ...store.knowledge_store import Actor, KnowledgeStore
+from ...store.orm_knowledge import Knowledge
+from ...store.vector_store import SearchFilter
+from .service import RetrievalService
+
+
+def file_collection(file_id: str) -> str:
+    return f"file-{file_id}"
+
+
+def file_summary(f: Any) -> dict:
+    return {
+        "id": f.id,
+        "meta": {**(f.meta or {}), "name": f.filename, "content_type": f.content_type, "size": f.size},
+        "status": f.status,
+        "created_at": int(f.created_at),
+        "updated_at": int(f.updated_at),
+    }
+
+
+class KnowledgeService:
+    def __init__(self, store: KnowledgeStore, retrieval: RetrievalService) -> None:
+        self.store = store
+        self.retrieval = retrieval
+
+    def to_dict(self, row: Knowledge, with_files: bool = True) -> dict:
+        data = row.data or {}
+        out = {
+            "id": row.id,
+            "user_id": row.user_id,
+            "name": row.name,
+            "description": row.description,
+            "data": {"file_ids": list(data.get("file_ids", [])), "paths": list(data.get("paths", []))},
+            "meta": row.meta or {},
+            "access_control": row.access_control,
+            "shared": row.shared,
+            "created_at": int(row.created_at),
+            "updated_at": int(row.updated_at),
+        }
+        if with_files:
+            files = []
+            for fid in data.get("file_ids", []):
+                try:
+                    files.append(file_summary(self.store.get_file(fid)))
+                except NotFound:
+                    continue
+            out["files"] = files
+        return out
+
+    # ----- CRUD -----
+    def create(self, actor: Actor, name: str, description: str = "", *, data: dict | None = None,
+               shared: bool = False, access_control: Any = None) -> dict:
+        if not name.strip():
+            raise InvalidInput("name must not be empty")
+        row = self.store.create(actor.id, name.strip(), description, data=None,
+                                access_control=access_control, shared=shared)
+        if data and (data.get("file_ids") or data.get("paths")):
+            return self.add(row.id, actor, file_ids=data.get("file_ids") or [], paths=data.get("paths") or [])
+        return self.to_dict(row)
+
+    def list(self, actor: Actor) -> list[dict]:
+        return [self.to_dict(r) for r in self.store.list(actor)]
+
+    def get(self, knowledge_id: str, actor: Actor) -> dict:
+        return self.to_dict(self.store.get(knowledge_id, actor))
+
+    def update(self, knowledge_id: str, actor: Actor, **changes: Any) -> dict:
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "name" in changes and not str(changes["name"]).strip():
+            raise InvalidInput("name must not be empty")
+        return self.to_dict(self.store.update(knowledge_id, actor, **changes))
+
+    def delete(self, knowledge_id: str, actor: Actor) -> bool:
+        self.store.delete(knowledge_id, actor)
+        return True
+
+    def reset(self, knowledge_id: str, actor: Actor) -> dict:
+        row = self.store.get(knowledge_id, actor)
+        data = row.data or {}
+        return self.remove(knowledge_id, actor, file_ids=data.get("file_ids", []), paths=data.get("paths", []))
+
+    # ----- members -----
+    def _check_path(self, path: str) -> str:
+        abs_path = self.retrieval.workspace.resolve(path)
+        if abs_path is None:
+            raise InvalidInput(f"path is outside the workspace: {path}")
+        import os
+
+        if not os.path.exists(abs_path):
+            raise NotFound(f"no such file or folder in the workspace: {path}")
+        rel = self.retrieval.workspace.rel(abs_path)
+        return rel + "/" if os.path.isdir(abs_path) and not rel.endswith("/") else rel
+
+    def add(self, knowledge_id: str, actor: Actor, *, file_ids=(), paths=()) -> dict:
+        for fid in file_ids:
+            self.store.get_file(fid, actor)  # NotFound unless readable
+        rels = [self._check_path(p) for p in paths]
+        row = self.store.update_data(knowledge_id, actor, add_files=list(file_ids), add_paths=rels)
+        for rel in rels:
+            if not rel.endswith("/"):
+                self.retrieval.notify_path(rel)
+        return self.to_dict(row)
+
+    def remove(self, knowledge_id: str, actor: Actor, *, file_ids=(), paths=()) -> dict:
+        rels = [p.replace("\\", "/").lstrip("/") for p in paths]
+        row = self.store.update_data(knowledge_id, actor, remove_files=list(file_ids), remove_paths=rels)
+        return self.to_dict(row)
+
+    def reindex(self, files_service) -> dict:
+        """Re-process every uploaded file of every collection (admin), and rescan the workspace."""
+        count = 0
+        for row in self.store.list_all():
+            for fid in (row.data or {}).get("file_ids", []):
+                try:
+                    files_service.process(fid, None)
+                    count += 1
+                except (NotFound, InvalidInput):
+                    continue
+        self.retrieval.indexer.rescan()
+        return {"files": count}
+
+    # ----- the retrieval resolver -----
+    def resolve(self, name: str, user_id: str | None) -> SearchFilter | None:
+        """What a collection name means for ``user_id``: a knowledge id, ``file-<id>``, or
+        ``None`` (a plain index collection)."""
+        if name.startswith("file-"):
+            fid = name[len("file-"):]
+            try:
+                self.store.get_file(fid, Actor(user_id) if user_id else None)
+            except NotFound:
+                if user_id is None:
+                    return None
+                raise
+            return SearchFilter(collections=[name])
+        row = self.store.find(name)
+        if row is None:
+            return None
+        if user_id is not None and not (row.shared or row.user_id == user_id):
+            raise NotFound(f"Knowledge {name} not found")
+        data = row.data or {}
+        flt = SearchFilter(collections=[file_collection(f) for f in data.get("file_ids", [])], sources=[])
+        for p in data.get("paths", []):
+            if p.endswith("/"):
+                # a folder: every indexed workspace file under it
+                flt.sources.extend(s for s in self.retrieval.store.sources("workspace") if s.startswith(p))
+            else:
+                flt.sources.append(p)
+        if not flt.collections and not flt.sources:
+            flt.collections = ["\x00empty"]  # matches nothing
+        return flt

@@ -1,0 +1,66 @@
+"""SQL for the completion hot path: a branch read that costs O(branch), not O(chat).
+
+``branch`` walks up ``parent_id`` from a leaf with a recursive CTE on the primary key
+``(chat_id, id)`` and stops after ``limit`` messages, so a turn in a 2,000-message chat reads
+the same few rows as a turn in a short one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import literal, select
+
+from oui_jupyter.errors import NotFound
+from oui_jupyter.store.db import Database
+from oui_jupyter.store.orm import Chat, ChatMessage
+
+
+class TurnStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def chat_head(self, chat_id: str, user_id: str) -> tuple[Chat, bool]:
+        """The chat (checked as yours) and whether it has any message."""
+        with self.db.reader() as session:
+            chat = session.get(Chat, chat_id)
+            if chat is None or chat.user_id != user_id:
+                raise NotFound(f"Chat {chat_id} not found")
+            any_message = session.scalar(
+                select(ChatMessage.id).where(ChatMessage.chat_id == chat_id).limit(1)
+            )
+            return chat, any_message is not None
+
+    def branch(self, chat_id: str, leaf_id: str, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` messages ending at ``leaf_id``, root side first."""
+        m = ChatMessage.__table__
+        start = (
+            select(m.c.id, m.c.parent_id, m.c.role, m.c.content, m.c.extra, literal(1).label("depth"))
+            .where(m.c.chat_id == chat_id, m.c.id == leaf_id)
+            .cte("branch", recursive=True)
+        )
+        parent = m.alias("parent")
+        walk = start.union_all(
+            select(
+                parent.c.id, parent.c.parent_id, parent.c.role, parent.c.content, parent.c.extra,
+                (start.c.depth + 1).label("depth"),
+            ).where(
+                parent.c.chat_id == chat_id,
+                parent.c.id == start.c.parent_id,
+                start.c.depth < limit,
+            )
+        )
+        query = select(walk.c.id, walk.c.parent_id, walk.c.role, walk.c.content, walk.c.extra).order_by(
+            walk.c.depth.desc()
+        )
+        with self.db.reader() as session:
+            rows = session.execute(query).all()
+        if not rows:
+            raise NotFound(f"Message {leaf_id} not found in chat {chat_id}")
+        return [
+            {"id": r.id, "parentId": r.parent_id, "role": r.role, "content": r.content, "extra": r.extra}
+            for r in rows
+        ]
+
+    def message(self, chat_id: str, message_id: str) -> ChatMessage | None:
+        with self.db.reader() as session:
+            return session.get(ChatMessage, (chat_id, message_id))

@@ -1,0 +1,206 @@
+"""An in-page stand-in for the oui-jupyter REST API and events socket.
+
+Playwright answers ``oui/api/...`` requests and the ``oui/api/events`` WebSocket from the test
+process, so the UI's own logic (streaming, stop, branches, sanitising, error display) is
+checked token by token and deterministically. ``test_live.py`` runs the same flows against
+the real server and the embedded model.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Turn:
+    """A completion the UI started: the test streams its answer."""
+
+    chat_id: str
+    message_id: str
+    user_message_id: str | None
+    request: dict[str, Any]
+
+
+@dataclass
+class FakeBackend:
+    models: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"id": "smollm2", "name": "SmolLM2 (embedded)", "owned_by": "llama.cpp", "connection": "local"},
+            {
+                "id": "gpt-x",
+                "name": "GPT X",
+                "owned_by": "openai",
+                "connection": "openai",
+                "available": False,
+                "unavailable_reason": "no API key",
+            },
+        ]
+    )
+    chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    turns: list[Turn] = field(default_factory=list)
+    stops: list[str] = field(default_factory=list)
+    completion_error: tuple[int, str] | None = None
+    sockets: list[Any] = field(default_factory=list)
+    sent_frames: list[dict[str, Any]] = field(default_factory=list)
+
+    # -- wiring -------------------------------------------------------------
+    def install(self, context: Any) -> None:
+        """Route a browser context (all its tabs) to this fake."""
+        context.route(re.compile(r".*/oui/api/(?!events).*"), self._handle)
+        context.route_web_socket(re.compile(r".*/oui/api/events.*"), self._on_socket)
+
+    def _on_socket(self, ws: Any) -> None:
+        self.sockets.append(ws)
+
+        def on_message(message: str | bytes) -> None:
+            if isinstance(message, bytes):
+                return
+            frame = json.loads(message)
+            self.sent_frames.append(frame)
+            if frame.get("type") == "chat:stop":
+                self._stop(frame["chat_id"])
+
+        ws.on_message(on_message)
+
+    def emit(self, frame: dict[str, Any]) -> None:
+        """Send a frame to every open socket (every tab of the user)."""
+        text = json.dumps(frame)
+        for ws in self.sockets:
+            try:
+                ws.send(text)
+            except Exception:  # a closed page
+                pass
+
+    # -- streaming helpers ----------------------------------------------------
+    def stream(self, turn: Turn, tokens: list[str], page: Any, delay_ms: int = 40, done: bool = True,
+               sources: list[dict[str, Any]] | None = None) -> None:
+        message = self.chats[turn.chat_id]["chat"]["history"]["messages"][turn.message_id]
+        for token in tokens:
+            offset = len(message["content"])
+            message["content"] += token
+            self.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id,
+                       "data": {"delta": token, "offset": offset}})
+            page.wait_for_timeout(delay_ms)
+        if done:
+            self.finish(turn, sources)
+
+    def finish(self, turn: Turn, sources: list[dict[str, Any]] | None = None) -> None:
+        message = self.chats[turn.chat_id]["chat"]["history"]["messages"][turn.message_id]
+        message["done"] = True
+        if sources:
+            message["sources"] = sources
+        data: dict[str, Any] = {"done": True, "content": message["content"]}
+        if sources:
+            data["sources"] = sources
+        self.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id, "data": data})
+
+    def wait_turn(self, page: Any, count: int, timeout_ms: int = 10_000) -> Turn:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while len(self.turns) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the UI started {len(self.turns)} turns, expected {count}")
+            page.wait_for_timeout(20)
+        return self.turns[count - 1]
+
+    # -- REST ----------------------------------------------------------------
+    def _handle(self, route: Any, request: Any) -> None:
+        url = request.url.split("/oui/api/", 1)[1]
+        path, _, query = url.partition("?")
+        method = request.method
+        body: Any = None
+        if request.post_data and "json" in (request.headers.get("content-type") or ""):
+            body = json.loads(request.post_data)
+        status, payload = self._dispatch(method, path, query, body)
+        route.fulfill(status=status, content_type="application/json", body=json.dumps(payload))
+
+    def _dispatch(self, method: str, path: str, query: str, body: Any) -> tuple[int, Any]:
+        if path == "models":
+            return 200, {"data": self.models}
+        if path == "v1/knowledge/":
+            return 200, [{"id": "k1", "name": "Papers", "description": "PDFs"}]
+        if path == "v1/files/" and method == "POST":
+            return 200, {"id": _id(), "filename": "upload.txt", "meta": {"name": "upload.txt"}}
+        if path in ("v1/chats/", "v1/chats") and method == "GET":
+            page = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("page", "1"))
+            items = sorted(self.chats.values(), key=lambda c: -c["updated_at"])
+            chunk = items[(page - 1) * 50 : page * 50]
+            return 200, [self._summary(c) for c in chunk]
+        if path == "v1/chats/search":
+            return 200, [self._summary(c) for c in self.chats.values()]
+        if path == "v1/chats/new":
+            chat_id = _id()
+            now = int(time.time())
+            chat = body["chat"]
+            chat.setdefault("history", {"messages": {}, "currentId": None})
+            self.chats[chat_id] = {"id": chat_id, "title": chat.get("title", "New chat"), "chat": chat,
+                                   "created_at": now, "updated_at": now, "pinned": False}
+            return 200, self.chats[chat_id]
+        m = re.fullmatch(r"v1/chats/([0-9a-f]+)(/pin)?", path)
+        if m:
+            chat = self.chats.get(m.group(1))
+            if chat is None:
+                return 404, {"message": "Chat not found"}
+            if m.group(2):
+                chat["pinned"] = not chat["pinned"]
+                return 200, chat
+            if method == "DELETE":
+                del self.chats[chat["id"]]
+                return 200, True
+            if method == "POST":
+                chat["chat"].update(body["chat"])
+                if "title" in body["chat"]:
+                    chat["title"] = body["chat"]["title"]
+                return 200, chat
+            return 200, chat
+        if path == "chat/completions":
+            return self._complete(body)
+        m = re.fullmatch(r"tasks/chat/([0-9a-f]+)/stop", path)
+        if m:
+            self._stop(m.group(1))
+            return 200, {"status": True}
+        return 404, {"message": f"no fake route for {method} {path}"}
+
+    def _summary(self, chat: dict[str, Any]) -> dict[str, Any]:
+        return {k: chat[k] for k in ("id", "title", "updated_at", "created_at", "pinned")}
+
+    def _complete(self, body: dict[str, Any]) -> tuple[int, Any]:
+        if self.completion_error:
+            status, message = self.completion_error
+            return status, {"message": message}
+        chat = self.chats[body["chat_id"]]
+        history = chat["chat"]["history"]
+        messages = history["messages"]
+        now = int(time.time())
+        parent = body.get("parent_id")
+        user_id = None
+        if body.get("regenerate"):
+            user_id = parent
+        else:
+            user_id = _id()
+            messages[user_id] = {"id": user_id, "parentId": parent, "childrenIds": [], "role": "user",
+                                 "content": body["messages"][-1]["content"], "timestamp": now}
+            if parent:
+                messages[parent]["childrenIds"].append(user_id)
+        answer_id = _id()
+        messages[answer_id] = {"id": answer_id, "parentId": user_id, "childrenIds": [], "role": "assistant",
+                               "content": "", "model": body["model"], "done": False, "timestamp": now}
+        messages[user_id]["childrenIds"].append(answer_id)
+        history["currentId"] = answer_id
+        chat["updated_at"] = now
+        self.turns.append(Turn(body["chat_id"], answer_id, None if body.get("regenerate") else user_id, body))
+        return 200, {"task_id": _id(), "chat_id": body["chat_id"], "message_id": answer_id,
+                     "user_message_id": user_id}
+
+    def _stop(self, chat_id: str) -> None:
+        self.stops.append(chat_id)
+        for message in self.chats.get(chat_id, {}).get("chat", {}).get("history", {}).get("messages", {}).values():
+            message["done"] = True
+        self.emit({"type": "chat:tasks:cancel", "chat_id": chat_id, "data": {}})

@@ -1,0 +1,133 @@
+"""The kernel-side client against a scripted server that follows the contract."""
+from __future__ import annotations
+
+import pytest
+
+from nb_scripted_server import TOKEN, ScriptedServer
+from nb_support import free_port, scripted, scripted_info  # noqa: F401  (fixtures)
+from oui_jupyter.notebook.client import (
+    AsyncOuiClient,
+    AuthError,
+    NotFound,
+    OuiClient,
+    ServerUnreachable,
+    SSEParser,
+    Turn,
+    normalise_sources,
+)
+from oui_jupyter.notebook.discovery import ServerInfo
+
+
+def test_reads(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
+    with OuiClient(scripted_info) as client:
+        assert client.version() == "0.0-test"
+        assert [m["id"] for m in client.models()] == ["smollm2", "other"]
+        assert client.model("SmolLM2")["id"] == "smollm2"
+        with pytest.raises(NotFound, match="unknown model 'nope'.*smollm2, other"):
+            client.model("nope")
+        assert client.status()["files_indexed"] == 3
+        assert client.knowledge() == [{"id": "kb-1", "name": "papers"}]
+    method, path, _body, headers = scripted.state.requests[0]
+    assert (method, path) == ("GET", "/oui/api/version")
+    assert headers["Authorization"] == f"token {TOKEN}"
+
+
+def test_chats_are_found_by_exact_title(scripted_info: ServerInfo) -> None:
+    with OuiClient(scripted_info) as client:
+        assert client.find_chat("nb.ipynb") is None
+        created = client.create_chat("nb.ipynb", "smollm2")
+        client.create_chat("nb.ipynb (copy)")
+        assert created["chat"]["models"] == ["smollm2"]
+        assert client.find_chat("nb.ipynb")["id"] == created["id"]
+        assert {c["title"] for c in client.chats()} == {"nb.ipynb", "nb.ipynb (copy)"}
+        with pytest.raises(NotFound, match="Chat nope not found"):
+            client.get_chat("nope")
+
+
+def test_streaming_turn_yields_deltas_then_the_message(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
+    with OuiClient(scripted_info) as client:
+        chat = client.create_chat("t")
+        turn = client.stream_message(chat["id"], "hi", model="smollm2", workspace=True,
+                                     files=[{"type": "collection", "id": "kb-1"}])
+        pieces = list(turn)
+        assert pieces == ["Hello", ", ", "world", "."]
+        assert turn.message is not None and turn.message["content"] == "Hello, world."
+        assert turn.message["sources"][0]["source"] == "src/data.py"
+        body = scripted.state.chats[chat["id"]]["turns"][0]
+        assert body == {"content": "hi", "stream": True, "model": "smollm2",
+                        "files": [{"type": "collection", "id": "kb-1"}], "features": {"workspace": True}}
+        answer = client.send_message(chat["id"], "again")
+        assert answer["content"] == "Hello, world." and answer["role"] == "assistant"
+
+
+def test_unknown_model_in_a_turn_is_one_clear_error(scripted_info: ServerInfo) -> None:
+    with OuiClient(scripted_info) as client:
+        chat = client.create_chat("t")
+        with pytest.raises(NotFound, match="Model ghost not found"):
+            client.stream_message(chat["id"], "hi", model="ghost")
+
+
+def test_search_hits_have_path_cell_lines_and_lab_links(scripted_info: ServerInfo) -> None:
+    with OuiClient(scripted_info) as client:
+        hits = client.search("loading data", k=2)
+    assert len(hits) == 2
+    assert hits[0].path == "nb/analysis 0.ipynb"
+    assert hits[1].where == "cell 1, lines 1-4"
+    assert hits[0].link == "/lab/tree/nb/analysis%200.ipynb"
+    assert "loading data" in hits[0].snippet
+
+
+def test_wrong_token_and_down_server_are_one_line_errors(scripted: ScriptedServer) -> None:
+    with OuiClient(ServerInfo(url=scripted.url, token="wrong")) as client:
+        with pytest.raises(AuthError, match="refused this kernel.*OUI_TOKEN") as caught:
+            client.models()
+        assert "wrong" not in str(caught.value)
+    down = ServerInfo(url=f"http://127.0.0.1:{free_port()}/", token="x")
+    with OuiClient(down) as client:
+        with pytest.raises(ServerUnreachable, match="cannot reach the Jupyter server") as unreachable:
+            client.models()
+        assert "\n" not in str(unreachable.value)
+        with pytest.raises(ServerUnreachable):
+            client.stream_message("c", "hi")
+
+
+async def test_async_client_same_api(scripted_info: ServerInfo) -> None:
+    async with AsyncOuiClient(scripted_info) as client:
+        assert [m["id"] for m in await client.models()] == ["smollm2", "other"]
+        chat = await client.create_chat("async")
+        turn = await client.stream_message(chat["id"], "hi")
+        pieces = [piece async for piece in turn]
+        assert "".join(pieces) == "Hello, world."
+        assert turn.message["id"]
+        assert (await client.find_chat("async"))["id"] == chat["id"]
+        hits = await client.search("q", k=1)
+        assert hits[0].cell == 0
+        with pytest.raises(NotFound):
+            await client.get_chat("missing")
+
+
+def test_sse_parser_and_turn_accept_the_frames_we_may_meet() -> None:
+    parser = SSEParser()
+    assert parser.feed(": comment") is None
+    assert parser.feed('data: {"a":') is None
+    assert parser.feed('data: 1}') is None
+    assert parser.feed("") == '{"a":\n1}'
+    turn = Turn()
+    assert turn._event('{"choices":[{"delta":{"content":"Hi"}}]}') == "Hi"
+    assert turn._event('{"type":"chat:completion","data":{"content":"Hi there"}}') == " there"
+    assert turn._event('{"id":"m1","role":"assistant","content":"Hi there!","done":true}') == "!"
+    assert turn.message["id"] == "m1" and turn.done
+    failed = Turn()
+    failed._event('{"error":{"message":"model crashed"}}')
+    assert failed.error == "model crashed"
+
+
+def test_sources_in_both_shapes() -> None:
+    server = ServerInfo(url="http://h/u/", token="")
+    flat = [{"source": "a.py", "start_line": 1, "end_line": 5}, {"source": "a.py", "start_line": 1, "end_line": 5}]
+    owui = [{"source": {"id": "workspace", "name": "workspace"}, "document": ["x", "y"],
+             "metadata": [{"source": "b.ipynb", "cell": 2}, {"source": "c.pdf", "page": 3}]}]
+    assert [(h.path, h.where) for h in normalise_sources(flat, server)] == [("a.py", "lines 1-5")]
+    hits = normalise_sources(owui, server)
+    assert [(h.path, h.where, h.link) for h in hits] == [
+        ("b.ipynb", "cell 2", "/u/lab/tree/b.ipynb"), ("c.pdf", "page 3", "/u/lab/tree/c.pdf")]
