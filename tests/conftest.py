@@ -15,15 +15,34 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+pytest_plugins = ("pytest_jupyter.jupyter_server", "support.llama_server", "support.scripted_openai")
 
 POSTGRES_URL = os.environ.get("OUI_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("OUI_REQUIRE_POSTGRES", "") == "1"
 _postgres_not_run: list[str] = []
 
 
+REQUIRE_ALL = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    """In CI nothing may be skipped: a skip there (a missing model, browser or server) fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI, where every test must run: {reason}"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "storage: runs on SQLite and on PostgreSQL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API leaves an event loop behind in the main thread."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -28,6 +28,8 @@ export interface ISource {
   snippet?: string;
   score?: number;
   name?: string;
+  /** False for sources that are not workspace files (uploads, collections). */
+  openable?: boolean;
 }
 
 /** A file attached to a message (Open WebUI `files` entries). */
@@ -222,6 +224,10 @@ export function startCompletion(
   request: ICompletionRequest
 ): Promise<ICompletionStarted> {
   return requestAPI<ICompletionStarted>('chat/completions', json(request));
+}
+
+export function getRetrievalStatus(): Promise<Record<string, unknown>> {
+  return requestAPI<Record<string, unknown>>('v1/retrieval/status');
 }
 
 export async function stopChat(chatId: string): Promise<void> {

@@ -70,6 +70,13 @@ export class ChatView extends Panel {
     c.reloaded.connect(this._rebuild, this);
     c.structureChanged.connect(this._rebuild, this);
     c.messagesChanged.connect(this._onMessagesChanged, this);
+    c.renamed.connect((_, { from, to }) => {
+      const widget = this._widgets.get(from);
+      if (widget) {
+        this._widgets.delete(from);
+        this._widgets.set(to, widget);
+      }
+    }, this);
     c.modelsChanged.connect(this._onModels, this);
     c.listChanged.connect(this._onTitle, this);
     c.settingsChanged.connect((_, settings) => {

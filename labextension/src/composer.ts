@@ -168,7 +168,7 @@ export class Composer extends Widget {
         if (drag.mimeData.hasData(CONTENTS_MIME)) {
           drag.preventDefault();
           drag.stopPropagation();
-          drag.dropAction = 'copy';
+          drag.dropAction = drag.proposedAction;
           this.addClass('jp-mod-dropTarget');
         }
         break;
@@ -184,7 +184,7 @@ export class Composer extends Widget {
         }
         drag.preventDefault();
         drag.stopPropagation();
-        drag.dropAction = 'copy';
+        drag.dropAction = drag.proposedAction;
         const paths = drag.mimeData.getData(CONTENTS_MIME) as string[];
         paths.forEach(path => void this.attachPath(path));
         break;

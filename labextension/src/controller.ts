@@ -91,6 +91,10 @@ export class ChatController implements IDisposable {
   get structureChanged(): ISignal<this, void> {
     return this._structureChanged;
   }
+  /** A local placeholder id was replaced by the server's (same message). */
+  get renamed(): ISignal<this, { from: string; to: string }> {
+    return this._renamed;
+  }
   /** These messages' content or state changed. */
   get messagesChanged(): ISignal<this, string[]> {
     return this._messagesChanged;
@@ -139,6 +143,16 @@ export class ChatController implements IDisposable {
       this._model = this._defaultModel();
     }
     this._modelsChanged.emit();
+  }
+
+  /** Show the index progress if the workspace is being indexed right now. */
+  async loadIndexStatus(): Promise<void> {
+    try {
+      this._progress = indexProgress(await api.getRetrievalStatus());
+      this._progressChanged.emit(this._progress);
+    } catch {
+      // No retrieval on this server: no progress bar, nothing to report.
+    }
   }
 
   /** Start an empty chat (created on the server with the first message). */
@@ -374,6 +388,7 @@ export class ChatController implements IDisposable {
       const userId = this._history.messages[started.message_id]?.parentId;
       if (started.user_message_id && userId && userId.startsWith(LOCAL)) {
         this._history = renameMessage(this._history, userId, started.user_message_id);
+        this._renamed.emit({ from: userId, to: started.user_message_id });
         this._structureChanged.emit();
       }
     } catch (error) {
@@ -408,6 +423,7 @@ export class ChatController implements IDisposable {
       this._history = { ...this._history, currentId: server ? serverId : this._history.currentId };
     } else {
       this._history = renameMessage(this._history, pending, serverId);
+      this._renamed.emit({ from: pending, to: serverId });
     }
     this._structureChanged.emit();
   }
@@ -537,6 +553,7 @@ export class ChatController implements IDisposable {
   private _progressChanged = new Signal<this, IIndexProgress | null>(this);
   private _settingsChanged = new Signal<this, IChatSettings>(this);
   private _errorOccurred = new Signal<this, string>(this);
+  private _renamed = new Signal<this, { from: string; to: string }>(this);
 }
 
 export namespace ChatController {

@@ -9,9 +9,71 @@ export function basename(path: string): string {
   return parts.length > 0 ? parts[parts.length - 1] : path;
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+const num = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;
+
+/**
+ * Read a source as the server sends it: our flat shape (`source` a path)
+ * or the retrieval shape (`path` + Open WebUI's `source: {id, name, type}`,
+ * `document: [snippet]`). `null` when it names nothing.
+ */
+export function normalizeSource(raw: unknown): ISource | null {
+  if (!isObject(raw)) {
+    return null;
+  }
+  const nested = isObject(raw.source) ? raw.source : null;
+  const path =
+    typeof raw.path === 'string' && raw.path
+      ? raw.path
+      : typeof raw.source === 'string'
+        ? raw.source
+        : nested && typeof nested.id === 'string'
+          ? nested.id
+          : '';
+  if (!path) {
+    return null;
+  }
+  const document = Array.isArray(raw.document) ? raw.document[0] : undefined;
+  const snippet =
+    typeof raw.snippet === 'string' ? raw.snippet : typeof document === 'string' ? document : undefined;
+  const kind = nested && typeof nested.type === 'string' ? nested.type : 'workspace';
+  const name =
+    typeof raw.name === 'string' ? raw.name : nested && typeof nested.name === 'string' ? nested.name : undefined;
+  const source: ISource = {
+    source: path,
+    cell: num(raw.cell),
+    cell_id: typeof raw.cell_id === 'string' ? raw.cell_id : null,
+    start_line: num(raw.start_line),
+    end_line: num(raw.end_line),
+    page: num(raw.page),
+    openable: kind === 'workspace'
+  };
+  if (snippet !== undefined) {
+    source.snippet = snippet;
+  }
+  if (name !== undefined) {
+    source.name = name;
+  }
+  const score = num(raw.score);
+  if (score !== null) {
+    source.score = score;
+  }
+  return source;
+}
+
+/** Normalise a list of raw sources, dropping the unreadable ones. */
+export function normalizeSources(raw: unknown): ISource[] {
+  return Array.isArray(raw)
+    ? raw.map(normalizeSource).filter((s): s is ISource => s !== null)
+    : [];
+}
+
 /** Chip label of a citation: `file.ipynb · cell 4`, `x.py · L10-20`, `a.pdf · p. 3`. */
 export function citationLabel(source: ISource): string {
-  const name = source.name || basename(source.source);
+  const name = basename(source.name || source.source);
   if (typeof source.cell === 'number') {
     return `${name} · cell ${source.cell + 1}`;
   }

@@ -16,7 +16,8 @@ export async function requestAPI<T>(
   init: RequestInit = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
-  const url = URLExt.join(settings.baseUrl, 'oui', 'api', endPoint);
+  // Not URLExt.join for the end point: it would drop a meaningful trailing slash.
+  const url = `${URLExt.join(settings.baseUrl, 'oui', 'api')}/${endPoint.replace(/^\/+/, '')}`;
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(url, init, settings);

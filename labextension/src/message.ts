@@ -9,6 +9,7 @@ import type { IHistoryMessage, ISource } from './api';
 import { decorateCodeBlocks } from './codeblocks';
 import { citationLabel, uniqueSources } from './format';
 import { errorText } from './reducer';
+import { renderQueue } from './renderqueue';
 import { CommandIDs } from './tokens';
 import { button, iconButton } from './ui';
 
@@ -69,9 +70,11 @@ export class MessageWidget extends Widget {
     this._status = document.createElement('div');
     this._status.className = 'jp-OuiMessage-status';
     this._status.setAttribute('aria-live', 'polite');
+    this._status.hidden = true;
     this._error = document.createElement('div');
     this._error.className = 'jp-OuiMessage-error';
     this._error.setAttribute('role', 'alert');
+    this._error.hidden = true;
     this._citations = document.createElement('div');
     this._citations.className = 'jp-OuiMessage-citations';
     this._toolbar = document.createElement('div');
@@ -174,6 +177,7 @@ export class MessageWidget extends Widget {
     if (this._frame) {
       cancelAnimationFrame(this._frame);
     }
+    window.clearTimeout(this._timer);
     this._renderer.dispose();
     super.dispose();
   }
@@ -185,7 +189,17 @@ export class MessageWidget extends Widget {
   }
 
   private _schedule(): void {
-    if (this._frame || this.isDisposed) {
+    if (this._frame || this._timer || this.isDisposed) {
+      return;
+    }
+    // While streaming, rendering may take at most about half the time: a
+    // long answer re-renders less often instead of janking the page.
+    const wait = this._nextRenderAt - performance.now();
+    if (wait > 0 && this._message.done === false) {
+      this._timer = window.setTimeout(() => {
+        this._timer = 0;
+        this._schedule();
+      }, wait);
       return;
     }
     this._frame = requestAnimationFrame(() => {
@@ -238,7 +252,21 @@ export class MessageWidget extends Widget {
     }
     this._rendering = true;
     this._dirty = false;
-    const source = content;
+    const streaming = this._message.done === false;
+    if (streaming || this._renderedContent !== null) {
+      void this._render();
+    } else {
+      // First render of a finished message: share the frame budget.
+      renderQueue.enqueue(() => this._render());
+    }
+  }
+
+  /** Render the current content through rendermime (sanitised: untrusted). */
+  private async _render(): Promise<void> {
+    if (this.isDisposed) {
+      return;
+    }
+    const source = this._message.content;
     const s = stats();
     s.markdownRenders++;
     s.byMessage[this._message.id] = (s.byMessage[this._message.id] ?? 0) + 1;
@@ -246,26 +274,30 @@ export class MessageWidget extends Widget {
       data: { 'text/markdown': source },
       trusted: false
     });
-    this._renderer
-      .renderModel(model)
-      .catch(() => {
-        this._renderer.node.textContent = source;
-      })
-      .then(() => {
-        this._renderedContent = source;
-        this._rendering = false;
-        this._plain.hidden = true;
-        this._plain.textContent = '';
-        this._renderer.node.hidden = false;
-        if (this._message.role === 'assistant' && this.codeActions) {
-          decorateCodeBlocks(this._renderer.node, this._commands);
-        }
-        this._actions.rendered(this);
-        if (this._dirty || this._message.content !== this._renderedContent) {
-          this._dirty = false;
-          this._schedule();
-        }
-      });
+    const started = performance.now();
+    try {
+      await this._renderer.renderModel(model);
+    } catch {
+      this._renderer.node.textContent = source;
+    }
+    const ended = performance.now();
+    this._nextRenderAt = ended + (ended - started);
+    if (this.isDisposed) {
+      return;
+    }
+    this._renderedContent = source;
+    this._rendering = false;
+    this._plain.hidden = true;
+    this._plain.textContent = '';
+    this._renderer.node.hidden = false;
+    if (this._message.role === 'assistant' && this.codeActions) {
+      decorateCodeBlocks(this._renderer.node, this._commands);
+    }
+    this._actions.rendered(this);
+    if (this._dirty || this._message.content !== this._renderedContent) {
+      this._dirty = false;
+      this._schedule();
+    }
   }
 
   private _updateNav(): void {
@@ -325,8 +357,18 @@ export class MessageWidget extends Widget {
     label.textContent = 'Sources';
     this._citations.appendChild(label);
     unique.forEach((source: ISource, i: number) => {
-      const chip = button(`${i + 1}. ${citationLabel(source)}`, 'jp-OuiChip jp-OuiCitation');
-      chip.title = source.snippet ? `${source.source}\n\n${source.snippet}` : source.source;
+      const label = `${i + 1}. ${citationLabel(source)}`;
+      const tooltip = source.snippet ? `${source.source}\n\n${source.snippet}` : source.source;
+      if (source.openable === false) {
+        const chip = document.createElement('span');
+        chip.className = 'jp-OuiChip jp-OuiCitation jp-mod-static';
+        chip.textContent = label;
+        chip.title = tooltip;
+        this._citations.appendChild(chip);
+        return;
+      }
+      const chip = button(label, 'jp-OuiChip jp-OuiCitation');
+      chip.title = tooltip;
       chip.setAttribute('aria-label', `Open source ${citationLabel(source)}`);
       chip.onclick = () =>
         void this._commands.execute(
@@ -383,6 +425,8 @@ export class MessageWidget extends Widget {
   private _toolbar: HTMLElement;
   private _editor: HTMLFormElement | null = null;
   private _frame = 0;
+  private _timer = 0;
+  private _nextRenderAt = 0;
   private _visible = false;
   private _rendering = false;
   private _dirty = false;

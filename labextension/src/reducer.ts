@@ -4,6 +4,7 @@
  * Fields consumed are listed in `.handoff/frontend.md`; keep them in sync.
  */
 import type { IHistory, IHistoryMessage, ISource } from './api';
+import { normalizeSources } from './format';
 import { addMessage, updateMessage } from './tree';
 
 /** A frame of the events WebSocket. */
@@ -105,9 +106,7 @@ export function completionData(data: unknown): ICompletionData {
       ? data.citations
       : undefined;
   if (sources) {
-    result.sources = sources.filter(
-      (s): s is ISource => isObject(s) && typeof s.source === 'string'
-    );
+    result.sources = normalizeSources(sources);
   }
   if (isObject(data.usage)) {
     result.usage = data.usage;
@@ -235,7 +234,12 @@ export function reduceChatEvent(
       };
     }
     case 'status': {
-      const message = messageId ? history.messages[messageId] : undefined;
+      // Without a message id: the answer streaming in this chat.
+      const message = messageId
+        ? history.messages[messageId]
+        : Object.values(history.messages)
+            .filter(m => m.role === 'assistant' && m.done === false)
+            .pop();
       if (!message || !isObject(frame.data)) {
         return none;
       }
@@ -287,26 +291,40 @@ export interface IIndexProgress {
   active: boolean;
 }
 
-/** Read an `index:progress` payload. */
+/**
+ * Read an `index:progress` payload, or the `v1/retrieval/status` answer
+ * (`files`, `chunks`, `embedded`, `state`).
+ */
 export function indexProgress(data: unknown): IIndexProgress | null {
   if (!isObject(data)) {
     return null;
   }
-  const num = (key: string): number =>
-    typeof data[key] === 'number' ? (data[key] as number) : 0;
-  const filesDone = num('files_done');
+  const num = (...keys: string[]): number => {
+    for (const key of keys) {
+      if (typeof data[key] === 'number') {
+        return data[key] as number;
+      }
+    }
+    return 0;
+  };
+  const filesDone = num('files_done', 'files');
   const filesTotal = num('files_total');
-  const chunksDone = num('chunks_embedded');
-  const chunksTotal = num('chunks_total');
+  const chunksDone = num('chunks_embedded', 'embedded');
+  const chunksTotal = num('chunks_total', 'chunks');
+  const state = typeof data.state === 'string' ? data.state : '';
+  if (state === 'error') {
+    return { fraction: 0, label: 'Workspace index: error', active: false };
+  }
   const fraction =
     chunksTotal > 0
       ? Math.min(1, chunksDone / chunksTotal)
       : filesTotal > 0
         ? Math.min(1, filesDone / filesTotal)
         : 1;
+  const busy = state === 'scanning' || state === 'indexing' || state === 'starting';
   const finished =
     data.done === true ||
-    (filesDone >= filesTotal && chunksDone >= chunksTotal);
+    (!busy && filesDone >= filesTotal && chunksDone >= chunksTotal);
   const parts = [`${filesDone}/${filesTotal} files`];
   if (chunksTotal > 0) {
     parts.push(`${chunksDone}/${chunksTotal} chunks`);

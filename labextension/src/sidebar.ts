@@ -64,6 +64,11 @@ export class ChatSidebar extends Panel {
 
     const c = this.controller;
     c.errorOccurred.connect((_, message) => this.showError(message), this);
+    c.structureChanged.connect(() => {
+      if (c.chatId && !this._view.isHidden) {
+        Private.remember(c.chatId);
+      }
+    }, this);
     c.progressChanged.connect((_, progress) => this._progress.setProgress(progress), this);
     c.listChanged.connect((_, change) => {
       if (change) {
@@ -77,7 +82,8 @@ export class ChatSidebar extends Panel {
       this.toggleClass('jp-mod-disconnected', state === 'closed');
     }, this);
     void this._list.refresh();
-    void c.loadModels();
+    void c.loadModels().then(() => this._restore());
+    void c.loadIndexStatus();
   }
 
   readonly controller: ChatController;
@@ -88,6 +94,7 @@ export class ChatSidebar extends Panel {
   }
 
   showList(): void {
+    Private.remember(null);
     this._view.hide();
     this._list.show();
     this._list.activeId = this.controller.chatId;
@@ -100,6 +107,7 @@ export class ChatSidebar extends Panel {
   }
 
   newChat(): void {
+    Private.remember(null);
     this.controller.newChat();
     this._view.composer.resetWorkspace();
     this._list.activeId = null;
@@ -111,7 +119,9 @@ export class ChatSidebar extends Panel {
       await this.controller.openChat(id);
       this._list.activeId = id;
       this.showChat();
+      Private.remember(id);
     } catch (error) {
+      Private.remember(null);
       this.showError(`Could not open the chat: ${errorMessage(error)}`);
     }
   }
@@ -140,10 +150,43 @@ export class ChatSidebar extends Panel {
     this._banner.show();
   }
 
+  /** After a page refresh, reopen the chat this tab had open (it may still be streaming). */
+  private _restore(): void {
+    const id = Private.remembered();
+    if (id && this.controller.chatId === null) {
+      void this.openChat(id);
+    }
+  }
+
   private _banner: Widget;
   private _progress: IndexProgressBar;
   private _list: ChatList;
   private _view: ChatView;
+}
+
+namespace Private {
+  const KEY = 'oui-jupyter:open-chat';
+
+  /** The open chat of this tab, kept across reloads (sessionStorage is per tab). */
+  export function remember(id: string | null): void {
+    try {
+      if (id) {
+        window.sessionStorage.setItem(KEY, id);
+      } else {
+        window.sessionStorage.removeItem(KEY);
+      }
+    } catch {
+      // Storage may be disabled; reopening after a refresh is a convenience.
+    }
+  }
+
+  export function remembered(): string | null {
+    try {
+      return window.sessionStorage.getItem(KEY);
+    } catch {
+      return null;
+    }
+  }
 }
 
 export namespace ChatSidebar {

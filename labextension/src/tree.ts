@@ -4,6 +4,7 @@
  * Every function returns new objects and never mutates its inputs.
  */
 import type { IHistory, IHistoryMessage } from './api';
+import { normalizeSources } from './format';
 
 /** An empty tree. */
 export function emptyHistory(): IHistory {
@@ -193,6 +194,9 @@ export function normalizeHistory(history: Partial<IHistory> | undefined): IHisto
       childrenIds: Array.isArray(message.childrenIds) ? message.childrenIds : [],
       content: typeof message.content === 'string' ? message.content : ''
     };
+    if (message.sources !== undefined && message.sources !== null) {
+      messages[id].sources = normalizeSources(message.sources);
+    }
   }
   let currentId = history?.currentId ?? null;
   if (currentId === null || !(currentId in messages)) {

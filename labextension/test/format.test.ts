@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { backoffDelay, randomId } from '../src/backoff';
-import { citationLabel, dateGroup, fenced, hasError, outputsText, stripAnsi, toMillis, uniqueSources } from '../src/format';
+import { normalizeSource, normalizeSources, citationLabel, dateGroup, fenced, hasError, outputsText, stripAnsi, toMillis, uniqueSources } from '../src/format';
 
 describe('citations', () => {
   it('labels cells, lines and pages', () => {
@@ -22,6 +22,44 @@ describe('citations', () => {
       ['b.py', 0.9],
       ['a.py', 0.5]
     ]);
+  });
+});
+
+describe('normalizeSource', () => {
+  it('reads the retrieval shape (path + Open WebUI source object)', () => {
+    const raw = {
+      id: 1,
+      source: { id: 'nb/a.ipynb', name: 'nb/a.ipynb', type: 'workspace', collection: 'workspace' },
+      document: ['x = 1'],
+      path: 'nb/a.ipynb',
+      cell: 3,
+      cell_id: 'abc',
+      start_line: 1,
+      end_line: 2,
+      page: null,
+      snippet: 'x = 1',
+      score: 0.7
+    };
+    expect(normalizeSource(raw)).toEqual({
+      source: 'nb/a.ipynb',
+      name: 'nb/a.ipynb',
+      cell: 3,
+      cell_id: 'abc',
+      start_line: 1,
+      end_line: 2,
+      page: null,
+      snippet: 'x = 1',
+      score: 0.7,
+      openable: true
+    });
+    expect(citationLabel(normalizeSource(raw)!)).toBe('a.ipynb · cell 4');
+  });
+
+  it('marks uploads and collections as not openable, drops junk', () => {
+    const upload = normalizeSource({ source: { id: 'f1', name: 'paper.pdf', type: 'collection' }, document: ['abc'], page: 2 });
+    expect(upload).toMatchObject({ source: 'f1', name: 'paper.pdf', page: 2, snippet: 'abc', openable: false });
+    expect(normalizeSources([null, 3, {}, { path: 'a.py' }]).map(s => s.source)).toEqual(['a.py']);
+    expect(normalizeSources('nope')).toEqual([]);
   });
 });
 

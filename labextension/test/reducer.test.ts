@@ -36,7 +36,9 @@ describe('completionData', () => {
     expect(completionData({ choices: [{ delta: { content: 'x' } }] })).toEqual({ delta: 'x' });
     expect(completionData({ done: true, citations: [{ source: 'a.py' }, { bogus: 1 }] })).toEqual({
       done: true,
-      sources: [{ source: 'a.py' }]
+      sources: [
+        { source: 'a.py', cell: null, cell_id: null, start_line: null, end_line: null, page: null, openable: true }
+      ]
     });
     expect(completionData({ error: { content: 'boom' } })).toEqual({ error: 'boom' });
     expect(completionData('nonsense')).toEqual({});
@@ -153,5 +155,23 @@ describe('frames', () => {
     expect(p).toEqual({ fraction: 0.25, label: 'Indexing workspace: 2/4 files, 10/40 chunks', active: true });
     expect(indexProgress({ files_done: 4, files_total: 4, chunks_embedded: 40, chunks_total: 40 })?.active).toBe(false);
     expect(indexProgress(null)).toBeNull();
+  });
+});
+
+describe('index progress and status edge cases', () => {
+  it('reads the retrieval status shape and states', () => {
+    expect(indexProgress({ files: 2, files_total: 5, chunks: 10, embedded: 5, state: 'indexing' })).toMatchObject({
+      fraction: 0.5,
+      active: true
+    });
+    expect(indexProgress({ files: 5, files_total: 5, chunks: 10, embedded: 10, state: 'idle' })?.active).toBe(false);
+    expect(indexProgress({ files: 5, files_total: 5, chunks: 10, embedded: 10, state: 'scanning' })?.active).toBe(true);
+    expect(indexProgress({ state: 'error' })?.active).toBe(false);
+  });
+
+  it('applies a status without message id to the streaming answer', () => {
+    const r = reduceChatEvent(chat(), 'c1', { type: 'status', chat_id: 'c1', data: { description: 'Searching sources', done: false } });
+    expect(r.history.messages.a.status).toBe('Searching sources');
+    expect(r.changed).toEqual(['a']);
   });
 });

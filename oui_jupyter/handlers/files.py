@@ -1,4 +1,5 @@
 """Uploaded file routes (``oui/api/v1/files/...``), Open WebUI shapes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,13 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from oui_jupyter.errors import InvalidInput, PayloadTooLarge
-from oui_jupyter.handlers.base import OuiHandler, Operation
-from oui_jupyter.schemas.retrieval import FileResponse, FileStatusResponse, MessageResponse, UploadQuery
+from oui_jupyter.handlers.base import Operation, OuiHandler
+from oui_jupyter.schemas.retrieval import (
+    FileResponse,
+    FileStatusResponse,
+    MessageResponse,
+    UploadQuery,
+)
 from oui_jupyter.services.users import UserInfo
 
 
@@ -23,8 +29,12 @@ class FilesBase(OuiHandler):
 class FilesHandler(FilesBase):
     api = {
         "get": Operation("Your uploads", response=list[FileResponse]),
-        "post": Operation("Upload a file (multipart field `file`); it is indexed in the background",
-                          query=UploadQuery, response=FileResponse, body_type="multipart/form-data"),
+        "post": Operation(
+            "Upload a file (multipart field `file`); it is indexed in the background",
+            query=UploadQuery,
+            response=FileResponse,
+            body_type="multipart/form-data",
+        ),
     }
 
     @web.authenticated
@@ -43,16 +53,23 @@ class FilesHandler(FilesBase):
         if len(uploads) != 1:
             raise InvalidInput("send exactly one multipart field named 'file'")
         up = uploads[0]
-        result = await asyncio.to_thread(self.services.files.upload, self.actor, up["filename"],
-                                         up["body"], up.get("content_type", ""), process=query.process)
+        result = await asyncio.to_thread(
+            self.services.files.upload,
+            self.actor,
+            up["filename"],
+            up["body"],
+            up.get("content_type", ""),
+            process=query.process,
+        )
         self.write_json(result)
 
 
 class FileHandler(FilesBase):
     api = {
         "get": Operation("One upload", response=FileResponse),
-        "delete": Operation("Delete an upload, its chunks and its place in collections",
-                            response=MessageResponse),
+        "delete": Operation(
+            "Delete an upload, its chunks and its place in collections", response=MessageResponse
+        ),
     }
 
     @web.authenticated

@@ -1,4 +1,5 @@
 """Knowledge collection routes (``oui/api/v1/knowledge/...``), Open WebUI shapes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from oui_jupyter.errors import Forbidden, InvalidInput
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.schemas.retrieval import (
     KnowledgeFileForm,
     KnowledgeForm,
@@ -25,7 +26,9 @@ class KnowledgeBase(OuiHandler):
 
 
 class KnowledgeListHandler(KnowledgeBase):
-    api = {"get": Operation("Your collections and the shared ones", response=list[KnowledgeResponse])}
+    api = {
+        "get": Operation("Your collections and the shared ones", response=list[KnowledgeResponse])
+    }
 
     @web.authenticated
     @authorized
@@ -40,15 +43,29 @@ class KnowledgeCreateHandler(KnowledgeBase):
     @authorized
     def post(self) -> None:
         form = self.parse_body(KnowledgeForm)
-        data = None if form.data is None else {"file_ids": form.data.file_ids, "paths": form.data.paths}
-        self.write_json(self.services.knowledge.create(
-            self.actor, form.name, form.description, data=data, shared=form.shared,
-            access_control=form.access_control))
+        data = (
+            None
+            if form.data is None
+            else {"file_ids": form.data.file_ids, "paths": form.data.paths}
+        )
+        self.write_json(
+            self.services.knowledge.create(
+                self.actor,
+                form.name,
+                form.description,
+                data=data,
+                shared=form.shared,
+                access_control=form.access_control,
+            )
+        )
 
 
 class KnowledgeReindexHandler(KnowledgeBase):
-    api = {"post": Operation("Re-process every collection's files and rescan the workspace (admins)",
-                             response=bool)}
+    api = {
+        "post": Operation(
+            "Re-process every collection's files and rescan the workspace (admins)", response=bool
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -81,27 +98,45 @@ class KnowledgeDeleteHandler(KnowledgeHandler):
 
 
 class KnowledgeUpdateHandler(KnowledgeBase):
-    api = {"post": Operation("Rename, describe or share a collection", body=KnowledgeUpdateForm,
-                             response=KnowledgeResponse)}
+    api = {
+        "post": Operation(
+            "Rename, describe or share a collection",
+            body=KnowledgeUpdateForm,
+            response=KnowledgeResponse,
+        )
+    }
 
     @web.authenticated
     @authorized
     def post(self, knowledge_id: str) -> None:
         form = self.parse_body(KnowledgeUpdateForm)
-        self.write_json(self.services.knowledge.update(
-            knowledge_id, self.actor, name=form.name, description=form.description, shared=form.shared,
-            access_control=form.access_control))
+        self.write_json(
+            self.services.knowledge.update(
+                knowledge_id,
+                self.actor,
+                name=form.name,
+                description=form.description,
+                shared=form.shared,
+                access_control=form.access_control,
+            )
+        )
 
 
 def _members(form: KnowledgeFileForm) -> dict:
     if not form.file_id and not form.path:
         raise InvalidInput("give file_id (an upload) or path (a workspace file or folder)")
-    return {"file_ids": [form.file_id] if form.file_id else [], "paths": [form.path] if form.path else []}
+    return {
+        "file_ids": [form.file_id] if form.file_id else [],
+        "paths": [form.path] if form.path else [],
+    }
 
 
 class KnowledgeFileAddHandler(KnowledgeBase):
-    api = {"post": Operation("Add an upload or a workspace path", body=KnowledgeFileForm,
-                             response=KnowledgeResponse)}
+    api = {
+        "post": Operation(
+            "Add an upload or a workspace path", body=KnowledgeFileForm, response=KnowledgeResponse
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -111,8 +146,13 @@ class KnowledgeFileAddHandler(KnowledgeBase):
 
 
 class KnowledgeFileRemoveHandler(KnowledgeBase):
-    api = {"post": Operation("Remove an upload or a workspace path", body=KnowledgeFileForm,
-                             response=KnowledgeResponse)}
+    api = {
+        "post": Operation(
+            "Remove an upload or a workspace path",
+            body=KnowledgeFileForm,
+            response=KnowledgeResponse,
+        )
+    }
 
     @web.authenticated
     @authorized

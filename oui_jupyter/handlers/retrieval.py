@@ -1,4 +1,5 @@
 """Retrieval routes (``oui/api/v1/retrieval/...``): status, config, query, process."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from oui_jupyter.errors import Forbidden
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.schemas.retrieval import (
     ProcessFileForm,
     ProcessResult,
@@ -42,8 +43,12 @@ class RetrievalHandler(OuiHandler):
 
 
 class RetrievalStatusHandler(RetrievalHandler):
-    api = {"get": Operation("Workspace index: files/chunks indexed, embedded, pending; model",
-                            response=RetrievalStatus)}
+    api = {
+        "get": Operation(
+            "Workspace index: files/chunks indexed, embedded, pending; model",
+            response=RetrievalStatus,
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -52,7 +57,11 @@ class RetrievalStatusHandler(RetrievalHandler):
 
 
 class RetrievalConfigHandler(RetrievalHandler):
-    api = {"get": Operation("Chunking, embedding engine/model, top_k, hybrid", response=RetrievalConfigBody)}
+    api = {
+        "get": Operation(
+            "Chunking, embedding engine/model, top_k, hybrid", response=RetrievalConfigBody
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -61,8 +70,13 @@ class RetrievalConfigHandler(RetrievalHandler):
 
 
 class RetrievalConfigUpdateHandler(RetrievalHandler):
-    api = {"post": Operation("Change retrieval settings (admins); a new model re-embeds in the background",
-                             body=RetrievalConfigBody, response=RetrievalConfigBody)}
+    api = {
+        "post": Operation(
+            "Change retrieval settings (admins); a new model re-embeds in the background",
+            body=RetrievalConfigBody,
+            response=RetrievalConfigBody,
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -70,21 +84,34 @@ class RetrievalConfigUpdateHandler(RetrievalHandler):
         body = self.parse_body(RetrievalConfigBody)
         if not self.user.is_admin:
             raise Forbidden("Only admins may change retrieval settings")
-        changes = {k: getattr(body, k) for k in body.__struct_fields__ if getattr(body, k) is not None}
+        changes = {
+            k: getattr(body, k) for k in body.__struct_fields__ if getattr(body, k) is not None
+        }
         self.write_json(await asyncio.to_thread(self.services.retrieval.update_config, changes))
 
 
 class QueryCollectionHandler(RetrievalHandler):
-    api = {"post": Operation("Search collections (`workspace`, knowledge ids, `file-<id>`): hybrid by default",
-                             body=QueryCollectionForm, response=QueryResult)}
+    api = {
+        "post": Operation(
+            "Search collections (`workspace`, knowledge ids, `file-<id>`): hybrid by default",
+            body=QueryCollectionForm,
+            response=QueryResult,
+        )
+    }
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         form = self.parse_body(QueryCollectionForm)
         result = await asyncio.to_thread(
-            self.services.retrieval.query, form.collection_names, form.query, form.k,
-            filters=_filters(form.filter), mode=_mode(form.mode, form.hybrid), user_id=self.user.id)
+            self.services.retrieval.query,
+            form.collection_names,
+            form.query,
+            form.k,
+            filters=_filters(form.filter),
+            mode=_mode(form.mode, form.hybrid),
+            user_id=self.user.id,
+        )
         self.write_json(result)
 
 
@@ -96,14 +123,25 @@ class QueryDocHandler(RetrievalHandler):
     async def post(self) -> None:
         form = self.parse_body(QueryDocForm)
         result = await asyncio.to_thread(
-            self.services.retrieval.query, [form.collection_name], form.query, form.k,
-            filters=_filters(form.filter), mode=_mode(form.mode, form.hybrid), user_id=self.user.id)
+            self.services.retrieval.query,
+            [form.collection_name],
+            form.query,
+            form.k,
+            filters=_filters(form.filter),
+            mode=_mode(form.mode, form.hybrid),
+            user_id=self.user.id,
+        )
         self.write_json(result)
 
 
 class ProcessTextHandler(RetrievalHandler):
-    api = {"post": Operation("Add a text to a collection (default: a new one named after the text)",
-                             body=ProcessTextForm, response=ProcessResult)}
+    api = {
+        "post": Operation(
+            "Add a text to a collection (default: a new one named after the text)",
+            body=ProcessTextForm,
+            response=ProcessResult,
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -112,15 +150,27 @@ class ProcessTextHandler(RetrievalHandler):
         collection = form.collection_name or f"text-{self.user.id}-{form.name}"[:255]
         if collection == "workspace":
             raise Forbidden("the workspace collection is built from the server's files")
-        res = await asyncio.to_thread(self.services.retrieval.process_text, collection, form.content,
-                                      name=form.name)
-        self.write_json({"status": True, "collection_name": collection, "filename": form.name,
-                         "chunks": res["chunks"]})
+        res = await asyncio.to_thread(
+            self.services.retrieval.process_text, collection, form.content, name=form.name
+        )
+        self.write_json(
+            {
+                "status": True,
+                "collection_name": collection,
+                "filename": form.name,
+                "chunks": res["chunks"],
+            }
+        )
 
 
 class ProcessFileHandler(RetrievalHandler):
-    api = {"post": Operation("Index an uploaded file (into `file-<id>` or the named collection)",
-                             body=ProcessFileForm, response=ProcessResult)}
+    api = {
+        "post": Operation(
+            "Index an uploaded file (into `file-<id>` or the named collection)",
+            body=ProcessFileForm,
+            response=ProcessResult,
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -128,7 +178,14 @@ class ProcessFileHandler(RetrievalHandler):
         form = self.parse_body(ProcessFileForm)
         if form.collection_name == "workspace":
             raise Forbidden("the workspace collection is built from the server's files")
-        res = await asyncio.to_thread(self.services.files.process, form.file_id, self.actor,
-                                      form.collection_name)
-        self.write_json({"status": True, "collection_name": res["collection"],
-                         "filename": res["source"], "chunks": res["chunks"]})
+        res = await asyncio.to_thread(
+            self.services.files.process, form.file_id, self.actor, form.collection_name
+        )
+        self.write_json(
+            {
+                "status": True,
+                "collection_name": res["collection"],
+                "filename": res["source"],
+                "chunks": res["chunks"],
+            }
+        )

@@ -6,12 +6,25 @@ from __future__ import annotations
 
 from jupyter_server.utils import url_path_join
 
-from oui_jupyter.handlers import chats, core, folders
+from oui_jupyter.handlers import (
+    chats,
+    completions,
+    core,
+    events,
+    files,
+    folders,
+    knowledge,
+    models,
+    retrieval,
+    tasks,
+)
 from oui_jupyter.handlers.base import OuiHandler
 
 CHAT_ID = r"(?P<chat_id>[\w-]{1,64})"
 FOLDER_ID = r"(?P<folder_id>[\w-]{1,64})"
 SHARE_ID = r"(?P<share_id>[\w-]{1,64})"
+KNOWLEDGE_ID = r"(?P<knowledge_id>[\w-]{1,64})"
+FILE_ID = r"(?P<file_id>[\w-]{1,64})"
 
 ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"version", core.VersionHandler),
@@ -39,6 +52,43 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/chats/{CHAT_ID}/tags", chats.ChatTagsHandler),
     (rf"v1/chats/{CHAT_ID}/tags/all", chats.ChatTagsClearHandler),
     (rf"v1/chats/{CHAT_ID}/export", chats.ExportChatHandler),
+    (rf"v1/chats/{CHAT_ID}/message", completions.ChatMessageHandler),
+    # models, completions, live events
+    (r"models", models.ModelsHandler),
+    (r"v1/models(?:/list)?/?", models.CustomModelsHandler),
+    (r"v1/models/create", models.CreateCustomModelHandler),
+    (r"v1/models/model", models.CustomModelHandler),
+    (r"v1/models/model/update", models.UpdateCustomModelHandler),
+    (r"v1/models/model/toggle", models.ToggleCustomModelHandler),
+    (r"v1/models/model/delete", models.DeleteCustomModelHandler),
+    (r"v1/openai/config", models.OpenAIConfigHandler),
+    (r"v1/openai/config/update", models.OpenAIConfigUpdateHandler),
+    (r"chat/completions", completions.ChatCompletionsHandler),
+    (r"v1/chat/completions", completions.ChatCompletionsHandler),
+    (rf"tasks/chat/{CHAT_ID}", tasks.ChatTasksHandler),
+    (rf"tasks/chat/{CHAT_ID}/stop", tasks.StopChatTaskHandler),
+    (r"events", events.EventsHandler),  # type: ignore[list-item]
+    # retrieval, knowledge collections, uploads
+    (r"v1/retrieval/status", retrieval.RetrievalStatusHandler),
+    (r"v1/retrieval/config", retrieval.RetrievalConfigHandler),
+    (r"v1/retrieval/config/update", retrieval.RetrievalConfigUpdateHandler),
+    (r"v1/retrieval/query/collection", retrieval.QueryCollectionHandler),
+    (r"v1/retrieval/query/doc", retrieval.QueryDocHandler),
+    (r"v1/retrieval/process/text", retrieval.ProcessTextHandler),
+    (r"v1/retrieval/process/file", retrieval.ProcessFileHandler),
+    (r"v1/knowledge(?:/list)?/?", knowledge.KnowledgeListHandler),
+    (r"v1/knowledge/create", knowledge.KnowledgeCreateHandler),
+    (r"v1/knowledge/reindex", knowledge.KnowledgeReindexHandler),
+    (rf"v1/knowledge/{KNOWLEDGE_ID}", knowledge.KnowledgeHandler),
+    (rf"v1/knowledge/{KNOWLEDGE_ID}/update", knowledge.KnowledgeUpdateHandler),
+    (rf"v1/knowledge/{KNOWLEDGE_ID}/file/add", knowledge.KnowledgeFileAddHandler),
+    (rf"v1/knowledge/{KNOWLEDGE_ID}/file/remove", knowledge.KnowledgeFileRemoveHandler),
+    (rf"v1/knowledge/{KNOWLEDGE_ID}/reset", knowledge.KnowledgeResetHandler),
+    (rf"v1/knowledge/{KNOWLEDGE_ID}/delete", knowledge.KnowledgeDeleteHandler),
+    (r"v1/files/?", files.FilesHandler),
+    (rf"v1/files/{FILE_ID}", files.FileHandler),
+    (rf"v1/files/{FILE_ID}/content", files.FileContentHandler),
+    (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
     # folders
     (r"v1/folders/?", folders.FoldersHandler),
     (rf"v1/folders/{FOLDER_ID}(?:/update(?:/parent|/expanded)?)?", folders.FolderHandler),

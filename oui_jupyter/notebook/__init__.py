@@ -19,7 +19,16 @@ _EXPORTS = {
     "SearchWidget": "oui_jupyter.notebook.widgets",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AsyncOuiClient",
+    "ChatWidget",
+    "Hit",
+    "OuiClient",
+    "OuiError",
+    "SearchWidget",
+    "ServerInfo",
+    "find_server",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -122,7 +122,9 @@ def normalise_sources(sources: Any, server: ServerInfo) -> list[Hit]:
         if not isinstance(item, dict):
             continue
         entries: list[tuple[dict[str, Any], str]] = []
-        if isinstance(item.get("metadata"), list):
+        if isinstance(item.get("path"), str):  # ours: flat fields (and Open WebUI's beside them)
+            entries.append((item, str(item.get("snippet") or "")))
+        elif isinstance(item.get("metadata"), list):
             documents = item.get("document") or []
             for index, meta in enumerate(item["metadata"]):
                 if isinstance(meta, dict):
@@ -168,7 +170,7 @@ class SSEParser:
             return None
         name, _, value = line.partition(":")
         if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
+            self._data.append(value.removeprefix(" "))
         return None
 
 
@@ -311,17 +313,42 @@ def _error_message(response: httpx.Response) -> str:
 
 def raise_for(response: httpx.Response, server: ServerInfo) -> None:
     code = response.status_code
-    if code < 400:
+    if code < 300:
         return
+    path = response.request.url.path
+    if code < 400:
+        raise ApiError(
+            f"oui: {path} redirected to {response.headers.get('location', '?')}: "
+            "is the oui-jupyter server extension enabled on that server?",
+            code,
+        )
     message = _error_message(response)
     if code in (401, 403):
         raise AuthError(
             f"oui: the server at {server.url} refused this kernel ({code}: {message}); "
             "set OUI_TOKEN to a valid Jupyter token"
         )
+    is_json = "json" in response.headers.get("content-type", "")
+    if code == 404 and not is_json:
+        raise NotFound(f"oui: {path} does not exist on {server.url}: is the oui-jupyter server extension enabled?")
     if code == 404:
         raise NotFound(f"oui: {message}")
     raise ApiError(f"oui: {message} ({code})", code)
+
+
+def json_body(response: httpx.Response, server: ServerInfo) -> Any:
+    """The JSON of a successful answer; a clear error for anything else (a login page...)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise ApiError(
+            f"oui: {server.url} answered {response.request.url.path} with "
+            f"{response.headers.get('content-type', 'no content type')}, not JSON: "
+            "is the oui-jupyter server extension enabled there?",
+            response.status_code,
+        ) from None
 
 
 def unreachable(server: ServerInfo, error: Exception) -> ServerUnreachable:
@@ -349,8 +376,11 @@ def message_body(
     files: list[dict[str, Any]] | None,
     workspace: bool,
     stream: bool,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"content": content, "stream": stream}
+    if params:
+        body["params"] = params
     if model:
         body["model"] = model
     if parent_id:
@@ -393,6 +423,13 @@ def pick_model(models: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
 def default_model(models: list[dict[str, Any]]) -> str | None:
     usable = [m for m in models if m.get("available", True) is not False]
     return str(usable[0]["id"]) if usable else None
+
+
+def index_done(status: dict[str, Any]) -> bool:
+    """The workspace index has scanned everything and embedded every chunk (or failed)."""
+    if status.get("state") == "error":
+        raise OuiError(f"oui: the workspace index failed: {status.get('error')}")
+    return status.get("state") == "idle" and not status.get("pending")
 
 
 def _timeout(read: float | None) -> Any:
@@ -455,7 +492,7 @@ class OuiClient(_Base):
     def __enter__(self) -> OuiClient:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -466,7 +503,7 @@ class OuiClient(_Base):
         except httpx.TransportError as error:
             raise unreachable(self.server, error) from None
         raise_for(response, self.server)
-        return response.json() if response.content else None
+        return json_body(response, self.server)
 
     # -- reads
     def version(self) -> str:
@@ -495,6 +532,19 @@ class OuiClient(_Base):
     def status(self) -> dict[str, Any]:
         return dict(self.request("GET", "v1/retrieval/status"))
 
+    def wait_for_index(self, timeout: float = 300.0, poll: float = 0.5) -> dict[str, Any]:
+        """Wait until the workspace index is idle with every chunk embedded; the last status."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        status = self.status()
+        while not index_done(status):
+            if time.monotonic() > deadline:
+                raise OuiError(f"oui: the workspace index is still busy after {timeout:.0f} s ({status.get('state')})")
+            time.sleep(poll)
+            status = self.status()
+        return status
+
     def search(self, query: str, k: int = 5, collection: str = WORKSPACE) -> list[Hit]:
         body = self.request(
             "POST",
@@ -522,9 +572,10 @@ class OuiClient(_Base):
         parent_id: str | None = None,
         files: list[dict[str, Any]] | None = None,
         workspace: bool = False,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run one turn in a chat and wait for the assistant message."""
-        body = message_body(content, model, parent_id, files, workspace, stream=False)
+        body = message_body(content, model, parent_id, files, workspace, stream=False, params=params)
         return dict(self.request("POST", f"v1/chats/{quote(chat_id, safe='')}/message", json=body))
 
     def stream_message(
@@ -536,9 +587,10 @@ class OuiClient(_Base):
         parent_id: str | None = None,
         files: list[dict[str, Any]] | None = None,
         workspace: bool = False,
+        params: dict[str, Any] | None = None,
     ) -> SyncTurn:
         """Start one turn; iterate the result for text, then read ``.message``."""
-        body = message_body(content, model, parent_id, files, workspace, stream=True)
+        body = message_body(content, model, parent_id, files, workspace, stream=True, params=params)
         return self._stream(f"v1/chats/{quote(chat_id, safe='')}/message", body)
 
     def stream_completion(self, messages: list[dict[str, Any]], model: str, **extra: Any) -> SyncTurn:
@@ -596,7 +648,7 @@ class AsyncOuiClient(_Base):
     async def __aenter__(self) -> AsyncOuiClient:
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -607,7 +659,7 @@ class AsyncOuiClient(_Base):
         except httpx.TransportError as error:
             raise unreachable(self.server, error) from None
         raise_for(response, self.server)
-        return response.json() if response.content else None
+        return json_body(response, self.server)
 
     async def version(self) -> str:
         return str((await self.request("GET", "version")).get("version", ""))
@@ -633,6 +685,19 @@ class AsyncOuiClient(_Base):
 
     async def status(self) -> dict[str, Any]:
         return dict(await self.request("GET", "v1/retrieval/status"))
+
+    async def wait_for_index(self, timeout: float = 300.0, poll: float = 0.5) -> dict[str, Any]:
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        status = await self.status()
+        while not index_done(status):
+            if time.monotonic() > deadline:
+                raise OuiError(f"oui: the workspace index is still busy after {timeout:.0f} s ({status.get('state')})")
+            await asyncio.sleep(poll)
+            status = await self.status()
+        return status
 
     async def search(self, query: str, k: int = 5, collection: str = WORKSPACE) -> list[Hit]:
         body = await self.request(
@@ -660,8 +725,9 @@ class AsyncOuiClient(_Base):
         parent_id: str | None = None,
         files: list[dict[str, Any]] | None = None,
         workspace: bool = False,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        body = message_body(content, model, parent_id, files, workspace, stream=False)
+        body = message_body(content, model, parent_id, files, workspace, stream=False, params=params)
         return dict(await self.request("POST", f"v1/chats/{quote(chat_id, safe='')}/message", json=body))
 
     async def stream_message(
@@ -673,8 +739,9 @@ class AsyncOuiClient(_Base):
         parent_id: str | None = None,
         files: list[dict[str, Any]] | None = None,
         workspace: bool = False,
+        params: dict[str, Any] | None = None,
     ) -> AsyncTurn:
-        body = message_body(content, model, parent_id, files, workspace, stream=True)
+        body = message_body(content, model, parent_id, files, workspace, stream=True, params=params)
         return await self._stream(f"v1/chats/{quote(chat_id, safe='')}/message", body)
 
     async def stream_completion(

@@ -14,8 +14,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from oui_jupyter.notebook import context, render
-from oui_jupyter.notebook.client import OuiError, normalise_sources
-from oui_jupyter.notebook.session import Session, fill_template
+from oui_jupyter.notebook.client import NotFound, OuiError, normalise_sources
+from oui_jupyter.notebook.session import Session, fill_template, shared_session
 
 FORMATS = ("markdown", "code", "text", "json")
 UPDATE_EVERY = 0.05  # seconds between in-place Markdown updates while streaming
@@ -50,6 +50,7 @@ class OuiMagics(Magics):
     @argument("--workspace", action="store_true", help="answer from the indexed workspace, with citations")
     @argument("--knowledge", action="append", default=[], metavar="NAME", help="answer from a knowledge collection")
     @argument("-f", "--format", choices=FORMATS, default="markdown", help="how to show the answer")
+    @argument("--max-tokens", type=int, metavar="N", help="cap the answer's length")
     @argument("--with", dest="with_vars", action="append", default=[], metavar="VAR",
               help="describe these variables to the model (DataFrame schema and head, array shape...)")
     @cell_magic
@@ -72,6 +73,7 @@ class OuiMagics(Magics):
                 workspace=args.workspace,
                 knowledge=_split_names(args.knowledge),
                 fmt=args.format,
+                params={"max_tokens": args.max_tokens} if args.max_tokens else None,
             )
         except OuiError as error:
             say(str(error))
@@ -92,21 +94,26 @@ class OuiMagics(Magics):
         workspace: bool = False,
         knowledge: list[str] | None = None,
         fmt: str = "markdown",
+        params: dict[str, Any] | None = None,
     ) -> Any:
         """One turn in the notebook's chat, streamed into the output."""
         session = self.session
         model_id = session.resolve_model(model)
         files = session.knowledge_files(knowledge or [])
         if chat_id:
-            session.use_chat(chat_id)
             target = chat_id
         elif new:
             target = session.new_chat(model_id)
         else:
             target = session.notebook_chat(model_id)
-        turn = session.client.stream_message(
-            target, prompt, model=model_id, files=files, workspace=workspace
-        )
+        try:
+            turn = session.client.stream_message(
+                target, prompt, model=model_id, files=files, workspace=workspace, params=params
+            )
+        except NotFound:
+            if chat_id:  # the model was checked above: the chat is what is missing
+                raise NotFound(f"oui: chat {chat_id!r} not found (list yours with %oui chats)") from None
+            raise
         view = _AnswerView(fmt)
         try:
             for text in turn:
@@ -267,16 +274,25 @@ class _AnswerView:
         self._show(self.content + render.sources_markdown(sources))
 
 
+def _show_oui_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+    """An ``OuiError`` raised by client code in a cell: its one line, not our internals' traceback."""
+    say(str(value))
+
+
 def load_ipython_extension(ipython: Any) -> None:
     session = shared_session()
     ipython.register_magics(OuiMagics(ipython, session=session))
+    if not getattr(ipython, "custom_exceptions", ()):  # never replace another extension's handler
+        ipython.set_custom_exc((OuiError,), _show_oui_error)
     try:
-        session.server  # reads the runtime dir only: no network, no httpx
+        _ = session.server  # reads the runtime dir only: no network, no httpx
     except OuiError as error:
         say(str(error))
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    if getattr(ipython, "custom_exceptions", ()) == (OuiError,):
+        ipython.set_custom_exc((), None)
     magics = ipython.magics_manager.registry.pop("OuiMagics", None)
     if magics is not None:
         for kind in ("line", "cell"):
@@ -285,13 +301,3 @@ def unload_ipython_extension(ipython: Any) -> None:
                 if getattr(table[name], "__self__", None) is magics:
                     del table[name]
 
-
-_SESSION: Session | None = None
-
-
-def shared_session() -> Session:
-    """The kernel's one :class:`Session` (the widgets use it too)."""
-    global _SESSION
-    if _SESSION is None:
-        _SESSION = Session()
-    return _SESSION

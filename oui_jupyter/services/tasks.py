@@ -74,6 +74,10 @@ class TaskRegistry:
             stopped.append(generation.task_id)
         return stopped
 
+    def cancel_all(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+
     async def aclose(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:

@@ -12,22 +12,79 @@ per query term and segment, then a partial sort of the touched rows.
 
 numpy is imported lazily: this module is importable at server start.
 """
+
 from __future__ import annotations
 
 import math
 import re
 import threading
-from typing import TYPE_CHECKING, Sequence
-
-if TYPE_CHECKING:
-    import numpy as np
+from collections.abc import Sequence
 
 _WORD_RE = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|[A-Za-z]|\d+")
 
 STOPWORDS = frozenset(
-    """a an and are as at be but by for from has have he her his i if in into is it its
-    me my no not of on or our she so such that the their them then there these they this
-    to was we were what when where which who will with you your self none true false""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "such",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "with",
+        "you",
+        "your",
+        "self",
+        "none",
+        "true",
+        "false",
+    ]
 )
 
 
@@ -61,11 +118,11 @@ def tokenize(text: str) -> list[str]:
 
 
 class _Segment:
-    __slots__ = ("offsets", "docs", "imps", "n_docs")
+    __slots__ = ("docs", "imps", "n_docs", "offsets")
 
     def __init__(self, offsets, docs, imps, n_docs: int) -> None:
         self.offsets = offsets  # int64, len = vocab size at build + 1
-        self.docs = docs  # int64 row positions, grouped by term
+        self.docs = docs  # int32 row positions, grouped by term
         self.imps = imps  # float32 impacts, aligned with docs
         self.n_docs = n_docs
 
@@ -155,7 +212,12 @@ class KeywordIndex:
             order = np.argsort(terms, kind="stable")
             offsets = np.zeros(vocab_size + 1, dtype=np.int64)
             np.cumsum(np.bincount(terms, minlength=vocab_size), out=offsets[1:])
-            seg = _Segment(offsets, rows_arr[doc_local[order]], imps[order].astype(np.float32), len(per_doc))
+            seg = _Segment(
+                offsets,
+                rows_arr[doc_local[order]].astype(np.int32),
+                imps[order].astype(np.float32),
+                len(per_doc),
+            )
             self._segments.append(seg)
             self._maybe_merge()
 
@@ -177,7 +239,7 @@ class KeywordIndex:
             keep = alive[docs]
             terms, docs, imps = terms[keep], docs[keep], imps[keep]
         if remap is not None:
-            docs = remap[docs]
+            docs = remap[docs].astype(np.int32)
         order = np.argsort(terms, kind="stable")
         offsets = np.zeros(vocab_size + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms, minlength=vocab_size), out=offsets[1:])
@@ -250,7 +312,7 @@ class KeywordIndex:
         else:
             cand = np.flatnonzero(scores)
         if mask is not None:
-            m = mask[: size] if mask.shape[0] >= size else np.pad(mask, (0, size - mask.shape[0]))
+            m = mask[:size] if mask.shape[0] >= size else np.pad(mask, (0, size - mask.shape[0]))
             cand = cand[m[cand]]
         if cand.shape[0] == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
@@ -270,4 +332,7 @@ class KeywordIndex:
         }
 
     def nbytes(self) -> int:
-        return sum(s.offsets.nbytes + s.docs.nbytes + s.imps.nbytes for s in self._segments) + self._df.nbytes
+        return (
+            sum(s.offsets.nbytes + s.docs.nbytes + s.imps.nbytes for s in self._segments)
+            + self._df.nbytes
+        )

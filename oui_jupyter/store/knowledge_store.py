@@ -4,6 +4,7 @@ A collection is visible to its owner, and to everyone when ``shared``; only the 
 (or an admin) may change it. A file is visible to its owner, and to readers of a
 collection that contains it.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,13 +32,29 @@ class KnowledgeStore:
         self.db = db
 
     # ----- knowledge -----
-    def create(self, user_id: str, name: str, description: str = "", *, data: dict | None = None,
-               meta: dict | None = None, access_control: Any = None, shared: bool = False) -> Knowledge:
+    def create(
+        self,
+        user_id: str,
+        name: str,
+        description: str = "",
+        *,
+        data: dict | None = None,
+        meta: dict | None = None,
+        access_control: Any = None,
+        shared: bool = False,
+    ) -> Knowledge:
         now = time.time()
         row = Knowledge(
-            id=str(uuid.uuid4()), user_id=user_id, name=name, description=description,
-            data={"file_ids": [], "paths": [], **(data or {})}, meta=meta or {},
-            access_control=access_control, shared=shared, created_at=now, updated_at=now,
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            name=name,
+            description=description,
+            data={"file_ids": [], "paths": [], **(data or {})},
+            meta=meta or {},
+            access_control=access_control,
+            shared=shared,
+            created_at=now,
+            updated_at=now,
         )
         with self.db.session() as s:
             s.add(row)
@@ -83,8 +100,16 @@ class KnowledgeStore:
             row.updated_at = time.time()
             return row
 
-    def update_data(self, knowledge_id: str, actor: Actor, *, add_files=(), remove_files=(),
-                    add_paths=(), remove_paths=()) -> Knowledge:
+    def update_data(
+        self,
+        knowledge_id: str,
+        actor: Actor,
+        *,
+        add_files=(),
+        remove_files=(),
+        add_paths=(),
+        remove_paths=(),
+    ) -> Knowledge:
         """Add/remove file ids and workspace paths, keeping order and uniqueness."""
         with self.db.session() as s:
             row = self._writable(s, knowledge_id, actor)
@@ -106,15 +131,41 @@ class KnowledgeStore:
 
     def collections_with_file(self, file_id: str) -> list[Knowledge]:
         with self.db.reader() as s:
-            return [k for k in s.scalars(select(Knowledge)) if file_id in (k.data or {}).get("file_ids", [])]
+            return [
+                k
+                for k in s.scalars(select(Knowledge))
+                if file_id in (k.data or {}).get("file_ids", [])
+            ]
 
     # ----- files -----
-    def add_file(self, user_id: str, *, file_id: str, filename: str, path: str, hash: str, size: int,
-                 content_type: str, meta: dict | None = None) -> File:
+    def add_file(
+        self,
+        user_id: str,
+        *,
+        file_id: str,
+        filename: str,
+        path: str,
+        hash: str,
+        size: int,
+        content_type: str,
+        meta: dict | None = None,
+    ) -> File:
         now = time.time()
-        row = File(id=file_id, user_id=user_id, filename=filename, path=path, hash=hash, size=size,
-                   content_type=content_type, status="pending", error=None, data={}, meta=meta or {},
-                   created_at=now, updated_at=now)
+        row = File(
+            id=file_id,
+            user_id=user_id,
+            filename=filename,
+            path=path,
+            hash=hash,
+            size=size,
+            content_type=content_type,
+            status="pending",
+            error=None,
+            data={},
+            meta=meta or {},
+            created_at=now,
+            updated_at=now,
+        )
         with self.db.session() as s:
             s.add(row)
         return row
@@ -138,8 +189,9 @@ class KnowledgeStore:
                 q = q.where(File.user_id == actor.id)
             return list(s.scalars(q))
 
-    def set_file_status(self, file_id: str, status: str, error: str | None = None,
-                        data: dict | None = None) -> None:
+    def set_file_status(
+        self, file_id: str, status: str, error: str | None = None, data: dict | None = None
+    ) -> None:
         with self.db.session() as s:
             row = s.get(File, file_id)
             if row is not None:

@@ -4,9 +4,10 @@ A knowledge collection lists uploaded file ids and workspace paths in ``data``
 (``{"file_ids": [...], "paths": [...]}``); their chunks live in the retrieval index
 (collection ``file-<id>`` for an upload, ``workspace`` for a path).
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,7 +25,7 @@ class Knowledge(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[JSONValue] = mapped_column(JSON, default=dict)
     meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
-    access_control: Mapped[Optional[Any]] = mapped_column(JSON, nullable=True)
+    access_control: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
@@ -42,7 +43,7 @@ class File(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|completed|failed
-    error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     data: Mapped[JSONValue] = mapped_column(JSON, default=dict)
     meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
     created_at: Mapped[float] = mapped_column(Float)

@@ -20,16 +20,19 @@ DuckDB and numpy are imported lazily (startup cost); a DuckDB connection is not
 thread-safe, so every DuckDB call holds ``_db_lock``; the in-memory state is guarded by
 ``_lock`` (writers swap in new arrays; readers copy references under the lock).
 """
+
 from __future__ import annotations
 
 import fnmatch
 import hashlib
 import json
 import os
+import re
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .keyword_index import KeywordIndex
 
@@ -148,6 +151,7 @@ class DuckDBVectorStore:
         # (collection id, source id) -> positions
         self._by_file: dict[tuple[int, int], list[int]] = {}
         self._kw = KeywordIndex()
+        self._glob_cache: dict[str, tuple] = {}
         self._dead = 0
         self._next_id = 1
 
@@ -356,7 +360,15 @@ class DuckDBVectorStore:
         import numpy as np
 
         rows_ids, rows_coll, rows_src, rows_ft, rows_text, rows_hash, rows_meta, rows_ord = (
-            [], [], [], [], [], [], [], [])
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
         with self._lock:
             next_id = self._next_id
             for rec, chunks in batch:
@@ -380,7 +392,8 @@ class DuckDBVectorStore:
             try:
                 for rec, _ in batch:
                     con.execute(
-                        "DELETE FROM files WHERE collection = ? AND source = ?", [rec.collection, rec.source]
+                        "DELETE FROM files WHERE collection = ? AND source = ?",
+                        [rec.collection, rec.source],
                     )
                 files = {
                     "collection": np.array([r.collection for r, _ in batch], dtype=object),
@@ -399,34 +412,42 @@ class DuckDBVectorStore:
                 con.unregister("_files_in")
                 replaced = [(r.collection, r.source) for r, c in batch if c is not None]
                 if replaced:
-                    con.register("_gone", {
-                        "collection": np.array([c for c, _ in replaced], dtype=object),
-                        "source": np.array([s for _, s in replaced], dtype=object),
-                    })
+                    con.register(
+                        "_gone",
+                        {
+                            "collection": np.array([c for c, _ in replaced], dtype=object),
+                            "source": np.array([s for _, s in replaced], dtype=object),
+                        },
+                    )
                     con.execute(
                         "DELETE FROM chunks USING _gone WHERE chunks.collection = _gone.collection "
                         "AND chunks.source = _gone.source"
                     )
                     con.unregister("_gone")
                 if rows_ids:
-                    con.register("_chunks_in", {
-                        "id": np.array(rows_ids, dtype=np.int64),
-                        "collection": np.array(rows_coll, dtype=object),
-                        "source": np.array(rows_src, dtype=object),
-                        "ord": np.array(rows_ord, dtype=np.int32),
-                        "file_type": np.array(rows_ft, dtype=object),
-                        "text": np.array(rows_text, dtype=object),
-                        "text_hash": np.array(rows_hash, dtype=object),
-                        "meta": np.array(rows_meta, dtype=object),
-                    })
+                    con.register(
+                        "_chunks_in",
+                        {
+                            "id": np.array(rows_ids, dtype=np.int64),
+                            "collection": np.array(rows_coll, dtype=object),
+                            "source": np.array(rows_src, dtype=object),
+                            "ord": np.array(rows_ord, dtype=np.int32),
+                            "file_type": np.array(rows_ft, dtype=object),
+                            "text": np.array(rows_text, dtype=object),
+                            "text_hash": np.array(rows_hash, dtype=object),
+                            "meta": np.array(rows_meta, dtype=object),
+                        },
+                    )
                     con.execute("INSERT INTO chunks SELECT * FROM _chunks_in")
                     if self.embedding_model:
-                        cached = dict(con.execute(
-                            "SELECT e.text_hash, e.vec FROM embeddings e JOIN "
-                            "(SELECT DISTINCT text_hash FROM _chunks_in) c USING (text_hash) "
-                            "WHERE e.model = ?",
-                            [self.embedding_model],
-                        ).fetchall())
+                        cached = dict(
+                            con.execute(
+                                "SELECT e.text_hash, e.vec FROM embeddings e JOIN "
+                                "(SELECT DISTINCT text_hash FROM _chunks_in) c USING (text_hash) "
+                                "WHERE e.model = ?",
+                                [self.embedding_model],
+                            ).fetchall()
+                        )
                     con.unregister("_chunks_in")
                 con.execute("COMMIT")
             except Exception:
@@ -438,9 +459,13 @@ class DuckDBVectorStore:
                     continue
                 key = (self._colls.get(rec.collection), self._sources.get(rec.source))
                 self._kill(self._by_file.pop(key, []))
-            positions = self._append_rows(
-                rows_ids, rows_coll, rows_src, rows_ft, rows_text, rows_hash, rows_meta
-            ) if rows_ids else []
+            positions = (
+                self._append_rows(
+                    rows_ids, rows_coll, rows_src, rows_ft, rows_text, rows_hash, rows_meta
+                )
+                if rows_ids
+                else []
+            )
             hit = [(p, cached[h]) for p, h in zip(positions, rows_hash) if h in cached]
             if hit:
                 vecs = np.frombuffer(b"".join(v for _, v in hit), np.float32).reshape(len(hit), -1)
@@ -455,18 +480,23 @@ class DuckDBVectorStore:
         if not sources:
             return 0
         with self._db_lock:
-            self._con.register("_gone", {
-                "source": np.array(list(sources), dtype=object),
-            })
+            self._con.register(
+                "_gone",
+                {
+                    "source": np.array(list(sources), dtype=object),
+                },
+            )
             n = self._con.execute(
                 "SELECT count(*) FROM files WHERE collection = ? AND source IN (SELECT source FROM _gone)",
                 [collection],
             ).fetchall()[0][0]
             self._con.execute(
-                "DELETE FROM files WHERE collection = ? AND source IN (SELECT source FROM _gone)", [collection]
+                "DELETE FROM files WHERE collection = ? AND source IN (SELECT source FROM _gone)",
+                [collection],
             )
             self._con.execute(
-                "DELETE FROM chunks WHERE collection = ? AND source IN (SELECT source FROM _gone)", [collection]
+                "DELETE FROM chunks WHERE collection = ? AND source IN (SELECT source FROM _gone)",
+                [collection],
             )
             self._con.unregister("_gone")
         with self._lock:
@@ -539,22 +569,31 @@ class DuckDBVectorStore:
         for (_, h), v in zip(items, vecs):
             uniq.setdefault(h, v.tobytes())
         with self._db_lock:
-            self._con.register("_emb_in", {
-                "model": np.array([model] * len(uniq), dtype=object),
-                "text_hash": np.array(list(uniq), dtype=object),
-                "vec": np.array(list(uniq.values()), dtype=object),
-            })
+            self._con.register(
+                "_emb_in",
+                {
+                    "model": np.array([model] * len(uniq), dtype=object),
+                    "text_hash": np.array(list(uniq), dtype=object),
+                    "vec": np.array(list(uniq.values()), dtype=object),
+                },
+            )
             self._con.execute(
                 "INSERT INTO embeddings SELECT * FROM _emb_in WHERE text_hash NOT IN "
-                "(SELECT text_hash FROM embeddings WHERE model = ?)", [model]
+                "(SELECT text_hash FROM embeddings WHERE model = ?)",
+                [model],
             )
             self._con.unregister("_emb_in")
         with self._lock:
             # positions may have been compacted/killed meanwhile: match by hash
-            keep = [(p, i) for i, (p, h) in enumerate(items)
-                    if p < self._n and self._alive[p] and self._hashes[p] == h]
+            keep = [
+                (p, i)
+                for i, (p, h) in enumerate(items)
+                if p < self._n and self._alive[p] and self._hashes[p] == h
+            ]
             if keep:
-                self._put_vectors(np.array([p for p, _ in keep], np.int64), vecs[[i for _, i in keep]])
+                self._put_vectors(
+                    np.array([p for p, _ in keep], np.int64), vecs[[i for _, i in keep]]
+                )
 
     def prune_embeddings(self) -> int:
         """Delete cached vectors of texts no chunk has any more."""
@@ -567,21 +606,41 @@ class DuckDBVectorStore:
         return int(before - after)
 
     # -- search -----------------------------------------------------------------------
-    def mask(self, flt: SearchFilter | None):
-        """Bool array over positions: alive and matching ``flt``."""
+    def _glob_ids(self, pattern: str) -> list[int]:
+        """Source ids matching a glob; checks only sources added since the last call."""
+        rx, upto, ids = self._glob_cache.get(pattern) or (
+            re.compile(fnmatch.translate(pattern)),
+            0,
+            [],
+        )
+        names = self._sources.names
+        if upto < len(names):
+            ids = ids + [i for i in range(upto, len(names)) if rx.match(names[i])]
+            if len(self._glob_cache) > 256:
+                self._glob_cache.clear()
+            self._glob_cache[pattern] = (rx, len(names), ids)
+        return ids
+
+    @staticmethod
+    def _lut_mask(column, ids, size: int):
+        """``column[i] in ids`` for every row, via a lookup table (one gather, no sort)."""
         import numpy as np
 
+        lut = np.zeros(size + 1, bool)
+        if ids:
+            lut[np.asarray(ids, np.int64)] = True
+        return lut[column]
+
+    def mask(self, flt: SearchFilter | None):
+        """Bool array over positions: alive and matching ``flt``."""
         with self._lock:
             n = self._n
             m = self._alive[:n].copy()
             if flt is None:
                 return m
             if flt.collections is not None or flt.sources is not None:
-                sel = np.zeros(n, bool)
-                if flt.collections:
-                    cids = [self._colls.ids[c] for c in flt.collections if c in self._colls.ids]
-                    if cids:
-                        sel |= np.isin(self._coll[:n], np.array(cids, np.int16))
+                cids = [self._colls.ids[c] for c in flt.collections or [] if c in self._colls.ids]
+                sel = self._lut_mask(self._coll[:n], cids, len(self._colls.names))
                 if flt.sources:
                     scid = self._colls.ids.get(flt.sources_collection)
                     for s in flt.sources:
@@ -590,13 +649,20 @@ class DuckDBVectorStore:
                             sel[self._by_file.get((scid, sid), [])] = True
                 m &= sel
             if flt.globs:
-                ok = [i for i, name in enumerate(self._sources.names)
-                      if any(fnmatch.fnmatchcase(name, g) for g in flt.globs)]
-                m &= np.isin(self._src[:n], np.array(ok, np.int32))
+                ok = sorted({i for g in flt.globs for i in self._glob_ids(g)})
+                m &= self._lut_mask(self._src[:n], ok, len(self._sources.names))
             if flt.file_types:
                 fids = [self._ftypes.ids[f] for f in flt.file_types if f in self._ftypes.ids]
-                m &= np.isin(self._ftype[:n], np.array(fids, np.int16))
+                m &= self._lut_mask(self._ftype[:n], fids, len(self._ftypes.names))
             return m
+
+    def reading(self) -> threading.RLock:
+        """Hold while turning positions into results: no compaction can renumber them."""
+        return self._lock
+
+    def has_vectors(self) -> bool:
+        with self._lock:
+            return self._vecs is not None and bool(self._has_vec[: self._n].any())
 
     def keyword_search(self, query: str, n: int, mask=None):
         """``(positions, scores)`` best first, BM25."""
@@ -619,7 +685,7 @@ class DuckDBVectorStore:
         n_ok = int(np.count_nonzero(m)) if mask is not None or not ok.all() else size
         if n_ok == 0:
             return empty
-        if n_ok < size // 4:
+        if n_ok < size // 16:  # very selective: gather those rows; else scan all and mask
             idx = np.flatnonzero(m)
             scores = vecs[idx] @ q
         else:
@@ -628,7 +694,11 @@ class DuckDBVectorStore:
             if n_ok < size:
                 scores[~m] = -np.inf
         k = min(n, n_ok)
-        part = np.argpartition(-scores, k - 1)[:k] if scores.shape[0] > k else np.arange(scores.shape[0])
+        part = (
+            np.argpartition(-scores, k - 1)[:k]
+            if scores.shape[0] > k
+            else np.arange(scores.shape[0])
+        )
         part = part[np.argsort(-scores[part], kind="stable")]
         pos = part if idx is None else idx[part]
         return pos.astype(np.int64), scores[part]
@@ -649,7 +719,13 @@ class DuckDBVectorStore:
                 alive = alive & (self._coll[:n] == cid)
             chunks = int(np.count_nonzero(alive))
             embedded = int(np.count_nonzero(alive & self._has_vec[:n]))
-            files = len({s for c, s in self._by_file if collection is None or self._colls.names[c] == collection})
+            files = len(
+                {
+                    s
+                    for c, s in self._by_file
+                    if collection is None or self._colls.names[c] == collection
+                }
+            )
         return {
             "files": files,
             "chunks": chunks,
@@ -664,8 +740,12 @@ class DuckDBVectorStore:
         import sys
 
         with self._lock:
-            arrays = sum(a.nbytes for a in (self._src, self._ftype, self._coll, self._alive, self._has_vec))
+            arrays = sum(
+                a.nbytes for a in (self._src, self._ftype, self._coll, self._alive, self._has_vec)
+            )
             vecs = self._vecs.nbytes if self._vecs is not None else 0
-            texts = sum(sys.getsizeof(t) for t in self._texts) + sum(sys.getsizeof(m) for m in self._metas)
+            texts = sum(sys.getsizeof(t) for t in self._texts) + sum(
+                sys.getsizeof(m) for m in self._metas
+            )
             hashes = sum(sys.getsizeof(h) for h in self._hashes) + 8 * 4 * len(self._ids)
             return arrays + vecs + texts + hashes + self._kw.nbytes()

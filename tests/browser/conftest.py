@@ -1,9 +1,11 @@
 """Browser tests: Playwright drives the system Chromium against a real ``jupyter lab``.
 
 The lab server runs with the extension installed in this environment (``pip install -e .``
-builds and installs the labextension), an isolated settings/workspace directory, a random
-token, ``--LabApp.expose_app_in_browser`` (tests reach ``window.jupyterapp``) and, where
-``tests/support/llama_server.py`` is importable, the embedded SmolLM2 model.
+builds and installs the labextension), an isolated settings/workspace/data directory, a random
+token and ``--LabApp.expose_app_in_browser`` (tests reach ``window.jupyterapp``). Its models are
+the real ones: the embedded SmolLM2 (``oui-jupyter[local]``) is started by the extension on
+first use. ``test_live.py`` needs it; ``test_chat_ui.py`` answers ``oui/api`` from the test
+(``fake_backend.py``) to check the UI token by token.
 
 Environment:
 - ``OUI_CHROMIUM``: the Chromium binary (default ``/usr/bin/chromium``).
@@ -22,7 +24,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,25 @@ def jp_server_cleanup() -> Iterator[None]:
     yield
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+def _shoot_on_failure(request: pytest.FixtureRequest, page: Any) -> None:
+    if request.node.stash.get(_FAILED, False):
+        try:
+            screenshot(page, f"FAILED-{request.node.name}")
+        except Exception:  # the page may be gone
+            pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,7 +98,6 @@ class LabServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     model: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lab_url(self) -> str:
@@ -102,27 +122,16 @@ class LabServer:
             return ""
 
 
-def _llm_server_args(request: pytest.FixtureRequest) -> tuple[list[str], str | None, dict[str, Any]]:
-    """Jupyter CLI arguments that point oui-jupyter at the embedded model, when available.
-
-    ``tests/support/llama_server.py`` (owned by the chat pipeline) provides a session fixture
-    ``llama_server``; we use its ``jupyter_args`` (list of ``--OuiJupyter...=...`` flags) and
-    ``model`` (the model id to pick in the sidebar).
-    """
+def embedded_model() -> str | None:
+    """The embedded model id when ``oui-jupyter[local]`` is installed, else None."""
     try:
-        import support.llama_server  # noqa: F401
+        from oui_jupyter.providers.local_llama import LOCAL_MODEL_ID, local_model_path
     except ImportError:
-        return [], None, {}
-    try:
-        server = request.getfixturevalue("llama_server")
-    except pytest.FixtureLookupError:
-        return [], None, {}
-    args = list(getattr(server, "jupyter_args", []) or [])
-    model = getattr(server, "model", None) or getattr(server, "model_id", None)
-    return args, model, {"llama_server": server}
+        return None
+    return LOCAL_MODEL_ID if local_model_path() is not None else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
@@ -140,7 +149,11 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     (base / "config").mkdir()
     token = uuid.uuid4().hex
     port = free_port()
-    llm_args, model, extra = _llm_server_args(request)
+    model = embedded_model()
+    # Short answers keep the tiny model's turns quick; titles still come from the model.
+    (base / "config" / "jupyter_server_config.json").write_text(
+        json.dumps({"OuiJupyter": {"default_model_params": {"max_tokens": 256, "temperature": 0.8}}})
+    )
     env = dict(os.environ)
     env.update(
         {
@@ -168,13 +181,12 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         f"--LabApp.user_settings_dir={base / 'settings'}",
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
         f"--OuiJupyter.data_dir={base / 'data'}",
-        *llm_args,
     ]
     log_path = base / "jupyter.log"
     log = log_path.open("wb")
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(root))
     url = f"http://127.0.0.1:{port}/"
-    server = LabServer(url=url, token=token, root_dir=root, process=process, log_path=log_path, model=model, extra=extra)
+    server = LabServer(url=url, token=token, root_dir=root, process=process, log_path=log_path, model=model)
     deadline = time.monotonic() + 90
     while True:
         if process.poll() is not None:
@@ -202,8 +214,11 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         shutil.copy(log_path, ARTIFACTS / "jupyter.log")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium through Playwright's sync API, for this package only: while Playwright runs,
+    its event loop counts as running in this thread, which would break the asyncio tests of
+    other packages (pytest-jupyter) if it outlived this one."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium, or set OUI_CHROMIUM)")
     from playwright.sync_api import sync_playwright
@@ -224,7 +239,9 @@ def open_lab(browser: Any, server: LabServer, path: str = "", context: Any = Non
         context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    target = f"{server.url}lab/tree/{path}?token={server.token}" if path else server.lab_url
+    # A fresh workspace per page: no documents left open by earlier tests.
+    workspace = f"{server.url}lab/workspaces/t{uuid.uuid4().hex[:12]}"
+    target = f"{workspace}/tree/{path}?reset&token={server.token}" if path else f"{workspace}?reset&token={server.token}"
     page.goto(target)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
     page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
@@ -232,11 +249,12 @@ def open_lab(browser: Any, server: LabServer, path: str = "", context: Any = Non
 
 
 @pytest.fixture
-def lab_page(browser: Any, lab_server: LabServer) -> Iterator[Any]:
+def lab_page(request: pytest.FixtureRequest, browser: Any, lab_server: LabServer) -> Iterator[Any]:
     page = open_lab(browser, lab_server)
     try:
         yield page
     finally:
+        _shoot_on_failure(request, page)
         page.context.close()
 
 
@@ -259,8 +277,10 @@ def fake_context(browser: Any, fake: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def fake_page(browser: Any, lab_server: LabServer, fake_context: Any) -> Any:
-    return open_lab(browser, lab_server, context=fake_context)
+def fake_page(request: pytest.FixtureRequest, browser: Any, lab_server: LabServer, fake_context: Any) -> Iterator[Any]:
+    page = open_lab(browser, lab_server, context=fake_context)
+    yield page
+    _shoot_on_failure(request, page)
 
 
 def screenshot(page: Any, name: str, target: Any = None) -> Path:

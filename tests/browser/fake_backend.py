@@ -50,6 +50,8 @@ class FakeBackend:
     completion_error: tuple[int, str] | None = None
     sockets: list[Any] = field(default_factory=list)
     sent_frames: list[dict[str, Any]] = field(default_factory=list)
+    uploads: list[str] = field(default_factory=list)
+    _last_body: bytes | None = None
 
     # -- wiring -------------------------------------------------------------
     def install(self, context: Any) -> None:
@@ -116,6 +118,7 @@ class FakeBackend:
         path, _, query = url.partition("?")
         method = request.method
         body: Any = None
+        self._last_body = request.post_data_buffer
         if request.post_data and "json" in (request.headers.get("content-type") or ""):
             body = json.loads(request.post_data)
         status, payload = self._dispatch(method, path, query, body)
@@ -127,7 +130,12 @@ class FakeBackend:
         if path == "v1/knowledge/":
             return 200, [{"id": "k1", "name": "Papers", "description": "PDFs"}]
         if path == "v1/files/" and method == "POST":
-            return 200, {"id": _id(), "filename": "upload.txt", "meta": {"name": "upload.txt"}}
+            name = "upload.txt"
+            match = re.search(rb'filename="([^"]+)"', self._last_body or b"")
+            if match:
+                name = match.group(1).decode()
+            self.uploads.append(name)
+            return 200, {"id": _id(), "filename": name, "meta": {"name": name}}
         if path in ("v1/chats/", "v1/chats") and method == "GET":
             page = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("page", "1"))
             items = sorted(self.chats.values(), key=lambda c: -c["updated_at"])

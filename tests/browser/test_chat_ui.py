@@ -150,7 +150,7 @@ def test_model_output_is_sanitised(fake_page: Any, fake: FakeBackend) -> None:
     evil = (
         "Here:\n\n<img src=x onerror=\"window.__xss = 1\">\n\n<script>window.__xss = 2</script>\n\n"
         "<a href=\"javascript:window.__xss=3\">link</a> <svg onload=\"window.__xss=4\"></svg>\n\n"
-        "<iframe src=\"javascript:parent.__xss=5\"></iframe> **bold**"
+        "<iframe src=\"javascript:parent.__xss=5\"></iframe>\n\nThe end, **bold**."
     )
     fake.stream(turn, [evil[:40], evil[40:]], page)
     answer = answers(sidebar).last
@@ -182,7 +182,7 @@ def test_code_block_insert_and_run_in_notebook(fake_page: Any, fake: FakeBackend
     page = fake_page
     _notebook(lab_server, "run_here.ipynb", ["x = 6"])
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'run_here.ipynb'})")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for()
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
         timeout=60_000,
@@ -194,13 +194,13 @@ def test_code_block_insert_and_run_in_notebook(fake_page: Any, fake: FakeBackend
     actions.wait_for()
     screenshot(page, "08-code-actions")
     actions.get_by_role("button", name="Run").click()
-    cells = page.locator(".jp-NotebookPanel .jp-Cell")
-    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length === 2")
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
+    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length === 2")
     assert "print(6 * 7)" in cells.nth(1).locator(".jp-InputArea").inner_text()
     cells.nth(1).locator(".jp-OutputArea-output").get_by_text("42").wait_for(timeout=60_000)
     # Insert (no run) and replace.
     actions.get_by_role("button", name="Insert").click()
-    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length === 3")
     page.evaluate("() => window.jupyterapp.commands.execute('oui-jupyter:replace-active-cell', {code: 'y = 1'})")
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource() === 'y = 1'"
@@ -225,7 +225,7 @@ def test_citation_opens_the_notebook_at_the_cell(fake_page: Any, fake: FakeBacke
         "() => window.jupyterapp.shell.currentWidget?.context?.path === 'cited.ipynb'"
         " && window.jupyterapp.shell.currentWidget.content.activeCellIndex === 25"
     )
-    page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active").get_by_text("value_25 = 25").wait_for()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active").get_by_text("value_25 = 25").wait_for()
     screenshot(page, "11-citation-opened")
 
 
@@ -255,3 +255,127 @@ def test_index_progress_bar(fake_page: Any, fake: FakeBackend) -> None:
     fake.emit({"type": "index:progress", "data": {"files_done": 10, "files_total": 10, "chunks_embedded": 100,
                                                    "chunks_total": 100, "done": True}})
     bar.wait_for(state="hidden")
+
+
+def test_explain_this_error_sends_the_cell_and_traceback(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+    page = fake_page
+    _notebook(lab_server, "broken.ipynb", ["numbers = [1, 2]\nnumbers[0] / 0"])
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'broken.ipynb'})")
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
+        timeout=60_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first
+    cell.locator(".jp-OutputArea-output").get_by_text("ZeroDivisionError").first.wait_for(timeout=60_000)
+    # The context menu offers the commands on a cell with an error.
+    cell.locator(".jp-InputArea-editor").click(button="right")
+    menu = page.locator(".lm-Menu")
+    menu.get_by_text("Explain This Error").wait_for()
+    menu.get_by_text("Ask about This Cell").wait_for()
+    screenshot(page, "13-context-menu")
+    menu.get_by_text("Explain This Error").click()
+    turn = fake.wait_turn(page, 1)
+    prompt = turn.request["messages"][-1]["content"]
+    assert prompt.startswith("Explain this error")
+    assert "numbers[0] / 0" in prompt and "ZeroDivisionError" in prompt
+    assert "broken.ipynb, cell 1" in prompt
+    fake.stream(turn, ["You divided by zero."], page)
+    open_sidebar(page).get_by_text("You divided by zero.").wait_for()
+
+
+def test_ask_about_this_cell_adds_context_to_the_next_message(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+    page = fake_page
+    _notebook(lab_server, "ask.ipynb", ["total = sum(range(10))"])
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'ask.ipynb'})")
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for()
+    page.evaluate("() => window.jupyterapp.commands.execute('oui-jupyter:ask-about-cell')")
+    sidebar = open_sidebar(page)
+    chip = sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip")
+    chip.wait_for()
+    assert "ask.ipynb, cell 1" in chip.inner_text()
+    box = sidebar.get_by_role("textbox", name="Message")
+    assert box.evaluate("el => document.activeElement === el")
+    box.fill("What does this compute?")
+    box.press("Enter")
+    turn = fake.wait_turn(page, 1)
+    content = turn.request["messages"][-1]["content"]
+    assert content.startswith("What does this compute?") and "total = sum(range(10))" in content
+    assert not sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip").count()
+
+
+def test_send_with_shift_enter_setting(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+    page = fake_page
+
+    def put(raw: str) -> None:
+        page.evaluate(
+            """async (raw) => {
+                const s = await window.jupyterapp.serviceManager.settings.fetch('oui-jupyter:plugin');
+                await window.jupyterapp.serviceManager.settings.save('oui-jupyter:plugin', raw);
+            }""",
+            raw,
+        )
+
+    put('{"sendWith": "Shift Enter"}')
+    try:
+        page.reload()
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+        page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+        sidebar = open_sidebar(page)
+        sidebar.get_by_role("button", name="New chat").click()
+        box = sidebar.get_by_role("textbox", name="Message")
+        assert "Shift+Enter to send" in (box.get_attribute("placeholder") or "")
+        box.type("line one")
+        box.press("Enter")
+        box.type("line two")
+        assert box.input_value() == "line one\nline two"
+        assert not fake.turns
+        box.press("Shift+Enter")
+        turn = fake.wait_turn(page, 1)
+        assert turn.request["messages"][-1]["content"] == "line one\nline two"
+    finally:
+        put("{}")
+
+
+def test_attach_by_upload_and_by_drag_from_the_file_browser(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+    page = fake_page
+    (lab_server.root_dir / "notes_for_chat.txt").write_text("The meeting is on Tuesday.\n")
+    sidebar = open_sidebar(page)
+    sidebar.get_by_role("button", name="New chat").click()
+    # Upload through the file input.
+    sidebar.locator(".jp-OuiComposer input[type=file]").set_input_files(
+        files=[{"name": "data.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,2\n"}]
+    )
+    sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip", has_text="data.csv").wait_for()
+    # Drag a file from JupyterLab's file browser onto the composer. The file browser and the
+    # chat share the left area; with the chat on the right (Lab's "Switch Sidebar Side") both show.
+    page.evaluate(
+        """() => { const app = window.jupyterapp;
+            const chat = Array.from(app.shell.widgets('left')).find(w => w.id === 'oui-jupyter-sidebar');
+            app.shell.add(chat, 'right', {rank: 1000}); app.shell.activateById('oui-jupyter-sidebar');
+            app.shell.activateById('filebrowser'); }"""
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:refresh')")
+    item = page.locator(".jp-DirListing-item", has_text="notes_for_chat.txt")
+    item.wait_for()
+    composer = sidebar.locator(".jp-OuiComposer-input")
+    composer.wait_for(state="visible")
+    start, end = item.bounding_box(), composer.bounding_box()
+    page.mouse.move(start["x"] + 30, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 60, start["y"] + start["height"] / 2 + 20, steps=5)
+    page.mouse.move(end["x"] + 40, end["y"] + 20, steps=15)
+    page.mouse.up()
+    chips = sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#oui-jupyter-sidebar .jp-OuiComposer-chips .jp-OuiChip').length === 2"
+    )
+    screenshot(page, "15-attachments")
+    box = sidebar.get_by_role("textbox", name="Message")
+    box.fill("Summarise these")
+    box.press("Enter")
+    turn = fake.wait_turn(page, 1)
+    files = turn.request["files"]
+    assert [f["type"] for f in files] == ["file", "file"] and all(f["id"] for f in files)
+    assert chips.count() == 0
+    assert len(fake.uploads) == 2 and fake.uploads[1] == "notes_for_chat.txt"

@@ -35,3 +35,27 @@ def test_new_chat_view_has_model_picker_and_composer(lab_page: Any, lab_server: 
     screenshot(page, "02-new-chat")
     sidebar.get_by_role("button", name="Back to the chat list").click()
     sidebar.get_by_label("Search chats").wait_for(state="visible")
+
+
+def test_dark_theme_and_keyboard_reachability(lab_page: Any) -> None:
+    page = lab_page
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    sidebar = open_sidebar(page)
+    # Themed through JupyterLab's variables: the panel follows the dark layout colour.
+    background = sidebar.evaluate("el => getComputedStyle(el).backgroundColor")
+    layout = page.evaluate(
+        "() => { const d = document.createElement('div'); d.style.background = 'var(--jp-layout-color1)';"
+        " document.body.appendChild(d); const c = getComputedStyle(d).backgroundColor; d.remove(); return c; }"
+    )
+    assert background == layout
+    # Keyboard: from the search box, Tab reaches the New chat button; Enter opens a chat.
+    sidebar.get_by_label("Search chats").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "New chat"
+    page.keyboard.press("Enter")
+    sidebar.get_by_role("textbox", name="Message").wait_for(state="visible")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "Message"
+    screenshot(page, "14-dark-theme")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +27,7 @@ class State:
         self.chats: dict[str, dict[str, Any]] = {}
         self.knowledge = [{"id": "kb-1", "name": "papers"}]
         self.answer_chunks = ["Hello", ", ", "world", "."]
+        self.chunk_delay = 0.0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -84,7 +86,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "v1/knowledge/":
             return self._send(200, self.state.knowledge)
         if path == "v1/retrieval/status":
-            return self._send(200, {"files_indexed": 3, "files_total": 4, "chunks_embedded": 10, "pending": 1})
+            return self._send(200, {"state": "indexing", "files": 3, "files_total": 4, "chunks": 12, "embedded": 10, "pending": 2, "model": "all-MiniLM-L6-v2"})
         if path == "v1/retrieval/query/collection":
             k = body.get("k", 5)
             docs = [f"snippet {i} about {body['query']}" for i in range(k)]
@@ -117,6 +119,8 @@ class Handler(BaseHTTPRequestHandler):
             "sources": SOURCES if body.get("features", {}).get("workspace") else [],
             "done": True,
         }
+        chat["chat"].setdefault("messages", []).extend(
+            [{"role": "user", "content": body["content"]}, message])
         if not body.get("stream"):
             return self._send(200, message)
         self.send_response(200)
@@ -125,8 +129,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for piece in self.state.answer_chunks:
             chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
+            try:
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            except OSError:  # the client stopped reading
+                return
+            time.sleep(self.state.chunk_delay)
         self.wfile.write(f"data: {json.dumps({'message': message})}\n\ndata: [DONE]\n\n".encode())
         self.wfile.flush()
         self.close_connection = True
@@ -145,6 +153,6 @@ class ScriptedServer:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -2,24 +2,6 @@
 module names stay unique next to tests/conftest.py)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from nb_scripted_server import TOKEN, ScriptedServer
-from oui_jupyter.notebook.discovery import ServerInfo
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def scripted_info(scripted: ScriptedServer) -> ServerInfo:
-    return ServerInfo(url=scripted.url, token=TOKEN, source="test", root_dir="/srv")
-
 
 def free_port() -> int:
     import socket
@@ -29,7 +11,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_cells(cells: list[str], env: dict[str, str], cwd: str, timeout: int = 120) -> list[dict]:
+def run_cells(
+    cells: list[str], env: dict[str, str], cwd: str, timeout: int = 120, interrupt_on_timeout: bool = False
+) -> list[dict]:
     """Execute code cells in a fresh kernel with ``env``; the executed cells (errors kept)."""
     import os
 
@@ -42,6 +26,7 @@ def run_cells(cells: list[str], env: dict[str, str], cwd: str, timeout: int = 12
     kernel_env.update(env)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+        interrupt_on_timeout=interrupt_on_timeout,
         resources={"metadata": {"path": cwd}},
     )
     client.execute(env=kernel_env)

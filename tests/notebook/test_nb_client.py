@@ -1,21 +1,36 @@
 """The kernel-side client against a scripted server that follows the contract."""
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
+import pytest
 from nb_scripted_server import TOKEN, ScriptedServer
-from nb_support import free_port, scripted, scripted_info  # noqa: F401  (fixtures)
+from nb_support import free_port
+
 from oui_jupyter.notebook.client import (
     AsyncOuiClient,
     AuthError,
     NotFound,
     OuiClient,
+    OuiError,
     ServerUnreachable,
     SSEParser,
     Turn,
     normalise_sources,
 )
 from oui_jupyter.notebook.discovery import ServerInfo
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def scripted_info(scripted: ScriptedServer) -> ServerInfo:
+    return ServerInfo(url=scripted.url, token=TOKEN, source="test", root_dir="/srv")
+
 
 
 def test_reads(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
@@ -25,7 +40,7 @@ def test_reads(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
         assert client.model("SmolLM2")["id"] == "smollm2"
         with pytest.raises(NotFound, match="unknown model 'nope'.*smollm2, other"):
             client.model("nope")
-        assert client.status()["files_indexed"] == 3
+        assert client.status()["files"] == 3
         assert client.knowledge() == [{"id": "kb-1", "name": "papers"}]
     method, path, _body, headers = scripted.state.requests[0]
     assert (method, path) == ("GET", "/oui/api/version")
@@ -128,6 +143,50 @@ def test_sources_in_both_shapes() -> None:
     owui = [{"source": {"id": "workspace", "name": "workspace"}, "document": ["x", "y"],
              "metadata": [{"source": "b.ipynb", "cell": 2}, {"source": "c.pdf", "page": 3}]}]
     assert [(h.path, h.where) for h in normalise_sources(flat, server)] == [("a.py", "lines 1-5")]
+    ours = [{"id": 1, "path": "nb.ipynb", "cell": 4, "start_line": 2, "end_line": 3, "snippet": "df.head()",
+             "source": {"id": "workspace", "name": "workspace"}, "document": ["df.head()"],
+             "metadata": [{"source": "nb.ipynb", "cell": 4}]}]
+    (hit,) = normalise_sources(ours, server)
+    assert (hit.path, hit.where, hit.snippet) == ("nb.ipynb", "cell 4, lines 2-3", "df.head()")
     hits = normalise_sources(owui, server)
     assert [(h.path, h.where, h.link) for h in hits] == [
         ("b.ipynb", "cell 2", "/u/lab/tree/b.ipynb"), ("c.pdf", "page 3", "/u/lab/tree/c.pdf")]
+
+
+def test_a_server_without_the_extension_is_named_in_one_line() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Plain(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/oui/api/v1/knowledge"):
+                self.send_response(302)
+                self.send_header("Location", "/login")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b"<html>not found</html>" if "models" in self.path else b"<html>hello</html>"
+            self.send_response(404 if "models" in self.path else 200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Plain)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        server = ServerInfo(url=f"http://127.0.0.1:{httpd.server_address[1]}/", token="t")
+        with OuiClient(server) as client:
+            with pytest.raises(NotFound, match="/oui/api/models does not exist on .*extension enabled"):
+                client.models()
+            with pytest.raises(OuiError, match="redirected to /login"):
+                client.knowledge()
+            with pytest.raises(OuiError, match="answered /oui/api/version with text/html, not JSON"):
+                client.version()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

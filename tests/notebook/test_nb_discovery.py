@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from oui_jupyter.notebook import discovery
-from oui_jupyter.notebook.discovery import DiscoveryError, ServerInfo, find_server, notebook_path, pick_server
+from oui_jupyter.notebook.discovery import (
+    DiscoveryError,
+    ServerInfo,
+    find_server,
+    notebook_path,
+    pick_server,
+)
 
 
 def write_server(runtime: Path, pid: int, root: str, port: int, token: str = "tok", base_url: str = "/") -> dict:

@@ -1,12 +1,13 @@
 """Real files for retrieval tests: notebooks with outputs, code, markdown, CSV, PDF, HTML."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -14,21 +15,33 @@ import numpy as np
 def notebook(cells: Sequence[dict]) -> str:
     nb = {
         "cells": [],
-        "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+        "metadata": {
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
     for i, c in enumerate(cells):
-        cell = {"cell_type": c.get("type", "code"), "id": c.get("id", f"c{i}"), "metadata": {},
-                "source": c["source"]}
+        cell = {
+            "cell_type": c.get("type", "code"),
+            "id": c.get("id", f"c{i}"),
+            "metadata": {},
+            "source": c["source"],
+        }
         if cell["cell_type"] == "code":
             cell["execution_count"] = i + 1
             outs = []
             if "stdout" in c:
                 outs.append({"output_type": "stream", "name": "stdout", "text": c["stdout"]})
             if "result" in c:
-                outs.append({"output_type": "execute_result", "execution_count": i + 1, "metadata": {},
-                             "data": {"text/plain": c["result"], "image/png": "iVBORw0KGgo="}})
+                outs.append(
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": i + 1,
+                        "metadata": {},
+                        "data": {"text/plain": c["result"], "image/png": "iVBORw0KGgo="},
+                    }
+                )
             cell["outputs"] = outs
         nb["cells"].append(cell)
     return json.dumps(nb, indent=1)
@@ -43,11 +56,13 @@ def pdf(pages: Sequence[str]) -> bytes:
     objs.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objs.append(f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode())
     for i, text in enumerate(pages):
-        page_id, content_id = 3 + 2 * i, 4 + 2 * i
+        content_id = 4 + 2 * i  # the page itself is object 3 + 2 * i
         safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
         stream = f"BT /F1 12 Tf 72 720 Td ({safe}) Tj ET".encode()
-        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
-                    f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode())
+        objs.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+        )
         objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out = bytearray(b"%PDF-1.4\n")
@@ -105,25 +120,51 @@ def make_workspace(root: Path) -> Path:
     (root / "data").mkdir(exist_ok=True)
     (root / "src" / "geometry.py").write_text(CODE)
     (root / "docs" / "README.md").write_text(MARKDOWN)
-    (root / "analysis.ipynb").write_text(notebook([
-        {"type": "markdown", "source": "# Penguin analysis\nWe study penguin colonies in Antarctica."},
-        {"source": "import pandas as pd\ndf = pd.read_csv('data/penguins.csv')\ndf.shape",
-         "result": "(344, 7)", "id": "load-cell"},
-        {"source": "print(df['flipper_length_mm'].mean())", "stdout": "200.9152046783626\n",
-         "id": "mean-cell"},
-        {"type": "markdown", "source": "The emperor penguin dives deeper than any other bird.",
-         "id": "emperor-cell"},
-    ]))
-    rows = "\n".join(f"Adelie,Torgersen,{39 + i % 5}.1,{18 + i % 3}.7,{180 + i},3750,male" for i in range(60))
+    (root / "analysis.ipynb").write_text(
+        notebook(
+            [
+                {
+                    "type": "markdown",
+                    "source": "# Penguin analysis\nWe study penguin colonies in Antarctica.",
+                },
+                {
+                    "source": "import pandas as pd\ndf = pd.read_csv('data/penguins.csv')\ndf.shape",
+                    "result": "(344, 7)",
+                    "id": "load-cell",
+                },
+                {
+                    "source": "print(df['flipper_length_mm'].mean())",
+                    "stdout": "200.9152046783626\n",
+                    "id": "mean-cell",
+                },
+                {
+                    "type": "markdown",
+                    "source": "The emperor penguin dives deeper than any other bird.",
+                    "id": "emperor-cell",
+                },
+            ]
+        )
+    )
+    rows = "\n".join(
+        f"Adelie,Torgersen,{39 + i % 5}.1,{18 + i % 3}.7,{180 + i},3750,male" for i in range(60)
+    )
     (root / "data" / "penguins.csv").write_text(
-        "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex\n" + rows + "\n")
-    (root / "docs" / "manual.pdf").write_bytes(pdf([
-        "Chapter one explains the volcano monitoring network.",
-        "Chapter two describes seismograph calibration procedures.",
-    ]))
+        "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex\n"
+        + rows
+        + "\n"
+    )
+    (root / "docs" / "manual.pdf").write_bytes(
+        pdf(
+            [
+                "Chapter one explains the volcano monitoring network.",
+                "Chapter two describes seismograph calibration procedures.",
+            ]
+        )
+    )
     (root / "docs" / "page.html").write_text(
         "<html><head><style>body{color:red}</style><script>var x=1;</script></head>"
-        "<body><h1>Glacier report</h1><p>The glacier retreated forty metres.</p></body></html>")
+        "<body><h1>Glacier report</h1><p>The glacier retreated forty metres.</p></body></html>"
+    )
     (root / "notes.txt").write_text("Remember to water the bonsai tree on Sundays.\n")
     return root
 

@@ -1,4 +1,5 @@
 """The live workspace index on a real temporary root, with a counting fake embedder."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,13 @@ from retrieval.helpers import HashEmbedder, notebook
 @pytest.fixture
 def service(ws_root: Path, tmp_path: Path):
     events: list[dict] = []
-    cfg = RetrievalConfig(root_dir=str(ws_root), data_dir=str(tmp_path / "data"), start_delay=0,
-                          poll_interval=0.3, max_file_size=1024 * 1024)
+    cfg = RetrievalConfig(
+        root_dir=str(ws_root),
+        data_dir=str(tmp_path / "data"),
+        start_delay=0,
+        poll_interval=0.3,
+        max_file_size=1024 * 1024,
+    )
     svc = RetrievalService(cfg, on_progress=events.append)
     emb = HashEmbedder()
     svc.embedder = svc.indexer.embedder = emb
@@ -29,7 +35,9 @@ def service(ws_root: Path, tmp_path: Path):
 
 
 def sources(svc, query, k=5, mode="keyword", **kw):
-    return [m["source"] for m in svc.query(["workspace"], query, k, mode=mode, **kw)["metadatas"][0]]
+    return [
+        m["source"] for m in svc.query(["workspace"], query, k, mode=mode, **kw)["metadatas"][0]
+    ]
 
 
 def wait_for(pred, timeout=10.0):
@@ -47,11 +55,17 @@ def test_initial_index_covers_every_kind(service):
     assert st["pending"] == 0 and st["embedded"] == st["chunks"] > 10
     res = service.query(["workspace"], "emperor penguin dives", 3, mode="keyword")
     top = res["metadatas"][0][0]
-    assert top["source"] == "analysis.ipynb" and top["cell"] == 3 and top["cell_id"] == "emperor-cell"
+    assert (
+        top["source"] == "analysis.ipynb" and top["cell"] == 3 and top["cell_id"] == "emperor-cell"
+    )
     assert res["retrievers"] == ["keyword"]
-    hit = service.query(["workspace"], "seismograph calibration", 1, mode="keyword")["metadatas"][0][0]
+    hit = service.query(["workspace"], "seismograph calibration", 1, mode="keyword")["metadatas"][
+        0
+    ][0]
     assert hit["source"] == "docs/manual.pdf" and hit["page"] == 2
-    hit = service.query(["workspace"], "flipper_length_mm mean", 1, mode="keyword")["metadatas"][0][0]
+    hit = service.query(["workspace"], "flipper_length_mm mean", 1, mode="keyword")["metadatas"][0][
+        0
+    ]
     assert hit["cell_id"] == "mean-cell"
     assert sources(service, "glacier retreated") == ["docs/page.html"]
     assert sources(service, "hydraulic pressure sensor")[0] == "docs/README.md"
@@ -75,17 +89,37 @@ def test_edit_rename_delete_while_running(service, ws_root: Path):
     nb_path = ws_root / "analysis.ipynb"
     before = len(emb.texts)
     # edit one cell of the notebook
-    nb_path.write_text(notebook([
-        {"type": "markdown", "source": "# Penguin analysis\nWe study penguin colonies in Antarctica."},
-        {"source": "import pandas as pd\ndf = pd.read_csv('data/penguins.csv')\ndf.shape",
-         "result": "(344, 7)", "id": "load-cell"},
-        {"source": "print(df['flipper_length_mm'].mean())", "stdout": "200.9152046783626\n", "id": "mean-cell"},
-        {"type": "markdown", "source": "The king penguin breeds on subantarctic islands.", "id": "emperor-cell"},
-    ]))
+    nb_path.write_text(
+        notebook(
+            [
+                {
+                    "type": "markdown",
+                    "source": "# Penguin analysis\nWe study penguin colonies in Antarctica.",
+                },
+                {
+                    "source": "import pandas as pd\ndf = pd.read_csv('data/penguins.csv')\ndf.shape",
+                    "result": "(344, 7)",
+                    "id": "load-cell",
+                },
+                {
+                    "source": "print(df['flipper_length_mm'].mean())",
+                    "stdout": "200.9152046783626\n",
+                    "id": "mean-cell",
+                },
+                {
+                    "type": "markdown",
+                    "source": "The king penguin breeds on subantarctic islands.",
+                    "id": "emperor-cell",
+                },
+            ]
+        )
+    )
     service.notify_path("analysis.ipynb")
     assert wait_for(lambda: sources(service, "subantarctic") == ["analysis.ipynb"], 5)
     assert service.indexer.wait_idle(10, embedded=True)
-    assert emb.texts[before:] == ["The king penguin breeds on subantarctic islands."]  # only the edited cell
+    assert emb.texts[before:] == [
+        "The king penguin breeds on subantarctic islands."
+    ]  # only the edited cell
     assert sources(service, "emperor dives") == []
 
     # rename: found under the new name, nothing re-embedded
@@ -156,7 +190,9 @@ def test_skips_symlink_out_of_root_big_binary_and_ignored(service, ws_root: Path
 
 
 def test_index_survives_restart_without_rereading(ws_root: Path, tmp_path: Path, monkeypatch):
-    cfg = RetrievalConfig(root_dir=str(ws_root), data_dir=str(tmp_path / "d"), start_delay=0, poll_interval=0)
+    cfg = RetrievalConfig(
+        root_dir=str(ws_root), data_dir=str(tmp_path / "d"), start_delay=0, poll_interval=0
+    )
     emb = HashEmbedder()
 
     def make():

@@ -7,7 +7,15 @@ from oui_jupyter.store.keyword_index import KeywordIndex, tokenize
 
 def test_tokenize_splits_identifiers_and_drops_stopwords():
     assert tokenize("def loadJSONFile(path_name): the HTTPServer") == [
-        "def", "load", "json", "file", "path", "name", "http", "server"]
+        "def",
+        "load",
+        "json",
+        "file",
+        "path",
+        "name",
+        "http",
+        "server",
+    ]
     assert tokenize("colonies penguins") == tokenize("colony penguin")
 
 
@@ -54,10 +62,11 @@ def test_large_index_top_n_is_exact():
     texts = [" ".join(rng.choice(vocab, 30)) for _ in range(3000)]
     k = KeywordIndex()
     for i in range(0, 3000, 500):
-        k.add(range(i, i + 500), texts[i:i + 500])
+        k.add(range(i, i + 500), texts[i : i + 500])
     query = f"{vocab[7]} {vocab[42]}"
     rows, scores = k.search(query, 10)
     full_rows, full_scores = k.search(query, 3000)
     assert np.allclose(scores, full_scores[:10])
+    assert set(rows.tolist()) <= set(full_rows.tolist())
     assert len(full_rows) > 100
     assert np.all(np.diff(full_scores) <= 1e-6)

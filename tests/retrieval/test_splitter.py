@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from oui_jupyter.providers.embeddings import bundled_model_path
 from oui_jupyter.services.retrieval.loaders import Section, load
 from oui_jupyter.services.retrieval.splitter import Splitter, TokenCounter
@@ -14,7 +16,9 @@ def counter() -> TokenCounter:
 
 def test_chunks_fit_the_model_and_lines_map_back():
     tc = counter()
-    lines = [f"line {i}: the quick brown fox jumps over the lazy dog number {i}" for i in range(1, 201)]
+    lines = [
+        f"line {i}: the quick brown fox jumps over the lazy dog number {i}" for i in range(1, 201)
+    ]
     text = "\n".join(lines)
     chunks = Splitter(64, 16, tc).split([Section(text, {"start_line": 1, "end_line": 200})])
     assert len(chunks) > 5
@@ -24,13 +28,15 @@ def test_chunks_fit_the_model_and_lines_map_back():
         assert first == lines[c.meta["start_line"] - 1]
         assert last == lines[c.meta["end_line"] - 1]
     # consecutive chunks overlap by a line or more
-    assert all(b.meta["start_line"] <= a.meta["end_line"] for a, b in zip(chunks, chunks[1:]))
+    assert all(b.meta["start_line"] <= a.meta["end_line"] for a, b in itertools.pairwise(chunks))
 
 
 def test_overlap_zero_means_disjoint():
     lines = "\n".join(f"row {i} alpha beta gamma" for i in range(100))
     chunks = Splitter(40, 0, counter()).split([Section(lines, {"start_line": 1, "end_line": 100})])
-    assert all(b.meta["start_line"] == a.meta["end_line"] + 1 for a, b in zip(chunks, chunks[1:]))
+    assert all(
+        b.meta["start_line"] == a.meta["end_line"] + 1 for a, b in itertools.pairwise(chunks)
+    )
 
 
 def test_huge_single_line_is_cut():

@@ -10,8 +10,12 @@ def rec(source, collection="workspace", n=1, ftype="py"):
 
 
 def chunks(source, texts, collection="workspace"):
-    return [ChunkIn(t, {"source": source, "collection": collection, "start_line": i + 1, "end_line": i + 1})
-            for i, t in enumerate(texts)]
+    return [
+        ChunkIn(
+            t, {"source": source, "collection": collection, "start_line": i + 1, "end_line": i + 1}
+        )
+        for i, t in enumerate(texts)
+    ]
 
 
 def unit(v):
@@ -23,10 +27,12 @@ def test_write_search_persist_and_reload(tmp_path):
     path = str(tmp_path / "idx.duckdb")
     st = DuckDBVectorStore(path, embedding_model="m1")
     st.open()
-    pending = st.write_files([
-        (rec("a.py"), chunks("a.py", ["alpha beta", "gamma delta"])),
-        (rec("b.md", ftype="md"), chunks("b.md", ["beta epsilon"])),
-    ])
+    pending = st.write_files(
+        [
+            (rec("a.py"), chunks("a.py", ["alpha beta", "gamma delta"])),
+            (rec("b.md", ftype="md"), chunks("b.md", ["beta epsilon"])),
+        ]
+    )
     assert pending == 3
     pos, _ = st.keyword_search("beta", 10, st.mask(None))
     assert len(pos) == 2
@@ -40,7 +46,14 @@ def test_write_search_persist_and_reload(tmp_path):
 
     st2 = DuckDBVectorStore(path, embedding_model="m1")
     st2.open()
-    assert st2.stats() == {"files": 2, "chunks": 3, "embedded": 3, "pending": 0, "model": "m1", "dim": 3}
+    assert st2.stats() == {
+        "files": 2,
+        "chunks": 3,
+        "embedded": 3,
+        "pending": 0,
+        "model": "m1",
+        "dim": 3,
+    }
     assert st2.get_file("workspace", "a.py").sha256 == "sha-a.py"
     assert st2.get_file("workspace", "missing.py") is None
     pos, _ = st2.keyword_search("epsilon", 5, st2.mask(None))
@@ -65,11 +78,16 @@ def test_unchanged_text_is_never_reembedded(tmp_path):
 def test_filters_collections_sources_globs_types(tmp_path):
     st = DuckDBVectorStore(str(tmp_path / "i.duckdb"))
     st.open()
-    st.write_files([
-        (rec("src/a.py"), chunks("src/a.py", ["shared word"])),
-        (rec("docs/b.md", ftype="md"), chunks("docs/b.md", ["shared word"])),
-        (rec("up.txt", collection="file-1", ftype="txt"), chunks("up.txt", ["shared word"], "file-1")),
-    ])
+    st.write_files(
+        [
+            (rec("src/a.py"), chunks("src/a.py", ["shared word"])),
+            (rec("docs/b.md", ftype="md"), chunks("docs/b.md", ["shared word"])),
+            (
+                rec("up.txt", collection="file-1", ftype="txt"),
+                chunks("up.txt", ["shared word"], "file-1"),
+            ),
+        ]
+    )
 
     def sources(flt):
         pos, _ = st.keyword_search("shared", 10, st.mask(flt))
@@ -78,7 +96,10 @@ def test_filters_collections_sources_globs_types(tmp_path):
     assert sources(None) == ["docs/b.md", "src/a.py", "up.txt"]
     assert sources(SearchFilter(collections=["workspace"])) == ["docs/b.md", "src/a.py"]
     assert sources(SearchFilter(collections=["file-1"])) == ["up.txt"]
-    assert sources(SearchFilter(collections=["file-1"], sources=["src/a.py"])) == ["src/a.py", "up.txt"]
+    assert sources(SearchFilter(collections=["file-1"], sources=["src/a.py"])) == [
+        "src/a.py",
+        "up.txt",
+    ]
     assert sources(SearchFilter(globs=["docs/*"])) == ["docs/b.md"]
     assert sources(SearchFilter(file_types=["py"])) == ["src/a.py"]
     assert sources(SearchFilter(collections=["nope"])) == []
@@ -87,7 +108,10 @@ def test_filters_collections_sources_globs_types(tmp_path):
 def test_compaction_keeps_search_right(tmp_path):
     st = DuckDBVectorStore(str(tmp_path / "i.duckdb"), embedding_model="m")
     st.open()
-    batch = [(rec(f"f{i}.py"), chunks(f"f{i}.py", [f"token{i} common", f"other{i} common"])) for i in range(1200)]
+    batch = [
+        (rec(f"f{i}.py"), chunks(f"f{i}.py", [f"token{i} common", f"other{i} common"]))
+        for i in range(1200)
+    ]
     st.write_files(batch)
     items = st.pending(10_000)
     rng = np.random.default_rng(1)

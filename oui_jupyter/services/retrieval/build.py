@@ -1,9 +1,11 @@
 """Build the retrieval services in one call (used by ``app.build_services``)."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .service import RetrievalConfig, RetrievalService
 
@@ -19,8 +21,14 @@ class RetrievalBundle:
         self.retrieval.stop()
 
 
-def build_retrieval(db, config: RetrievalConfig, *, max_upload_size: int = 50 * 1024 * 1024,
-                    on_progress: Callable[[dict], Any] | None = None, start: bool = True) -> RetrievalBundle:
+def build_retrieval(
+    db,
+    config: RetrievalConfig,
+    *,
+    max_upload_size: int = 50 * 1024 * 1024,
+    on_progress: Callable[[dict], Any] | None = None,
+    start: bool = True,
+) -> RetrievalBundle:
     """Retrieval + knowledge + files over the SQL database ``db``; ``start`` schedules the
     index to open in the background after ``config.start_delay`` seconds."""
     from ...store.knowledge_store import KnowledgeStore
@@ -31,8 +39,9 @@ def build_retrieval(db, config: RetrievalConfig, *, max_upload_size: int = 50 * 
     store = KnowledgeStore(db)
     knowledge = KnowledgeService(store, retrieval)
     retrieval.resolver = knowledge.resolve
-    files = FileService(store, retrieval, os.path.join(config.data_dir, "uploads"),
-                        max_upload_size=max_upload_size)
+    files = FileService(
+        store, retrieval, os.path.join(config.data_dir, "uploads"), max_upload_size=max_upload_size
+    )
     if start:
         retrieval.start()
     return RetrievalBundle(retrieval, knowledge, files)

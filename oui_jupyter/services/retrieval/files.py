@@ -1,4 +1,5 @@
 """Uploaded files: stored under the data dir, processed into the index in the background."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,30 +28,54 @@ def file_to_dict(f: Any) -> dict:
         "hash": f.hash,
         "filename": f.filename,
         "data": {**(f.data or {}), "status": f.status, **({"error": f.error} if f.error else {})},
-        "meta": {**(f.meta or {}), "name": f.filename, "content_type": f.content_type, "size": f.size,
-                 "collection_name": file_collection(f.id)},
+        "meta": {
+            **(f.meta or {}),
+            "name": f.filename,
+            "content_type": f.content_type,
+            "size": f.size,
+            "collection_name": file_collection(f.id),
+        },
         "created_at": int(f.created_at),
         "updated_at": int(f.updated_at),
     }
 
 
 class FileService:
-    def __init__(self, store: KnowledgeStore, retrieval: RetrievalService, upload_dir: str, *,
-                 max_upload_size: int = 50 * 1024 * 1024, executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        retrieval: RetrievalService,
+        upload_dir: str,
+        *,
+        max_upload_size: int = 50 * 1024 * 1024,
+        executor: Executor | None = None,
+    ) -> None:
         self.store = store
         self.retrieval = retrieval
         self.upload_dir = upload_dir
         self.max_upload_size = max_upload_size
-        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="oui-files")
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="oui-files"
+        )
 
     def close(self) -> None:
         if isinstance(self._executor, ThreadPoolExecutor):
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def upload(self, actor: Actor, filename: str, data: bytes, content_type: str = "", *,
-               process: bool = True, meta: dict | None = None) -> dict:
+    def upload(
+        self,
+        actor: Actor,
+        filename: str,
+        data: bytes,
+        content_type: str = "",
+        *,
+        process: bool = True,
+        meta: dict | None = None,
+    ) -> dict:
         if len(data) > self.max_upload_size:
-            raise PayloadTooLarge(f"the file is {len(data)} bytes; the limit is {self.max_upload_size}")
+            raise PayloadTooLarge(
+                f"the file is {len(data)} bytes; the limit is {self.max_upload_size}"
+            )
         name = os.path.basename((filename or "").replace("\\", "/")).strip()
         if not name:
             raise InvalidInput("the upload has no file name")
@@ -59,9 +84,16 @@ class FileService:
         path = os.path.join(self.upload_dir, f"{file_id}_{_SAFE.sub('_', name)[:150]}")
         with open(path, "wb") as f:
             f.write(data)
-        row = self.store.add_file(actor.id, file_id=file_id, filename=name, path=path,
-                                  hash=hashlib.sha256(data).hexdigest(), size=len(data),
-                                  content_type=content_type or "application/octet-stream", meta=meta)
+        row = self.store.add_file(
+            actor.id,
+            file_id=file_id,
+            filename=name,
+            path=path,
+            hash=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            content_type=content_type or "application/octet-stream",
+            meta=meta,
+        )
         if process:
             self._executor.submit(self._process_quietly, file_id)
         else:
@@ -82,8 +114,11 @@ class FileService:
             with open(row.path, "rb") as f:
                 data = f.read()
             result = self.retrieval.process_file(
-                collection or file_collection(file_id), data, row.filename,
-                metadata={"file_id": file_id, "name": row.filename})
+                collection or file_collection(file_id),
+                data,
+                row.filename,
+                metadata={"file_id": file_id, "name": row.filename},
+            )
         except InvalidInput as e:
             self.store.set_file_status(file_id, "failed", e.message)
             raise
@@ -101,8 +136,11 @@ class FileService:
 
     def status(self, file_id: str, actor: Actor) -> dict:
         f = self.store.get_file(file_id, actor)
-        return {"status": f.status, **({"error": f.error} if f.error else {}),
-                "chunks": (f.data or {}).get("chunks")}
+        return {
+            "status": f.status,
+            **({"error": f.error} if f.error else {}),
+            "chunks": (f.data or {}).get("chunks"),
+        }
 
     def content(self, file_id: str, actor: Actor) -> tuple[bytes, str, str]:
         f = self.store.get_file(file_id, actor)

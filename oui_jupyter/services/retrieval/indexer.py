@@ -13,6 +13,7 @@ Two daemon threads:
 
 Progress goes to ``on_progress(dict)`` (throttled), the payload of ``index:progress``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +21,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...store.vector_store import ChunkIn, FileRecord
 from .loaders import Unsupported, file_type_of, load
@@ -33,10 +35,22 @@ WORKSPACE = "workspace"
 
 
 class Indexer:
-    def __init__(self, store, workspace: Workspace, splitter: Splitter, embedder=None, *,
-                 collection: str = WORKSPACE, on_progress: Callable[[dict], Any] | None = None,
-                 poll_interval: float = 2.0, debounce: float = 0.15, batch_files: int = 200,
-                 embed_batch: int = 256, progress_interval: float = 0.25, watch: bool = True) -> None:
+    def __init__(
+        self,
+        store,
+        workspace: Workspace,
+        splitter: Splitter,
+        embedder=None,
+        *,
+        collection: str = WORKSPACE,
+        on_progress: Callable[[dict], Any] | None = None,
+        poll_interval: float = 2.0,
+        debounce: float = 0.15,
+        batch_files: int = 200,
+        embed_batch: int = 256,
+        progress_interval: float = 0.25,
+        watch: bool = True,
+    ) -> None:
         self.store = store
         self.workspace = workspace
         self.splitter = splitter
@@ -65,6 +79,7 @@ class Indexer:
         self.skipped: dict[str, int] = {}
         self.errors = 0
         self.last_scan_s = 0.0
+        self.scans = 0
         self.state = "starting"
         self.embed_error: str | None = None
 
@@ -111,7 +126,10 @@ class Indexer:
         while time.monotonic() < deadline:
             with self._cond:
                 idle = not self._busy and not self._dirty and not self._scan_requested
-            if idle and (not embedded or (not self._embed_busy and self.store.stats(self.collection)["pending"] == 0)):
+            if idle and (
+                not embedded
+                or (not self._embed_busy and self.store.stats(self.collection)["pending"] == 0)
+            ):
                 return True
             time.sleep(0.01)
         return False
@@ -150,8 +168,12 @@ class Indexer:
             try:
                 if full:
                     self._scan()
-                    next_poll = (time.monotonic() + self.poll_interval
-                                 if self.poll_interval > 0 else float("inf"))
+                    # a big tree is polled less often: at most ~20% of the time walking it
+                    next_poll = (
+                        time.monotonic() + max(self.poll_interval, 5 * self.last_scan_s)
+                        if self.poll_interval > 0
+                        else float("inf")
+                    )
                 else:
                     self._process_paths(dirty)
             except Exception:
@@ -162,7 +184,9 @@ class Indexer:
 
     def _scan(self) -> None:
         t0 = time.perf_counter()
-        self.state = "scanning"
+        first = self.scans == 0
+        if first:
+            self.state = "scanning"
         seen: dict[str, FileStat] = {}
         skipped: dict[str, int] = {}
         for fs in self.workspace.walk():
@@ -182,9 +206,12 @@ class Indexer:
         for rec in self._known.values():
             if rec.status == "skipped" and rec.error:
                 skipped[rec.error] = skipped.get(rec.error, 0) + 1
+        news = first or gone or changed or skipped != self.skipped
         self.skipped = skipped
+        self.scans += 1
         self.last_scan_s = time.perf_counter() - t0
-        self._emit(force=True)
+        if news:  # a quiet poll says nothing
+            self._emit(force=True)
 
     def _process_paths(self, rels: set[str]) -> None:
         todo: list[FileStat] = []
@@ -245,9 +272,13 @@ class Indexer:
             data = self.workspace.read(fs)
         except (OSError, PermissionError) as e:
             log.debug("cannot read %s: %s", fs.rel, e)
-            return FileRecord(self.collection, fs.rel, fs.size, fs.mtime, "", ftype, 0, "skipped", "unreadable"), []
+            return FileRecord(
+                self.collection, fs.rel, fs.size, fs.mtime, "", ftype, 0, "skipped", "unreadable"
+            ), []
         if len(data) > self.workspace.max_file_size:
-            return FileRecord(self.collection, fs.rel, fs.size, fs.mtime, "", ftype, 0, "skipped", "too_large"), []
+            return FileRecord(
+                self.collection, fs.rel, fs.size, fs.mtime, "", ftype, 0, "skipped", "too_large"
+            ), []
         sha = hashlib.sha256(data).hexdigest()
         old = self._known.get(fs.rel)
         if old is not None and old.sha256 == sha:
@@ -259,10 +290,14 @@ class Indexer:
             chunks = self.splitter.split(sections)
         except Unsupported as e:
             reason = "binary" if "binary" in str(e) or "UTF-8" in str(e) else "unparseable"
-            return FileRecord(self.collection, fs.rel, fs.size, fs.mtime, sha, ftype, 0, "skipped", reason), []
+            return FileRecord(
+                self.collection, fs.rel, fs.size, fs.mtime, sha, ftype, 0, "skipped", reason
+            ), []
         except Exception:
             log.exception("failed to load %s", fs.rel)
-            return FileRecord(self.collection, fs.rel, fs.size, fs.mtime, sha, ftype, 0, "skipped", "error"), []
+            return FileRecord(
+                self.collection, fs.rel, fs.size, fs.mtime, sha, ftype, 0, "skipped", "error"
+            ), []
         items = []
         for c in chunks:
             meta = {"source": fs.rel, "file_type": ftype, "collection": self.collection, **c.meta}
@@ -288,8 +323,9 @@ class Indexer:
             embedder = self.embedder
             if embedder is None or self._stop.is_set() or not self.store.loaded:
                 continue
+            worked = False
             try:
-                self._embed_pending(embedder)
+                worked = self._embed_pending(embedder)
             except Exception:  # the store closed under us at shutdown, or a bug: keep going
                 if self._stop.is_set():
                     return
@@ -297,13 +333,16 @@ class Indexer:
                 self._stop.wait(1.0)
             finally:
                 self._embed_busy = False
-            self._emit(force=True)
+            if worked:
+                self._emit(force=True)
 
-    def _embed_pending(self, embedder) -> None:
+    def _embed_pending(self, embedder) -> bool:
+        """Embed until nothing is pending; True if anything was embedded."""
+        worked = False
         while not self._stop.is_set() and embedder is self.embedder:
             items = self.store.pending(self.embed_batch)
             if not items:
-                return
+                return worked
             self._embed_busy = True
             if not embedder.ready:
                 embedder.start_loading()
@@ -311,8 +350,10 @@ class Indexer:
                     if self._stop.is_set() or getattr(embedder, "error", None):
                         break
                 if not embedder.ready:
-                    self.embed_error = getattr(embedder, "error", None) or "embedding model not loaded"
-                    return
+                    self.embed_error = (
+                        getattr(embedder, "error", None) or "embedding model not loaded"
+                    )
+                    return worked
             if self.store.embedding_model != embedder.model_id:
                 self.store.set_embedding_model(embedder.model_id)
                 continue
@@ -321,22 +362,29 @@ class Indexer:
                 uniq.setdefault(h, text)
             try:
                 vecs = embedder.embed(list(uniq.values()))
-            except Exception as e:  # provider down: report, retry later
+            except Exception as e:  # noqa: BLE001 - provider down: report, retry later
                 self.embed_error = str(e)
                 log.warning("embedding failed: %s", e)
                 self._stop.wait(5.0)
-                return
+                return worked
             self.embed_error = None
             row_of = {h: i for i, h in enumerate(uniq)}
             self.store.put_embeddings(
-                embedder.model_id, [(p, h) for p, h, _ in items], vecs[[row_of[h] for _, h, _ in items]]
+                embedder.model_id,
+                [(p, h) for p, h, _ in items],
+                vecs[[row_of[h] for _, h, _ in items]],
             )
+            worked = True
             self._emit()
+        return worked
 
     # -- progress --------------------------------------------------------------------------------
     def progress(self) -> dict:
-        st = self.store.stats(self.collection) if self.store.loaded else {
-            "files": 0, "chunks": 0, "embedded": 0, "pending": 0, "model": "", "dim": 0}
+        st = (
+            self.store.stats(self.collection)
+            if self.store.loaded
+            else {"files": 0, "chunks": 0, "embedded": 0, "pending": 0, "model": "", "dim": 0}
+        )
         return {
             "collection": self.collection,
             "state": self.state,

@@ -4,6 +4,7 @@ Their chunks are not copied: an upload's chunks live in the index collection
 ``file-<id>``, a workspace path's in ``workspace``; querying a collection is a filter
 over those (:meth:`KnowledgeService.resolve`, the retrieval service's resolver).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,12 @@ def file_collection(file_id: str) -> str:
 def file_summary(f: Any) -> dict:
     return {
         "id": f.id,
-        "meta": {**(f.meta or {}), "name": f.filename, "content_type": f.content_type, "size": f.size},
+        "meta": {
+            **(f.meta or {}),
+            "name": f.filename,
+            "content_type": f.content_type,
+            "size": f.size,
+        },
         "status": f.status,
         "created_at": int(f.created_at),
         "updated_at": int(f.updated_at),
@@ -41,7 +47,10 @@ class KnowledgeService:
             "user_id": row.user_id,
             "name": row.name,
             "description": row.description,
-            "data": {"file_ids": list(data.get("file_ids", [])), "paths": list(data.get("paths", []))},
+            "data": {
+                "file_ids": list(data.get("file_ids", [])),
+                "paths": list(data.get("paths", [])),
+            },
             "meta": row.meta or {},
             "access_control": row.access_control,
             "shared": row.shared,
@@ -59,14 +68,30 @@ class KnowledgeService:
         return out
 
     # ----- CRUD -----
-    def create(self, actor: Actor, name: str, description: str = "", *, data: dict | None = None,
-               shared: bool = False, access_control: Any = None) -> dict:
+    def create(
+        self,
+        actor: Actor,
+        name: str,
+        description: str = "",
+        *,
+        data: dict | None = None,
+        shared: bool = False,
+        access_control: Any = None,
+    ) -> dict:
         if not name.strip():
             raise InvalidInput("name must not be empty")
-        row = self.store.create(actor.id, name.strip(), description, data=None,
-                                access_control=access_control, shared=shared)
+        row = self.store.create(
+            actor.id,
+            name.strip(),
+            description,
+            data=None,
+            access_control=access_control,
+            shared=shared,
+        )
         if data and (data.get("file_ids") or data.get("paths")):
-            return self.add(row.id, actor, file_ids=data.get("file_ids") or [], paths=data.get("paths") or [])
+            return self.add(
+                row.id, actor, file_ids=data.get("file_ids") or [], paths=data.get("paths") or []
+            )
         return self.to_dict(row)
 
     def list(self, actor: Actor) -> list[dict]:
@@ -88,7 +113,9 @@ class KnowledgeService:
     def reset(self, knowledge_id: str, actor: Actor) -> dict:
         row = self.store.get(knowledge_id, actor)
         data = row.data or {}
-        return self.remove(knowledge_id, actor, file_ids=data.get("file_ids", []), paths=data.get("paths", []))
+        return self.remove(
+            knowledge_id, actor, file_ids=data.get("file_ids", []), paths=data.get("paths", [])
+        )
 
     # ----- members -----
     def _check_path(self, path: str) -> str:
@@ -114,7 +141,9 @@ class KnowledgeService:
 
     def remove(self, knowledge_id: str, actor: Actor, *, file_ids=(), paths=()) -> dict:
         rels = [p.replace("\\", "/").lstrip("/") for p in paths]
-        row = self.store.update_data(knowledge_id, actor, remove_files=list(file_ids), remove_paths=rels)
+        row = self.store.update_data(
+            knowledge_id, actor, remove_files=list(file_ids), remove_paths=rels
+        )
         return self.to_dict(row)
 
     def reindex(self, files_service) -> dict:
@@ -135,7 +164,7 @@ class KnowledgeService:
         """What a collection name means for ``user_id``: a knowledge id, ``file-<id>``, or
         ``None`` (a plain index collection)."""
         if name.startswith("file-"):
-            fid = name[len("file-"):]
+            fid = name[len("file-") :]
             try:
                 self.store.get_file(fid, Actor(user_id) if user_id else None)
             except NotFound:
@@ -149,11 +178,15 @@ class KnowledgeService:
         if user_id is not None and not (row.shared or row.user_id == user_id):
             raise NotFound(f"Knowledge {name} not found")
         data = row.data or {}
-        flt = SearchFilter(collections=[file_collection(f) for f in data.get("file_ids", [])], sources=[])
+        flt = SearchFilter(
+            collections=[file_collection(f) for f in data.get("file_ids", [])], sources=[]
+        )
         for p in data.get("paths", []):
             if p.endswith("/"):
                 # a folder: every indexed workspace file under it
-                flt.sources.extend(s for s in self.retrieval.store.sources("workspace") if s.startswith(p))
+                flt.sources.extend(
+                    s for s in self.retrieval.store.sources("workspace") if s.startswith(p)
+                )
             else:
                 flt.sources.append(p)
         if not flt.collections and not flt.sources:

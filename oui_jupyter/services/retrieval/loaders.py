@@ -6,6 +6,7 @@ one-to-one onto lines of the file (or of a notebook cell / PDF page) starting at
 Loaders raise :class:`Unsupported` for anything they cannot read as text (binary, broken);
 the indexer counts those as skipped.
 """
+
 from __future__ import annotations
 
 import ast
@@ -13,9 +14,10 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Callable
+from typing import Any
 
 MAX_OUTPUT_CHARS = 2000
 CSV_HEAD_ROWS = 20
@@ -36,13 +38,63 @@ class Section:
 
 
 CODE_EXTS = {
-    "py", "pyi", "js", "jsx", "ts", "tsx", "mjs", "cjs", "java", "kt", "scala", "go", "rs", "c",
-    "h", "cc", "cpp", "hpp", "cs", "rb", "php", "swift", "r", "jl", "lua", "sh", "bash", "zsh",
-    "sql", "m", "pl", "dart", "css", "scss", "vue", "svelte",
+    "py",
+    "pyi",
+    "js",
+    "jsx",
+    "ts",
+    "tsx",
+    "mjs",
+    "cjs",
+    "java",
+    "kt",
+    "scala",
+    "go",
+    "rs",
+    "c",
+    "h",
+    "cc",
+    "cpp",
+    "hpp",
+    "cs",
+    "rb",
+    "php",
+    "swift",
+    "r",
+    "jl",
+    "lua",
+    "sh",
+    "bash",
+    "zsh",
+    "sql",
+    "m",
+    "pl",
+    "dart",
+    "css",
+    "scss",
+    "vue",
+    "svelte",
 }
 TEXT_EXTS = {
-    "txt", "rst", "log", "cfg", "ini", "toml", "yaml", "yml", "json", "xml", "tex", "text", "env",
-    "conf", "properties", "gitignore", "dockerfile", "makefile", "",
+    "txt",
+    "rst",
+    "log",
+    "cfg",
+    "ini",
+    "toml",
+    "yaml",
+    "yml",
+    "json",
+    "xml",
+    "tex",
+    "text",
+    "env",
+    "conf",
+    "properties",
+    "gitignore",
+    "dockerfile",
+    "makefile",
+    "",
 }
 MARKDOWN_EXTS = {"md", "markdown", "mdx", "qmd"}
 HTML_EXTS = {"html", "htm", "xhtml"}
@@ -58,8 +110,14 @@ def file_type_of(path: str) -> str:
 
 def is_supported(path: str) -> bool:
     ext = file_type_of(path)
-    return ext in CODE_EXTS or ext in TEXT_EXTS or ext in MARKDOWN_EXTS or ext in HTML_EXTS \
-        or ext in CSV_EXTS or ext in ("ipynb", "pdf")
+    return (
+        ext in CODE_EXTS
+        or ext in TEXT_EXTS
+        or ext in MARKDOWN_EXTS
+        or ext in HTML_EXTS
+        or ext in CSV_EXTS
+        or ext in ("ipynb", "pdf")
+    )
 
 
 def decode_text(data: bytes) -> str:
@@ -127,53 +185,56 @@ def load_markdown(data: bytes, path: str) -> list[Section]:
 
 # -- code --------------------------------------------------------------------------------
 def python_sections(text: str, **meta: Any) -> list[Section]:
-    """Split Python at top-level function/class boundaries (big classes at their methods)."""
+    """Split Python at top-level function/class boundaries (big classes at their methods).
+
+    Every line lands in a section: module-level statements and comments between
+    definitions form their own sections; a comment block right above a definition goes
+    with it.
+    """
     lines = text.split("\n")
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return code_sections(text, **meta)
     out: list[Section] = []
-    pending_start: int | None = None  # start of a run of module-level statements
 
-    def node_start(node: ast.AST) -> int:
+    def has_text(a: int, b: int) -> bool:
+        return b > a and bool("\n".join(lines[a:b]).strip())
+
+    def add(a: int, b: int, mergeable: bool = True, **extra: Any) -> None:
+        if has_text(a, b):
+            out.append(_lines_section(lines, a, b, **extra, **meta))
+            out[-1].mergeable = mergeable
+
+    def node_start(node: ast.AST, floor: int) -> int:
         decos = getattr(node, "decorator_list", [])
-        return min([node.lineno] + [d.lineno for d in decos]) - 1
-
-    def flush(upto: int) -> None:
-        nonlocal pending_start
-        if pending_start is not None and upto > pending_start:
-            if "\n".join(lines[pending_start:upto]).strip():
-                out.append(_lines_section(lines, pending_start, upto, **meta))
-        pending_start = None
+        start = min([node.lineno] + [d.lineno for d in decos]) - 1
+        while start > floor and lines[start - 1].strip().startswith("#"):
+            start -= 1  # the comment block just above belongs to the definition
+        return start
 
     defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    cursor = 0  # first line not in any section yet
     for node in tree.body:
-        start, end = node_start(node), node.end_lineno or node.lineno
-        if isinstance(node, defs):
-            flush(start)
-            if isinstance(node, ast.ClassDef) and end - start > 60 and node.body:
-                members = [n for n in node.body if isinstance(n, defs)]
-                head_end = node_start(members[0]) if members else end
-                out.append(_lines_section(lines, start, head_end, symbol=node.name, **meta))
-                out[-1].mergeable = False
-                prev = head_end
-                for n in members:
-                    s, e = node_start(n), n.end_lineno or n.lineno
-                    if s > prev and "\n".join(lines[prev:s]).strip():
-                        out.append(_lines_section(lines, prev, s, symbol=node.name, **meta))
-                    out.append(_lines_section(lines, s, e, symbol=f"{node.name}.{n.name}", **meta))
-                    out[-1].mergeable = False
-                    prev = e
-                if end > prev and "\n".join(lines[prev:end]).strip():
-                    out.append(_lines_section(lines, prev, end, symbol=node.name, **meta))
-            else:
-                out.append(_lines_section(lines, start, end, symbol=node.name, **meta))
-                out[-1].mergeable = False
+        if not isinstance(node, defs):
+            continue  # module-level statements accumulate until the next definition
+        start, end = node_start(node, cursor), node.end_lineno or node.lineno
+        add(cursor, start)
+        if isinstance(node, ast.ClassDef) and end - start > 60 and node.body:
+            members = [n for n in node.body if isinstance(n, defs)]
+            head_end = node_start(members[0], start) if members else end
+            add(start, head_end, False, symbol=node.name)
+            prev = head_end
+            for n in members:
+                s, e = node_start(n, prev), n.end_lineno or n.lineno
+                add(prev, s, symbol=node.name)
+                add(s, e, False, symbol=f"{node.name}.{n.name}")
+                prev = e
+            add(prev, end, symbol=node.name)
         else:
-            if pending_start is None:
-                pending_start = start
-    flush(len(lines))
+            add(start, end, False, symbol=node.name)
+        cursor = end
+    add(cursor, len(lines))
     return out
 
 
@@ -253,7 +314,9 @@ def load_notebook(data: bytes, path: str) -> list[Section]:
             outputs = _cell_outputs(cell)
             if outputs.strip():
                 n = outputs.count("\n") + 1
-                out.append(Section(outputs, {**meta, "output": True, "start_line": 1, "end_line": n}))
+                out.append(
+                    Section(outputs, {**meta, "output": True, "start_line": 1, "end_line": n})
+                )
     return out
 
 
@@ -285,17 +348,25 @@ def load_csv(data: bytes, path: str) -> list[Section]:
     )
     # the "Columns:" line stands for the header (file line 1), so the text's line i is
     # file line i: start_line 0 is the summary line before it
-    out = [Section(summary + "\n" + "\n".join(lines[1: CSV_HEAD_ROWS + 1]),
-                   {"start_line": 0, "end_line": min(len(lines), CSV_HEAD_ROWS + 1), "columns": header})]
+    out = [
+        Section(
+            summary + "\n" + "\n".join(lines[1 : CSV_HEAD_ROWS + 1]),
+            {"start_line": 0, "end_line": min(len(lines), CSV_HEAD_ROWS + 1), "columns": header},
+        )
+    ]
     out[0].mergeable = False
-    rest = lines[CSV_HEAD_ROWS + 1:]
+    rest = lines[CSV_HEAD_ROWS + 1 :]
     if rest:
         step = max(len(rest) // CSV_SAMPLE_ROWS, 1)
         picked = list(range(0, len(rest), step))[:CSV_SAMPLE_ROWS]
         sample = "\n".join(lines[0:1] + [rest[i] for i in picked])
         first = CSV_HEAD_ROWS + 2 + picked[0]
         last = CSV_HEAD_ROWS + 2 + picked[-1]
-        out.append(Section("Sample rows:\n" + sample, {"start_line": first, "end_line": last, "sample": True}))
+        out.append(
+            Section(
+                "Sample rows:\n" + sample, {"start_line": first, "end_line": last, "sample": True}
+            )
+        )
         out[-1].mergeable = False
     return out
 
@@ -313,15 +384,37 @@ def load_pdf(data: bytes, path: str) -> list[Section]:
                 n = text.count("\n") + 1
                 out.append(Section(text, {"page": i + 1, "start_line": 1, "end_line": n}))
         return out
-    except Exception as e:  # pypdf raises many types on broken files
+    except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken files
         raise Unsupported(f"unreadable PDF: {e}") from None
 
 
 # -- HTML -----------------------------------------------------------------------------------
 class _TextExtractor(HTMLParser):
-    SKIP = {"script", "style", "noscript", "template", "svg"}
-    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-             "article", "pre", "table", "ul", "ol", "header", "footer", "title"}
+    SKIP = frozenset(("script", "style", "noscript", "template", "svg"))
+    BLOCK = frozenset(
+        (
+            "p",
+            "div",
+            "br",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "section",
+            "article",
+            "pre",
+            "table",
+            "ul",
+            "ol",
+            "header",
+            "footer",
+            "title",
+        )
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

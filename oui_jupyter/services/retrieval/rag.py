@@ -2,10 +2,12 @@
 the ``sources`` list stored on the assistant message so a citation ``[n]`` leads back to
 the exact file, cell, lines or page.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Any, Sequence
+from typing import Any
 
 from ...store.vector_store import Hit
 
@@ -51,29 +53,40 @@ def make_sources(hits: Sequence[Hit], texts: Sequence[str] | None = None) -> lis
         path = meta.get("source", "")
         snippet = (texts[i - 1] if texts else hit.text)[:SNIPPET_CHARS]
         kind = "workspace" if meta.get("collection") == "workspace" else "collection"
-        out.append({
-            "id": i,
-            "source": {"id": path, "name": meta.get("name") or path, "type": kind,
-                       "collection": meta.get("collection")},
-            "document": [snippet],
-            "metadata": [meta],
-            "distances": [round(hit.score, 6)],
-            "path": path,
-            "cell": meta.get("cell"),
-            "cell_id": meta.get("cell_id"),
-            "start_line": meta.get("start_line"),
-            "end_line": meta.get("end_line"),
-            "page": meta.get("page"),
-            "location": location(meta),
-            "snippet": snippet,
-            "score": round(hit.score, 6),
-            "retrievers": list(hit.retrievers),
-        })
+        out.append(
+            {
+                "id": i,
+                "source": {
+                    "id": path,
+                    "name": meta.get("name") or path,
+                    "type": kind,
+                    "collection": meta.get("collection"),
+                },
+                "document": [snippet],
+                "metadata": [meta],
+                "distances": [round(hit.score, 6)],
+                "path": path,
+                "cell": meta.get("cell"),
+                "cell_id": meta.get("cell_id"),
+                "start_line": meta.get("start_line"),
+                "end_line": meta.get("end_line"),
+                "page": meta.get("page"),
+                "location": location(meta),
+                "snippet": snippet,
+                "score": round(hit.score, 6),
+                "retrievers": list(hit.retrievers),
+            }
+        )
     return out
 
 
-def build_context(hits: Sequence[Hit], query: str, *, template: str = DEFAULT_RAG_TEMPLATE,
-                  budget_chars: int = 6000) -> tuple[str, list[dict[str, Any]]]:
+def build_context(
+    hits: Sequence[Hit],
+    query: str,
+    *,
+    template: str = DEFAULT_RAG_TEMPLATE,
+    budget_chars: int = 6000,
+) -> tuple[str, list[dict[str, Any]]]:
     """The prompt block for ``query`` with ``hits`` as ``<source id="n">`` blocks, within
     ``budget_chars`` of source text (the last block is cut to fit, later ones dropped),
     and the matching ``sources`` list. No hits: ``("", [])``."""

@@ -6,6 +6,7 @@ RAG context for chat turns. Everything slow (opening DuckDB, walking the root, l
 the model) happens in background threads started by :meth:`start`; methods that search
 or write are blocking and meant to run off the event loop (``asyncio.to_thread``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ...errors import InvalidInput, NotFound, NotReady
 from ...providers.embeddings import DEFAULT_MODEL, make_embedding_provider
@@ -22,7 +24,7 @@ from ...store.vector_store import ChunkIn, FileRecord, Hit, SearchFilter
 from .indexer import WORKSPACE, Indexer
 from .loaders import Section, Unsupported, file_type_of, load
 from .rag import DEFAULT_RAG_TEMPLATE, build_context
-from .search import MODES, SearchResult, search
+from .search import FUSIONS, MODES, SearchResult, search
 from .splitter import Splitter, TokenCounter
 from .workspace import DEFAULT_EXCLUDE, Workspace
 
@@ -47,6 +49,8 @@ class RetrievalConfig:
     max_file_size: int = 10 * 1024 * 1024
     top_k: int = 5
     hybrid: bool = True
+    fusion: str = "relative"  # or "rrf"
+    hybrid_alpha: float = 0.5  # the vector retriever's weight in relative fusion
     rrf_k: int = 60
     poll_interval: float = 2.0
     start_delay: float = 2.0
@@ -54,9 +58,23 @@ class RetrievalConfig:
     rag_budget_chars: int = 6000
 
     #: fields ``update_config`` may change at run time
-    MUTABLE = ("embedding_engine", "embedding_model", "embedding_base_url", "embedding_api_key",
-               "embedding_batch_size", "chunk_size", "chunk_overlap", "top_k", "hybrid",
-               "rag_template", "rag_budget_chars", "exclude", "max_file_size")
+    MUTABLE = (
+        "embedding_engine",
+        "embedding_model",
+        "embedding_base_url",
+        "embedding_api_key",
+        "embedding_batch_size",
+        "chunk_size",
+        "chunk_overlap",
+        "top_k",
+        "hybrid",
+        "fusion",
+        "hybrid_alpha",
+        "rag_template",
+        "rag_budget_chars",
+        "exclude",
+        "max_file_size",
+    )
 
 
 # Collections resolver: (name, user_id) -> SearchFilter for a knowledge collection, or None.
@@ -72,8 +90,13 @@ def index_path(data_dir: str, root_dir: str) -> str:
 
 
 class RetrievalService:
-    def __init__(self, config: RetrievalConfig, *, on_progress: Callable[[dict], Any] | None = None,
-                 resolver: CollectionResolver | None = None) -> None:
+    def __init__(
+        self,
+        config: RetrievalConfig,
+        *,
+        on_progress: Callable[[dict], Any] | None = None,
+        resolver: CollectionResolver | None = None,
+    ) -> None:
         self.config = config
         self.on_progress = on_progress
         self.resolver = resolver
@@ -83,15 +106,25 @@ class RetrievalService:
 
             store_class = DuckDBVectorStore
         self.embedder = self._make_embedder(config)
-        self.store = store_class(index_path(config.data_dir, config.root_dir),
-                                 embedding_model=self.embedder.model_id)
-        self.workspace = Workspace(config.root_dir, exclude=config.exclude,
-                                   max_file_size=config.max_file_size,
-                                   include_hidden=config.include_hidden)
+        self.store = store_class(
+            index_path(config.data_dir, config.root_dir), embedding_model=self.embedder.model_id
+        )
+        self.workspace = Workspace(
+            config.root_dir,
+            exclude=config.exclude,
+            max_file_size=config.max_file_size,
+            include_hidden=config.include_hidden,
+        )
         self.splitter = self._make_splitter(config)
-        self.indexer = Indexer(self.store, self.workspace, self.splitter, self.embedder,
-                               on_progress=self._progress, poll_interval=config.poll_interval,
-                               watch=config.index_workspace)
+        self.indexer = Indexer(
+            self.store,
+            self.workspace,
+            self.splitter,
+            self.embedder,
+            on_progress=self._progress,
+            poll_interval=config.poll_interval,
+            watch=config.index_workspace,
+        )
         self._start_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._stopped = False
@@ -99,13 +132,18 @@ class RetrievalService:
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         self._timer: threading.Timer | None = None
+        self._qcache: dict[tuple[str, str], Any] = {}
 
     # -- construction helpers ---------------------------------------------------------
     @staticmethod
     def _make_embedder(config: RetrievalConfig):
         return make_embedding_provider(
-            config.embedding_engine, config.embedding_model, base_url=config.embedding_base_url,
-            api_key=config.embedding_api_key, batch_size=config.embedding_batch_size)
+            config.embedding_engine,
+            config.embedding_model,
+            base_url=config.embedding_base_url,
+            api_key=config.embedding_api_key,
+            batch_size=config.embedding_batch_size,
+        )
 
     def _make_splitter(self, config: RetrievalConfig) -> Splitter:
         limit = min(config.chunk_size, max(getattr(self.embedder, "max_tokens", 256) - 2, 16))
@@ -133,7 +171,7 @@ class RetrievalService:
             if not self.store.loaded:
                 self.store.open()
             self.indexer.start()  # without index_workspace it only embeds uploads/texts
-        except BaseException as e:  # noqa: BLE001 - reported by status() and queries
+        except BaseException as e:
             self._open_error = e
             log.exception("oui: the retrieval index failed to open")
         finally:
@@ -189,7 +227,8 @@ class RetrievalService:
             "model": self.embedder.model_id,
             "model_loaded": self.embedder.ready,
             "embedding_error": p["embedding_error"],
-            "retrievers": ["keyword"] + (["vector"] if self.embedder.ready and p["chunks_embedded"] else []),
+            "retrievers": ["keyword"]
+            + (["vector"] if self.embedder.ready and p["chunks_embedded"] else []),
         }
 
     def get_config(self) -> dict:
@@ -209,10 +248,19 @@ class RetrievalService:
             changes = {k: v for k, v in changes.items() if k != "embedding_api_key"}
         new = replace(self.config, **changes)
         if new.chunk_size < 16 or new.chunk_overlap < 0 or new.top_k < 1 or new.max_file_size < 1:
-            raise InvalidInput("chunk_size >= 16, chunk_overlap >= 0, top_k >= 1, max_file_size >= 1")
+            raise InvalidInput(
+                "chunk_size >= 16, chunk_overlap >= 0, top_k >= 1, max_file_size >= 1"
+            )
+        if new.fusion not in FUSIONS or not 0.0 <= new.hybrid_alpha <= 1.0:
+            raise InvalidInput(f"fusion is one of {', '.join(FUSIONS)}; 0 <= hybrid_alpha <= 1")
         old = self.config
-        embed_keys = ("embedding_engine", "embedding_model", "embedding_base_url", "embedding_api_key",
-                      "embedding_batch_size")
+        embed_keys = (
+            "embedding_engine",
+            "embedding_model",
+            "embedding_base_url",
+            "embedding_api_key",
+            "embedding_batch_size",
+        )
         if any(getattr(old, k) != getattr(new, k) for k in embed_keys):
             try:
                 embedder = self._make_embedder(new)
@@ -226,8 +274,10 @@ class RetrievalService:
                 self.store.embedding_model = embedder.model_id
             self.indexer._embed_wake.set()
         self.config = new
-        if (old.chunk_size, old.chunk_overlap) != (new.chunk_size, new.chunk_overlap) or \
-                old.embedding_model != new.embedding_model:
+        if (old.chunk_size, old.chunk_overlap) != (
+            new.chunk_size,
+            new.chunk_overlap,
+        ) or old.embedding_model != new.embedding_model:
             self.splitter = self._make_splitter(new)
             self.indexer.splitter = self.splitter
             self._reindex_all()
@@ -246,8 +296,12 @@ class RetrievalService:
         self.indexer.rescan()
 
     # -- queries ------------------------------------------------------------------------
-    def resolve_filter(self, collection_names: Sequence[str], user_id: str | None = None,
-                       filters: dict | None = None) -> SearchFilter:
+    def resolve_filter(
+        self,
+        collection_names: Sequence[str],
+        user_id: str | None = None,
+        filters: dict | None = None,
+    ) -> SearchFilter:
         """Collections by name: ``workspace``, a knowledge collection id (via the resolver),
         ``file-<id>`` (one upload) or any collection made by ``process_text``."""
         flt = SearchFilter(collections=[], sources=[])
@@ -264,13 +318,21 @@ class RetrievalService:
             flt.globs = [globs] if isinstance(globs, str) else list(globs)
         ftypes = filters.get("file_type") or filters.get("file_types")
         if ftypes:
-            flt.file_types = [ftypes] if isinstance(ftypes, str) else [t.lstrip(".") for t in ftypes]
+            flt.file_types = (
+                [ftypes] if isinstance(ftypes, str) else [t.lstrip(".") for t in ftypes]
+            )
         if not flt.sources:
             flt.sources = None
         return flt
 
-    def search(self, query: str, *, k: int | None = None, flt: SearchFilter | None = None,
-               mode: str | None = None) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        flt: SearchFilter | None = None,
+        mode: str | None = None,
+    ) -> SearchResult:
         """Blocking search (run it in a thread)."""
         self.ensure_started()
         mode = mode or ("hybrid" if self.config.hybrid else "vector")
@@ -281,18 +343,50 @@ class RetrievalService:
         if mode != "keyword":
             if not self.embedder.ready:
                 self.embedder.start_loading()  # next time; keyword answers meanwhile
-            elif self.store.stats()["embedded"]:
-                qvec = self.embedder.embed([query])[0]
+            elif self.store.has_vectors():
+                qvec = self._query_vector(query)
         if mode == "vector" and qvec is None:
             mode = "keyword"  # the model is still loading: answer with what we have
-        return search(self.store, query, k, flt=flt, qvec=qvec, mode=mode, rrf_k=self.config.rrf_k)
+        cfg = self.config
+        return search(
+            self.store,
+            query,
+            k,
+            flt=flt,
+            qvec=qvec,
+            mode=mode,
+            fusion=cfg.fusion,
+            alpha=cfg.hybrid_alpha,
+            rrf_k=cfg.rrf_k,
+        )
 
-    def query(self, collection_names: Sequence[str], query: str, k: int | None = None, *,
-              filters: dict | None = None, mode: str | None = None, user_id: str | None = None) -> dict:
+    def _query_vector(self, query: str):
+        """The query's embedding; the last few are remembered (UIs repeat queries)."""
+        key = (self.embedder.model_id, query)
+        vec = self._qcache.get(key)
+        if vec is None:
+            vec = self.embedder.embed([query])[0]
+            if len(self._qcache) >= 256:
+                self._qcache.pop(next(iter(self._qcache)))
+            self._qcache[key] = vec
+        return vec
+
+    def query(
+        self,
+        collection_names: Sequence[str],
+        query: str,
+        k: int | None = None,
+        *,
+        filters: dict | None = None,
+        mode: str | None = None,
+        user_id: str | None = None,
+    ) -> dict:
         """Open WebUI's ``query/collection`` answer, plus ``retrievers``."""
         if not query or not query.strip():
             raise InvalidInput("query must not be empty")
-        res = self.search(query, k=k, flt=self.resolve_filter(collection_names, user_id, filters), mode=mode)
+        res = self.search(
+            query, k=k, flt=self.resolve_filter(collection_names, user_id, filters), mode=mode
+        )
         return {
             "documents": [[h.text for h in res.hits]],
             "metadatas": [[{**h.meta, "retrievers": h.retrievers} for h in res.hits]],
@@ -301,8 +395,14 @@ class RetrievalService:
         }
 
     # -- adding documents -----------------------------------------------------------------
-    def process_text(self, collection: str, content: str, *, name: str | None = None,
-                     metadata: dict | None = None) -> dict:
+    def process_text(
+        self,
+        collection: str,
+        content: str,
+        *,
+        name: str | None = None,
+        metadata: dict | None = None,
+    ) -> dict:
         """Add (or replace) a text document named ``name`` in ``collection``."""
         if not content.strip():
             raise InvalidInput("content must not be empty")
@@ -310,16 +410,24 @@ class RetrievalService:
         sections = [Section(content, {"start_line": 1, "end_line": content.count("\n") + 1})]
         return self._write_document(collection, name, content.encode(), sections, "text", metadata)
 
-    def process_file(self, collection: str, data: bytes, filename: str, *, source: str | None = None,
-                     metadata: dict | None = None) -> dict:
+    def process_file(
+        self,
+        collection: str,
+        data: bytes,
+        filename: str,
+        *,
+        source: str | None = None,
+        metadata: dict | None = None,
+    ) -> dict:
         """Load, split and add one file's bytes to ``collection`` (raises InvalidInput when
         the file cannot be read as text)."""
         try:
             sections = load(data, filename)
         except Unsupported as e:
             raise InvalidInput(f"cannot index {filename}: {e}") from None
-        return self._write_document(collection, source or filename, data, sections,
-                                    file_type_of(filename), metadata)
+        return self._write_document(
+            collection, source or filename, data, sections, file_type_of(filename), metadata
+        )
 
     def process_workspace_file(self, path: str) -> dict:
         """Index one workspace file now (e.g. knowledge ``file/add`` of an excluded path)."""
@@ -331,19 +439,48 @@ class RetrievalService:
         self.indexer.notify(rel)
         return {"source": rel, "collection": WORKSPACE}
 
-    def _write_document(self, collection: str, source: str, data: bytes, sections: list[Section],
-                        file_type: str, metadata: dict | None) -> dict:
+    def _write_document(
+        self,
+        collection: str,
+        source: str,
+        data: bytes,
+        sections: list[Section],
+        file_type: str,
+        metadata: dict | None,
+    ) -> dict:
         self.ensure_started()
         chunks = self.splitter.split(sections)
         extra = dict(metadata or {})
-        items = [ChunkIn(c.text, {"source": source, "file_type": file_type, "collection": collection,
-                                  **extra, **c.meta}) for c in chunks]
-        rec = FileRecord(collection, source, len(data), time.time(),
-                         hashlib.sha256(data).hexdigest(), file_type, len(items))
+        items = [
+            ChunkIn(
+                c.text,
+                {
+                    "source": source,
+                    "file_type": file_type,
+                    "collection": collection,
+                    **extra,
+                    **c.meta,
+                },
+            )
+            for c in chunks
+        ]
+        rec = FileRecord(
+            collection,
+            source,
+            len(data),
+            time.time(),
+            hashlib.sha256(data).hexdigest(),
+            file_type,
+            len(items),
+        )
         self.store.write_files([(rec, items)])
         self.indexer._embed_wake.set()
-        return {"collection": collection, "source": source, "chunks": len(items),
-                "file_type": file_type}
+        return {
+            "collection": collection,
+            "source": source,
+            "chunks": len(items),
+            "file_type": file_type,
+        }
 
     def remove_document(self, collection: str, source: str) -> bool:
         self.ensure_started()
@@ -356,9 +493,16 @@ class RetrievalService:
         self.store.delete_collection(collection)
 
     # -- RAG ---------------------------------------------------------------------------------
-    def build_rag_context(self, query: str, files: Sequence[dict] | None = None,
-                          features: dict | None = None, budget: int | None = None, *,
-                          user_id: str | None = None, k: int | None = None) -> tuple[str, list[dict]]:
+    def build_rag_context(
+        self,
+        query: str,
+        files: Sequence[dict] | None = None,
+        features: dict | None = None,
+        budget: int | None = None,
+        *,
+        user_id: str | None = None,
+        k: int | None = None,
+    ) -> tuple[str, list[dict]]:
         """``(prompt_block, sources)`` for a chat turn, or ``("", [])`` when the turn names no
         retrieval source. ``files``: Open WebUI items (``{"type": "file"|"collection", "id"}``,
         or ``{"type": "path", "path": "nb.ipynb"}`` / a folder ``"dir/"`` in the workspace);
@@ -367,10 +511,16 @@ class RetrievalService:
         if flt is None or not query.strip():
             return "", []
         res = self.search(query, k=k or self.config.top_k, flt=flt)
-        return build_context(res.hits, query, template=self.config.rag_template,
-                             budget_chars=budget or self.config.rag_budget_chars)
+        return build_context(
+            res.hits,
+            query,
+            template=self.config.rag_template,
+            budget_chars=budget or self.config.rag_budget_chars,
+        )
 
-    def _rag_filter(self, files: Sequence[dict], features: dict, user_id: str | None) -> SearchFilter | None:
+    def _rag_filter(
+        self, files: Sequence[dict], features: dict, user_id: str | None
+    ) -> SearchFilter | None:
         names: list[str] = []
         sources: list[str] = []
         globs: list[str] = []
@@ -402,6 +552,13 @@ class RetrievalService:
         return flt
 
     # -- used by benchmarks/tests ---------------------------------------------------------------
-    def hits(self, query: str, k: int = 5, collection_names: Sequence[str] = (WORKSPACE,),
-             mode: str | None = None) -> list[Hit]:
-        return self.search(query, k=k, flt=self.resolve_filter(list(collection_names)), mode=mode).hits
+    def hits(
+        self,
+        query: str,
+        k: int = 5,
+        collection_names: Sequence[str] = (WORKSPACE,),
+        mode: str | None = None,
+    ) -> list[Hit]:
+        return self.search(
+            query, k=k, flt=self.resolve_filter(list(collection_names)), mode=mode
+        ).hits

@@ -7,13 +7,15 @@ boundaries), consecutive chunks of a section overlap by about ``overlap`` tokens
 mergeable neighbours (same cell/page) are packed together. Each chunk carries its
 section's metadata with ``start_line``/``end_line`` narrowed to the lines it holds.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .loaders import Section
 
@@ -47,7 +49,7 @@ class TokenCounter:
                         tok.no_truncation()
                         tok.no_padding()
                         self._tok = tok
-                    except Exception:  # a broken/unknown tokenizer file: estimate instead
+                    except Exception:  # noqa: BLE001 - broken tokenizer file: estimate instead
                         self._tok = None
         return self._tok
 
@@ -63,7 +65,9 @@ class TokenCounter:
 
 
 class Splitter:
-    def __init__(self, chunk_size: int = 240, overlap: int = 32, counter: TokenCounter | None = None) -> None:
+    def __init__(
+        self, chunk_size: int = 240, overlap: int = 32, counter: TokenCounter | None = None
+    ) -> None:
         if chunk_size < 16:
             raise ValueError("chunk_size must be at least 16 tokens")
         self.chunk_size = chunk_size
@@ -78,10 +82,17 @@ class Splitter:
         for sec, size in zip(sections, sizes):
             if packed:
                 prev, psize = packed[-1]
-                same_place = all(prev.meta.get(k) == sec.meta.get(k) for k in ("cell", "page", "output"))
+                same_place = all(
+                    prev.meta.get(k) == sec.meta.get(k) for k in ("cell", "page", "output")
+                )
                 contiguous = prev.meta.get("end_line", -1) + 1 == sec.meta.get("start_line", -2)
-                if (prev.mergeable and sec.mergeable and same_place and contiguous
-                        and psize + size <= self.chunk_size):
+                if (
+                    prev.mergeable
+                    and sec.mergeable
+                    and same_place
+                    and contiguous
+                    and psize + size <= self.chunk_size
+                ):
                     meta = dict(prev.meta)
                     meta["end_line"] = sec.meta.get("end_line")
                     if prev.meta.get("heading") != sec.meta.get("heading"):
@@ -114,7 +125,9 @@ class Splitter:
         while start < len(units):
             total = 0
             end = start
-            while end < len(units) and (total + units[end][2] + 1 <= self.chunk_size or end == start):
+            while end < len(units) and (
+                total + units[end][2] + 1 <= self.chunk_size or end == start
+            ):
                 total += units[end][2] + 1
                 end += 1
             text = _join_units(units[start:end])
@@ -143,7 +156,7 @@ class Splitter:
             if n > limit:  # one enormous "word": cut by characters
                 step = max(len(w) * limit // max(n, 1), 1)
                 for i in range(0, len(w), step):
-                    pieces.append((w[i:i + step], limit))
+                    pieces.append((w[i : i + step], limit))
                 continue
             if cur and cur_n + n > limit:
                 pieces.append((" ".join(cur), cur_n))

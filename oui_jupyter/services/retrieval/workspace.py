@@ -5,19 +5,36 @@ names, an exclude list (gitignore syntax) and a size limit. Every path is resolv
 (symlinks included) and must stay inside the root: a link out of the root is skipped, and
 linked directories are never descended into (no cycles, no escapes).
 """
+
 from __future__ import annotations
 
 import os
 import stat as stat_mod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 from .loaders import is_supported
 
 DEFAULT_EXCLUDE = (
-    ".git/", "node_modules/", ".venv/", "venv/", "env/", "__pycache__/", ".ipynb_checkpoints/",
-    ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", ".tox/", "dist/", "build/", "site-packages/",
-    "*.pyc", "*.pyo", "*.so", "*.egg-info/", ".DS_Store",
+    ".git/",
+    "node_modules/",
+    ".venv/",
+    "venv/",
+    "env/",
+    "__pycache__/",
+    ".ipynb_checkpoints/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    "dist/",
+    "build/",
+    "site-packages/",
+    "*.pyc",
+    "*.pyo",
+    "*.so",
+    "*.egg-info/",
+    ".DS_Store",
 )
 
 
@@ -31,9 +48,15 @@ class FileStat:
 
 
 class Workspace:
-    def __init__(self, root_dir: str, *, exclude: Sequence[str] = DEFAULT_EXCLUDE,
-                 max_file_size: int = 10 * 1024 * 1024, include_hidden: bool = False,
-                 use_gitignore: bool = True) -> None:
+    def __init__(
+        self,
+        root_dir: str,
+        *,
+        exclude: Sequence[str] = DEFAULT_EXCLUDE,
+        max_file_size: int = 10 * 1024 * 1024,
+        include_hidden: bool = False,
+        use_gitignore: bool = True,
+    ) -> None:
         self.root = os.path.realpath(os.path.abspath(os.path.expanduser(root_dir)))
         self.exclude = list(exclude)
         self.max_file_size = max_file_size
@@ -84,7 +107,9 @@ class Workspace:
 
             try:
                 with open(path, encoding="utf-8", errors="replace") as f:
-                    self._gitignores[dir_rel] = pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())
+                    self._gitignores[dir_rel] = pathspec.GitIgnoreSpec.from_lines(
+                        f.read().splitlines()
+                    )
             except OSError:
                 self._gitignores[dir_rel] = None
             self._gitignore_mtimes[dir_rel] = mtime

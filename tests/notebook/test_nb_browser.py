@@ -1,0 +1,82 @@
+"""The widgets in a real JupyterLab in Chromium: the notebook runs in a kernel Lab starts,
+the ChatWidget renders, a question typed in its box and sent with its button is answered by
+the embedded model, and the chat it lands in is the notebook's chat (read back over REST).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nb_live import LiveServer, start_live_server, stop_live_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("OUI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+NOTEBOOK = "notebooks/03_widgets.ipynb"
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory: pytest.TempPathFactory, llama_server: str) -> Iterator[LiveServer]:
+    live = start_live_server(
+        tmp_path_factory.mktemp("lab"),
+        llama_server,
+        sections={"LabApp": {"news_url": None, "expose_app_in_browser": True}},
+    )
+    yield live
+    stop_live_server(live)
+
+
+def notebook_chat(live: LiveServer) -> dict:
+    found = [c for c in live.api("GET", "v1/chats/search", params={"text": NOTEBOOK}) if c["title"] == NOTEBOOK]
+    assert len(found) == 1, found
+    return live.api("GET", f"v1/chats/{found[0]['id']}")
+
+
+def test_chat_widget_in_jupyterlab(lab_server: LiveServer, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{lab_server.url}lab/tree/{NOTEBOOK}?token={lab_server.token}")
+            page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=90_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            page.wait_for_function(
+                "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status === 'idle'",
+                timeout=90_000,
+            )
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            widget = page.locator(".oui-chat-widget")
+            expect(widget).to_be_visible(timeout=90_000)
+            expect(widget.locator("select")).to_have_value("smollm2", timeout=30_000)
+            expect(page.locator(".oui-search-widget input[type=text]")).to_have_value(
+                "clean_sales refunds", timeout=120_000
+            )
+            # the `ask` cell answered from code: its question is in the widget's history
+            expect(widget.locator(".jp-OutputArea-output")).to_have_count(2, timeout=120_000)
+            send = widget.get_by_role("button", name="Send")
+            expect(send).to_be_enabled(timeout=60_000)
+            widget.locator("textarea").fill("Say hello in two words.")
+            send.click()
+            expect(widget.locator(".jp-OutputArea-output")).to_have_count(4, timeout=120_000)
+            expect(send).to_be_enabled(timeout=120_000)
+            expect(widget.locator(".oui-status")).to_have_text("Done", timeout=30_000)
+            history = widget.locator(".jp-OutputArea-output").all_inner_texts()
+        except Exception:
+            page.screenshot(path=str(tmp_path / "lab-widget-failure.png"))
+            raise
+        finally:
+            browser.close()
+
+    assert history[2].startswith("You: Say hello in two words.")
+    messages = notebook_chat(lab_server)["chat"]["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2
+    assert messages[2]["content"] == "Say hello in two words."
+    assert messages[3]["content"].strip() and messages[3]["content"].split()[0] in history[3]

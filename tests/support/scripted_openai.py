@@ -1,0 +1,226 @@
+"""A scripted OpenAI-compatible server for fault injection and benchmarks.
+
+A tiny asyncio HTTP/1.1 server (keep-alive, chunked SSE) in a background thread, or in its own
+process (``python tests/support/scripted_openai.py --port 8123``). What it does is chosen by the
+request's ``model``:
+
+==================  ==========================================================================
+``fast``            streams ``x_chunks`` (default 8) deltas ``"tok{i} "`` at once, then usage
+``slow``            the same, sleeping ``x_delay`` seconds (default 0.05) before each chunk
+``cut``             streams 3 deltas, then drops the connection mid-stream (no final chunk)
+``error500``        answers 500 with an OpenAI error body (``error400``, ``error404``... too)
+``hang``            accepts the request and never answers (for timeouts)
+``stall``           sends the SSE headers and one delta, then nothing (a read timeout mid-stream)
+``badjson``         sends a chunk that is not JSON
+==================  ==========================================================================
+
+``stream: false`` gets a ``chat.completion`` of the same text. ``GET /v1/models`` lists these
+models (``list_delay`` makes it slow). Every request body is recorded in ``requests``; streams the
+client closed before their end are counted in ``closed_early``.
+
+Fixtures: ``scripted_openai`` (function scope: the session's server, its records cleared).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+MODELS = ["fast", "slow", "cut", "error500", "error400", "hang", "stall", "badjson"]
+
+
+class ScriptedOpenAI:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.requests: list[dict[str, Any]] = []
+        self.closed_early = 0
+        self.completed = 0
+        self.list_delay = 0.0
+        self.list_status = 200
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.closed_early = 0
+        self.completed = 0
+        self.list_delay = 0.0
+        self.list_status = 200
+
+    # ----- lifecycle -----
+    def start(self) -> ScriptedOpenAI:
+        self._thread = threading.Thread(target=self._run, name="scripted-openai", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._serve())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _serve(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    # ----- HTTP -----
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                body = await reader.readexactly(length) if length else b""
+                keep = await self._route(method, path, body, writer)
+                if not keep:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    @staticmethod
+    def _json(writer: asyncio.StreamWriter, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
+        writer.write(
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+        )
+
+    async def _route(self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        if method == "GET" and path.rstrip("/").endswith("/models"):
+            if self.list_delay:
+                await asyncio.sleep(self.list_delay)
+            if self.list_status != 200:
+                self._json(writer, self.list_status, {"error": {"message": "models unavailable"}})
+            else:
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in MODELS]
+                self._json(writer, 200, {"object": "list", "data": data})
+            await writer.drain()
+            return True
+        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+            self._json(writer, 404, {"error": {"message": f"no route {method} {path}"}})
+            await writer.drain()
+            return True
+        request = json.loads(body or b"{}")
+        self.requests.append(request)
+        model = request.get("model", "fast")
+        if model.startswith("error"):
+            status = int(model[5:] or 500)
+            self._json(writer, status, {"error": {"message": f"scripted failure {status}", "type": "server_error"}})
+            await writer.drain()
+            return True
+        if model == "hang":
+            await asyncio.sleep(3600)
+            return False
+        chunks = int(request.get("x_chunks", 8))
+        delay = float(request.get("x_delay", 0.05 if model == "slow" else 0.0))
+        words = [f"tok{i} " for i in range(chunks)]
+        if not request.get("stream"):
+            if delay:
+                await asyncio.sleep(delay)
+            self._json(writer, 200, {
+                "id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(words)},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": 5 + chunks},
+            })
+            await writer.drain()
+            return True
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+        def event(payload: Any) -> None:
+            data = b"data: " + (payload if isinstance(payload, bytes) else json.dumps(payload).encode()) + b"\n\n"
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> dict[str, Any]:
+            payload: dict[str, Any] = {
+                "id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            if usage:
+                payload["usage"] = usage
+            return payload
+
+        try:
+            event(chunk({"role": "assistant", "content": ""}))
+            await writer.drain()
+            if model == "badjson":
+                event(b"{not json")
+                await writer.drain()
+            for i, word in enumerate(words):
+                if delay:
+                    await asyncio.sleep(delay)
+                event(chunk({"content": word}))
+                await writer.drain()
+                if model == "cut" and i == 2:
+                    writer.transport.abort()
+                    return False
+                if model == "stall" and i == 0:
+                    await asyncio.sleep(3600)
+            event(chunk({}, "stop", {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": 5 + chunks}))
+            event(b"[DONE]")
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            self.completed += 1
+        except (ConnectionError, RuntimeError):
+            self.closed_early += 1
+            return False
+        return True
+
+
+@pytest.fixture(scope="session")
+def scripted_openai_server() -> Iterator[ScriptedOpenAI]:
+    server = ScriptedOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def scripted_openai(scripted_openai_server: ScriptedOpenAI) -> ScriptedOpenAI:
+    """The session's scripted server with its records cleared: ``.base_url`` ends in ``/v1``."""
+    scripted_openai_server.reset()
+    return scripted_openai_server
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8123)
+    args = parser.parse_args()
+    server = ScriptedOpenAI(port=args.port).start()
+    print(server.base_url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
