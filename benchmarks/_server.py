@@ -20,14 +20,15 @@ def free_port() -> int:
 
 
 class JupyterServer:
-    def __init__(self, with_oui: bool = True, extra: list[str] | None = None) -> None:
+    def __init__(self, with_oui: bool = True, extra: list[str] | None = None, data_dir: str | None = None) -> None:
         self.with_oui = with_oui
         self.port = free_port()
         self.tmp = tempfile.TemporaryDirectory()
         root = Path(self.tmp.name)
         config = root / "config.py"
         config.write_text(f"c.ServerApp.jpserver_extensions = {{'oui_jupyter': {with_oui}}}\n")
-        env = dict(os.environ, JUPYTER_DATA_DIR=str(root / "data"), JUPYTER_RUNTIME_DIR=str(root / "rt"))
+        data = data_dir or str(root / "data")
+        env = dict(os.environ, JUPYTER_DATA_DIR=data, JUPYTER_RUNTIME_DIR=str(root / "rt"))
         self.args = [
             sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
             f"--port={self.port}", f"--ServerApp.token={TOKEN}", f"--config={config}",

@@ -21,6 +21,7 @@ from oui_jupyter._version import __version__
 from oui_jupyter.runtime import Runtime, Services
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
+CHANGING_ACTIONS = frozenset({"create", "save", "upload", "rename", "copy", "delete"})
 
 
 class OuiJupyter(ExtensionApp):
@@ -293,7 +294,6 @@ class OuiJupyter(ExtensionApp):
     def _build_completions(self, services: Services, db: Any) -> None:
         """Models, completions, live events and background titles (issue #4)."""
         from oui_jupyter.providers.local_llama import LocalLlamaServer
-        from oui_jupyter.providers.openai_compat import preload
         from oui_jupyter.services.completions import CompletionService
         from oui_jupyter.services.events import EventHub
         from oui_jupyter.services.models import ModelService
@@ -302,7 +302,6 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.store.custom_models import CustomModelStore
         from oui_jupyter.store.turns import TurnStore
 
-        preload()  # import openai here, in the init thread, not on the event loop
         local = None
         if self.local_model_enabled:
             local = LocalLlamaServer(
@@ -375,11 +374,12 @@ class OuiJupyter(ExtensionApp):
         )
         if self.embedding_model:
             config.embedding_model = self.embedding_model
-        bundle = build_retrieval(db, config, max_upload_size=self.max_upload_size)
+        bundle = build_retrieval(db, config, max_upload_size=self.max_upload_size, start=False)
         services.retrieval = bundle.retrieval
         services.knowledge = bundle.knowledge
         services.files = bundle.files
         services.on_close(bundle.close)
+        services.on_first_use(bundle.retrieval.start)
         self._listen_to_contents(bundle.retrieval)
 
     def _listen_to_contents(self, retrieval: Any) -> None:
@@ -388,7 +388,9 @@ class OuiJupyter(ExtensionApp):
         if logger is None:
             return
 
-        async def on_contents_event(_logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        async def on_contents_event(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            if data.get("action") not in CHANGING_ACTIONS:
+                return
             paths = [data.get(key) for key in ("path", "source_path")]
             retrieval.notify_path(*(p for p in paths if p))
 

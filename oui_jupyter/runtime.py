@@ -21,9 +21,26 @@ class Services:
     def __init__(self, **services: Any) -> None:
         self.__dict__.update(services)
         self._closers: list[Callable[[], Any]] = []
+        self._activators: list[Callable[[], Any]] = []
+        self._active = False
 
     def on_close(self, closer: Callable[[], Any]) -> None:
         self._closers.append(closer)
+
+    def on_first_use(self, activator: Callable[[], Any]) -> None:
+        """Run ``activator`` (quick, non-blocking) when a client first uses oui: background
+        work such as the workspace index waits for somebody to use it."""
+        self._activators.append(activator)
+
+    def activate(self) -> None:
+        if self._active:
+            return
+        self._active = True
+        for activator in self._activators:
+            try:
+                activator()
+            except Exception:  # noqa: BLE001 - one failed part must not block requests
+                log.exception("oui: error while starting a service")
 
     def close(self) -> None:
         for closer in reversed(self._closers):

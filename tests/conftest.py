@@ -154,11 +154,12 @@ def api(jp_fetch: Any) -> ApiCall:
         raw: bytes | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        timeout: float = 20.0,
     ) -> ApiResponse:
         all_headers = dict(headers or {})
         if user is not None:
             all_headers["Authorization"] = f"token {user}-token"
-        kwargs: dict[str, Any] = {"method": method, "headers": all_headers}
+        kwargs: dict[str, Any] = {"method": method, "headers": all_headers, "request_timeout": timeout}
         if params:
             kwargs["params"] = params
         if method in ("POST", "PUT", "PATCH"):

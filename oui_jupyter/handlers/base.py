@@ -58,6 +58,8 @@ class OuiHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
     api: dict[str, Operation] = {}
+    #: a request here counts as using oui (starts background work such as the index)
+    activates = True
     services: Services
     user: UserInfo
 
@@ -74,6 +76,8 @@ class OuiHandler(APIHandler):
         if self.current_user is None:
             return  # @web.authenticated on the verb answers 403
         self.services = await self.runtime.ready()
+        if self.activates:
+            self.services.activate()
         identity = identity_from_jupyter(self.current_user, self.settings.get("oui_owner"))
         self.user = self.services.users.resolve(identity)
 

@@ -47,6 +47,11 @@ class StreamingHandler(OuiHandler):
     async def stream_generation(
         self, generation: Generation, final_event: Callable[[], bytes] | None = None
     ) -> None:
+        if generation.sources:
+            # Open WebUI's first event: the retrieved sources, before any token. Shaped as a
+            # chunk with no choices, so the openai client reads past it.
+            self._start_sse()
+            self.write(b"data: " + _encode(generation.sources_chunk()) + b"\n\n")
         await generation.run(self._sink)
         if generation.error is not None and not self._sse_started:
             raise generation.error  # nothing sent yet: an honest 502/504 with a message

@@ -11,6 +11,7 @@ from oui_jupyter.schemas.core import ConfigResponse, UserResponse, VersionRespon
 
 class VersionHandler(OuiHandler):
     api = {"get": Operation("The server's oui-jupyter version", response=VersionResponse)}
+    activates = False  # a health check is not use
 
     @web.authenticated
     @authorized

@@ -35,6 +35,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         if not allowed:
             raise web.HTTPError(403)
         self.services = await self.settings["oui_runtime"].ready()
+        self.services.activate()
         self.user = self.services.users.resolve(
             identity_from_jupyter(self.current_user, self.settings.get("oui_owner"))
         )

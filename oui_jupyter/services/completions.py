@@ -253,6 +253,17 @@ class Generation:
             data["stopped"] = True
         return data
 
+    def sources_chunk(self) -> dict[str, Any]:
+        """A ``chat.completion.chunk`` with no choices that carries the retrieval sources."""
+        return {
+            "id": f"chatcmpl-{self.message_id or self.task_id}",
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model.id,
+            "choices": [],
+            "sources": self.sources,
+        }
+
     def completion(self) -> dict[str, Any]:
         """The answer as an OpenAI ``chat.completion``."""
         data: dict[str, Any] = {
@@ -309,7 +320,7 @@ class CompletionService:
         if options.chat_id is None:
             if options.regenerate or options.continue_:
                 raise InvalidInput("regenerate and continue need a chat_id")
-            prompt, sources = await self._with_context(user, list(messages), options, None)
+            prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
             body = self._body(resolved, prompt, options)
             return Generation(self, user=user, model=resolved, body=body, sources=sources)
         chat, has_messages = self.turns.chat_head(options.chat_id, user.id)
@@ -338,7 +349,7 @@ class CompletionService:
         """``stream: false`` without a chat: the upstream's answer as is."""
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)
-        prompt, sources = await self._with_context(user, list(messages), options, None)
+        prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
         answer = await resolved.provider.complete(self._body(resolved, prompt, options))
         if isinstance(answer, dict):
             answer["model"] = resolved.id
@@ -404,7 +415,7 @@ class CompletionService:
             message_id = str(uuid.uuid4())
             to_insert.append(NewMessage(id=message_id, role="assistant", content="",
                                         parent_id=user_message_id, model=resolved.id, done=False))
-        prompt, sources = await self._with_context(user, messages, options, chat_id)
+        prompt, sources = await self._with_context(user, resolved, messages, options, chat_id)
         body = self._body(resolved, prompt, options)
         if to_insert:
             self.chats.append_messages(user.id, chat_id, to_insert, current_message_id=message_id)
@@ -421,10 +432,12 @@ class CompletionService:
         return generation
 
     async def _with_context(
-        self, user: UserInfo, messages: list[dict[str, Any]], options: TurnOptions, chat_id: str | None
+        self, user: UserInfo, resolved: ResolvedModel, messages: list[dict[str, Any]],
+        options: TurnOptions, chat_id: str | None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
-        if self.context_builder is None or not (options.files or any(options.features.values())):
+        files = [*options.files, *resolved.knowledge]
+        if self.context_builder is None or not (files or any(options.features.values())):
             return messages, []
         last = len(messages) - 1
         while last >= 0 and messages[last].get("role") != "user":
@@ -437,10 +450,10 @@ class CompletionService:
         try:
             builder = self.context_builder
             if inspect.iscoroutinefunction(builder):
-                block, sources = await builder(query, options.files, options.features, user)
+                block, sources = await builder(query, files, options.features, user)
             else:  # retrieval is blocking: keep it off the event loop
                 block, sources = await asyncio.to_thread(
-                    builder, query, options.files, options.features, user
+                    builder, query, files, options.features, user
                 )
         finally:
             if chat_id:

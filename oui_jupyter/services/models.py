@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from oui_jupyter.errors import Forbidden, InvalidInput, NotFound, NotReady, OuiError
+from oui_jupyter.errors import Forbidden, InvalidInput, NotFound, NotReady, OuiError, ProviderTimeout
 from oui_jupyter.providers import connections as conn
 from oui_jupyter.providers.connections import Connection
 from oui_jupyter.providers.local_llama import (
@@ -54,6 +54,7 @@ class ResolvedModel:
     system: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     custom: bool = False
+    knowledge: list[dict[str, Any]] = field(default_factory=list)  # Open WebUI file items
 
 
 @dataclass
@@ -221,7 +222,13 @@ class ModelService:
         return listing
 
     async def _fetch_one(self, key: str, provider: OpenAICompatProvider) -> list[dict[str, Any]]:
-        return await asyncio.wait_for(provider.list_models(self.fetch_timeout), self.fetch_timeout)
+        try:
+            return await asyncio.wait_for(provider.list_models(self.fetch_timeout), self.fetch_timeout)
+        except asyncio.TimeoutError:
+            raise ProviderTimeout(
+                f"The model server at {provider.label} did not list its models in time "
+                f"({self.fetch_timeout:g} s)"
+            ) from None
 
     def _custom_entries(self, user: UserInfo, listing: _Listing) -> list[dict[str, Any]]:
         by_id = {e["id"]: e for e in listing.entries}
@@ -279,7 +286,7 @@ class ModelService:
         return ResolvedModel(
             model_id, base_route[1], self.provider(base_route[0]),
             system=system if isinstance(system, str) and system.strip() else None,
-            params=model_params(params), custom=True,
+            params=model_params(params), custom=True, knowledge=knowledge_items(row.meta),
         )
 
     # ----- custom models -----
@@ -383,3 +390,14 @@ def _close_later(provider: OpenAICompatProvider) -> None:
     except RuntimeError:
         return
     loop.create_task(provider.aclose())
+
+
+def knowledge_items(meta: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A custom model's ``meta.knowledge`` (Open WebUI: collections and files) as the
+    ``files`` items a chat turn retrieves from."""
+    items = []
+    for item in (meta or {}).get("knowledge") or []:
+        if isinstance(item, dict) and item.get("id"):
+            kind = "file" if item.get("type") == "file" else "collection"
+            items.append({"type": kind, "id": str(item["id"])})
+    return items

@@ -127,7 +127,10 @@ class DuckDBVectorStore:
         self._lock = threading.RLock()
         self._con = None
         self._loaded = threading.Event()
-        self._reset_memory()
+        # The in-memory arrays (numpy) are made by open(): numpy stays unimported until then.
+        self._n = 0
+        self._vecs = None
+        self._dim = 0
 
     # -- lifecycle ----------------------------------------------------------------
     def _reset_memory(self) -> None:
@@ -162,6 +165,8 @@ class DuckDBVectorStore:
         if self.path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._con = duckdb.connect(self.path, read_only=self._read_only)
+        with self._lock:
+            self._reset_memory()
         with self._db_lock:
             self._con.execute(_SCHEMA)
             self._con.execute("DELETE FROM meta WHERE key = 'schema'")

@@ -13,6 +13,8 @@ import pytest
 
 from retrieval.helpers import make_workspace
 
+pytestmark = pytest.mark.storage  # knowledge collections and uploads live in the SQL database
+
 
 @pytest.fixture
 def oui_extra_config(jp_root_dir: Path) -> dict[str, Any]:
