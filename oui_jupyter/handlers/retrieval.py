@@ -20,6 +20,7 @@ from oui_jupyter.schemas.retrieval import (
     RetrievalStatus,
     SearchFilters,
 )
+from oui_jupyter.services.retrieval.names import private_collection
 from oui_jupyter.services.users import UserInfo
 
 
@@ -147,11 +148,14 @@ class ProcessTextHandler(RetrievalHandler):
     @authorized
     async def post(self) -> None:
         form = self.parse_body(ProcessTextForm)
-        collection = form.collection_name or f"text-{self.user.id}-{form.name}"[:255]
+        collection = form.collection_name or f"text-{form.name}"[:255]
         if collection == "workspace":
             raise Forbidden("the workspace collection is built from the server's files")
         res = await asyncio.to_thread(
-            self.services.retrieval.process_text, collection, form.content, name=form.name
+            self.services.retrieval.process_text,
+            private_collection(self.user.id, collection),
+            form.content,
+            name=form.name,
         )
         self.write_json(
             {
@@ -178,13 +182,17 @@ class ProcessFileHandler(RetrievalHandler):
         form = self.parse_body(ProcessFileForm)
         if form.collection_name == "workspace":
             raise Forbidden("the workspace collection is built from the server's files")
+        named = form.collection_name
         res = await asyncio.to_thread(
-            self.services.files.process, form.file_id, self.actor, form.collection_name
+            self.services.files.process,
+            form.file_id,
+            self.actor,
+            private_collection(self.user.id, named) if named else None,
         )
         self.write_json(
             {
                 "status": True,
-                "collection_name": res["collection"],
+                "collection_name": named or res["collection"],
                 "filename": res["source"],
                 "chunks": res["chunks"],
             }

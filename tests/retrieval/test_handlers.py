@@ -149,6 +149,27 @@ async def test_process_text_then_query_it(api):
         {"collection_names": ["workspace"], "query": "xylophone", "mode": "keyword"},
     )
     assert r.json()["documents"] == [[]]
+    # Bob's "club-notes" is his own: he neither reads nor overwrites alice's.
+    r = await api(
+        "POST",
+        "v1/retrieval/query/collection",
+        {"collection_names": ["club-notes"], "query": "xylophone budget", "mode": "keyword"},
+        user="bob",
+    )
+    assert r.code == 200 and r.json()["documents"] == [[]]
+    r = await api(
+        "POST",
+        "v1/retrieval/process/text",
+        {"name": "memo", "content": "Bob's club plays the tuba.", "collection_name": "club-notes"},
+        user="bob",
+    )
+    assert r.code == 200
+    r = await api(
+        "POST",
+        "v1/retrieval/query/doc",
+        {"collection_name": "club-notes", "query": "xylophone budget", "mode": "keyword"},
+    )
+    assert r.json()["documents"][0][0].startswith("The quarterly budget")
 
 
 async def test_upload_knowledge_and_ownership(api):

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...errors import InvalidInput, NotFound, PayloadTooLarge
 from ...store.knowledge_store import Actor, KnowledgeStore
-from .knowledge import file_collection
+from .names import file_collection
 from .service import RetrievalService
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,10 @@ from ...errors import InvalidInput, NotFound
 from ...store.knowledge_store import Actor, KnowledgeStore
 from ...store.orm_knowledge import Knowledge
 from ...store.vector_store import SearchFilter
+from .names import file_collection, private_collection
 from .service import RetrievalService
 
 
-def file_collection(file_id: str) -> str:
-    return f"file-{file_id}"
 
 
 def file_summary(f: Any) -> dict:
@@ -162,7 +161,7 @@ class KnowledgeService:
     # ----- the retrieval resolver -----
     def resolve(self, name: str, user_id: str | None) -> SearchFilter | None:
         """What a collection name means for ``user_id``: a knowledge id, ``file-<id>``, or
-        ``None`` (a plain index collection)."""
+        the user's own named collection (``None``, the raw index collection, without a user)."""
         if name.startswith("file-"):
             fid = name[len("file-") :]
             try:
@@ -174,7 +173,7 @@ class KnowledgeService:
             return SearchFilter(collections=[name])
         row = self.store.find(name)
         if row is None:
-            return None
+            return None if user_id is None else SearchFilter(collections=[private_collection(user_id, name)])
         if user_id is not None and not (row.shared or row.user_id == user_id):
             raise NotFound(f"Knowledge {name} not found")
         data = row.data or {}
