@@ -42,6 +42,18 @@ class RetrievalHandler(OuiHandler):
         """The caller, as services see them (``id``, ``is_admin``)."""
         return self.user
 
+    async def answer_query(self, names: list[str], form: QueryCollectionForm | QueryDocForm) -> None:
+        result = await asyncio.to_thread(
+            self.services.retrieval.query,
+            names,
+            form.query,
+            form.k,
+            filters=_filters(form.filter),
+            mode=_mode(form.mode, form.hybrid),
+            user_id=self.user.id,
+        )
+        self.write_json(result)
+
 
 class RetrievalStatusHandler(RetrievalHandler):
     api = {
@@ -104,16 +116,7 @@ class QueryCollectionHandler(RetrievalHandler):
     @authorized
     async def post(self) -> None:
         form = self.parse_body(QueryCollectionForm)
-        result = await asyncio.to_thread(
-            self.services.retrieval.query,
-            form.collection_names,
-            form.query,
-            form.k,
-            filters=_filters(form.filter),
-            mode=_mode(form.mode, form.hybrid),
-            user_id=self.user.id,
-        )
-        self.write_json(result)
+        await self.answer_query(form.collection_names, form)
 
 
 class QueryDocHandler(RetrievalHandler):
@@ -123,16 +126,7 @@ class QueryDocHandler(RetrievalHandler):
     @authorized
     async def post(self) -> None:
         form = self.parse_body(QueryDocForm)
-        result = await asyncio.to_thread(
-            self.services.retrieval.query,
-            [form.collection_name],
-            form.query,
-            form.k,
-            filters=_filters(form.filter),
-            mode=_mode(form.mode, form.hybrid),
-            user_id=self.user.id,
-        )
-        self.write_json(result)
+        await self.answer_query([form.collection_name], form)
 
 
 class ProcessTextHandler(RetrievalHandler):

@@ -113,6 +113,30 @@ If the dome does not open, check the hydraulic pressure sensor.
 """
 
 
+def analysis_notebook(last_cell: str = "The emperor penguin dives deeper than any other bird.") -> str:
+    """The workspace's notebook: markdown, code with outputs, and a last markdown cell
+    (id ``emperor-cell``, index 3) that tests edit."""
+    return notebook(
+        [
+            {
+                "type": "markdown",
+                "source": "# Penguin analysis\nWe study penguin colonies in Antarctica.",
+            },
+            {
+                "source": "import pandas as pd\ndf = pd.read_csv('data/penguins.csv')\ndf.shape",
+                "result": "(344, 7)",
+                "id": "load-cell",
+            },
+            {
+                "source": "print(df['flipper_length_mm'].mean())",
+                "stdout": "200.9152046783626\n",
+                "id": "mean-cell",
+            },
+            {"type": "markdown", "source": last_cell, "id": "emperor-cell"},
+        ]
+    )
+
+
 def make_workspace(root: Path) -> Path:
     """A realistic little project under ``root``."""
     (root / "src").mkdir(parents=True, exist_ok=True)
@@ -120,31 +144,7 @@ def make_workspace(root: Path) -> Path:
     (root / "data").mkdir(exist_ok=True)
     (root / "src" / "geometry.py").write_text(CODE)
     (root / "docs" / "README.md").write_text(MARKDOWN)
-    (root / "analysis.ipynb").write_text(
-        notebook(
-            [
-                {
-                    "type": "markdown",
-                    "source": "# Penguin analysis\nWe study penguin colonies in Antarctica.",
-                },
-                {
-                    "source": "import pandas as pd\ndf = pd.read_csv('data/penguins.csv')\ndf.shape",
-                    "result": "(344, 7)",
-                    "id": "load-cell",
-                },
-                {
-                    "source": "print(df['flipper_length_mm'].mean())",
-                    "stdout": "200.9152046783626\n",
-                    "id": "mean-cell",
-                },
-                {
-                    "type": "markdown",
-                    "source": "The emperor penguin dives deeper than any other bird.",
-                    "id": "emperor-cell",
-                },
-            ]
-        )
-    )
+    (root / "analysis.ipynb").write_text(analysis_notebook())
     rows = "\n".join(
         f"Adelie,Torgersen,{39 + i % 5}.1,{18 + i % 3}.7,{180 + i},3750,male" for i in range(60)
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
-from retrieval.helpers import HashEmbedder, notebook
+from retrieval.helpers import HashEmbedder, analysis_notebook
 
 
 @pytest.fixture
@@ -89,31 +89,7 @@ def test_edit_rename_delete_while_running(service, ws_root: Path):
     nb_path = ws_root / "analysis.ipynb"
     before = len(emb.texts)
     # edit one cell of the notebook
-    nb_path.write_text(
-        notebook(
-            [
-                {
-                    "type": "markdown",
-                    "source": "# Penguin analysis\nWe study penguin colonies in Antarctica.",
-                },
-                {
-                    "source": "import pandas as pd\ndf = pd.read_csv('data/penguins.csv')\ndf.shape",
-                    "result": "(344, 7)",
-                    "id": "load-cell",
-                },
-                {
-                    "source": "print(df['flipper_length_mm'].mean())",
-                    "stdout": "200.9152046783626\n",
-                    "id": "mean-cell",
-                },
-                {
-                    "type": "markdown",
-                    "source": "The king penguin breeds on subantarctic islands.",
-                    "id": "emperor-cell",
-                },
-            ]
-        )
-    )
+    nb_path.write_text(analysis_notebook("The king penguin breeds on subantarctic islands."))
     service.notify_path("analysis.ipynb")
     assert wait_for(lambda: sources(service, "subantarctic") == ["analysis.ipynb"], 5)
     assert service.indexer.wait_idle(10, embedded=True)
