@@ -421,7 +421,10 @@ def pick_model(models: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
 
 
 def default_model(models: list[dict[str, Any]]) -> str | None:
-    usable = [m for m in models if m.get("available", True) is not False]
+    """The first available model, else the first listed one: ``available: false`` may only mean
+    that its server was busy when the list was fetched, and the server's answer to the turn
+    says clearly whether it is really down."""
+    usable = [m for m in models if m.get("available", True) is not False] or models
     return str(usable[0]["id"]) if usable else None
 
 

@@ -30,8 +30,21 @@ def say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _unquote(value: str | None) -> str | None:
+    """IPython's argument splitter keeps the quotes of ``--knowledge "My papers"``: drop them."""
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def _split_names(values: list[str]) -> list[str]:
-    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+    """``--knowledge a,b --knowledge "c, d"``: comma-separated names; a quoted value is one name."""
+    names = []
+    for value in values:
+        unquoted = _unquote(value) or ""
+        parts = [unquoted] if unquoted != value else value.split(",")
+        names.extend(part.strip() for part in parts if part.strip())
+    return names
 
 
 @magics_class
@@ -67,9 +80,9 @@ class OuiMagics(Magics):
                 prompt += "\n\n" + FORMAT_HINTS[args.format]
             return self.ask(
                 prompt,
-                model=args.model,
+                model=_unquote(args.model),
                 new=args.new,
-                chat_id=args.chat_id,
+                chat_id=_unquote(args.chat_id),
                 workspace=args.workspace,
                 knowledge=_split_names(args.knowledge),
                 fmt=args.format,
@@ -176,7 +189,7 @@ class OuiMagics(Magics):
             say(f"oui: unknown command {args.command!r}; try %oui help")
             return None
         try:
-            return handler(" ".join(args.words).strip(), args)
+            return handler(_unquote(" ".join(args.words).strip()) or "", args)
         except OuiError as error:
             say(str(error))
         return None

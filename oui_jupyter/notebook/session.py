@@ -115,7 +115,7 @@ class Session:
                 return str(pick_model(self.models(), wanted)["id"])
             except NotFound:
                 return str(pick_model(self.models(refresh=True), wanted)["id"])
-        model = default_model(self.models())
+        model = default_model(self.models()) or default_model(self.models(refresh=True))
         if model is None:
             raise OuiError("oui: the server has no model available; add a connection in the sidebar")
         return model

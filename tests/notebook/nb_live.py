@@ -66,8 +66,14 @@ class LiveServer:
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
-    def execute(self, path: str, timeout: int = 300) -> nbformat.NotebookNode:
-        """Run the notebook at ``path`` (relative to the root) in a kernel the server starts."""
+    def execute(
+        self, path: str, timeout: int = 300, replies: list[dict[str, Any]] | None = None
+    ) -> nbformat.NotebookNode:
+        """Run the notebook at ``path`` (relative to the root) in a kernel the server starts.
+
+        ``replies`` collects each code cell's ``execute_reply`` content (payloads such as
+        ``set_next_input`` live there). Every run checks that the token is nowhere in the
+        executed notebook (outputs, metadata, widget state)."""
         nb = nbformat.read(self.root / path, as_version=4)
         with self.http() as client:
             response = client.post(
@@ -81,10 +87,15 @@ class LiveServer:
             km = AttachedKernelManager(connection_file=str(self.runtime / f"kernel-{kernel_id}.json"))
             km.load_connection_file()
             runner = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3")
+            if replies is not None:
+                runner.on_cell_executed = lambda cell, cell_index, execute_reply: replies.append(
+                    execute_reply["content"]
+                )
             runner.execute()
         finally:
             with self.http() as client:
                 client.delete(f"api/sessions/{session['id']}")
+        assert self.token not in nbformat.writes(nb), f"the Jupyter token is in the executed {path}"
         return nb
 
 

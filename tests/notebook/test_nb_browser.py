@@ -1,15 +1,20 @@
-"""The widgets in a real JupyterLab in Chromium: the notebook runs in a kernel Lab starts,
-the ChatWidget renders, a question typed in its box and sent with its button is answered by
-the embedded model, and the chat it lands in is the notebook's chat (read back over REST).
+"""The widgets in a real JupyterLab and a real Notebook 7 in Chromium: the notebook runs in a
+kernel the frontend starts, the ChatWidget renders, a question typed in its box and sent with
+its button is answered by the embedded model, the SearchWidget shows its hits, and the chat the
+widget used is the notebook's chat (read back over REST).
 """
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from nb_live import LiveServer, start_live_server, stop_live_server
+
+from oui_jupyter.notebook.client import OuiClient
+from oui_jupyter.notebook.discovery import ServerInfo
 
 pytestmark = pytest.mark.browser
 
@@ -26,26 +31,37 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, llama_server: str) -> I
     live = start_live_server(
         tmp_path_factory.mktemp("lab"),
         llama_server,
-        sections={"LabApp": {"news_url": None, "expose_app_in_browser": True}},
+        sections={
+            "LabApp": {"news_url": None, "expose_app_in_browser": True},
+            "JupyterNotebookApp": {"expose_app_in_browser": True},
+        },
     )
+    with OuiClient(ServerInfo(url=live.url, token=live.token)) as client:
+        client.wait_for_index(timeout=300)  # the SearchWidget's hits are checked
     yield live
     stop_live_server(live)
 
 
-def notebook_chat(live: LiveServer) -> dict:
-    found = [c for c in live.api("GET", "v1/chats/search", params={"text": NOTEBOOK}) if c["title"] == NOTEBOOK]
+def notebook_chat(live: LiveServer, path: str) -> dict:
+    found = [c for c in live.api("GET", "v1/chats/search", params={"text": path}) if c["title"] == path]
     assert len(found) == 1, found
     return live.api("GET", f"v1/chats/{found[0]['id']}")
 
 
-def test_chat_widget_in_jupyterlab(lab_server: LiveServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("frontend", ["lab", "notebook7"])
+def test_chat_widget_in_the_browser(lab_server: LiveServer, tmp_path: Path, frontend: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    # one copy of the notebook per frontend: each gets its own notebook chat
+    path = f"{frontend}/{Path(NOTEBOOK).name}"
+    (lab_server.root / frontend).mkdir(exist_ok=True)
+    shutil.copy(lab_server.root / NOTEBOOK, lab_server.root / path)
+    address = f"lab/tree/{path}" if frontend == "lab" else f"notebooks/{path}"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{lab_server.url}lab/tree/{NOTEBOOK}?token={lab_server.token}")
+            page.goto(f"{lab_server.url}{address}?token={lab_server.token}")
             page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=90_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
             page.wait_for_function(
@@ -56,9 +72,10 @@ def test_chat_widget_in_jupyterlab(lab_server: LiveServer, tmp_path: Path) -> No
             widget = page.locator(".oui-chat-widget")
             expect(widget).to_be_visible(timeout=90_000)
             expect(widget.locator("select")).to_have_value("smollm2", timeout=30_000)
-            expect(page.locator(".oui-search-widget input[type=text]")).to_have_value(
-                "clean_sales refunds", timeout=120_000
-            )
+            search = page.locator(".oui-search-widget")
+            expect(search.locator("input[type=text]")).to_have_value("clean_sales refunds", timeout=120_000)
+            expect(search.locator("li.oui-hit").first).to_be_visible(timeout=120_000)
+            links = search.locator("li.oui-hit a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
             # the `ask` cell answered from code: its question is in the widget's history
             expect(widget.locator(".jp-OutputArea-output")).to_have_count(2, timeout=120_000)
             send = widget.get_by_role("button", name="Send")
@@ -70,13 +87,14 @@ def test_chat_widget_in_jupyterlab(lab_server: LiveServer, tmp_path: Path) -> No
             expect(widget.locator(".oui-status")).to_have_text("Done", timeout=30_000)
             history = widget.locator(".jp-OutputArea-output").all_inner_texts()
         except Exception:
-            page.screenshot(path=str(tmp_path / "lab-widget-failure.png"))
+            page.screenshot(path=str(tmp_path / f"{frontend}-widget-failure.png"))
             raise
         finally:
             browser.close()
 
     assert history[2].startswith("You: Say hello in two words.")
-    messages = notebook_chat(lab_server)["chat"]["messages"]
+    assert links and all(link.startswith("/lab/tree/") for link in links)
+    messages = notebook_chat(lab_server, path)["chat"]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant"] * 2
     assert messages[2]["content"] == "Say hello in two words."
     assert messages[3]["content"].strip() and messages[3]["content"].split()[0] in history[3]

@@ -190,3 +190,21 @@ def test_a_server_without_the_extension_is_named_in_one_line() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_default_model_prefers_an_available_one_and_falls_back_to_the_first_listed() -> None:
+    from oui_jupyter.notebook.client import default_model
+
+    busy = {"id": "busy", "available": False}
+    assert default_model([busy, {"id": "up"}]) == "up"
+    # every connection was slow to list its models: still try the first (the server's answer
+    # to the turn says whether it is really down)
+    assert default_model([busy, {"id": "also-busy", "available": False}]) == "busy"
+    assert default_model([]) is None
+
+
+def test_quoted_magic_arguments_lose_their_quotes() -> None:
+    from oui_jupyter.notebook.magics import _split_names, _unquote
+
+    assert _unquote("'my papers'") == "my papers" and _unquote('"x"') == "x" and _unquote("x'") == "x'"
+    assert _split_names(["a,b", "'c, d'", '"e"']) == ["a", "b", "c, d", "e"]

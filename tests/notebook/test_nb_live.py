@@ -16,6 +16,7 @@ import pytest
 from nb_live import LiveServer, outputs_text, start_live_server, stop_live_server
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,8 @@ def test_quickstart_notebook_chat_is_the_sidebars_chat(live_server: LiveServer) 
     cells = by_tag(nb)
     assert "`smollm2`" in outputs_text(cells["models"])
     assert outputs_text(cells["use"]).strip() == "oui: using model smollm2"
+    displays = [o for o in cells["first-chat"]["outputs"] if "text/markdown" in o.get("data", {})]
+    assert len(displays) == 1  # one Markdown display, updated in place while the answer streamed
     first = markdown_answer(cells["first-chat"]).strip()
     second = markdown_answer(cells["second-chat"]).strip()
     assert first and second and "▌" not in first + second
@@ -107,6 +110,7 @@ def test_dataframe_notebook_sends_the_description_and_explains_the_error(live_se
 
 
 def test_widgets_notebook_uses_the_notebook_chat(live_server: LiveServer) -> None:
+    wait_for_index(live_server)  # the SearchWidget's results are checked below
     nb = live_server.execute("notebooks/03_widgets.ipynb")
     assert_clean(nb)
     cells = by_tag(nb)
@@ -118,6 +122,18 @@ def test_widgets_notebook_uses_the_notebook_chat(live_server: LiveServer) -> Non
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert messages[1]["content"].strip() == answer
     assert messages[1]["model"] == "smollm2"
+    # what the widgets showed, from the widget state nbclient saves in the notebook
+    states = [w["state"] for w in nb.metadata["widgets"][WIDGET_STATE]["state"].values()]
+    (picker,) = [w for w in states if w.get("description") == "Model"]
+    assert "smollm2" in picker["_options_labels"][picker["index"]].lower()
+    history = [w for w in states if w.get("_model_name") == "OutputModel" and w.get("outputs")]
+    (shown,) = [o["data"]["text/markdown"] for w in history for o in w["outputs"][-1:]]
+    assert shown.startswith("**smollm2**: ") and answer in shown
+    statuses = [w["value"] for w in states if "oui-status" in str(w.get("value", ""))]
+    assert statuses == ['<span class="oui-status">Done</span>']
+    (results,) = [w["value"] for w in states if '<ol class="oui-hits">' in str(w.get("value", ""))]
+    assert results.count('<li class="oui-hit">') == 3
+    assert 'href="/lab/tree/notebooks/example_project/' in results
 
 
 def write_notebook(live: LiveServer, path: str, sources: list[str]) -> None:
@@ -183,3 +199,227 @@ def test_workspace_notebook_cites_sources(live_server: LiveServer) -> None:
     assert "**Sources**" in answer and "](/lab/tree/" in answer
     messages = branch(notebook_chat(live_server, "notebooks/02_workspace_questions.ipynb"))
     assert messages[-1]["role"] == "assistant" and messages[-1].get("sources")
+
+
+def wait_for_index(live: LiveServer) -> None:
+    """The workspace index is idle with every chunk embedded (the client's own wait, over REST)."""
+    from oui_jupyter.notebook.client import OuiClient
+    from oui_jupyter.notebook.discovery import ServerInfo
+
+    with OuiClient(ServerInfo(url=live.url, token=live.token)) as client:
+        client.wait_for_index(timeout=300)
+
+
+def stderr_lines(cell: Any) -> list[str]:
+    return outputs_text(cell, "stderr").splitlines()
+
+
+def test_every_chat_option_against_the_real_server(live_server: LiveServer) -> None:
+    """-m, --new, --chat ID, --knowledge, -f text/json/code, %oui new/chats/status/search, the
+    SearchWidget, in a kernel the server started; every chat read back through the REST API."""
+    path = "scratch/options.ipynb"
+    wait_for_index(live_server)
+    sidebar = live_server.api("POST", "v1/chats/new", json={"chat": {"title": "Started in the sidebar"}})
+    knowledge = live_server.api("POST", "v1/knowledge/create", json={"name": "cleaning rules"})
+    cleaning = "notebooks/example_project/sales_cleaning.py"
+    live_server.api("POST", f"v1/knowledge/{knowledge['id']}/file/add", json={"path": cleaning})
+    write_notebook(live_server, path, [
+        "%load_ext oui_jupyter",
+        "import sys\nprint(sorted(m for m in ('torch', 'sentence_transformers', 'httpx', 'ipywidgets') if m in sys.modules))",
+        "%oui new Options chat",
+        "%%chat -m smollm2 -f text\nSay one word.",
+        "%%chat --new\nSay two words.",
+        "%%chat\nAnd one more word.",
+        f"%%chat --chat {sidebar['id']}\nFrom the notebook: say one word.",
+        '%%chat -f json\nAnswer with a JSON object whose key "a" is 1.',
+        "%%chat -f code\nWrite Python code that prints hello.",
+        "%%chat --knowledge 'cleaning rules'\nHow does clean_sales treat refunds?",
+        "%oui chats",
+        "%oui status",
+        "%oui search clean_sales refunds -k 3",
+        ("from oui_jupyter.notebook import SearchWidget\n"
+         "search = SearchWidget('clean_sales refunds', k=2)\n"
+         "print(len(search.hits), search.hits[0].path, search.hits[0].link)"),
+        ("from oui_jupyter.notebook import OuiClient\nfrom oui_jupyter.notebook.session import shared_session\n"
+         "print(repr(OuiClient()), repr(shared_session().server), shared_session().server)"),
+        ("from oui_jupyter.notebook import AsyncOuiClient\n"
+         "async with AsyncOuiClient() as client:\n"
+         "    chat = await client.create_chat('Async from the kernel', model='smollm2')\n"
+         "    turn = await client.stream_message(chat['id'], 'Say hi.')\n"
+         "    pieces = [piece async for piece in turn]\n"
+         "print(len(pieces) > 0, ''.join(pieces) == turn.message['content'], chat['id'])"),
+    ])
+    replies: list[dict[str, Any]] = []
+    nb = live_server.execute(path, replies=replies)
+    assert_clean(nb)
+    cells = nb.cells
+    assert outputs_text(cells[1], "stdout").strip() == "[]"  # no torch, not even httpx, at %load_ext
+
+    options_id = outputs_text(cells[2], "stdout").split()[3].rstrip(";")
+    options = live_server.api("GET", f"v1/chats/{options_id}")
+    assert options["title"] == "Options chat"
+    assert [m["content"] for m in branch(options) if m["role"] == "user"] == ["Say one word."]
+    assert branch(options)[1]["model"] == "smollm2"
+    text_answer = outputs_text(cells[3], "stdout").strip()  # -f text: plain stdout, no Markdown
+    assert text_answer == branch(options)[1]["content"].strip()
+    assert not [o for o in cells[3]["outputs"] if "text/markdown" in o.get("data", {})]
+
+    # --new starts a chat titled after the notebook; the cells after it continue it
+    fresh = notebook_chat(live_server, path)
+    users = [m["content"] for m in branch(fresh) if m["role"] == "user"]
+    assert users[:2] == ["Say two words.", "And one more word."]
+    assert users[2].startswith('Answer with a JSON object whose key "a" is 1.')
+    assert users[2].endswith("Answer with JSON only.")
+    assert users[3].endswith("Answer with one Python code block.")
+    assert users[4] == "How does clean_sales treat refunds?"
+    assert len(users) == 5 and len(branch(fresh)) == 10
+    for parent, child in pairwise(branch(fresh)):
+        assert child["parentId"] == parent["id"]
+
+    # --chat ID continued the sidebar's chat for that cell only
+    continued = branch(live_server.api("GET", f"v1/chats/{sidebar['id']}"))
+    assert [m["role"] for m in continued] == ["user", "assistant"]
+    assert continued[0]["content"] == "From the notebook: say one word."
+    assert markdown_answer(cells[6]).strip() == continued[1]["content"].strip()
+
+    # -f json: the value is displayed, or one line says the tiny model's answer was not JSON
+    json_shown = [o["data"]["application/json"] for o in cells[7]["outputs"] if "application/json" in o.get("data", {})]
+    not_json = stderr_lines(cells[7]) == ["oui: the answer is not valid JSON (shown above as text)"]
+    assert bool(json_shown) != not_json, cells[7]["outputs"]
+    # -f code: the answer's code goes into a new cell below (the set_next_input payload)
+    code_reply = replies[8]
+    (payload,) = [p for p in code_reply.get("payload", []) if p.get("source") == "set_next_input"]
+    assert payload["text"].strip() and payload["replace"] is False
+    assert payload["text"].strip() in branch(fresh)[7]["content"]
+
+    # --knowledge: sources come from the collection only, shown under the answer with links
+    cited = branch(fresh)[9]
+    assert cited["sources"] and {s["path"] for s in cited["sources"]} == {cleaning}
+    shown = markdown_answer(cells[9])
+    assert "**Sources**" in shown and f"](/lab/tree/{cleaning})" in shown
+
+    chats_table = outputs_text(cells[10])
+    for chat_id in (options_id, fresh["id"], sidebar["id"]):
+        assert f"`{chat_id}`" in chats_table
+    assert f"| ✓ | {path} | `{fresh['id']}` |" in chats_table  # the notebook's current chat
+    assert outputs_text(cells[11]).startswith("Workspace index: idle, ")
+    hits = outputs_text(cells[12])
+    assert hits.count('<li class="oui-hit">') == 3 and 'href="/lab/tree/' in hits and "lines " in hits
+    count, hit_path, hit_link = outputs_text(cells[13], "stdout").split()
+    assert count == "2" and hit_link == "/lab/tree/" + hit_path
+    shown_server = outputs_text(cells[14], "stdout")
+    assert live_server.url in shown_server and live_server.token not in shown_server
+    streamed, whole, async_id = outputs_text(cells[15], "stdout").split()
+    assert (streamed, whole) == ("True", "True")
+    async_chat = live_server.api("GET", f"v1/chats/{async_id}")
+    assert async_chat["title"] == "Async from the kernel"
+    assert branch(async_chat)[0]["content"] == "Say hi."
+
+
+def test_bad_input_in_line_magics_is_one_line(live_server: LiveServer) -> None:
+    path = "scratch/bad_lines.ipynb"
+    write_notebook(live_server, path, [
+        "%load_ext oui_jupyter",
+        "%oui use ghost-model",
+        "%oui chat 00000000-0000-0000-0000-000000000000",
+        "%%chat --with not_a_variable\nhi",
+        "%oui explain",
+        "%oui search",
+        "%%chat\n\n",
+    ])
+    nb = live_server.execute(path)
+    expected = [
+        "oui: unknown model 'ghost-model' (available: smollm2",
+        "oui: chat '00000000-0000-0000-0000-000000000000' not found (list yours with %oui chats)",
+        "oui: --with not_a_variable: not_a_variable is not defined in the notebook",
+        "oui: no exception to explain yet (run the failing cell first)",
+        "oui: %oui search needs a query",
+        "oui: the cell is empty: write the question below %%chat",
+    ]
+    for cell, line in zip(nb.cells[1:], expected, strict=True):
+        assert not [o for o in cell["outputs"] if o["output_type"] == "error"], cell["outputs"]
+        (shown,) = stderr_lines(cell)
+        assert shown.startswith(line), (line, shown)
+    assert path not in [c["title"] for c in live_server.api("GET", "v1/chats/")]
+
+
+def test_fresh_server_with_no_configuration_answers_from_the_embedded_model(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The issue's 'done when': no connection configured, the extension's own llama.cpp serves
+    SmolLM2; ``%load_ext`` then ``%%chat`` answers, and the chat is there over REST."""
+    live = start_live_server(
+        tmp_path_factory.mktemp("fresh"), "",
+        extra={"openai_api_base_urls": [], "openai_api_keys": [], "local_model_enabled": True},
+    )
+    try:
+        path = "fresh.ipynb"
+        write_notebook(live, path, ["%load_ext oui_jupyter", "%%chat\nSay hello in two words."])
+        nb = live.execute(path)
+        assert_clean(nb)
+        shown = markdown_answer(nb.cells[1]).strip()
+        messages = branch(notebook_chat(live, path))
+        assert [m["role"] for m in messages] == ["user", "assistant"]
+        assert messages[1]["content"].strip() == shown and shown
+        models = live.api("GET", "models")["data"]
+        assert messages[1]["model"] in {m["id"] for m in models}
+    finally:
+        stop_live_server(live)
+
+
+def test_the_server_going_down_is_one_line_in_the_cell(
+    tmp_path_factory: pytest.TempPathFactory, llama_server: str
+) -> None:
+    """A kernel started by the server outlives it (the server is killed): the next magics and
+    widgets say in one line that the server cannot be reached."""
+    import os
+    import signal
+
+    from nb_live import AttachedKernelManager
+    from nbclient import NotebookClient
+
+    live = start_live_server(tmp_path_factory.mktemp("down"), llama_server)
+    path = "down.ipynb"
+    write_notebook(live, path, [
+        "%load_ext oui_jupyter\nimport os\nprint(os.getpid())",
+        "%oui models",
+        "%%chat\nhi",
+        "%oui chats",
+        "from oui_jupyter.notebook import ChatWidget\nprint(ChatWidget().status.value)",
+        "from oui_jupyter.notebook import OuiClient\nOuiClient().models()",
+    ])
+    nb = nbformat.read(live.root / path, as_version=4)
+    kernel_pid = None
+    try:
+        with live.http() as client:
+            response = client.post("api/sessions", json={"path": path, "type": "notebook", "kernel": {"name": "python3"}})
+            response.raise_for_status()
+            kernel_id = response.json()["kernel"]["id"]
+        km = AttachedKernelManager(connection_file=str(live.runtime / f"kernel-{kernel_id}.json"))
+        km.load_connection_file()
+        runner = NotebookClient(nb, km=km, timeout=120, kernel_name="python3", allow_errors=True)
+        with runner.setup_kernel():
+            for index in (0, 1):
+                runner.execute_cell(nb.cells[index], index)
+            kernel_pid = int(outputs_text(nb.cells[0], "stdout").split()[-1])
+            assert "`smollm2`" in outputs_text(nb.cells[1])
+            live.process.kill()  # no clean shutdown: the kernel lives on
+            live.process.wait(10)
+            for index in range(2, len(nb.cells)):
+                runner.execute_cell(nb.cells[index], index)
+    finally:
+        stop_live_server(live)
+        if kernel_pid is not None:
+            os.kill(kernel_pid, signal.SIGKILL)
+    down = f"oui: cannot reach the Jupyter server at {live.url} (ConnectError); is it running?"
+    for cell in nb.cells[2:5]:
+        assert not [o for o in cell["outputs"] if o["output_type"] == "error"], cell["outputs"]
+        text = outputs_text(cell)
+        assert text.count(down) == 1 and text.strip().count("\n") == 0, text
+    # our exception raised by code in a cell: its one line, not a traceback through our internals
+    # (a new client looks for the server again: its runtime file names a dead process)
+    last = nb.cells[5]
+    (line,) = outputs_text(last, "stderr").splitlines()
+    assert line.startswith("oui: no running Jupyter server found: set OUI_SERVER_URL"), line
+    assert "Traceback" not in json.dumps(last["outputs"]) and "httpx" not in json.dumps(last["outputs"])
+    assert live.token not in nbformat.writes(nb)
