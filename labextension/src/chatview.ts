@@ -5,7 +5,7 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { Composer } from './composer';
 import { ChatController } from './controller';
-import { MessageWidget, IMessageActions } from './message';
+import { MessageWidget, IMessageActions, renameRenderStats, warmUpMarkdown } from './message';
 import { iconButton } from './ui';
 import { ModelPicker } from './modelpicker';
 import { IChatContext } from './tokens';
@@ -23,6 +23,7 @@ export class ChatView extends Panel {
     this._rendermime = options.rendermime;
     this._commands = options.commands;
     this.addClass('jp-OuiChatView');
+    void warmUpMarkdown(this._rendermime);
 
     const header = new Widget();
     header.addClass('jp-OuiChatView-header');
@@ -76,6 +77,7 @@ export class ChatView extends Panel {
         this._widgets.delete(from);
         this._widgets.set(to, widget);
       }
+      renameRenderStats(from, to);
     }, this);
     c.modelsChanged.connect(this._onModels, this);
     c.listChanged.connect(this._onTitle, this);

@@ -32,6 +32,33 @@ function stats(): IRenderStats {
   return window.ouiJupyterStats;
 }
 
+/** A message got its server id: its render count follows it. */
+export function renameRenderStats(from: string, to: string): void {
+  const s = stats();
+  if (from in s.byMessage) {
+    s.byMessage[to] = (s.byMessage[to] ?? 0) + s.byMessage[from];
+    delete s.byMessage[from];
+  }
+}
+
+let warmed: Promise<void> | null = null;
+
+/**
+ * Render a tiny markdown document once, off screen, so the first streamed
+ * answer does not pay for loading the markdown parser (a lazy chunk): its
+ * first render would otherwise look slow and space out the next ones.
+ */
+export function warmUpMarkdown(rendermime: IRenderMimeRegistry): Promise<void> {
+  if (!warmed) {
+    const renderer = rendermime.createRenderer('text/markdown');
+    warmed = renderer
+      .renderModel(new MimeModel({ data: { 'text/markdown': '*warm*' }, trusted: false }))
+      .catch(() => undefined)
+      .then(() => renderer.dispose());
+  }
+  return warmed;
+}
+
 /** What a message can ask of the chat. */
 export interface IMessageActions {
   regenerate(id: string): void;

@@ -109,10 +109,15 @@ export function activateNotebookActions(
     }
   });
 
-  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: '.jp-Notebook .jp-Cell .jp-Editor', rank: 60 });
-  app.contextMenu.addItem({ command: CommandIDs.askCell, selector: '.jp-Notebook .jp-Cell', rank: 61 });
-  app.contextMenu.addItem({ command: CommandIDs.explainError, selector: '.jp-Notebook .jp-CodeCell', rank: 62 });
-  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: '.jp-FileEditor', rank: 60 });
+  // One group, set apart, after the cell's own commands. (Without a selection,
+  // "Ask about Selection" takes the cell's source.)
+  const cell = '.jp-Notebook .jp-Cell';
+  app.contextMenu.addItem({ type: 'separator', selector: cell, rank: 69 });
+  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: cell, rank: 70 });
+  app.contextMenu.addItem({ command: CommandIDs.askCell, selector: cell, rank: 71 });
+  app.contextMenu.addItem({ command: CommandIDs.explainError, selector: cell, rank: 72 });
+  app.contextMenu.addItem({ type: 'separator', selector: '.jp-FileEditor', rank: 69 });
+  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: '.jp-FileEditor', rank: 70 });
 }
 
 function insertBelow(panel: NotebookPanel, code: string): void {

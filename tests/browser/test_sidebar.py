@@ -41,6 +41,9 @@ def test_dark_theme_and_keyboard_reachability(lab_page: Any) -> None:
     page = lab_page
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    # Let Lab settle (theme CSS, launcher) first: under load it may still move focus to the
+    # main area, which would race the keyboard steps below.
+    page.wait_for_timeout(500)
     sidebar = open_sidebar(page)
     # Themed through JupyterLab's variables: the panel follows the dark layout colour.
     background = sidebar.evaluate("el => getComputedStyle(el).backgroundColor")
@@ -55,7 +58,7 @@ def test_dark_theme_and_keyboard_reachability(lab_page: Any) -> None:
     assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "New chat"
     page.keyboard.press("Enter")
     sidebar.get_by_role("textbox", name="Message").wait_for(state="visible")
-    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "Message"
+    page.wait_for_function("() => document.activeElement?.getAttribute('aria-label') === 'Message'", timeout=2000)
     screenshot(page, "14-dark-theme")
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
