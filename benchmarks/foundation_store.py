@@ -108,22 +108,27 @@ def bench_http(url: str, chats: dict[int, tuple[str, str]], n: int = 200) -> dic
         from oui_jupyter.store.orm import Chat
         s.execute(update(Chat).where(Chat.user_id == USER).values(user_id=me))
     db.dispose()
-    out = {}
+    out: dict[Any, Any] = {}
     try:
-        for size, (chat_id, leaf) in chats.items():
-            times, parent = [], leaf
-            for _ in range(n):
-                mid = uuid.uuid4().hex
-                body = json.dumps({"chat": {"history": {"messages": {mid: {
-                    "id": mid, "parentId": parent, "role": "user", "content": "hello"}}, "currentId": mid}}}).encode()
-                req = urllib.request.Request(f"{server.url}/oui/api/v1/chats/{chat_id}", data=body, method="POST",
-                                             headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
-                t0 = time.perf_counter()
-                with urllib.request.urlopen(req) as r:
-                    r.read()
-                times.append(time.perf_counter() - t0)
-                parent = mid
-            out[size] = (statistics.median(times) * 1000, pct(times, 0.99) * 1000)
+        for minimal in (False, True):
+            headers = {"Authorization": f"token {TOKEN}", "Content-Type": "application/json"}
+            if minimal:
+                headers["Prefer"] = "return=minimal"
+            for size, (chat_id, leaf) in chats.items():
+                times, parent = [], leaf
+                for _ in range(n):
+                    mid = uuid.uuid4().hex
+                    body = json.dumps({"chat": {"history": {"messages": {mid: {
+                        "id": mid, "parentId": parent, "role": "user", "content": "hello"}}, "currentId": mid}}}).encode()
+                    req = urllib.request.Request(f"{server.url}/oui/api/v1/chats/{chat_id}", data=body,
+                                                 method="POST", headers=headers)
+                    t0 = time.perf_counter()
+                    with urllib.request.urlopen(req) as r:
+                        r.read()
+                    times.append(time.perf_counter() - t0)
+                    parent = mid
+                chats[size] = (chat_id, parent)
+                out[(size, minimal)] = (statistics.median(times) * 1000, pct(times, 0.99) * 1000)
         times = []
         for _ in range(200):
             t0 = time.perf_counter()
@@ -150,9 +155,11 @@ def main() -> None:
                   f"2000 msgs {svc[2000][0]:.2f}/{svc[2000][1]:.2f}, ratio {svc[2000][0]/svc[2][0]:.2f}; "
                   f"list 10k first page p50/p99 {svc['list'][0]:.2f}/{svc['list'][1]:.2f} ms")
             http = bench_http(url, chats)
-            print(f"[{label}] HTTP append (merge-update) p50/p99 ms: 2 msgs {http[2][0]:.2f}/{http[2][1]:.2f}, "
-                  f"2000 msgs {http[2000][0]:.2f}/{http[2000][1]:.2f}, ratio {http[2000][0]/http[2][0]:.2f}; "
-                  f"HTTP list 10k first page p50/p99 {http['list'][0]:.2f}/{http['list'][1]:.2f} ms")
+            for minimal, how in ((False, "answers the whole chat"), (True, "Prefer: return=minimal")):
+                a, b = http[(2, minimal)], http[(2000, minimal)]
+                print(f"[{label}] HTTP append (merge-update, {how}) p50/p99 ms: 2 msgs {a[0]:.2f}/{a[1]:.2f}, "
+                      f"2000 msgs {b[0]:.2f}/{b[1]:.2f}, ratio {b[0]/a[0]:.2f}")
+            print(f"[{label}] HTTP list 10k first page p50/p99 {http['list'][0]:.2f}/{http['list'][1]:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -183,14 +183,18 @@ export function newChat(chat: IChatBody): Promise<IChatResponse> {
   return requestAPI<IChatResponse>('v1/chats/new', json({ chat }));
 }
 
+/**
+ * Merge-update a chat. The answer leaves out the message tree (`Prefer: return=minimal`):
+ * its size grows with the chat, and nobody here reads it.
+ */
 export function updateChat(
   id: string,
   chat: IChatBody
 ): Promise<IChatResponse> {
-  return requestAPI<IChatResponse>(
-    `v1/chats/${encodeURIComponent(id)}`,
-    json({ chat })
-  );
+  return requestAPI<IChatResponse>(`v1/chats/${encodeURIComponent(id)}`, {
+    ...json({ chat }),
+    headers: { 'Content-Type': 'application/json', Prefer: 'return=minimal' }
+  });
 }
 
 export function pinChat(id: string): Promise<IChatResponse> {

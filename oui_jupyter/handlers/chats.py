@@ -128,7 +128,8 @@ class ChatHandler(OuiHandler):
     api = {
         "get": Operation("Read a chat with its message tree", response=ChatResponse),
         "post": Operation(
-            "Merge-update a chat: new messages are added, changed ones updated, none deleted",
+            "Merge-update a chat: new messages are added, changed ones updated, none deleted. "
+            "With the header `Prefer: return=minimal` the answer leaves out the message tree",
             body=ChatForm,
             response=ChatResponse,
         ),
@@ -147,7 +148,9 @@ class ChatHandler(OuiHandler):
         chats = self.services.chats
         if form.folder_id is not None:
             chats.move_to_folder(self.user.id, chat_id, form.folder_id)
-        self.write_json(chats.merge_update(self.user.id, chat_id, form.chat))
+        # RFC 7240 `Prefer: return=minimal`: the chat's fields without its message tree.
+        minimal = "return=minimal" in self.request.headers.get("Prefer", "").replace(" ", "")
+        self.write_json(chats.merge_update(self.user.id, chat_id, form.chat, minimal=minimal))
 
     @web.authenticated
     @authorized

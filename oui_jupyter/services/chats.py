@@ -197,22 +197,27 @@ class ChatService:
             current = rows[-1].id if rows else None
         return {"messages": messages, "currentId": current}
 
-    def chat_json(self, chat: Chat, rows: Sequence[ChatMessage]) -> dict[str, Any]:
-        history = self.history(chat, rows)
-        return {
+    def chat_json(self, chat: Chat, rows: Sequence[ChatMessage] | None) -> dict[str, Any]:
+        """Open WebUI's chat JSON; with ``rows=None`` only the chat's own fields (no tree)."""
+        out = {
             **(chat.extra or {}),
             "id": chat.id,
             "title": chat.title,
             "models": chat.models or [],
             "params": chat.params or {},
-            "history": history,
-            "messages": branch_of(history["messages"], history["currentId"]),
             "tags": list((chat.meta or {}).get("tags", [])),
             "timestamp": int(chat.created_at * 1000),
         }
+        if rows is not None:
+            history = self.history(chat, rows)
+            out["history"] = history
+            out["messages"] = branch_of(history["messages"], history["currentId"])
+        return out
 
-    def response(self, chat: Chat, rows: Sequence[ChatMessage] | None = None) -> ChatResponse:
-        if rows is None:
+    def response(
+        self, chat: Chat, rows: Sequence[ChatMessage] | None = None, *, with_messages: bool = True
+    ) -> ChatResponse:
+        if rows is None and with_messages:
             rows = self.store.messages(chat.id)
         return ChatResponse(
             id=chat.id,
@@ -259,8 +264,12 @@ class ChatService:
             self.store.add_tag(row.id, user_id, tag_id_for(name), name)
         return self.get(user_id, row.id)
 
-    def merge_update(self, user_id: str, chat_id: str, chat: dict[str, Any]) -> ChatResponse:
-        """Apply a client's chat JSON without losing anything another client added."""
+    def merge_update(
+        self, user_id: str, chat_id: str, chat: dict[str, Any], *, minimal: bool = False
+    ) -> ChatResponse:
+        """Apply a client's chat JSON without losing anything another client added.
+        ``minimal``: answer without the message tree (its size grows with the chat; the
+        write does not)."""
         messages, current_id = parse_history(chat)
         fields: dict[str, Any] = {}
         if "title" in chat:
@@ -276,6 +285,8 @@ class ChatService:
         self.store.merge_messages(
             chat_id, user_id, messages, current_message_id=current_id, chat_fields=fields
         )
+        if minimal:
+            return self.response(self.store.get_chat(chat_id, user_id), rows=None, with_messages=False)
         return self.get(user_id, chat_id)
 
     def append_messages(

@@ -109,6 +109,21 @@ async def test_merge_update_never_deletes_messages_a_stale_client_did_not_know(a
     assert got["title"] == "Renamed"
 
 
+async def test_merge_update_with_prefer_minimal_leaves_out_the_tree(api):
+    chat = await new_chat(api, history={"messages": tree(("u1", None, "user", "q")), "currentId": "u1"})
+    cid = chat["id"]
+    added = tree(("u1", None, "user", "q"), ("a1", "u1", "assistant", "answer"))
+    r = await api("POST", f"v1/chats/{cid}", {"chat": {"title": "Kept", "history": {"messages": added, "currentId": "a1"}}},
+                  headers={"Prefer": "return=minimal"})
+    assert r.code == 200
+    body = r.json()
+    assert body["id"] == cid and body["title"] == "Kept"
+    assert "history" not in body["chat"] and "messages" not in body["chat"]
+    got = (await api("GET", f"v1/chats/{cid}")).json()
+    assert set(got["chat"]["history"]["messages"]) == {"u1", "a1"}
+    assert got["chat"]["history"]["currentId"] == "a1"
+
+
 async def test_delete_and_not_yours(api):
     chat = await new_chat(api)
     cid = chat["id"]
