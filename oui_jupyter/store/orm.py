@@ -68,7 +68,7 @@ class Folder(Base):
 class Chat(Base):
     __tablename__ = "chat"
     __table_args__ = (
-        Index("ix_chat_user_list", "user_id", "archived", "updated_at"),
+        Index("ix_chat_user_list", "user_id", "archived", "updated_at", "id"),
         Index("ix_chat_share_id", "share_id", unique=True),
     )
 
