@@ -52,9 +52,9 @@ class CreateCustomModelHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         self.parse_body(CustomModelForm)
-        self.write_json(self.services.models.create_custom(self.user, self.parse_json()))
+        self.write_json(await self.services.models.create_custom(self.user, self.parse_json()))
 
 
 class CustomModelHandler(OuiHandler):

@@ -121,6 +121,8 @@ class Generation:
         self.stopped = False
         self.chunks = 0
         self.created = int(time.time())
+        # The usage-only chunk that a persisted turn asks for, kept from a client that did not.
+        self.relay_usage_chunk = True
         self._task: asyncio.Task[Any] | None = None
         self._running = False
         self._stop_requested = False
@@ -166,7 +168,7 @@ class Generation:
                 if data.get("usage"):
                     self.usage = data["usage"]
                 self.chunks += 1
-                if sink is not None:
+                if sink is not None and (choices or self.relay_usage_chunk):
                     await sink(raw, data)
                 if self._stop_requested:
                     self.stopped = True
@@ -417,6 +419,9 @@ class CompletionService:
                                         parent_id=user_message_id, model=resolved.id, done=False))
         prompt, sources = await self._with_context(user, resolved, messages, options, chat_id)
         body = self._body(resolved, prompt, options)
+        asked_usage = "stream_options" in body
+        if not asked_usage:  # the saved message records usage when the upstream reports it
+            body["stream_options"] = {"include_usage": True}
         if to_insert:
             self.chats.append_messages(user.id, chat_id, to_insert, current_message_id=message_id)
         generation = Generation(
@@ -424,6 +429,7 @@ class CompletionService:
             user_message_id=user_message_id, message_id=message_id, prefix=prefix,
             sources=sources, first_turn=not has_messages, user_text=user_text,
         )
+        generation.relay_usage_chunk = asked_usage
         start: dict[str, Any] = {"content": prefix, "done": False, "model": resolved.id,
                                  "parentId": user_message_id}
         if sources:

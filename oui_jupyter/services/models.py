@@ -222,6 +222,8 @@ class ModelService:
         return listing
 
     async def _fetch_one(self, key: str, provider: OpenAICompatProvider) -> list[dict[str, Any]]:
+        # Building a client (its TLS context) takes a while on a busy machine: not network time.
+        await provider.client()
         try:
             return await asyncio.wait_for(provider.list_models(self.fetch_timeout), self.fetch_timeout)
         except asyncio.TimeoutError:
@@ -316,11 +318,11 @@ class ModelService:
             raise NotFound(f"Model {model_id} not found")
         return self.custom_json(row)
 
-    def create_custom(self, user: UserInfo, form: dict[str, Any]) -> dict[str, Any]:
+    async def create_custom(self, user: UserInfo, form: dict[str, Any]) -> dict[str, Any]:
         model_id = form.get("id")
         if not isinstance(model_id, str) or not MODEL_ID.match(model_id):
             raise InvalidInput("id must be 1-255 characters without spaces or slashes")
-        if self._listing is not None and model_id in self._listing.routes:
+        if model_id in (await self._fresh_listing()).routes:
             raise InvalidInput(f"{model_id} is already the id of a connection's model")
         fields = {"name": model_id, "params": {}, "meta": {}, **_custom_fields(form)}
         row = self.custom_store.create(model_id, user.id, **fields)

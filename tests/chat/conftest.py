@@ -22,3 +22,10 @@ def ws_connect(jp_ws_fetch: Any) -> Any:
         return await jp_ws_fetch("oui", "api", "events", headers={"Authorization": f"token {user}-token"})
 
     return connect
+
+
+@pytest.fixture
+def oui_url(jp_fetch: Any, jp_http_port: int, jp_base_url: str) -> str:
+    """``http://localhost:<port><base>oui/api`` of a server that is listening (``jp_http_port``
+    alone is only a bound port: ``jp_fetch``'s fixtures start serving it)."""
+    return f"http://localhost:{jp_http_port}{jp_base_url}oui/api"

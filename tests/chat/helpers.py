@@ -55,3 +55,55 @@ def services_of(jp_serverapp: Any) -> Any:
     return services
 
 
+
+SECRET_KEY = "sk-scripted-secret-0123456789abcdef"
+
+
+def scripted_settings(base_url: str, **extra: Any) -> dict[str, Any]:
+    """``OuiJupyter`` settings with the scripted server as the only connection."""
+    return {
+        "openai_api_base_urls": [base_url],
+        "openai_api_keys": [SECRET_KEY],
+        "local_model_enabled": False,
+        "enable_title_generation": False,
+        "enable_tags_generation": False,
+        "completion_timeout": 2.0,
+        "stream_batch_ms": 10.0,
+        **extra,
+    }
+
+
+async def eventually(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` (sync) until it returns a truthy value; fail after ``timeout`` (safety)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert loop.time() < deadline, "condition not met before the safety timeout"
+        await asyncio.sleep(interval)
+
+
+def frames_of(frames: list[dict[str, Any]], message_id: str, type_: str = "chat:completion") -> list[dict[str, Any]]:
+    return [f for f in frames if f.get("type") == type_ and f.get("message_id") == message_id]
+
+
+def text_from_deltas(frames: list[dict[str, Any]]) -> str:
+    """The answer rebuilt from ``chat:completion`` delta frames, placed by their offsets."""
+    text = ""
+    for frame in frames:
+        data = frame.get("data") or {}
+        if "delta" in data:
+            offset = data["offset"]
+            assert offset <= len(text), (offset, len(text))
+            text = text[:offset] + data["delta"]
+    return text
+
+
+def is_done(message_id: str) -> Any:
+    def check(frame: dict[str, Any]) -> bool:
+        return (frame.get("type") == "chat:completion" and frame.get("message_id") == message_id
+                and (frame.get("data") or {}).get("done") is True)
+
+    return check

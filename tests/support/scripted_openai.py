@@ -14,9 +14,15 @@ request's ``model``:
 ``badjson``         sends a chunk that is not JSON
 ==================  ==========================================================================
 
+``x_stamp: true`` makes each streamed delta the wall-clock time it was sent (``"<time.time()> "``),
+for measuring delivery delays.
+
 ``stream: false`` gets a ``chat.completion`` of the same text. ``GET /v1/models`` lists these
-models (``list_delay`` makes it slow). Every request body is recorded in ``requests``; streams the
-client closed before their end are counted in ``closed_early``.
+models (``list_delay`` makes it slow, ``list_status`` makes it fail; ``list_requests`` counts the
+calls). Every completion request body is recorded in ``requests`` and its headers in ``headers``;
+streams the client closed before their end are counted in ``closed_early``. ``replies`` maps a
+substring of the last user message to the answer's text (split into one delta per word), for
+scripting answers such as titles and tags.
 
 Fixtures: ``scripted_openai`` (function scope: the session's server, its records cleared).
 """
@@ -40,6 +46,9 @@ class ScriptedOpenAI:
         self.host = host
         self.port = port
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.replies: dict[str, str] = {}
+        self.list_requests = 0
         self.closed_early = 0
         self.completed = 0
         self.list_delay = 0.0
@@ -55,6 +64,9 @@ class ScriptedOpenAI:
 
     def reset(self) -> None:
         self.requests.clear()
+        self.headers.clear()
+        self.replies.clear()
+        self.list_requests = 0
         self.closed_early = 0
         self.completed = 0
         self.list_delay = 0.0
@@ -97,7 +109,7 @@ class ScriptedOpenAI:
                         headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length else b""
-                keep = await self._route(method, path, body, writer)
+                keep = await self._route(method, path, body, writer, headers)
                 if not keep:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -117,8 +129,21 @@ class ScriptedOpenAI:
             f"Content-Length: {len(data)}\r\n\r\n".encode() + data
         )
 
-    async def _route(self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    def _words(self, request: dict[str, Any], chunks: int) -> list[str]:
+        messages = request.get("messages") or [{}]
+        last = next((m for m in reversed(messages) if m.get("role") == "user"), messages[-1])
+        content = str(last.get("content") or "")
+        for key, reply in self.replies.items():
+            if key in content:
+                words = reply.split(" ")
+                return [w + " " for w in words[:-1]] + [words[-1]]
+        return [f"tok{i} " for i in range(chunks)]
+
+    async def _route(
+        self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter, headers: dict[str, str]
+    ) -> bool:
         if method == "GET" and path.rstrip("/").endswith("/models"):
+            self.list_requests += 1
             if self.list_delay:
                 await asyncio.sleep(self.list_delay)
             if self.list_status != 200:
@@ -134,6 +159,7 @@ class ScriptedOpenAI:
             return True
         request = json.loads(body or b"{}")
         self.requests.append(request)
+        self.headers.append(headers)
         model = request.get("model", "fast")
         if model.startswith("error"):
             status = int(model[5:] or 500)
@@ -145,7 +171,7 @@ class ScriptedOpenAI:
             return False
         chunks = int(request.get("x_chunks", 8))
         delay = float(request.get("x_delay", 0.05 if model == "slow" else 0.0))
-        words = [f"tok{i} " for i in range(chunks)]
+        words = self._words(request, chunks)
         if not request.get("stream"):
             if delay:
                 await asyncio.sleep(delay)
@@ -154,7 +180,7 @@ class ScriptedOpenAI:
                 "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(words)},
                              "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": 5 + chunks},
+                "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)},
             })
             await writer.drain()
             return True
@@ -179,17 +205,18 @@ class ScriptedOpenAI:
             if model == "badjson":
                 event(b"{not json")
                 await writer.drain()
+            stamp = bool(request.get("x_stamp"))
             for i, word in enumerate(words):
                 if delay:
                     await asyncio.sleep(delay)
-                event(chunk({"content": word}))
+                event(chunk({"content": f"{time.time():.6f} " if stamp else word}))
                 await writer.drain()
                 if model == "cut" and i == 2:
                     writer.transport.abort()
                     return False
                 if model == "stall" and i == 0:
                     await asyncio.sleep(3600)
-            event(chunk({}, "stop", {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": 5 + chunks}))
+            event(chunk({}, "stop", {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}))
             event(b"[DONE]")
             writer.write(b"0\r\n\r\n")
             await writer.drain()
