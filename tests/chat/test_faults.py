@@ -14,6 +14,8 @@ import pytest
 from chat.helpers import SECRET_KEY, frames_until, is_done, scripted_settings, sse_events, sse_text
 from oui_jupyter.providers.local_llama import free_port
 
+pytestmark = pytest.mark.storage  # turns are saved: SQLite and PostgreSQL
+
 TOKENS = "".join(f"tok{i} " for i in range(8))
 
 

@@ -17,6 +17,8 @@ from chat.helpers import (
     text_from_deltas,
 )
 
+pytestmark = pytest.mark.storage  # turns are saved: SQLite and PostgreSQL
+
 
 @pytest.fixture
 def oui_extra_config(scripted_openai: Any) -> dict[str, Any]:

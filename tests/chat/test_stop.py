@@ -18,6 +18,8 @@ from chat.helpers import (
     sse_events,
 )
 
+pytestmark = pytest.mark.storage  # turns are saved: SQLite and PostgreSQL
+
 LONG = {"x_chunks": 400, "x_delay": 0.05}
 
 
