@@ -174,3 +174,12 @@ async def test_a_bad_request_is_not_an_upstream_error(api, new_chat):
     assert (await api("POST", "chat/completions", body("fast", False, chat_id=chat_id), user="bob")).code == 404
     r = await api("POST", "chat/completions", body("fast", False, chat_id=chat_id, regenerate=True, parent_id="x"))
     assert r.code == 404
+    # A parent that does not exist: the turn's rows are written while the upstream request is
+    # in flight, and their error still reaches the client as a JSON 404, streamed or not.
+    for stream in (True, False):
+        r = await api("POST", "chat/completions", body("fast", stream, chat_id=chat_id, parent_id="ghost"))
+        assert r.code == 404 and "ghost" in r.json()["message"]
+    chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
+    assert chat["history"]["messages"] == {}
+    r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "hi", "parent_id": "ghost", "model": "fast"})
+    assert r.code == 404
