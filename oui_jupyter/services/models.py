@@ -170,8 +170,13 @@ class ModelService:
                 if self._reported.get(key) != reason:
                     self._reported[key] = reason
                     log.warning("oui: models of connection %s unavailable: %s", connection.label, reason)
-                known = self._last_models.get(key) or [{"id": m} for m in connection.model_ids]
-                available, models = False, known
+                last = self._last_models.get(key)
+                if last is not None and isinstance(result, ProviderTimeout):
+                    # Slow is not down (a one-slot llama.cpp busy generating): keep what it
+                    # listed last time, usable; a chat to it says so if it really is down.
+                    available, models, reason = True, last, None
+                else:
+                    available, models = False, last or [{"id": m} for m in connection.model_ids]
             else:
                 if key in self._reported:
                     log.info("oui: connection %s is reachable again", connection.label)

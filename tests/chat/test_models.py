@@ -88,6 +88,21 @@ async def test_the_list_is_cached_for_the_ttl(api, scripted_openai, jp_serverapp
     assert scripted_openai.list_requests == first + 3
 
 
+async def test_a_connection_that_turns_slow_keeps_its_last_list(api, scripted_openai):
+    """Slow is not down (a one-slot llama.cpp busy generating): what it listed stays usable;
+    a connection that refuses is marked unavailable at once."""
+    assert (await models(api))["fast"]["available"] is True
+    scripted_openai.list_delay = 3600
+    listed = await models(api, refresh="true")
+    assert listed["fast"]["available"] is True and "unavailable_reason" not in listed["fast"]
+    r = await api("POST", "chat/completions", {"model": "fast", "messages": [{"role": "user", "content": "x"}]})
+    assert r.code == 200 and r.json()["choices"][0]["message"]["content"]
+    scripted_openai.list_delay = 0
+    scripted_openai.list_status = 503
+    listed = await models(api, refresh="true")
+    assert listed["fast"]["available"] is False and listed["fast"]["unavailable_reason"]
+
+
 async def test_custom_models_crud_and_their_prompt_and_params(api, scripted_openai):
     form = {
         "id": "pirate", "name": "Pirate", "base_model_id": "fast",
