@@ -13,29 +13,8 @@ import stat as stat_mod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from .defaults import DEFAULT_EXCLUDE
 from .loaders import is_supported
-
-DEFAULT_EXCLUDE = (
-    ".git/",
-    "node_modules/",
-    ".venv/",
-    "venv/",
-    "env/",
-    "__pycache__/",
-    ".ipynb_checkpoints/",
-    ".mypy_cache/",
-    ".pytest_cache/",
-    ".ruff_cache/",
-    ".tox/",
-    "dist/",
-    "build/",
-    "site-packages/",
-    "*.pyc",
-    "*.pyo",
-    "*.so",
-    "*.egg-info/",
-    ".DS_Store",
-)
 
 
 @dataclass
