@@ -423,7 +423,7 @@ class CompletionService:
         if not asked_usage:  # the saved message records usage when the upstream reports it
             body["stream_options"] = {"include_usage": True}
         if to_insert:
-            self.chats.append_messages(user.id, chat_id, to_insert, current_message_id=message_id)
+            self.turns.insert_turn(chat_id, to_insert, current_message_id=message_id)
         generation = Generation(
             self, user=user, model=resolved, body=body, chat_id=chat_id,
             user_message_id=user_message_id, message_id=message_id, prefix=prefix,

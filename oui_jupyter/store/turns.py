@@ -6,11 +6,15 @@ the same few rows as a turn in a short one.
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 
 from oui_jupyter.errors import NotFound
+from oui_jupyter.store.chats import NewMessage
 from oui_jupyter.store.db import Database
 from oui_jupyter.store.orm import Chat, ChatMessage
 
@@ -29,6 +33,36 @@ class TurnStore:
                 select(ChatMessage.id).where(ChatMessage.chat_id == chat_id).limit(1)
             )
             return chat, any_message is not None
+
+    def insert_turn(
+        self, chat_id: str, messages: Sequence[NewMessage], current_message_id: str
+    ) -> None:
+        """Insert a turn's new messages (server-made ids, in a chat ``chat_head`` just checked)
+        and make the answer the chat's current message: plain INSERT/UPDATE statements, no
+        ORM objects, since this sits between a request and its first token."""
+        now = time.time()
+        parent = messages[0].parent_id if messages else None
+        with self.db.session() as session:
+            if parent is not None and session.get(ChatMessage, (chat_id, parent)) is None:
+                raise NotFound(f"Parent message {parent} not found")
+            seq = session.scalar(select(func.max(ChatMessage.seq)).where(ChatMessage.chat_id == chat_id)) or 0
+            rows = [
+                {
+                    "id": m.id, "chat_id": chat_id, "parent_id": m.parent_id, "seq": seq + 1 + i,
+                    "role": m.role, "content": m.content, "model": m.model, "done": m.done,
+                    "extra": m.extra, "created_at": now, "updated_at": now,
+                }
+                for i, m in enumerate(messages)
+            ]
+            try:
+                if rows:
+                    session.execute(insert(ChatMessage), rows)
+                session.execute(
+                    update(Chat).where(Chat.id == chat_id)
+                    .values(current_message_id=current_message_id, updated_at=now)
+                )
+            except IntegrityError:  # the chat was deleted meanwhile
+                raise NotFound(f"Chat {chat_id} not found") from None
 
     def branch(self, chat_id: str, leaf_id: str, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` messages ending at ``leaf_id``, root side first."""
