@@ -73,6 +73,18 @@ def scripted_settings(base_url: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def llama_settings(base_url: str, **extra: Any) -> dict[str, Any]:
+    """``OuiJupyter`` settings with a real llama.cpp server as the only connection."""
+    return {
+        "openai_api_base_urls": [base_url],
+        "openai_api_keys": [""],
+        "local_model_enabled": False,
+        "enable_title_generation": False,
+        "enable_tags_generation": False,
+        **extra,
+    }
+
+
 async def eventually(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
     """Poll ``predicate`` (sync) until it returns a truthy value; fail after ``timeout`` (safety)."""
     loop = asyncio.get_running_loop()

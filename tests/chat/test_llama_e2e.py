@@ -6,7 +6,7 @@ from typing import Any
 import openai
 import pytest
 
-from chat.helpers import sse_events, sse_text
+from chat.helpers import llama_settings, sse_events, sse_text
 
 pytestmark = pytest.mark.llm
 
@@ -15,13 +15,7 @@ SHORT = {"max_tokens": 12, "temperature": 0.0}
 
 @pytest.fixture
 def oui_extra_config(llama_server: str) -> dict[str, Any]:
-    return {
-        "openai_api_base_urls": [llama_server],
-        "openai_api_keys": [""],
-        "local_model_enabled": False,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-    }
+    return llama_settings(llama_server)
 
 
 def client(oui_url: str, token: str = "alice-token") -> openai.AsyncOpenAI:

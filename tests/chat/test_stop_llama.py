@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chat.helpers import frames_until, is_done
+from chat.helpers import frames_until, is_done, llama_settings
 
 pytestmark = pytest.mark.llm
 
@@ -27,13 +27,7 @@ BUSY = {"max_tokens": 3000, "temperature": 0.0, "logit_bias": NO_EOS}
 
 @pytest.fixture
 def oui_extra_config(llama_server: str) -> dict[str, Any]:
-    return {
-        "openai_api_base_urls": [llama_server],
-        "openai_api_keys": [""],
-        "local_model_enabled": False,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-    }
+    return llama_settings(llama_server)
 
 
 def server_pid(base_url: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chat.helpers import sse_events, sse_text
+from chat.helpers import llama_settings, sse_events, sse_text
 from retrieval.helpers import make_workspace
 
 pytestmark = pytest.mark.llm
@@ -23,15 +23,7 @@ LLM_TIMEOUT = 180.0  # a RAG prompt is ~1,500 tokens: seconds for the tiny model
 @pytest.fixture
 def oui_extra_config(jp_root_dir: Path, llama_server: str) -> dict[str, Any]:
     make_workspace(jp_root_dir)
-    return {
-        "openai_api_base_urls": [llama_server],
-        "openai_api_keys": [""],
-        "local_model_enabled": False,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-        "index_start_delay": 0.0,
-        "index_poll_interval": 0.3,
-    }
+    return llama_settings(llama_server, index_start_delay=0.0, index_poll_interval=0.3)
 
 
 async def wait_indexed(api: Any, timeout: float = 60.0) -> None:
