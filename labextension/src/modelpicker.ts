@@ -19,7 +19,10 @@ export class ModelPicker extends Widget {
     const id = `jp-OuiModelPicker-${Private.nextId++}`;
     this._select.id = id;
     label.htmlFor = id;
-    this._select.onchange = () => onChange(this._select.value);
+    this._select.onchange = () => {
+      this._showFullName();
+      onChange(this._select.value);
+    };
     this.node.append(label, this._select);
   }
 
@@ -56,6 +59,13 @@ export class ModelPicker extends Widget {
     }
     this._select.replaceChildren(...options);
     this._select.value = selected;
+    this._showFullName();
+  }
+
+  /** The narrow sidebar cuts long names: the whole one shows on hover. */
+  private _showFullName(): void {
+    const option = this._select.selectedOptions[0];
+    this._select.title = option?.textContent ?? '';
   }
 
   get value(): string {
