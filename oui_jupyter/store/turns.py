@@ -23,16 +23,21 @@ class TurnStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def chat_head(self, chat_id: str, user_id: str) -> tuple[Chat, bool]:
-        """The chat (checked as yours) and whether it has any message."""
+    def chat_head(self, chat_id: str, user_id: str) -> tuple[Any, bool]:
+        """The chat's head row (``id``, ``title``, ``models``, ``current_message_id``), checked
+        as yours, and whether it has any message: one plain SELECT, no ORM object."""
+        has_message = (
+            select(ChatMessage.id).where(ChatMessage.chat_id == Chat.id).limit(1).exists()
+        )
+        query = select(
+            Chat.id, Chat.user_id, Chat.title, Chat.models, Chat.current_message_id,
+            has_message.label("has_messages"),
+        ).where(Chat.id == chat_id)
         with self.db.reader() as session:
-            chat = session.get(Chat, chat_id)
-            if chat is None or chat.user_id != user_id:
-                raise NotFound(f"Chat {chat_id} not found")
-            any_message = session.scalar(
-                select(ChatMessage.id).where(ChatMessage.chat_id == chat_id).limit(1)
-            )
-            return chat, any_message is not None
+            row = session.execute(query).first()
+        if row is None or row.user_id != user_id:
+            raise NotFound(f"Chat {chat_id} not found")
+        return row, bool(row.has_messages)
 
     def insert_turn(
         self, chat_id: str, messages: Sequence[NewMessage], current_message_id: str
@@ -43,7 +48,9 @@ class TurnStore:
         now = time.time()
         parent = messages[0].parent_id if messages else None
         with self.db.session() as session:
-            if parent is not None and session.get(ChatMessage, (chat_id, parent)) is None:
+            if parent is not None and session.scalar(
+                select(ChatMessage.seq).where(ChatMessage.chat_id == chat_id, ChatMessage.id == parent)
+            ) is None:
                 raise NotFound(f"Parent message {parent} not found")
             seq = session.scalar(select(func.max(ChatMessage.seq)).where(ChatMessage.chat_id == chat_id)) or 0
             rows = [
