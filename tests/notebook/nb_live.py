@@ -21,7 +21,7 @@ import httpx
 import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager
-from nb_support import free_port
+from nb_support import free_port, text_of
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,13 +165,6 @@ def stop_live_server(live: LiveServer) -> None:
 
 
 def outputs_text(cell: Any, name: str | None = None) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output["output_type"] == "stream":
-            if name in (None, output["name"]):
-                parts.append(output["text"])
-        elif name is None and "data" in output:
-            data = output["data"]
-            parts.append(data.get("text/markdown") or data.get("text/html") or data.get("text/plain", ""))
-    return "".join(parts)
+    """A cell's streams and displays, without error tracebacks."""
+    return text_of(cell, name, tracebacks=False)
 

@@ -33,8 +33,9 @@ def run_cells(
     return [dict(cell) for cell in nb.cells]
 
 
-def text_of(cell: dict, name: str | None = None) -> str:
-    """All the text a cell showed: streams (``name`` = stdout/stderr only), Markdown, plain."""
+def text_of(cell: dict, name: str | None = None, *, tracebacks: bool = True) -> str:
+    """All the text a cell showed: streams (``name`` = stdout/stderr only), Markdown, plain,
+    and error tracebacks (unless ``tracebacks`` is false)."""
     parts = []
     for output in cell.get("outputs", []):
         if output["output_type"] == "stream":
@@ -43,7 +44,7 @@ def text_of(cell: dict, name: str | None = None) -> str:
         elif name is None and "data" in output:
             data = output["data"]
             parts.append(data.get("text/markdown") or data.get("text/html") or data.get("text/plain", ""))
-        elif name is None and output["output_type"] == "error":
+        elif name is None and tracebacks and output["output_type"] == "error":
             parts.append("\n".join(output["traceback"]))
     return "".join(parts)
 

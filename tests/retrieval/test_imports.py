@@ -1,26 +1,20 @@
 """What the app imports at start from retrieval must not pull anything heavy."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from support.imports import modules_after, run_and_report
 
 HEAVY = ["sqlalchemy", "openai", "torch", "sentence_transformers", "duckdb", "numpy", "pypdf",
          "pathspec", "tokenizers"]
 
 
 def test_retrieval_modules_import_light():
-    code = (
-        "import sys, json\n"
+    loaded = modules_after(
         "import oui_jupyter.handlers.retrieval, oui_jupyter.handlers.knowledge\n"
         "import oui_jupyter.handlers.files, oui_jupyter.schemas.retrieval\n"
         "import oui_jupyter.services.retrieval.rag, oui_jupyter.services.retrieval.workspace\n"
         "import oui_jupyter.services.retrieval.service, oui_jupyter.services.retrieval.build\n"
         "from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 
@@ -33,7 +27,6 @@ def test_service_construction_is_cheap(tmp_path):
         f"svc = RetrievalService(RetrievalConfig(root_dir={str(tmp_path)!r}, data_dir={str(tmp_path / 'd')!r}))\n"
         "print(json.dumps([time.perf_counter() - t, sorted(sys.modules)]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    seconds, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    seconds, loaded = run_and_report(code)
     assert "torch" not in loaded and "sentence_transformers" not in loaded and "duckdb" not in loaded
     assert seconds < 2.0
