@@ -7,7 +7,6 @@ start (``warm_up_delay``), or by the first request, whichever comes first.
 from __future__ import annotations
 
 import asyncio
-import gc
 import getpass
 import os
 from pathlib import Path
@@ -19,6 +18,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool, Dict, Float, Int, List, Set, Type, Unicode, default
 
 from oui_jupyter._version import __version__
+from oui_jupyter.heap import freeze_long_lived
 from oui_jupyter.runtime import Runtime, Services
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -248,7 +248,7 @@ class OuiJupyter(ExtensionApp):
         # The server's start-up objects live as long as it does: freeze them out of the
         # collector, so that loading this extension does not set off a full collection of
         # the whole heap (~100 ms with JupyterLab's modules loaded) before the first answer.
-        gc.freeze()
+        freeze_long_lived(collect=False)
 
         self.runtime = Runtime(self.build_services)
         provider = type(self.serverapp.identity_provider)

@@ -7,11 +7,12 @@ milliseconds, so none of it happens while ``jupyter server`` starts: the app sch
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from oui_jupyter.heap import freeze_long_lived
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,7 @@ class Runtime:
     def _build_and_keep(self) -> Services:
         services = self._build()
         self.services = services
-        # Everything loaded so far (Jupyter, SQLAlchemy, openai, the stores) lives as long as
-        # the server: out of the collector's sight, a full collection no longer walks it.
-        # Without this, full collections took 100-200 ms under 200 concurrent streams, each one
-        # a pause of every stream on the event loop (benchmarks/chat_concurrency.py).
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()  # Jupyter, SQLAlchemy and the stores live as long as the server
         return services
 
     async def ready(self) -> Services:

@@ -1,6 +1,7 @@
 """``chat/completions`` (OpenAI-compatible) and ``v1/chats/{id}/message`` (a whole turn)."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -25,24 +26,48 @@ _NOT_PARAMS = {"model", "messages", "stream", *OUI_FIELDS}
 
 
 class StreamingHandler(OuiHandler):
-    """Writes a generation as Server-Sent Events, one flushed event per upstream chunk."""
+    """Writes a generation as Server-Sent Events, one event per upstream chunk.
+
+    The events written in one turn of the event loop are flushed together: one ``send``
+    instead of one per event when the upstream is fast or many answers stream at once (an
+    idle server still flushes each event at the end of the turn that wrote it).
+    """
 
     _sse_started = False
+    _flush_scheduled = False
+    _client_gone = False
 
     def _start_sse(self) -> None:
         self._sse_started = True
+        # One small write per chunk: sent at once, not held back by Nagle's algorithm until
+        # the client acknowledged the previous one (tornado turns it back off at the end).
+        self.request.connection.stream.set_nodelay(True)  # type: ignore[union-attr]
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
 
+    def on_connection_close(self) -> None:
+        self._client_gone = True
+        super().on_connection_close()
+
     async def _sink(self, raw: bytes, data: dict[str, Any]) -> None:
+        if self._client_gone:
+            raise ClientGone()
         if not self._sse_started:
             self._start_sse()
         self.write(b"data: " + raw + b"\n\n")
-        try:
-            await self.flush()
-        except StreamClosedError:
-            raise ClientGone() from None
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_events)
+
+    def _flush_events(self) -> None:
+        self._flush_scheduled = False
+        if not self._finished:
+            self.flush().add_done_callback(self._flushed)
+
+    def _flushed(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and isinstance(future.exception(), StreamClosedError):
+            self._client_gone = True  # the generation stops at its next chunk
 
     async def stream_generation(
         self, generation: Generation, final_event: Callable[[], bytes] | None = None

@@ -1,6 +1,13 @@
-"""The WebSocket ``oui/api/events``: live chat events for every socket of the user."""
+"""The WebSocket ``oui/api/events``: live chat events for every socket of the user.
+
+Frames queued in one turn of the event loop leave in one write: with 200 answers streaming,
+tornado's ``write_message`` (a task and a ``send`` per frame) cost a fifth of the server's
+time, and batching adapts to load by itself (an idle server still sends each frame at once).
+"""
 from __future__ import annotations
 
+import asyncio
+import struct
 from typing import Any
 
 import msgspec
@@ -9,13 +16,26 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import ensure_async
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketHandler
 
 from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
 from oui_jupyter.runtime import Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
 
 _encode = msgspec.json.Encoder().encode
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One final, unmasked, uncompressed text frame (RFC 6455, 5.2): a server's frame."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
@@ -28,6 +48,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
     services: Services
     user: UserInfo
     _registered = False
+    _outbox: list[str]
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -45,6 +66,10 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
 
     def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().open(*args, **kwargs)
+        # Deltas are small frames that must go out at once: without this, Nagle's algorithm
+        # holds each one until the client acknowledged the previous (up to 40 ms).
+        self.set_nodelay(True)
+        self._outbox = []
         self.services.events.add(self.user.id, self)
         self._registered = True
 
@@ -54,10 +79,26 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
             self.services.events.remove(self.user.id, self)
             self._registered = False
 
+    def get_compression_options(self) -> None:
+        """No permessage-deflate: ``_send_outbox`` writes plain frames."""
+        return None
+
     def send_frame(self, frame: str) -> None:
+        """Queue one frame; the frames queued in this turn of the loop leave together."""
+        if not self._registered:
+            return
+        self._outbox.append(frame)
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._send_outbox)
+
+    def _send_outbox(self) -> None:
+        frames, self._outbox = self._outbox, []
+        protocol = self.ws_connection
+        if protocol is None or protocol.is_closing() or protocol.stream is None:
+            return
         try:
-            self.write_message(frame)
-        except WebSocketClosedError:
+            protocol.stream.write(b"".join(text_frame(frame.encode()) for frame in frames))
+        except StreamClosedError:
             self.on_close()
 
     def _error(self, message: str) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import NotReady, ProviderError, ProviderTimeout
+from ..heap import freeze_long_lived
 
 if TYPE_CHECKING:
     import numpy as np
@@ -128,6 +129,7 @@ class SentenceTransformerEmbeddings:
                 self.max_tokens, int(getattr(model, "max_seq_length", 0) or 10**6)
             )
             self._model = model
+            freeze_long_lived()  # torch and the model, loaded for good
         except BaseException as e:  # noqa: BLE001 - reported through status and embed()
             self._error = e
         finally:

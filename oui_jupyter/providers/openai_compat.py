@@ -1,7 +1,12 @@
 """The one code path to any OpenAI-compatible upstream, through ``openai.AsyncOpenAI``.
 
 ``openai`` is imported lazily (it costs ~0.3 s and ~25 MB): the first client is made after
-:func:`preload` ran in a thread, so neither start-up nor the event loop pays for it. Streams are read line by line from the client's streaming response
+:func:`preload` ran in a thread, so neither start-up nor the event loop pays for it.
+
+The clients use the ``openai`` package's own aiohttp transport (``openai[aiohttp]``,
+``DefaultAioHttpClient``): with 200 answers streaming, the default httpx transport spent
+most of the server's time in its connection pool (a scan of every connection per request)
+and in per-read bookkeeping; aiohttp parses in C. Streams are read line by line from the client's streaming response
 and each SSE ``data:`` payload is handed on as ``(raw_bytes, decoded)``: the HTTP path relays
 the raw bytes unchanged, the persistence path reads the decoded delta. Closing the stream
 (``aclose`` on the generator, or cancelling the task that reads it) closes the upstream HTTP
@@ -12,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterator
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
 
 from oui_jupyter.errors import ProviderError, ProviderTimeout
+from oui_jupyter.heap import freeze_long_lived
 from oui_jupyter.providers.connections import Connection
 
 log = logging.getLogger(__name__)
@@ -27,8 +34,11 @@ Chunk = tuple[bytes, dict[str, Any]]
 
 
 def preload() -> None:
-    """Import the ``openai`` package now (call it off the event loop)."""
+    """Import ``openai`` and its aiohttp transport now (call it off the event loop)."""
+    import aiohttp  # noqa: F401
     import openai  # noqa: F401
+
+    freeze_long_lived()
 
 
 def _detail(body: Any) -> str:
@@ -40,24 +50,60 @@ def _detail(body: Any) -> str:
     return str(body)[:500] if body else ""
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _wire_failure(exc: BaseException) -> str | None:
+    """What went wrong on the wire, read from the aiohttp error under the wrappers (the
+    transport maps every aiohttp connection error to a connect *timeout*)."""
+    import aiohttp
+
+    for cause in _causes(exc):
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return "unreachable"
+        if isinstance(cause, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+            return "timeout"
+        if isinstance(cause, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
+                              aiohttp.ClientOSError)):
+            return "cut"
+    return None
+
+
+def _is_http_error(exc: BaseException, name: str) -> bool:
+    """``exc`` is an ``httpx``/``httpx2`` error of class ``name`` (the ``openai`` client uses
+    either, by version)."""
+    for module_name in ("httpx2", "httpx"):
+        module = sys.modules.get(module_name)
+        kind = getattr(module, name, None) if module is not None else None
+        if isinstance(kind, type) and isinstance(exc, kind):
+            return True
+    return False
+
+
 def map_error(exc: BaseException, label: str) -> ProviderError:
-    """An ``openai``/``httpx`` failure as a domain error whose message is safe to show."""
-    import httpx
+    """An ``openai``/transport failure as a domain error whose message is safe to show."""
     import openai
 
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
-        return ProviderTimeout(f"The model server at {label} did not answer in time")
     if isinstance(exc, openai.APIStatusError):
         detail = _detail(exc.body) or exc.message
         return ProviderError(
             f"The model server at {label} answered {exc.status_code}: {detail}",
             reason=f"upstream_{exc.status_code}",
         )
-    if isinstance(exc, openai.APIConnectionError):
+    wire = _wire_failure(exc)
+    if wire == "timeout" or (wire is None and (
+        isinstance(exc, openai.APITimeoutError) or _is_http_error(exc, "TimeoutException")
+    )):
+        return ProviderTimeout(f"The model server at {label} did not answer in time")
+    if wire == "unreachable" or isinstance(exc, openai.APIConnectionError):
         return ProviderError(f"Cannot reach the model server at {label}", reason="upstream_unreachable")
-    if isinstance(exc, (httpx.TransportError, httpx.StreamError)):
+    if wire == "cut" or _is_http_error(exc, "TransportError") or _is_http_error(exc, "StreamError"):
         return ProviderError(
             f"The connection to the model server at {label} broke mid-answer",
             reason="upstream_stream_cut",
@@ -91,22 +137,20 @@ class OpenAICompatProvider:
     async def client(self) -> Any:
         base_url = await self._resolve() if self._resolve else self.connection.base_url
         if self._client is None or self._client_url != base_url:
-            if "openai" not in sys.modules:  # the first use pays the ~0.3 s import, off the loop
+            if "aiohttp" not in sys.modules:  # the first use pays the ~0.4 s import, off the loop
                 await asyncio.to_thread(preload)
-            import httpx
             import openai
 
             if self._client is not None:
                 await self._client.close()
+            timeout = openai.Timeout(self.timeout, connect=self.connect_timeout)
             self._client = openai.AsyncOpenAI(
                 base_url=base_url,
                 api_key=self.connection.key or "none",
-                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                timeout=timeout,
                 max_retries=0,
-                http_client=httpx.AsyncClient(
-                    timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-                    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
-                ),
+                # up to 1,000 connections, 100 kept alive: the openai client's defaults
+                http_client=openai.DefaultAioHttpClient(timeout=timeout),
             )
             self._client_url = base_url
         return self._client

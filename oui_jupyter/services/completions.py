@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import InvalidInput, NotFound, ProviderError
 from oui_jupyter.services.models import model_params
+from oui_jupyter.services.pacing import StartPacer
 
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.chats import ChatService
@@ -153,6 +154,7 @@ class Generation:
         self.service.registry.register(self)
         stream = self.model.provider.stream(self.body)
         try:
+            await self.service.pacer.enter()  # the upstream request: paced like the turn's start
             async for raw, data in stream:
                 choices = data.get("choices")
                 if choices:
@@ -206,9 +208,7 @@ class Generation:
             if self.stopped:
                 extra["stopped"] = True
             try:
-                service.chats.update_message(
-                    self.chat_id, self.message_id, content=self.text(), done=True, extra=extra  # type: ignore[arg-type]
-                )
+                service.turns.finish_message(self.chat_id, self.message_id, self.text(), extra)  # type: ignore[arg-type]
             except Exception:  # noqa: BLE001 - the chat may have been deleted meanwhile
                 log.exception("oui: could not save the answer %s of chat %s", self.message_id, self.chat_id)
         service.registry.unregister(self)
@@ -313,10 +313,12 @@ class CompletionService:
         self.max_history_messages = max(1, max_history_messages)
         self.context_builder: ContextBuilder | None = None
         self.titles: Any = None  # a TitleService, set by the composition root
+        self.pacer = StartPacer()
 
     # ----- entry points -----
     async def from_openai(self, user: UserInfo, model: str, messages: Any, options: TurnOptions) -> Generation:
         """A turn of ``chat/completions``: the client sends the branch as ``messages``."""
+        await self.pacer.enter()
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)
         if options.chat_id is None:
@@ -325,16 +327,17 @@ class CompletionService:
             prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
             body = self._body(resolved, prompt, options)
             return Generation(self, user=user, model=resolved, body=body, sources=sources)
-        chat, has_messages = self.turns.chat_head(options.chat_id, user.id)
+        chat = self.turns.chat_head(options.chat_id, user.id)
         parent = chat.current_message_id if options.parent_id is UNSET else options.parent_id
-        return await self._persisted_turn(user, resolved, options, parent, list(messages), has_messages)
+        return await self._persisted_turn(user, resolved, options, parent, list(messages), chat.has_messages)
 
     async def from_message(
         self, user: UserInfo, chat_id: str, content: str, model: str | None, options: TurnOptions
     ) -> Generation:
         """A turn of ``chats/{id}/message``: the server reads the branch from the database."""
-        chat, has_messages = self.turns.chat_head(chat_id, user.id)
-        model = model or next((m for m in chat.models or [] if isinstance(m, str)), None)
+        await self.pacer.enter()
+        chat = self.turns.chat_head(chat_id, user.id)
+        model = model or next((m for m in chat.models if isinstance(m, str)), None)
         if not model:
             raise InvalidInput("model is required (the chat names none)")
         resolved = await self.models.resolve(model, user)
@@ -345,10 +348,11 @@ class CompletionService:
             history = [{"role": r["role"], "content": r["content"]} for r in rows]
         options.chat_id = chat_id
         messages = [*history, {"role": "user", "content": content}]
-        return await self._persisted_turn(user, resolved, options, parent, messages, has_messages)
+        return await self._persisted_turn(user, resolved, options, parent, messages, chat.has_messages)
 
     async def complete_direct(self, user: UserInfo, model: str, messages: Any, options: TurnOptions) -> dict[str, Any]:
         """``stream: false`` without a chat: the upstream's answer as is."""
+        await self.pacer.enter()
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)
         prompt, sources = await self._with_context(user, resolved, list(messages), options, None)

@@ -88,7 +88,7 @@ class TitleService:
         if self.titles:
             try:
                 text = await self._ask(user, model_id, TITLE_PROMPT.format(**values), 24)
-                chat, _ = self.turns.chat_head(chat_id, user.id)
+                chat = self.turns.chat_head(chat_id, user.id)
                 if chat.title in DEFAULT_TITLES:
                     title = clean_title(text, user_text)
                     self.chats.store.update_chat(chat_id, user.id, title=title)

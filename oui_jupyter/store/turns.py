@@ -1,107 +1,145 @@
-"""SQL for the completion hot path: a branch read that costs O(branch), not O(chat).
+"""SQL for the completion hot path: the few statements between a request and its first token.
 
-``branch`` walks up ``parent_id`` from a leaf with a recursive CTE on the primary key
-``(chat_id, id)`` and stops after ``limit`` messages, so a turn in a 2,000-message chat reads
-the same few rows as a turn in a short one.
+Every statement here is built and compiled once (``Database.prepare``) and run on a DBAPI
+cursor: a turn's head read, parent check and inserts cost ~0.1 ms on SQLite instead of ~1.5 ms
+through SQLAlchemy's per-call machinery. ``branch`` walks up ``parent_id`` from a leaf with a
+recursive CTE on the primary key ``(chat_id, id)`` and stops after ``limit`` messages, so a
+turn in a 2,000-message chat reads the same few rows as a turn in a short one.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, insert, literal, select, update
 
 from oui_jupyter.errors import NotFound
 from oui_jupyter.store.chats import NewMessage
-from oui_jupyter.store.db import Database
+from oui_jupyter.store.db import Database, json_text, json_value
 from oui_jupyter.store.orm import Chat, ChatMessage
+
+_MESSAGE_COLUMNS = ("id", "chat_id", "parent_id", "seq", "role", "content", "model", "done", "extra",
+                    "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class ChatHead:
+    """What a turn needs of its chat: no messages, no ORM object."""
+
+    id: str
+    title: str
+    models: list[Any]
+    current_message_id: str | None
+    has_messages: bool
 
 
 class TurnStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def chat_head(self, chat_id: str, user_id: str) -> tuple[Any, bool]:
-        """The chat's head row (``id``, ``title``, ``models``, ``current_message_id``), checked
-        as yours, and whether it has any message: one plain SELECT, no ORM object."""
-        has_message = (
-            select(ChatMessage.id).where(ChatMessage.chat_id == Chat.id).limit(1).exists()
+        chat, message = Chat.__table__, ChatMessage.__table__
+        chat_id = bindparam("chat_id")
+        has_message = select(message.c.id).where(message.c.chat_id == chat.c.id).limit(1).exists()
+        self._head = db.prepare(
+            select(chat.c.user_id, chat.c.title, chat.c.models, chat.c.current_message_id, has_message)
+            .where(chat.c.id == chat_id)
         )
-        query = select(
-            Chat.id, Chat.user_id, Chat.title, Chat.models, Chat.current_message_id,
-            has_message.label("has_messages"),
-        ).where(Chat.id == chat_id)
-        with self.db.reader() as session:
-            row = session.execute(query).first()
-        if row is None or row.user_id != user_id:
+        self._parent_exists = db.prepare(
+            select(message.c.seq).where(message.c.chat_id == chat_id, message.c.id == bindparam("parent_id"))
+        )
+        self._max_seq = db.prepare(select(func.max(message.c.seq)).where(message.c.chat_id == chat_id))
+        self._insert = db.prepare(insert(message).values({name: bindparam(name) for name in _MESSAGE_COLUMNS}))
+        self._touch = db.prepare(
+            update(chat).where(chat.c.id == chat_id)
+            .values(current_message_id=bindparam("current_message_id"), updated_at=bindparam("now"))
+        )
+        self._touch_time = db.prepare(update(chat).where(chat.c.id == chat_id).values(updated_at=bindparam("now")))
+        self._message_extra = db.prepare(
+            select(message.c.extra).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
+        )
+        self._finish = db.prepare(
+            update(message).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
+            .values(content=bindparam("content"), done=True, extra=bindparam("extra"), updated_at=bindparam("now"))
+        )
+        self._branch = db.prepare(_branch_query())
+
+    def chat_head(self, chat_id: str, user_id: str) -> ChatHead:
+        """The chat's head, checked as yours, and whether it has any message (one SELECT)."""
+        with self.db.cursor() as cursor:
+            row = self._head.execute(cursor, chat_id=chat_id).fetchone()
+        if row is None or row[0] != user_id:
             raise NotFound(f"Chat {chat_id} not found")
-        return row, bool(row.has_messages)
+        return ChatHead(chat_id, row[1], json_value(row[2]) or [], row[3], bool(row[4]))
 
     def insert_turn(
         self, chat_id: str, messages: Sequence[NewMessage], current_message_id: str
     ) -> None:
         """Insert a turn's new messages (server-made ids, in a chat ``chat_head`` just checked)
-        and make the answer the chat's current message: plain INSERT/UPDATE statements, no
-        ORM objects, since this sits between a request and its first token."""
+        and make the answer the chat's current message, in one transaction."""
         now = time.time()
         parent = messages[0].parent_id if messages else None
-        with self.db.session() as session:
-            if parent is not None and session.scalar(
-                select(ChatMessage.seq).where(ChatMessage.chat_id == chat_id, ChatMessage.id == parent)
-            ) is None:
-                raise NotFound(f"Parent message {parent} not found")
-            seq = session.scalar(select(func.max(ChatMessage.seq)).where(ChatMessage.chat_id == chat_id)) or 0
-            rows = [
-                {
-                    "id": m.id, "chat_id": chat_id, "parent_id": m.parent_id, "seq": seq + 1 + i,
-                    "role": m.role, "content": m.content, "model": m.model, "done": m.done,
-                    "extra": m.extra, "created_at": now, "updated_at": now,
-                }
-                for i, m in enumerate(messages)
-            ]
-            try:
-                if rows:
-                    session.execute(insert(ChatMessage), rows)
-                session.execute(
-                    update(Chat).where(Chat.id == chat_id)
-                    .values(current_message_id=current_message_id, updated_at=now)
-                )
-            except IntegrityError:  # the chat was deleted meanwhile
-                raise NotFound(f"Chat {chat_id} not found") from None
+        try:
+            with self.db.cursor() as cursor:
+                if parent is not None and self._parent_exists.execute(
+                    cursor, chat_id=chat_id, parent_id=parent
+                ).fetchone() is None:
+                    raise NotFound(f"Parent message {parent} not found")
+                seq = self._max_seq.execute(cursor, chat_id=chat_id).fetchone()[0] or 0
+                if messages:
+                    self._insert.executemany(cursor, [
+                        {"id": m.id, "chat_id": chat_id, "parent_id": m.parent_id, "seq": seq + 1 + i,
+                         "role": m.role, "content": m.content, "model": m.model, "done": m.done,
+                         "extra": json_text(m.extra), "created_at": now, "updated_at": now}
+                        for i, m in enumerate(messages)
+                    ])
+                self._touch.execute(cursor, chat_id=chat_id, current_message_id=current_message_id, now=now)
+        except self.db.integrity_error:  # the chat was deleted meanwhile
+            raise NotFound(f"Chat {chat_id} not found") from None
+
+    def finish_message(self, chat_id: str, message_id: str, content: str, extra: dict[str, Any]) -> None:
+        """Save an answer's text as done, merging ``extra`` into the message's stored extra."""
+        now = time.time()
+        with self.db.cursor() as cursor:
+            row = self._message_extra.execute(cursor, chat_id=chat_id, id=message_id).fetchone()
+            if row is None:
+                raise NotFound(f"Message {message_id} not found")
+            merged = {**(json_value(row[0]) or {}), **extra}
+            self._finish.execute(cursor, chat_id=chat_id, id=message_id, content=content,
+                                 extra=json_text(merged), now=now)
+            self._touch_time.execute(cursor, chat_id=chat_id, now=now)
 
     def branch(self, chat_id: str, leaf_id: str, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` messages ending at ``leaf_id``, root side first."""
-        m = ChatMessage.__table__
-        start = (
-            select(m.c.id, m.c.parent_id, m.c.role, m.c.content, m.c.extra, literal(1).label("depth"))
-            .where(m.c.chat_id == chat_id, m.c.id == leaf_id)
-            .cte("branch", recursive=True)
-        )
-        parent = m.alias("parent")
-        walk = start.union_all(
-            select(
-                parent.c.id, parent.c.parent_id, parent.c.role, parent.c.content, parent.c.extra,
-                (start.c.depth + 1).label("depth"),
-            ).where(
-                parent.c.chat_id == chat_id,
-                parent.c.id == start.c.parent_id,
-                start.c.depth < limit,
-            )
-        )
-        query = select(walk.c.id, walk.c.parent_id, walk.c.role, walk.c.content, walk.c.extra).order_by(
-            walk.c.depth.desc()
-        )
-        with self.db.reader() as session:
-            rows = session.execute(query).all()
+        with self.db.cursor() as cursor:
+            rows = self._branch.execute(cursor, chat_id=chat_id, leaf_id=leaf_id, limit=limit).fetchall()
         if not rows:
             raise NotFound(f"Message {leaf_id} not found in chat {chat_id}")
         return [
-            {"id": r.id, "parentId": r.parent_id, "role": r.role, "content": r.content, "extra": r.extra}
+            {"id": r[0], "parentId": r[1], "role": r[2], "content": r[3], "extra": json_value(r[4])}
             for r in rows
         ]
 
     def message(self, chat_id: str, message_id: str) -> ChatMessage | None:
         with self.db.reader() as session:
             return session.get(ChatMessage, (chat_id, message_id))
+
+
+def _branch_query() -> Any:
+    m = ChatMessage.__table__
+    chat_id, limit = bindparam("chat_id"), bindparam("limit")
+    start = (
+        select(m.c.id, m.c.parent_id, m.c.role, m.c.content, m.c.extra, literal(1).label("depth"))
+        .where(m.c.chat_id == chat_id, m.c.id == bindparam("leaf_id"))
+        .cte("branch", recursive=True)
+    )
+    parent = m.alias("parent")
+    walk = start.union_all(
+        select(
+            parent.c.id, parent.c.parent_id, parent.c.role, parent.c.content, parent.c.extra,
+            (start.c.depth + 1).label("depth"),
+        ).where(parent.c.chat_id == chat_id, parent.c.id == start.c.parent_id, start.c.depth < limit)
+    )
+    return select(walk.c.id, walk.c.parent_id, walk.c.role, walk.c.content, walk.c.extra).order_by(
+        walk.c.depth.desc()
+    )

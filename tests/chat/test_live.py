@@ -154,6 +154,21 @@ async def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(ws_
     assert frame == {"type": "chat:stop", "chat_id": "no-such-chat", "data": {"task_ids": []}}
 
 
+async def test_frames_of_every_length_queued_together_arrive_whole_and_in_order(ws_connect, jp_serverapp):
+    """Frames queued in one turn of the loop leave in one write, each with its own header:
+    the 7-bit, 16-bit and 64-bit payload lengths of RFC 6455 all decode on a real client."""
+    first, second = await ws_connect(), await ws_connect()
+    second.close()
+    hub = services_of(jp_serverapp).events
+    sizes = [0, 125, 126, 65535, 65536, 200_000]
+    for size in sizes:  # one loop turn: all of them go to the socket's outbox
+        hub.broadcast_all({"type": "test", "data": "x" * size})
+    for size in sizes:
+        frame = await next_frame(first)
+        assert frame == {"type": "test", "data": "x" * size}
+    await assert_nothing_pending(first)
+
+
 async def test_the_socket_needs_authentication(jp_ws_fetch):
     from tornado.httpclient import HTTPClientError
 

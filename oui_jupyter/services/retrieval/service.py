@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ...errors import InvalidInput, NotFound, NotReady
+from ...heap import freeze_long_lived
 from ...providers.embeddings import DEFAULT_MODEL, make_embedding_provider
 from ...store.vector_store import ChunkIn, FileRecord, Hit, SearchFilter
 from .indexer import WORKSPACE, Indexer
@@ -171,6 +172,7 @@ class RetrievalService:
             if not self.store.loaded:
                 self.store.open()
             self.indexer.start()  # without index_workspace it only embeds uploads/texts
+            freeze_long_lived()  # DuckDB and numpy, loaded for good
         except BaseException as e:
             self._open_error = e
             log.exception("oui: the retrieval index failed to open")
