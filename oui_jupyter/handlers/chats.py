@@ -13,7 +13,6 @@ from oui_jupyter.schemas.chats import (
     ChatForm,
     ChatResponse,
     ChatTitleIdResponse,
-    DeletedResponse,
     ExportQuery,
     FolderIdForm,
     ListChatsQuery,

@@ -302,9 +302,6 @@ class ChatService:
             chat_id, user_id, messages, current_message_id=current_message_id
         )
 
-    def update_message(self, chat_id: str, message_id: str, **fields: Any) -> ChatMessage:
-        return self.store.update_message(chat_id, message_id, **fields)
-
     def delete(self, user_id: str, chat_id: str) -> None:
         self.store.delete_chat(chat_id, user_id)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from oui_jupyter.errors import Conflict, NotFound
@@ -293,36 +293,6 @@ class ChatStore:
                 setattr(chat, name, value)
             chat.updated_at = time.time()
         return rows
-
-    def update_message(
-        self,
-        chat_id: str,
-        message_id: str,
-        *,
-        content: str | None = None,
-        done: bool | None = None,
-        model: str | None = None,
-        extra: dict[str, Any] | None = None,
-        touch_chat: bool = True,
-    ) -> ChatMessage:
-        """Update one message; ``extra`` keys are merged into the stored ones."""
-        now = time.time()
-        with self.db.session() as session:
-            row = session.get(ChatMessage, (chat_id, message_id))
-            if row is None:
-                raise NotFound(f"Message {message_id} not found")
-            if content is not None:
-                row.content = content
-            if done is not None:
-                row.done = done
-            if model is not None:
-                row.model = model
-            if extra:
-                row.extra = {**(row.extra or {}), **extra}
-            row.updated_at = now
-            if touch_chat:
-                session.execute(update(Chat).where(Chat.id == chat_id).values(updated_at=now))
-        return row
 
     def merge_messages(
         self,

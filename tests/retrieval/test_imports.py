@@ -19,14 +19,16 @@ def test_retrieval_modules_import_light():
 
 
 def test_service_construction_is_cheap(tmp_path):
-    """Building the service (in the app's init thread) opens nothing and loads no model."""
+    """Building the service (in the app's init thread) opens nothing, starts no thread and
+    loads no model: all of that waits for the first use."""
     code = (
-        "import sys, json, time\n"
-        "t = time.perf_counter()\n"
+        "import sys, json, threading\n"
         "from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService\n"
         f"svc = RetrievalService(RetrievalConfig(root_dir={str(tmp_path)!r}, data_dir={str(tmp_path / 'd')!r}))\n"
-        "print(json.dumps([time.perf_counter() - t, sorted(sys.modules)]))\n"
+        "print(json.dumps([[svc.store.loaded, svc.embedder.ready, threading.active_count()],"
+        " sorted(sys.modules)]))\n"
     )
-    seconds, loaded = run_and_report(code)
+    (store_open, model_loaded, threads), loaded = run_and_report(code)
     assert "torch" not in loaded and "sentence_transformers" not in loaded and "duckdb" not in loaded
-    assert seconds < 2.0
+    assert store_open is False and model_loaded is False and threads == 1
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").rglob("*.duckdb"))
