@@ -322,6 +322,10 @@ export function indexProgress(data: unknown): IIndexProgress | null {
         ? Math.min(1, filesDone / filesTotal)
         : 1;
   const busy = state === 'scanning' || state === 'indexing' || state === 'starting';
+  if (busy && filesTotal === 0) {
+    // The first walk of the workspace has not counted anything yet: no "0/0 files".
+    return { fraction: 0, label: 'Scanning workspace…', active: true };
+  }
   const finished =
     data.done === true ||
     (!busy && filesDone >= filesTotal && chunksDone >= chunksTotal);

@@ -169,6 +169,18 @@ describe('index progress and status edge cases', () => {
     expect(indexProgress({ state: 'error' })?.active).toBe(false);
   });
 
+  it('says the first scan is under way instead of "0/0 files"', () => {
+    for (const state of ['starting', 'scanning']) {
+      expect(indexProgress({ files_done: 0, files_total: 0, state })).toEqual({
+        fraction: 0,
+        label: 'Scanning workspace…',
+        active: true
+      });
+    }
+    // An empty workspace, once scanned, is simply done.
+    expect(indexProgress({ files_done: 0, files_total: 0, state: 'idle' })?.active).toBe(false);
+  });
+
   it('applies a status without message id to the streaming answer', () => {
     const r = reduceChatEvent(chat(), 'c1', { type: 'status', chat_id: 'c1', data: { description: 'Searching sources', done: false } });
     expect(r.history.messages.a.status).toBe('Searching sources');

@@ -392,6 +392,17 @@ def message_body(
     return body
 
 
+# A notebook's chat is searched for page by page (60 chats a page): up to 6,000 chats.
+FIND_CHAT_MAX_PAGES = 100
+
+
+def exact_title(found: Any, title: str) -> dict[str, Any] | None:
+    """The first chat of a search page titled exactly ``title``. The search also matches chats
+    that merely mention it (in their title or messages), so the one wanted may be on a later
+    page; stopping at the first page made a duplicate notebook chat."""
+    return next((c for c in found or [] if isinstance(c, dict) and c.get("title") == title), None)
+
+
 def knowledge_items(body: Any) -> list[dict[str, Any]]:
     if isinstance(body, dict):
         body = body.get("items") or body.get("data") or []
@@ -525,9 +536,13 @@ class OuiClient(_Base):
         return dict(self.request("GET", f"v1/chats/{quote(chat_id, safe='')}"))
 
     def find_chat(self, title: str) -> dict[str, Any] | None:
-        """The newest chat with exactly this title, or ``None``."""
-        found = self.request("GET", "v1/chats/search", params={"text": title})
-        return next((c for c in found or [] if c.get("title") == title), None)
+        """The newest chat with exactly this title, or ``None`` (see ``exact_title``)."""
+        for page in range(1, FIND_CHAT_MAX_PAGES + 1):
+            found = self.request("GET", "v1/chats/search", params={"text": title, "page": page})
+            match = exact_title(found, title)
+            if match is not None or not found:
+                return match
+        return None
 
     def knowledge(self) -> list[dict[str, Any]]:
         return knowledge_items(self.request("GET", "v1/knowledge/"))
@@ -680,8 +695,12 @@ class AsyncOuiClient(_Base):
         return dict(await self.request("GET", f"v1/chats/{quote(chat_id, safe='')}"))
 
     async def find_chat(self, title: str) -> dict[str, Any] | None:
-        found = await self.request("GET", "v1/chats/search", params={"text": title})
-        return next((c for c in found or [] if c.get("title") == title), None)
+        for page in range(1, FIND_CHAT_MAX_PAGES + 1):
+            found = await self.request("GET", "v1/chats/search", params={"text": title, "page": page})
+            match = exact_title(found, title)
+            if match is not None or not found:
+                return match
+        return None
 
     async def knowledge(self) -> list[dict[str, Any]]:
         return knowledge_items(await self.request("GET", "v1/knowledge/"))

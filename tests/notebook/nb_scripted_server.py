@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 TOKEN = "scripted-secret-token"
+SEARCH_PAGE = 2  # small, so that a lookup must read several pages
 MODELS = [
     {"id": "smollm2", "object": "model", "owned_by": "llama.cpp", "name": "SmolLM2"},
     {"id": "other", "object": "model", "owned_by": "openai", "name": "Other"},
@@ -77,8 +78,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, list(reversed(items)))
         if path == "v1/chats/search":
             text = query.get("text", [""])[0].lower()
-            items = [{"id": c["id"], "title": c["title"]} for c in chats.values() if text in c["title"].lower()]
-            return self._send(200, items)
+            items = [{"id": c["id"], "title": c["title"]} for c in reversed(chats.values())
+                     if text in c["title"].lower()]
+            page = int(query.get("page", ["1"])[0])  # newest first, SEARCH_PAGE a page
+            return self._send(200, items[(page - 1) * SEARCH_PAGE:page * SEARCH_PAGE])
         if path == "v1/chats/new":
             chat_id = uuid.uuid4().hex
             chats[chat_id] = {"id": chat_id, "title": body["chat"]["title"], "chat": body["chat"], "turns": []}

@@ -59,6 +59,30 @@ def test_chats_are_found_by_exact_title(scripted_info: ServerInfo) -> None:
             client.get_chat("nope")
 
 
+def test_the_notebook_chat_is_found_behind_pages_of_chats_that_mention_it(
+    scripted: ScriptedServer, scripted_info: ServerInfo,
+) -> None:
+    """The search also returns chats that merely mention the title, newest first: the exact one
+    may be pages away (it used to be missed, and a duplicate chat made)."""
+    with OuiClient(scripted_info) as client:
+        wanted = client.create_chat("nb.ipynb")
+        for i in range(5):  # newer, and all matching the search: 3 pages of 2 before it
+            client.create_chat(f"questions about nb.ipynb #{i}")
+        before = len(scripted.state.requests)
+        assert client.find_chat("nb.ipynb")["id"] == wanted["id"]
+        assert len(scripted.state.requests) - before == 3  # it read the third page
+        assert client.find_chat("absent.ipynb") is None  # an empty page ends the lookup
+
+
+async def test_the_async_client_reads_the_pages_too(scripted_info: ServerInfo) -> None:
+    async with AsyncOuiClient(scripted_info) as client:
+        wanted = await client.create_chat("nb.ipynb")
+        for i in range(3):
+            await client.create_chat(f"nb.ipynb, take {i}")
+        assert (await client.find_chat("nb.ipynb"))["id"] == wanted["id"]
+        assert await client.find_chat("absent.ipynb") is None
+
+
 def test_streaming_turn_yields_deltas_then_the_message(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
     with OuiClient(scripted_info) as client:
         chat = client.create_chat("t")

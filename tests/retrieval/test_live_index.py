@@ -38,6 +38,12 @@ async def eventually(check: Any, timeout: float = 20.0) -> Any:
         await asyncio.sleep(0.1)
 
 
+async def index_counts(api: Any) -> tuple[int, int]:
+    """(files indexed, files in the workspace) as the status reports them."""
+    status = (await api("GET", "v1/retrieval/status")).json()
+    return status["files"], status["files_total"]
+
+
 async def put_file(jp_fetch: Any, path: str, content: str) -> None:
     model = {"type": "file", "format": "text", "content": content}
     await jp_fetch("api", "contents", path, method="PUT", body=json.dumps(model),
@@ -55,19 +61,26 @@ async def test_progress_frames_reach_the_socket_and_contents_events_reindex(api,
         progress = [f["data"] for f in frames if f["type"] == "index:progress"]
         assert progress[-1]["files_done"] == progress[-1]["files_total"] >= 7
         assert {"chunks_total", "chunks_embedded", "skipped"} <= set(progress[-1])
+        files = progress[-1]["files_total"]
+
+        async def counts_are(expected: int) -> bool:
+            return await index_counts(api) == (expected, expected)
 
         # A save through Jupyter: searchable with no poll.
         await put_file(jp_fetch, "docs/saturn.md", "Saturn has a hexagonal storm at its pole.\n")
         assert await eventually(lambda: _has(api, "hexagonal storm", "docs/saturn.md"))
+        assert await eventually(lambda: counts_are(files + 1))
         # A rename through Jupyter: found under the new name only.
         await jp_fetch("api", "contents", "docs/saturn.md", method="PATCH",
                        body=json.dumps({"path": "docs/planets.md"}),
                        headers={"Authorization": "token alice-token"})
         assert await eventually(lambda: _only(api, "hexagonal storm", "docs/planets.md"))
+        assert await eventually(lambda: counts_are(files + 1))  # the live count, not files ever seen
         # A delete through Jupyter: gone.
         await jp_fetch("api", "contents", "docs/planets.md", method="DELETE",
                        headers={"Authorization": "token alice-token"})
         assert await eventually(lambda: _none(api, "hexagonal storm"))
+        assert await eventually(lambda: counts_are(files))
         # The socket heard about the changes too.
         frames = await frames_until(ws, lambda f: f["type"] == "index:progress" and f["data"]["state"] == "idle")
         assert frames[-1]["data"]["files_done"] == frames[-1]["data"]["files_total"]
