@@ -12,6 +12,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { activateNotebookActions } from './notebookplugin';
 import { activateSidebar } from './sidebarplugin';
+import { installSourceLinks } from './sourcelinks';
 import { IOuiChat } from './tokens';
 
 /**
@@ -54,4 +55,15 @@ const notebookActions: JupyterFrontEndPlugin<void> = {
   ): void => activateNotebookActions(app, chat, notebooks, editors)
 };
 
-export default [sidebar, notebookActions];
+/**
+ * Links to workspace files in `%oui search` and SearchWidget outputs open in
+ * the app the user is in (JupyterLab or Notebook 7).
+ */
+const sourceLinks: JupyterFrontEndPlugin<void> = {
+  id: 'oui-jupyter:source-links',
+  description: 'Open the workspace files that notebook search results link to, in this app.',
+  autoStart: true,
+  activate: (app: JupyterFrontEnd): void => installSourceLinks(app)
+};
+
+export default [sidebar, notebookActions, sourceLinks];

@@ -40,6 +40,16 @@ def _snippet(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _source_data(hit: Hit) -> str:
+    """The cited place as ``data-oui-*`` attributes: the frontend extension opens it inside the
+    app the user is in (JupyterLab: the file, at the cell or lines; Notebook 7: its own page)
+    instead of following the link, which can only name one app (JupyterLab)."""
+    values = {"source": hit.path, "cell": hit.cell, "start-line": hit.start_line, "end-line": hit.end_line}
+    return "".join(
+        f' data-oui-{name}="{html.escape(str(value))}"' for name, value in values.items() if value is not None
+    )
+
+
 def hits_html(query: str, hits: list[Hit]) -> str:
     if not hits:
         return f"<p>No results for <b>{html.escape(query)}</b> in the workspace.</p>"
@@ -47,7 +57,7 @@ def hits_html(query: str, hits: list[Hit]) -> str:
     for hit in hits:
         rows.append(
             '<li class="oui-hit">'
-            f'<a href="{html.escape(hit.link)}" target="_blank">{html.escape(hit.path)}</a>'
+            f'<a href="{html.escape(hit.link)}" target="_blank"{_source_data(hit)}>{html.escape(hit.path)}</a>'
             + (f' <span class="oui-where">{html.escape(hit.where)}</span>' if hit.where else "")
             + f"<br><code>{html.escape(_snippet(hit.snippet))}</code></li>"
         )

@@ -76,6 +76,28 @@ def test_chat_widget_in_the_browser(lab_server: LiveServer, tmp_path: Path, fron
             expect(search.locator("input[type=text]")).to_have_value("clean_sales refunds", timeout=120_000)
             expect(search.locator("li.oui-hit").first).to_be_visible(timeout=120_000)
             links = search.locator("li.oui-hit a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+            first = search.locator("li.oui-hit a").first
+            cited = first.get_attribute("data-oui-source")
+            assert cited, "the link carries the cited file"
+            if frontend == "lab":  # opened here, in a JupyterLab tab, not in a new browser tab
+                first.click()
+                page.wait_for_function(
+                    "path => window.jupyterapp.shell.currentWidget?.context?.path === path", arg=cited,
+                    timeout=60_000,
+                )
+                assert len(page.context.pages) == 1
+                page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: {path!r}}})")
+                page.wait_for_function(
+                    "path => window.jupyterapp.shell.currentWidget?.context?.path === path", arg=path,
+                    timeout=60_000,
+                )
+            else:  # Notebook 7 opens it in its own page, not in JupyterLab
+                with page.context.expect_page(timeout=60_000) as opened:
+                    first.click()
+                opened_url = opened.value.url
+                opened.value.close()
+                route = "notebooks" if cited.endswith(".ipynb") else "edit"
+                assert f"/{route}/{cited}" in opened_url and "/lab/" not in opened_url, opened_url
             # the `ask` cell answered from code: its question is in the widget's history
             expect(widget.locator(".jp-OutputArea-output")).to_have_count(2, timeout=120_000)
             send = widget.get_by_role("button", name="Send")
