@@ -58,12 +58,7 @@ def start_oui(upstream: Upstream, *extra: str) -> JupyterServer:
     ])
     server.start()
     server.get("/oui/api/models")  # services built, model list cached
-    # The first use also opens the retrieval index in a thread (DuckDB, numpy): wait for it,
-    # so that the measurement does not share the interpreter with a one-off start-up.
-    deadline = time.monotonic() + 120
-    while not json.loads(server.get("/oui/api/v1/retrieval/status")).get("ready"):
-        assert time.monotonic() < deadline, "the retrieval index did not open"
-        time.sleep(0.05)
+    server.wait_until_settled()
     return server
 
 

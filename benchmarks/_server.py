@@ -59,6 +59,21 @@ class JupyterServer:
                     raise RuntimeError("jupyter server exited") from None
                 time.sleep(0.005)
 
+    def wait_until_settled(self, timeout: float = 300) -> None:
+        """Wait until oui's first-use work is over: the retrieval index opened (DuckDB, numpy)
+        and the workspace indexed (the embedding model loaded). It runs in threads, so a
+        measurement taken meanwhile shares the interpreter with a one-off start-up."""
+        import json
+
+        deadline = time.monotonic() + timeout
+        while True:
+            status = json.loads(self.get("/oui/api/v1/retrieval/status"))
+            if status.get("ready") and status.get("state") in ("idle", "error") and not status.get("pending"):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"oui did not settle: {status}")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()

@@ -104,6 +104,7 @@ def bench_service(service: ChatService, chats: dict[int, tuple[str, str]], n: in
 def bench_http(url: str, chats: dict[int, tuple[str, str]], n: int = 200) -> dict[str, Any]:
     server = JupyterServer(True, [f"--OuiJupyter.database_url={url}"])
     server.start()
+    server.wait_until_settled()
     # The server's user is its token's owner; give it the benchmark chats.
     server.get("/oui/api/v1/users/user")
     me = json.loads(server.get("/oui/api/v1/users/user"))["id"]

@@ -20,7 +20,7 @@ from oui_jupyter.schemas.chats import (
     FolderResponse,
     TagResponse,
 )
-from oui_jupyter.store.chats import ChatStore, NewMessage
+from oui_jupyter.store.chats import ChatStore, MessageRow, NewMessage
 from oui_jupyter.store.orm import Chat, ChatMessage, Folder, Tag
 
 # Keys of a message that have their own column or are derived; the rest goes to ``extra``.
@@ -49,17 +49,17 @@ def _seconds(value: Any, default: float) -> float:
     return value / 1000 if value > 1e11 else float(value)
 
 
-def message_json(row: ChatMessage, children: list[str]) -> dict[str, Any]:
-    data = dict(row.extra or {})
-    data.update(
-        id=row.id,
-        parentId=row.parent_id,
-        childrenIds=children,
-        role=row.role,
-        content=row.content,
-        timestamp=int(row.created_at),
-        done=row.done,
-    )
+def message_json(row: MessageRow, children: list[str]) -> dict[str, Any]:
+    data = {
+        **row.extra,
+        "id": row.id,
+        "parentId": row.parent_id,
+        "childrenIds": children,
+        "role": row.role,
+        "content": row.content,
+        "timestamp": int(row.created_at),
+        "done": row.done,
+    }
     if row.model:
         data["model"] = row.model
     return data
@@ -183,7 +183,7 @@ class ChatService:
             return self.list_chats(user_id, page)
         return [self.summary(r) for r in self.store.search_chats(user_id, text, page=page)]
 
-    def history(self, chat: Chat, rows: Sequence[ChatMessage]) -> dict[str, Any]:
+    def history(self, chat: Chat, rows: Sequence[MessageRow]) -> dict[str, Any]:
         children: dict[str | None, list[str]] = defaultdict(list)
         for row in rows:
             children[row.parent_id].append(row.id)
@@ -197,7 +197,7 @@ class ChatService:
             current = rows[-1].id if rows else None
         return {"messages": messages, "currentId": current}
 
-    def chat_json(self, chat: Chat, rows: Sequence[ChatMessage] | None) -> dict[str, Any]:
+    def chat_json(self, chat: Chat, rows: Sequence[MessageRow] | None) -> dict[str, Any]:
         """Open WebUI's chat JSON; with ``rows=None`` only the chat's own fields (no tree)."""
         out = {
             **(chat.extra or {}),
@@ -215,7 +215,7 @@ class ChatService:
         return out
 
     def response(
-        self, chat: Chat, rows: Sequence[ChatMessage] | None = None, *, with_messages: bool = True
+        self, chat: Chat, rows: Sequence[MessageRow] | None = None, *, with_messages: bool = True
     ) -> ChatResponse:
         if rows is None and with_messages:
             rows = self.store.messages(chat.id)
