@@ -7,6 +7,7 @@ time, and batching adapts to load by itself (an idle server still sends each fra
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from typing import Any
 
@@ -16,14 +17,20 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import ensure_async
 from tornado import web
-from tornado.iostream import StreamClosedError
+from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketHandler
 
 from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
 from oui_jupyter.runtime import Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
 
+log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
+
+# What may wait for a client that does not read (a suspended laptop, a hung tab): past this,
+# its socket is dropped instead of holding every frame in memory; on reconnecting, the client
+# reads its chats again (they are saved, partial answers included).
+MAX_UNSENT_BYTES = 16 * 1024 * 1024
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -69,6 +76,8 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         # Deltas are small frames that must go out at once: without this, Nagle's algorithm
         # holds each one until the client acknowledged the previous (up to 40 ms).
         self.set_nodelay(True)
+        if self.ws_connection is not None and self.ws_connection.stream is not None:
+            self.ws_connection.stream.max_write_buffer_size = MAX_UNSENT_BYTES
         self._outbox = []
         self.services.events.add(self.user.id, self)
         self._registered = True
@@ -100,6 +109,9 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
             protocol.stream.write(b"".join(text_frame(frame.encode()) for frame in frames))
         except StreamClosedError:
             self.on_close()
+        except StreamBufferFullError:
+            log.warning("oui: dropping the events socket of %s: it has stopped reading", self.user.id)
+            protocol.stream.close()  # tornado then calls on_close
 
     def _error(self, message: str) -> None:
         self.send_frame(_encode({"type": "error", "data": {"message": message}}).decode())

@@ -1,6 +1,7 @@
 """Live mode: ``session_id`` answers at once and the answer streams over ``oui/api/events``."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -167,6 +168,41 @@ async def test_frames_of_every_length_queued_together_arrive_whole_and_in_order(
         frame = await next_frame(first)
         assert frame == {"type": "test", "data": "x" * size}
     await assert_nothing_pending(first)
+
+
+async def test_a_socket_that_stops_reading_is_dropped_not_buffered(ws_connect, jp_serverapp, jp_http_port,
+                                                                  jp_base_url):
+    """A client that stops reading (a suspended laptop) cannot make the server keep every frame
+    meant for it: past ``MAX_UNSENT_BYTES`` waiting, its socket is closed. Other sockets of
+    the same user go on receiving."""
+    import socket
+
+    from oui_jupyter.handlers.events import MAX_UNSENT_BYTES
+
+    healthy = await ws_connect()
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", jp_http_port))
+    reader, writer = await asyncio.open_connection(sock=raw, limit=4096)
+    writer.write(
+        f"GET {jp_base_url}oui/api/events HTTP/1.1\r\nHost: 127.0.0.1:{jp_http_port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: token alice-token\r\n\r\n".encode()
+    )
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    # ... and from here on it reads nothing, while 2.5x the limit is sent to every socket.
+    hub = services_of(jp_serverapp).events
+    frames = int(2.5 * MAX_UNSENT_BYTES) // (1 << 20)
+    for _ in range(frames):
+        hub.broadcast_all({"type": "test", "data": "x" * (1 << 20)})
+        assert (await next_frame(healthy))["type"] == "test"  # the reading socket keeps up
+    received = 0
+    while chunk := await asyncio.wait_for(reader.read(1 << 20), 30):  # until the server closes it
+        received += len(chunk)
+    assert received < frames * (1 << 20)  # dropped, not delivered late
+    writer.close()
+    await assert_nothing_pending(healthy)  # still open and served
 
 
 async def test_the_socket_needs_authentication(jp_ws_fetch):
