@@ -248,7 +248,7 @@ class OuiJupyter(ExtensionApp):
         # The server's start-up objects live as long as it does: freeze them out of the
         # collector, so that loading this extension does not set off a full collection of
         # the whole heap (~100 ms with JupyterLab's modules loaded) before the first answer.
-        freeze_long_lived()
+        freeze_long_lived(collect=False)
 
         self.runtime = Runtime(self.build_services)
         provider = type(self.serverapp.identity_provider)

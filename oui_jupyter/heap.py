@@ -10,13 +10,9 @@ from __future__ import annotations
 import gc
 
 
-def freeze_long_lived(collect: bool = False) -> None:
-    """Freeze everything allocated so far (a constant-time move of the collector's lists).
-
-    ``collect`` first frees what is already garbage: a full collection, which holds the
-    interpreter for a while, so only for the start-up build, before anyone is served; after a
-    first-use load the little garbage it left is frozen with the rest.
-    """
+def freeze_long_lived(collect: bool = True) -> None:
+    """Freeze everything allocated so far; ``collect`` first frees what is already garbage
+    (one collection now, from a thread where possible, instead of one every few seconds)."""
     if collect:
         gc.collect()
     gc.freeze()

@@ -74,7 +74,7 @@ class Runtime:
     def _build_and_keep(self) -> Services:
         services = self._build()
         self.services = services
-        freeze_long_lived(collect=True)  # Jupyter, SQLAlchemy, the stores: here for good
+        freeze_long_lived()  # Jupyter, SQLAlchemy and the stores live as long as the server
         return services
 
     async def ready(self) -> Services:

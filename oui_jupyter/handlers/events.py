@@ -55,7 +55,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
     services: Services
     user: UserInfo
     _registered = False
-    _outbox: list[bytes]
+    _outbox: list[str]
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -92,7 +92,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         """No permessage-deflate: ``_send_outbox`` writes plain frames."""
         return None
 
-    def send_frame(self, frame: bytes) -> None:
+    def send_frame(self, frame: str) -> None:
         """Queue one frame; the frames queued in this turn of the loop leave together."""
         if not self._registered:
             return
@@ -106,7 +106,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         if protocol is None or protocol.is_closing() or protocol.stream is None:
             return
         try:
-            protocol.stream.write(b"".join(text_frame(frame) for frame in frames))
+            protocol.stream.write(b"".join(text_frame(frame.encode()) for frame in frames))
         except StreamClosedError:
             self.on_close()
         except StreamBufferFullError:
@@ -114,7 +114,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
             protocol.stream.close()  # tornado then calls on_close
 
     def _error(self, message: str) -> None:
-        self.send_frame(_encode({"type": "error", "data": {"message": message}}))
+        self.send_frame(_encode({"type": "error", "data": {"message": message}}).decode())
 
     def on_message(self, message: str | bytes) -> None:
         try:
@@ -127,7 +127,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
             return
         kind = frame["type"]
         if kind == "ping":
-            self.send_frame(b'{"type":"pong"}')
+            self.send_frame('{"type":"pong"}')
         elif kind == "chat:stop":
             chat_id = frame.get("chat_id")
             if not isinstance(chat_id, str) or not chat_id:
@@ -135,6 +135,6 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
                 return
             stopped = self.services.completions.stop(self.user, chat_id)
             self.send_frame(_encode({"type": "chat:stop", "chat_id": chat_id,
-                                     "data": {"task_ids": stopped}}))
+                                     "data": {"task_ids": stopped}}).decode())
         else:
             self._error(f"Unknown frame type: {kind}")

@@ -22,8 +22,8 @@ _encode = msgspec.json.Encoder().encode
 
 
 class Socket(Protocol):
-    def send_frame(self, frame: bytes) -> None:
-        """Queue one text frame (UTF-8 JSON); must not raise when the socket has gone."""
+    def send_frame(self, frame: str) -> None:
+        """Queue one text frame; must not raise when the socket has gone."""
 
 
 @dataclass
@@ -68,16 +68,16 @@ class EventHub:
         if message_id is not None:
             frame["message_id"] = message_id
         frame["data"] = data
-        encoded = _encode(frame)
+        text = _encode(frame).decode()
         for socket in list(sockets):
-            socket.send_frame(encoded)
+            socket.send_frame(text)
 
     def broadcast_all(self, frame: dict[str, Any]) -> None:
         """One frame to every socket of every user (server-wide news such as index progress)."""
-        encoded = _encode(frame)
+        text = _encode(frame).decode()
         for sockets in list(self._sockets.values()):
             for socket in list(sockets):
-                socket.send_frame(encoded)
+                socket.send_frame(text)
 
     def index_progress(self, data: dict[str, Any]) -> None:
         """``index:progress`` to every socket; safe to call from the indexer's threads."""
