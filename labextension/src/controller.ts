@@ -4,7 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as api from './api';
 import type { IHistory, IHistoryMessage, IMessageFile, IModel } from './api';
 import { randomId } from './backoff';
-import { EventSocket } from './events';
+import { ConnectionState, EventSocket } from './events';
 import { errorMessage } from './handler';
 import {
   IEventFrame,
@@ -13,6 +13,7 @@ import {
   reduceChatEvent,
   titleOf
 } from './reducer';
+import { Deadline, FrameGate } from './resync';
 import { DEFAULT_SETTINGS, IChatSettings } from './tokens';
 import {
   addMessage,
@@ -44,6 +45,7 @@ export class ChatController implements IDisposable {
     this.socket = options.socket ?? new EventSocket();
     this.socket.received.connect(this._onFrame, this);
     this.socket.reconnected.connect(this._onReconnected, this);
+    this.socket.stateChanged.connect(this._onSocketState, this);
   }
 
   readonly socket: EventSocket;
@@ -126,7 +128,7 @@ export class ChatController implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    window.clearTimeout(this._resyncTimer);
+    this._resync.cancel();
     this.socket.dispose();
     Signal.clearData(this);
   }
@@ -168,19 +170,24 @@ export class ChatController implements IDisposable {
 
   /** Open a chat from the server. */
   async openChat(id: string): Promise<void> {
-    const chat = await api.getChat(id);
-    this._chatId = chat.id;
-    this._title = chat.title || chat.chat.title || 'Chat';
-    this._history = normalizeHistory(chat.chat.history);
-    this._pendingAssistant = null;
-    const remembered = chat.chat.models?.[0];
-    if (remembered) {
-      this._model = remembered;
-    } else if (!this._model) {
-      this._model = this._defaultModel();
+    this._gate.hold();
+    try {
+      const chat = await api.getChat(id);
+      this._chatId = chat.id;
+      this._title = chat.title || chat.chat.title || 'Chat';
+      this._history = normalizeHistory(chat.chat.history);
+      this._pendingAssistant = null;
+      const remembered = chat.chat.models?.[0];
+      if (remembered) {
+        this._model = remembered;
+      } else if (!this._model) {
+        this._model = this._defaultModel();
+      }
+      this._reloaded.emit();
+      this._modelsChanged.emit();
+    } finally {
+      this._applyHeldFrames();
     }
-    this._reloaded.emit();
-    this._modelsChanged.emit();
   }
 
   /** Choose the model; remembered in the chat (`chat.models`). */
@@ -291,19 +298,31 @@ export class ChatController implements IDisposable {
     if (!chatId) {
       return;
     }
-    let chat: api.IChatResponse;
+    // Frames sent while the chat is read are applied on top of what the server answers.
+    this._gate.hold();
     try {
-      chat = await api.getChat(chatId);
-    } catch (error) {
-      this._errorOccurred.emit(`Could not refresh the chat: ${errorMessage(error)}`);
-      return;
+      let chat: api.IChatResponse;
+      try {
+        chat = await api.getChat(chatId);
+      } catch (error) {
+        this._errorOccurred.emit(`Could not refresh the chat: ${errorMessage(error)}`);
+        return;
+      }
+      if (this._chatId !== chatId) {
+        return;
+      }
+      this._history = mergeHistories(this._history, normalizeHistory(chat.chat.history));
+      this._title = chat.title || this._title;
+      this._reloaded.emit();
+    } finally {
+      this._applyHeldFrames();
     }
-    if (this._chatId !== chatId) {
-      return;
+  }
+
+  private _applyHeldFrames(): void {
+    for (const frame of this._gate.release()) {
+      this._onFrame(this.socket, frame);
     }
-    this._history = mergeHistories(this._history, normalizeHistory(chat.chat.history));
-    this._title = chat.title || this._title;
-    this._reloaded.emit();
   }
 
   // ---------------------------------------------------------------------
@@ -471,6 +490,9 @@ export class ChatController implements IDisposable {
   }
 
   private _onFrame(_: EventSocket, frame: IEventFrame): void {
+    if (this._gate.offer(frame)) {
+      return;
+    }
     switch (frame.type) {
       case 'index:progress':
         this._progress = indexProgress(frame.data);
@@ -518,21 +540,30 @@ export class ChatController implements IDisposable {
       frame.type === 'chat:completion' &&
       (frame.data as { done?: unknown } | undefined)?.done === true;
     if (result.resync || finished || frame.type === 'chat:tasks:cancel') {
-      this._scheduleResync(result.resync ? 150 : 400);
+      this._resync.request(result.resync ? 150 : 400);
     }
     if (finished) {
       this._listChanged.emit({ id: frame.chat_id });
     }
   }
 
-  private _scheduleResync(delay: number): void {
-    window.clearTimeout(this._resyncTimer);
-    this._resyncTimer = window.setTimeout(() => void this.resync(), delay);
-  }
-
   private _onReconnected(): void {
     void this.resync();
     this._listChanged.emit(null);
+  }
+
+  /**
+   * The socket's first open: an answer read before the socket was registered on the server
+   * may have streamed on (or ended) unseen meanwhile. Reconnects resync in `_onReconnected`.
+   */
+  private _onSocketState(_: EventSocket, state: ConnectionState): void {
+    if (state !== 'open' || this._socketOpened) {
+      return;
+    }
+    this._socketOpened = true;
+    if (this._chatId && this.generating) {
+      void this.resync();
+    }
   }
 
   private _settings: IChatSettings = DEFAULT_SETTINGS;
@@ -543,7 +574,9 @@ export class ChatController implements IDisposable {
   private _model = '';
   private _progress: IIndexProgress | null = null;
   private _pendingAssistant: string | null = null;
-  private _resyncTimer = 0;
+  private _resync = new Deadline(() => void this.resync());
+  private _gate = new FrameGate<IEventFrame>();
+  private _socketOpened = false;
   private _isDisposed = false;
   private _reloaded = new Signal<this, void>(this);
   private _structureChanged = new Signal<this, void>(this);

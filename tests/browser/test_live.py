@@ -6,6 +6,7 @@ stops, branches, citations open the right cell), never what the model says.
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 from typing import Any
@@ -268,6 +269,61 @@ def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer
     assert current_chat_id(page) == chat_id
     last_answer(sidebar).locator(".jp-OuiMessage-markdown:not([hidden])").wait_for()
     assert answer_text(sidebar) == resumed
+
+
+def test_a_lost_delta_is_read_again_while_the_answer_streams(
+    browser: Any, lab_server: LabServer, long_model: str
+) -> None:
+    """A delta that never arrives leaves a gap: the sidebar re-reads the chat within a moment
+    and the answer goes on growing, although deltas keep coming every ~30 ms. (A resync that
+    each new delta postponed once froze the answer until it ended.)"""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    dropped: list[dict[str, Any]] = []
+
+    def drop_one_delta(ws: Any) -> None:
+        upstream = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if not dropped and isinstance(message, str) and '"chat:completion"' in message:
+                frame = json.loads(message)
+                if (frame.get("data") or {}).get("offset", 0) > 0 and "delta" in frame["data"]:
+                    dropped.append(frame["data"])
+                    return
+            ws.send(message)
+
+        upstream.on_message(to_page)
+
+    try:
+        context.route_web_socket(re.compile(r".*/oui/api/events.*"), drop_one_delta)
+        page = open_lab(browser, lab_server, context=context)
+        sidebar = new_chat(page, lab_server, "Write a long story about a lighthouse keeper.", model=long_model)
+        body = f"{STREAMING} .jp-OuiMessage-body"
+        page.wait_for_function(f"() => document.querySelector('{body}')?.innerText.length > 10", timeout=60_000)
+        deadline = time.monotonic() + 30
+        while not dropped and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert dropped, "no delta frame went through the route"
+        lost_end = dropped[0]["offset"] + len(dropped[0]["delta"])
+        # Past the lost text, and still streaming (the long model runs ~1,200 tokens).
+        page.wait_for_function(
+            f"(n) => (document.querySelector('{body}')?.innerText.length ?? 0) > n + 40", arg=lost_end, timeout=60_000
+        )
+        sidebar.get_by_role("button", name="Stop generating").click()
+        wait_done(page, 30_000)
+        page.wait_for_timeout(1000)
+        chat = lab_server.api("GET", f"oui/api/v1/chats/{current_chat_id(page)}")
+        saved = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
+        assert saved.get("done") is True and dropped[0]["delta"] in saved["content"]
+        # What the page shows is the saved answer: the same as the chat rendered afresh.
+        shown = answer_text(sidebar)
+        page.reload()
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+        page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+        sidebar = open_sidebar(page)
+        last_answer(sidebar).locator(".jp-OuiMessage-markdown:not([hidden])").wait_for()
+        assert answer_text(sidebar) == shown
+    finally:
+        context.close()
 
 
 def _put_chat(server: LabServer, title: str, answer: str) -> str:
