@@ -28,13 +28,15 @@ _NOT_PARAMS = {"model", "messages", "stream", *OUI_FIELDS}
 class StreamingHandler(OuiHandler):
     """Writes a generation as Server-Sent Events, one event per upstream chunk.
 
-    The events written in one turn of the event loop are flushed together: one ``send``
-    instead of one per event when the upstream is fast or many answers stream at once (an
-    idle server still flushes each event at the end of the turn that wrote it).
+    The first event is flushed at once; the events written after it in one turn of the
+    event loop are flushed together: one ``send`` instead of one per event when the upstream
+    is fast or many answers stream at once (an idle server still flushes each event at the
+    end of the turn that wrote it).
     """
 
     _sse_started = False
     _flush_scheduled = False
+    _first_sent = False
     _client_gone = False
 
     def _start_sse(self) -> None:
@@ -56,7 +58,12 @@ class StreamingHandler(OuiHandler):
         if not self._sse_started:
             self._start_sse()
         self.write(b"data: " + raw + b"\n\n")
-        if not self._flush_scheduled:
+        if not self._first_sent:
+            # The first event leaves at once: the client's time to first token does not
+            # wait for the rest of what the upstream sent in the same packet.
+            self._first_sent = True
+            self._flush_events()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_events)
 
