@@ -6,9 +6,10 @@
 The clients use the ``openai`` package's own aiohttp transport (``openai[aiohttp]``,
 ``DefaultAioHttpClient``): with 200 answers streaming, the default httpx transport spent
 most of the server's time in its connection pool (a scan of every connection per request)
-and in per-read bookkeeping; aiohttp parses in C. Streams are read line by line from the client's streaming response
-and each SSE ``data:`` payload is handed on as ``(raw_bytes, decoded)``: the HTTP path relays
-the raw bytes unchanged, the persistence path reads the decoded delta. Closing the stream
+and in per-read bookkeeping; aiohttp parses in C. Streams are read line by line from the
+client's streaming response and each SSE ``data:`` payload is handed on as
+``(raw_bytes, decoded)``: the HTTP path relays the raw bytes unchanged, the persistence path
+reads the decoded delta. Closing the stream
 (``aclose`` on the generator, or cancelling the task that reads it) closes the upstream HTTP
 response, which makes servers such as llama.cpp stop generating.
 """
@@ -17,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Iterator
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import msgspec
