@@ -6,6 +6,7 @@ import { Panel, Widget } from '@lumino/widgets';
 import { Composer } from './composer';
 import { ChatController } from './controller';
 import { MessageWidget, IMessageActions, renameRenderStats, warmUpMarkdown } from './message';
+import { RemoteMediaSanitizer } from './remotemedia';
 import { iconButton } from './ui';
 import { ModelPicker } from './modelpicker';
 import { IChatContext } from './tokens';
@@ -20,7 +21,11 @@ export class ChatView extends Panel {
   constructor(options: ChatView.IOptions) {
     super();
     this._controller = options.controller;
-    this._rendermime = options.rendermime;
+    // Messages render through a copy of the registry whose sanitizer also
+    // holds remote images until clicked (see remotemedia.ts).
+    this._rendermime = options.rendermime.clone({
+      sanitizer: new RemoteMediaSanitizer(options.rendermime.sanitizer)
+    });
     this._commands = options.commands;
     this.addClass('jp-OuiChatView');
     void warmUpMarkdown(this._rendermime);

@@ -12,6 +12,7 @@ import { errorText } from './reducer';
 import { renderQueue } from './renderqueue';
 import { CommandIDs } from './tokens';
 import { button, iconButton } from './ui';
+import { loadHeldImage } from './remotemedia';
 
 /** Render counters, read by the benchmarks and browser tests. */
 export interface IRenderStats {
@@ -122,6 +123,13 @@ export class MessageWidget extends Widget {
     this._plain = document.createElement('div');
     this._plain.className = 'jp-OuiMessage-plain';
     this._body.appendChild(this._plain);
+    this._body.addEventListener('click', event => {
+      const held = (event.target as Element | null)?.closest?.('.jp-OuiRemoteImage');
+      if (held instanceof HTMLElement) {
+        event.preventDefault();
+        loadHeldImage(held);
+      }
+    });
     this.setMessage(options.message, options.position);
   }
 

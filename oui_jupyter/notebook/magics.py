@@ -13,12 +13,12 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from oui_jupyter.notebook import context, render
+from oui_jupyter.notebook import context, render, safe_html
 from oui_jupyter.notebook.client import NotFound, OuiError, normalise_sources
 from oui_jupyter.notebook.session import Session, fill_template, shared_session
 
 FORMATS = ("markdown", "code", "text", "json")
-UPDATE_EVERY = 0.05  # seconds between in-place Markdown updates while streaming
+UPDATE_EVERY = 0.05  # seconds between in-place updates of the answer while streaming
 FORMAT_HINTS = {
     "code": "Answer with one Python code block.",
     "json": "Answer with JSON only.",
@@ -201,12 +201,12 @@ class OuiMagics(Magics):
               "[-f markdown|code|text|json] [--with VAR]")
 
     def _oui_models(self, _words: str, _args: Any) -> None:
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
         session = self.session
         models = session.models(refresh=True)
         current = session.model or (models and session.resolve_model())
-        display(Markdown(render.models_markdown(models, current or None)))
+        display(render.models_bundle(models, current or None), raw=True)
 
     def _oui_use(self, words: str, _args: Any) -> None:
         if not words:
@@ -214,9 +214,9 @@ class OuiMagics(Magics):
         print(f"oui: using model {self.session.use_model(words)}")
 
     def _oui_chats(self, _words: str, _args: Any) -> None:
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
-        display(Markdown(render.chats_markdown(self.session.client.chats(), self.session.chat_id)))
+        display(render.chats_bundle(self.session.client.chats(), self.session.chat_id), raw=True)
 
     def _oui_new(self, words: str, _args: Any) -> None:
         session = self.session
@@ -251,7 +251,7 @@ class OuiMagics(Magics):
 
 
 class _AnswerView:
-    """Shows a streaming answer: Markdown updated in place, or plain text as it comes."""
+    """Shows a streaming answer: Markdown (as inert HTML) updated in place, or plain text as it comes."""
 
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
@@ -271,12 +271,12 @@ class _AnswerView:
             self._last = now
 
     def _show(self, text: str) -> None:
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
         if self._handle is None:
-            self._handle = display(Markdown(text), display_id=True)
+            self._handle = display(safe_html.bundle(text), raw=True, display_id=True)
         else:
-            self._handle.update(Markdown(text))
+            self._handle.update(safe_html.bundle(text), raw=True)
 
     def finish(self, sources: list[Any], final: str | None = None) -> None:
         if final is not None and final:

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from oui_jupyter.notebook import safe_html
 from oui_jupyter.notebook.client import Hit
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -50,6 +51,10 @@ def _source_data(hit: Hit) -> str:
     )
 
 
+def _href(link: str) -> str:
+    return link if safe_html.safe_url(link) else "#"
+
+
 def hits_html(query: str, hits: list[Hit]) -> str:
     if not hits:
         return f"<p>No results for <b>{html.escape(query)}</b> in the workspace.</p>"
@@ -57,7 +62,7 @@ def hits_html(query: str, hits: list[Hit]) -> str:
     for hit in hits:
         rows.append(
             '<li class="oui-hit">'
-            f'<a href="{html.escape(hit.link)}" target="_blank"{_source_data(hit)}>{html.escape(hit.path)}</a>'
+            f'<a href="{html.escape(_href(hit.link))}" target="_blank"{_source_data(hit)}>{html.escape(hit.path)}</a>'
             + (f' <span class="oui-where">{html.escape(hit.where)}</span>' if hit.where else "")
             + f"<br><code>{html.escape(_snippet(hit.snippet))}</code></li>"
         )
@@ -68,28 +73,35 @@ def hits_text(hits: list[Hit]) -> str:
     return "\n".join(f"{n}. {_label(h)}\n   {_snippet(h.snippet, 160)}" for n, h in enumerate(hits, 1))
 
 
-def models_markdown(models: list[dict[str, Any]], current: str | None) -> str:
+def models_bundle(models: list[dict[str, Any]], current: str | None) -> dict[str, str]:
+    """``%oui models``: a table (names come from connections and admins: escaped)."""
     if not models:
-        return "No models: add a connection in the sidebar's settings."
-    lines = ["| | model | name | from |", "|---|---|---|---|"]
-    for model in models:
-        mark = "✓" if model.get("id") == current else ""
-        unavailable = " (unavailable)" if model.get("available") is False else ""
-        lines.append(
-            f"| {mark} | `{model.get('id')}` | {model.get('name', '')}{unavailable} | {model.get('owned_by', '')} |"
+        text = "No models: add a connection in the sidebar's settings."
+        return {"text/html": f"<p>{html.escape(text)}</p>", "text/plain": text}
+    header = ("", "model", "name", "from")
+    rows = [
+        (
+            "✓" if model.get("id") == current else "",
+            str(model.get("id", "")),
+            str(model.get("name", "")) + (" (unavailable)" if model.get("available") is False else ""),
+            str(model.get("owned_by", "")),
         )
-    return "\n".join(lines)
+        for model in models
+    ]
+    return {"text/html": safe_html.table_html(header, rows), "text/plain": safe_html.table_text(header, rows)}
 
 
-def chats_markdown(chats: list[dict[str, Any]], current: str | None) -> str:
+def chats_bundle(chats: list[dict[str, Any]], current: str | None) -> dict[str, str]:
+    """``%oui chats``: a table (titles come from users, models and imports: escaped)."""
     if not chats:
-        return "No chats yet: a `%%chat` cell starts one."
-    lines = ["| | title | id |", "|---|---|---|"]
-    for chat in chats:
-        mark = "✓" if chat.get("id") == current else ""
-        title = str(chat.get("title", "")).replace("|", "\\|")
-        lines.append(f"| {mark} | {title} | `{chat.get('id')}` |")
-    return "\n".join(lines)
+        text = "No chats yet: a %%chat cell starts one."
+        return {"text/html": f"<p>{html.escape(text)}</p>", "text/plain": text}
+    header = ("", "title", "id")
+    rows = [
+        ("✓" if chat.get("id") == current else "", str(chat.get("title", "")), str(chat.get("id", "")))
+        for chat in chats
+    ]
+    return {"text/html": safe_html.table_html(header, rows), "text/plain": safe_html.table_text(header, rows)}
 
 
 def status_text(status: dict[str, Any]) -> str:

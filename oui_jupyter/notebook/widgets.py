@@ -13,7 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from oui_jupyter.notebook import render
+from oui_jupyter.notebook import render, safe_html
 from oui_jupyter.notebook.client import Hit, OuiError, normalise_sources
 from oui_jupyter.notebook.session import Session, shared_session
 
@@ -21,7 +21,8 @@ UPDATE_EVERY = 0.05
 
 
 def _markdown_output(text: str) -> dict[str, Any]:
-    return {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text}, "metadata": {}}
+    """Markdown from a chat as an output: inert HTML (see :mod:`safe_html`) and the text."""
+    return {"output_type": "display_data", "data": safe_html.bundle(text), "metadata": {}}
 
 
 def _speaker(message: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,15 @@ def embedded_model() -> str | None:
 
 @pytest.fixture(scope="package")
 def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    base = tmp_path_factory.mktemp("lab")
+    # Short answers keep the tiny model's turns quick; titles still come from the model.
+    config = {"default_model_params": {"max_tokens": 256, "temperature": 0.8}}
+    with running_lab(tmp_path_factory.mktemp("lab"), config) as server:
+        yield server
+
+
+@contextmanager
+def running_lab(base: Path, oui_config: dict[str, Any], log_name: str = "jupyter.log") -> Iterator[LabServer]:
+    """A ``jupyter lab`` in ``base`` with ``c.OuiJupyter`` settings ``oui_config``; stopped after."""
     root = base / "root"
     root.mkdir()
     (base / "settings").mkdir()
@@ -150,10 +159,7 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     token = uuid.uuid4().hex
     port = free_port()
     model = embedded_model()
-    # Short answers keep the tiny model's turns quick; titles still come from the model.
-    (base / "config" / "jupyter_server_config.json").write_text(
-        json.dumps({"OuiJupyter": {"default_model_params": {"max_tokens": 256, "temperature": 0.8}}})
-    )
+    (base / "config" / "jupyter_server_config.json").write_text(json.dumps({"OuiJupyter": oui_config}))
     env = dict(os.environ)
     env.update(
         {
@@ -211,7 +217,7 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             process.wait(timeout=5)
         log.close()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log_path, ARTIFACTS / "jupyter.log")
+        shutil.copy(log_path, ARTIFACTS / log_name)
 
 
 @pytest.fixture(scope="package")

@@ -38,7 +38,7 @@ def notebook_chat(live: LiveServer, title: str) -> dict[str, Any]:
 
 
 def markdown_answer(cell: Any) -> str:
-    shown = [o["data"]["text/markdown"] for o in cell["outputs"] if "text/markdown" in o.get("data", {})]
+    shown = [o["data"]["text/plain"] for o in cell["outputs"] if "text/html" in o.get("data", {})]
     assert shown, cell["outputs"]
     return shown[-1]
 
@@ -64,9 +64,9 @@ def test_quickstart_notebook_chat_is_the_sidebars_chat(live_server: LiveServer) 
     nb = live_server.execute("notebooks/01_quickstart.ipynb")
     assert_clean(nb)
     cells = by_tag(nb)
-    assert "`smollm2`" in outputs_text(cells["models"])
+    assert "<td>smollm2</td>" in outputs_text(cells["models"])
     assert outputs_text(cells["use"]).strip() == "oui: using model smollm2"
-    displays = [o for o in cells["first-chat"]["outputs"] if "text/markdown" in o.get("data", {})]
+    displays = [o for o in cells["first-chat"]["outputs"] if "text/html" in o.get("data", {})]
     assert len(displays) == 1  # one Markdown display, updated in place while the answer streamed
     first = markdown_answer(cells["first-chat"]).strip()
     second = markdown_answer(cells["second-chat"]).strip()
@@ -127,7 +127,7 @@ def test_widgets_notebook_uses_the_notebook_chat(live_server: LiveServer) -> Non
     (picker,) = [w for w in states if w.get("description") == "Model"]
     assert "smollm2" in picker["_options_labels"][picker["index"]].lower()
     history = [w for w in states if w.get("_model_name") == "OutputModel" and w.get("outputs")]
-    (shown,) = [o["data"]["text/markdown"] for w in history for o in w["outputs"][-1:]]
+    (shown,) = [o["data"]["text/plain"] for w in history for o in w["outputs"][-1:]]
     assert shown.startswith("**smollm2**: ") and answer in shown
     statuses = [w["value"] for w in states if "oui-status" in str(w.get("value", ""))]
     assert statuses == ['<span class="oui-status">Done</span>']
@@ -262,7 +262,7 @@ def test_every_chat_option_against_the_real_server(live_server: LiveServer) -> N
     assert branch(options)[1]["model"] == "smollm2"
     text_answer = outputs_text(cells[3], "stdout").strip()  # -f text: plain stdout, no Markdown
     assert text_answer == branch(options)[1]["content"].strip()
-    assert not [o for o in cells[3]["outputs"] if "text/markdown" in o.get("data", {})]
+    assert not [o for o in cells[3]["outputs"] if "text/html" in o.get("data", {})]
 
     # --new starts a chat titled after the notebook; the cells after it continue it
     fresh = notebook_chat(live_server, path)
@@ -300,8 +300,8 @@ def test_every_chat_option_against_the_real_server(live_server: LiveServer) -> N
 
     chats_table = outputs_text(cells[10])
     for chat_id in (options_id, fresh["id"], sidebar["id"]):
-        assert f"`{chat_id}`" in chats_table
-    assert f"| ✓ | {path} | `{fresh['id']}` |" in chats_table  # the notebook's current chat
+        assert f"<td>{chat_id}</td>" in chats_table
+    assert f"<tr><td>✓</td><td>{path}</td><td>{fresh['id']}</td></tr>" in chats_table  # the current chat
     assert outputs_text(cells[11]).startswith("Workspace index: idle, ")
     hits = outputs_text(cells[12])
     assert hits.count('<li class="oui-hit">') == 3 and 'href="/lab/tree/' in hits and "lines " in hits
@@ -396,7 +396,7 @@ def test_the_server_going_down_is_one_line_in_the_cell(
         with runner.setup_kernel(env=env):
             for index in (0, 1):
                 runner.execute_cell(nb.cells[index], index)
-            assert "`smollm2`" in outputs_text(nb.cells[1])
+            assert "<td>smollm2</td>" in outputs_text(nb.cells[1])
             live.process.kill()  # no clean shutdown
             live.process.wait(10)
             for index in range(2, len(nb.cells)):

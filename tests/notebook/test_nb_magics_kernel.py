@@ -39,9 +39,9 @@ def test_chat_cells_stream_continue_one_chat_and_show_sources(scripted: Scripted
     )
     assert not any(errors_of(c) for c in cells)
     first = cells[2]
-    markdown = [o for o in first["outputs"] if "text/markdown" in o.get("data", {})]
+    markdown = [o for o in first["outputs"] if "text/html" in o.get("data", {})]
     assert markdown, first["outputs"]
-    shown = markdown[-1]["data"]["text/markdown"]
+    shown = markdown[-1]["data"]["text/plain"]
     assert "Hello, world." in shown and "**Sources**" in shown
     assert "[src/data.py (lines 3-9)](/lab/tree/src/data.py)" in shown
     assert "▌" not in shown  # the final update replaced the streaming cursor
@@ -186,10 +186,10 @@ def test_oui_line_commands(scripted: ScriptedServer, tmp_path: Path) -> None:
         str(tmp_path),
     )
     assert not any(errors_of(c) for c in cells)
-    assert "| ✓ | `smollm2` | SmolLM2 | llama.cpp |" in text_of(cells[1])
+    assert "<tr><td>✓</td><td>smollm2</td><td>SmolLM2</td><td>llama.cpp</td></tr>" in text_of(cells[1])
     assert text_of(cells[2]) == "oui: using model smollm2\n"
     assert "the next %%chat cells continue it" in text_of(cells[3])
-    assert "| ✓ | My analysis |" in text_of(cells[4])
+    assert "<tr><td>✓</td><td>My analysis</td>" in text_of(cells[4])
     search = text_of(cells[5])
     assert search.count('<li class="oui-hit">') == 2
     assert 'href="/lab/tree/nb/analysis%200.ipynb"' in search and "cell 1" in search
@@ -211,7 +211,7 @@ def test_interrupting_a_chat_cell_stops_the_generation(scripted: ScriptedServer,
     )
     assert text_of(cells[1], "stderr") == "oui: stopped\n"
     assert not errors_of(cells[1])
-    shown = [o["data"]["text/markdown"] for o in cells[1]["outputs"] if "text/markdown" in o.get("data", {})]
+    shown = [o["data"]["text/plain"] for o in cells[1]["outputs"] if "text/html" in o.get("data", {})]
     assert shown and "word0" in shown[-1] and "word399" not in shown[-1] and "▌" not in shown[-1]
     chat_id = next(iter(scripted.state.chats))
     assert ("POST", f"/oui/api/tasks/chat/{chat_id}/stop") in [(m, p) for m, p, _b, _h in scripted.state.requests]

@@ -26,7 +26,7 @@ def test_chat_widget_continues_the_notebook_chat_and_search_widget_links(scripte
             "from oui_jupyter.notebook import ChatWidget, SearchWidget\nchat = ChatWidget(model='other')\nchat",
             ("answer = chat.ask('second from the widget')\n"
             "print(answer['content']); print(len(chat.history.outputs)); print(chat.model_picker.options)\n"
-            "print(chat.history.outputs[0]['data']['text/markdown'])\n"
+            "print(chat.history.outputs[0]['data']['text/plain'])\n"
             "print(chat.send_button.disabled, chat.stop_button.disabled, chat.status.value)"),
             "search = SearchWidget('loading data', k=2)\nsearch",
             "print(len(search.hits)); print(search.results.value.count('<li class=\"oui-hit\">')); search.search('other words'); print(search.hits[0].snippet)",
@@ -96,8 +96,8 @@ def test_chat_widget_shows_sources_and_reloads_them(scripted: ScriptedServer, tm
     cells = run_cells(
         [
             ("from oui_jupyter.notebook import ChatWidget\nw = ChatWidget(workspace=True)\nw.ask('cite')\n"
-            "print(w.history.outputs[-1]['data']['text/markdown'])"),
-            "again = ChatWidget()\nprint(len(again.messages), again.history.outputs[-1]['data']['text/markdown'])",
+            "print(w.history.outputs[-1]['data']['text/plain'])"),
+            "again = ChatWidget()\nprint(len(again.messages), again.history.outputs[-1]['data']['text/plain'])",
         ],
         env,
         str(tmp_path),
