@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from support.lab_notebook import run_all_cells, wait_kernel_idle
 from support.scripted_openai import ScriptedOpenAI
 
 from .conftest import LabServer, free_port, open_lab, open_sidebar, running_lab, screenshot
@@ -163,12 +164,7 @@ def test_hostile_text_runs_nothing_and_fetches_nothing(browser: Any, hostile_lab
     _Exfil.hits.clear()
     page = open_lab(browser, server, "hostile.ipynb")
     try:
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        page.wait_for_function(
-            "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status === 'idle'",
-            timeout=90_000,
-        )
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        run_all_cells(page)
         cells = page.locator(".jp-Notebook .jp-CodeCell")
         # every output path has shown its hostile text
         answer = cells.nth(3).locator(".jp-OutputArea-output")
@@ -183,10 +179,7 @@ def test_hostile_text_runs_nothing_and_fetches_nothing(browser: Any, hostile_lab
         widget = page.locator(".oui-chat-widget")
         widget.get_by_text("Here you go").first.wait_for(timeout=90_000)
         page.locator(".oui-search-widget li.oui-hit").first.wait_for(timeout=90_000)
-        page.wait_for_function(
-            "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status === 'idle'",
-            timeout=90_000,
-        )
+        wait_kernel_idle(page)
         # The text is shown as text, and the remote image as a link naming its host.
         shown = cells.nth(3).inner_text()
         assert "<script>" in shown and "onerror" in shown

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from nb_live import LiveServer, start_live_server, stop_live_server
+from support.lab_notebook import run_all_cells
 
 from oui_jupyter.notebook.client import OuiClient
 from oui_jupyter.notebook.discovery import ServerInfo
@@ -63,12 +64,7 @@ def test_chat_widget_in_the_browser(lab_server: LiveServer, tmp_path: Path, fron
         try:
             page.goto(f"{lab_server.url}{address}?token={lab_server.token}")
             page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=90_000)
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_function(
-                "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status === 'idle'",
-                timeout=90_000,
-            )
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_all_cells(page)
             widget = page.locator(".oui-chat-widget")
             expect(widget).to_be_visible(timeout=90_000)
             expect(widget.locator("select")).to_have_value("smollm2", timeout=30_000)
