@@ -109,6 +109,33 @@ def parse_message(raw: Any, default_time: float) -> NewMessage:
     )
 
 
+def place_parents_first(parsed: Sequence[NewMessage], now: float) -> list[NewMessage]:
+    """``parsed`` with every message after its parent (oldest first where the tree allows).
+
+    Iterative: a chain of any length costs O(n) and no stack; a parent cycle is a 422.
+    A parent that is not in ``parsed`` counts as a root here (it may be stored already).
+    """
+    by_id = {m.id: m for m in parsed}
+    ordered: list[NewMessage] = []
+    placed: set[str] = set()
+    for message in sorted(parsed, key=lambda m: m.created_at or now):
+        if message.id in placed:
+            continue
+        path: list[NewMessage] = []  # unplaced ancestors, child first
+        on_path: set[str] = set()
+        current: NewMessage | None = message
+        while current is not None and current.id not in placed:
+            if current.id in on_path:
+                raise InvalidInput(f"chat.history has a cycle (through message {current.id})")
+            on_path.add(current.id)
+            path.append(current)
+            current = by_id.get(current.parent_id) if current.parent_id is not None else None
+        for ancestor in reversed(path):
+            placed.add(ancestor.id)
+            ordered.append(ancestor)
+    return ordered
+
+
 def parse_history(chat: dict[str, Any]) -> tuple[list[NewMessage], str | None]:
     """Messages of an incoming chat JSON, parents before children, and its currentId."""
     now = time.time()
@@ -134,23 +161,7 @@ def parse_history(chat: dict[str, Any]) -> tuple[list[NewMessage], str | None]:
     else:
         return [], None
     parsed = [parse_message(raw, now) for raw in raw_messages]
-    by_id = {m.id: m for m in parsed}
-    ordered: list[NewMessage] = []
-    placed: set[str] = set()
-
-    def place(message: NewMessage, depth: int = 0) -> None:
-        if message.id in placed:
-            return
-        if depth > len(by_id):
-            raise InvalidInput("chat.history has a cycle")
-        parent = by_id.get(message.parent_id or "")
-        if parent is not None:
-            place(parent, depth + 1)
-        placed.add(message.id)
-        ordered.append(message)
-
-    for message in sorted(parsed, key=lambda m: m.created_at or now):
-        place(message)
+    ordered = place_parents_first(parsed, now)
     if current_id is not None and not isinstance(current_id, str):
         raise InvalidInput("chat.history.currentId must be a string")
     return ordered, current_id
