@@ -138,7 +138,7 @@ class ChatCompletionsHandler(StreamingHandler):
             "{task_id, chat_id, message_id} at once and streams over the WebSocket",
             body=ChatCompletionForm,
             response=dict[str, Any],
-            statuses=(502, 503, 504),
+            statuses=(409, 502, 503, 504),
         )
     }
 
@@ -197,7 +197,7 @@ class ChatMessageHandler(StreamingHandler):
             "as the SSE event `message`)",
             body=ChatMessageForm,
             response=AssistantMessageResponse,
-            statuses=(502, 503, 504),
+            statuses=(409, 502, 503, 504),
         )
     }
 

@@ -72,6 +72,12 @@ class TagResponse(msgspec.Struct):
     user_id: str
 
 
+class MessageContentForm(msgspec.Struct):
+    """Open WebUI's ``MessageForm``: one message's new text."""
+
+    content: str
+
+
 class TitleForm(msgspec.Struct):
     title: Title
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from oui_jupyter.errors import InvalidInput, NotFound
+from oui_jupyter.errors import Conflict, InvalidInput, NotFound
 from oui_jupyter.schemas.chats import (
     ChatResponse,
     ChatTitleIdResponse,
@@ -171,6 +171,7 @@ class ChatService:
     def __init__(self, store: ChatStore) -> None:
         self.store = store
         self.overlays: list[LiveOverlay] = []
+        self.hub: Any = None  # the EventHub, set by the composition root
 
     # ----- reading -----
     def summary(self, row: Any) -> ChatTitleIdResponse:
@@ -279,8 +280,10 @@ class ChatService:
         self, user_id: str, chat_id: str, chat: dict[str, Any], *, minimal: bool = False
     ) -> ChatResponse:
         """Apply a client's chat JSON without losing anything another client added.
-        ``minimal``: answer without the message tree (its size grows with the chat; the
-        write does not)."""
+        Only what differs from the stored rows is written (Open WebUI's frontend posts the
+        whole chat to save one new message). ``minimal``: answer without the message tree (its
+        size grows with the chat; the write does not); else the tree is built from the rows
+        the merge read, not read again."""
         messages, current_id = parse_history(chat)
         fields: dict[str, Any] = {}
         if "title" in chat:
@@ -290,14 +293,26 @@ class ChatService:
         if "params" in chat:
             fields["params"] = self._dict(chat, "params")
         extra = {k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS}
-        if extra:
-            stored = self.store.get_chat(chat_id, user_id)
-            fields["extra"] = {**(stored.extra or {}), **extra}
-        self.store.merge_messages(
-            chat_id, user_id, messages, current_message_id=current_id, chat_fields=fields
+        row, rows = self.store.merge_messages(
+            chat_id, user_id, messages, current_message_id=current_id, chat_fields=fields,
+            extra=extra, with_rows=not minimal,
         )
+        return self.response(row, rows=rows, with_messages=not minimal)
+
+    def set_message_content(
+        self, user_id: str, chat_id: str, message_id: str, content: str, *, minimal: bool = False
+    ) -> ChatResponse:
+        """Open WebUI's ``POST chats/{id}/messages/{message_id}``: one message's text (one row
+        written), told to the user's sockets as ``chat:message``; the answer is the chat
+        (``minimal``: without its message tree)."""
+        if any(message_id in overlay(chat_id) for overlay in self.overlays):
+            raise Conflict(f"Message {message_id} is being written by a generation")
+        chat = self.store.set_message_content(chat_id, user_id, message_id, content)
+        if self.hub is not None:
+            data = {"chat_id": chat_id, "message_id": message_id, "content": content}
+            self.hub.emit(user_id, "chat:message", data, chat_id=chat_id, message_id=message_id)
         if minimal:
-            return self.response(self.store.get_chat(chat_id, user_id), rows=None, with_messages=False)
+            return self.response(chat, rows=None, with_messages=False)
         return self.get(user_id, chat_id)
 
     def append_messages(
