@@ -12,6 +12,7 @@ from oui_jupyter.handlers.base import OuiHandler, Operation
 from oui_jupyter.schemas.chats import (
     ChatForm,
     ChatResponse,
+    ChatSaveForm,
     ChatTitleIdResponse,
     ExportQuery,
     FolderIdForm,
@@ -144,11 +145,11 @@ class ChatHandler(OuiHandler):
     @web.authenticated
     @authorized
     def post(self, chat_id: str) -> None:
-        form = self.parse_body(ChatForm)
+        form = self.parse_body(ChatSaveForm)
         chats = self.services.chats
         if form.folder_id is not None:
             chats.move_to_folder(self.user.id, chat_id, form.folder_id)
-        self.write_json(chats.merge_update(self.user.id, chat_id, form.chat, minimal=self.minimal))
+        self.write_json(chats.merge_update(self.user.id, chat_id, form.decoded(), minimal=self.minimal))
 
     @web.authenticated
     @authorized

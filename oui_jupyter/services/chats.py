@@ -82,30 +82,31 @@ def branch_of(messages: dict[str, dict[str, Any]], leaf_id: str | None) -> list[
 def parse_message(raw: Any, default_time: float) -> NewMessage:
     if not isinstance(raw, dict):
         raise InvalidInput("each message must be an object")
-    message_id = raw.get("id")
+    get = raw.get
+    message_id = get("id")
     if not isinstance(message_id, str) or not message_id or len(message_id) > 64:
         raise InvalidInput("each message needs a string id of at most 64 characters")
-    role = raw.get("role")
+    role = get("role")
     if role not in ROLES:
         raise InvalidInput(f"message {message_id}: role must be one of {sorted(ROLES)}")
-    content = raw.get("content", "")
+    content = get("content")
     if content is None:
         content = ""
-    if not isinstance(content, str):
+    elif not isinstance(content, str):
         raise InvalidInput(f"message {message_id}: content must be a string")
-    parent_id = raw.get("parentId")
+    parent_id = get("parentId")
     if parent_id is not None and not isinstance(parent_id, str):
         raise InvalidInput(f"message {message_id}: parentId must be a string or null")
-    model = raw.get("model")
+    model = get("model")
     return NewMessage(
-        id=message_id,
-        role=role,
-        content=content,
-        parent_id=parent_id,
-        model=model if isinstance(model, str) else None,
-        done=bool(raw.get("done", True)),
-        extra={k: v for k, v in raw.items() if k not in MESSAGE_CORE_KEYS},
-        created_at=_seconds(raw.get("timestamp"), default_time),
+        message_id,
+        role,
+        content,
+        parent_id,
+        model if isinstance(model, str) else None,
+        bool(get("done", True)),
+        {k: v for k, v in raw.items() if k not in MESSAGE_CORE_KEYS},
+        _seconds(get("timestamp"), default_time),
     )
 
 
@@ -120,6 +121,11 @@ def place_parents_first(parsed: Sequence[NewMessage], now: float) -> list[NewMes
     placed: set[str] = set()
     for message in sorted(parsed, key=lambda m: m.created_at or now):
         if message.id in placed:
+            continue
+        parent = message.parent_id
+        if parent is None or parent in placed or parent not in by_id:  # the usual case
+            placed.add(message.id)
+            ordered.append(message)
             continue
         path: list[NewMessage] = []  # unplaced ancestors, child first
         on_path: set[str] = set()

@@ -192,3 +192,14 @@ async def test_a_cycle_is_422_everywhere_and_nothing_is_written(api, shape):
     chats = (await api("GET", "v1/chats/")).json()
     assert [c["id"] for c in chats] == [chat_id]
     assert (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"] == before
+
+
+async def test_a_save_with_only_the_flat_messages_list_chains_them(api):
+    chat_id = await create(api, chain(2), "m1")
+    flat = [{"id": "f1", "parentId": "m1", "role": "user", "content": "flat one"},
+            {"id": "f2", "role": "assistant", "content": "flat two"}]
+    r = await api("POST", f"v1/chats/{chat_id}", {"chat": {"title": "Flat", "messages": flat}})
+    assert r.code == 200, r.body
+    history = r.json()["chat"]["history"]
+    assert history["messages"]["f2"]["parentId"] == "f1" and history["messages"]["f1"]["parentId"] == "m1"
+    assert history["currentId"] == "f2" and r.json()["title"] == "Flat"
