@@ -363,8 +363,8 @@ class ChatStore:
         extra: dict[str, Any] | None = None,
         with_rows: bool = False,
     ) -> tuple[Chat, list[MessageRow] | None]:
-        """Insert unknown messages, update changed ones, never delete any; ``extra`` is merged
-        into the chat's. Writes only what differs from the stored rows (compared field by field,
+        """Insert unknown messages, update changed ones (not an assistant message that either
+        side has unfinished), never delete any; ``extra`` is merged into the chat's. Writes only what differs from the stored rows (compared field by field,
         ``extra`` as its JSON text): saving a whole chat with one new message is one INSERT.
         ``with_rows``: also return every message of the chat after the merge (read once, here,
         for the answer)."""
@@ -387,6 +387,10 @@ class ChatStore:
                     fresh.append(message)
                     continue
                 row = stored[at]
+                if row[2] == "assistant" and not (row[5] and message.done):
+                    # An unfinished answer is the server's to write, and a client's unfinished
+                    # copy (a placeholder, a partial text) never replaces a stored answer.
+                    continue
                 extra_text = json_text(message.extra)
                 if (row[3] == message.content and row[1] == message.parent_id and row[2] == message.role
                         and row[4] == message.model and bool(row[5]) == message.done

@@ -203,3 +203,20 @@ async def test_a_save_with_only_the_flat_messages_list_chains_them(api):
     history = r.json()["chat"]["history"]
     assert history["messages"]["f2"]["parentId"] == "f1" and history["messages"]["f1"]["parentId"] == "m1"
     assert history["currentId"] == "f2" and r.json()["title"] == "Flat"
+
+
+async def test_a_save_never_replaces_an_answer_with_an_unfinished_copy(api, jp_serverapp):
+    messages = chain(4)
+    messages["m3"]["done"] = False  # an answer still being written (stored unfinished)
+    chat_id = await create(api, messages, "m3")
+    before = stored_rows(jp_serverapp, chat_id)
+    stale = chain(4)
+    stale["m1"].update(content="", done=False)  # the client's placeholder of a finished answer
+    stale["m3"].update(content="client text", done=True)
+    stale["m2"]["content"] = "a user edit"  # still written
+    r = await api("POST", f"v1/chats/{chat_id}", {"chat": {"history": {"messages": stale, "currentId": "m3"}}})
+    assert r.code == 200, r.body
+    after = stored_rows(jp_serverapp, chat_id)
+    assert after["m1"] == before["m1"] and after["m3"] == before["m3"]
+    assert after["m2"][2] == "a user edit"
+    assert r.json()["chat"]["history"]["messages"]["m1"]["content"] == "message 1"
