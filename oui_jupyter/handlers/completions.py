@@ -103,25 +103,28 @@ class StreamingHandler(OuiHandler):
             return
         self.finish()
 
-    def start_live(self, generation: Generation) -> None:
-        task_id = self.services.completions.start_live(generation)
+    def start_live(self, generation: Generation, *more: Generation) -> None:
+        """Run the generations as server tasks; answer the first's ids and every task id."""
+        task_ids = [self.services.completions.start_live(g) for g in (generation, *more)]
         self.write_json(LiveTaskResponse(
-            task_id=task_id, chat_id=generation.chat_id or "", message_id=generation.message_id or "",
-            user_message_id=generation.user_message_id, task_ids=[task_id],
+            task_id=task_ids[0], chat_id=generation.chat_id or "", message_id=generation.message_id or "",
+            user_message_id=generation.user_message_id, task_ids=task_ids,
         ))
 
 
-def answer_id(form: ChatCompletionForm) -> str | None:
-    """The assistant message id a request names: Open WebUI's ``message_ids`` (a list of
-    ``{model_id, message_id}`` or a ``{model_id: message_id}`` map) for the requested model or
-    its first entry, else ``id``."""
+def answers(form: ChatCompletionForm) -> list[tuple[str, str]]:
+    """``(model, message id)`` of each answer Open WebUI's ``message_ids`` asks for (a list of
+    ``{model_id, message_id}`` or a ``{model_id: message_id}`` map)."""
     entries = form.message_ids
     if isinstance(entries, dict):
-        pairs = list(entries.items())
-    elif entries:
-        pairs = [(e.model_id, e.message_id) for e in entries]
-    else:
-        return form.id
+        return list(entries.items())
+    return [(e.model_id, e.message_id) for e in entries or []]
+
+
+def answer_id(form: ChatCompletionForm) -> str | None:
+    """The answer's id a request names: ``message_ids``' entry for the requested model (or its
+    first), else ``id``."""
+    pairs = answers(form)
     return next((mid for model, mid in pairs if model == form.model), pairs[0][1] if pairs else form.id)
 
 
@@ -173,6 +176,9 @@ class ChatCompletionsHandler(StreamingHandler):
         if form.session_id is not None:
             if form.chat_id is None and not options.new_chat:
                 raise InvalidInput("session_id (live mode) needs a chat_id")
+            if len(answers(form)) > 1:  # Open WebUI's several models: one answer each
+                self.start_live(*await completions.from_openai_many(self.user, answers(form), form.messages, options))
+                return
             self.start_live(await completions.from_openai(self.user, form.model, form.messages, options))
             return
         if not form.stream and form.chat_id is None and not options.new_chat:

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import Conflict, InvalidInput, NotFound, ProviderError
@@ -366,6 +366,24 @@ class CompletionService:
         else:
             parent = chat.current_message_id if options.parent_id is UNSET else options.parent_id
         return await self._persisted_turn(user, resolved, options, parent, list(messages), chat.has_messages)
+
+    async def from_openai_many(
+        self, user: UserInfo, answers: list[tuple[str, str]], messages: Any, options: TurnOptions
+    ) -> list[Generation]:
+        """Open WebUI's turn with several models: one user message, one answer for each
+        ``(model, message id)``, siblings under it. Every model is resolved before anything is
+        written."""
+        if len({mid for _, mid in answers}) < len(answers):
+            raise Conflict("message_ids name one message id twice")
+        for model, _ in answers:
+            await self.models.resolve(model, user)
+        generations: list[Generation] = []
+        for model, message_id in answers:
+            turn = replace(options, message_id=message_id)
+            if generations:  # the user message is stored now: the next answers hang under it
+                turn.chat_id, turn.new_chat = generations[0].chat_id, False
+            generations.append(await self.from_openai(user, model, messages, turn))
+        return generations
 
     async def from_message(
         self, user: UserInfo, chat_id: str, content: str, model: str | None, options: TurnOptions

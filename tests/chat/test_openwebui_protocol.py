@@ -248,3 +248,31 @@ async def test_chat_message_route_takes_ids(api, new_chat):
     assert messages[user2]["parentId"] == "answer-1" and messages["user-1"]["content"] == "Hi"
     r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "x", "id": "bad id"})
     assert r.code == 422
+
+
+async def test_several_models_answer_the_same_user_message(api, ws_connect, scripted_openai):
+    ws = await ws_connect()
+    u1, a1 = ids()
+    b1 = str(uuid.uuid4())
+    entries = [{"model_id": "fast", "message_id": a1, "modelIdx": 0}, {"model_id": "slow", "message_id": b1, "modelIdx": 1}]
+    body = owui_body("Hello", a1, u1, None, first=True, message_ids=entries)
+    r = await api("POST", "chat/completions", body)
+    assert r.code == 200, r.body
+    started = r.json()
+    assert started["message_id"] == a1 and len(started["task_ids"]) == 2
+    await frames_until(ws, is_done(a1))
+    history = (await api("GET", f"v1/chats/{started['chat_id']}")).json()["chat"]["history"]
+    if not history["messages"][b1]["done"]:
+        await frames_until(ws, is_done(b1))
+        history = (await api("GET", f"v1/chats/{started['chat_id']}")).json()["chat"]["history"]
+    messages = history["messages"]
+    assert set(messages) == {u1, a1, b1} and messages[u1]["childrenIds"] == [a1, b1]
+    assert messages[a1]["model"] == "fast" and messages[b1]["model"] == "slow"
+    assert messages[a1]["content"] == ANSWER and messages[b1]["content"] == ANSWER
+    assert sorted(req["model"] for req in scripted_openai.requests) == ["fast", "slow"]
+    # A model nobody serves: refused before anything is written.
+    u2, a2 = ids()
+    entries = [{"model_id": "fast", "message_id": a2}, {"model_id": "no-such-model", "message_id": str(uuid.uuid4())}]
+    r = await api("POST", "chat/completions", owui_body("x", a2, u2, a1, chat_id=started["chat_id"], message_ids=entries))
+    assert r.code == 404, r.body
+    assert set((await api("GET", f"v1/chats/{started['chat_id']}")).json()["chat"]["history"]["messages"]) == {u1, a1, b1}
