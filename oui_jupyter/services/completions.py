@@ -511,11 +511,10 @@ class CompletionService:
             body["stream_options"] = {"include_usage": True}
         if to_insert or placeholder is not None:
             self.turns.insert_turn(chat_id, to_insert, current_message_id=message_id)
-        has_messages = not (first_turn and options.title)
         generation = Generation(
             self, user=user, model=resolved, body=body, chat_id=chat_id,
             user_message_id=user_message_id, message_id=message_id, prefix=prefix,
-            sources=sources, first_turn=not has_messages, user_text=user_text,
+            sources=sources, first_turn=first_turn and options.title, user_text=user_text,
         )
         generation.relay_usage_chunk = asked_usage
         start: dict[str, Any] = {"content": prefix, "done": False, "model": resolved.id,
