@@ -336,6 +336,7 @@ class OuiJupyter(ExtensionApp):
         hub = EventHub(self.stream_batch_ms)
         registry = TaskRegistry()
         services.chats.overlays.append(registry.overlay)
+        services.chats.hub = hub
         completions = CompletionService(
             models=models, chats=services.chats, turns=turns, hub=hub, registry=registry,
             default_params=dict(self.default_model_params),

@@ -111,6 +111,11 @@ class OuiHandler(APIHandler):
         except msgspec.ValidationError as exc:
             raise errors.InvalidInput(f"Invalid query: {exc}") from None
 
+    @property
+    def minimal(self) -> bool:
+        """RFC 7240 ``Prefer: return=minimal``: answer a chat without its message tree."""
+        return "return=minimal" in self.request.headers.get("Prefer", "").replace(" ", "")
+
     # ----- output -----
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)

@@ -12,10 +12,12 @@ from oui_jupyter.handlers.base import OuiHandler, Operation
 from oui_jupyter.schemas.chats import (
     ChatForm,
     ChatResponse,
+    ChatSaveForm,
     ChatTitleIdResponse,
     ExportQuery,
     FolderIdForm,
     ListChatsQuery,
+    MessageContentForm,
     SearchChatsQuery,
     TagForm,
     TagResponse,
@@ -143,19 +145,37 @@ class ChatHandler(OuiHandler):
     @web.authenticated
     @authorized
     def post(self, chat_id: str) -> None:
-        form = self.parse_body(ChatForm)
+        form = self.parse_body(ChatSaveForm)
         chats = self.services.chats
         if form.folder_id is not None:
             chats.move_to_folder(self.user.id, chat_id, form.folder_id)
-        # RFC 7240 `Prefer: return=minimal`: the chat's fields without its message tree.
-        minimal = "return=minimal" in self.request.headers.get("Prefer", "").replace(" ", "")
-        self.write_json(chats.merge_update(self.user.id, chat_id, form.chat, minimal=minimal))
+        self.write_json(chats.merge_update(self.user.id, chat_id, form.decoded(), minimal=self.minimal))
 
     @web.authenticated
     @authorized
     def delete(self, chat_id: str) -> None:
         self.services.chats.delete(self.user.id, chat_id)
         self.write_json(True)
+
+
+class ChatMessageContentHandler(OuiHandler):
+    api = {
+        "post": Operation(
+            "Set one message's text (Open WebUI's per-message update): one row written, a "
+            "`chat:message` event to your sockets; answers the chat (with `Prefer: "
+            "return=minimal`, without its message tree); 409 while a generation writes it",
+            body=MessageContentForm,
+            response=ChatResponse,
+            statuses=(409,),
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    def post(self, chat_id: str, message_id: str) -> None:
+        form = self.parse_body(MessageContentForm)
+        self.write_json(self.services.chats.set_message_content(
+            self.user.id, chat_id, message_id, form.content, minimal=self.minimal))
 
 
 class ChatToggleHandler(OuiHandler):

@@ -13,6 +13,7 @@ from tornado.iostream import StreamClosedError
 from oui_jupyter.errors import InvalidInput
 from oui_jupyter.handlers.base import OuiHandler, Operation, status_for
 from oui_jupyter.schemas.completions import (
+    OPENAI_PARAMS,
     OUI_FIELDS,
     AssistantMessageResponse,
     ChatCompletionForm,
@@ -102,12 +103,34 @@ class StreamingHandler(OuiHandler):
             return
         self.finish()
 
-    def start_live(self, generation: Generation) -> None:
-        task_id = self.services.completions.start_live(generation)
+    def start_live(self, generation: Generation, *more: Generation) -> None:
+        """Run the generations as server tasks; answer the first's ids and every task id."""
+        task_ids = [self.services.completions.start_live(g) for g in (generation, *more)]
         self.write_json(LiveTaskResponse(
-            task_id=task_id, chat_id=generation.chat_id or "", message_id=generation.message_id or "",
-            user_message_id=generation.user_message_id,
+            task_id=task_ids[0], chat_id=generation.chat_id or "", message_id=generation.message_id or "",
+            user_message_id=generation.user_message_id, task_ids=task_ids,
         ))
+
+
+def answers(form: ChatCompletionForm) -> list[tuple[str, str]]:
+    """``(model, message id)`` of each answer Open WebUI's ``message_ids`` asks for (a list of
+    ``{model_id, message_id}`` or a ``{model_id: message_id}`` map)."""
+    entries = form.message_ids
+    if isinstance(entries, dict):
+        return list(entries.items())
+    return [(e.model_id, e.message_id) for e in entries or []]
+
+
+def answer_id(form: ChatCompletionForm) -> str | None:
+    """The answer's id a request names: ``message_ids``' entry for the requested model (or its
+    first), else ``id``."""
+    pairs = answers(form)
+    return next((mid for model, mid in pairs if model == form.model), pairs[0][1] if pairs else form.id)
+
+
+def sampling_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The OpenAI sampling parameters in Open WebUI's ``params`` (it sends them there)."""
+    return {k: v for k, v in (params or {}).items() if k in OPENAI_PARAMS and v is not None}
 
 
 class ChatCompletionsHandler(StreamingHandler):
@@ -118,7 +141,7 @@ class ChatCompletionsHandler(StreamingHandler):
             "{task_id, chat_id, message_id} at once and streams over the WebSocket",
             body=ChatCompletionForm,
             response=dict[str, Any],
-            statuses=(502, 503, 504),
+            statuses=(409, 502, 503, 504),
         )
     }
 
@@ -132,22 +155,33 @@ class ChatCompletionsHandler(StreamingHandler):
             form = msgspec.convert(body, ChatCompletionForm)
         except msgspec.ValidationError as exc:
             raise InvalidInput(f"Invalid request body: {exc}") from None
+        user_message = body.get("user_message") or body.get("parent_message")
         options = TurnOptions(
-            params={k: v for k, v in body.items() if k not in _NOT_PARAMS},
+            params={**sampling_params(form.params), **{k: v for k, v in body.items() if k not in _NOT_PARAMS}},
             chat_id=form.chat_id,
             parent_id=UNSET if form.parent_id is msgspec.UNSET else form.parent_id,
             regenerate=form.regenerate,
             continue_=form.continue_,
             files=form.files or [],
             features=form.features or {},
+            message_id=answer_id(form),
+            user_message=user_message if form.user_message or form.parent_message else None,
+            reuse_named=True,
+            # Open WebUI: `parent_id: null` and no chat_id is its frontend's first turn.
+            new_chat=form.chat_id is None and form.parent_id is None and bool(user_message),
+            folder_id=form.folder_id,
+            title=bool((form.background_tasks or {}).get("title_generation", True)),
         )
         completions = self.services.completions
         if form.session_id is not None:
-            if form.chat_id is None:
+            if form.chat_id is None and not options.new_chat:
                 raise InvalidInput("session_id (live mode) needs a chat_id")
+            if len(answers(form)) > 1:  # Open WebUI's several models: one answer each
+                self.start_live(*await completions.from_openai_many(self.user, answers(form), form.messages, options))
+                return
             self.start_live(await completions.from_openai(self.user, form.model, form.messages, options))
             return
-        if not form.stream and form.chat_id is None:
+        if not form.stream and form.chat_id is None and not options.new_chat:
             self.write_json(await completions.complete_direct(self.user, form.model, form.messages, options))
             return
         generation = await completions.from_openai(self.user, form.model, form.messages, options)
@@ -169,7 +203,7 @@ class ChatMessageHandler(StreamingHandler):
             "as the SSE event `message`)",
             body=ChatMessageForm,
             response=AssistantMessageResponse,
-            statuses=(502, 503, 504),
+            statuses=(409, 502, 503, 504),
         )
     }
 
@@ -182,6 +216,8 @@ class ChatMessageHandler(StreamingHandler):
             parent_id=form.parent_id if form.parent_id is not None else UNSET,
             files=form.files or [],
             features=form.features or {},
+            message_id=form.id,
+            user_message={"id": form.user_message_id} if form.user_message_id else None,
         )
         completions = self.services.completions
         generation = await completions.from_message(self.user, chat_id, form.content, form.model, options)

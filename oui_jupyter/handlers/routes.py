@@ -25,6 +25,7 @@ FOLDER_ID = r"(?P<folder_id>[\w-]{1,64})"
 SHARE_ID = r"(?P<share_id>[\w-]{1,64})"
 KNOWLEDGE_ID = r"(?P<knowledge_id>[\w-]{1,64})"
 FILE_ID = r"(?P<file_id>[\w-]{1,64})"
+MESSAGE_ID = r"(?P<message_id>[\w-]{1,64})"
 
 ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"version", core.VersionHandler),
@@ -53,6 +54,7 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/chats/{CHAT_ID}/tags/all", chats.ChatTagsClearHandler),
     (rf"v1/chats/{CHAT_ID}/export", chats.ExportChatHandler),
     (rf"v1/chats/{CHAT_ID}/message", completions.ChatMessageHandler),
+    (rf"v1/chats/{CHAT_ID}/messages/{MESSAGE_ID}", chats.ChatMessageContentHandler),
     # models, completions, live events
     (r"models", models.ModelsHandler),
     (r"v1/models(?:/list)?/?", models.CustomModelsHandler),

@@ -17,6 +17,23 @@ class ChatForm(msgspec.Struct):
     folder_id: str | None = None
 
 
+class ChatSaveForm(msgspec.Struct):
+    """``ChatForm`` as merge-update reads it: the chat's keys decoded one by one, so the flat
+    ``messages`` list that Open WebUI sends beside ``history`` (the same messages again) is
+    never decoded when the tree is there."""
+
+    chat: dict[str, msgspec.Raw]
+    folder_id: str | None = None
+
+    def decoded(self) -> dict[str, Any]:
+        decode = msgspec.json.decode
+        chat = {k: decode(v) for k, v in self.chat.items() if k != "messages"}
+        history = chat.get("history")
+        if "messages" in self.chat and not (isinstance(history, dict) and isinstance(history.get("messages"), dict)):
+            chat["messages"] = decode(self.chat["messages"])
+        return chat
+
+
 class ChatResponse(msgspec.Struct):
     id: str
     user_id: str
@@ -70,6 +87,12 @@ class TagResponse(msgspec.Struct):
     id: str
     name: str
     user_id: str
+
+
+class MessageContentForm(msgspec.Struct):
+    """Open WebUI's ``MessageForm``: one message's new text."""
+
+    content: str
 
 
 class TitleForm(msgspec.Struct):

@@ -6,11 +6,39 @@ from typing import Annotated, Any
 import msgspec
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# A message id a client chooses: what the routes' ``{message_id}`` takes (Open WebUI's uuid4s).
+MessageId = Annotated[str, msgspec.Meta(pattern=r"^[\w-]{1,64}$")]
 
-# Fields of a chat/completions body that oui reads itself; every other field is a model
-# parameter and goes to the upstream as is (after the model's and the defaults').
+# Fields of a chat/completions body that oui reads itself (or, for Open WebUI's frontend, reads
+# and ignores); every other field is a model parameter and goes to the upstream as is (after
+# the model's and the defaults').
 OUI_FIELDS = ("chat_id", "parent_id", "session_id", "files", "features", "regenerate", "continue",
-              "id", "background_tasks", "variables", "params", "tool_ids")
+              "id", "background_tasks", "variables", "params", "tool_ids", "user_message",
+              "parent_message", "message_ids", "model_item", "tool_servers", "folder_id",
+              "filter_ids", "skill_ids", "terminal_id", "chat_variables", "new_chat")
+# Keys of Open WebUI's ``params`` that are OpenAI sampling parameters (the rest are its own).
+OPENAI_PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop",
+                 "frequency_penalty", "presence_penalty", "logit_bias", "reasoning_effort")
+
+
+class UserMessageForm(msgspec.Struct):
+    """Open WebUI's ``user_message``: the new user message as its frontend built it (other
+    keys, such as ``childrenIds`` or ``timestamp``, are read past)."""
+
+    id: MessageId
+    content: str | list[dict[str, Any]] = ""
+    parentId: Id | None | msgspec.UnsetType = msgspec.UNSET
+    role: str = "user"
+    files: list[Any] | None = None
+    models: list[str] | None = None
+
+
+class MessageIdEntry(msgspec.Struct):
+    """One answer of Open WebUI's ``message_ids`` list: the model and its message's id."""
+
+    model_id: str
+    message_id: MessageId
+    modelIdx: int | None = None
 
 
 class ChatCompletionForm(msgspec.Struct):
@@ -19,10 +47,19 @@ class ChatCompletionForm(msgspec.Struct):
     user message hangs under; absent: the chat's current message; null: the root);
     ``regenerate`` (``parent_id`` = the user message) adds an assistant sibling; ``continue``
     (``parent_id`` = an assistant message) extends it; ``session_id`` answers at once and streams
-    over the WebSocket; ``files``/``features`` ask for retrieved context."""
+    over the WebSocket; ``files``/``features`` ask for retrieved context.
+
+    Open WebUI's frontend names the turn's messages itself: ``user_message`` (with its ``id``;
+    an id already in the chat as a user message answers it again), ``id`` or ``message_ids``
+    (the answer's id; a stored empty, unfinished assistant message is filled in), and
+    ``parent_id: null`` without a ``chat_id`` starts a new chat. Named ids match
+    ``[\\w-]{1,64}`` (else 422) and are unused in the chat (else 409). ``messages`` may then be
+    left out (or hold only system messages): the server reads the branch. Its
+    ``background_tasks``, ``model_item``, ``tool_servers``... are accepted; ``params`` gives
+    sampling parameters (``temperature``, ``top_p``, ``max_tokens``, ``stop``...)."""
 
     model: str
-    messages: list[dict[str, Any]]
+    messages: list[dict[str, Any]] = msgspec.field(default_factory=list)
     stream: bool = False
     chat_id: Id | None = None
     parent_id: Id | None | msgspec.UnsetType = msgspec.UNSET
@@ -31,17 +68,28 @@ class ChatCompletionForm(msgspec.Struct):
     features: dict[str, Any] | None = None
     regenerate: bool = False
     continue_: bool = msgspec.field(default=False, name="continue")
+    id: MessageId | None = None
+    user_message: UserMessageForm | None = None
+    parent_message: UserMessageForm | None = None
+    message_ids: list[MessageIdEntry] | dict[str, MessageId] | None = None
+    background_tasks: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    folder_id: Id | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
 
 
 class ChatMessageForm(msgspec.Struct):
-    """One user turn in a chat, run entirely by the server."""
+    """One user turn in a chat, run entirely by the server; ``user_message_id`` and ``id``
+    name the user message and the answer (unused ids matching ``[\\w-]{1,64}``), else the
+    server makes them."""
 
     content: Annotated[str, msgspec.Meta(min_length=1)]
     model: str | None = None
     parent_id: Id | None = None
+    id: MessageId | None = None
+    user_message_id: MessageId | None = None
     files: list[Any] | None = None
     features: dict[str, Any] | None = None
     stream: bool = False
@@ -54,6 +102,8 @@ class LiveTaskResponse(msgspec.Struct):
     chat_id: str
     message_id: str
     user_message_id: str | None
+    task_ids: list[str] = msgspec.field(default_factory=list)  # Open WebUI reads these two
+    status: bool = True
 
 
 class AssistantMessageResponse(msgspec.Struct, omit_defaults=True):

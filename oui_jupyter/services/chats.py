@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from oui_jupyter.errors import InvalidInput, NotFound
+from oui_jupyter.errors import Conflict, InvalidInput, NotFound
 from oui_jupyter.schemas.chats import (
     ChatResponse,
     ChatTitleIdResponse,
@@ -82,31 +82,64 @@ def branch_of(messages: dict[str, dict[str, Any]], leaf_id: str | None) -> list[
 def parse_message(raw: Any, default_time: float) -> NewMessage:
     if not isinstance(raw, dict):
         raise InvalidInput("each message must be an object")
-    message_id = raw.get("id")
+    get = raw.get
+    message_id = get("id")
     if not isinstance(message_id, str) or not message_id or len(message_id) > 64:
         raise InvalidInput("each message needs a string id of at most 64 characters")
-    role = raw.get("role")
+    role = get("role")
     if role not in ROLES:
         raise InvalidInput(f"message {message_id}: role must be one of {sorted(ROLES)}")
-    content = raw.get("content", "")
+    content = get("content")
     if content is None:
         content = ""
-    if not isinstance(content, str):
+    elif not isinstance(content, str):
         raise InvalidInput(f"message {message_id}: content must be a string")
-    parent_id = raw.get("parentId")
+    parent_id = get("parentId")
     if parent_id is not None and not isinstance(parent_id, str):
         raise InvalidInput(f"message {message_id}: parentId must be a string or null")
-    model = raw.get("model")
+    model = get("model")
     return NewMessage(
-        id=message_id,
-        role=role,
-        content=content,
-        parent_id=parent_id,
-        model=model if isinstance(model, str) else None,
-        done=bool(raw.get("done", True)),
-        extra={k: v for k, v in raw.items() if k not in MESSAGE_CORE_KEYS},
-        created_at=_seconds(raw.get("timestamp"), default_time),
+        message_id,
+        role,
+        content,
+        parent_id,
+        model if isinstance(model, str) else None,
+        bool(get("done", True)),
+        {k: v for k, v in raw.items() if k not in MESSAGE_CORE_KEYS},
+        _seconds(get("timestamp"), default_time),
     )
+
+
+def place_parents_first(parsed: Sequence[NewMessage], now: float) -> list[NewMessage]:
+    """``parsed`` with every message after its parent (oldest first where the tree allows).
+
+    Iterative: a chain of any length costs O(n) and no stack; a parent cycle is a 422.
+    A parent that is not in ``parsed`` counts as a root here (it may be stored already).
+    """
+    by_id = {m.id: m for m in parsed}
+    ordered: list[NewMessage] = []
+    placed: set[str] = set()
+    for message in sorted(parsed, key=lambda m: m.created_at or now):
+        if message.id in placed:
+            continue
+        parent = message.parent_id
+        if parent is None or parent in placed or parent not in by_id:  # the usual case
+            placed.add(message.id)
+            ordered.append(message)
+            continue
+        path: list[NewMessage] = []  # unplaced ancestors, child first
+        on_path: set[str] = set()
+        current: NewMessage | None = message
+        while current is not None and current.id not in placed:
+            if current.id in on_path:
+                raise InvalidInput(f"chat.history has a cycle (through message {current.id})")
+            on_path.add(current.id)
+            path.append(current)
+            current = by_id.get(current.parent_id) if current.parent_id is not None else None
+        for ancestor in reversed(path):
+            placed.add(ancestor.id)
+            ordered.append(ancestor)
+    return ordered
 
 
 def parse_history(chat: dict[str, Any]) -> tuple[list[NewMessage], str | None]:
@@ -134,23 +167,7 @@ def parse_history(chat: dict[str, Any]) -> tuple[list[NewMessage], str | None]:
     else:
         return [], None
     parsed = [parse_message(raw, now) for raw in raw_messages]
-    by_id = {m.id: m for m in parsed}
-    ordered: list[NewMessage] = []
-    placed: set[str] = set()
-
-    def place(message: NewMessage, depth: int = 0) -> None:
-        if message.id in placed:
-            return
-        if depth > len(by_id):
-            raise InvalidInput("chat.history has a cycle")
-        parent = by_id.get(message.parent_id or "")
-        if parent is not None:
-            place(parent, depth + 1)
-        placed.add(message.id)
-        ordered.append(message)
-
-    for message in sorted(parsed, key=lambda m: m.created_at or now):
-        place(message)
+    ordered = place_parents_first(parsed, now)
     if current_id is not None and not isinstance(current_id, str):
         raise InvalidInput("chat.history.currentId must be a string")
     return ordered, current_id
@@ -160,6 +177,7 @@ class ChatService:
     def __init__(self, store: ChatStore) -> None:
         self.store = store
         self.overlays: list[LiveOverlay] = []
+        self.hub: Any = None  # the EventHub, set by the composition root
 
     # ----- reading -----
     def summary(self, row: Any) -> ChatTitleIdResponse:
@@ -268,8 +286,10 @@ class ChatService:
         self, user_id: str, chat_id: str, chat: dict[str, Any], *, minimal: bool = False
     ) -> ChatResponse:
         """Apply a client's chat JSON without losing anything another client added.
-        ``minimal``: answer without the message tree (its size grows with the chat; the
-        write does not)."""
+        Only what differs from the stored rows is written (Open WebUI's frontend posts the
+        whole chat to save one new message). ``minimal``: answer without the message tree (its
+        size grows with the chat; the write does not); else the tree is built from the rows
+        the merge read, not read again."""
         messages, current_id = parse_history(chat)
         fields: dict[str, Any] = {}
         if "title" in chat:
@@ -279,14 +299,26 @@ class ChatService:
         if "params" in chat:
             fields["params"] = self._dict(chat, "params")
         extra = {k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS}
-        if extra:
-            stored = self.store.get_chat(chat_id, user_id)
-            fields["extra"] = {**(stored.extra or {}), **extra}
-        self.store.merge_messages(
-            chat_id, user_id, messages, current_message_id=current_id, chat_fields=fields
+        row, rows = self.store.merge_messages(
+            chat_id, user_id, messages, current_message_id=current_id, chat_fields=fields,
+            extra=extra, with_rows=not minimal,
         )
+        return self.response(row, rows=rows, with_messages=not minimal)
+
+    def set_message_content(
+        self, user_id: str, chat_id: str, message_id: str, content: str, *, minimal: bool = False
+    ) -> ChatResponse:
+        """Open WebUI's ``POST chats/{id}/messages/{message_id}``: one message's text (one row
+        written), told to the user's sockets as ``chat:message``; the answer is the chat
+        (``minimal``: without its message tree)."""
+        if any(message_id in overlay(chat_id) for overlay in self.overlays):
+            raise Conflict(f"Message {message_id} is being written by a generation")
+        chat = self.store.set_message_content(chat_id, user_id, message_id, content)
+        if self.hub is not None:
+            data = {"chat_id": chat_id, "message_id": message_id, "content": content}
+            self.hub.emit(user_id, "chat:message", data, chat_id=chat_id, message_id=message_id)
         if minimal:
-            return self.response(self.store.get_chat(chat_id, user_id), rows=None, with_messages=False)
+            return self.response(chat, rows=None, with_messages=False)
         return self.get(user_id, chat_id)
 
     def append_messages(

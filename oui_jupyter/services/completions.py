@@ -21,10 +21,10 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from oui_jupyter.errors import InvalidInput, NotFound, ProviderError
+from oui_jupyter.errors import Conflict, InvalidInput, NotFound, ProviderError
 from oui_jupyter.services.models import model_params
 from oui_jupyter.services.pacing import StartPacer
 
@@ -58,8 +58,13 @@ def text_of(content: Any) -> str:
     return ""
 
 
-def validate_messages(messages: Any) -> list[dict[str, Any]]:
-    if not isinstance(messages, list) or not messages:
+# Keys of Open WebUI's user_message that are columns or derived; the rest is kept as extra.
+_USER_MESSAGE_CORE = {"id", "parentId", "childrenIds", "role", "content", "timestamp", "done", "model"}
+
+
+def validate_messages(messages: Any, allow_empty: bool = False) -> list[dict[str, Any]]:
+    """``allow_empty``: a persisted turn may leave the branch to the server."""
+    if not isinstance(messages, list) or not (messages or allow_empty):
         raise InvalidInput("messages must be a non-empty list")
     for message in messages:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
@@ -68,6 +73,15 @@ def validate_messages(messages: Any) -> list[dict[str, Any]]:
         if content is not None and not isinstance(content, (str, list)):
             raise InvalidInput("a message's content must be a string or a list of parts")
     return messages
+
+
+def named_user_message(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Open WebUI's ``user_message`` (schema-checked by the handler), or None."""
+    if raw is None:
+        return None
+    if raw.get("role", "user") != "user":
+        raise InvalidInput("user_message.role must be 'user'")
+    return raw
 
 
 @dataclass
@@ -81,6 +95,16 @@ class TurnOptions:
     continue_: bool = False
     files: list[Any] = field(default_factory=list)
     features: dict[str, Any] = field(default_factory=dict)
+    # Ids the client chose (Open WebUI's frontend names its messages): the answer's, and the
+    # new user message (its ``id``, and for chat/completions its content, parentId, files...).
+    message_id: str | None = None
+    user_message: dict[str, Any] | None = None
+    # chat/completions: a named user message already in the chat is answered again, a named
+    # stored empty unfinished assistant message is filled in (Open WebUI's own rules).
+    reuse_named: bool = False
+    new_chat: bool = False  # no chat_id: make the chat first (Open WebUI's first turn)
+    folder_id: str | None = None
+    title: bool = True  # a first turn may schedule a title (background_tasks.title_generation)
 
 
 class Generation:
@@ -319,17 +343,47 @@ class CompletionService:
     async def from_openai(self, user: UserInfo, model: str, messages: Any, options: TurnOptions) -> Generation:
         """A turn of ``chat/completions``: the client sends the branch as ``messages``."""
         await self.pacer.enter()
-        messages = validate_messages(messages)
+        persisted = options.chat_id is not None or options.new_chat
+        # A persisted turn that names its user message (or answers a stored one again) may
+        # leave the branch to the server: then ``messages`` is empty or only system messages.
+        messages = validate_messages(messages, allow_empty=persisted)
         resolved = await self.models.resolve(model, user)
-        if options.chat_id is None:
+        if not persisted:
             if options.regenerate or options.continue_:
                 raise InvalidInput("regenerate and continue need a chat_id")
             prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
             body = self._body(resolved, prompt, options)
             return Generation(self, user=user, model=resolved, body=body, sources=sources)
-        chat = self.turns.chat_head(options.chat_id, user.id)
-        parent = chat.current_message_id if options.parent_id is UNSET else options.parent_id
+        named = named_user_message(options.user_message)
+        if options.new_chat:
+            created = self.chats.create(
+                user.id, {"title": "New Chat", "models": [resolved.id]}, folder_id=options.folder_id
+            )
+            options.chat_id = created.id
+        chat = self.turns.chat_head(options.chat_id, user.id)  # type: ignore[arg-type]
+        if named is not None and "parentId" in named:
+            parent = named["parentId"]
+        else:
+            parent = chat.current_message_id if options.parent_id is UNSET else options.parent_id
         return await self._persisted_turn(user, resolved, options, parent, list(messages), chat.has_messages)
+
+    async def from_openai_many(
+        self, user: UserInfo, answers: list[tuple[str, str]], messages: Any, options: TurnOptions
+    ) -> list[Generation]:
+        """Open WebUI's turn with several models: one user message, one answer for each
+        ``(model, message id)``, siblings under it. Every model is resolved before anything is
+        written."""
+        if len({mid for _, mid in answers}) < len(answers):
+            raise Conflict("message_ids name one message id twice")
+        for model, _ in answers:
+            await self.models.resolve(model, user)
+        generations: list[Generation] = []
+        for model, message_id in answers:
+            turn = replace(options, message_id=message_id)
+            if generations:  # the user message is stored now: the next answers hang under it
+                turn.chat_id, turn.new_chat = generations[0].chat_id, False
+            generations.append(await self.from_openai(user, model, messages, turn))
+        return generations
 
     async def from_message(
         self, user: UserInfo, chat_id: str, content: str, model: str | None, options: TurnOptions
@@ -347,6 +401,8 @@ class CompletionService:
             rows = self.turns.branch(chat_id, parent, self.max_history_messages)
             history = [{"role": r["role"], "content": r["content"]} for r in rows]
         options.chat_id = chat_id
+        if options.user_message is not None:
+            options.user_message = {**options.user_message, "content": content}
         messages = [*history, {"role": "user", "content": content}]
         return await self._persisted_turn(user, resolved, options, parent, messages, chat.has_messages)
 
@@ -388,50 +444,77 @@ class CompletionService:
 
         chat_id = options.chat_id
         assert chat_id is not None
+        named = named_user_message(options.user_message)
+        placeholder, parent = self._named_ids(user.id, chat_id, options, named, parent)
+        if placeholder is not None or options.regenerate:
+            named = None  # the user message is stored already
+        # The client sent the branch, or (Open WebUI) only system messages: then it is read here.
+        client_branch = any(m.get("role") != "system" for m in messages)
+        tail: list[dict[str, Any]] = []  # what follows the stored branch in the prompt
         prefix = ""
+        first_turn = not has_messages
         to_insert: list[NewMessage] = []
-        if options.regenerate or options.continue_:
+        if placeholder is not None:  # a stored empty answer (Open WebUI made the turn itself)
+            message_id, user_message_id = placeholder
+            user_row = self.turns.message(chat_id, user_message_id) if user_message_id else None
+            user_text = user_row.content if user_row is not None else ""
+            first_turn = user_row is not None and user_row.parent_id is None
+            leaf = user_message_id
+        elif options.regenerate or options.continue_:
             if parent is None:
                 raise InvalidInput("regenerate and continue need a parent_id")
             row = self.turns.message(chat_id, parent)
             if row is None:
                 raise NotFound(f"Message {parent} not found in chat {chat_id}")
-        if options.continue_:
-            if row.role != "assistant":
-                raise InvalidInput("continue needs parent_id = the assistant message to extend")
-            user_message_id, message_id, prefix = row.parent_id, row.id, row.content
-            user_text = ""
-        else:
-            if options.regenerate:
+            leaf = row.id
+            if options.continue_:
+                if row.role != "assistant":
+                    raise InvalidInput("continue needs parent_id = the assistant message to extend")
+                user_message_id, message_id, prefix = row.parent_id, row.id, row.content
+                user_text = ""
+            else:
                 if row.role != "user":
                     raise InvalidInput("regenerate needs parent_id = the user message to answer again")
-                user_message_id = row.id
-                user_text = row.content
+                user_message_id, user_text = row.id, row.content
+                message_id = options.message_id or str(uuid.uuid4())
+                to_insert.append(NewMessage(id=message_id, role="assistant", content="",
+                                            parent_id=user_message_id, model=resolved.id, done=False))
+        else:
+            if named is not None:
+                content = named.get("content") or ""
+            elif client_branch and messages[-1].get("role") == "user":
+                content = messages[-1].get("content")
             else:
-                last = messages[-1]
-                if last.get("role") != "user":
-                    raise InvalidInput("the last message must be the user's (or use regenerate/continue)")
-                user_text = text_of(last.get("content"))
-                user_message_id = str(uuid.uuid4())
-                extra: dict[str, Any] = {"models": [resolved.id]}
-                if options.files:
-                    extra["files"] = options.files
-                to_insert.append(NewMessage(id=user_message_id, role="user", content=user_text,
-                                            parent_id=parent, extra=extra))
-            message_id = str(uuid.uuid4())
+                raise InvalidInput("the last message must be the user's (or use regenerate/continue)")
+            user_text = text_of(content)
+            user_message_id = named["id"] if named is not None else str(uuid.uuid4())
+            extra: dict[str, Any] = {
+                **{k: v for k, v in (named or {}).items() if k not in _USER_MESSAGE_CORE},
+                "models": (named or {}).get("models") or [resolved.id],
+            }
+            if options.files and not extra.get("files"):
+                extra["files"] = options.files
+            message_id = options.message_id or str(uuid.uuid4())
+            to_insert.append(NewMessage(id=user_message_id, role="user", content=user_text,
+                                        parent_id=parent, extra=extra))
             to_insert.append(NewMessage(id=message_id, role="assistant", content="",
                                         parent_id=user_message_id, model=resolved.id, done=False))
+            tail.append({"role": "user", "content": content})
+            leaf = parent
+        if not client_branch:
+            rows = [] if leaf is None else self.turns.branch(chat_id, leaf, self.max_history_messages)
+            messages = [*messages, *({"role": r["role"], "content": r["content"]} for r in rows), *tail]
         prompt, sources = await self._with_context(user, resolved, messages, options, chat_id)
         body = self._body(resolved, prompt, options)
         asked_usage = "stream_options" in body
         if not asked_usage:  # the saved message records usage when the upstream reports it
             body["stream_options"] = {"include_usage": True}
-        if to_insert:
+        if to_insert or placeholder is not None:
             self.turns.insert_turn(chat_id, to_insert, current_message_id=message_id)
         generation = Generation(
             self, user=user, model=resolved, body=body, chat_id=chat_id,
             user_message_id=user_message_id, message_id=message_id, prefix=prefix,
-            sources=sources, first_turn=not has_messages, user_text=user_text,
+            sources=sources, first_turn=first_turn and options.title, user_text=user_text,
         )
         generation.relay_usage_chunk = asked_usage
         start: dict[str, Any] = {"content": prefix, "done": False, "model": resolved.id,
@@ -440,6 +523,40 @@ class CompletionService:
             start["sources"] = sources
         self.hub.emit(user.id, "chat:completion", start, chat_id=chat_id, message_id=message_id)
         return generation
+
+    def _named_ids(
+        self, user_id: str, chat_id: str, options: TurnOptions, named: dict[str, Any] | None,
+        parent: str | None,
+    ) -> tuple[tuple[str, str | None] | None, str | None]:
+        """Check the ids a turn names against its chat: each must be unused (else ``Conflict``),
+        except, for Open WebUI (``reuse_named``), a stored user message named as
+        ``user_message`` (it is answered again: a regenerate) and a stored empty, unfinished
+        assistant message named as the answer (filled in: its frontend or ``chats/new`` made
+        it). Returns that placeholder as ``(id, parent id)`` and the turn's parent."""
+        named_id = named["id"] if named is not None else None
+        wanted = [i for i in (named_id, options.message_id) if i]
+        if not wanted:
+            return None, parent
+        if len(set(wanted)) < len(wanted):
+            raise Conflict("The user message and the answer need different ids")
+        stored = self.turns.named_messages(chat_id, wanted)
+        if named_id in stored:
+            if not options.reuse_named or options.continue_ or stored[named_id].role != "user":
+                raise Conflict(f"Message {named_id} already exists in chat {chat_id}")
+            options.regenerate, parent = True, named_id
+        answer = stored.get(options.message_id) if options.message_id else None
+        if answer is None:
+            return None, parent
+        reusable = (
+            options.reuse_named and not options.continue_
+            and answer.role == "assistant" and not answer.done and not answer.content
+            and (named_id is None or named_id in stored)
+            and (not options.regenerate or answer.parent_id == parent)
+            and not any(g.message_id == answer.id for g in self.registry.running(user_id, chat_id))
+        )
+        if not reusable:
+            raise Conflict(f"Message {answer.id} already exists in chat {chat_id}")
+        return (answer.id, answer.parent_id), parent
 
     async def _with_context(
         self, user: UserInfo, resolved: ResolvedModel, messages: list[dict[str, Any]],

@@ -9,14 +9,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from oui_jupyter.errors import Conflict, NotFound
-from oui_jupyter.store.db import Database, json_value
+from oui_jupyter.store.db import Database, json_text, json_value
 from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag, Folder, Tag
 
 PAGE_SIZE = 60
+# A merge naming more messages than this reads the chat's rows in one scan, not by id.
+MERGE_READ_ALL = 200
+# What a merge compares, in this order (``extra`` as stored: JSON text on SQLite).
+_MERGE_COLUMNS = ("id", "parent_id", "role", "content", "model", "done", "extra", "created_at", "seq")
 CHAT_FIELDS = ("title", "models", "params", "meta", "extra", "folder_id", "pinned", "archived")
 
 
@@ -32,6 +36,13 @@ class NewMessage:
     done: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     created_at: float | None = None
+
+
+def _same_json(stored: Any, text: str, value: Any) -> bool:
+    """Whether a stored JSON column (text on SQLite, decoded by psycopg) holds ``value``."""
+    if isinstance(stored, (str, bytes)):
+        return stored == text or json_value(stored) == value
+    return stored == value
 
 
 def _like(text: str) -> str:
@@ -61,6 +72,21 @@ class ChatStore:
             .where(ChatMessage.chat_id == bindparam("chat_id"))
             .order_by(ChatMessage.seq)
         )
+        table = ChatMessage.__table__
+        self._merge_rows = db.prepare(
+            select(*(table.c[name] for name in _MERGE_COLUMNS))
+            .where(table.c.chat_id == bindparam("chat_id"))
+            .order_by(table.c.seq)
+        )
+        self._update_message = db.prepare(
+            update(table)
+            .where(table.c.chat_id == bindparam("chat_id"), table.c.id == bindparam("id"))
+            .values({name: bindparam(name) for name in ("parent_id", "role", "content", "model", "done", "extra")}
+                    | {"updated_at": bindparam("now")})
+        )
+        self._insert_message = db.prepare(insert(table).values({name: bindparam(name) for name in (
+            "id", "chat_id", "parent_id", "seq", "role", "content", "model", "done", "extra",
+            "created_at", "updated_at")}))
 
     # ----- chats -----
     def _owned(self, session: Session, chat_id: str, user_id: str) -> Chat:
@@ -245,6 +271,22 @@ class ChatStore:
         with self.db.reader() as session:
             return session.get(ChatMessage, (chat_id, message_id))
 
+    def set_message_content(self, chat_id: str, user_id: str, message_id: str, content: str) -> Chat:
+        """One message's text: one UPDATE of its row (and the chat's ``updated_at``)."""
+        now = time.time()
+        with self.db.session() as session:
+            chat = self._owned(session, chat_id, user_id)
+            result = session.execute(
+                update(ChatMessage)
+                .where(ChatMessage.chat_id == chat_id, ChatMessage.id == message_id)
+                .values(content=content, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise NotFound(f"Message {message_id} not found in chat {chat_id}")
+            chat.updated_at = now
+        return chat
+
     def _next_seq(self, session: Session, chat_id: str) -> int:
         last = session.scalar(
             select(func.max(ChatMessage.seq)).where(ChatMessage.chat_id == chat_id)
@@ -318,52 +360,94 @@ class ChatStore:
         *,
         current_message_id: str | None,
         chat_fields: dict[str, Any],
-    ) -> None:
-        """Insert unknown messages, update changed ones, never delete any."""
+        extra: dict[str, Any] | None = None,
+        with_rows: bool = False,
+    ) -> tuple[Chat, list[MessageRow] | None]:
+        """Insert unknown messages, update changed ones (not an assistant message that either
+        side has unfinished), never delete any; ``extra`` is merged into the chat's. Writes only what differs from the stored rows (compared field by field,
+        ``extra`` as its JSON text): saving a whole chat with one new message is one INSERT.
+        ``with_rows``: also return every message of the chat after the merge (read once, here,
+        for the answer)."""
+        now = time.time()
         with self.db.session() as session:
             chat = self._owned(session, chat_id, user_id)
-            stored = {
-                row.id: row
-                for row in session.scalars(
-                    select(ChatMessage).where(
-                        ChatMessage.chat_id == chat_id,
-                        ChatMessage.id.in_([m.id for m in messages]),
-                    )
-                )
-            }
-            fresh = []
+            cursor = session.connection().connection.cursor()
+            if with_rows or len(messages) > MERGE_READ_ALL:
+                stored = self._merge_rows.execute(cursor, chat_id=chat_id).fetchall()
+            else:
+                stored = self._named_rows(session, chat_id, [m.id for m in messages])
+            by_id = {row[0]: i for i, row in enumerate(stored)}
+            rows = [list(row) for row in stored] if with_rows else []
+            sent: dict[int, dict[str, Any]] = {}  # row index -> the extra the client sent
+            fresh: list[NewMessage] = []
+            changed: list[dict[str, Any]] = []
             for message in messages:
-                row = stored.get(message.id)
-                if row is None:
+                at = by_id.get(message.id)
+                if at is None:
                     fresh.append(message)
                     continue
-                changed = (
-                    row.content != message.content
-                    or row.role != message.role
-                    or row.model != message.model
-                    or row.done != message.done
-                    or (row.extra or {}) != message.extra
-                    or row.parent_id != message.parent_id
-                )
-                if changed:
-                    row.content = message.content
-                    row.role = message.role
-                    row.model = message.model
-                    row.done = message.done
-                    row.extra = message.extra
-                    row.parent_id = message.parent_id
-                    row.updated_at = time.time()
+                row = stored[at]
+                if row[2] == "assistant" and not (row[5] and message.done):
+                    # An unfinished answer is the server's to write, and a client's unfinished
+                    # copy (a placeholder, a partial text) never replaces a stored answer.
+                    continue
+                extra_text = json_text(message.extra)
+                if (row[3] == message.content and row[1] == message.parent_id and row[2] == message.role
+                        and row[4] == message.model and bool(row[5]) == message.done
+                        and _same_json(row[6], extra_text, message.extra)):
+                    sent[at] = message.extra
+                    continue
+                changed.append({"chat_id": chat_id, "id": message.id, "parent_id": message.parent_id,
+                                "role": message.role, "content": message.content, "model": message.model,
+                                "done": message.done, "extra": extra_text, "now": now})
+                if with_rows:
+                    rows[at][1:6] = [message.parent_id, message.role, message.content, message.model,
+                                     message.done]
+                    sent[at] = message.extra
+            if changed:
+                self._update_message.executemany(cursor, changed)
             if fresh:
-                self._insert_messages(
-                    session, chat_id, fresh, first_seq=self._next_seq(session, chat_id)
-                )
+                last = max((row[8] for row in stored), default=0) if with_rows or len(messages) > MERGE_READ_ALL \
+                    else self._next_seq(session, chat_id) - 1
+                self._insert_message.executemany(cursor, [
+                    {"id": m.id, "chat_id": chat_id, "parent_id": m.parent_id, "seq": last + 1 + i,
+                     "role": m.role, "content": m.content, "model": m.model, "done": m.done,
+                     "extra": json_text(m.extra), "created_at": m.created_at or now,
+                     "updated_at": m.created_at or now}
+                    for i, m in enumerate(fresh)
+                ])
             if current_message_id is not None:
-                session.flush()
-                if session.get(ChatMessage, (chat_id, current_message_id)) is not None:
+                known = current_message_id in by_id or any(m.id == current_message_id for m in fresh)
+                if known or session.get(ChatMessage, (chat_id, current_message_id)) is not None:
                     chat.current_message_id = current_message_id
             for name, value in chat_fields.items():
                 setattr(chat, name, value)
-            chat.updated_at = time.time()
+            if extra:
+                chat.extra = {**(chat.extra or {}), **extra}
+            chat.updated_at = now
+        if not with_rows:
+            return chat, None
+        out = [  # an extra the client sent is the stored one: not decoded again
+            MessageRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]),
+                       sent[i] if i in sent else json_value(r[6]) or {}, r[7])
+            for i, r in enumerate(rows)
+        ]
+        out += [
+            MessageRow(m.id, m.parent_id, m.role, m.content, m.model, m.done, m.extra, m.created_at or now)
+            for m in fresh
+        ]
+        return chat, out
+
+    def _named_rows(self, session: Session, chat_id: str, ids: list[str]) -> list[Any]:
+        """The stored rows (merge columns) of ``ids`` in ``chat_id``, read in chunks."""
+        columns = ChatMessage.__table__.c
+        found: list[Any] = []
+        for start in range(0, len(ids), 500):
+            query = select(*(columns[name] for name in _MERGE_COLUMNS)).where(
+                columns.chat_id == chat_id, columns.id.in_(ids[start:start + 500])
+            )
+            found += [tuple(row) for row in session.execute(query)]
+        return found
 
     # ----- tags -----
     def chat_tags(self, chat_id: str, user_id: str) -> list[Tag]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, literal, select, update
 
-from oui_jupyter.errors import NotFound
+from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.store.chats import NewMessage
 from oui_jupyter.store.db import Database, json_text, json_value
 from oui_jupyter.store.orm import Chat, ChatMessage
@@ -33,6 +33,16 @@ class ChatHead:
     models: list[Any]
     current_message_id: str | None
     has_messages: bool
+
+
+class NamedMessage(NamedTuple):
+    """A stored message that a request names by id: enough to tell whether it may reuse it."""
+
+    id: str
+    parent_id: str | None
+    role: str
+    content: str
+    done: bool
 
 
 class TurnStore:
@@ -63,6 +73,10 @@ class TurnStore:
             .values(content=bindparam("content"), done=True, extra=bindparam("extra"), updated_at=bindparam("now"))
         )
         self._branch = db.prepare(_branch_query())
+        self._named = db.prepare(
+            select(message.c.id, message.c.parent_id, message.c.role, message.c.content, message.c.done)
+            .where(message.c.chat_id == chat_id, message.c.id.in_([bindparam("a"), bindparam("b")]))
+        )
 
     def chat_head(self, chat_id: str, user_id: str) -> ChatHead:
         """The chat's head, checked as yours, and whether it has any message (one SELECT)."""
@@ -72,11 +86,19 @@ class TurnStore:
             raise NotFound(f"Chat {chat_id} not found")
         return ChatHead(chat_id, row[1], json_value(row[2]) or [], row[3], bool(row[4]))
 
+    def named_messages(self, chat_id: str, ids: Sequence[str]) -> dict[str, NamedMessage]:
+        """The stored messages of ``chat_id`` among ``ids`` (at most two: a turn's own)."""
+        a, b = (ids[0], ids[-1]) if ids else ("", "")
+        with self.db.cursor() as cursor:
+            rows = self._named.execute(cursor, chat_id=chat_id, a=a, b=b).fetchall()
+        return {r[0]: NamedMessage(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+
     def insert_turn(
         self, chat_id: str, messages: Sequence[NewMessage], current_message_id: str
     ) -> None:
-        """Insert a turn's new messages (server-made ids, in a chat ``chat_head`` just checked)
-        and make the answer the chat's current message, in one transaction."""
+        """Insert a turn's new messages (ids checked unused by the caller, in a chat
+        ``chat_head`` just checked) and make the answer the chat's current message, in one
+        transaction. An id taken meanwhile is a ``Conflict``; a chat deleted meanwhile, ``NotFound``."""
         now = time.time()
         parent = messages[0].parent_id if messages else None
         try:
@@ -94,8 +116,12 @@ class TurnStore:
                         for i, m in enumerate(messages)
                     ])
                 self._touch.execute(cursor, chat_id=chat_id, current_message_id=current_message_id, now=now)
-        except self.db.integrity_error:  # the chat was deleted meanwhile
-            raise NotFound(f"Chat {chat_id} not found") from None
+        except self.db.integrity_error:
+            with self.db.cursor() as cursor:
+                if self._head.execute(cursor, chat_id=chat_id).fetchone() is None:
+                    raise NotFound(f"Chat {chat_id} not found") from None
+            ids = ", ".join(m.id for m in messages)
+            raise Conflict(f"A message id of this turn ({ids}) is already used in chat {chat_id}") from None
 
     def finish_message(self, chat_id: str, message_id: str, content: str, extra: dict[str, Any]) -> None:
         """Save an answer's text as done, merging ``extra`` into the message's stored extra."""
