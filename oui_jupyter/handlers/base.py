@@ -1,6 +1,8 @@
 """The base handler: authentication, JSON in and out, and the one error map."""
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -8,6 +10,7 @@ import msgspec
 from jupyter_server.base.handlers import APIHandler
 
 from oui_jupyter import errors
+from oui_jupyter.handlers import json_body
 from oui_jupyter.runtime import Runtime, Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
 
@@ -91,11 +94,18 @@ class OuiHandler(APIHandler):
         if not body.strip():
             body = b"{}"
         try:
-            return msgspec.json.decode(body, type=schema)
+            return json_body.decode(body, schema)
         except msgspec.ValidationError as exc:
             raise errors.InvalidInput(f"Invalid request body: {exc}") from None
         except msgspec.DecodeError as exc:
             raise errors.MalformedRequest(f"Malformed JSON body: {exc}") from None
+
+    async def parse_body_off_loop(self, schema: type[T]) -> T:
+        """``parse_body``, in a worker thread when the body is large (decoding megabytes
+        takes tens of milliseconds)."""
+        if len(self.request.body or b"") <= json_body.PIECE_BYTES:
+            return self.parse_body(schema)
+        return await asyncio.to_thread(self.parse_body, schema)
 
     def parse_json(self) -> Any:
         """The body as plain JSON (for routes that accept several shapes)."""
@@ -115,6 +125,13 @@ class OuiHandler(APIHandler):
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(msgspec.json.encode(value))
+
+    async def write_json_off_loop(self, work: Callable[[], Any], status: int = 200) -> None:
+        """Run ``work`` (a service call whose cost grows with the data) in a worker thread
+        and encode its answer there too: the event loop only sends the bytes."""
+        body = await asyncio.to_thread(lambda: msgspec.json.encode(work()))
+        self.set_status(status)
+        self.finish(body)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if not isinstance(e, errors.OuiError):
