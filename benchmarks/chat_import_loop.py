@@ -64,18 +64,23 @@ def probe(port: int, stop: Any, out: Any) -> None:
     out.put(samples)
 
 
-def timed(server: JupyterServer, method: str, path: str, body: bytes | None = None) -> tuple[float, bytes, list[float]]:
+def timed(server: JupyterServer, method: str, path: str | None, body: bytes | None = None) -> tuple[float, bytes, list[float]]:
     """Run one request while the probe runs: its seconds, its body, and the latencies (ms) of
-    the probe's requests that were in flight at some time during it."""
+    the probe's requests that were in flight at some time during it. ``path=None``: no
+    request, two seconds of the probe alone (the machine's own noise)."""
     stop, out = multiprocessing.Event(), multiprocessing.Queue()
     prober = multiprocessing.Process(target=probe, args=(server.port, stop, out))
     prober.start()
     time.sleep(0.3)  # the probe is running
-    request = urllib.request.Request(server.url + path, data=body, method=method,
+    request = urllib.request.Request(server.url + (path or ""), data=body, method=method,
                                      headers={**AUTH, "Content-Type": "application/json"})
     t0 = time.time()
-    with urllib.request.urlopen(request, timeout=600) as response:
-        data = response.read()
+    if path is None:
+        time.sleep(2)
+        data = b""
+    else:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            data = response.read()
     t1 = time.time()
     time.sleep(0.05)
     stop.set()
@@ -104,7 +109,8 @@ def main() -> None:
     parser.add_argument("--db", default="")
     args = parser.parse_args()
     extra = ["--OuiJupyter.local_model_enabled=False", "--OuiJupyter.index_workspace=False",
-             "--OuiJupyter.enable_title_generation=False", "--OuiJupyter.enable_tags_generation=False"]
+             "--OuiJupyter.enable_title_generation=False", "--OuiJupyter.enable_tags_generation=False",
+             f"--OuiJupyter.max_body_size={32 * 1024 * 1024}"]  # the 100k chat is ~11 MB
     if args.db:
         extra.append(f"--OuiJupyter.database_url={args.db}")
     server = JupyterServer(True, extra)
@@ -112,6 +118,8 @@ def main() -> None:
     server.get("/oui/api/v1/chats/")  # services built
     results: dict[str, Any] = {}
     try:
+        seconds, _, during = timed(server, "GET", None)
+        report("idle (no other request)", seconds, during, results)
         body = json.dumps(big_chat(args.messages), separators=(",", ":")).encode()
         print(f"big chat: {args.messages} messages, {len(body) / 1e6:.1f} MB")
         seconds, data, during = timed(server, "POST", "/oui/api/v1/chats/import", body)

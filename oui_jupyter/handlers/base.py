@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -10,12 +11,18 @@ import msgspec
 from jupyter_server.base.handlers import APIHandler
 
 from oui_jupyter import errors
-from oui_jupyter.handlers import json_body
+from oui_jupyter import json_pieces
+from oui_jupyter.heap import collections_paused, release
 from oui_jupyter.runtime import Runtime, Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
 
 AUTH_RESOURCE = "oui"
 T = TypeVar("T")
+
+
+def _paused(work: Callable[[], T]) -> T:
+    with collections_paused():
+        return work()
 
 # The one place where domain errors become HTTP statuses.
 ERROR_STATUS: dict[type[errors.OuiError], int] = {
@@ -94,18 +101,11 @@ class OuiHandler(APIHandler):
         if not body.strip():
             body = b"{}"
         try:
-            return json_body.decode(body, schema)
+            return json_pieces.decode(body, schema)
         except msgspec.ValidationError as exc:
             raise errors.InvalidInput(f"Invalid request body: {exc}") from None
         except msgspec.DecodeError as exc:
             raise errors.MalformedRequest(f"Malformed JSON body: {exc}") from None
-
-    async def parse_body_off_loop(self, schema: type[T]) -> T:
-        """``parse_body``, in a worker thread when the body is large (decoding megabytes
-        takes tens of milliseconds)."""
-        if len(self.request.body or b"") <= json_body.PIECE_BYTES:
-            return self.parse_body(schema)
-        return await asyncio.to_thread(self.parse_body, schema)
 
     def parse_json(self) -> Any:
         """The body as plain JSON (for routes that accept several shapes)."""
@@ -126,12 +126,34 @@ class OuiHandler(APIHandler):
         self.set_status(status)
         self.finish(msgspec.json.encode(value))
 
-    async def write_json_off_loop(self, work: Callable[[], Any], status: int = 200) -> None:
-        """Run ``work`` (a service call whose cost grows with the data) in a worker thread
-        and encode its answer there too: the event loop only sends the bytes."""
-        body = await asyncio.to_thread(lambda: msgspec.json.encode(work()))
+    async def off_loop(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (whose cost grows with a chat or an import) in a worker thread, with
+        no garbage collection meanwhile (``heap.collections_paused``)."""
+        return await asyncio.to_thread(_paused, work)
+
+    async def write_json_off_loop(
+        self, work: Callable[..., Any], *, body: Any = None, status: int = 200
+    ) -> None:
+        """Run ``work`` off the loop (``off_loop``) and encode its answer there too, with
+        Tornado's Etag of a GET: the event loop only sends the bytes. With ``body`` (a
+        schema), the request body is parsed there and given to ``work``. The answer and the
+        body are then dropped a piece at a time (``heap.release``): ``work`` answers with
+        values of its own."""
+        etag = self.request.method in ("GET", "HEAD")
+
+        def encoded() -> tuple[bytes, str | None]:
+            parsed = None if body is None else self.parse_body(body)
+            value = work() if body is None else work(parsed)
+            data = json_pieces.encode(value)
+            release(value)
+            release(parsed)
+            return data, f'"{hashlib.sha1(data).hexdigest()}"' if etag else None
+
+        data, tag = await self.off_loop(encoded)
+        if tag is not None:
+            self.set_header("Etag", tag)
         self.set_status(status)
-        self.finish(body)
+        self.finish(data)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if not isinstance(e, errors.OuiError):

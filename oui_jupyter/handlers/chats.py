@@ -43,15 +43,17 @@ def chat_lock(chat_id: str) -> asyncio.Lock:
 
 
 class ChatWorkHandler(OuiHandler):
-    """Chat routes: the service call runs in a worker thread, where its answer is encoded."""
+    """Chat routes: the service call runs in a worker thread, where the body is decoded and
+    the answer encoded (``OuiHandler.write_json_off_loop``)."""
 
-    async def answer(self, work: Callable[[], Any], writes: str | None = None) -> None:
-        """Run ``work`` off the event loop; ``writes``: the chat it changes (one at a time)."""
+    async def answer(self, work: Callable[..., Any], writes: str | None = None, body: Any = None) -> None:
+        """Run ``work`` off the event loop; ``writes``: the chat it changes (one at a time);
+        ``body``: the schema of the request body, parsed there and given to ``work``."""
         if writes is None:
-            await self.write_json_off_loop(work)
+            await self.write_json_off_loop(work, body=body)
             return
         async with chat_lock(writes):
-            await self.write_json_off_loop(work)
+            await self.write_json_off_loop(work, body=body)
 
     async def answer_true(self, work: Callable[[], Any], writes: str | None = None) -> None:
         """``answer`` for a call that returns nothing: the answer is ``true``."""
@@ -115,8 +117,9 @@ class NewChatHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        form = await self.parse_body_off_loop(ChatForm)
-        await self.answer(lambda: self.services.chats.create(self.user.id, form.chat, form.folder_id))
+        await self.answer(
+            lambda form: self.services.chats.create(self.user.id, form.chat, form.folder_id), body=ChatForm
+        )
 
 
 class SearchChatsHandler(ChatWorkHandler):
@@ -150,8 +153,7 @@ class ImportChatsHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = await self.parse_body_off_loop(Any)  # type: ignore[arg-type]
-        await self.answer(lambda: self.services.chat_bulk.import_chats(self.user.id, body))
+        await self.answer(lambda chats: self.services.chat_bulk.import_chats(self.user.id, chats), body=Any)
 
 
 class ExportAllChatsHandler(ChatWorkHandler):
@@ -168,13 +170,13 @@ class ExportAllChatsHandler(ChatWorkHandler):
     async def get(self) -> None:
         """Sent in pieces of a few chats, each read and encoded in a worker thread."""
         bulk = self.services.chat_bulk
-        ids = await asyncio.to_thread(bulk.chat_ids, self.user.id)
+        ids = await self.off_loop(lambda: bulk.chat_ids(self.user.id))
         self.set_header("Content-Type", "application/json")
         self.write(b"[")
         first = True
         for start in range(0, len(ids), EXPORT_BATCH):
             part = ids[start : start + EXPORT_BATCH]
-            piece = await asyncio.to_thread(bulk.export_piece, self.user.id, part)
+            piece = await self.off_loop(lambda: bulk.export_piece(self.user.id, part))
             if piece:
                 self.write(piece if first else b"," + piece)
                 first = False
@@ -202,17 +204,16 @@ class ChatHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self, chat_id: str) -> None:
-        form = await self.parse_body_off_loop(ChatForm)
         chats = self.services.chats
         # RFC 7240 `Prefer: return=minimal`: the chat's fields without its message tree.
         minimal = "return=minimal" in self.request.headers.get("Prefer", "").replace(" ", "")
 
-        def merge() -> Any:
+        def merge(form: ChatForm) -> Any:
             if form.folder_id is not None:
                 chats.move_to_folder(self.user.id, chat_id, form.folder_id)
             return chats.merge_update(self.user.id, chat_id, form.chat, minimal=minimal)
 
-        await self.answer(merge, writes=chat_id)
+        await self.answer(merge, writes=chat_id, body=ChatForm)
 
     @web.authenticated
     @authorized
@@ -388,7 +389,7 @@ class ExportChatHandler(ChatWorkHandler):
     @authorized
     async def get(self, chat_id: str) -> None:
         query = self.parse_query(ExportQuery)
-        export = await asyncio.to_thread(
+        export = await self.off_loop(
             lambda: chat_export.render(self.services.chats.get(self.user.id, chat_id), query.format)
         )
         if export.filename is not None:

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
+from oui_jupyter import json_pieces
 from oui_jupyter.errors import InvalidInput, NotFound, PayloadTooLarge
+from oui_jupyter.heap import release
 from oui_jupyter.schemas.chats import ChatResponse
 from oui_jupyter.services.chats import (
     CHAT_CORE_KEYS,
@@ -100,7 +100,12 @@ class ChatBulkService:
         check_limits(items, self.limits)
         new = [self._new_chat(user_id, item) for item in items]
         self.store.insert_chats(new)
-        return [self._response(chat) for chat in new]
+        answer = [self._response(chat) for chat in new]
+        for chat in new:
+            messages, chat.messages = chat.messages, ()
+            release(messages)
+        release(new)
+        return answer
 
     def _new_chat(self, user_id: str, item: dict[str, Any]) -> NewChat:
         chat = _chat_of(item)
@@ -145,7 +150,9 @@ class ChatBulkService:
             MessageRow(m.id, m.parent_id, m.role, m.content, m.model, m.done, m.extra, m.created_at or 0.0)
             for m in new.messages
         ]
-        return self.chats.response(chat, rows)
+        response = self.chats.response(chat, rows)
+        release(rows)
+        return response
 
     # ----- clone -----
     def clone(self, user_id: str, chat_id: str, title: str | None = None) -> ChatResponse:
@@ -180,7 +187,9 @@ class ChatBulkService:
         pieces = []
         for chat_id in chat_ids:
             try:
-                pieces.append(msgspec.json.encode(self.chats.get(user_id, chat_id)))
+                chat = self.chats.get(user_id, chat_id)
             except NotFound:
                 continue
+            pieces.append(json_pieces.encode(chat))
+            release(chat)
         return b",".join(pieces)

@@ -6,8 +6,7 @@ import re
 import uuid
 from typing import Any, NamedTuple
 
-import msgspec
-
+from oui_jupyter import json_pieces
 from oui_jupyter.schemas.chats import ChatResponse
 
 FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
@@ -108,7 +107,7 @@ class Export(NamedTuple):
 def render(chat: ChatResponse, fmt: str) -> Export:
     """The chat as ``fmt`` (``json``, ``markdown`` or ``ipynb``)."""
     if fmt == "json":
-        return Export(msgspec.json.encode([chat]), "application/json", None)
+        return Export(json_pieces.encode([chat]), "application/json", None)
     stem = "".join(c if c.isalnum() or c in "-_ " else "_" for c in chat.title)[:80] or "chat"
     if fmt == "markdown":
         return Export(to_markdown(chat).encode(), "text/markdown; charset=UTF-8", f"{stem}.md")

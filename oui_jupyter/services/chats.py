@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from oui_jupyter.errors import InvalidInput, NotFound
+from oui_jupyter.heap import release
 from oui_jupyter.schemas.chats import (
     ChatResponse,
     ChatTitleIdResponse,
@@ -235,7 +236,9 @@ class ChatService:
 
     def get(self, user_id: str, chat_id: str) -> ChatResponse:
         chat, rows = self.store.chat_with_messages(chat_id, user_id)
-        return self.response(chat, rows)
+        response = self.response(chat, rows)
+        release(rows)  # a piece at a time: a long chat's rows are 100,000s of objects
+        return response
 
     def branch(self, user_id: str, chat_id: str, leaf_id: str | None = None) -> list[dict[str, Any]]:
         """Messages from the root to ``leaf_id`` (default: the chat's current message)."""
