@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from oui_jupyter.errors import NotFound
 from oui_jupyter.handlers.base import OuiHandler, Operation
@@ -180,7 +181,10 @@ class ExportAllChatsHandler(ChatWorkHandler):
             if piece:
                 self.write(piece if first else b"," + piece)
                 first = False
-                await self.flush()
+                try:
+                    await self.flush()
+                except StreamClosedError:
+                    return  # the client went away
         self.finish(b"]")
 
 
