@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 import msgspec
 from jupyter_server.base.handlers import APIHandler
 
-from oui_jupyter import errors
-from oui_jupyter import json_pieces
+from oui_jupyter import errors, json_pieces
 from oui_jupyter.heap import collections_paused, release
 from oui_jupyter.runtime import Runtime, Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
@@ -23,6 +22,7 @@ T = TypeVar("T")
 def _paused(work: Callable[[], T]) -> T:
     with collections_paused():
         return work()
+
 
 # The one place where domain errors become HTTP statuses.
 ERROR_STATUS: dict[type[errors.OuiError], int] = {

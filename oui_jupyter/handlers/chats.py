@@ -27,12 +27,12 @@ from oui_jupyter.schemas.chats import (
 )
 from oui_jupyter.services import chat_export
 
-# One write to a chat at a time. Handlers run their service calls in worker threads (their
-# cost grows with the chat); two merge-updates of one chat there could both insert the same
-# new message, or two tag changes both rewrite the chat's tag list from the same copy.
 #: chats read and encoded together by ``v1/chats/all``
 EXPORT_BATCH = 20
 
+# One write to a chat at a time. Handlers run their service calls in worker threads (their
+# cost grows with the chat); two merge-updates of one chat there could both insert the same
+# new message, or two tag changes both rewrite the chat's tag list from the same copy.
 _chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
