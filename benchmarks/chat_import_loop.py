@@ -1,11 +1,13 @@
 """Is the event loop free while big chat work runs? (goal: `oui/api/version` p99 < 50 ms)
 
-A real `jupyter server` with oui (SQLite, or `--db URL`). While one request runs (importing a
-100,000-message chat, ~7.5 MB in Open WebUI's export shape; reading it; cloning it; exporting
-it; importing 20,000 two-message chats), a second connection asks `GET oui/api/version` every
-10 ms; the figures are that request's latency while the big one was in flight, and the big
-request's own duration. The probe runs in its own process, so the client's work on the big
-request does not delay it.
+A real `jupyter server` with oui (SQLite, or `--db URL`, e.g. an empty PostgreSQL database).
+While one request runs (importing a 100,000-message chat in Open WebUI's export shape, ~11 MB,
+so `max_body_size` is raised to 32 MiB; reading it; cloning it; exporting it as Markdown;
+importing 20,000 two-message chats, ~6 MB), a second connection asks `GET oui/api/version`
+every 10 ms; the figures are the latencies of the probes in flight at some time during the
+big request, and the big request's own duration. The probe runs in its own process, so the
+client's work on the big request does not delay it. A first row gives the probe alone (the
+machine's own noise).
 Usage: python chat_import_loop.py [--messages 100000] [--chats 20000] [--db URL]
 """
 from __future__ import annotations
