@@ -80,6 +80,18 @@ class OuiJupyter(ExtensionApp):
         help="Largest JSON request body accepted, in bytes (larger ones get 413).",
     ).tag(config=True)
 
+    max_import_chats = Int(
+        20_000,
+        help="Most chats one import request (oui/api/v1/chats/import) may hold; past it the "
+        "request gets 413 before any work starts.",
+    ).tag(config=True)
+
+    max_import_messages = Int(
+        200_000,
+        help="Most messages one import request may hold, all its chats together; past it the "
+        "request gets 413 before any work starts.",
+    ).tag(config=True)
+
     warm_up_delay = Float(
         1.0,
         help="Seconds after server start before the database is opened and migrated in the "
@@ -276,9 +288,11 @@ class OuiJupyter(ExtensionApp):
     def build_services(self) -> Services:
         """Open the database, migrate it, and wire stores into services (runs in a thread)."""
         from oui_jupyter.services.app_config import AppConfigService
+        from oui_jupyter.services.chat_bulk import ChatBulkService, ImportLimits
         from oui_jupyter.services.chats import ChatService
         from oui_jupyter.services.users import UserService
         from oui_jupyter.store import migrate
+        from oui_jupyter.store.chat_bulk import ChatBulkStore
         from oui_jupyter.store.chats import ChatStore
         from oui_jupyter.store.db import Database
         from oui_jupyter.store.users import ConfigStore, UserStore
@@ -286,10 +300,16 @@ class OuiJupyter(ExtensionApp):
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         db = Database(self.database_url)
         migrate.upgrade(db.engine)
+        chats = ChatService(ChatStore(db))
         services = Services(
             db=db,
             users=UserService(UserStore(db), set(self.admin_users), owner=self.owner_name),
-            chats=ChatService(ChatStore(db)),
+            chats=chats,
+            chat_bulk=ChatBulkService(
+                chats,
+                ChatBulkStore(db),
+                ImportLimits(max_chats=self.max_import_chats, max_messages=self.max_import_messages),
+            ),
             config_store=ConfigStore(db),
             app_config=AppConfigService(version=__version__),
         )

@@ -1,18 +1,28 @@
 """The base handler: authentication, JSON in and out, and the one error map."""
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
 from jupyter_server.base.handlers import APIHandler
 
-from oui_jupyter import errors
+from oui_jupyter import errors, json_pieces
+from oui_jupyter.heap import collections_paused, release
 from oui_jupyter.runtime import Runtime, Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
 
 AUTH_RESOURCE = "oui"
 T = TypeVar("T")
+
+
+def _paused(work: Callable[[], T]) -> T:
+    with collections_paused():
+        return work()
+
 
 # The one place where domain errors become HTTP statuses.
 ERROR_STATUS: dict[type[errors.OuiError], int] = {
@@ -91,7 +101,7 @@ class OuiHandler(APIHandler):
         if not body.strip():
             body = b"{}"
         try:
-            return msgspec.json.decode(body, type=schema)
+            return json_pieces.decode(body, schema)
         except msgspec.ValidationError as exc:
             raise errors.InvalidInput(f"Invalid request body: {exc}") from None
         except msgspec.DecodeError as exc:
@@ -120,6 +130,35 @@ class OuiHandler(APIHandler):
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(msgspec.json.encode(value))
+
+    async def off_loop(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (whose cost grows with a chat or an import) in a worker thread, with
+        no garbage collection meanwhile (``heap.collections_paused``)."""
+        return await asyncio.to_thread(_paused, work)
+
+    async def write_json_off_loop(
+        self, work: Callable[..., Any], *, body: Any = None, status: int = 200
+    ) -> None:
+        """Run ``work`` off the loop (``off_loop``) and encode its answer there too, with
+        Tornado's Etag of a GET: the event loop only sends the bytes. With ``body`` (a
+        schema), the request body is parsed there and given to ``work``. The answer and the
+        body are then dropped a piece at a time (``heap.release``): ``work`` answers with
+        values of its own."""
+        etag = self.request.method in ("GET", "HEAD")
+
+        def encoded() -> tuple[bytes, str | None]:
+            parsed = None if body is None else self.parse_body(body)
+            value = work() if body is None else work(parsed)
+            data = json_pieces.encode(value)
+            release(value)
+            release(parsed)
+            return data, f'"{hashlib.sha1(data).hexdigest()}"' if etag else None
+
+        data, tag = await self.off_loop(encoded)
+        if tag is not None:
+            self.set_header("Etag", tag)
+        self.set_status(status)
+        self.finish(data)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if not isinstance(e, errors.OuiError):

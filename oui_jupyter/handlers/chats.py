@@ -1,13 +1,17 @@
 """Chat routes in Open WebUI's shapes (``/api/v1/chats/...`` there, ``oui/api/v1/chats/...`` here)."""
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.iostream import StreamClosedError
 
-from oui_jupyter.errors import InvalidInput, NotFound
+from oui_jupyter.errors import NotFound
 from oui_jupyter.handlers.base import OuiHandler, Operation
 from oui_jupyter.schemas.chats import (
     ChatForm,
@@ -25,8 +29,46 @@ from oui_jupyter.schemas.chats import (
 )
 from oui_jupyter.services import chat_export
 
+#: chats read and encoded together by ``v1/chats/all``
+EXPORT_BATCH = 20
 
-class ChatsHandler(OuiHandler):
+# One write to a chat at a time. Handlers run their service calls in worker threads (their
+# cost grows with the chat); two merge-updates of one chat there could both insert the same
+# new message, or two tag changes both rewrite the chat's tag list from the same copy.
+_chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def chat_lock(chat_id: str) -> asyncio.Lock:
+    lock = _chat_locks.get(chat_id)
+    if lock is None:
+        lock = _chat_locks[chat_id] = asyncio.Lock()
+    return lock
+
+
+class ChatWorkHandler(OuiHandler):
+    """Chat routes: the service call runs in a worker thread, where the body is decoded and
+    the answer encoded (``OuiHandler.write_json_off_loop``)."""
+
+    async def answer(self, work: Callable[..., Any], writes: str | None = None, body: Any = None) -> None:
+        """Run ``work`` off the event loop; ``writes``: the chat it changes (one at a time);
+        ``body``: the schema of the request body, parsed there and given to ``work``."""
+        if writes is None:
+            await self.write_json_off_loop(work, body=body)
+            return
+        async with chat_lock(writes):
+            await self.write_json_off_loop(work, body=body)
+
+    async def answer_true(self, work: Callable[[], Any], writes: str | None = None) -> None:
+        """``answer`` for a call that returns nothing: the answer is ``true``."""
+
+        def then_true() -> bool:
+            work()
+            return True
+
+        await self.answer(then_true, writes)
+
+
+class ChatsHandler(ChatWorkHandler):
     api = {
         "get": Operation(
             "List your chats, newest first, without message bodies (60 a page)",
@@ -38,28 +80,27 @@ class ChatsHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         query = self.parse_query(ListChatsQuery)
         pinned = None if query.include_pinned else False
-        self.write_json(self.services.chats.list_chats(self.user.id, query.page, pinned=pinned))
+        await self.answer(lambda: self.services.chats.list_chats(self.user.id, query.page, pinned=pinned))
 
     @web.authenticated
     @authorized
-    def delete(self) -> None:
-        self.services.chats.delete_all(self.user.id)
-        self.write_json(True)
+    async def delete(self) -> None:
+        await self.answer_true(lambda: self.services.chats.delete_all(self.user.id))
 
 
-class PinnedChatsHandler(OuiHandler):
+class PinnedChatsHandler(ChatWorkHandler):
     api = {"get": Operation("Your pinned chats", response=list[ChatTitleIdResponse])}
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json(self.services.chats.list_chats(self.user.id, None, pinned=True))
+    async def get(self) -> None:
+        await self.answer(lambda: self.services.chats.list_chats(self.user.id, None, pinned=True))
 
 
-class ArchivedChatsHandler(OuiHandler):
+class ArchivedChatsHandler(ChatWorkHandler):
     api = {
         "get": Operation(
             "Your archived chats", query=ListChatsQuery, response=list[ChatTitleIdResponse]
@@ -68,22 +109,23 @@ class ArchivedChatsHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         query = self.parse_query(ListChatsQuery)
-        self.write_json(self.services.chats.list_chats(self.user.id, query.page, archived=True))
+        await self.answer(lambda: self.services.chats.list_chats(self.user.id, query.page, archived=True))
 
 
-class NewChatHandler(OuiHandler):
+class NewChatHandler(ChatWorkHandler):
     api = {"post": Operation("Create a chat", body=ChatForm, response=ChatResponse)}
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
-        form = self.parse_body(ChatForm)
-        self.write_json(self.services.chats.create(self.user.id, form.chat, form.folder_id))
+    async def post(self) -> None:
+        await self.answer(
+            lambda form: self.services.chats.create(self.user.id, form.chat, form.folder_id), body=ChatForm
+        )
 
 
-class SearchChatsHandler(OuiHandler):
+class SearchChatsHandler(ChatWorkHandler):
     api = {
         "get": Operation(
             "Search your chats' titles and messages",
@@ -94,38 +136,61 @@ class SearchChatsHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         query = self.parse_query(SearchChatsQuery)
-        self.write_json(self.services.chats.search(self.user.id, query.text, query.page))
+        await self.answer(lambda: self.services.chats.search(self.user.id, query.text, query.page))
 
 
-class ImportChatsHandler(OuiHandler):
+class ImportChatsHandler(ChatWorkHandler):
     api = {
         "post": Operation(
-            "Import chats exported by Open WebUI (one chat, a list, or {chats: [...]})",
+            "Import chats exported by Open WebUI (one chat, a list, or {chats: [...]}). "
+            "One request holds at most `max_import_chats` chats and `max_import_messages` "
+            "messages in all (413 past them)",
             body=dict[str, Any],
+            response=list[ChatResponse],
+            statuses=(413,),
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.answer(lambda chats: self.services.chat_bulk.import_chats(self.user.id, chats), body=Any)
+
+
+class ExportAllChatsHandler(ChatWorkHandler):
+    api = {
+        "get": Operation(
+            "All your chats (archived too) with their message trees, most recently updated "
+            "first: Open WebUI's export",
             response=list[ChatResponse],
         )
     }
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
-        body = self.parse_json()
-        if isinstance(body, dict) and isinstance(body.get("chats"), list):
-            items = body["chats"]
-        elif isinstance(body, dict):
-            items = [body]
-        elif isinstance(body, list):
-            items = body
-        else:
-            raise InvalidInput("Expected a chat object or a list of chats")
-        if not items:
-            raise InvalidInput("Nothing to import")
-        self.write_json(self.services.chats.import_chats(self.user.id, items))
+    async def get(self) -> None:
+        """Sent in pieces of a few chats, each read and encoded in a worker thread."""
+        bulk = self.services.chat_bulk
+        ids = await self.off_loop(lambda: bulk.chat_ids(self.user.id))
+        self.set_header("Content-Type", "application/json")
+        self.write(b"[")
+        first = True
+        for start in range(0, len(ids), EXPORT_BATCH):
+            part = ids[start : start + EXPORT_BATCH]
+            piece = await self.off_loop(lambda: bulk.export_piece(self.user.id, part))
+            if piece:
+                self.write(piece if first else b"," + piece)
+                first = False
+                try:
+                    await self.flush()
+                except StreamClosedError:
+                    return  # the client went away
+        self.finish(b"]")
 
 
-class ChatHandler(OuiHandler):
+class ChatHandler(ChatWorkHandler):
     api = {
         "get": Operation("Read a chat with its message tree", response=ChatResponse),
         "post": Operation(
@@ -139,26 +204,29 @@ class ChatHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self, chat_id: str) -> None:
-        self.write_json(self.services.chats.get(self.user.id, chat_id))
+    async def get(self, chat_id: str) -> None:
+        await self.answer(lambda: self.services.chats.get(self.user.id, chat_id))
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
-        form = self.parse_body(ChatSaveForm)
+    async def post(self, chat_id: str) -> None:
         chats = self.services.chats
-        if form.folder_id is not None:
-            chats.move_to_folder(self.user.id, chat_id, form.folder_id)
-        self.write_json(chats.merge_update(self.user.id, chat_id, form.decoded(), minimal=self.minimal))
+        minimal = self.minimal
+
+        def merge(form: ChatSaveForm) -> Any:
+            if form.folder_id is not None:
+                chats.move_to_folder(self.user.id, chat_id, form.folder_id)
+            return chats.merge_update(self.user.id, chat_id, form.decoded(), minimal=minimal)
+
+        await self.answer(merge, writes=chat_id, body=ChatSaveForm)
 
     @web.authenticated
     @authorized
-    def delete(self, chat_id: str) -> None:
-        self.services.chats.delete(self.user.id, chat_id)
-        self.write_json(True)
+    async def delete(self, chat_id: str) -> None:
+        await self.answer_true(lambda: self.services.chats.delete(self.user.id, chat_id), writes=chat_id)
 
 
-class ChatMessageContentHandler(OuiHandler):
+class ChatMessageContentHandler(ChatWorkHandler):
     api = {
         "post": Operation(
             "Set one message's text (Open WebUI's per-message update): one row written, a "
@@ -172,21 +240,26 @@ class ChatMessageContentHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str, message_id: str) -> None:
-        form = self.parse_body(MessageContentForm)
-        self.write_json(self.services.chats.set_message_content(
-            self.user.id, chat_id, message_id, form.content, minimal=self.minimal))
+    async def post(self, chat_id: str, message_id: str) -> None:
+        minimal = self.minimal
+
+        def set_content(form: MessageContentForm) -> Any:
+            return self.services.chats.set_message_content(
+                self.user.id, chat_id, message_id, form.content, minimal=minimal
+            )
+
+        await self.answer(set_content, writes=chat_id, body=MessageContentForm)
 
 
-class ChatToggleHandler(OuiHandler):
+class ChatToggleHandler(ChatWorkHandler):
     """``pin`` and ``archive`` flip a flag, as Open WebUI does."""
 
     field: str = ""
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
-        self.write_json(self.services.chats.toggle(self.user.id, chat_id, self.field))
+    async def post(self, chat_id: str) -> None:
+        await self.answer(lambda: self.services.chats.toggle(self.user.id, chat_id, self.field), writes=chat_id)
 
 
 class PinChatHandler(ChatToggleHandler):
@@ -203,17 +276,17 @@ class CloneChatForm(msgspec.Struct):
     title: str | None = None
 
 
-class CloneChatHandler(OuiHandler):
+class CloneChatHandler(ChatWorkHandler):
     api = {"post": Operation("Copy a chat with all its messages", body=CloneChatForm, response=ChatResponse)}
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
+    async def post(self, chat_id: str) -> None:
         form = self.parse_body(CloneChatForm)
-        self.write_json(self.services.chats.clone(self.user.id, chat_id, form.title))
+        await self.answer(lambda: self.services.chat_bulk.clone(self.user.id, chat_id, form.title))
 
 
-class ShareChatHandler(OuiHandler):
+class ShareChatHandler(ChatWorkHandler):
     api = {
         "post": Operation("Give a chat a share id readable by this server's users", response=ChatResponse),
         "delete": Operation("Stop sharing a chat", response=bool),
@@ -221,37 +294,38 @@ class ShareChatHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
-        self.write_json(self.services.chats.share(self.user.id, chat_id))
+    async def post(self, chat_id: str) -> None:
+        await self.answer(lambda: self.services.chats.share(self.user.id, chat_id), writes=chat_id)
 
     @web.authenticated
     @authorized
-    def delete(self, chat_id: str) -> None:
-        self.services.chats.unshare(self.user.id, chat_id)
-        self.write_json(True)
+    async def delete(self, chat_id: str) -> None:
+        await self.answer_true(lambda: self.services.chats.unshare(self.user.id, chat_id), writes=chat_id)
 
 
-class ChatFolderHandler(OuiHandler):
+class ChatFolderHandler(ChatWorkHandler):
     api = {"post": Operation("Move a chat to a folder (null: out of folders)", body=FolderIdForm, response=ChatResponse)}
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
+    async def post(self, chat_id: str) -> None:
         form = self.parse_body(FolderIdForm)
-        self.write_json(self.services.chats.move_to_folder(self.user.id, chat_id, form.folder_id))
+        await self.answer(
+            lambda: self.services.chats.move_to_folder(self.user.id, chat_id, form.folder_id), writes=chat_id
+        )
 
 
-class ChatTitleHandler(OuiHandler):
+class ChatTitleHandler(ChatWorkHandler):
     api = {"post": Operation("Rename a chat", body=TitleForm, response=ChatResponse)}
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
+    async def post(self, chat_id: str) -> None:
         form = self.parse_body(TitleForm)
-        self.write_json(self.services.chats.set_title(self.user.id, chat_id, form.title))
+        await self.answer(lambda: self.services.chats.set_title(self.user.id, chat_id, form.title), writes=chat_id)
 
 
-class ChatTagsHandler(OuiHandler):
+class ChatTagsHandler(ChatWorkHandler):
     api = {
         "get": Operation("A chat's tags", response=list[TagResponse]),
         "post": Operation("Tag a chat", body=TagForm, response=list[TagResponse]),
@@ -260,74 +334,79 @@ class ChatTagsHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self, chat_id: str) -> None:
-        self.write_json(self.services.chats.tags(self.user.id, chat_id))
+    async def get(self, chat_id: str) -> None:
+        await self.answer(lambda: self.services.chats.tags(self.user.id, chat_id))
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
+    async def post(self, chat_id: str) -> None:
         form = self.parse_body(TagForm)
-        self.write_json(self.services.chats.add_tag(self.user.id, chat_id, form.name))
+        await self.answer(lambda: self.services.chats.add_tag(self.user.id, chat_id, form.name), writes=chat_id)
 
     @web.authenticated
     @authorized
-    def delete(self, chat_id: str) -> None:
+    async def delete(self, chat_id: str) -> None:
         form = self.parse_body(TagForm)
-        self.write_json(self.services.chats.remove_tag(self.user.id, chat_id, form.name))
+        await self.answer(lambda: self.services.chats.remove_tag(self.user.id, chat_id, form.name), writes=chat_id)
 
 
-class ChatTagsClearHandler(OuiHandler):
+class ChatTagsClearHandler(ChatWorkHandler):
     api = {"delete": Operation("Remove every tag from a chat", response=bool)}
 
     @web.authenticated
     @authorized
-    def delete(self, chat_id: str) -> None:
-        self.services.chats.clear_tags(self.user.id, chat_id)
-        self.write_json(True)
+    async def delete(self, chat_id: str) -> None:
+        await self.answer_true(lambda: self.services.chats.clear_tags(self.user.id, chat_id), writes=chat_id)
 
 
-class AllTagsHandler(OuiHandler):
+class AllTagsHandler(ChatWorkHandler):
     api = {"get": Operation("All your tags", response=list[TagResponse])}
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json(self.services.chats.all_tags(self.user.id))
+    async def get(self) -> None:
+        await self.answer(lambda: self.services.chats.all_tags(self.user.id))
 
 
-class ChatsByTagHandler(OuiHandler):
+class ChatsByTagHandler(ChatWorkHandler):
     api = {"post": Operation("Your chats with a tag", body=TagForm, response=list[ChatTitleIdResponse])}
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         form = self.parse_body(TagForm)
-        self.write_json(self.services.chats.chats_by_tag(self.user.id, form.name))
+        await self.answer(lambda: self.services.chats.chats_by_tag(self.user.id, form.name))
 
 
-class ChatsInFolderHandler(OuiHandler):
+class ChatsInFolderHandler(ChatWorkHandler):
     api = {"get": Operation("Your chats in a folder", response=list[ChatTitleIdResponse])}
 
     @web.authenticated
     @authorized
-    def get(self, folder_id: str) -> None:
-        self.services.chats.folder(self.user.id, folder_id)
-        self.write_json(self.services.chats.list_chats(self.user.id, None, folder_id=folder_id))
+    async def get(self, folder_id: str) -> None:
+        def in_folder() -> Any:
+            self.services.chats.folder(self.user.id, folder_id)
+            return self.services.chats.list_chats(self.user.id, None, folder_id=folder_id)
+
+        await self.answer(in_folder)
 
 
-class SharedChatHandler(OuiHandler):
+class SharedChatHandler(ChatWorkHandler):
     api = {"get": Operation("Read a shared chat by its share id", response=ChatResponse)}
 
     @web.authenticated
     @authorized
-    def get(self, share_id: str) -> None:
-        chat = self.services.chats.shared(share_id)
-        if chat is None:
-            raise NotFound(f"Shared chat {share_id} not found")
-        self.write_json(chat)
+    async def get(self, share_id: str) -> None:
+        def shared() -> Any:
+            chat = self.services.chats.shared(share_id)
+            if chat is None:
+                raise NotFound(f"Shared chat {share_id} not found")
+            return chat
+
+        await self.answer(shared)
 
 
-class ExportChatHandler(OuiHandler):
+class ExportChatHandler(ChatWorkHandler):
     api = {
         "get": Operation(
             "Export a chat as Open WebUI JSON, Markdown or a notebook",
@@ -338,16 +417,11 @@ class ExportChatHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self, chat_id: str) -> None:
+    async def get(self, chat_id: str) -> None:
         query = self.parse_query(ExportQuery)
-        chat = self.services.chats.get(self.user.id, chat_id)
-        stem = "".join(c if c.isalnum() or c in "-_ " else "_" for c in chat.title)[:80] or "chat"
-        if query.format == "json":
-            self.write_json([chat])
-            return
-        if query.format == "markdown":
-            body, ctype, ext = chat_export.to_markdown(chat), "text/markdown; charset=UTF-8", "md"
-        else:
-            body, ctype, ext = chat_export.to_ipynb_text(chat), "application/x-ipynb+json", "ipynb"
-        self.set_header("Content-Disposition", f'attachment; filename="{stem}.{ext}"')
-        self.finish(body, set_content_type=ctype)
+        export = await self.off_loop(
+            lambda: chat_export.render(self.services.chats.get(self.user.id, chat_id), query.format)
+        )
+        if export.filename is not None:
+            self.set_header("Content-Disposition", f'attachment; filename="{export.filename}"')
+        self.finish(export.body, set_content_type=export.content_type)

@@ -39,6 +39,7 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"v1/chats/pinned", chats.PinnedChatsHandler),
     (r"v1/chats/archived", chats.ArchivedChatsHandler),
     (r"v1/chats/import", chats.ImportChatsHandler),
+    (r"v1/chats/all", chats.ExportAllChatsHandler),
     (r"v1/chats/all/tags", chats.AllTagsHandler),
     (r"v1/chats/tags", chats.ChatsByTagHandler),
     (rf"v1/chats/folder/{FOLDER_ID}", chats.ChatsInFolderHandler),

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
+from oui_jupyter import json_pieces
 from oui_jupyter.schemas.chats import ChatResponse
 
 FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
@@ -95,3 +96,19 @@ def to_notebook(chat: ChatResponse) -> dict[str, Any]:
 
 def to_ipynb_text(chat: ChatResponse) -> str:
     return json.dumps(to_notebook(chat), indent=1, ensure_ascii=False)
+
+
+class Export(NamedTuple):
+    body: bytes
+    content_type: str
+    filename: str | None  # None: shown, not downloaded
+
+
+def render(chat: ChatResponse, fmt: str) -> Export:
+    """The chat as ``fmt`` (``json``, ``markdown`` or ``ipynb``)."""
+    if fmt == "json":
+        return Export(json_pieces.encode([chat]), "application/json", None)
+    stem = "".join(c if c.isalnum() or c in "-_ " else "_" for c in chat.title)[:80] or "chat"
+    if fmt == "markdown":
+        return Export(to_markdown(chat).encode(), "text/markdown; charset=UTF-8", f"{stem}.md")
+    return Export(to_ipynb_text(chat).encode(), "application/x-ipynb+json", f"{stem}.ipynb")

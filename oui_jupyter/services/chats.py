@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from oui_jupyter.errors import Conflict, InvalidInput, NotFound
+from oui_jupyter.heap import release
 from oui_jupyter.schemas.chats import (
     ChatResponse,
     ChatTitleIdResponse,
@@ -253,7 +254,9 @@ class ChatService:
 
     def get(self, user_id: str, chat_id: str) -> ChatResponse:
         chat, rows = self.store.chat_with_messages(chat_id, user_id)
-        return self.response(chat, rows)
+        response = self.response(chat, rows)
+        release(rows)  # a piece at a time: a long chat's rows are 100,000s of objects
+        return response
 
     def branch(self, user_id: str, chat_id: str, leaf_id: str | None = None) -> list[dict[str, Any]]:
         """Messages from the root to ``leaf_id`` (default: the chat's current message)."""
@@ -353,36 +356,6 @@ class ChatService:
         self.store.update_chat(chat_id, user_id, folder_id=folder_id)
         return self.get(user_id, chat_id)
 
-    def clone(self, user_id: str, chat_id: str, title: str | None = None) -> ChatResponse:
-        source, rows = self.store.chat_with_messages(chat_id, user_id)
-        copy = self.store.create_chat(
-            chat_id=new_id(),
-            user_id=user_id,
-            title=title or f"Clone of {source.title}",
-            models=source.models,
-            params=source.params,
-            meta={**(source.meta or {}), "tags": []},
-            extra=source.extra,
-            folder_id=source.folder_id,
-            messages=[
-                NewMessage(
-                    id=r.id,
-                    role=r.role,
-                    content=r.content,
-                    parent_id=r.parent_id,
-                    model=r.model,
-                    done=r.done,
-                    extra=r.extra or {},
-                    created_at=r.created_at,
-                )
-                for r in rows
-            ],
-            current_message_id=source.current_message_id,
-        )
-        for tag_id in (source.meta or {}).get("tags", []):
-            self.store.add_tag(copy.id, user_id, tag_id, tag_id)
-        return self.get(user_id, copy.id)
-
     def share(self, user_id: str, chat_id: str) -> ChatResponse:
         chat = self.store.get_chat(chat_id, user_id)
         if chat.share_id is None:
@@ -395,42 +368,6 @@ class ChatService:
 
     def unshare(self, user_id: str, chat_id: str) -> None:
         self.store.set_share_id(chat_id, user_id, None)
-
-    def import_chats(self, user_id: str, items: list[dict[str, Any]]) -> list[ChatResponse]:
-        """Chats in Open WebUI's export shape (``{chat: {...}, meta, pinned, ...}``)."""
-        imported = []
-        for item in items:
-            if not isinstance(item, dict):
-                raise InvalidInput("each imported chat must be an object")
-            chat = item.get("chat", item)
-            if not isinstance(chat, dict):
-                raise InvalidInput("an imported chat's `chat` must be an object")
-            parse_history(chat)  # validate everything before writing anything
-        for item in items:
-            chat = item.get("chat", item)
-            messages, current_id = parse_history(chat)
-            now = time.time()
-            meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
-            row = self.store.create_chat(
-                chat_id=new_id(),
-                user_id=user_id,
-                title=self._title(chat) if chat.get("title") else str(item.get("title") or "New Chat"),
-                models=self._list(chat, "models"),
-                params=self._dict(chat, "params"),
-                meta={k: v for k, v in meta.items() if k != "tags"},
-                extra={k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS},
-                pinned=bool(item.get("pinned", False)),
-                archived=bool(item.get("archived", False)),
-                messages=messages,
-                current_message_id=current_id or (messages[-1].id if messages else None),
-                created_at=_seconds(item.get("created_at"), now),
-                updated_at=_seconds(item.get("updated_at"), now),
-            )
-            names = self._tags(chat) + [t for t in meta.get("tags", []) if isinstance(t, str)]
-            for name in dict.fromkeys(names):
-                self.store.add_tag(row.id, user_id, tag_id_for(name), name)
-            imported.append(self.get(user_id, row.id))
-        return imported
 
     # ----- tags -----
     def tags(self, user_id: str, chat_id: str) -> list[TagResponse]:

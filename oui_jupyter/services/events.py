@@ -9,6 +9,7 @@ starts in the full answer, so a client that re-read the chat can drop what it al
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -19,6 +20,13 @@ import msgspec
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
+
+
+def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class Socket(Protocol):
@@ -59,8 +67,15 @@ class EventHub:
     # ----- frames -----
     def emit(self, user_id: str, type_: str, data: Any, *, chat_id: str | None = None,
              message_id: str | None = None) -> None:
+        """One frame to the user's sockets; from a worker thread it is handed to the loop."""
         sockets = self._sockets.get(user_id)
         if not sockets:
+            return
+        loop = self._loop
+        if loop is not None and not _running_on(loop):
+            loop.call_soon_threadsafe(
+                functools.partial(self.emit, user_id, type_, data, chat_id=chat_id, message_id=message_id)
+            )
             return
         frame: dict[str, Any] = {"type": type_}
         if chat_id is not None:
