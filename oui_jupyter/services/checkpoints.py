@@ -130,6 +130,7 @@ class DeadAnswerSweep:
         self.hub = hub
         self.stale_after = stale_after
         self._pending: list[UnfinishedAnswer] = []
+        self._recheck: asyncio.Task[Any] | None = None  # kept: the loop holds tasks weakly
 
     def _split(self, answers: list[UnfinishedAnswer]) -> tuple[list[UnfinishedAnswer], list[UnfinishedAnswer], float]:
         cutoff = time.time() - self.stale_after
@@ -152,7 +153,10 @@ class DeadAnswerSweep:
             return
         due = max(a.updated_at for a in self._pending) + self.stale_after + RECHECK_MARGIN
         loop = asyncio.get_running_loop()
-        loop.call_later(max(0.0, due - time.time()), lambda: loop.create_task(self.recheck()))
+        loop.call_later(max(0.0, due - time.time()), self._start_recheck)
+
+    def _start_recheck(self) -> None:
+        self._recheck = asyncio.get_running_loop().create_task(self.recheck(), name="oui-dead-answers")
 
     async def recheck(self) -> list[UnfinishedAnswer]:
         """Mark those of the answers pending since start that nobody wrote meanwhile; those

@@ -203,6 +203,8 @@ class Generation:
             log.warning("oui: generation in chat %s failed: %s", self.chat_id, error.message)
         finally:
             self._running = False
+            if self._checkpointer is not None:  # whatever ended the stream
+                self._checkpointer.stop()
             await stream.aclose()
         self._finish()
 
