@@ -82,7 +82,8 @@ def main() -> None:
     server = oui_server(upstream, data.name, interval)
     try:
         for cycle in range(cycles):
-            chat_id = post(server, "/oui/api/v1/chats/new", {"chat": {"title": f"crash {cycle}", "models": ["slow"]}})["id"]
+            chat = {"chat": {"title": f"crash {cycle}", "models": ["slow"]}}
+            chat_id = post(server, "/oui/api/v1/chats/new", chat)["id"]
             reader = Reader(f"{server.url}/oui/api/chat/completions", {
                 "model": "slow", "stream": True, "chat_id": chat_id, "x_chunks": TOKENS, "x_delay": 1 / RATE,
                 "messages": [{"role": "user", "content": "Count slowly"}],

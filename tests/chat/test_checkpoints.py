@@ -54,7 +54,8 @@ def snapshot(db: Database) -> dict[str, Any]:
     with db.engine.connect() as conn:
         messages = {r[0]: tuple(r[1:]) for r in conn.execute(text(
             f"SELECT id, content, done, extra, updated_at{version} FROM chat_message ORDER BY id"))}
-        chats = [tuple(r) for r in conn.execute(text(f"SELECT id, title, updated_at, current_message_id{version} FROM chat"))]
+        chats = [tuple(r) for r in conn.execute(text(
+            f"SELECT id, title, updated_at, current_message_id{version} FROM chat"))]
     return {"messages": messages, "chats": chats}
 
 
@@ -267,7 +268,8 @@ async def test_every_turn_path_checkpoints_its_answer(
     assert FULL.startswith(row.content)
     with services.db.engine.connect() as conn:
         chat_time = conn.execute(text("SELECT updated_at FROM chat WHERE id = :c"), {"c": chat_id}).scalar()
-    grown = await eventually(lambda: (r := stored()) is not None and not r.done and len(r.content) > len(row.content) and r)
+    grown = await eventually(
+        lambda: (r := stored()) is not None and not r.done and len(r.content) > len(row.content) and r)
     assert FULL.startswith(grown.content)
     with services.db.engine.connect() as conn:  # checkpoints leave the chat row alone
         assert conn.execute(text("SELECT updated_at FROM chat WHERE id = :c"), {"c": chat_id}).scalar() == chat_time

@@ -86,7 +86,8 @@ def test_a_killed_server_keeps_the_partial_answer(
         # ...and the interrupted answer can be continued: the same message, no longer interrupted.
         status, more = server.request("POST", "oui/api/chat/completions", {
             "model": "fast", "chat_id": chat_id, "parent_id": answer_id, "continue": True,
-            "messages": [{"role": "user", "content": "Count slowly"}, {"role": "assistant", "content": answer["content"]}]})
+            "messages": [{"role": "user", "content": "Count slowly"},
+                         {"role": "assistant", "content": answer["content"]}]})
         assert status == 200, more
         assert more["message_id"] == answer_id
         continued = answer_of(server, chat_id, answer_id)
