@@ -4,7 +4,8 @@ Each cycle starts a persisted streamed answer (`chat/completions` with `chat_id`
 scripted upstream at ~100 tokens/s (`slow`, 10 ms a token), kills the server (SIGKILL) at a
 random moment 2-5 s after its first token, restarts it on the same data dir and waits until the
 answer is marked interrupted. Lost = what the client had received at the kill minus what the
-restarted server has: in tokens, characters and seconds of streaming. The same database and
+restarted server has: in tokens, characters and seconds of streaming (at the rate the client
+saw that answer arrive). The same database and
 data dir serve every cycle. Also reports how long after the restart the answer was marked.
 Usage: python chat_crash.py [cycles=20] [checkpoint_interval=1.0]
 """
@@ -49,6 +50,7 @@ class Reader(threading.Thread):
         self.url, self.body = url, body
         self.text = ""
         self.first = threading.Event()
+        self.first_at = 0.0
 
     def run(self) -> None:
         try:
@@ -58,6 +60,8 @@ class Reader(threading.Thread):
                         choices = json.loads(line[6:]).get("choices") or [{}]
                         delta = (choices[0].get("delta") or {}).get("content")
                         if delta:
+                            if not self.text:
+                                self.first_at = time.perf_counter()
                             self.text += delta
                             self.first.set()
         except (httpx.HTTPError, OSError):
@@ -78,6 +82,7 @@ def main() -> None:
     data = tempfile.TemporaryDirectory()
     lost_tokens: list[int] = []
     lost_chars: list[int] = []
+    lost_seconds: list[float] = []
     marked_after: list[float] = []
     server = oui_server(upstream, data.name, interval)
     try:
@@ -91,7 +96,7 @@ def main() -> None:
             reader.start()
             assert reader.first.wait(30), "no first token"
             time.sleep(random.uniform(2.0, 5.0))
-            received = reader.text
+            received, killed_at = reader.text, time.perf_counter()
             server.proc.kill()  # type: ignore[union-attr]  # SIGKILL
             server.proc.wait(30)  # type: ignore[union-attr]
             server.tmp.cleanup()
@@ -110,9 +115,11 @@ def main() -> None:
             assert received.startswith(saved) or saved.startswith(received), (cycle, len(saved), len(received))
             lost_tokens.append(len(received.split()) - len(saved.split()))
             lost_chars.append(len(received) - len(saved))
+            rate = len(received.split()) / (killed_at - reader.first_at)
+            lost_seconds.append(lost_tokens[-1] / rate)
             print(f"cycle {cycle + 1:>2}: received {len(received.split()):>4} tokens, saved {len(saved.split()):>4}, "
                   f"lost {lost_tokens[-1]:>4} ({lost_chars[-1]} chars); marked {marked_after[-1]:.1f} s after restart")
-        seconds = [t / RATE for t in lost_tokens]
+        seconds = lost_seconds
         print(f"lost per crash: median {p50(lost_tokens):.0f} tokens ({p50(seconds):.2f} s of streaming), "
               f"max {max(lost_tokens)} tokens ({max(seconds):.2f} s); checkpoint_interval {interval} s")
         print(json.dumps({

@@ -159,8 +159,9 @@ class OuiJupyter(ExtensionApp):
         help="Seconds between checkpoints of an answer being written: its text so far is saved "
         "to its message this often (one small UPDATE), so a crashed or killed server loses at "
         "most about this much of it. At start, answers a stopped server left unfinished and "
-        "nobody wrote for 10 intervals are marked interrupted. 0: an answer is written at its "
-        "end only.",
+        "nobody wrote for 10 intervals (at least 10 s) are marked interrupted. 0: an answer is "
+        "written at its end only (then a server sharing the database may mark an answer of this "
+        "one that runs longer than 10 s).",
     ).tag(config=True)
 
     task_model = Unicode(

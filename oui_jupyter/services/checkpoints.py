@@ -1,18 +1,19 @@
 """Answers that survive a crash: checkpoints while they stream, and marking what a dead server left.
 
 While a persisted answer streams, a ``Checkpointer`` writes its text so far to its row every
-``interval`` seconds when the text grew (and at least every ``HEARTBEAT_INTERVALS`` intervals
-even when it did not, so a live answer's row never looks abandoned). The write is one UPDATE
-of that row (``TurnStore.checkpoint_message``), in a small thread pool: the event loop only
-starts it, and one answer never has two writes in flight. A tool step calls
-``Generation.checkpoint`` to save at once.
+``interval`` seconds when the text grew; when it did not, it still stamps the row's
+``updated_at`` every ``heartbeat`` seconds (at most ``MAX_HEARTBEAT``), so a live answer's row
+never looks abandoned. Each write is one UPDATE of that row (``TurnStore.checkpoint_message``),
+in a small thread pool: the event loop only starts it, and one answer never has two writes in
+flight. A tool step calls ``Generation.checkpoint`` to save at once.
 
 A server that dies (kill -9, out of memory) leaves its answers ``done: false``. When the
 database is opened, ``DeadAnswerSweep`` marks ``done: true, interrupted: true`` every unfinished
-answer whose row nobody wrote for ``stale_after`` (``STALE_INTERVALS`` intervals): a live
-server, this one or another on the same database, rewrites its rows far more often than that.
-Answers too fresh to judge at start are checked again once they could be stale, and their
-owners' sockets are told when they are marked.
+answer whose row nobody wrote for ``stale_after`` (``STALE_INTERVALS`` intervals, at least
+``MIN_STALE`` seconds): a live server, this one or another on the same database whatever its
+interval, stamps its rows at least every ``MAX_HEARTBEAT`` seconds. Answers too fresh to judge
+at start are checked again once they could be stale, and their owners' sockets are told when
+they are marked.
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ if TYPE_CHECKING:  # the store imports SQLAlchemy: not at extension load
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVALS = 3
+MAX_HEARTBEAT = 3.0  # seconds
 STALE_INTERVALS = 10
+MIN_STALE = 10.0  # seconds: several heartbeats of any server sharing the database
 # Seconds added to the re-check of answers that were too fresh to judge at start.
 RECHECK_MARGIN = 0.5
 
@@ -58,7 +61,12 @@ class Checkpoints:
     @property
     def stale_after(self) -> float:
         """Seconds without a write after which an unfinished answer is judged abandoned."""
-        return STALE_INTERVALS * (self.interval or 1.0)
+        return max(MIN_STALE, STALE_INTERVALS * self.interval)
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds after which a row that got no new text is stamped anyway."""
+        return min(MAX_HEARTBEAT, HEARTBEAT_INTERVALS * self.interval)
 
     def start(self, answer: Answer) -> Checkpointer | None:
         """Checkpoint ``answer`` (a persisted one) until ``stop``; None when checkpoints are off."""
@@ -89,21 +97,24 @@ class Checkpointer:
         self._task = self._loop.create_task(self._tick(), name=f"oui-checkpoint-{answer.message_id}")
 
     async def _tick(self) -> None:
-        interval = self._owner.interval
-        heartbeat = HEARTBEAT_INTERVALS * interval
+        interval, heartbeat = self._owner.interval, self._owner.heartbeat
         while not self._closed:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(interval, heartbeat))
+            since = self._loop.time() - self._saved_at
             grew = self._answer.length != self._saved_length
-            if grew or self._loop.time() - self._saved_at >= heartbeat:
+            if (grew and since >= interval) or since >= heartbeat:
                 await self.save()
 
     async def save(self) -> None:
-        """Write the text so far now, after the write in flight if there is one."""
+        """Write the text so far now, after the write in flight if there is one (a row whose
+        text did not grow is only stamped)."""
         async with self._lock:
             if self._closed:
                 return
-            length, text = self._answer.length, self._answer.text()
+            length = self._answer.length
+            text = self._answer.text() if length != self._saved_length else None
             write: Callable[..., Any] = self._owner.turns.checkpoint_message
+            started = self._loop.time()
             try:
                 written = await self._loop.run_in_executor(
                     self._executor, write, self._answer.chat_id, self._answer.message_id, text
@@ -112,7 +123,7 @@ class Checkpointer:
                 log.warning("oui: could not checkpoint answer %s", self._answer.message_id, exc_info=True)
                 return
             self.writes += 1
-            self._saved_length, self._saved_at = length, self._loop.time()
+            self._saved_length, self._saved_at = length, started
             if not written:  # finished, deleted, or judged abandoned by another server
                 self._closed = True
 

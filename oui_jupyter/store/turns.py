@@ -83,6 +83,11 @@ class TurnStore:
             .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false())
             .values(content=bindparam("content"), updated_at=bindparam("now"))
         )
+        self._stamp = db.prepare(
+            update(message)
+            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false())
+            .values(updated_at=bindparam("now"))
+        )
         self._reopen = db.prepare(
             update(message).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
             .values(done=False, updated_at=bindparam("now"))
@@ -141,12 +146,16 @@ class TurnStore:
                                  extra=json_text(merged), now=now)
             self._touch_time.execute(cursor, chat_id=chat_id, now=now)
 
-    def checkpoint_message(self, chat_id: str, message_id: str, content: str) -> bool:
-        """Save the text so far of an answer being written: one UPDATE of its row, none of the
-        chat. False when the row is gone or already ``done`` (the final write came first)."""
+    def checkpoint_message(self, chat_id: str, message_id: str, content: str | None) -> bool:
+        """Save the text so far of an answer being written (``None``: only stamp the row as
+        still being written): one UPDATE of its row, none of the chat. False when the row is
+        gone or already ``done`` (the final write came first)."""
+        now = time.time()
         with self.db.cursor() as cursor:
+            if content is None:
+                return self._stamp.execute(cursor, chat_id=chat_id, id=message_id, now=now).rowcount == 1
             return self._checkpoint.execute(
-                cursor, chat_id=chat_id, id=message_id, content=content, now=time.time()
+                cursor, chat_id=chat_id, id=message_id, content=content, now=now
             ).rowcount == 1
 
     def reopen_message(self, chat_id: str, message_id: str) -> None:

@@ -80,6 +80,19 @@ def test_a_checkpoint_is_one_update_of_one_row(oui_database_url: str) -> None:
     assert changed == {answer}
     content, done = after["messages"][answer][:2]
     assert content == "tok0 tok1 " and not done
+    # A heartbeat (no new text) only stamps the row: one UPDATE again, the text as it was.
+    statements.clear()
+    time.sleep(0.01)
+    assert turns.checkpoint_message("c1", answer, None) is True
+    written = [s for s in statements if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
+    stamped = snapshot(db)
+    if db.dialect == "sqlite":
+        assert len(written) == 1 and written[0].upper().startswith("UPDATE CHAT_MESSAGE"), written
+        assert "CONTENT" not in written[0].upper()
+    assert stamped["chats"] == before["chats"]
+    assert {k for k in after["messages"] if after["messages"][k] != stamped["messages"][k]} == {answer}
+    assert stamped["messages"][answer][:3] == after["messages"][answer][:3]  # content, done, extra
+    assert stamped["messages"][answer][3] > after["messages"][answer][3]  # updated_at
     db.dispose()
 
 
@@ -163,7 +176,7 @@ class SlowTurns:
         self.answer_done = False
         self._lock = threading.Lock()
 
-    def checkpoint_message(self, chat_id: str, message_id: str, content: str) -> bool:
+    def checkpoint_message(self, chat_id: str, message_id: str, content: str | None) -> bool:
         with self._lock:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -203,17 +216,18 @@ async def test_one_checkpoint_in_flight_and_none_after_stop() -> None:
         await asyncio.sleep(0.01)
     await eventually(lambda: len(store.writes) >= 2)
     assert store.most_in_flight == 1
-    assert all(answer.text().startswith(w) for w in store.writes)
+    assert all(w is None or answer.text().startswith(w) for w in store.writes)
     checkpointer.stop()
     await asyncio.sleep(0.3)
     count = len(store.writes)
     await asyncio.sleep(0.2)
     assert len(store.writes) == count and store.in_flight == 0
-    # An answer that does not grow is still written now and then (its row stays fresh).
+    # An answer that does not grow is still stamped now and then (its row stays fresh).
     store = SlowTurns(0.0)
     idle = GrowingAnswer()
     checkpointer = Checkpoints(store, 0.02).start(idle)  # type: ignore[arg-type]
     await eventually(lambda: len(store.writes) >= 2, timeout=5)
+    assert set(store.writes) == {None}
     checkpointer.stop()  # type: ignore[union-attr]
     # A write that finds the answer finished ends the checkpoints.
     store.answer_done, store.writes = True, []
