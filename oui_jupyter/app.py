@@ -166,6 +166,16 @@ class OuiJupyter(ExtensionApp):
         30.0, help="WebSocket deltas of a streaming answer are batched at most this often (ms)."
     ).tag(config=True)
 
+    checkpoint_interval = Float(
+        1.0,
+        help="Seconds between checkpoints of an answer being written: its text so far is saved "
+        "to its message this often (one small UPDATE), so a crashed or killed server loses at "
+        "most about this much of it. At start, answers a stopped server left unfinished and "
+        "nobody wrote for 10 intervals (at least 10 s) are marked interrupted. 0: an answer is "
+        "written at its end only (then a server sharing the database may mark an answer of this "
+        "one that runs longer than 10 s).",
+    ).tag(config=True)
+
     task_model = Unicode(
         "", help="Model that writes chat titles and tags ('' = the chat's own model)."
     ).tag(config=True)
@@ -322,6 +332,7 @@ class OuiJupyter(ExtensionApp):
     def _build_completions(self, services: Services, db: Any) -> None:
         """Models, completions, live events and background titles (issue #4)."""
         from oui_jupyter.providers.local_llama import LocalLlamaServer
+        from oui_jupyter.services.checkpoints import Checkpoints, DeadAnswerSweep
         from oui_jupyter.services.completions import CompletionService
         from oui_jupyter.services.events import EventHub
         from oui_jupyter.services.models import ModelService
@@ -355,12 +366,21 @@ class OuiJupyter(ExtensionApp):
         turns = TurnStore(db)
         hub = EventHub(self.stream_batch_ms)
         registry = TaskRegistry()
+        checkpoints = Checkpoints(turns, self.checkpoint_interval)
+        services.on_close(checkpoints.close)
+        sweep = DeadAnswerSweep(turns, hub, checkpoints.stale_after)
+        try:
+            sweep.at_start()
+        except Exception:  # noqa: BLE001 - the chats still work; the answers stay unfinished
+            self.log.exception("oui: could not mark the answers a stopped server left unfinished")
+        services.on_first_use(sweep.schedule_recheck)
         services.chats.overlays.append(registry.overlay)
         services.chats.hub = hub
         completions = CompletionService(
             models=models, chats=services.chats, turns=turns, hub=hub, registry=registry,
             default_params=dict(self.default_model_params),
             max_history_messages=self.max_history_messages,
+            checkpoints=checkpoints,
         )
         completions.titles = TitleService(
             models=models, chats=services.chats, turns=turns, hub=hub, registry=registry,

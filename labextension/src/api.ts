@@ -53,6 +53,10 @@ export interface IHistoryMessage {
   done?: boolean;
   error?: string | { content?: string; message?: string } | null;
   usage?: Record<string, unknown>;
+  /** Stopped by the user before its end. */
+  stopped?: boolean;
+  /** The server stopped (crashed, was killed) while writing it: the text saved until then. */
+  interrupted?: boolean;
   /** Status line (e.g. "Searching the workspace"). Client-side only. */
   status?: string;
 }
@@ -126,6 +130,8 @@ export interface ICompletionRequest {
   session_id: string;
   /** Only add an assistant answer under `parent_id` (a user message). */
   regenerate?: boolean;
+  /** Extend the assistant message `parent_id` (stored under its id). */
+  continue?: boolean;
   files?: IMessageFile[];
   features?: { workspace: boolean };
 }

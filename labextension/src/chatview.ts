@@ -94,6 +94,7 @@ export class ChatView extends Panel {
     }, this);
     this._actions = {
       regenerate: id => void c.regenerate(id),
+      continueAnswer: id => void c.continueAnswer(id),
       editAndResend: (id, content) => void c.editAndResend(id, content),
       switchBranch: (id, step) => c.switchBranch(id, step),
       rendered: () => this._stickToBottom()

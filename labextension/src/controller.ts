@@ -258,6 +258,36 @@ export class ChatController implements IDisposable {
     });
   }
 
+  /** Extend a stopped or interrupted answer: the server streams on into the same message. */
+  async continueAnswer(assistantId: string, options: ISendOptions = {}): Promise<void> {
+    await this._ensureServerIds();
+    const assistant = this._history.messages[assistantId];
+    if (!assistant || assistant.role !== 'assistant' || !this._chatId || this.generating) {
+      return;
+    }
+    const user = assistant.parentId ? this._history.messages[assistant.parentId] : undefined;
+    const streaming: IHistoryMessage = {
+      ...assistant,
+      done: false,
+      interrupted: undefined,
+      stopped: undefined,
+      error: undefined
+    };
+    this._history = updateMessage(this._history, streaming);
+    this._messagesChanged.emit([assistantId]);
+    await this._start(streaming, {
+      model: assistant.model || this._model,
+      messages: this._requestMessages(assistantId),
+      stream: true,
+      chat_id: this._chatId,
+      parent_id: assistantId,
+      session_id: this.socket.sessionId,
+      continue: true,
+      files: user?.files?.length ? user.files : undefined,
+      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+    });
+  }
+
   /** Stop the answer being generated in the open chat. */
   async stop(): Promise<void> {
     const chatId = this._chatId;

@@ -8,7 +8,7 @@ import { Widget } from '@lumino/widgets';
 import type { IHistoryMessage, ISource } from './api';
 import { decorateCodeBlocks } from './codeblocks';
 import { citationLabel, uniqueSources } from './format';
-import { errorText } from './reducer';
+import { answerNotice, canContinue, errorText } from './reducer';
 import { renderQueue } from './renderqueue';
 import { CommandIDs } from './tokens';
 import { button, iconButton } from './ui';
@@ -63,6 +63,8 @@ export function warmUpMarkdown(rendermime: IRenderMimeRegistry): Promise<void> {
 /** What a message can ask of the chat. */
 export interface IMessageActions {
   regenerate(id: string): void;
+  /** Extend a stopped or interrupted answer where it ended. */
+  continueAnswer(id: string): void;
   editAndResend(id: string, content: string): void;
   switchBranch(id: string, step: number): void;
   rendered(widget: MessageWidget): void;
@@ -103,6 +105,10 @@ export class MessageWidget extends Widget {
     this._error.className = 'jp-OuiMessage-error';
     this._error.setAttribute('role', 'alert');
     this._error.hidden = true;
+    this._notice = document.createElement('div');
+    this._notice.className = 'jp-OuiMessage-notice';
+    this._notice.setAttribute('role', 'status');
+    this._notice.hidden = true;
     this._citations = document.createElement('div');
     this._citations.className = 'jp-OuiMessage-citations';
     this._toolbar = document.createElement('div');
@@ -113,6 +119,7 @@ export class MessageWidget extends Widget {
       this._body,
       this._status,
       this._error,
+      this._notice,
       this._citations,
       this._toolbar
     );
@@ -262,6 +269,10 @@ export class MessageWidget extends Widget {
     const error = errorText(m.error);
     this._error.textContent = error ? `Error: ${error}` : '';
     this._error.hidden = !error;
+    const notice = answerNotice(m);
+    this._notice.textContent = notice ?? '';
+    this._notice.hidden = !notice;
+    this.toggleClass('jp-mod-interrupted', m.role === 'assistant' && m.interrupted === true && !streaming);
     this._updateCitations();
     this._updateToolbar(streaming);
     this._updateContent();
@@ -415,7 +426,8 @@ export class MessageWidget extends Widget {
   }
 
   private _updateToolbar(streaming: boolean): void {
-    const key = `${this._message.role}/${streaming}`;
+    const resumable = canContinue(this._message);
+    const key = `${this._message.role}/${streaming}/${resumable}`;
     if (this._toolbarKey === key) {
       return;
     }
@@ -438,6 +450,12 @@ export class MessageWidget extends Widget {
       const again = button('Regenerate', 'jp-OuiMessage-regenerate');
       again.setAttribute('aria-label', 'Regenerate answer');
       again.onclick = () => this._actions.regenerate(this._message.id);
+      if (resumable) {
+        const more = button('Continue', 'jp-OuiMessage-continue');
+        more.setAttribute('aria-label', 'Continue answer');
+        more.onclick = () => this._actions.continueAnswer(this._message.id);
+        this._toolbar.appendChild(more);
+      }
       this._toolbar.appendChild(again);
     }
   }
@@ -456,6 +474,7 @@ export class MessageWidget extends Widget {
   private _plain: HTMLElement;
   private _status: HTMLElement;
   private _error: HTMLElement;
+  private _notice: HTMLElement;
   private _citations: HTMLElement;
   private _toolbar: HTMLElement;
   private _editor: HTMLFormElement | null = null;

@@ -28,6 +28,9 @@ export interface ICompletionData {
   usage?: Record<string, unknown>;
   error?: string | null;
   model?: string;
+  /** The server marked the answer interrupted (a server that stopped while writing it). */
+  interrupted?: boolean;
+  stopped?: boolean;
 }
 
 /** Result of applying one frame to one message. */
@@ -118,6 +121,12 @@ export function completionData(data: unknown): ICompletionData {
   if (typeof data.model === 'string') {
     result.model = data.model;
   }
+  if (data.interrupted === true) {
+    result.interrupted = true;
+  }
+  if (data.stopped === true) {
+    result.stopped = true;
+  }
   return result;
 }
 
@@ -144,8 +153,13 @@ export function applyCompletion(
   if (data.done) {
     next.done = true;
     next.status = undefined;
+    next.interrupted = data.interrupted || undefined;
+    next.stopped = data.stopped || undefined;
   } else if (data.delta !== undefined || data.content !== undefined) {
     next.done = false;
+    // Streaming again (a continue): no longer interrupted nor stopped.
+    next.interrupted = undefined;
+    next.stopped = undefined;
   }
   if (data.sources !== undefined) {
     next.sources = data.sources;
@@ -166,8 +180,31 @@ export function applyCompletion(
     next.sources !== message.sources ||
     next.error !== message.error ||
     next.usage !== message.usage ||
+    next.interrupted !== message.interrupted ||
+    next.stopped !== message.stopped ||
     next.status !== message.status;
   return { message: changed ? next : message, changed, resync };
+}
+
+/** The notice shown under an answer that did not end normally, or null. */
+export function answerNotice(message: IHistoryMessage): string | null {
+  if (message.role !== 'assistant' || message.done === false) {
+    return null;
+  }
+  if (message.interrupted) {
+    return 'Interrupted: the server stopped before this answer was finished.';
+  }
+  return null;
+}
+
+/** Whether an answer can be continued where it ended (stopped or interrupted). */
+export function canContinue(message: IHistoryMessage): boolean {
+  return (
+    message.role === 'assistant' &&
+    message.done !== false &&
+    !errorText(message.error) &&
+    (message.interrupted === true || message.stopped === true)
+  );
 }
 
 /** Result of reducing a frame into the open chat's tree. */

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 
 import type { IHistory, IHistoryMessage } from '../src/api';
 import {
+  answerNotice,
   applyCompletion,
+  canContinue,
   completionData,
   errorText,
   indexProgress,
@@ -84,6 +86,43 @@ describe('applyCompletion', () => {
     const result = applyCompletion(m, {});
     expect(result.changed).toBe(false);
     expect(result.message).toBe(m);
+  });
+});
+
+describe('interrupted and stopped answers', () => {
+  it('reads the interrupted mark of a frame and clears it when the answer streams again', () => {
+    expect(completionData({ done: true, content: 'tok0 ', interrupted: true })).toEqual({
+      done: true,
+      content: 'tok0 ',
+      interrupted: true
+    });
+    const marked = applyCompletion(assistant('tok0 '), { done: true, interrupted: true });
+    expect(marked.changed).toBe(true);
+    expect(marked.message.interrupted).toBe(true);
+    expect(marked.message.done).toBe(true);
+    const resumed = applyCompletion(marked.message, { content: 'tok0 ' });
+    expect(resumed.message.done).toBe(false);
+    expect(resumed.message.interrupted).toBeUndefined();
+    const finished = applyCompletion(resumed.message, { done: true, delta: 'tok1 ' });
+    expect(finished.message.interrupted).toBeUndefined();
+    expect(finished.message.content).toBe('tok0 tok1 ');
+    const stopped = applyCompletion(assistant('x'), { done: true, stopped: true });
+    expect(stopped.message.stopped).toBe(true);
+  });
+
+  it('shows a notice and offers Continue for interrupted answers only when finished', () => {
+    const interrupted = assistant('half', { done: true, interrupted: true });
+    expect(answerNotice(interrupted)).toMatch(/^Interrupted: /);
+    expect(canContinue(interrupted)).toBe(true);
+    expect(answerNotice(assistant('half', { interrupted: true }))).toBeNull(); // streaming again
+    expect(canContinue(assistant('half', { interrupted: true }))).toBe(false);
+    expect(canContinue(assistant('half', { done: true, stopped: true }))).toBe(true);
+    expect(answerNotice(assistant('half', { done: true, stopped: true }))).toBeNull();
+    expect(canContinue(assistant('all', { done: true }))).toBe(false);
+    expect(canContinue(assistant('half', { done: true, interrupted: true, error: 'boom' }))).toBe(false);
+    const user: IHistoryMessage = { id: 'u', parentId: null, childrenIds: [], role: 'user', content: 'hi', interrupted: true };
+    expect(answerNotice(user)).toBeNull();
+    expect(canContinue(user)).toBe(false);
   });
 });
 

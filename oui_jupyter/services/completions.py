@@ -6,8 +6,10 @@ chat's branch read from the database for ``/message``), asks the context builder
 context when the turn names files or features, and then:
 
 * with a chat: inserts the user message and an empty assistant message (``done: false``) at
-  the start (one INSERT each), streams, and updates the assistant message once at the end with
-  the text, usage, sources and ``error``/``stopped``: O(1) writes whatever the chat's length;
+  the start (one INSERT each), streams, checkpoints the text so far into the assistant message
+  while it streams (``checkpoints.py``: one UPDATE of that row at most every interval, in a
+  thread), and updates it once at the end with the text, usage, sources and
+  ``error``/``stopped``: O(1) writes whatever the chat's length;
 * relays each upstream chunk to the caller's sink (the HTTP SSE writer) and, for a chat, the
   deltas to the user's sockets (batched by the event hub);
 * registers itself in the task registry while it runs: a chat read mid-stream shows the
@@ -30,6 +32,7 @@ from oui_jupyter.services.pacing import StartPacer
 
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.chats import ChatService
+    from oui_jupyter.services.checkpoints import Checkpointer, Checkpoints
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.models import ModelService, ResolvedModel
     from oui_jupyter.services.tasks import TaskRegistry
@@ -151,16 +154,24 @@ class Generation:
         self._task: asyncio.Task[Any] | None = None
         self._running = False
         self._stop_requested = False
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def persisted(self) -> bool:
         return self.chat_id is not None and self.message_id is not None
 
     def text(self) -> str:
+        if len(self.parts) > 1:  # read every checkpoint: join what came since once
+            self.parts[:] = ["".join(self.parts)]
         return self.prefix + "".join(self.parts)
 
     def partial(self) -> dict[str, Any]:
         return {"content": self.text(), "done": False}
+
+    async def checkpoint(self) -> None:
+        """Save the text so far now (a tool step calls this before it runs its tool)."""
+        if self._checkpointer is not None:
+            await self._checkpointer.save()
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -176,6 +187,8 @@ class Generation:
             return
         self._running = True
         self.service.registry.register(self)
+        if self.persisted and self.service.checkpoints is not None:
+            self._checkpointer = self.service.checkpoints.start(self)
         stream = self.model.provider.stream(self.body)
         try:
             await self.service.pacer.enter()  # the upstream request: paced like the turn's start
@@ -214,11 +227,16 @@ class Generation:
             log.warning("oui: generation in chat %s failed: %s", self.chat_id, error.message)
         finally:
             self._running = False
+            if self._checkpointer is not None:  # whatever ended the stream
+                self._checkpointer.stop()
             await stream.aclose()
         self._finish()
 
     def _finish(self, interrupted: bool = False) -> None:
         service, hub = self.service, self.service.hub
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if interrupted:
             self.stopped = True
         if self.persisted:
@@ -327,6 +345,7 @@ class CompletionService:
         registry: TaskRegistry,
         default_params: dict[str, Any] | None = None,
         max_history_messages: int = 200,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.models = models
         self.chats = chats
@@ -335,6 +354,7 @@ class CompletionService:
         self.registry = registry
         self.default_params = model_params(default_params)
         self.max_history_messages = max(1, max_history_messages)
+        self.checkpoints = checkpoints  # None: an answer is written at its end only
         self.context_builder: ContextBuilder | None = None
         self.titles: Any = None  # a TitleService, set by the composition root
         self.pacer = StartPacer()
@@ -511,6 +531,8 @@ class CompletionService:
             body["stream_options"] = {"include_usage": True}
         if to_insert or placeholder is not None:
             self.turns.insert_turn(chat_id, to_insert, current_message_id=message_id)
+        elif options.continue_:  # being written again: checkpoints apply, a crash marks it
+            self.turns.reopen_message(chat_id, message_id)
         generation = Generation(
             self, user=user, model=resolved, body=body, chat_id=chat_id,
             user_message_id=user_message_id, message_id=message_id, prefix=prefix,

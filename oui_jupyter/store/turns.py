@@ -5,6 +5,11 @@ cursor: a turn's head read, parent check and inserts cost ~0.1 ms on SQLite inst
 through SQLAlchemy's per-call machinery. ``branch`` walks up ``parent_id`` from a leaf with a
 recursive CTE on the primary key ``(chat_id, id)`` and stops after ``limit`` messages, so a
 turn in a 2,000-message chat reads the same few rows as a turn in a short one.
+
+While an answer streams, ``checkpoint_message`` saves its text so far: one UPDATE of its row by
+primary key, and only while the row is ``done = false``, so the final write (which sets
+``done``) always wins over a checkpoint that lands after it. ``interrupt_stale`` marks the
+answers a dead server left unfinished.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, false, func, insert, literal, select, tuple_, update
 
 from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.store.chats import NewMessage
@@ -45,6 +50,17 @@ class NamedMessage(NamedTuple):
     done: bool
 
 
+@dataclass(frozen=True)
+class UnfinishedAnswer:
+    """An assistant message stored ``done = false`` (being written, or left by a dead server)."""
+
+    user_id: str
+    chat_id: str
+    id: str
+    content: str
+    updated_at: float
+
+
 class TurnStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -71,6 +87,26 @@ class TurnStore:
         self._finish = db.prepare(
             update(message).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
             .values(content=bindparam("content"), done=True, extra=bindparam("extra"), updated_at=bindparam("now"))
+        )
+        self._checkpoint = db.prepare(
+            update(message)
+            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false())
+            .values(content=bindparam("content"), updated_at=bindparam("now"))
+        )
+        self._stamp = db.prepare(
+            update(message)
+            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false())
+            .values(updated_at=bindparam("now"))
+        )
+        self._reopen = db.prepare(
+            update(message).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
+            .values(done=False, updated_at=bindparam("now"))
+        )
+        self._interrupt = db.prepare(
+            update(message)
+            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false(),
+                   message.c.updated_at < bindparam("cutoff"))
+            .values(done=True, extra=bindparam("extra"))
         )
         self._branch = db.prepare(_branch_query())
         self._named = db.prepare(
@@ -131,9 +167,61 @@ class TurnStore:
             if row is None:
                 raise NotFound(f"Message {message_id} not found")
             merged = {**(json_value(row[0]) or {}), **extra}
+            merged.pop("interrupted", None)  # continued, or marked by a server that judged it dead
             self._finish.execute(cursor, chat_id=chat_id, id=message_id, content=content,
                                  extra=json_text(merged), now=now)
             self._touch_time.execute(cursor, chat_id=chat_id, now=now)
+
+    def checkpoint_message(self, chat_id: str, message_id: str, content: str | None) -> bool:
+        """Save the text so far of an answer being written (``None``: only stamp the row as
+        still being written): one UPDATE of its row, none of the chat. False when the row is
+        gone or already ``done`` (the final write came first)."""
+        now = time.time()
+        with self.db.cursor() as cursor:
+            if content is None:
+                return self._stamp.execute(cursor, chat_id=chat_id, id=message_id, now=now).rowcount == 1
+            return self._checkpoint.execute(
+                cursor, chat_id=chat_id, id=message_id, content=content, now=now
+            ).rowcount == 1
+
+    def reopen_message(self, chat_id: str, message_id: str) -> None:
+        """Mark an answer that a ``continue`` turn extends as being written again."""
+        with self.db.cursor() as cursor:
+            self._reopen.execute(cursor, chat_id=chat_id, id=message_id, now=time.time())
+
+    def unfinished_answers(
+        self, keys: Sequence[tuple[str, str]] | None = None
+    ) -> list[UnfinishedAnswer]:
+        """Assistant messages stored ``done = false``: all of them, or those of ``keys``
+        ``(chat_id, message_id)``. A scan of the message table: run it off the event loop."""
+        message, chat = ChatMessage.__table__, Chat.__table__
+        query = (
+            select(chat.c.user_id, message.c.chat_id, message.c.id, message.c.content, message.c.updated_at)
+            .join(chat, chat.c.id == message.c.chat_id)
+            .where(message.c.done == false(), message.c.role == "assistant")
+        )
+        if keys is not None:
+            if not keys:
+                return []
+            query = query.where(tuple_(message.c.chat_id, message.c.id).in_(list(keys)))
+        with self.db.engine.connect() as connection:
+            return [UnfinishedAnswer(*row) for row in connection.execute(query)]
+
+    def interrupt(self, answers: Sequence[UnfinishedAnswer], cutoff: float) -> list[UnfinishedAnswer]:
+        """Mark these answers interrupted (``done: true``, ``interrupted: true`` in the message)
+        where they are still unfinished and their row was last written before ``cutoff``: a
+        checkpoint that lands meanwhile keeps its answer running. Returns those marked."""
+        marked = []
+        with self.db.cursor() as cursor:
+            for answer in answers:
+                row = self._message_extra.execute(cursor, chat_id=answer.chat_id, id=answer.id).fetchone()
+                if row is None:
+                    continue
+                extra = {**(json_value(row[0]) or {}), "interrupted": True}
+                if self._interrupt.execute(cursor, chat_id=answer.chat_id, id=answer.id,
+                                           extra=json_text(extra), cutoff=cutoff).rowcount == 1:
+                    marked.append(answer)
+        return marked
 
     def branch(self, chat_id: str, leaf_id: str, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` messages ending at ``leaf_id``, root side first."""

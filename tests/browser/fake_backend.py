@@ -104,6 +104,13 @@ class FakeBackend:
             data["sources"] = sources
         self.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id, "data": data})
 
+    def interrupt(self, turn: Turn) -> None:
+        """What a restarted server does to an answer its dead predecessor left unfinished."""
+        message = self.chats[turn.chat_id]["chat"]["history"]["messages"][turn.message_id]
+        message.update(done=True, interrupted=True)
+        self.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id,
+                   "data": {"done": True, "content": message["content"], "interrupted": True}})
+
     def wait_turn(self, page: Any, count: int, timeout_ms: int = 10_000) -> Turn:
         deadline = time.monotonic() + timeout_ms / 1000
         while len(self.turns) < count:
@@ -189,6 +196,13 @@ class FakeBackend:
         now = int(time.time())
         parent = body.get("parent_id")
         user_id = None
+        if body.get("continue"):  # the same answer streams on
+            answer = messages[parent]
+            answer.update(done=False)
+            answer.pop("interrupted", None)
+            self.turns.append(Turn(body["chat_id"], parent, None, body))
+            return 200, {"task_id": _id(), "chat_id": body["chat_id"], "message_id": parent,
+                         "user_message_id": answer["parentId"]}
         if body.get("regenerate"):
             user_id = parent
         else:

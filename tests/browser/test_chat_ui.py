@@ -102,6 +102,34 @@ def test_regenerate_and_switch_branches(fake_page: Any, fake: FakeBackend) -> No
     answers(sidebar).last.get_by_text("Green").wait_for()
 
 
+def test_interrupted_answer_shows_a_notice_and_continues(fake_page: Any, fake: FakeBackend) -> None:
+    page = fake_page
+    sidebar = start_chat(page, "Write a long story")
+    turn = fake.wait_turn(page, 1)
+    fake.stream(turn, ["Once ", "upon "], page, done=False)
+    fake.interrupt(turn)
+    answer = answers(sidebar).last
+    notice = answer.locator(".jp-OuiMessage-notice")
+    notice.wait_for(state="visible")
+    assert notice.inner_text().startswith("Interrupted")
+    answer.get_by_role("button", name="Regenerate answer").wait_for()
+    screenshot(page, "interrupted-answer")
+    answer.get_by_role("button", name="Continue answer").click()
+    more = fake.wait_turn(page, 2)
+    assert more.message_id == turn.message_id
+    assert more.request["continue"] is True and more.request["parent_id"] == turn.message_id
+    assert more.request["messages"][-1] == {"role": "assistant", "content": "Once upon "}
+    notice.wait_for(state="hidden")
+    fake.stream(more, ["a ", "time"], page)
+    page.wait_for_function(
+        "() => !document.querySelector('#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming')"
+    )
+    assert answer.locator(".jp-OuiMessage-markdown").inner_text().strip() == "Once upon a time"
+    assert answers(sidebar).count() == 1
+    assert answer.get_by_role("button", name="Continue answer").count() == 0
+    assert not notice.is_visible()
+
+
 def test_edit_and_resend_makes_a_sibling(fake_page: Any, fake: FakeBackend) -> None:
     page = fake_page
     sidebar = start_chat(page, "Helo")
