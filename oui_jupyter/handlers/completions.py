@@ -11,7 +11,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from oui_jupyter.errors import InvalidInput
-from oui_jupyter.handlers.base import OuiHandler, Operation, status_for
+from oui_jupyter.handlers.base import OuiHandler, Operation, convert_body, status_for
 from oui_jupyter.schemas.completions import (
     OUI_FIELDS,
     AssistantMessageResponse,
@@ -23,6 +23,17 @@ from oui_jupyter.services.completions import UNSET, ClientGone, Generation, Turn
 
 _encode = msgspec.json.Encoder().encode
 _NOT_PARAMS = {"model", "messages", "stream", *OUI_FIELDS}
+_CHAT_ID = {"required": ["chat_id"], "properties": {"chat_id": {"type": "string"}}}
+# session_id (live mode), regenerate and continue work in a chat: they need a chat_id.
+NEEDS_CHAT_ID: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {"required": [name], "properties": {name: {"not": {"enum": [None, False]}}}},
+            "then": _CHAT_ID,
+        }
+        for name in ("session_id", "regenerate", "continue")
+    ]
+}
 
 
 class StreamingHandler(OuiHandler):
@@ -119,6 +130,7 @@ class ChatCompletionsHandler(StreamingHandler):
             body=ChatCompletionForm,
             response=dict[str, Any],
             statuses=(502, 503, 504),
+            body_rules=NEEDS_CHAT_ID,
         )
     }
 
@@ -128,10 +140,7 @@ class ChatCompletionsHandler(StreamingHandler):
         body = self.parse_json()
         if not isinstance(body, dict):
             raise InvalidInput("The body must be a JSON object")
-        try:
-            form = msgspec.convert(body, ChatCompletionForm)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(f"Invalid request body: {exc}") from None
+        form = convert_body(body, ChatCompletionForm)
         options = TurnOptions(
             params={k: v for k, v in body.items() if k not in _NOT_PARAMS},
             chat_id=form.chat_id,

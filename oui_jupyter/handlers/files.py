@@ -34,6 +34,12 @@ class FilesHandler(FilesBase):
             query=UploadQuery,
             response=FileResponse,
             body_type="multipart/form-data",
+            body_schema={
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "additionalProperties": False,
+            },
         ),
     }
 
@@ -53,6 +59,8 @@ class FilesHandler(FilesBase):
         if len(uploads) != 1:
             raise InvalidInput("send exactly one multipart field named 'file'")
         up = uploads[0]
+        if "\x00" in up["filename"]:
+            raise InvalidInput("the file name may not contain NUL characters")
         result = await asyncio.to_thread(
             self.services.files.upload,
             self.actor,

@@ -6,6 +6,20 @@ from typing import Annotated, Any
 import msgspec
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# What ``validate_messages`` enforces: at least one message, each with a string role.
+Message = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        extra_json_schema={
+            "required": ["role"],
+            "properties": {
+                "role": {"type": "string"},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array"}, {"type": "null"}]},
+            },
+        }
+    ),
+]
+Messages = Annotated[list[Message], msgspec.Meta(min_length=1)]
 
 # Fields of a chat/completions body that oui reads itself; every other field is a model
 # parameter and goes to the upstream as is (after the model's and the defaults').
@@ -21,8 +35,8 @@ class ChatCompletionForm(msgspec.Struct):
     (``parent_id`` = an assistant message) extends it; ``session_id`` answers at once and streams
     over the WebSocket; ``files``/``features`` ask for retrieved context."""
 
-    model: str
-    messages: list[dict[str, Any]]
+    model: Annotated[str, msgspec.Meta(min_length=1)]
+    messages: Messages
     stream: bool = False
     chat_id: Id | None = None
     parent_id: Id | None | msgspec.UnsetType = msgspec.UNSET

@@ -35,7 +35,11 @@ def build_retrieval(
     from .files import FileService
     from .knowledge import KnowledgeService
 
+    from ...store.users import UserStore
+
     retrieval = RetrievalService(config, on_progress=on_progress)
+    users = UserStore(db)
+    retrieval.user_ids = lambda: [user.id for user in users.list()]
     store = KnowledgeStore(db)
     knowledge = KnowledgeService(store, retrieval)
     retrieval.resolver = knowledge.resolve
