@@ -59,8 +59,6 @@ class FilesHandler(FilesBase):
         if len(uploads) != 1:
             raise InvalidInput("send exactly one multipart field named 'file'")
         up = uploads[0]
-        if "\x00" in up["filename"]:
-            raise InvalidInput("the file name may not contain NUL characters")
         result = await asyncio.to_thread(
             self.services.files.upload,
             self.actor,
