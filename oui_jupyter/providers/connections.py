@@ -130,7 +130,9 @@ def redacted_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "OPENAI_API_KEYS": [redact(k) for k in settings["OPENAI_API_KEYS"]]}
 
 
-SETTINGS_FIELDS = ("ENABLE_OPENAI_API", "OPENAI_API_BASE_URLS", "OPENAI_API_KEYS", "OPENAI_API_CONFIGS")
+SETTINGS_FIELDS = (
+    "ENABLE_OPENAI_API", "OPENAI_API_BASE_URLS", "OPENAI_API_KEYS", "OPENAI_API_CONFIGS",
+)
 
 
 def is_redacted(key: str) -> bool:
@@ -148,12 +150,11 @@ def merge_update(raw: Any, old: dict[str, Any]) -> dict[str, Any]:
     if not named:
         raise InvalidInput(f"nothing to update: name at least one of {', '.join(SETTINGS_FIELDS)}")
     merged = {**old, **{name: raw[name] for name in named}}
-    if "OPENAI_API_KEYS" not in raw:
+    urls = merged["OPENAI_API_BASE_URLS"]
+    if "OPENAI_API_KEYS" not in raw and isinstance(urls, list) and all(isinstance(u, str) for u in urls):
         stored = dict(zip(old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"]))
-        merged["OPENAI_API_KEYS"] = [
-            redact(stored[url.rstrip("/")]) if isinstance(url, str) and url.rstrip("/") in stored else ""
-            for url in merged["OPENAI_API_BASE_URLS"]
-        ]
+        urls = [url.rstrip("/") for url in urls]
+        merged["OPENAI_API_KEYS"] = [redact(stored[url]) if url in stored else "" for url in urls]
     return merge_keys(normalize_settings(merged), old)
 
 

@@ -20,7 +20,11 @@ _MESSAGE = {"type": "object", "properties": {"id": _MESSAGE_ID, **_MESSAGE_FIELD
 _HAS_TREE = {
     "required": ["history"],
     "properties": {
-        "history": {"type": "object", "required": ["messages"], "properties": {"messages": {"type": "object"}}}
+        "history": {
+            "type": "object",
+            "required": ["messages"],
+            "properties": {"messages": {"type": "object"}},
+        }
     },
 }
 # What ``services.chats`` checks in a chat JSON (other keys are kept as they come).
@@ -40,7 +44,10 @@ CHAT_JSON_SCHEMA: dict[str, Any] = {
                             "additionalProperties": {**_MESSAGE, "required": ["id", "role"]}
                         },
                     },
-                    "if": {"required": ["messages"], "properties": {"messages": {"type": "object"}}},
+                    "if": {
+                        "required": ["messages"],
+                        "properties": {"messages": {"type": "object"}},
+                    },
                     "then": {"properties": {"currentId": _NULLABLE_STRING}},
                 },
                 {"type": "null"},

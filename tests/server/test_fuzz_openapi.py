@@ -123,7 +123,8 @@ def _seed(url: str) -> dict[str, list[str]]:
             },
             "currentId": "a",
         }
-        chats.append(_call(url, "POST", "v1/chats/new", {"chat": {"title": f"c{n}", "history": history}})["id"])
+        chat = {"chat": {"title": f"c{n}", "history": history}}
+        chats.append(_call(url, "POST", "v1/chats/new", chat)["id"])
     share = _call(url, "POST", f"v1/chats/{chats[0]}/share")["share_id"]
     folder = _call(url, "POST", "v1/folders/", {"name": "seeded"})["id"]
     knowledge = _call(url, "POST", "v1/knowledge/create", {"name": "seeded"})["id"]
@@ -149,7 +150,7 @@ def _config(seeds: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_schemathesis_finds_no_server_error_and_no_mismatch(fuzz_server: str, tmp_path: Path) -> None:
+def test_schemathesis_finds_no_server_error_and_no_mismatch(fuzz_server: str, tmp_path: Path):
     config = tmp_path / "schemathesis.toml"
     config.write_text(_config(_seed(fuzz_server)))
     command = [

@@ -109,12 +109,13 @@ def test_upgrading_from_every_revision_keeps_every_row(oui_database_url: str, re
     new = MetaData()
     new.reflect(db.engine)
     with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == migrate.HEAD_REVISION
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == migrate.HEAD_REVISION
         for name, table_rows in rows.items():
             assert name in new.tables, f"table {name} is gone after upgrading from {revision}"
             table = new.tables[name]
             count = conn.execute(select(func.count()).select_from(table)).scalar()
-            assert count == len(table_rows), f"{name}: {count} rows of {len(table_rows)} after {revision}"
+            assert count == len(table_rows), f"{name}: {count} of {len(table_rows)} rows left"
             key = [c.name for c in old.tables[name].primary_key.columns]
             for row in table_rows:
                 where = and_(*(table.c[k] == row[k] for k in key))
@@ -122,6 +123,6 @@ def test_upgrading_from_every_revision_keeps_every_row(oui_database_url: str, re
                 assert found is not None, f"{name} {[row[k] for k in key]} lost from {revision}"
                 for column, value in row.items():
                     expected = CHANGED.get((name, column), lambda r, c=column: r[c])(row)
-                    assert column in found, f"{name}.{column} is gone after upgrading from {revision}"
+                    assert column in found, f"{name}.{column} is gone after the upgrade"
                     assert found[column] == expected, (name, column, revision)
     db.dispose()
