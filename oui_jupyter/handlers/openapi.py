@@ -1,6 +1,7 @@
 """The OpenAPI 3 document, generated from the route table and the msgspec schemas."""
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -151,20 +152,19 @@ def openapi_document(routes: list[tuple[str, type[OuiHandler]]], version: str) -
             if "$ref" in query_schema:
                 query_schema = components[query_schema["$ref"].rsplit("/", 1)[-1]]
             entry["parameters"] += _query_parameters(query_schema)
-        if op.body is not None:
+        if op.body_schema is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {op.body_type: {"schema": copy.deepcopy(op.body_schema)}},
+            }
+        elif op.body is not None:
             body = by_type.get(id(op.body), {})
             entry["requestBody"] = {
                 # An empty body reads as {}: it is required only where {} is refused.
                 "required": bool(op.body_needs_one_of) or _needs_body(body, components),
-                "content": {op.body_type: {"schema": _body_schema(body, op)}},
+                "content": {op.body_type: {"schema": copy.deepcopy(_body_schema(body, op))}},
             }
-            entry["responses"]["400"] = {"description": "Malformed body", **error}
-            entry["responses"]["413"] = {"description": "Body too large", **error}
-        if op.body_schema is not None:
-            entry["requestBody"] = {
-                "required": True,
-                "content": {op.body_type: {"schema": op.body_schema}},
-            }
+        if "requestBody" in entry:
             entry["responses"]["400"] = {"description": "Malformed body", **error}
             entry["responses"]["413"] = {"description": "Body too large", **error}
         for status in op.statuses:

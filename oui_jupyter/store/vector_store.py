@@ -529,7 +529,9 @@ class DuckDBVectorStore:
         self, marker: str, plan: Callable[[list[str]], dict[str, str]]
     ) -> dict[str, str]:
         """Rename collections (``plan``: every stored name -> {old: new}) once per ``marker``,
-        which the index keeps; returns what was renamed."""
+        which the index keeps; returns what was renamed (nothing on a read-only index)."""
+        if self._read_only:
+            return {}
         with self._db_lock:
             if self._meta_get(marker) is not None:
                 return {}
