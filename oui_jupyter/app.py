@@ -283,10 +283,12 @@ class OuiJupyter(ExtensionApp):
         )
 
     def initialize_handlers(self) -> None:
-        from oui_jupyter.handlers.routes import ROUTES
+        from oui_jupyter.handlers.routes import NOT_FOUND, ROUTES
 
         prefix = url_path_join("/", "oui", "api")
-        self.handlers.extend((url_path_join(prefix, path), handler) for path, handler in ROUTES)
+        self.handlers.extend(
+            (url_path_join(prefix, path), handler) for path, handler in [*ROUTES, NOT_FOUND]
+        )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         loop = asyncio.get_running_loop()

@@ -12,10 +12,12 @@ from jupyter_server.base.handlers import APIHandler
 
 from oui_jupyter import errors, json_pieces
 from oui_jupyter.heap import collections_paused, release
+from oui_jupyter.jsonlimits import MAX_JSON_DEPTH, has_escaped_nul, json_depth_exceeds
 from oui_jupyter.runtime import Runtime, Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
 
 AUTH_RESOURCE = "oui"
+NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)"
 T = TypeVar("T")
 
 
@@ -45,6 +47,30 @@ def status_for(error: errors.OuiError) -> int:
     return 500
 
 
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
+
+
+def convert_body(value: Any, schema: type[T]) -> T:
+    """Validate decoded JSON against ``schema`` (strict types), where ``1.0`` may stand for the
+    integer ``1``, as JSON Schema says. The walk only runs after a float was refused."""
+    try:
+        return msgspec.convert(value, type=schema)
+    except msgspec.ValidationError as exc:
+        if "got `float`" not in str(exc):
+            raise errors.InvalidInput(f"Invalid request body: {exc}") from None
+    try:
+        return msgspec.convert(_integral_floats_as_ints(value), type=schema)
+    except msgspec.ValidationError as exc:
+        raise errors.InvalidInput(f"Invalid request body: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Operation:
     """What one verb of a route takes and answers: read by the OpenAPI generator."""
@@ -56,6 +82,12 @@ class Operation:
     content_type: str = "application/json"
     body_type: str = "application/json"
     statuses: tuple[int, ...] = field(default=())
+    #: the body must name at least one of these fields, not null (else 422: nothing to do)
+    body_needs_one_of: tuple[str, ...] = field(default=())
+    #: JSON Schema rules across fields the server also enforces (``if``/``then``...)
+    body_rules: dict[str, Any] | None = None
+    #: a required body described by hand (uploads), in place of ``body``'s schema
+    body_schema: dict[str, Any] | None = None
 
 
 class OuiHandler(APIHandler):
@@ -100,12 +132,23 @@ class OuiHandler(APIHandler):
             )
         if not body.strip():
             body = b"{}"
+        if json_depth_exceeds(body):
+            raise errors.MalformedRequest(
+                f"JSON body nested deeper than {MAX_JSON_DEPTH} arrays/objects"
+            )
         try:
-            return json_pieces.decode(body, schema)
+            value = json_pieces.decode(body, schema)
         except msgspec.ValidationError as exc:
-            raise errors.InvalidInput(f"Invalid request body: {exc}") from None
+            if "got `float`" not in str(exc):
+                raise errors.InvalidInput(f"Invalid request body: {exc}") from None
+            value = convert_body(msgspec.json.decode(body), schema)  # 1.0 is an integer too
         except msgspec.DecodeError as exc:
             raise errors.MalformedRequest(f"Malformed JSON body: {exc}") from None
+        except RecursionError:  # a schema's own nesting on top of the body's
+            raise errors.MalformedRequest("JSON body nested too deep") from None
+        if has_escaped_nul(body):
+            raise errors.InvalidInput(NUL_MESSAGE)
+        return value
 
     def parse_json(self) -> Any:
         """The body as plain JSON (for routes that accept several shapes)."""
@@ -116,6 +159,8 @@ class OuiHandler(APIHandler):
             name: values[-1].decode("utf-8", "replace")
             for name, values in self.request.query_arguments.items()
         }
+        if any("\x00" in value for value in args.values()):
+            raise errors.InvalidInput(NUL_MESSAGE)
         try:
             return msgspec.convert(args, type=schema, strict=False)
         except msgspec.ValidationError as exc:

@@ -11,7 +11,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from oui_jupyter.errors import InvalidInput
-from oui_jupyter.handlers.base import OuiHandler, Operation, status_for
+from oui_jupyter.handlers.base import OuiHandler, Operation, convert_body, status_for
 from oui_jupyter.schemas.completions import (
     OPENAI_PARAMS,
     OUI_FIELDS,
@@ -24,6 +24,34 @@ from oui_jupyter.services.completions import UNSET, ClientGone, Generation, Turn
 
 _encode = msgspec.json.Encoder().encode
 _NOT_PARAMS = {"model", "messages", "stream", *OUI_FIELDS}
+_CHAT_ID = {"required": ["chat_id"], "properties": {"chat_id": {"type": "string"}}}
+# Open WebUI's first turn: no chat_id, `parent_id: null` and the new user message; the server
+# makes the chat.
+_NEW_CHAT = {
+    "required": ["parent_id"],
+    "properties": {"parent_id": {"type": "null"}, "chat_id": {"type": "null"}},
+    "anyOf": [
+        {"required": [name], "properties": {name: {"type": "object"}}}
+        for name in ("user_message", "parent_message")
+    ],
+}
+_IN_A_CHAT = {"anyOf": [_CHAT_ID, _NEW_CHAT]}
+
+
+def _when(name: str, then: dict[str, Any]) -> dict[str, Any]:
+    return {"if": {"required": [name], "properties": {name: {"not": {"enum": [None, False]}}}}, "then": then}
+
+
+# Live mode (session_id) works in a chat, a given one or a new one; regenerate and continue
+# need a given chat; a turn outside a chat sends its messages.
+NEEDS_CHAT_ID: dict[str, Any] = {
+    "allOf": [
+        _when("session_id", _IN_A_CHAT),
+        _when("regenerate", _CHAT_ID),
+        _when("continue", _CHAT_ID),
+        {"anyOf": [_IN_A_CHAT, {"required": ["messages"], "properties": {"messages": {"minItems": 1}}}]},
+    ]
+}
 
 
 class StreamingHandler(OuiHandler):
@@ -142,6 +170,7 @@ class ChatCompletionsHandler(StreamingHandler):
             body=ChatCompletionForm,
             response=dict[str, Any],
             statuses=(409, 502, 503, 504),
+            body_rules=NEEDS_CHAT_ID,
         )
     }
 
@@ -151,10 +180,7 @@ class ChatCompletionsHandler(StreamingHandler):
         body = self.parse_json()
         if not isinstance(body, dict):
             raise InvalidInput("The body must be a JSON object")
-        try:
-            form = msgspec.convert(body, ChatCompletionForm)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(f"Invalid request body: {exc}") from None
+        form = convert_body(body, ChatCompletionForm)
         user_message = body.get("user_message") or body.get("parent_message")
         options = TurnOptions(
             params={**sampling_params(form.params), **{k: v for k, v in body.items() if k not in _NOT_PARAMS}},

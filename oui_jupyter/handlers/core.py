@@ -5,6 +5,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from oui_jupyter._version import __version__
+from oui_jupyter.errors import NotFound
 from oui_jupyter.handlers.base import OuiHandler, Operation
 from oui_jupyter.schemas.core import ConfigResponse, UserResponse, VersionResponse
 
@@ -58,3 +59,36 @@ class OpenAPIHandler(OuiHandler):
         from oui_jupyter.handlers.routes import ROUTES
 
         self.write_json(openapi_document(ROUTES, __version__))
+
+
+class NotFoundHandler(OuiHandler):
+    """Last in the route table: every other path under ``oui/api/`` (an unknown route, or an
+    id outside ``[A-Za-z0-9_-]{1,64}``) answers a JSON 404, not Tornado's HTML page."""
+
+    activates = False
+
+    def _not_found(self, path: str = "") -> None:
+        raise NotFound(
+            f"No route oui/api/{path} (ids are 1 to 64 letters, digits, '_' or '-')",
+            reason="no_route",
+        )
+
+    @web.authenticated
+    def get(self, path: str = "") -> None:
+        self._not_found(path)
+
+    @web.authenticated
+    def post(self, path: str = "") -> None:
+        self._not_found(path)
+
+    @web.authenticated
+    def put(self, path: str = "") -> None:
+        self._not_found(path)
+
+    @web.authenticated
+    def patch(self, path: str = "") -> None:
+        self._not_found(path)
+
+    @web.authenticated
+    def delete(self, path: str = "") -> None:
+        self._not_found(path)

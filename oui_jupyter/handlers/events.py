@@ -21,6 +21,7 @@ from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketHandler
 
 from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
+from oui_jupyter.jsonlimits import MAX_JSON_DEPTH, json_depth_exceeds
 from oui_jupyter.runtime import Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
 
@@ -117,9 +118,12 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         self.send_frame(_encode({"type": "error", "data": {"message": message}}).decode())
 
     def on_message(self, message: str | bytes) -> None:
+        if json_depth_exceeds(message):
+            self._error(f"Malformed frame: nested deeper than {MAX_JSON_DEPTH} arrays/objects")
+            return
         try:
             frame = msgspec.json.decode(message)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             self._error("Malformed frame: not JSON")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):

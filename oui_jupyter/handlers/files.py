@@ -34,6 +34,12 @@ class FilesHandler(FilesBase):
             query=UploadQuery,
             response=FileResponse,
             body_type="multipart/form-data",
+            body_schema={
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "additionalProperties": False,
+            },
         ),
     }
 

@@ -12,7 +12,12 @@ from oui_jupyter.schemas.chats import FolderForm, FolderResponse, FolderUpdateFo
 class FoldersHandler(OuiHandler):
     api = {
         "get": Operation("Your folders", response=list[FolderResponse]),
-        "post": Operation("Create a folder", body=FolderForm, response=FolderResponse),
+        "post": Operation(
+            "Create a folder (409: the name is taken there)",
+            body=FolderForm,
+            response=FolderResponse,
+            statuses=(409,),
+        ),
     }
 
     @web.authenticated
@@ -30,7 +35,12 @@ class FoldersHandler(OuiHandler):
 class FolderHandler(OuiHandler):
     api = {
         "get": Operation("Read a folder", response=FolderResponse),
-        "post": Operation("Rename, move or expand a folder", body=FolderUpdateForm, response=FolderResponse),
+        "post": Operation(
+            "Rename, move or expand a folder (409: the name is taken, or a move into itself)",
+            body=FolderUpdateForm,
+            response=FolderResponse,
+            statuses=(409,),
+        ),
         "delete": Operation("Delete a folder (its chats leave it; sub-folders go too)", response=bool),
     }
 

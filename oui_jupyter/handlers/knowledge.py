@@ -134,7 +134,10 @@ def _members(form: KnowledgeFileForm) -> dict:
 class KnowledgeFileAddHandler(KnowledgeBase):
     api = {
         "post": Operation(
-            "Add an upload or a workspace path", body=KnowledgeFileForm, response=KnowledgeResponse
+            "Add an upload or a workspace path",
+            body=KnowledgeFileForm,
+            response=KnowledgeResponse,
+            body_needs_one_of=("file_id", "path"),
         )
     }
 
@@ -151,6 +154,7 @@ class KnowledgeFileRemoveHandler(KnowledgeBase):
             "Remove an upload or a workspace path",
             body=KnowledgeFileForm,
             response=KnowledgeResponse,
+            body_needs_one_of=("file_id", "path"),
         )
     }
 

@@ -8,6 +8,7 @@ from tornado import web
 
 from oui_jupyter.errors import Forbidden
 from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.providers.connections import SETTINGS_FIELDS
 from oui_jupyter.schemas.models import (
     CustomModelForm,
     CustomModelResponse,
@@ -48,7 +49,14 @@ class CustomModelsHandler(OuiHandler):
 
 
 class CreateCustomModelHandler(OuiHandler):
-    api = {"post": Operation("Create a custom model", body=CustomModelForm, response=CustomModelResponse)}
+    api = {
+        "post": Operation(
+            "Create a custom model (409: the id is taken)",
+            body=CustomModelForm,
+            response=CustomModelResponse,
+            statuses=(409,),
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -118,9 +126,12 @@ class OpenAIConfigHandler(OuiHandler):
 class OpenAIConfigUpdateHandler(OuiHandler):
     api = {
         "post": Operation(
-            "Replace the connection settings (admins); a redacted key keeps the stored one",
+            "Change the connection settings (admins): the fields named replace the stored ones "
+            "(none named: 422); a redacted key keeps the stored key of its URL or its place, "
+            "and one that matches neither is refused (422)",
             body=OpenAIConfig,
             response=OpenAIConfig,
+            body_needs_one_of=SETTINGS_FIELDS,
         )
     }
 

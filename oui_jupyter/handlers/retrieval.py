@@ -85,9 +85,11 @@ class RetrievalConfigHandler(RetrievalHandler):
 class RetrievalConfigUpdateHandler(RetrievalHandler):
     api = {
         "post": Operation(
-            "Change retrieval settings (admins); a new model re-embeds in the background",
+            "Change retrieval settings (admins; none named: 422); a new model re-embeds in "
+            "the background",
             body=RetrievalConfigBody,
             response=RetrievalConfigBody,
+            body_needs_one_of=RetrievalConfigBody.__struct_fields__,
         )
     }
 

@@ -1,6 +1,7 @@
 """The route table: every oui route, in one place, relative to ``{base_url}oui/api/``.
 
-Order matters: fixed words (``new``, ``search``...) come before ``{chat_id}``.
+Order matters: fixed words (``new``, ``search``...) come before ``{chat_id}``; after the
+table, ``NOT_FOUND`` answers every other path under ``oui/api/`` with a JSON 404.
 """
 from __future__ import annotations
 
@@ -98,7 +99,11 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
 ]
 
 
+#: Not part of the API (nor of the OpenAPI document): the JSON 404 for every other path.
+NOT_FOUND: tuple[str, type[OuiHandler]] = (r"(?P<path>.*)", core.NotFoundHandler)
+
+
 def url_patterns(base_url: str) -> list[tuple[str, type[OuiHandler]]]:
-    """Tornado URL specs under ``{base_url}oui/api/``."""
+    """Tornado URL specs under ``{base_url}oui/api/``, the JSON 404 last."""
     prefix = url_path_join(base_url, "oui", "api")
-    return [(url_path_join(prefix, path) + "$", handler) for path, handler in ROUTES]
+    return [(url_path_join(prefix, path) + "$", handler) for path, handler in [*ROUTES, NOT_FOUND]]

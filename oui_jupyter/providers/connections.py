@@ -130,12 +130,53 @@ def redacted_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "OPENAI_API_KEYS": [redact(k) for k in settings["OPENAI_API_KEYS"]]}
 
 
+SETTINGS_FIELDS = (
+    "ENABLE_OPENAI_API", "OPENAI_API_BASE_URLS", "OPENAI_API_KEYS", "OPENAI_API_CONFIGS",
+)
+
+
+def is_redacted(key: str) -> bool:
+    return REDACTED_MARK in key
+
+
+def merge_update(raw: Any, old: dict[str, Any]) -> dict[str, Any]:
+    """The settings after the admin form's update ``raw``: the fields it names replace the
+    stored ones, the others stay (a form naming none of them is refused: it would change
+    nothing, or, read as a whole form, drop every connection). Keys are resolved by
+    :func:`merge_keys`; without ``OPENAI_API_KEYS`` each URL keeps the key stored for it."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("the connection settings must be an object")
+    named = [name for name in SETTINGS_FIELDS if name in raw]
+    if not named:
+        raise InvalidInput(f"nothing to update: name at least one of {', '.join(SETTINGS_FIELDS)}")
+    merged = {**old, **{name: raw[name] for name in named}}
+    urls = merged["OPENAI_API_BASE_URLS"]
+    if "OPENAI_API_KEYS" not in raw and isinstance(urls, list) and all(isinstance(u, str) for u in urls):
+        stored = dict(zip(old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"]))
+        urls = [url.rstrip("/") for url in urls]
+        merged["OPENAI_API_KEYS"] = [redact(stored[url]) if url in stored else "" for url in urls]
+    return merge_keys(normalize_settings(merged), old)
+
+
 def merge_keys(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """A redacted key sent back by the admin form keeps the stored key of the same URL."""
-    old_keys = dict(zip(old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"]))
+    """Put the stored keys back where the admin form sent them redacted (``sk-F…3210``).
+
+    A redacted key is the stored key of the same URL when that one redacts to it; else (the
+    URL was edited) the stored key at the same index, when that one redacts to it. Anything
+    else redacted matches no stored key and is refused: it would be stored as the key."""
+    old_urls, old_keys = old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"]
+    by_url = dict(zip(old_urls, old_keys))
     keys = []
-    for url, key in zip(new["OPENAI_API_BASE_URLS"], new["OPENAI_API_KEYS"]):
-        if REDACTED_MARK in key and url in old_keys and redact(old_keys[url]) == key:
-            key = old_keys[url]
+    for idx, (url, key) in enumerate(zip(new["OPENAI_API_BASE_URLS"], new["OPENAI_API_KEYS"])):
+        if is_redacted(key):
+            if url in by_url and redact(by_url[url]) == key:
+                key = by_url[url]
+            elif idx < len(old_keys) and redact(old_keys[idx]) == key:
+                key = old_keys[idx]
+            else:
+                raise InvalidInput(
+                    f"OPENAI_API_KEYS[{idx}] is a redacted key that matches no stored key of "
+                    "this connection (its URL or its place): send the key itself"
+                )
         keys.append(key)
     return {**new, "OPENAI_API_KEYS": keys}

@@ -7,13 +7,64 @@ import msgspec
 
 Title = Annotated[str, msgspec.Meta(max_length=1000)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+TagName = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"\S")]
 Page = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+_ROLE = {"enum": ["system", "user", "assistant", "tool"]}
+_MESSAGE_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+_NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+_MESSAGE_FIELDS = {"role": _ROLE, "content": _NULLABLE_STRING, "parentId": _NULLABLE_STRING}
+_MESSAGE = {"type": "object", "properties": {"id": _MESSAGE_ID, **_MESSAGE_FIELDS}}
+# A tree in ``history.messages`` (an object) is read; else a flat ``messages`` list is.
+_HAS_TREE = {
+    "required": ["history"],
+    "properties": {
+        "history": {
+            "type": "object",
+            "required": ["messages"],
+            "properties": {"messages": {"type": "object"}},
+        }
+    },
+}
+# What ``services.chats`` checks in a chat JSON (other keys are kept as they come).
+CHAT_JSON_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "title": {"type": "string"},
+        "models": {"type": "array"},
+        "params": {"type": "object"},
+        "tags": {"type": "array"},
+        "history": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        # applies when it is an object (the tree); anything else is ignored
+                        "messages": {
+                            "additionalProperties": {**_MESSAGE, "required": ["id", "role"]}
+                        },
+                    },
+                    "if": {
+                        "required": ["messages"],
+                        "properties": {"messages": {"type": "object"}},
+                    },
+                    "then": {"properties": {"currentId": _NULLABLE_STRING}},
+                },
+                {"type": "null"},
+            ]
+        },
+    },
+    # Without a tree, a ``messages`` list is the chat (chained in order); with one, it is ignored.
+    "if": _HAS_TREE,
+    "else": {"properties": {"messages": {"items": {**_MESSAGE, "required": ["role"]}}}},
+}
+ChatJSON = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema=CHAT_JSON_SCHEMA)]
 
 
 class ChatForm(msgspec.Struct):
     """``chat`` is Open WebUI's chat JSON: title, models, params, history, messages..."""
 
-    chat: dict[str, Any]
+    chat: ChatJSON
     folder_id: str | None = None
 
 
@@ -80,7 +131,7 @@ class ImportForm(msgspec.Struct):
 
 
 class TagForm(msgspec.Struct):
-    name: Name
+    name: TagName
 
 
 class TagResponse(msgspec.Struct):

@@ -8,6 +8,20 @@ import msgspec
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # A message id a client chooses: what the routes' ``{message_id}`` takes (Open WebUI's uuid4s).
 MessageId = Annotated[str, msgspec.Meta(pattern=r"^[\w-]{1,64}$")]
+# What ``validate_messages`` enforces: each message has a string role (and a turn outside a
+# chat needs at least one: the route's body rules say so).
+Message = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        extra_json_schema={
+            "required": ["role"],
+            "properties": {
+                "role": {"type": "string"},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array"}, {"type": "null"}]},
+            },
+        }
+    ),
+]
 
 # Fields of a chat/completions body that oui reads itself (or, for Open WebUI's frontend, reads
 # and ignores); every other field is a model parameter and goes to the upstream as is (after
@@ -58,8 +72,8 @@ class ChatCompletionForm(msgspec.Struct):
     ``background_tasks``, ``model_item``, ``tool_servers``... are accepted; ``params`` gives
     sampling parameters (``temperature``, ``top_p``, ``max_tokens``, ``stop``...)."""
 
-    model: str
-    messages: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    model: Annotated[str, msgspec.Meta(min_length=1)]
+    messages: list[Message] = msgspec.field(default_factory=list)
     stream: bool = False
     chat_id: Id | None = None
     parent_id: Id | None | msgspec.UnsetType = msgspec.UNSET

@@ -19,6 +19,11 @@ class ModelListResponse(msgspec.Struct):
     data: list[dict[str, Any]]
 
 
+# A custom model's id (``services.models.MODEL_ID``) and name (not blank).
+ModelId = Annotated[str, msgspec.Meta(pattern=r"^[^\s/]{1,255}$")]
+ModelName = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"\S")]
+
+
 class ModelIdQuery(msgspec.Struct):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
@@ -31,8 +36,8 @@ class CustomModelForm(msgspec.Struct):
     """Open WebUI's ModelForm: ``params.system`` is the system prompt; other params are sampling
     parameters (temperature, max_tokens...); ``meta`` holds description, knowledge, tags."""
 
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    id: ModelId
+    name: ModelName
     base_model_id: str | None = None
     params: dict[str, Any] = {}
     meta: dict[str, Any] = {}

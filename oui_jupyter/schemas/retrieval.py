@@ -127,8 +127,8 @@ class KnowledgeUpdateForm(msgspec.Struct):
 class KnowledgeFileForm(msgspec.Struct):
     """Add/remove an upload (``file_id``) or a workspace file/folder (``path``, ours)."""
 
-    file_id: str | None = None
-    path: str | None = None
+    file_id: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    path: Annotated[str, msgspec.Meta(min_length=1)] | None = None
 
 
 class FileSummary(msgspec.Struct):

@@ -88,7 +88,7 @@ def parse_message(raw: Any, default_time: float) -> NewMessage:
     if not isinstance(message_id, str) or not message_id or len(message_id) > 64:
         raise InvalidInput("each message needs a string id of at most 64 characters")
     role = get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise InvalidInput(f"message {message_id}: role must be one of {sorted(ROLES)}")
     content = get("content")
     if content is None:

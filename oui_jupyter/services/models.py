@@ -119,7 +119,7 @@ class ModelService:
         return conn.redacted_settings(self.settings())
 
     def update_settings(self, raw: Any) -> dict[str, Any]:
-        new = conn.merge_keys(conn.normalize_settings(raw), self.settings())
+        new = conn.merge_update(raw, self.settings())
         self.config_store.set(CONFIG_KEY, new)
         self._settings = new
         self._rebuild_providers()

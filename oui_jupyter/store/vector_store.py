@@ -30,7 +30,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -524,6 +524,39 @@ class DuckDBVectorStore:
                 for key in [k for k in self._by_file if k[0] == cid]:
                     self._kill(self._by_file.pop(key))
             self._maybe_compact()
+
+    def rename_collections_once(
+        self, marker: str, plan: Callable[[list[str]], dict[str, str]]
+    ) -> dict[str, str]:
+        """Rename collections (``plan``: every stored name -> {old: new}) once per ``marker``,
+        which the index keeps; returns what was renamed (nothing on a read-only index)."""
+        if self._read_only:
+            return {}
+        with self._db_lock:
+            if self._meta_get(marker) is not None:
+                return {}
+            names = [
+                row[0]
+                for row in self._con.execute(
+                    "SELECT collection FROM files UNION SELECT collection FROM chunks"
+                ).fetchall()
+            ]
+            renames = plan(names)
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                for old, new in renames.items():
+                    for table in ("files", "chunks"):
+                        self._con.execute(
+                            f"UPDATE {table} SET collection = ? WHERE collection = ?", [new, old]
+                        )
+                self._meta_set(marker, "1")
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+        if renames:
+            self._load()
+        return renames
 
     def sources(self, collection: str) -> list[str]:
         with self._lock:

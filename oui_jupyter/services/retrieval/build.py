@@ -32,10 +32,13 @@ def build_retrieval(
     """Retrieval + knowledge + files over the SQL database ``db``; ``start`` schedules the
     index to open in the background after ``config.start_delay`` seconds."""
     from ...store.knowledge_store import KnowledgeStore
+    from ...store.users import UserStore
     from .files import FileService
     from .knowledge import KnowledgeService
 
     retrieval = RetrievalService(config, on_progress=on_progress)
+    users = UserStore(db)
+    retrieval.user_ids = lambda: [user.id for user in users.list()]
     store = KnowledgeStore(db)
     knowledge = KnowledgeService(store, retrieval)
     retrieval.resolver = knowledge.resolve

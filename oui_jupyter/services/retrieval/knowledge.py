@@ -79,6 +79,8 @@ class KnowledgeService:
     ) -> dict:
         if not name.strip():
             raise InvalidInput("name must not be empty")
+        for path in (data or {}).get("paths") or []:
+            self._check_path(path)  # refused before anything is stored
         row = self.store.create(
             actor.id,
             name.strip(),
@@ -118,6 +120,8 @@ class KnowledgeService:
 
     # ----- members -----
     def _check_path(self, path: str) -> str:
+        if "\x00" in path:
+            raise InvalidInput("path may not contain NUL characters")
         abs_path = self.retrieval.workspace.resolve(path)
         if abs_path is None:
             raise InvalidInput(f"path is outside the workspace: {path}")

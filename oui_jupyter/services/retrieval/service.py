@@ -24,6 +24,7 @@ from ...providers.embeddings import DEFAULT_MODEL, make_embedding_provider
 from ...store.vector_store import ChunkIn, FileRecord, Hit, SearchFilter
 from .indexer import WORKSPACE, Indexer
 from .loaders import Section, Unsupported, file_type_of, load
+from .names import PRIVATE_KEYS_MARKER, legacy_private_renames
 from .rag import DEFAULT_RAG_TEMPLATE, build_context
 from .search import FUSIONS, MODES, SearchResult, search
 from .splitter import Splitter, TokenCounter
@@ -101,6 +102,8 @@ class RetrievalService:
         self.config = config
         self.on_progress = on_progress
         self.resolver = resolver
+        #: every user id (the database's), to rename private collections of old indexes
+        self.user_ids: Callable[[], list[str]] | None = None
         store_class = config.store_class
         if store_class is None:
             from ...store.vector_store import DuckDBVectorStore
@@ -171,6 +174,7 @@ class RetrievalService:
         try:
             if not self.store.loaded:
                 self.store.open()
+            self._migrate_private_keys()
             self.indexer.start()  # without index_workspace it only embeds uploads/texts
             freeze_long_lived()  # DuckDB and numpy, loaded for good
         except BaseException as e:
@@ -178,6 +182,16 @@ class RetrievalService:
             log.exception("oui: the retrieval index failed to open")
         finally:
             self._opened.set()
+
+    def _migrate_private_keys(self) -> None:
+        """Private collections stored before their keys escaped the user id are renamed."""
+        rename = getattr(self.store, "rename_collections_once", None)
+        if rename is None or self.user_ids is None:
+            return
+        user_ids = self.user_ids
+        done = rename(PRIVATE_KEYS_MARKER, lambda names: legacy_private_renames(names, user_ids()))
+        if done:
+            log.info("oui: %d private collections renamed to escaped keys", len(done))
 
     def ensure_started(self, timeout: float = 30.0) -> None:
         """Start now if not started, and wait until the index is open (blocking)."""
@@ -243,6 +257,10 @@ class RetrievalService:
     def update_config(self, changes: dict[str, Any]) -> dict:
         """Apply ``changes``; a new embedding model re-embeds in the background, new
         chunking or exclusions re-index the workspace."""
+        if not changes:
+            raise InvalidInput(
+                f"nothing to update: name at least one of {', '.join(RetrievalConfig.MUTABLE)}"
+            )
         bad = [k for k in changes if k not in RetrievalConfig.MUTABLE]
         if bad:
             raise InvalidInput(f"unknown or read-only retrieval settings: {', '.join(sorted(bad))}")

@@ -52,6 +52,8 @@ class Workspace:
 
     def resolve(self, rel: str) -> str | None:
         """Absolute path of ``rel`` if it (after following links) lies inside the root."""
+        if "\x00" in rel:
+            return None  # no file has one in its name (and the OS calls refuse it)
         rel = rel.replace("\\", "/").lstrip("/")
         path = os.path.normpath(os.path.join(self.root, rel))
         if not (path == self.root or path.startswith(self.root + os.sep)):
