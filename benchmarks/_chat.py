@@ -47,7 +47,9 @@ class Upstream:
         self.proc.wait(10)
 
 
-def start_oui(upstream: Upstream, *extra: str) -> JupyterServer:
+def start_oui(upstream: Upstream, *extra: str, data_dir: str | None = None) -> JupyterServer:
+    """A server whose one connection is ``upstream`` (no titles, tags or index); ``data_dir``
+    keeps its database across restarts."""
     server = JupyterServer(True, [
         f"--OuiJupyter.openai_api_base_urls={upstream.base_url}",
         "--OuiJupyter.local_model_enabled=False",
@@ -55,7 +57,7 @@ def start_oui(upstream: Upstream, *extra: str) -> JupyterServer:
         "--OuiJupyter.enable_tags_generation=False",
         "--OuiJupyter.index_workspace=False",
         *extra,
-    ])
+    ], data_dir=data_dir)
     server.start()
     server.get("/oui/api/models")  # services built, model list cached
     server.wait_until_settled()

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 import httpx
-from _chat import AUTH, Upstream, p50, post
+from _chat import AUTH, Upstream, p50, post, start_oui
 from _server import JupyterServer
 
 RATE = 100  # tokens/s from the upstream
@@ -28,18 +28,8 @@ TOKENS = 100_000
 
 
 def oui_server(upstream: Upstream, data_dir: str, interval: float) -> JupyterServer:
-    server = JupyterServer(True, [
-        f"--OuiJupyter.openai_api_base_urls={upstream.base_url}",
-        "--OuiJupyter.local_model_enabled=False",
-        "--OuiJupyter.enable_title_generation=False",
-        "--OuiJupyter.enable_tags_generation=False",
-        "--OuiJupyter.index_workspace=False",
-        "--OuiJupyter.warm_up_delay=0",
-        f"--OuiJupyter.checkpoint_interval={interval}",
-    ], data_dir=data_dir)
-    server.start()
-    server.get("/oui/api/models")  # services built: the database opened
-    return server
+    return start_oui(upstream, "--OuiJupyter.warm_up_delay=0",
+                     f"--OuiJupyter.checkpoint_interval={interval}", data_dir=data_dir)
 
 
 class Reader(threading.Thread):

@@ -22,6 +22,7 @@ import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager
 from nb_support import free_port, text_of
+from support.oui_process import stop_process
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,12 +157,7 @@ def start_live_server(
 
 
 def stop_live_server(live: LiveServer) -> None:
-    live.process.terminate()
-    try:
-        live.process.wait(20)
-    except subprocess.TimeoutExpired:
-        live.process.kill()
-        live.process.wait(10)
+    stop_process(live.process, grace=20)
 
 
 def outputs_text(cell: Any, name: str | None = None) -> str:

@@ -286,7 +286,11 @@ async def test_openapi_states_the_id_pattern_the_409s_and_which_bodies_are_requi
         rule["required"][0] for rule in add["content"]["application/json"]["schema"]["anyOf"]
     }
     messages = doc["components"]["schemas"]["ChatCompletionForm"]["properties"]["messages"]
-    assert messages["minItems"] == 1 and messages["items"]["required"] == ["role"]
+    assert messages["items"]["required"] == ["role"]
+    # Outside a chat (no chat_id, not Open WebUI's first turn) at least one message is needed.
+    body = paths["/oui/api/chat/completions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    rules = json.dumps(body)
+    assert '"messages": {"minItems": 1}' in rules and '"parent_id": {"type": "null"}' in rules
 
 
 async def test_what_the_schema_allows_the_server_takes(api):
