@@ -48,10 +48,19 @@ def _in_pieces(data: bytes | msgspec.Raw, depth: int) -> Any:
     return _plain.decode(data)
 
 
+def decode_value(data: bytes | msgspec.Raw) -> Any:
+    """Plain JSON (no schema), in pieces when ``data`` is large."""
+    return _in_pieces(data, 0)
+
+
 def decode(body: bytes, schema: type[T]) -> T:
     """``msgspec.json.decode(body, type=schema)``, in pieces when ``body`` is large.
-    Raises msgspec's ``DecodeError`` / ``ValidationError`` as that call does."""
-    if len(body) <= PIECE_BYTES:
+    Raises msgspec's ``DecodeError`` / ``ValidationError`` as that call does.
+
+    A schema with ``scans_raw = True`` holds its large values as ``msgspec.Raw`` (only
+    scanned, ~1 ms a MB) and decodes them later with ``decode_value``: it is decoded in one
+    call, since a value decoded in pieces cannot be turned back into ``Raw``."""
+    if len(body) <= PIECE_BYTES or getattr(schema, "scans_raw", False):
         return msgspec.json.decode(body, type=schema)
     value = _in_pieces(body, 0)
     if schema is Any:  # type: ignore[comparison-overlap]

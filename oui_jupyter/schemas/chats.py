@@ -1,7 +1,7 @@
 """Bodies of the chat routes, in Open WebUI's shapes."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -73,11 +73,14 @@ class ChatSaveForm(msgspec.Struct):
     ``messages`` list that Open WebUI sends beside ``history`` (the same messages again) is
     never decoded when the tree is there."""
 
+    scans_raw: ClassVar[bool] = True  # see json_pieces.decode
+
     chat: dict[str, msgspec.Raw]
     folder_id: str | None = None
 
     def decoded(self) -> dict[str, Any]:
-        decode = msgspec.json.decode
+        from oui_jupyter.json_pieces import decode_value as decode
+
         chat = {k: decode(v) for k, v in self.chat.items() if k != "messages"}
         history = chat.get("history")
         if "messages" in self.chat and not (isinstance(history, dict) and isinstance(history.get("messages"), dict)):

@@ -2,6 +2,7 @@
 per-message route writes one row, and trees of any depth or with cycles are a 200 or a 422."""
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -220,3 +221,24 @@ async def test_a_save_never_replaces_an_answer_with_an_unfinished_copy(api, jp_s
     assert after["m1"] == before["m1"] and after["m3"] == before["m3"]
     assert after["m2"][2] == "a user edit"
     assert r.json()["chat"]["history"]["messages"]["m1"]["content"] == "message 1"
+
+
+async def test_a_large_whole_chat_save_is_read_like_a_small_one(api, jp_serverapp):
+    """A save body past the size where bodies are decoded in pieces (256 KiB; a 2,000-message
+    chat is ~1 MB) adds its new message as a small one does."""
+    messages = chain(1200)
+    for message in messages.values():
+        message["content"] = f"{message['content']} " + "words " * 60
+    chat_id = await create(api, messages, "m1199")
+    chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
+    history = chat["history"]
+    history["messages"]["m1199"]["childrenIds"].append("new")
+    history["messages"]["new"] = {"id": "new", "parentId": "m1199", "childrenIds": [], "role": "user",
+                                  "content": "one more", "timestamp": 1_800_000_000}
+    history["currentId"] = "new"
+    chat["messages"] = [*chat["messages"], history["messages"]["new"]]
+    assert len(json.dumps({"chat": chat})) > 512 * 1024
+    r = await api("POST", f"v1/chats/{chat_id}", {"chat": chat})
+    assert r.code == 200, r.body
+    rows = stored_rows(jp_serverapp, chat_id)
+    assert len(rows) == 1201 and rows["new"][2] == "one more"
