@@ -1,4 +1,5 @@
 """Start and stop a real `jupyter server` for benchmarks."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,9 @@ def free_port() -> int:
 
 
 class JupyterServer:
-    def __init__(self, with_oui: bool = True, extra: list[str] | None = None, data_dir: str | None = None) -> None:
+    def __init__(
+        self, with_oui: bool = True, extra: list[str] | None = None, data_dir: str | None = None
+    ) -> None:
         self.with_oui = with_oui
         self.port = free_port()
         self.tmp = tempfile.TemporaryDirectory()
@@ -30,9 +33,17 @@ class JupyterServer:
         data = data_dir or str(root / "data")
         env = dict(os.environ, JUPYTER_DATA_DIR=data, JUPYTER_RUNTIME_DIR=str(root / "rt"))
         self.args = [
-            sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-            f"--port={self.port}", f"--ServerApp.token={TOKEN}", f"--config={config}",
-            f"--ServerApp.root_dir={root}", "--ServerApp.log_level=WARN", *(extra or []),
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={self.port}",
+            f"--ServerApp.token={TOKEN}",
+            f"--config={config}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.log_level=WARN",
+            *(extra or []),
         ]
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
@@ -42,14 +53,18 @@ class JupyterServer:
         return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str, timeout: float = 5) -> bytes:
-        request = urllib.request.Request(self.url + path, headers={"Authorization": f"token {TOKEN}"})
+        request = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"token {TOKEN}"}
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read()
 
     def start(self) -> float:
         """Seconds from spawn until the server answers HTTP."""
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         while True:
             try:
                 self.get("/api/status", timeout=1)
@@ -68,7 +83,11 @@ class JupyterServer:
         deadline = time.monotonic() + timeout
         while True:
             status = json.loads(self.get("/oui/api/v1/retrieval/status"))
-            if status.get("ready") and status.get("state") in ("idle", "error") and not status.get("pending"):
+            if (
+                status.get("ready")
+                and status.get("state") in ("idle", "error")
+                and not status.get("pending")
+            ):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"oui did not settle: {status}")

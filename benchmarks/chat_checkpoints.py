@@ -11,6 +11,7 @@ wall-clock rates are noisy: the server's CPU seconds per stream (all its threads
 /proc) are reported too.
 Usage: python chat_checkpoints.py [ttft_n=300] [tokens=500000] [repeats=5]
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,11 @@ def main() -> None:
         chats = {name: new_chat(server) for name, server in servers.items()}
         runs = {"direct": (f"{upstream.base_url}/chat/completions", BODY, {})}
         for name, server in servers.items():
-            runs[name] = (f"{server.url}/oui/api/chat/completions", {**BODY, "chat_id": chats[name]}, AUTH)
+            runs[name] = (
+                f"{server.url}/oui/api/chat/completions",
+                {**BODY, "chat_id": chats[name]},
+                AUTH,
+            )
         times: dict[str, list[float]] = {name: [] for name in runs}
         with httpx.Client(timeout=120) as client:
             for url, body, headers in runs.values():  # warm up
@@ -52,15 +57,21 @@ def main() -> None:
             for _ in range(n):  # interleaved, so drift hits all alike
                 for name, (url, body, headers) in runs.items():
                     times[name].append(first_token(client, url, body, headers) * 1000)
-            stream = {"model": "fast", "stream": True, "x_chunks": tokens,
-                      "messages": [{"role": "user", "content": "Hi"}]}
+            stream = {
+                "model": "fast",
+                "stream": True,
+                "x_chunks": tokens,
+                "messages": [{"role": "user", "content": "Hi"}],
+            }
             rates: dict[str, list[float]] = {name: [] for name in servers}
             cpu: dict[str, list[float]] = {name: [] for name in servers}
             for _ in range(repeats):  # alternated, so drift hits both alike
                 for name, server in servers.items():
                     url = f"{server.url}/oui/api/chat/completions"
                     before = cpu_seconds(server.proc.pid)  # type: ignore[union-attr]
-                    got, seconds = stream_tokens(client, url, {**stream, "chat_id": chats[name]}, AUTH)
+                    got, seconds = stream_tokens(
+                        client, url, {**stream, "chat_id": chats[name]}, AUTH
+                    )
                     assert got == tokens, (name, got)
                     rates[name].append(got / seconds)
                     cpu[name].append(cpu_seconds(server.proc.pid) - before)  # type: ignore[union-attr]
@@ -69,21 +80,42 @@ def main() -> None:
             cpu_median = {name: round(p50(values), 2) for name, values in cpu.items()}
         direct = times["direct"]
         result: dict[str, dict[str, float]] = {}
-        print(f"{'checkpoints':<12}{'ttft p50':>10}{'added p50':>11}{'added p99':>11}"
-              f"{'relay best':>12}{'median':>10}{'cpu s':>7}")
+        print(
+            f"{'checkpoints':<12}{'ttft p50':>10}{'added p50':>11}{'added p99':>11}"
+            f"{'relay best':>12}{'median':>10}{'cpu s':>7}"
+        )
         for name in servers:
             values = times[name]
             added50, added99 = p50(values) - p50(direct), pct(values, 0.99) - pct(direct, 0.99)
-            result[name] = {"ttft_p50": round(p50(values), 2), "added_p50": round(added50, 2),
-                            "added_p99": round(added99, 2), "relay_tokens_per_s": relay[name],
-                            "relay_median_tokens_per_s": relay_median[name], "server_cpu_s": cpu_median[name]}
-            print(f"{name:<12}{p50(values):>10.2f}{added50:>11.2f}{added99:>11.2f}"
-                  f"{relay[name]:>12,}{relay_median[name]:>10,}{cpu_median[name]:>7.2f}")
+            result[name] = {
+                "ttft_p50": round(p50(values), 2),
+                "added_p50": round(added50, 2),
+                "added_p99": round(added99, 2),
+                "relay_tokens_per_s": relay[name],
+                "relay_median_tokens_per_s": relay_median[name],
+                "server_cpu_s": cpu_median[name],
+            }
+            print(
+                f"{name:<12}{p50(values):>10.2f}{added50:>11.2f}{added99:>11.2f}"
+                f"{relay[name]:>12,}{relay_median[name]:>10,}{cpu_median[name]:>7.2f}"
+            )
         ratio = relay["on (1 s)"] / relay["off"]
         ratio_median = relay_median["on (1 s)"] / relay_median["off"]
-        print(f"direct ttft p50 {p50(direct):.2f} ms; relay on/off = {ratio:.1%} (best), {ratio_median:.1%} (median)")
-        print(json.dumps({"n": n, "tokens": tokens, "direct_p50": round(p50(direct), 2), **result,
-                          "relay_on_over_off": round(ratio, 3), "relay_median_on_over_off": round(ratio_median, 3)}))
+        print(
+            f"direct ttft p50 {p50(direct):.2f} ms; relay on/off = {ratio:.1%} (best), {ratio_median:.1%} (median)"
+        )
+        print(
+            json.dumps(
+                {
+                    "n": n,
+                    "tokens": tokens,
+                    "direct_p50": round(p50(direct), 2),
+                    **result,
+                    "relay_on_over_off": round(ratio, 3),
+                    "relay_median_on_over_off": round(ratio_median, 3),
+                }
+            )
+        )
     finally:
         for server in servers.values():
             server.stop()

@@ -15,6 +15,7 @@ A turn is done when its final `chat:completion` frame (`done: true`) arrives; an
 final frame with `error`, a failed start, or a turn whose tokens did not all arrive.
 Usage: python chat_concurrency.py [streams=200] [chunks=20] [delay=0.05] [sse|live]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,9 +34,18 @@ from tornado.websocket import websocket_connect
 STARTED: list[float] = []  # when each stream's response headers came (the end of the ramp-up)
 
 
-async def one_stream(client: httpx.AsyncClient, url: str, chat_id: str, chunks: int, delay: float) -> str | None:
-    body = {"model": "slow", "stream": True, "chat_id": chat_id, "x_chunks": chunks, "x_delay": delay,
-            "x_stamp": True, "messages": [{"role": "user", "content": "Hi"}]}
+async def one_stream(
+    client: httpx.AsyncClient, url: str, chat_id: str, chunks: int, delay: float
+) -> str | None:
+    body = {
+        "model": "slow",
+        "stream": True,
+        "chat_id": chat_id,
+        "x_chunks": chunks,
+        "x_delay": delay,
+        "x_stamp": True,
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
     try:
         async with client.stream("POST", url, json=body, headers=AUTH) as response:
             STARTED.append(time.time())
@@ -58,9 +68,19 @@ async def one_stream(client: httpx.AsyncClient, url: str, chat_id: str, chunks: 
     return None
 
 
-async def one_live(client: httpx.AsyncClient, url: str, chat_id: str, chunks: int, delay: float) -> str | None:
-    body = {"model": "slow", "stream": True, "chat_id": chat_id, "session_id": "bench", "x_chunks": chunks,
-            "x_delay": delay, "x_stamp": True, "messages": [{"role": "user", "content": "Hi"}]}
+async def one_live(
+    client: httpx.AsyncClient, url: str, chat_id: str, chunks: int, delay: float
+) -> str | None:
+    body = {
+        "model": "slow",
+        "stream": True,
+        "chat_id": chat_id,
+        "session_id": "bench",
+        "x_chunks": chunks,
+        "x_delay": delay,
+        "x_stamp": True,
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
     try:
         response = await client.post(url, json=body, headers=AUTH)
     except httpx.HTTPError as exc:
@@ -76,7 +96,9 @@ def socket_reader(port: int, conn: Any, expect_done: int = 0) -> None:
     delay it); sends back (frames, per-token delays in ms) when told to stop."""
 
     async def read() -> None:
-        ws = await websocket_connect(HTTPRequest(f"ws://127.0.0.1:{port}/oui/api/events", headers=AUTH))
+        ws = await websocket_connect(
+            HTTPRequest(f"ws://127.0.0.1:{port}/oui/api/events", headers=AUTH)
+        )
         conn.send("ready")
         delays: list[tuple[float, float]] = []
         frames = done_frames = error_frames = 0
@@ -120,7 +142,9 @@ async def run(streams: int, chunks: int, delay: float, mode: str = "sse") -> dic
         chats = [new_chat(server) for _ in range(streams)]
         parent, child = multiprocessing.Pipe()
         expect_done = streams + 1 if live else 0  # + the warm-up turn
-        reader = multiprocessing.Process(target=socket_reader, args=(server.port, child, expect_done), daemon=True)
+        reader = multiprocessing.Process(
+            target=socket_reader, args=(server.port, child, expect_done), daemon=True
+        )
         reader.start()
         assert parent.recv() == "ready"
         url = f"{server.url}/oui/api/chat/completions"
@@ -130,7 +154,9 @@ async def run(streams: int, chunks: int, delay: float, mode: str = "sse") -> dic
             await start_one(client, url, chats[0], 3, 0.0)  # warm up (its frames are counted too)
             STARTED.clear()
             t0 = time.perf_counter()
-            results = await asyncio.gather(*(start_one(client, url, c, chunks, delay) for c in chats))
+            results = await asyncio.gather(
+                *(start_one(client, url, c, chunks, delay) for c in chats)
+            )
             if live and not any(results):
                 await asyncio.get_running_loop().run_in_executor(None, parent.poll, 120)
                 assert parent.recv() == "all done"
@@ -148,13 +174,21 @@ async def run(streams: int, chunks: int, delay: float, mode: str = "sse") -> dic
         errors = [r for r in results if r]
         return {
             "mode": mode,
-            "streams": streams, "chunks": chunks, "delay_s": delay, "wall_s": round(wall, 2),
-            "ideal_wall_s": round(chunks * delay, 2), "errors": len(errors), "first_errors": errors[:3],
-            "ws_frames": frames, "ws_tokens": len(delays), "expected_tokens": streams * chunks + 3,
+            "streams": streams,
+            "chunks": chunks,
+            "delay_s": delay,
+            "wall_s": round(wall, 2),
+            "ideal_wall_s": round(chunks * delay, 2),
+            "errors": len(errors),
+            "first_errors": errors[:3],
+            "ws_frames": frames,
+            "ws_tokens": len(delays),
+            "expected_tokens": streams * chunks + 3,
             "ws_delay_ms_p50": round(p50(delays), 1) if delays else None,
             "ws_delay_ms_p99": round(pct(delays, 0.99), 1) if delays else None,
             "ws_delay_ms_max": round(max(delays), 1) if delays else None,
-            "ramp_up_s": round(ramp_end - min(STARTED), 2), "steady_tokens": len(steady),
+            "ramp_up_s": round(ramp_end - min(STARTED), 2),
+            "steady_tokens": len(steady),
             "steady_ws_delay_ms_p50": round(p50(steady), 1) if steady else None,
             "steady_ws_delay_ms_p99": round(pct(steady, 0.99), 1) if steady else None,
         }

@@ -9,6 +9,7 @@ saw that answer arrive). The same database and
 data dir serve every cycle. Also reports how long after the restart the answer was marked.
 Usage: python chat_crash.py [cycles=20] [checkpoint_interval=1.0]
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,12 @@ TOKENS = 100_000
 
 
 def oui_server(upstream: Upstream, data_dir: str, interval: float) -> JupyterServer:
-    return start_oui(upstream, "--OuiJupyter.warm_up_delay=0",
-                     f"--OuiJupyter.checkpoint_interval={interval}", data_dir=data_dir)
+    return start_oui(
+        upstream,
+        "--OuiJupyter.warm_up_delay=0",
+        f"--OuiJupyter.checkpoint_interval={interval}",
+        data_dir=data_dir,
+    )
 
 
 class Reader(threading.Thread):
@@ -44,7 +49,9 @@ class Reader(threading.Thread):
 
     def run(self) -> None:
         try:
-            with httpx.stream("POST", self.url, json=self.body, headers=AUTH, timeout=60) as response:
+            with httpx.stream(
+                "POST", self.url, json=self.body, headers=AUTH, timeout=60
+            ) as response:
                 for line in response.iter_lines():
                     if line.startswith("data: {"):
                         choices = json.loads(line[6:]).get("choices") or [{}]
@@ -79,10 +86,17 @@ def main() -> None:
         for cycle in range(cycles):
             chat = {"chat": {"title": f"crash {cycle}", "models": ["slow"]}}
             chat_id = post(server, "/oui/api/v1/chats/new", chat)["id"]
-            reader = Reader(f"{server.url}/oui/api/chat/completions", {
-                "model": "slow", "stream": True, "chat_id": chat_id, "x_chunks": TOKENS, "x_delay": 1 / RATE,
-                "messages": [{"role": "user", "content": "Count slowly"}],
-            })
+            reader = Reader(
+                f"{server.url}/oui/api/chat/completions",
+                {
+                    "model": "slow",
+                    "stream": True,
+                    "chat_id": chat_id,
+                    "x_chunks": TOKENS,
+                    "x_delay": 1 / RATE,
+                    "messages": [{"role": "user", "content": "Count slowly"}],
+                },
+            )
             reader.start()
             assert reader.first.wait(30), "no first token"
             time.sleep(random.uniform(2.0, 5.0))
@@ -98,28 +112,50 @@ def main() -> None:
                 if answer is not None and answer.get("interrupted"):
                     break
                 if time.perf_counter() - restarted > 120:
-                    raise RuntimeError(f"cycle {cycle}: the answer was not marked interrupted: {answer}")
+                    raise RuntimeError(
+                        f"cycle {cycle}: the answer was not marked interrupted: {answer}"
+                    )
                 time.sleep(0.1)
             marked_after.append(time.perf_counter() - restarted)
             saved = answer["content"]
-            assert received.startswith(saved) or saved.startswith(received), (cycle, len(saved), len(received))
+            assert received.startswith(saved) or saved.startswith(received), (
+                cycle,
+                len(saved),
+                len(received),
+            )
             lost_tokens.append(len(received.split()) - len(saved.split()))
             lost_chars.append(len(received) - len(saved))
             rate = len(received.split()) / (killed_at - reader.first_at)
             lost_seconds.append(lost_tokens[-1] / rate)
-            print(f"cycle {cycle + 1:>2}: received {len(received.split()):>4} tokens, saved {len(saved.split()):>4}, "
-                  f"lost {lost_tokens[-1]:>4} ({lost_chars[-1]} chars); marked {marked_after[-1]:.1f} s after restart")
+            print(
+                f"cycle {cycle + 1:>2}: received {len(received.split()):>4} tokens, saved {len(saved.split()):>4}, "
+                f"lost {lost_tokens[-1]:>4} ({lost_chars[-1]} chars); marked {marked_after[-1]:.1f} s after restart"
+            )
         seconds = lost_seconds
-        print(f"lost per crash: median {p50(lost_tokens):.0f} tokens ({p50(seconds):.2f} s of streaming), "
-              f"max {max(lost_tokens)} tokens ({max(seconds):.2f} s); checkpoint_interval {interval} s")
-        print(json.dumps({
-            "cycles": cycles, "checkpoint_interval": interval, "rate_tokens_per_s": RATE,
-            "lost_tokens": {"median": p50(lost_tokens), "max": max(lost_tokens)},
-            "lost_chars": {"median": p50(lost_chars), "max": max(lost_chars)},
-            "lost_seconds": {"median": round(p50(seconds), 3), "max": round(max(seconds), 3)},
-            "marked_after_restart_s": {"median": round(p50(marked_after), 2), "max": round(max(marked_after), 2)},
-            "interrupted_marked": len(marked_after),
-        }))
+        print(
+            f"lost per crash: median {p50(lost_tokens):.0f} tokens ({p50(seconds):.2f} s of streaming), "
+            f"max {max(lost_tokens)} tokens ({max(seconds):.2f} s); checkpoint_interval {interval} s"
+        )
+        print(
+            json.dumps(
+                {
+                    "cycles": cycles,
+                    "checkpoint_interval": interval,
+                    "rate_tokens_per_s": RATE,
+                    "lost_tokens": {"median": p50(lost_tokens), "max": max(lost_tokens)},
+                    "lost_chars": {"median": p50(lost_chars), "max": max(lost_chars)},
+                    "lost_seconds": {
+                        "median": round(p50(seconds), 3),
+                        "max": round(max(seconds), 3),
+                    },
+                    "marked_after_restart_s": {
+                        "median": round(p50(marked_after), 2),
+                        "max": round(max(marked_after), 2),
+                    },
+                    "interrupted_marked": len(marked_after),
+                }
+            )
+        )
     finally:
         server.stop()
         upstream.stop()

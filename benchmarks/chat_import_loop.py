@@ -10,6 +10,7 @@ client's work on the big request does not delay it. A first row gives the probe 
 machine's own noise).
 Usage: python chat_import_loop.py [--messages 100000] [--chats 20000] [--db URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,23 +32,52 @@ def big_chat(n: int) -> list[dict[str, Any]]:
     parent = None
     for i in range(n):
         mid = f"m{i}"
-        messages[mid] = {"id": mid, "parentId": parent, "role": "user" if i % 2 == 0 else "assistant",
-                         "content": f"message {i}", "timestamp": 1_700_000_000 + i}
+        messages[mid] = {
+            "id": mid,
+            "parentId": parent,
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"message {i}",
+            "timestamp": 1_700_000_000 + i,
+        }
         parent = mid
-    return [{"chat": {"title": "big", "models": ["m"], "history": {"messages": messages, "currentId": parent}}}]
+    return [
+        {
+            "chat": {
+                "title": "big",
+                "models": ["m"],
+                "history": {"messages": messages, "currentId": parent},
+            }
+        }
+    ]
 
 
 def small_chats(n: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         messages = {
-            "u": {"id": "u", "parentId": None, "childrenIds": ["a"], "role": "user", "content": f"q {i}",
-                  "timestamp": 1_700_000_000},
-            "a": {"id": "a", "parentId": "u", "childrenIds": [], "role": "assistant", "content": f"a {i}",
-                  "timestamp": 1_700_000_001},
+            "u": {
+                "id": "u",
+                "parentId": None,
+                "childrenIds": ["a"],
+                "role": "user",
+                "content": f"q {i}",
+                "timestamp": 1_700_000_000,
+            },
+            "a": {
+                "id": "a",
+                "parentId": "u",
+                "childrenIds": [],
+                "role": "assistant",
+                "content": f"a {i}",
+                "timestamp": 1_700_000_001,
+            },
         }
-        out.append({"chat": {"title": f"chat {i}", "history": {"messages": messages, "currentId": "a"}},
-                    "meta": {"tags": ["imported"]}})
+        out.append(
+            {
+                "chat": {"title": f"chat {i}", "history": {"messages": messages, "currentId": "a"}},
+                "meta": {"tags": ["imported"]},
+            }
+        )
     return out
 
 
@@ -66,7 +96,9 @@ def probe(port: int, stop: Any, out: Any) -> None:
     out.put(samples)
 
 
-def timed(server: JupyterServer, method: str, path: str | None, body: bytes | None = None) -> tuple[float, bytes, list[float]]:
+def timed(
+    server: JupyterServer, method: str, path: str | None, body: bytes | None = None
+) -> tuple[float, bytes, list[float]]:
     """Run one request while the probe runs: its seconds, its body, and the latencies (ms) of
     the probe's requests that were in flight at some time during it. ``path=None``: no
     request, two seconds of the probe alone (the machine's own noise)."""
@@ -74,8 +106,12 @@ def timed(server: JupyterServer, method: str, path: str | None, body: bytes | No
     prober = multiprocessing.Process(target=probe, args=(server.port, stop, out))
     prober.start()
     time.sleep(0.3)  # the probe is running
-    request = urllib.request.Request(server.url + (path or ""), data=body, method=method,
-                                     headers={**AUTH, "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server.url + (path or ""),
+        data=body,
+        method=method,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
     t0 = time.time()
     if path is None:
         time.sleep(2)
@@ -98,10 +134,13 @@ def report(name: str, seconds: float, during: list[float], results: dict[str, An
     else:
         line = "no probe completed during the request"
     print(f"{name:<28} {seconds:7.2f} s   version: {line}")
-    results[name] = {"seconds": round(seconds, 3), "probes": len(during),
-                     "version_p50_ms": round(p50(during), 2) if during else None,
-                     "version_p99_ms": round(pct(during, 0.99), 2) if during else None,
-                     "version_max_ms": round(max(during), 2) if during else None}
+    results[name] = {
+        "seconds": round(seconds, 3),
+        "probes": len(during),
+        "version_p50_ms": round(p50(during), 2) if during else None,
+        "version_p99_ms": round(pct(during, 0.99), 2) if during else None,
+        "version_max_ms": round(max(during), 2) if during else None,
+    }
 
 
 def main() -> None:
@@ -110,9 +149,13 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=20_000)
     parser.add_argument("--db", default="")
     args = parser.parse_args()
-    extra = ["--OuiJupyter.local_model_enabled=False", "--OuiJupyter.index_workspace=False",
-             "--OuiJupyter.enable_title_generation=False", "--OuiJupyter.enable_tags_generation=False",
-             f"--OuiJupyter.max_body_size={32 * 1024 * 1024}"]  # the 100k chat is ~11 MB
+    extra = [
+        "--OuiJupyter.local_model_enabled=False",
+        "--OuiJupyter.index_workspace=False",
+        "--OuiJupyter.enable_title_generation=False",
+        "--OuiJupyter.enable_tags_generation=False",
+        f"--OuiJupyter.max_body_size={32 * 1024 * 1024}",
+    ]  # the 100k chat is ~11 MB
     if args.db:
         extra.append(f"--OuiJupyter.database_url={args.db}")
     server = JupyterServer(True, extra)
@@ -132,15 +175,25 @@ def main() -> None:
         report(f"get {args.messages} msgs", seconds, during, results)
         seconds, data, during = timed(server, "POST", f"/oui/api/v1/chats/{chat_id}/clone", b"{}")
         report(f"clone {args.messages} msgs", seconds, during, results)
-        seconds, data, during = timed(server, "GET", f"/oui/api/v1/chats/{chat_id}/export?format=markdown")
+        seconds, data, during = timed(
+            server, "GET", f"/oui/api/v1/chats/{chat_id}/export?format=markdown"
+        )
         report(f"export md {args.messages} msgs", seconds, during, results)
         body = json.dumps(small_chats(args.chats), separators=(",", ":")).encode()
         print(f"small chats: {args.chats} chats, {len(body) / 1e6:.1f} MB")
         seconds, data, during = timed(server, "POST", "/oui/api/v1/chats/import", body)
         assert len(json.loads(data)) == args.chats
         report(f"import {args.chats} chats", seconds, during, results)
-        print(json.dumps({"messages": args.messages, "chats": args.chats, "db": "postgresql" if args.db else "sqlite",
-                          **results}))
+        print(
+            json.dumps(
+                {
+                    "messages": args.messages,
+                    "chats": args.chats,
+                    "db": "postgresql" if args.db else "sqlite",
+                    **results,
+                }
+            )
+        )
     finally:
         server.stop()
 

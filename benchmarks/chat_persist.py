@@ -7,6 +7,7 @@ branch itself: at most `max_history_messages`, 200 by default, sent upstream). E
 extends the chat's current branch.
 Usage: python chat_persist.py [turns=150]
 """
+
 from __future__ import annotations
 
 import json
@@ -23,17 +24,28 @@ def main() -> None:
     server = start_oui(upstream)
     try:
         chats = {size: new_chat(server, size) for size in (2, 2000)}
-        times: dict[str, dict[int, list[float]]] = {"chat/completions": {2: [], 2000: []},
-                                                   "chats/{id}/message": {2: [], 2000: []}}
+        times: dict[str, dict[int, list[float]]] = {
+            "chat/completions": {2: [], 2000: []},
+            "chats/{id}/message": {2: [], 2000: []},
+        }
         with httpx.Client(timeout=60, headers=AUTH) as client:
+
             def completions(chat_id: str) -> None:
-                r = client.post(f"{server.url}/oui/api/chat/completions", json={
-                    "model": "fast", "chat_id": chat_id, "messages": [{"role": "user", "content": "Hello"}]})
+                r = client.post(
+                    f"{server.url}/oui/api/chat/completions",
+                    json={
+                        "model": "fast",
+                        "chat_id": chat_id,
+                        "messages": [{"role": "user", "content": "Hello"}],
+                    },
+                )
                 assert r.status_code == 200, r.text
 
             def message(chat_id: str) -> None:
-                r = client.post(f"{server.url}/oui/api/v1/chats/{chat_id}/message",
-                                json={"content": "Hello", "model": "fast"})
+                r = client.post(
+                    f"{server.url}/oui/api/v1/chats/{chat_id}/message",
+                    json={"content": "Hello", "model": "fast"},
+                )
                 assert r.status_code == 200, r.text
 
             routes = {"chat/completions": completions, "chats/{id}/message": message}
@@ -48,15 +60,23 @@ def main() -> None:
                         route(chat_id)
                         times[name][size].append((time.perf_counter() - t0) * 1000)
         result = {}
-        print(f"{'route':<22}{'2 msgs p50/p99 ms':>20}{'2000 msgs p50/p99 ms':>23}{'p50 ratio':>11}")
+        print(
+            f"{'route':<22}{'2 msgs p50/p99 ms':>20}{'2000 msgs p50/p99 ms':>23}{'p50 ratio':>11}"
+        )
         for name, by_size in times.items():
             small, big = by_size[2], by_size[2000]
             ratio = p50(big) / p50(small)
-            result[name] = {"p50_2": round(p50(small), 2), "p99_2": round(pct(small, 0.99), 2),
-                            "p50_2000": round(p50(big), 2), "p99_2000": round(pct(big, 0.99), 2),
-                            "ratio": round(ratio, 2)}
-            print(f"{name:<22}{p50(small):>10.2f}/{pct(small, 0.99):<9.2f}{p50(big):>12.2f}/{pct(big, 0.99):<10.2f}"
-                  f"{ratio:>10.2f}")
+            result[name] = {
+                "p50_2": round(p50(small), 2),
+                "p99_2": round(pct(small, 0.99), 2),
+                "p50_2000": round(p50(big), 2),
+                "p99_2000": round(pct(big, 0.99), 2),
+                "ratio": round(ratio, 2),
+            }
+            print(
+                f"{name:<22}{p50(small):>10.2f}/{pct(small, 0.99):<9.2f}{p50(big):>12.2f}/{pct(big, 0.99):<10.2f}"
+                f"{ratio:>10.2f}"
+            )
         print(json.dumps({"turns": n, **result}))
     finally:
         server.stop()

@@ -5,6 +5,7 @@ reads the whole SSE stream. Through oui both without a chat and persisted (`chat
 user's WebSocket-less event hub: nobody listening).
 Usage: python chat_relay.py [tokens=20000] [repeats=3]
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,22 @@ def main() -> None:
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     upstream = Upstream()
     server = start_oui(upstream)
-    body = {"model": "fast", "stream": True, "x_chunks": n, "messages": [{"role": "user", "content": "Hi"}]}
+    body = {
+        "model": "fast",
+        "stream": True,
+        "x_chunks": n,
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
     try:
         chat_id = new_chat(server)
         runs = {
             "direct": (f"{upstream.base_url}/chat/completions", body, {}),
             "oui (no chat)": (f"{server.url}/oui/api/chat/completions", body, AUTH),
-            "oui (persisted)": (f"{server.url}/oui/api/chat/completions", {**body, "chat_id": chat_id}, AUTH),
+            "oui (persisted)": (
+                f"{server.url}/oui/api/chat/completions",
+                {**body, "chat_id": chat_id},
+                AUTH,
+            ),
         }
         result = {}
         with httpx.Client(timeout=120) as client:

@@ -8,6 +8,7 @@ the request until its answer is read, with Open WebUI's own headers (the full ch
 and with ``Prefer: return=minimal`` (the sidebar's: no message tree in the answer).
 Usage: python chat_save.py [saves=100]
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,13 +35,24 @@ def add_message(chat: dict[str, Any], n: int) -> dict[str, Any]:
     history = chat["history"]
     parent = history["currentId"]
     mid = f"save-{n}"
-    history["messages"][mid] = {"id": mid, "parentId": parent, "childrenIds": [], "role": "user",
-                                "content": f"one more question {n}", "timestamp": int(time.time()),
-                                "models": ["fast"]}
+    history["messages"][mid] = {
+        "id": mid,
+        "parentId": parent,
+        "childrenIds": [],
+        "role": "user",
+        "content": f"one more question {n}",
+        "timestamp": int(time.time()),
+        "models": ["fast"],
+    }
     history["messages"][parent]["childrenIds"].append(mid)
     history["currentId"] = mid
-    return {"models": chat["models"], "params": chat.get("params", {}), "history": history,
-            "messages": current_branch(history), "files": []}
+    return {
+        "models": chat["models"],
+        "params": chat.get("params", {}),
+        "history": history,
+        "messages": current_branch(history),
+        "files": [],
+    }
 
 
 def main() -> None:
@@ -51,11 +63,18 @@ def main() -> None:
         sizes = (2, 2000)
         modes = {"full answer": {}, "Prefer: return=minimal": {"Prefer": "return=minimal"}}
         times: dict[str, dict[int, list[float]]] = {mode: {s: [] for s in sizes} for mode in modes}
-        with httpx.Client(timeout=60, headers={**AUTH, "Content-Type": "application/json"}) as client:
+        with httpx.Client(
+            timeout=60, headers={**AUTH, "Content-Type": "application/json"}
+        ) as client:
             chats = {}
             for size in sizes:
                 chat_id = new_chat(server, size)
-                chats[size] = (chat_id, copy.deepcopy(client.get(f"{server.url}/oui/api/v1/chats/{chat_id}").json()["chat"]))
+                chats[size] = (
+                    chat_id,
+                    copy.deepcopy(
+                        client.get(f"{server.url}/oui/api/v1/chats/{chat_id}").json()["chat"]
+                    ),
+                )
             count = 0
             for round_ in range(n + 10):  # the first 10 warm up
                 for mode, headers in modes.items():
@@ -63,23 +82,37 @@ def main() -> None:
                         count += 1
                         body = json.dumps({"chat": add_message(chat, count)}).encode()
                         t0 = time.perf_counter()
-                        r = client.post(f"{server.url}/oui/api/v1/chats/{chat_id}", content=body, headers=headers)
+                        r = client.post(
+                            f"{server.url}/oui/api/v1/chats/{chat_id}",
+                            content=body,
+                            headers=headers,
+                        )
                         r.read()
                         elapsed = (time.perf_counter() - t0) * 1000
                         assert r.status_code == 200, r.text
                         if round_ >= 10:
                             times[mode][size].append(elapsed)
-            final = client.get(f"{server.url}/oui/api/v1/chats/{chats[2000][0]}").json()["chat"]["history"]
+            final = client.get(f"{server.url}/oui/api/v1/chats/{chats[2000][0]}").json()["chat"][
+                "history"
+            ]
             assert len(final["messages"]) == 2000 + 2 * (n + 10), len(final["messages"])
         result = {}
-        print(f"{'answer':<24}{'2 msgs p50/p99 ms':>20}{'2000 msgs p50/p99 ms':>23}{'p50 ratio':>11}")
+        print(
+            f"{'answer':<24}{'2 msgs p50/p99 ms':>20}{'2000 msgs p50/p99 ms':>23}{'p50 ratio':>11}"
+        )
         for mode, by_size in times.items():
             small, big = by_size[2], by_size[2000]
-            result[mode] = {"p50_2": round(p50(small), 2), "p99_2": round(pct(small, 0.99), 2),
-                            "p50_2000": round(p50(big), 2), "p99_2000": round(pct(big, 0.99), 2),
-                            "ratio": round(p50(big) / p50(small), 2)}
-            print(f"{mode:<24}{p50(small):>10.2f}/{pct(small, 0.99):<9.2f}{p50(big):>12.2f}/"
-                  f"{pct(big, 0.99):<10.2f}{p50(big) / p50(small):>10.2f}")
+            result[mode] = {
+                "p50_2": round(p50(small), 2),
+                "p99_2": round(pct(small, 0.99), 2),
+                "p50_2000": round(p50(big), 2),
+                "p99_2000": round(pct(big, 0.99), 2),
+                "ratio": round(p50(big) / p50(small), 2),
+            }
+            print(
+                f"{mode:<24}{p50(small):>10.2f}/{pct(small, 0.99):<9.2f}{p50(big):>12.2f}/"
+                f"{pct(big, 0.99):<10.2f}{p50(big) / p50(small):>10.2f}"
+            )
         print(json.dumps({"saves": n, **result}))
     finally:
         server.stop()

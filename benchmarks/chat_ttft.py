@@ -5,6 +5,7 @@ from sending the request to reading the first SSE `data:` line. Through oui the 
 (`chat_id`: two INSERTs before the upstream call). Added = oui - direct, at p50 and p99.
 Usage: python chat_ttft.py [N=300]
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,11 @@ def main() -> None:
         runs = {
             "direct": (f"{upstream.base_url}/chat/completions", BODY, {}),
             "oui (no chat)": (f"{server.url}/oui/api/chat/completions", BODY, AUTH),
-            "oui (persisted)": (f"{server.url}/oui/api/chat/completions", {**BODY, "chat_id": chat_id}, AUTH),
+            "oui (persisted)": (
+                f"{server.url}/oui/api/chat/completions",
+                {**BODY, "chat_id": chat_id},
+                AUTH,
+            ),
         }
         times: dict[str, list[float]] = {name: [] for name in runs}
         with httpx.Client(timeout=30) as client:
@@ -54,9 +59,15 @@ def main() -> None:
         print(f"{'path':<18}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}")
         for name, values in times.items():
             added50, added99 = p50(values) - p50(direct), pct(values, 0.99) - pct(direct, 0.99)
-            result[name] = {"p50": round(p50(values), 2), "p99": round(pct(values, 0.99), 2),
-                            "added_p50": round(added50, 2), "added_p99": round(added99, 2)}
-            print(f"{name:<18}{p50(values):>9.2f}{pct(values, 0.99):>9.2f}{added50:>11.2f}{added99:>11.2f}")
+            result[name] = {
+                "p50": round(p50(values), 2),
+                "p99": round(pct(values, 0.99), 2),
+                "added_p50": round(added50, 2),
+                "added_p99": round(added99, 2),
+            }
+            print(
+                f"{name:<18}{p50(values):>9.2f}{pct(values, 0.99):>9.2f}{added50:>11.2f}{added99:>11.2f}"
+            )
         print(json.dumps({"n": n, **result}))
     finally:
         server.stop()

@@ -6,6 +6,7 @@ migrated; ``oui/api/version`` answered), before any use of oui. Then, for the re
 after first use (``v1/chats/`` listed: the workspace index of the server's root opens; the
 root holds one small file, so the embedding model loads too).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -48,10 +49,16 @@ def main() -> None:
             finally:
                 server.stop()
     off, on = statistics.median(times[False]), statistics.median(times[True])
-    print(f"start-up to first HTTP answer, median of {N}: without {off*1000:.0f} ms, with {on*1000:.0f} ms, added {1000*(on-off):+.0f} ms")
+    print(
+        f"start-up to first HTTP answer, median of {N}: without {off * 1000:.0f} ms, with {on * 1000:.0f} ms, added {1000 * (on - off):+.0f} ms"
+    )
     m_off, m_on = statistics.median(rss[False]), statistics.median(rss[True])
-    print(f"idle RSS after warm-up, median: without {m_off:.1f} MiB, with {m_on:.1f} MiB, added {m_on-m_off:+.1f} MiB")
-    print(f"RSS after first use (index open, embedding model loaded), median: {statistics.median(used):.1f} MiB")
+    print(
+        f"idle RSS after warm-up, median: without {m_off:.1f} MiB, with {m_on:.1f} MiB, added {m_on - m_off:+.1f} MiB"
+    )
+    print(
+        f"RSS after first use (index open, embedding model loaded), median: {statistics.median(used):.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Measured twice: in-process through ChatService, and over HTTP through a real `ju
 (append = Open WebUI's merge-update POST carrying the new message; list = GET v1/chats/?page=1).
 Usage: python foundation_store.py [sqlite|postgres URL of an admin database]...
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,14 @@ def chain(n: int) -> list[NewMessage]:
     messages, parent = [], None
     for i in range(n):
         mid = uuid.uuid4().hex
-        messages.append(NewMessage(id=mid, role="user" if i % 2 == 0 else "assistant",
-                                   content="lorem ipsum " * 40, parent_id=parent))
+        messages.append(
+            NewMessage(
+                id=mid,
+                role="user" if i % 2 == 0 else "assistant",
+                content="lorem ipsum " * 40,
+                parent_id=parent,
+            )
+        )
         parent = mid
     return messages
 
@@ -59,16 +66,35 @@ def populate(url: str) -> tuple[ChatService, dict[int, tuple[str, str]]]:
     chats = {}
     for size in (2, 2000):
         msgs = chain(size)
-        row = service.store.create_chat(chat_id=str(uuid.uuid4()), user_id=USER, title=f"{size}",
-                                        messages=msgs, current_message_id=msgs[-1].id)
+        row = service.store.create_chat(
+            chat_id=str(uuid.uuid4()),
+            user_id=USER,
+            title=f"{size}",
+            messages=msgs,
+            current_message_id=msgs[-1].id,
+        )
         chats[size] = (row.id, msgs[-1].id)
     for start in range(0, 10_000, 1000):
         with db.session() as s:
             from oui_jupyter.store.orm import Chat
+
             now = time.time()
-            s.add_all(Chat(id=str(uuid.uuid4()), user_id=USER, title=f"chat {start+i}", models=[], params={},
-                           meta={}, extra={}, pinned=False, archived=False, created_at=now, updated_at=now + i * 1e-3)
-                      for i in range(1000))
+            s.add_all(
+                Chat(
+                    id=str(uuid.uuid4()),
+                    user_id=USER,
+                    title=f"chat {start + i}",
+                    models=[],
+                    params={},
+                    meta={},
+                    extra={},
+                    pinned=False,
+                    archived=False,
+                    created_at=now,
+                    updated_at=now + i * 1e-3,
+                )
+                for i in range(1000)
+            )
     # Fresh planner statistics, as autovacuum (PostgreSQL) keeps them on a live database:
     # without them PostgreSQL guesses 2 rows and sorts all 10,000 instead of reading 60.
     from sqlalchemy import text
@@ -78,7 +104,9 @@ def populate(url: str) -> tuple[ChatService, dict[int, tuple[str, str]]]:
     return service, chats
 
 
-def bench_service(service: ChatService, chats: dict[int, tuple[str, str]], n: int = 300) -> dict[str, Any]:
+def bench_service(
+    service: ChatService, chats: dict[int, tuple[str, str]], n: int = 300
+) -> dict[str, Any]:
     out = {}
     for size, (chat_id, leaf) in chats.items():
         times = []
@@ -86,8 +114,12 @@ def bench_service(service: ChatService, chats: dict[int, tuple[str, str]], n: in
         for _ in range(n):
             mid = uuid.uuid4().hex
             t0 = time.perf_counter()
-            service.append_messages(USER, chat_id, [NewMessage(id=mid, role="user", content="hello", parent_id=parent)],
-                                    current_message_id=mid)
+            service.append_messages(
+                USER,
+                chat_id,
+                [NewMessage(id=mid, role="user", content="hello", parent_id=parent)],
+                current_message_id=mid,
+            )
             times.append(time.perf_counter() - t0)
             parent = mid
         out[size] = (statistics.median(times) * 1000, pct(times, 0.99) * 1000)
@@ -113,6 +145,7 @@ def bench_http(url: str, chats: dict[int, tuple[str, str]], n: int = 200) -> dic
         from sqlalchemy import update
 
         from oui_jupyter.store.orm import Chat
+
         s.execute(update(Chat).where(Chat.user_id == USER).values(user_id=me))
     db.dispose()
     out: dict[Any, Any] = {}
@@ -125,10 +158,29 @@ def bench_http(url: str, chats: dict[int, tuple[str, str]], n: int = 200) -> dic
                 times, parent = [], leaf
                 for _ in range(n):
                     mid = uuid.uuid4().hex
-                    body = json.dumps({"chat": {"history": {"messages": {mid: {
-                        "id": mid, "parentId": parent, "role": "user", "content": "hello"}}, "currentId": mid}}}).encode()
-                    req = urllib.request.Request(f"{server.url}/oui/api/v1/chats/{chat_id}", data=body,
-                                                 method="POST", headers=headers)
+                    body = json.dumps(
+                        {
+                            "chat": {
+                                "history": {
+                                    "messages": {
+                                        mid: {
+                                            "id": mid,
+                                            "parentId": parent,
+                                            "role": "user",
+                                            "content": "hello",
+                                        }
+                                    },
+                                    "currentId": mid,
+                                }
+                            }
+                        }
+                    ).encode()
+                    req = urllib.request.Request(
+                        f"{server.url}/oui/api/v1/chats/{chat_id}",
+                        data=body,
+                        method="POST",
+                        headers=headers,
+                    )
                     t0 = time.perf_counter()
                     with urllib.request.urlopen(req) as r:
                         r.read()
@@ -158,15 +210,24 @@ def main() -> None:
             service, chats = populate(url)
             svc = bench_service(service, chats)
             service.store.db.dispose()
-            print(f"[{label}] service append p50/p99 ms: 2 msgs {svc[2][0]:.2f}/{svc[2][1]:.2f}, "
-                  f"2000 msgs {svc[2000][0]:.2f}/{svc[2000][1]:.2f}, ratio {svc[2000][0]/svc[2][0]:.2f}; "
-                  f"list 10k first page p50/p99 {svc['list'][0]:.2f}/{svc['list'][1]:.2f} ms")
+            print(
+                f"[{label}] service append p50/p99 ms: 2 msgs {svc[2][0]:.2f}/{svc[2][1]:.2f}, "
+                f"2000 msgs {svc[2000][0]:.2f}/{svc[2000][1]:.2f}, ratio {svc[2000][0] / svc[2][0]:.2f}; "
+                f"list 10k first page p50/p99 {svc['list'][0]:.2f}/{svc['list'][1]:.2f} ms"
+            )
             http = bench_http(url, chats)
-            for minimal, how in ((False, "answers the whole chat"), (True, "Prefer: return=minimal")):
+            for minimal, how in (
+                (False, "answers the whole chat"),
+                (True, "Prefer: return=minimal"),
+            ):
                 a, b = http[(2, minimal)], http[(2000, minimal)]
-                print(f"[{label}] HTTP append (merge-update, {how}) p50/p99 ms: 2 msgs {a[0]:.2f}/{a[1]:.2f}, "
-                      f"2000 msgs {b[0]:.2f}/{b[1]:.2f}, ratio {b[0]/a[0]:.2f}")
-            print(f"[{label}] HTTP list 10k first page p50/p99 {http['list'][0]:.2f}/{http['list'][1]:.2f} ms")
+                print(
+                    f"[{label}] HTTP append (merge-update, {how}) p50/p99 ms: 2 msgs {a[0]:.2f}/{a[1]:.2f}, "
+                    f"2000 msgs {b[0]:.2f}/{b[1]:.2f}, ratio {b[0] / a[0]:.2f}"
+                )
+            print(
+                f"[{label}] HTTP list 10k first page p50/p99 {http['list'][0]:.2f}/{http['list'][1]:.2f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 Usage: python input_limits.py   (prints median milliseconds of 15 runs per body)
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,13 @@ from oui_jupyter.jsonlimits import has_escaped_nul, json_depth_exceeds
 def chat(n: int, words: int) -> bytes:
     messages = {
         f"m{i}": {
-            "id": f"m{i}", "parentId": f"m{i - 1}" if i else None, "childrenIds": [f"m{i + 1}"],
-            "role": "user" if i % 2 == 0 else "assistant", "content": "word [x]\n" * words,
-            "files": [{"type": "file", "file": {"meta": {"name": "a.txt"}}}], "timestamp": i,
+            "id": f"m{i}",
+            "parentId": f"m{i - 1}" if i else None,
+            "childrenIds": [f"m{i + 1}"],
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": "word [x]\n" * words,
+            "files": [{"type": "file", "file": {"meta": {"name": "a.txt"}}}],
+            "timestamp": i,
         }
         for i in range(n)
     }
@@ -34,7 +39,9 @@ BODIES: dict[str, bytes] = {
     "chat, 2,000 messages": chat(2000, 60),
     "chat, 10 MB": chat(12_000, 100),
     "10 MB of [] at depth 63": b"[" + b",".join([b"[" * 63 + b"]" * 63] * 78_000) + b"]",
-    "10 MB of small objects": json.dumps([{"a": [1, {"b": "x\\\"y"}]} for _ in range(400_000)]).encode(),
+    "10 MB of small objects": json.dumps(
+        [{"a": [1, {"b": 'x\\"y'}]} for _ in range(400_000)]
+    ).encode(),
     "1,000 deep (2 KB)": b"[" * 1000 + b"]" * 1000,
 }
 

@@ -9,6 +9,7 @@ the sidebar opens it from the chat list. Reported:
   tasks (PerformanceObserver) during the scroll.
 Usage: python benchmarks/lab_chat_open.py [messages] [runs]
 """
+
 from __future__ import annotations
 
 import statistics
@@ -47,9 +48,21 @@ def make_history(n: int) -> dict:
     for k in range(n):
         mid = f"m{k}"
         role = "user" if k % 2 == 0 else "assistant"
-        content = f"Question {k // 2}: how do I sum sales by region?" if role == "user" else ANSWER.format(i=k, j=2 * k)
-        messages[mid] = {"id": mid, "parentId": parent, "childrenIds": [], "role": role, "content": content,
-                         "timestamp": now + k, "done": True, **({"model": "smollm2"} if role == "assistant" else {})}
+        content = (
+            f"Question {k // 2}: how do I sum sales by region?"
+            if role == "user"
+            else ANSWER.format(i=k, j=2 * k)
+        )
+        messages[mid] = {
+            "id": mid,
+            "parentId": parent,
+            "childrenIds": [],
+            "role": role,
+            "content": content,
+            "timestamp": now + k,
+            "done": True,
+            **({"model": "smollm2"} if role == "assistant" else {}),
+        }
         if parent:
             messages[parent]["childrenIds"].append(mid)
         parent = mid
@@ -111,14 +124,25 @@ def main() -> None:
         history = make_history(MESSAGES)
         chat_ids = []
         for r in range(RUNS):
-            chat = lab.api("POST", "oui/api/v1/chats/new", {"chat": {
-                "title": f"Long chat {r}", "models": ["smollm2"], "history": history,
-                "messages": list(history["messages"].values())}})
+            chat = lab.api(
+                "POST",
+                "oui/api/v1/chats/new",
+                {
+                    "chat": {
+                        "title": f"Long chat {r}",
+                        "models": ["smollm2"],
+                        "history": history,
+                        "messages": list(history["messages"].values()),
+                    }
+                },
+            )
             chat_ids.append(chat["id"])
         for chat_id in chat_ids:
             page, _ = open_lab(browser, lab)
             page.evaluate("() => window.jupyterapp.commands.execute('oui-jupyter:open')")
-            page.wait_for_selector(f"#oui-jupyter-sidebar .jp-OuiChatList-item[data-chat-id='{chat_id}']")
+            page.wait_for_selector(
+                f"#oui-jupyter-sidebar .jp-OuiChatList-item[data-chat-id='{chat_id}']"
+            )
             result = page.evaluate(OPEN_AND_MEASURE.replace("%(n)d", str(MESSAGES)), chat_id)
             if "error" in result:
                 raise RuntimeError(result)
@@ -126,21 +150,26 @@ def main() -> None:
             page.context.close()
         browser.close()
     intervals = [i for r in results for i in r["intervals"][1:]]
-    write_result("lab_chat_open", {
-        "messages": MESSAGES,
-        "runs": RUNS,
-        "first_paint_ms_median": round(statistics.median(r["firstPaint"] for r in results)),
-        "visible_rendered_ms_median": round(statistics.median(r["visibleRendered"] for r in results)),
-        "markdown_renders_at_open": results[-1]["rendersAtOpen"],
-        "markdown_renders_after_full_scroll": results[-1]["rendersAfterScroll"],
-        "scroll_frame_ms_p50": round(percentile(intervals, 0.5), 1),
-        "scroll_frame_ms_p95": round(percentile(intervals, 0.95), 1),
-        "scroll_frame_ms_max": round(max(intervals), 1),
-        "scroll_frames_over_50ms": sum(1 for i in intervals if i > 50),
-        "scroll_frames": len(intervals),
-        "long_tasks_during_scroll": [round(t) for r in results for t in r["longTasks"]],
-        "first_paint_samples_ms": [round(r["firstPaint"]) for r in results],
-    })
+    write_result(
+        "lab_chat_open",
+        {
+            "messages": MESSAGES,
+            "runs": RUNS,
+            "first_paint_ms_median": round(statistics.median(r["firstPaint"] for r in results)),
+            "visible_rendered_ms_median": round(
+                statistics.median(r["visibleRendered"] for r in results)
+            ),
+            "markdown_renders_at_open": results[-1]["rendersAtOpen"],
+            "markdown_renders_after_full_scroll": results[-1]["rendersAfterScroll"],
+            "scroll_frame_ms_p50": round(percentile(intervals, 0.5), 1),
+            "scroll_frame_ms_p95": round(percentile(intervals, 0.95), 1),
+            "scroll_frame_ms_max": round(max(intervals), 1),
+            "scroll_frames_over_50ms": sum(1 for i in intervals if i > 50),
+            "scroll_frames": len(intervals),
+            "long_tasks_during_scroll": [round(t) for r in results for t in r["longTasks"]],
+            "first_paint_samples_ms": [round(r["firstPaint"]) for r in results],
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 `LabProcess(extension=False)` disables both halves of oui-jupyter (the labextension through
 page_config, the server extension through jpserver_extensions) in an isolated config dir.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ from typing import Any
 
 CHROMIUM = os.environ.get("OUI_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -35,32 +41,63 @@ class LabProcess:
     def __init__(self, extension: bool = True, index_workspace: bool = False) -> None:
         self.tmp = tempfile.TemporaryDirectory()
         base = Path(self.tmp.name)
-        for name in ("root", "config/labconfig", "settings/@jupyterlab/apputils-extension", "workspaces", "data", "rt"):
+        for name in (
+            "root",
+            "config/labconfig",
+            "settings/@jupyterlab/apputils-extension",
+            "workspaces",
+            "data",
+            "rt",
+        ):
             (base / name).mkdir(parents=True)
-        (base / "settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        server_config: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {"oui_jupyter": extension}}}
+        (
+            base / "settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+        ).write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        server_config: dict[str, Any] = {
+            "ServerApp": {"jpserver_extensions": {"oui_jupyter": extension}}
+        }
         if extension:
             server_config["OuiJupyter"] = {"index_workspace": index_workspace}
         (base / "config/jupyter_server_config.json").write_text(json.dumps(server_config))
         if not extension:
             (base / "config/labconfig/page_config.json").write_text(
-                json.dumps({"disabledExtensions": {"oui-jupyter": True}}))
+                json.dumps({"disabledExtensions": {"oui-jupyter": True}})
+            )
         self.root = base / "root"
         self.token = uuid.uuid4().hex
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = open(base / "lab.log", "wb")  # noqa: SIM115
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"), JUPYTER_RUNTIME_DIR=str(base / "rt"),
-                   HF_HUB_OFFLINE="1")
+        env = dict(
+            os.environ,
+            JUPYTER_CONFIG_DIR=str(base / "config"),
+            JUPYTER_RUNTIME_DIR=str(base / "rt"),
+            HF_HUB_OFFLINE="1",
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-             f"--port={self.port}", f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={self.root}",
-             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={base / 'settings'}",
-             f"--LabApp.workspaces_dir={base / 'workspaces'}", f"--OuiJupyter.data_dir={base / 'data'}",
-             "--ServerApp.log_level=WARN"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=str(self.root))
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--allow-root",
+                "--ip=127.0.0.1",
+                f"--port={self.port}",
+                f"--ServerApp.token={self.token}",
+                f"--ServerApp.root_dir={self.root}",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                "--LabApp.expose_app_in_browser=True",
+                f"--LabApp.user_settings_dir={base / 'settings'}",
+                f"--LabApp.workspaces_dir={base / 'workspaces'}",
+                f"--OuiJupyter.data_dir={base / 'data'}",
+                "--ServerApp.log_level=WARN",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(self.root),
+        )
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -77,8 +114,12 @@ class LabProcess:
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers={
-            "Authorization": f"token {self.token}", "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read().decode()
         return json.loads(text) if text else None
@@ -110,7 +151,8 @@ def open_lab(browser: Any, lab: LabProcess, context: Any = None) -> tuple[Any, f
     page.goto(lab.lab_url)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=90_000)
     ready = page.evaluate(
-        "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; return performance.now(); }")
+        "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; return performance.now(); }"
+    )
     return page, float(ready)
 
 

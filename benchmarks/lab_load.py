@@ -4,6 +4,7 @@ Time = navigation start to `jupyterapp.restored` (the shell is ready), in Chromi
 fresh browser context (no HTTP cache) per load. Lab servers with and without the extension
 alternate; each serves a warm-up load first (not counted). Usage: python benchmarks/lab_load.py [N]
 """
+
 from __future__ import annotations
 
 import statistics
@@ -38,15 +39,18 @@ def main() -> None:
                 lab.close()
             browser.close()
     without, with_ = statistics.median(times[False]), statistics.median(times[True])
-    write_result("lab_load", {
-        "runs": N,
-        "shell_ready_ms_median_without": round(without),
-        "shell_ready_ms_median_with": round(with_),
-        "extra_ms_median": round(with_ - without),
-        "extra_pct": round(100 * (with_ - without) / without, 1),
-        "samples_without_ms": [round(t) for t in times[False]],
-        "samples_with_ms": [round(t) for t in times[True]],
-    })
+    write_result(
+        "lab_load",
+        {
+            "runs": N,
+            "shell_ready_ms_median_without": round(without),
+            "shell_ready_ms_median_with": round(with_),
+            "extra_ms_median": round(with_ - without),
+            "extra_pct": round(100 * (with_ - without) / without, 1),
+            "samples_without_ms": [round(t) for t in times[False]],
+            "samples_with_ms": [round(t) for t in times[True]],
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ messages (only the new question's first render; the messages already shown: 0), 
 intervals and long tasks.
 Usage: python benchmarks/lab_stream.py [tokens] [tokens_per_second]
 """
+
 from __future__ import annotations
 
 import sys
@@ -50,8 +51,15 @@ def main() -> None:
             box.fill(f"Question {k}")
             box.press("Enter")
             turn = fake.wait_turn(page, k + 1)
-            fake.stream(turn, [f"Answer {k} with `code` and **bold**.\n\n```python\nx = {k}\n```\n"], page, delay_ms=0)
-            page.wait_for_function("() => !document.querySelector('.jp-OuiMessage.jp-mod-streaming')")
+            fake.stream(
+                turn,
+                [f"Answer {k} with `code` and **bold**.\n\n```python\nx = {k}\n```\n"],
+                page,
+                delay_ms=0,
+            )
+            page.wait_for_function(
+                "() => !document.querySelector('.jp-OuiMessage.jp-mod-streaming')"
+            )
         page.wait_for_timeout(500)
         box.fill("Now a long answer")
         box.press("Enter")
@@ -67,16 +75,25 @@ def main() -> None:
                 token = words[sent % len(words)]
                 offset = len(message["content"])
                 message["content"] += token
-                fake.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id,
-                           "data": {"delta": token, "offset": offset}})
+                fake.emit(
+                    {
+                        "type": "chat:completion",
+                        "chat_id": turn.chat_id,
+                        "message_id": turn.message_id,
+                        "data": {"delta": token, "offset": offset},
+                    }
+                )
                 sent += 1
             target = t0 + sent / RATE
             page.wait_for_timeout(max(1, int((target - time.monotonic()) * 1000)))
         fake.finish(turn)
-        page.wait_for_function("() => !document.querySelector('.jp-OuiMessage.jp-mod-streaming')", timeout=60_000)
+        page.wait_for_function(
+            "() => !document.querySelector('.jp-OuiMessage.jp-mod-streaming')", timeout=60_000
+        )
         page.wait_for_timeout(300)
         stream_s = time.monotonic() - t0
-        data = page.evaluate("""(id) => {
+        data = page.evaluate(
+            """(id) => {
           window.__stopFrames = true;
           const before = window.__statsBefore, after = window.ouiJupyterStats;
           const others = Object.keys(after.byMessage).filter(k => k !== id)
@@ -89,28 +106,33 @@ def main() -> None:
                   earlierRenders: earlier,
                   frames: f.length, intervals: iv, longTasks: window.__longTasks, shownChars: shown.length,
                   messages: document.querySelectorAll('.jp-OuiMessage').length};
-        }""", turn.message_id)
+        }""",
+            turn.message_id,
+        )
         context.close()
         browser.close()
     iv = data["intervals"]
-    write_result("lab_stream", {
-        "tokens": TOKENS,
-        "ws_frames": TOKENS + 1,
-        "rate_tokens_per_s": RATE,
-        "stream_seconds": round(stream_s, 2),
-        "messages_in_chat": data["messages"],
-        "markdown_renders_streaming_message": data["streamRenders"],
-        "markdown_renders_other_messages": data["otherRenders"],
-        "markdown_renders_of_messages_already_shown": data["earlierRenders"],
-        "renders_per_token": round(data["streamRenders"] / TOKENS, 3),
-        "animation_frames": data["frames"],
-        "frame_ms_p50": round(percentile(iv, 0.5), 1),
-        "frame_ms_p95": round(percentile(iv, 0.95), 1),
-        "frame_ms_max": round(max(iv), 1) if iv else None,
-        "frames_over_50ms": sum(1 for i in iv if i > 50),
-        "long_tasks_ms": [round(t) for t in data["longTasks"]],
-        "final_text_chars": data["shownChars"],
-    })
+    write_result(
+        "lab_stream",
+        {
+            "tokens": TOKENS,
+            "ws_frames": TOKENS + 1,
+            "rate_tokens_per_s": RATE,
+            "stream_seconds": round(stream_s, 2),
+            "messages_in_chat": data["messages"],
+            "markdown_renders_streaming_message": data["streamRenders"],
+            "markdown_renders_other_messages": data["otherRenders"],
+            "markdown_renders_of_messages_already_shown": data["earlierRenders"],
+            "renders_per_token": round(data["streamRenders"] / TOKENS, 3),
+            "animation_frames": data["frames"],
+            "frame_ms_p50": round(percentile(iv, 0.5), 1),
+            "frame_ms_p95": round(percentile(iv, 0.95), 1),
+            "frame_ms_max": round(max(iv), 1) if iv else None,
+            "frames_over_50ms": sum(1 for i in iv if i > 50),
+            "long_tasks_ms": [round(t) for t in data["longTasks"]],
+            "final_text_chars": data["shownChars"],
+        },
+    )
 
 
 if __name__ == "__main__":

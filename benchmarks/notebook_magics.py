@@ -15,6 +15,7 @@ server discovery is exactly what happens in JupyterLab.
 
     python benchmarks/notebook_magics.py [N_KERNELS] [N_TURNS]
 """
+
 from __future__ import annotations
 
 import json
@@ -144,21 +145,33 @@ def main() -> None:
         load_ms = [r["load_ms"] for r in loads]
         first_ms = [r["first_call_ms"] for r in loads]
         imported = {k: any(r["imported"][k] for r in loads) for k in loads[0]["imported"]}
-        print(f"%load_ext oui_jupyter (in the kernel, {n_kernels} fresh kernels): "
-              f"median {median(load_ms):.1f} ms, max {max(load_ms):.1f} ms")
-        print(f"first %oui models after it (httpx import + discovery + HTTP): median {median(first_ms):.1f} ms")
+        print(
+            f"%load_ext oui_jupyter (in the kernel, {n_kernels} fresh kernels): "
+            f"median {median(load_ms):.1f} ms, max {max(load_ms):.1f} ms"
+        )
+        print(
+            f"first %oui models after it (httpx import + discovery + HTTP): median {median(first_ms):.1f} ms"
+        )
         print(f"modules imported by %load_ext: {imported}")
 
         write(live.root, "bench/latency.ipynb", [f"N_TURNS = {n_turns}", LATENCY_CELL])
         (latency,) = bench_lines(live.execute("bench/latency.ipynb", timeout=600))
         direct, new, cont = latency["direct"], latency["chat_new"], latency["chat_continue"]
         same = latency["direct_same_history"]
-        print(f"first token, direct oui/api/chat/completions: median {median(direct):.1f} ms ({n_turns} runs)")
-        print(f"first token, %%chat --new (creates a chat, saves both messages): median {median(new):.1f} ms "
-              f"-> extra {median(new) - median(direct):+.1f} ms")
-        print(f"first token, direct with the chat's history as messages: median {median(same):.1f} ms")
-        print(f"first token, %%chat continuing that chat right after (llama.cpp's prompt cache already holds "
-              f"the history, so this is not a like-for-like pair): median {median(cont):.1f} ms")
+        print(
+            f"first token, direct oui/api/chat/completions: median {median(direct):.1f} ms ({n_turns} runs)"
+        )
+        print(
+            f"first token, %%chat --new (creates a chat, saves both messages): median {median(new):.1f} ms "
+            f"-> extra {median(new) - median(direct):+.1f} ms"
+        )
+        print(
+            f"first token, direct with the chat's history as messages: median {median(same):.1f} ms"
+        )
+        print(
+            f"first token, %%chat continuing that chat right after (llama.cpp's prompt cache already holds "
+            f"the history, so this is not a like-for-like pair): median {median(cont):.1f} ms"
+        )
         print(f"first %%chat of a kernel (cold): {latency['cold_chat_ms']:.1f} ms")
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         print("raw:", json.dumps({"load_ms": load_ms, "first_call_ms": first_ms, **latency}))

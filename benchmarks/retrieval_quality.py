@@ -106,8 +106,12 @@ def main() -> None:
         print(f"embedded {len(items)} passages in {time.perf_counter() - t0:.1f} s", flush=True)
         qvecs = emb.embed([q for q, _, _ in pairs])
         results = {}
-        runs = {"keyword": ("keyword", "relative"), "vector": ("vector", "relative"),
-                "hybrid": ("hybrid", "relative"), "hybrid_rrf": ("hybrid", "rrf")}
+        runs = {
+            "keyword": ("keyword", "relative"),
+            "vector": ("vector", "relative"),
+            "hybrid": ("hybrid", "relative"),
+            "hybrid_rrf": ("hybrid", "rrf"),
+        }
         for name, (mode, fusion) in runs.items():
             top1 = 0
             rr = 0.0

@@ -1,4 +1,5 @@
 """Alembic environment for oui-jupyter (run programmatically by oui_jupyter.store.migrate)."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -3,6 +3,7 @@
 Importing this package is cheap: the server extension and the kernel-side client are
 loaded only when asked for.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ Every setting is a traitlet (``c.OuiJupyter.<name>`` in ``jupyter_server_config.
 Nothing heavy happens while the server starts: services are built in a thread just after
 start (``warm_up_delay``), or by the first request, whichever comes first.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -137,14 +138,17 @@ class OuiJupyter(ExtensionApp):
     ).tag(config=True)
 
     local_model_threads = Int(2, help="CPU threads of the embedded model server.").tag(config=True)
-    local_model_context = Int(4096, help="Context size (tokens) of the embedded model.").tag(config=True)
+    local_model_context = Int(4096, help="Context size (tokens) of the embedded model.").tag(
+        config=True
+    )
 
     models_cache_ttl = Float(
         60.0, help="Seconds a connection's model list is kept before it is fetched again."
     ).tag(config=True)
 
     models_fetch_timeout = Float(
-        3.0, help="Seconds to wait for a connection's model list; slower ones are marked unavailable."
+        3.0,
+        help="Seconds to wait for a connection's model list; slower ones are marked unavailable.",
     ).tag(config=True)
 
     completion_timeout = Float(
@@ -180,8 +184,12 @@ class OuiJupyter(ExtensionApp):
         "", help="Model that writes chat titles and tags ('' = the chat's own model)."
     ).tag(config=True)
 
-    enable_title_generation = Bool(True, help="Generate a chat's title after its first answer.").tag(config=True)
-    enable_tags_generation = Bool(True, help="Generate a chat's tags after its first answer.").tag(config=True)
+    enable_title_generation = Bool(
+        True, help="Generate a chat's title after its first answer."
+    ).tag(config=True)
+    enable_tags_generation = Bool(True, help="Generate a chat's tags after its first answer.").tag(
+        config=True
+    )
 
     # ----- retrieval over the workspace (issue #5) -----
     index_workspace = Bool(
@@ -221,8 +229,12 @@ class OuiJupyter(ExtensionApp):
         return os.environ.get("RAG_OPENAI_API_KEY", "")
 
     chunk_size = Int(240, help="Chunk size in the embedding model's word pieces.").tag(config=True)
-    chunk_overlap = Int(32, help="Overlap between neighbouring chunks, in word pieces.").tag(config=True)
-    rag_top_k = Int(5, help="Chunks retrieved for a chat turn or a query by default.").tag(config=True)
+    chunk_overlap = Int(32, help="Overlap between neighbouring chunks, in word pieces.").tag(
+        config=True
+    )
+    rag_top_k = Int(5, help="Chunks retrieved for a chat turn or a query by default.").tag(
+        config=True
+    )
     hybrid_search = Bool(
         True, help="Fuse keyword (BM25) and vector search; off: vector search only."
     ).tag(config=True)
@@ -320,7 +332,9 @@ class OuiJupyter(ExtensionApp):
             chat_bulk=ChatBulkService(
                 chats,
                 ChatBulkStore(db),
-                ImportLimits(max_chats=self.max_import_chats, max_messages=self.max_import_messages),
+                ImportLimits(
+                    max_chats=self.max_import_chats, max_messages=self.max_import_messages
+                ),
             ),
             config_store=ConfigStore(db),
             app_config=AppConfigService(version=__version__),
@@ -379,14 +393,23 @@ class OuiJupyter(ExtensionApp):
         services.chats.overlays.append(registry.overlay)
         services.chats.hub = hub
         completions = CompletionService(
-            models=models, chats=services.chats, turns=turns, hub=hub, registry=registry,
+            models=models,
+            chats=services.chats,
+            turns=turns,
+            hub=hub,
+            registry=registry,
             default_params=dict(self.default_model_params),
             max_history_messages=self.max_history_messages,
             checkpoints=checkpoints,
         )
         completions.titles = TitleService(
-            models=models, chats=services.chats, turns=turns, hub=hub, registry=registry,
-            task_model=self.task_model, titles=self.enable_title_generation,
+            models=models,
+            chats=services.chats,
+            turns=turns,
+            hub=hub,
+            registry=registry,
+            task_model=self.task_model,
+            titles=self.enable_title_generation,
             tags=self.enable_tags_generation,
         )
         retrieval = services.retrieval

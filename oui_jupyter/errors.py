@@ -3,6 +3,7 @@
 Handlers turn them into HTTP errors through one map (``handlers/base.py``); nothing
 below the handlers knows about HTTP.
 """
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@ aiohttp, DuckDB and numpy at first use) is never garbage, yet every full collect
 again: 50-80 ms pauses of the event loop, i.e. of every stream, with 200 answers streaming
 (``benchmarks/chat_concurrency.py``). Freezing moves it to the permanent generation.
 """
+
 from __future__ import annotations
 
 import gc
@@ -104,5 +105,7 @@ def release(value: Any) -> None:
             while item:
                 item.pop()
         elif depth < RELEASE_DEPTH:
-            pending.extend((part, depth + 1) for part in _parts(item) if not isinstance(part, _SCALARS))
+            pending.extend(
+                (part, depth + 1) for part in _parts(item) if not isinstance(part, _SCALARS)
+            )
         del item

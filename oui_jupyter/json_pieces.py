@@ -6,6 +6,7 @@ time instead (the level's values are first only scanned, as ``msgspec.Raw``, ~1 
 each is decoded on its own), and a large answer is encoded a few thousand entries at a time,
 so the GIL changes hands between pieces. The bytes and values are those of one plain call.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -42,7 +43,9 @@ def _in_pieces(data: bytes | msgspec.Raw, depth: int) -> Any:
         return _plain.decode(data)
     first = _first_byte(data)
     if first == b"{":
-        return {key: _in_pieces(value, depth + 1) for key, value in _object_of_raw.decode(data).items()}
+        return {
+            key: _in_pieces(value, depth + 1) for key, value in _object_of_raw.decode(data).items()
+        }
     if first == b"[":
         return [_in_pieces(value, depth + 1) for value in _array_of_raw.decode(data)]
     return _plain.decode(data)

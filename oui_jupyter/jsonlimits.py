@@ -6,6 +6,7 @@ passes in C: escaped backslashes and quotes are dropped, then everything but quo
 brackets; what is left is walked (in Python when short, else with numpy, which the
 retrieval index has loaded anyway) counting the brackets outside strings.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ Importing SQLAlchemy, opening the database and checking migrations costs a few h
 milliseconds, so none of it happens while ``jupyter server`` starts: the app schedules
 ``warm_up`` right after start, and the first request waits for it if it comes sooner.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ Tests marked ``storage`` run once per database backend. The PostgreSQL leg needs
 ``OUI_TEST_POSTGRES_URL`` (CI sets it); without it, it is skipped with a plain message,
 unless ``OUI_REQUIRE_POSTGRES=1`` (CI), where a missing server fails the run.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,11 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-pytest_plugins = ("pytest_jupyter.jupyter_server", "support.llama_server", "support.scripted_openai")
+pytest_plugins = (
+    "pytest_jupyter.jupyter_server",
+    "support.llama_server",
+    "support.scripted_openai",
+)
 
 POSTGRES_URL = os.environ.get("OUI_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("OUI_REQUIRE_POSTGRES", "") == "1"
@@ -48,7 +53,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "oui_database_url" not in metafunc.fixturenames:
         return
-    backends = ["sqlite", "postgres"] if metafunc.definition.get_closest_marker("storage") else ["sqlite"]
+    backends = (
+        ["sqlite", "postgres"] if metafunc.definition.get_closest_marker("storage") else ["sqlite"]
+    )
     metafunc.parametrize("oui_database_url", backends, indirect=True)
 
 
@@ -112,7 +119,9 @@ def oui_extra_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def jp_server_config(oui_database_url: str, tmp_path: Any, oui_extra_config: dict[str, Any]) -> dict[str, Any]:
+def jp_server_config(
+    oui_database_url: str, tmp_path: Any, oui_extra_config: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "ServerApp": {
             "jpserver_extensions": {"oui_jupyter": True},
@@ -159,11 +168,17 @@ def api(jp_fetch: Any) -> ApiCall:
         all_headers = dict(headers or {})
         if user is not None:
             all_headers["Authorization"] = f"token {user}-token"
-        kwargs: dict[str, Any] = {"method": method, "headers": all_headers, "request_timeout": timeout}
+        kwargs: dict[str, Any] = {
+            "method": method,
+            "headers": all_headers,
+            "request_timeout": timeout,
+        }
         if params:
             kwargs["params"] = params
         if method in ("POST", "PUT", "PATCH"):
-            kwargs["body"] = raw if raw is not None else json.dumps(body if body is not None else {})
+            kwargs["body"] = (
+                raw if raw is not None else json.dumps(body if body is not None else {})
+            )
         elif method == "DELETE" and (body is not None or raw is not None):
             kwargs["body"] = raw if raw is not None else json.dumps(body)
             kwargs["allow_nonstandard_methods"] = True

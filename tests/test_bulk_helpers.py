@@ -1,5 +1,6 @@
 """JSON in pieces (``json_pieces``) and the collector helpers (``heap``) give what one plain
 call gives, and leave the collector as they found it."""
+
 from __future__ import annotations
 
 import gc
@@ -15,16 +16,36 @@ from oui_jupyter.schemas.chats import ChatForm, ChatResponse
 
 
 def big_value() -> dict[str, Any]:
-    messages = {f"m{i}": {"id": f"m{i}", "content": f"ü {i} \"q\" \\ ✓", "n": i, "f": i / 3, "x": None,
-                          "tags": ["a", {"b": [1, 2]}]} for i in range(6000)}
-    return {"chat": {"title": "t", "history": {"messages": messages, "currentId": "m5"},
-                     "messages": list(messages.values()), "empty": {}, "none": []}, "folder_id": None}
+    messages = {
+        f"m{i}": {
+            "id": f"m{i}",
+            "content": f'ü {i} "q" \\ ✓',
+            "n": i,
+            "f": i / 3,
+            "x": None,
+            "tags": ["a", {"b": [1, 2]}],
+        }
+        for i in range(6000)
+    }
+    return {
+        "chat": {
+            "title": "t",
+            "history": {"messages": messages, "currentId": "m5"},
+            "messages": list(messages.values()),
+            "empty": {},
+            "none": [],
+        },
+        "folder_id": None,
+    }
 
 
 def test_a_large_body_decodes_to_what_one_call_gives() -> None:
     value = big_value()
-    for body in (json.dumps(value).encode(), json.dumps(value, indent=2).encode(),
-                 msgspec.json.encode([value, value, 1, "s"])):
+    for body in (
+        json.dumps(value).encode(),
+        json.dumps(value, indent=2).encode(),
+        msgspec.json.encode([value, value, 1, "s"]),
+    ):
         assert len(body) > json_pieces.PIECE_BYTES
         assert json_pieces.decode(body, Any) == msgspec.json.decode(body)  # type: ignore[arg-type]
     body = json.dumps(value).encode()
@@ -43,8 +64,19 @@ def test_a_large_bad_body_raises_what_one_call_raises() -> None:
 
 def test_a_large_answer_encodes_to_the_same_bytes() -> None:
     value = big_value()
-    response = ChatResponse(id="c", user_id="u", title="t", chat=value["chat"], created_at=1, updated_at=2,
-                            share_id=None, archived=False, pinned=True, meta={"tags": ["x"]}, folder_id=None)
+    response = ChatResponse(
+        id="c",
+        user_id="u",
+        title="t",
+        chat=value["chat"],
+        created_at=1,
+        updated_at=2,
+        share_id=None,
+        archived=False,
+        pinned=True,
+        meta={"tags": ["x"]},
+        folder_id=None,
+    )
     for answer in (value, response, [response] * 3, [{"k": i} for i in range(5000)], [], {}, "s"):
         assert json_pieces.encode(answer) == msgspec.json.encode(answer)
 
@@ -56,9 +88,21 @@ def test_release_empties_only_large_containers() -> None:
     heap.release(value)
     assert large == [] and small == {"kept": [1, 2, 3]}
     heap.release(None)
-    heap.release(ChatResponse(id="c", user_id="u", title="t", chat={"h": dict.fromkeys(range(999))},
-                              created_at=1, updated_at=2, share_id=None, archived=False, pinned=False,
-                              meta={}, folder_id=None))
+    heap.release(
+        ChatResponse(
+            id="c",
+            user_id="u",
+            title="t",
+            chat={"h": dict.fromkeys(range(999))},
+            created_at=1,
+            updated_at=2,
+            share_id=None,
+            archived=False,
+            pinned=False,
+            meta={},
+            folder_id=None,
+        )
+    )
 
 
 def test_collections_pause_while_any_holder_runs() -> None:

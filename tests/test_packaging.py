@@ -1,4 +1,5 @@
 """The wheel has the final layout: package, migrations inside it, server config, labextension."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_wheel_layout(tmp_path: Path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
         check=True,
     )
     wheel = next(tmp_path.glob("oui_jupyter-*.whl"))
@@ -33,7 +44,9 @@ def test_wheel_layout(tmp_path: Path):
 def test_installed_extension_is_enabled():
     out = subprocess.run(
         [sys.executable, "-m", "jupyter", "server", "extension", "list"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     text = out.stdout + out.stderr
     assert "oui_jupyter" in text and "OK" in text.split("oui_jupyter", 1)[1]

@@ -1,10 +1,23 @@
 """Loading the server extension must not import anything heavy (start-up time is sacred)."""
+
 from __future__ import annotations
 
 from support.imports import modules_after
 
-HEAVY = ["sqlalchemy", "alembic", "openai", "torch", "sentence_transformers", "duckdb",
-         "numpy", "llama_cpp", "pypdf", "httpx", "psycopg", "ipywidgets"]
+HEAVY = [
+    "sqlalchemy",
+    "alembic",
+    "openai",
+    "torch",
+    "sentence_transformers",
+    "duckdb",
+    "numpy",
+    "llama_cpp",
+    "pypdf",
+    "httpx",
+    "psycopg",
+    "ipywidgets",
+]
 
 
 def test_extension_load_path_imports_nothing_heavy():

@@ -4,6 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-25
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -39,7 +40,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["parent_id"], ["folder.id"], name=op.f("fk_folder_parent_id_folder"), ondelete="CASCADE"
+            ["parent_id"],
+            ["folder.id"],
+            name=op.f("fk_folder_parent_id_folder"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name=op.f("fk_folder_user_id_user"), ondelete="CASCADE"

@@ -1,4 +1,5 @@
 """Cleaning rules for the monthly sales export (a tiny project for the example notebooks)."""
+
 from __future__ import annotations
 
 import pandas as pd

@@ -1,4 +1,5 @@
 """The base handler: authentication, JSON in and out, and the one error map."""
+
 from __future__ import annotations
 
 import asyncio
@@ -212,7 +213,9 @@ class OuiHandler(APIHandler):
         if self._finished:
             return
         status = status_for(e)
-        self.log.warning("oui %s %s -> %d: %s", self.request.method, self.request.path, status, e.message)
+        self.log.warning(
+            "oui %s %s -> %d: %s", self.request.method, self.request.path, status, e.message
+        )
         if self._headers_written:
             return  # a streaming response reports its own errors
         self.clear()

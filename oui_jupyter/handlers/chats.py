@@ -1,4 +1,5 @@
 """Chat routes in Open WebUI's shapes (``/api/v1/chats/...`` there, ``oui/api/v1/chats/...`` here)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,7 +50,9 @@ class ChatWorkHandler(OuiHandler):
     """Chat routes: the service call runs in a worker thread, where the body is decoded and
     the answer encoded (``OuiHandler.write_json_off_loop``)."""
 
-    async def answer(self, work: Callable[..., Any], writes: str | None = None, body: Any = None) -> None:
+    async def answer(
+        self, work: Callable[..., Any], writes: str | None = None, body: Any = None
+    ) -> None:
         """Run ``work`` off the event loop; ``writes``: the chat it changes (one at a time);
         ``body``: the schema of the request body, parsed there and given to ``work``."""
         if writes is None:
@@ -83,7 +86,9 @@ class ChatsHandler(ChatWorkHandler):
     async def get(self) -> None:
         query = self.parse_query(ListChatsQuery)
         pinned = None if query.include_pinned else False
-        await self.answer(lambda: self.services.chats.list_chats(self.user.id, query.page, pinned=pinned))
+        await self.answer(
+            lambda: self.services.chats.list_chats(self.user.id, query.page, pinned=pinned)
+        )
 
     @web.authenticated
     @authorized
@@ -111,7 +116,9 @@ class ArchivedChatsHandler(ChatWorkHandler):
     @authorized
     async def get(self) -> None:
         query = self.parse_query(ListChatsQuery)
-        await self.answer(lambda: self.services.chats.list_chats(self.user.id, query.page, archived=True))
+        await self.answer(
+            lambda: self.services.chats.list_chats(self.user.id, query.page, archived=True)
+        )
 
 
 class NewChatHandler(ChatWorkHandler):
@@ -121,7 +128,8 @@ class NewChatHandler(ChatWorkHandler):
     @authorized
     async def post(self) -> None:
         await self.answer(
-            lambda form: self.services.chats.create(self.user.id, form.chat, form.folder_id), body=ChatForm
+            lambda form: self.services.chats.create(self.user.id, form.chat, form.folder_id),
+            body=ChatForm,
         )
 
 
@@ -156,7 +164,9 @@ class ImportChatsHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        await self.answer(lambda chats: self.services.chat_bulk.import_chats(self.user.id, chats), body=Any)
+        await self.answer(
+            lambda chats: self.services.chat_bulk.import_chats(self.user.id, chats), body=Any
+        )
 
 
 class ExportAllChatsHandler(ChatWorkHandler):
@@ -223,7 +233,9 @@ class ChatHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
-        await self.answer_true(lambda: self.services.chats.delete(self.user.id, chat_id), writes=chat_id)
+        await self.answer_true(
+            lambda: self.services.chats.delete(self.user.id, chat_id), writes=chat_id
+        )
 
 
 class ChatMessageContentHandler(ChatWorkHandler):
@@ -259,7 +271,9 @@ class ChatToggleHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self, chat_id: str) -> None:
-        await self.answer(lambda: self.services.chats.toggle(self.user.id, chat_id, self.field), writes=chat_id)
+        await self.answer(
+            lambda: self.services.chats.toggle(self.user.id, chat_id, self.field), writes=chat_id
+        )
 
 
 class PinChatHandler(ChatToggleHandler):
@@ -277,7 +291,11 @@ class CloneChatForm(msgspec.Struct):
 
 
 class CloneChatHandler(ChatWorkHandler):
-    api = {"post": Operation("Copy a chat with all its messages", body=CloneChatForm, response=ChatResponse)}
+    api = {
+        "post": Operation(
+            "Copy a chat with all its messages", body=CloneChatForm, response=ChatResponse
+        )
+    }
 
     @web.authenticated
     @authorized
@@ -288,7 +306,9 @@ class CloneChatHandler(ChatWorkHandler):
 
 class ShareChatHandler(ChatWorkHandler):
     api = {
-        "post": Operation("Give a chat a share id readable by this server's users", response=ChatResponse),
+        "post": Operation(
+            "Give a chat a share id readable by this server's users", response=ChatResponse
+        ),
         "delete": Operation("Stop sharing a chat", response=bool),
     }
 
@@ -300,18 +320,27 @@ class ShareChatHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
-        await self.answer_true(lambda: self.services.chats.unshare(self.user.id, chat_id), writes=chat_id)
+        await self.answer_true(
+            lambda: self.services.chats.unshare(self.user.id, chat_id), writes=chat_id
+        )
 
 
 class ChatFolderHandler(ChatWorkHandler):
-    api = {"post": Operation("Move a chat to a folder (null: out of folders)", body=FolderIdForm, response=ChatResponse)}
+    api = {
+        "post": Operation(
+            "Move a chat to a folder (null: out of folders)",
+            body=FolderIdForm,
+            response=ChatResponse,
+        )
+    }
 
     @web.authenticated
     @authorized
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(FolderIdForm)
         await self.answer(
-            lambda: self.services.chats.move_to_folder(self.user.id, chat_id, form.folder_id), writes=chat_id
+            lambda: self.services.chats.move_to_folder(self.user.id, chat_id, form.folder_id),
+            writes=chat_id,
         )
 
 
@@ -322,7 +351,9 @@ class ChatTitleHandler(ChatWorkHandler):
     @authorized
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(TitleForm)
-        await self.answer(lambda: self.services.chats.set_title(self.user.id, chat_id, form.title), writes=chat_id)
+        await self.answer(
+            lambda: self.services.chats.set_title(self.user.id, chat_id, form.title), writes=chat_id
+        )
 
 
 class ChatTagsHandler(ChatWorkHandler):
@@ -341,13 +372,17 @@ class ChatTagsHandler(ChatWorkHandler):
     @authorized
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(TagForm)
-        await self.answer(lambda: self.services.chats.add_tag(self.user.id, chat_id, form.name), writes=chat_id)
+        await self.answer(
+            lambda: self.services.chats.add_tag(self.user.id, chat_id, form.name), writes=chat_id
+        )
 
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
         form = self.parse_body(TagForm)
-        await self.answer(lambda: self.services.chats.remove_tag(self.user.id, chat_id, form.name), writes=chat_id)
+        await self.answer(
+            lambda: self.services.chats.remove_tag(self.user.id, chat_id, form.name), writes=chat_id
+        )
 
 
 class ChatTagsClearHandler(ChatWorkHandler):
@@ -356,7 +391,9 @@ class ChatTagsClearHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
-        await self.answer_true(lambda: self.services.chats.clear_tags(self.user.id, chat_id), writes=chat_id)
+        await self.answer_true(
+            lambda: self.services.chats.clear_tags(self.user.id, chat_id), writes=chat_id
+        )
 
 
 class AllTagsHandler(ChatWorkHandler):
@@ -369,7 +406,9 @@ class AllTagsHandler(ChatWorkHandler):
 
 
 class ChatsByTagHandler(ChatWorkHandler):
-    api = {"post": Operation("Your chats with a tag", body=TagForm, response=list[ChatTitleIdResponse])}
+    api = {
+        "post": Operation("Your chats with a tag", body=TagForm, response=list[ChatTitleIdResponse])
+    }
 
     @web.authenticated
     @authorized

@@ -1,4 +1,5 @@
 """``chat/completions`` (OpenAI-compatible) and ``v1/chats/{id}/message`` (a whole turn)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,7 +40,10 @@ _IN_A_CHAT = {"anyOf": [_CHAT_ID, _NEW_CHAT]}
 
 
 def _when(name: str, then: dict[str, Any]) -> dict[str, Any]:
-    return {"if": {"required": [name], "properties": {name: {"not": {"enum": [None, False]}}}}, "then": then}
+    return {
+        "if": {"required": [name], "properties": {name: {"not": {"enum": [None, False]}}}},
+        "then": then,
+    }
 
 
 # Live mode (session_id) works in a chat, a given one or a new one; regenerate and continue
@@ -49,7 +53,12 @@ NEEDS_CHAT_ID: dict[str, Any] = {
         _when("session_id", _IN_A_CHAT),
         _when("regenerate", _CHAT_ID),
         _when("continue", _CHAT_ID),
-        {"anyOf": [_IN_A_CHAT, {"required": ["messages"], "properties": {"messages": {"minItems": 1}}}]},
+        {
+            "anyOf": [
+                _IN_A_CHAT,
+                {"required": ["messages"], "properties": {"messages": {"minItems": 1}}},
+            ]
+        },
     ]
 }
 
@@ -120,8 +129,12 @@ class StreamingHandler(OuiHandler):
             self._start_sse()
         try:
             if generation.error is not None:
-                error = {"message": generation.error.message, "type": "upstream_error",
-                         "code": status_for(generation.error), "reason": generation.error.reason}
+                error = {
+                    "message": generation.error.message,
+                    "type": "upstream_error",
+                    "code": status_for(generation.error),
+                    "reason": generation.error.reason,
+                }
                 self.write(b"data: " + _encode({"error": error}) + b"\n\n")
             if final_event is not None:
                 self.write(final_event())
@@ -134,10 +147,15 @@ class StreamingHandler(OuiHandler):
     def start_live(self, generation: Generation, *more: Generation) -> None:
         """Run the generations as server tasks; answer the first's ids and every task id."""
         task_ids = [self.services.completions.start_live(g) for g in (generation, *more)]
-        self.write_json(LiveTaskResponse(
-            task_id=task_ids[0], chat_id=generation.chat_id or "", message_id=generation.message_id or "",
-            user_message_id=generation.user_message_id, task_ids=task_ids,
-        ))
+        self.write_json(
+            LiveTaskResponse(
+                task_id=task_ids[0],
+                chat_id=generation.chat_id or "",
+                message_id=generation.message_id or "",
+                user_message_id=generation.user_message_id,
+                task_ids=task_ids,
+            )
+        )
 
 
 def answers(form: ChatCompletionForm) -> list[tuple[str, str]]:
@@ -153,7 +171,9 @@ def answer_id(form: ChatCompletionForm) -> str | None:
     """The answer's id a request names: ``message_ids``' entry for the requested model (or its
     first), else ``id``."""
     pairs = answers(form)
-    return next((mid for model, mid in pairs if model == form.model), pairs[0][1] if pairs else form.id)
+    return next(
+        (mid for model, mid in pairs if model == form.model), pairs[0][1] if pairs else form.id
+    )
 
 
 def sampling_params(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -183,7 +203,10 @@ class ChatCompletionsHandler(StreamingHandler):
         form = convert_body(body, ChatCompletionForm)
         user_message = body.get("user_message") or body.get("parent_message")
         options = TurnOptions(
-            params={**sampling_params(form.params), **{k: v for k, v in body.items() if k not in _NOT_PARAMS}},
+            params={
+                **sampling_params(form.params),
+                **{k: v for k, v in body.items() if k not in _NOT_PARAMS},
+            },
             chat_id=form.chat_id,
             parent_id=UNSET if form.parent_id is msgspec.UNSET else form.parent_id,
             regenerate=form.regenerate,
@@ -203,12 +226,20 @@ class ChatCompletionsHandler(StreamingHandler):
             if form.chat_id is None and not options.new_chat:
                 raise InvalidInput("session_id (live mode) needs a chat_id")
             if len(answers(form)) > 1:  # Open WebUI's several models: one answer each
-                self.start_live(*await completions.from_openai_many(self.user, answers(form), form.messages, options))
+                self.start_live(
+                    *await completions.from_openai_many(
+                        self.user, answers(form), form.messages, options
+                    )
+                )
                 return
-            self.start_live(await completions.from_openai(self.user, form.model, form.messages, options))
+            self.start_live(
+                await completions.from_openai(self.user, form.model, form.messages, options)
+            )
             return
         if not form.stream and form.chat_id is None and not options.new_chat:
-            self.write_json(await completions.complete_direct(self.user, form.model, form.messages, options))
+            self.write_json(
+                await completions.complete_direct(self.user, form.model, form.messages, options)
+            )
             return
         generation = await completions.from_openai(self.user, form.model, form.messages, options)
         if form.stream:
@@ -246,13 +277,16 @@ class ChatMessageHandler(StreamingHandler):
             user_message={"id": form.user_message_id} if form.user_message_id else None,
         )
         completions = self.services.completions
-        generation = await completions.from_message(self.user, chat_id, form.content, form.model, options)
+        generation = await completions.from_message(
+            self.user, chat_id, form.content, form.model, options
+        )
         if form.session_id is not None:
             self.start_live(generation)
             return
         if form.stream:
             await self.stream_generation(
-                generation, lambda: b"event: message\ndata: " + _encode(generation.message()) + b"\n\n"
+                generation,
+                lambda: b"event: message\ndata: " + _encode(generation.message()) + b"\n\n",
             )
             return
         await generation.run()

@@ -1,4 +1,5 @@
 """Core routes: version, UI config, the current user, the OpenAPI document."""
+
 from __future__ import annotations
 
 from jupyter_server.auth.decorator import authorized
@@ -21,7 +22,9 @@ class VersionHandler(OuiHandler):
 
 
 class ConfigHandler(OuiHandler):
-    api = {"get": Operation("Features and defaults the UI needs (no secrets)", response=ConfigResponse)}
+    api = {
+        "get": Operation("Features and defaults the UI needs (no secrets)", response=ConfigResponse)
+    }
 
     @web.authenticated
     @authorized

@@ -4,6 +4,7 @@ Frames queued in one turn of the event loop leave in one write: with 200 answers
 tornado's ``write_message`` (a task and a ``send`` per frame) cost a fifth of the server's
 time, and batching adapts to load by itself (an idle server still sends each frame at once).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,7 +61,9 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+        )
         if not allowed:
             raise web.HTTPError(403)
         self.services = await self.settings["oui_runtime"].ready()
@@ -111,7 +114,9 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         except StreamClosedError:
             self.on_close()
         except StreamBufferFullError:
-            log.warning("oui: dropping the events socket of %s: it has stopped reading", self.user.id)
+            log.warning(
+                "oui: dropping the events socket of %s: it has stopped reading", self.user.id
+            )
             protocol.stream.close()  # tornado then calls on_close
 
     def _error(self, message: str) -> None:
@@ -138,7 +143,10 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
                 self._error("chat:stop needs a chat_id")
                 return
             stopped = self.services.completions.stop(self.user, chat_id)
-            self.send_frame(_encode({"type": "chat:stop", "chat_id": chat_id,
-                                     "data": {"task_ids": stopped}}).decode())
+            self.send_frame(
+                _encode(
+                    {"type": "chat:stop", "chat_id": chat_id, "data": {"task_ids": stopped}}
+                ).decode()
+            )
         else:
             self._error(f"Unknown frame type: {kind}")

@@ -1,4 +1,5 @@
 """Folder routes (Open WebUI ``/api/v1/folders/...``)."""
+
 from __future__ import annotations
 
 import msgspec
@@ -41,7 +42,9 @@ class FolderHandler(OuiHandler):
             response=FolderResponse,
             statuses=(409,),
         ),
-        "delete": Operation("Delete a folder (its chats leave it; sub-folders go too)", response=bool),
+        "delete": Operation(
+            "Delete a folder (its chats leave it; sub-folders go too)", response=bool
+        ),
     }
 
     @web.authenticated

@@ -1,4 +1,5 @@
 """The model list, custom models (Open WebUI shapes) and the admin connection settings."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -78,7 +79,10 @@ class CustomModelHandler(OuiHandler):
 class UpdateCustomModelHandler(OuiHandler):
     api = {
         "post": Operation(
-            "Update a custom model", query=ModelIdQuery, body=CustomModelForm, response=CustomModelResponse
+            "Update a custom model",
+            query=ModelIdQuery,
+            body=CustomModelForm,
+            response=CustomModelResponse,
         )
     }
 
@@ -92,7 +96,11 @@ class UpdateCustomModelHandler(OuiHandler):
 
 
 class ToggleCustomModelHandler(OuiHandler):
-    api = {"post": Operation("Turn a custom model on or off", query=ModelIdQuery, response=CustomModelResponse)}
+    api = {
+        "post": Operation(
+            "Turn a custom model on or off", query=ModelIdQuery, response=CustomModelResponse
+        )
+    }
 
     @web.authenticated
     @authorized

@@ -1,4 +1,5 @@
 """The OpenAPI 3 document, generated from the route table and the msgspec schemas."""
+
 from __future__ import annotations
 
 import copy

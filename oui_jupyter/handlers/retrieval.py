@@ -42,7 +42,9 @@ class RetrievalHandler(OuiHandler):
         """The caller, as services see them (``id``, ``is_admin``)."""
         return self.user
 
-    async def answer_query(self, names: list[str], form: QueryCollectionForm | QueryDocForm) -> None:
+    async def answer_query(
+        self, names: list[str], form: QueryCollectionForm | QueryDocForm
+    ) -> None:
         result = await asyncio.to_thread(
             self.services.retrieval.query,
             names,

@@ -3,6 +3,7 @@
 Order matters: fixed words (``new``, ``search``...) come before ``{chat_id}``; after the
 table, ``NOT_FOUND`` answers every other path under ``oui/api/`` with a JSON 404.
 """
+
 from __future__ import annotations
 
 from jupyter_server.utils import url_path_join

@@ -1,4 +1,5 @@
 """Running generations of a chat: list and stop."""
+
 from __future__ import annotations
 
 from jupyter_server.auth.decorator import authorized
@@ -14,7 +15,9 @@ class ChatTasksHandler(OuiHandler):
     @web.authenticated
     @authorized
     def get(self, chat_id: str) -> None:
-        self.write_json(TaskListResponse(task_ids=self.services.completions.running(self.user, chat_id)))
+        self.write_json(
+            TaskListResponse(task_ids=self.services.completions.running(self.user, chat_id))
+        )
 
 
 class StopChatTaskHandler(OuiHandler):

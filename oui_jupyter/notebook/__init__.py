@@ -3,6 +3,7 @@
 ``from oui_jupyter.notebook import OuiClient`` (or ``AsyncOuiClient``, ``ChatWidget``,
 ``SearchWidget``). Names are loaded on first use so ``%load_ext oui_jupyter`` stays fast.
 """
+
 from __future__ import annotations
 
 from importlib import import_module

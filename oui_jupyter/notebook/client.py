@@ -11,6 +11,7 @@ async (:class:`AsyncOuiClient`). It is also the Python API for scripts::
 Every failure is an :class:`OuiError` whose message is one readable line.
 ``httpx`` is imported on first use, so importing this module stays cheap.
 """
+
 from __future__ import annotations
 
 import json
@@ -92,7 +93,11 @@ def parse_hits(body: dict[str, Any], server: ServerInfo) -> list[Hit]:
     documents, metadatas, distances = first("documents"), first("metadatas"), first("distances")
     hits = []
     for index, text in enumerate(documents):
-        meta = metadatas[index] if index < len(metadatas) and isinstance(metadatas[index], dict) else {}
+        meta = (
+            metadatas[index]
+            if index < len(metadatas) and isinstance(metadatas[index], dict)
+            else {}
+        )
         path = str(meta.get("source") or meta.get("name") or "")
         distance = distances[index] if index < len(distances) else None
         hits.append(
@@ -206,7 +211,7 @@ class Turn:
         if final is not None:
             self.message = final
             text = str(final.get("content") or "")
-            extra = text[len(self.content):] if text.startswith(self.content) else ""
+            extra = text[len(self.content) :] if text.startswith(self.content) else ""
             self.content = text if text else self.content
             if final.get("done", True):
                 self.done = True
@@ -218,7 +223,7 @@ class Turn:
         if not text and isinstance(event.get("data"), dict):  # socket-style frame
             frame = event["data"]
             if "content" in frame and isinstance(frame["content"], str):
-                text = frame["content"][len(self.content):]
+                text = frame["content"][len(self.content) :]
             else:
                 text = str(frame.get("delta") or "")
         if text:
@@ -330,7 +335,9 @@ def raise_for(response: httpx.Response, server: ServerInfo) -> None:
         )
     is_json = "json" in response.headers.get("content-type", "")
     if code == 404 and not is_json:
-        raise NotFound(f"oui: {path} does not exist on {server.url}: is the oui-jupyter server extension enabled?")
+        raise NotFound(
+            f"oui: {path} does not exist on {server.url}: is the oui-jupyter server extension enabled?"
+        )
     if code == 404:
         raise NotFound(f"oui: {message}")
     raise ApiError(f"oui: {message} ({code})", code)
@@ -457,7 +464,9 @@ def _transport(server: ServerInfo, sync: bool) -> Any:
 
     if not server.sock:
         return None
-    return httpx.HTTPTransport(uds=server.sock) if sync else httpx.AsyncHTTPTransport(uds=server.sock)
+    return (
+        httpx.HTTPTransport(uds=server.sock) if sync else httpx.AsyncHTTPTransport(uds=server.sock)
+    )
 
 
 class _Base:
@@ -558,7 +567,9 @@ class OuiClient(_Base):
         status = self.status()
         while not index_done(status):
             if time.monotonic() > deadline:
-                raise OuiError(f"oui: the workspace index is still busy after {timeout:.0f} s ({status.get('state')})")
+                raise OuiError(
+                    f"oui: the workspace index is still busy after {timeout:.0f} s ({status.get('state')})"
+                )
             time.sleep(poll)
             status = self.status()
         return status
@@ -593,7 +604,9 @@ class OuiClient(_Base):
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run one turn in a chat and wait for the assistant message."""
-        body = message_body(content, model, parent_id, files, workspace, stream=False, params=params)
+        body = message_body(
+            content, model, parent_id, files, workspace, stream=False, params=params
+        )
         return dict(self.request("POST", f"v1/chats/{quote(chat_id, safe='')}/message", json=body))
 
     def stream_message(
@@ -611,14 +624,20 @@ class OuiClient(_Base):
         body = message_body(content, model, parent_id, files, workspace, stream=True, params=params)
         return self._stream(f"v1/chats/{quote(chat_id, safe='')}/message", body)
 
-    def stream_completion(self, messages: list[dict[str, Any]], model: str, **extra: Any) -> SyncTurn:
+    def stream_completion(
+        self, messages: list[dict[str, Any]], model: str, **extra: Any
+    ) -> SyncTurn:
         """``oui/api/chat/completions`` with ``stream: true`` (no chat is saved unless ``chat_id``)."""
-        return self._stream("chat/completions", {"model": model, "messages": messages, "stream": True, **extra})
+        return self._stream(
+            "chat/completions", {"model": model, "messages": messages, "stream": True, **extra}
+        )
 
     def _stream(self, path: str, body: dict[str, Any]) -> SyncTurn:
         import httpx
 
-        request = self.http.build_request("POST", self._url(path), json=body, timeout=_timeout(None))
+        request = self.http.build_request(
+            "POST", self._url(path), json=body, timeout=_timeout(None)
+        )
         try:
             response = self.http.send(request, stream=True)
         except httpx.TransportError as error:
@@ -696,7 +715,9 @@ class AsyncOuiClient(_Base):
 
     async def find_chat(self, title: str) -> dict[str, Any] | None:
         for page in range(1, FIND_CHAT_MAX_PAGES + 1):
-            found = await self.request("GET", "v1/chats/search", params={"text": title, "page": page})
+            found = await self.request(
+                "GET", "v1/chats/search", params={"text": title, "page": page}
+            )
             match = exact_title(found, title)
             if match is not None or not found:
                 return match
@@ -716,7 +737,9 @@ class AsyncOuiClient(_Base):
         status = await self.status()
         while not index_done(status):
             if time.monotonic() > deadline:
-                raise OuiError(f"oui: the workspace index is still busy after {timeout:.0f} s ({status.get('state')})")
+                raise OuiError(
+                    f"oui: the workspace index is still busy after {timeout:.0f} s ({status.get('state')})"
+                )
             await asyncio.sleep(poll)
             status = await self.status()
         return status
@@ -749,8 +772,12 @@ class AsyncOuiClient(_Base):
         workspace: bool = False,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        body = message_body(content, model, parent_id, files, workspace, stream=False, params=params)
-        return dict(await self.request("POST", f"v1/chats/{quote(chat_id, safe='')}/message", json=body))
+        body = message_body(
+            content, model, parent_id, files, workspace, stream=False, params=params
+        )
+        return dict(
+            await self.request("POST", f"v1/chats/{quote(chat_id, safe='')}/message", json=body)
+        )
 
     async def stream_message(
         self,
@@ -776,7 +803,9 @@ class AsyncOuiClient(_Base):
     async def _stream(self, path: str, body: dict[str, Any]) -> AsyncTurn:
         import httpx
 
-        request = self.http.build_request("POST", self._url(path), json=body, timeout=_timeout(None))
+        request = self.http.build_request(
+            "POST", self._url(path), json=body, timeout=_timeout(None)
+        )
         try:
             response = await self.http.send(request, stream=True)
         except httpx.TransportError as error:

@@ -1,6 +1,7 @@
 """Context for prompts: compact descriptions of variables (``--with``) and the last exception
 (``%oui explain``). Duck-typed: nothing here imports pandas or numpy.
 """
+
 from __future__ import annotations
 
 import reprlib
@@ -20,13 +21,15 @@ def _short(text: str, limit: int = MAX_REPR) -> str:
 
 
 def _is_dataframe(value: Any) -> bool:
-    return all(hasattr(value, a) for a in ("dtypes", "shape", "head", "columns")) and not isinstance(value, type)
+    return all(
+        hasattr(value, a) for a in ("dtypes", "shape", "head", "columns")
+    ) and not isinstance(value, type)
 
 
 def _is_series(value: Any) -> bool:
-    return all(hasattr(value, a) for a in ("dtype", "shape", "head", "index", "name")) and not hasattr(
-        value, "columns"
-    )
+    return all(
+        hasattr(value, a) for a in ("dtype", "shape", "head", "index", "name")
+    ) and not hasattr(value, "columns")
 
 
 def _is_array(value: Any) -> bool:
@@ -72,7 +75,11 @@ def describe(name: str, value: Any) -> str:
     short = reprlib.Repr()
     short.maxstring, short.maxother, short.maxlist, short.maxdict = 300, 300, 12, 12
     kind = type(value).__name__
-    size = f" of length {len(value)}" if isinstance(value, (list, tuple, dict, set, str, bytes)) else ""
+    size = (
+        f" of length {len(value)}"
+        if isinstance(value, (list, tuple, dict, set, str, bytes))
+        else ""
+    )
     return f"`{name}` is a {kind}{size}: `{_short(short.repr(value))}`"
 
 

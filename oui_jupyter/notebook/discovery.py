@@ -13,6 +13,7 @@ Order, first match wins:
 The token is kept on the :class:`ServerInfo` object and sent as a header; it is never part
 of its ``repr``, never printed, never written to the notebook.
 """
+
 from __future__ import annotations
 
 import json
@@ -137,7 +138,9 @@ def _parent_of(pid: int) -> int | None:
 
 def _within(path: str, root: str) -> bool:
     try:
-        return os.path.commonpath([os.path.realpath(path), os.path.realpath(root)]) == os.path.realpath(root)
+        return os.path.commonpath(
+            [os.path.realpath(path), os.path.realpath(root)]
+        ) == os.path.realpath(root)
     except ValueError:
         return False
 
@@ -184,7 +187,9 @@ def find_server(env: dict[str, str] | None = None, runtime: str | None = None) -
     env = dict(os.environ) if env is None else env
     explicit = env.get("OUI_SERVER_URL", "").strip()
     if explicit:
-        token = env.get("OUI_TOKEN") or env.get("JUPYTER_TOKEN") or env.get("JUPYTERHUB_API_TOKEN", "")
+        token = (
+            env.get("OUI_TOKEN") or env.get("JUPYTER_TOKEN") or env.get("JUPYTERHUB_API_TOKEN", "")
+        )
         return ServerInfo(url=_normalise_url(explicit), token=token, source="OUI_SERVER_URL")
 
     servers = running_servers(runtime)
@@ -202,7 +207,8 @@ def find_server(env: dict[str, str] | None = None, runtime: str | None = None) -
                 info["base_url"] = prefix
             return _from_info(info, "JupyterHub", token=hub_token)
         raise DiscoveryError(
-            "oui: running under JupyterHub but JUPYTERHUB_SERVICE_URL is not set: " + HOW_TO_CONFIGURE
+            "oui: running under JupyterHub but JUPYTERHUB_SERVICE_URL is not set: "
+            + HOW_TO_CONFIGURE
         )
 
     if picked is not None:
@@ -215,13 +221,19 @@ def find_server(env: dict[str, str] | None = None, runtime: str | None = None) -
     )
 
 
-def notebook_path(server: ServerInfo | None = None, env: dict[str, str] | None = None) -> str | None:
+def notebook_path(
+    server: ServerInfo | None = None, env: dict[str, str] | None = None
+) -> str | None:
     """The notebook this kernel belongs to, relative to the server root when possible."""
     env = dict(os.environ) if env is None else env
     path = env.get("JPY_SESSION_NAME", "").strip()
     if not path:
         return None
-    if os.path.isabs(path) and server is not None and server.root_dir and _within(path, server.root_dir):
+    if (
+        os.path.isabs(path)
+        and server is not None
+        and server.root_dir
+        and _within(path, server.root_dir)
+    ):
         path = os.path.relpath(os.path.realpath(path), os.path.realpath(server.root_dir))
     return path.replace(os.sep, "/")
-

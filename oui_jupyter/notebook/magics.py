@@ -4,6 +4,7 @@ Conversations are real chats on the server: consecutive ``%%chat`` cells of a no
 continue the chat titled after the notebook, which the sidebar lists and can continue.
 Every failure prints one line in the cell; nothing here imports httpx until a magic runs.
 """
+
 from __future__ import annotations
 
 import sys
@@ -60,12 +61,26 @@ class OuiMagics(Magics):
     @argument("-m", "--model", help="model id (default: %%oui use, else the server's first)")
     @argument("--new", action="store_true", help="start a new chat (later cells continue it)")
     @argument("--chat", dest="chat_id", metavar="ID", help="continue this chat id (this cell only)")
-    @argument("--workspace", action="store_true", help="answer from the indexed workspace, with citations")
-    @argument("--knowledge", action="append", default=[], metavar="NAME", help="answer from a knowledge collection")
+    @argument(
+        "--workspace", action="store_true", help="answer from the indexed workspace, with citations"
+    )
+    @argument(
+        "--knowledge",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer from a knowledge collection",
+    )
     @argument("-f", "--format", choices=FORMATS, default="markdown", help="how to show the answer")
     @argument("--max-tokens", type=int, metavar="N", help="cap the answer's length")
-    @argument("--with", dest="with_vars", action="append", default=[], metavar="VAR",
-              help="describe these variables to the model (DataFrame schema and head, array shape...)")
+    @argument(
+        "--with",
+        dest="with_vars",
+        action="append",
+        default=[],
+        metavar="VAR",
+        help="describe these variables to the model (DataFrame schema and head, array shape...)",
+    )
     @cell_magic
     def chat(self, line: str, cell: str) -> Any:
         """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook."""
@@ -125,7 +140,9 @@ class OuiMagics(Magics):
             )
         except NotFound:
             if chat_id:  # the model was checked above: the chat is what is missing
-                raise NotFound(f"oui: chat {chat_id!r} not found (list yours with %oui chats)") from None
+                raise NotFound(
+                    f"oui: chat {chat_id!r} not found (list yours with %oui chats)"
+                ) from None
             raise
         view = _AnswerView(fmt)
         try:
@@ -196,9 +213,13 @@ class OuiMagics(Magics):
 
     def _oui_help(self, _words: str, _args: Any) -> None:
         print(self.oui.__doc__)
-        print("Commands: models, use MODEL, chats, new [TITLE], chat ID, search QUERY [-k N], status, explain")
-        print("Cells: %%chat [-m MODEL] [--new | --chat ID] [--workspace | --knowledge NAME] "
-              "[-f markdown|code|text|json] [--with VAR]")
+        print(
+            "Commands: models, use MODEL, chats, new [TITLE], chat ID, search QUERY [-k N], status, explain"
+        )
+        print(
+            "Cells: %%chat [-m MODEL] [--new | --chat ID] [--workspace | --knowledge NAME] "
+            "[-f markdown|code|text|json] [--with VAR]"
+        )
 
     def _oui_models(self, _words: str, _args: Any) -> None:
         from IPython.display import display
@@ -287,7 +308,9 @@ class _AnswerView:
         self._show(self.content + render.sources_markdown(sources))
 
 
-def _show_oui_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+def _show_oui_error(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> None:
     """An ``OuiError`` raised by client code in a cell: its one line, not our internals' traceback."""
     say(str(value))
 
@@ -313,4 +336,3 @@ def unload_ipython_extension(ipython: Any) -> None:
             for name in list(table):
                 if getattr(table[name], "__self__", None) is magics:
                     del table[name]
-

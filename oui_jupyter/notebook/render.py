@@ -1,4 +1,5 @@
 """Text for the output area: sources, search hits, models, chats, index status, code blocks."""
+
 from __future__ import annotations
 
 import html
@@ -45,9 +46,16 @@ def _source_data(hit: Hit) -> str:
     """The cited place as ``data-oui-*`` attributes: the frontend extension opens it inside the
     app the user is in (JupyterLab: the file, at the cell or lines; Notebook 7: its own page)
     instead of following the link, which can only name one app (JupyterLab)."""
-    values = {"source": hit.path, "cell": hit.cell, "start-line": hit.start_line, "end-line": hit.end_line}
+    values = {
+        "source": hit.path,
+        "cell": hit.cell,
+        "start-line": hit.start_line,
+        "end-line": hit.end_line,
+    }
     return "".join(
-        f' data-oui-{name}="{html.escape(str(value))}"' for name, value in values.items() if value is not None
+        f' data-oui-{name}="{html.escape(str(value))}"'
+        for name, value in values.items()
+        if value is not None
     )
 
 
@@ -70,7 +78,9 @@ def hits_html(query: str, hits: list[Hit]) -> str:
 
 
 def hits_text(hits: list[Hit]) -> str:
-    return "\n".join(f"{n}. {_label(h)}\n   {_snippet(h.snippet, 160)}" for n, h in enumerate(hits, 1))
+    return "\n".join(
+        f"{n}. {_label(h)}\n   {_snippet(h.snippet, 160)}" for n, h in enumerate(hits, 1)
+    )
 
 
 def models_bundle(models: list[dict[str, Any]], current: str | None) -> dict[str, str]:
@@ -83,12 +93,16 @@ def models_bundle(models: list[dict[str, Any]], current: str | None) -> dict[str
         (
             "✓" if model.get("id") == current else "",
             str(model.get("id", "")),
-            str(model.get("name", "")) + (" (unavailable)" if model.get("available") is False else ""),
+            str(model.get("name", ""))
+            + (" (unavailable)" if model.get("available") is False else ""),
             str(model.get("owned_by", "")),
         )
         for model in models
     ]
-    return {"text/html": safe_html.table_html(header, rows), "text/plain": safe_html.table_text(header, rows)}
+    return {
+        "text/html": safe_html.table_html(header, rows),
+        "text/plain": safe_html.table_text(header, rows),
+    }
 
 
 def chats_bundle(chats: list[dict[str, Any]], current: str | None) -> dict[str, str]:
@@ -98,10 +112,17 @@ def chats_bundle(chats: list[dict[str, Any]], current: str | None) -> dict[str, 
         return {"text/html": f"<p>{html.escape(text)}</p>", "text/plain": text}
     header = ("", "title", "id")
     rows = [
-        ("✓" if chat.get("id") == current else "", str(chat.get("title", "")), str(chat.get("id", "")))
+        (
+            "✓" if chat.get("id") == current else "",
+            str(chat.get("title", "")),
+            str(chat.get("id", "")),
+        )
         for chat in chats
     ]
-    return {"text/html": safe_html.table_html(header, rows), "text/plain": safe_html.table_text(header, rows)}
+    return {
+        "text/html": safe_html.table_html(header, rows),
+        "text/plain": safe_html.table_text(header, rows),
+    }
 
 
 def status_text(status: dict[str, Any]) -> str:
@@ -120,7 +141,9 @@ def status_text(status: dict[str, Any]) -> str:
     state = pick("state")
     parts = [str(state)] if state else []
     if files_done is not None:
-        parts.append(f"{files_done}" + (f"/{files_total}" if files_total is not None else "") + " files")
+        parts.append(
+            f"{files_done}" + (f"/{files_total}" if files_total is not None else "") + " files"
+        )
     if chunks is not None:
         parts.append(f"{chunks} chunks")
     if embedded is not None:

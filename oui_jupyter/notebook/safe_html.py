@@ -6,6 +6,7 @@ path of ours therefore renders Markdown here, with raw HTML off (it shows as tex
 link targets kept (``javascript:`` and the like stay plain text), and remote images shown as a
 link to click instead of being fetched when the output appears.
 """
+
 from __future__ import annotations
 
 import html
@@ -86,7 +87,10 @@ def markdown_html(text: str) -> str:
 
 def bundle(text: str) -> dict[str, str]:
     """A display bundle for ``text`` (Markdown): sanitized HTML, and the text as plain."""
-    return {"text/html": f'<div class="oui-markdown">{markdown_html(text)}</div>', "text/plain": text}
+    return {
+        "text/html": f'<div class="oui-markdown">{markdown_html(text)}</div>',
+        "text/plain": text,
+    }
 
 
 def table_html(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -102,4 +106,6 @@ def table_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """The same table as aligned plain text."""
     table = [list(header), *[list(row) for row in rows]]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table
+    )

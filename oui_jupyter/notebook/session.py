@@ -4,6 +4,7 @@ The notebook's chat is the one titled after the notebook (``JPY_SESSION_NAME``);
 in the kernel only, never in the notebook file. Magics and widgets share one session, so a
 ``%%chat`` cell and a :class:`ChatWidget` continue the same chat the sidebar shows.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,9 @@ def fill_template(text: str, namespace: dict[str, Any]) -> str:
             try:
                 result = getattr(result, attr)
             except AttributeError:
-                raise UndefinedName(f"oui: {{{name}{attrs}}}: {name} has no attribute {attr!r}") from None
+                raise UndefinedName(
+                    f"oui: {{{name}{attrs}}}: {name} has no attribute {attr!r}"
+                ) from None
         return str(result)
 
     text = _PLACEHOLDER.sub(value, text)
@@ -117,7 +120,9 @@ class Session:
                 return str(pick_model(self.models(refresh=True), wanted)["id"])
         model = default_model(self.models()) or default_model(self.models(refresh=True))
         if model is None:
-            raise OuiError("oui: the server has no model available; add a connection in the sidebar")
+            raise OuiError(
+                "oui: the server has no model available; add a connection in the sidebar"
+            )
         return model
 
     def use_model(self, wanted: str) -> str:
@@ -144,7 +149,9 @@ class Session:
         try:
             return self.client.get_chat(chat_id)
         except NotFound:
-            raise NotFound(f"oui: chat {chat_id!r} not found (list yours with %oui chats)") from None
+            raise NotFound(
+                f"oui: chat {chat_id!r} not found (list yours with %oui chats)"
+            ) from None
 
     def knowledge_files(self, names: list[str]) -> list[dict[str, Any]]:
         if not names:

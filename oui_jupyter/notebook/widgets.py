@@ -4,6 +4,7 @@ They use the kernel's shared session, so a ``ChatWidget()`` continues the same c
 notebook's ``%%chat`` cells, which is the chat the sidebar lists. Plain ipywidgets: they work
 in JupyterLab and Notebook 7 with no frontend code of ours.
 """
+
 from __future__ import annotations
 
 import html
@@ -54,19 +55,27 @@ class ChatWidget(widgets.VBox):
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
 
-        self.model_picker = widgets.Dropdown(description="Model", layout=widgets.Layout(width="auto"))
-        self.workspace_box = widgets.Checkbox(value=workspace, description="Workspace sources", indent=False)
+        self.model_picker = widgets.Dropdown(
+            description="Model", layout=widgets.Layout(width="auto")
+        )
+        self.workspace_box = widgets.Checkbox(
+            value=workspace, description="Workspace sources", indent=False
+        )
         self.history = widgets.Output(layout=widgets.Layout(max_height="480px", overflow="auto"))
         self.prompt = widgets.Textarea(
             placeholder="Ask something…",
             layout=widgets.Layout(width="100%", height="5em"),
         )
-        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.send_button = widgets.Button(
+            description="Send", button_style="primary", icon="paper-plane"
+        )
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.status = widgets.HTML()
         self.send_button.on_click(lambda _b: self.send())
         self.stop_button.on_click(lambda _b: self.stop())
-        controls = widgets.HBox([self.model_picker, self.workspace_box, self.send_button, self.stop_button])
+        controls = widgets.HBox(
+            [self.model_picker, self.workspace_box, self.send_button, self.stop_button]
+        )
         super().__init__([self.history, self.prompt, controls, self.status], **kwargs)
         self.add_class("oui-chat-widget")
         self._load(model)
@@ -75,14 +84,18 @@ class ChatWidget(widgets.VBox):
     def _load(self, model: str | None) -> None:
         try:
             models = self.session.models()
-            self.model_picker.options = [(str(m.get("name") or m["id"]), str(m["id"])) for m in models]
+            self.model_picker.options = [
+                (str(m.get("name") or m["id"]), str(m["id"])) for m in models
+            ]
             if self.chat_id is not None:
                 chat = self.session.use_chat(self.chat_id)
             else:
                 chosen = self.session.resolve_model(model) if models else None
                 self.chat_id = self.session.notebook_chat(chosen)
                 chat = self.session.client.get_chat(self.chat_id)
-            self.messages = [m for m in chat.get("chat", {}).get("messages", []) if isinstance(m, dict)]
+            self.messages = [
+                m for m in chat.get("chat", {}).get("messages", []) if isinstance(m, dict)
+            ]
             chat_models = chat.get("chat", {}).get("models") or []
             wanted = model or self.session.model or (chat_models[0] if chat_models else None)
             if models:
@@ -98,7 +111,9 @@ class ChatWidget(widgets.VBox):
         for message in self.messages:
             text = f"{_speaker(message)}: {message.get('content', '')}"
             if message.get("sources"):
-                text += render.sources_markdown(normalise_sources(message["sources"], self.session.server))
+                text += render.sources_markdown(
+                    normalise_sources(message["sources"], self.session.server)
+                )
             outputs.append(_markdown_output(text))
         if streaming is not None:
             outputs.append(_markdown_output(f"**{self.model_picker.value}**: {streaming}"))
@@ -184,17 +199,25 @@ class ChatWidget(widgets.VBox):
 class SearchWidget(widgets.VBox):
     """Search the indexed workspace: a query box and results linking into Lab."""
 
-    def __init__(self, query: str = "", k: int = 5, *, session: Session | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, query: str = "", k: int = 5, *, session: Session | None = None, **kwargs: Any
+    ) -> None:
         self.session = session or shared_session()
         self.hits: list[Hit] = []
-        self.query_box = widgets.Text(value=query, placeholder="Search the workspace…", layout=widgets.Layout(width="60%"))
-        self.k_box = widgets.BoundedIntText(value=k, min=1, max=50, description="k", layout=widgets.Layout(width="8em"))
+        self.query_box = widgets.Text(
+            value=query, placeholder="Search the workspace…", layout=widgets.Layout(width="60%")
+        )
+        self.k_box = widgets.BoundedIntText(
+            value=k, min=1, max=50, description="k", layout=widgets.Layout(width="8em")
+        )
         self.search_button = widgets.Button(description="Search", icon="search")
         self.results = widgets.HTML()
         self.search_button.on_click(lambda _b: self.search())
         self.query_box.continuous_update = False
         self.query_box.observe(lambda _change: self.search(), names="value")
-        super().__init__([widgets.HBox([self.query_box, self.k_box, self.search_button]), self.results], **kwargs)
+        super().__init__(
+            [widgets.HBox([self.query_box, self.k_box, self.search_button]), self.results], **kwargs
+        )
         self.add_class("oui-search-widget")
         if query:
             self.search()

@@ -5,6 +5,7 @@ A connection is a base URL, a key and optional per-connection settings (Open Web
 form (``oui/api/v1/openai/config``) reads and writes Open WebUI's shape; keys never leave the
 server in clear: they are shown redacted and a redacted key sent back means "keep it".
 """
+
 from __future__ import annotations
 
 import os
@@ -109,7 +110,9 @@ def connections_from_settings(settings: dict[str, Any]) -> list[Connection]:
         return []
     configs = settings.get("OPENAI_API_CONFIGS", {})
     result = []
-    for idx, (url, key) in enumerate(zip(settings["OPENAI_API_BASE_URLS"], settings["OPENAI_API_KEYS"])):
+    for idx, (url, key) in enumerate(
+        zip(settings["OPENAI_API_BASE_URLS"], settings["OPENAI_API_KEYS"])
+    ):
         config = configs.get(str(idx)) or configs.get(url) or {}
         result.append(
             Connection(
@@ -131,7 +134,10 @@ def redacted_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 SETTINGS_FIELDS = (
-    "ENABLE_OPENAI_API", "OPENAI_API_BASE_URLS", "OPENAI_API_KEYS", "OPENAI_API_CONFIGS",
+    "ENABLE_OPENAI_API",
+    "OPENAI_API_BASE_URLS",
+    "OPENAI_API_KEYS",
+    "OPENAI_API_CONFIGS",
 )
 
 
@@ -151,7 +157,11 @@ def merge_update(raw: Any, old: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"nothing to update: name at least one of {', '.join(SETTINGS_FIELDS)}")
     merged = {**old, **{name: raw[name] for name in named}}
     urls = merged["OPENAI_API_BASE_URLS"]
-    if "OPENAI_API_KEYS" not in raw and isinstance(urls, list) and all(isinstance(u, str) for u in urls):
+    if (
+        "OPENAI_API_KEYS" not in raw
+        and isinstance(urls, list)
+        and all(isinstance(u, str) for u in urls)
+    ):
         stored = dict(zip(old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"]))
         urls = [url.rstrip("/") for url in urls]
         merged["OPENAI_API_KEYS"] = [redact(stored[url]) if url in stored else "" for url in urls]

@@ -6,6 +6,7 @@ the GGUF file lies. The server process starts on first use on a free loopback po
 if it died, and is stopped with the Jupyter server. It is then a plain OpenAI-compatible
 connection: the same code path as every other upstream.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,15 +51,24 @@ def free_port() -> int:
 
 def server_command(model: Path, port: int, *, n_ctx: int, n_threads: int) -> list[str]:
     return [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(model),
-        "--model_alias", LOCAL_MODEL_ID,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--n_ctx", str(n_ctx),
-        "--n_threads", str(n_threads),
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        LOCAL_MODEL_ID,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(n_threads),
         # A second request waits for the first instead of cutting it short.
-        "--interrupt_requests", "False",
+        "--interrupt_requests",
+        "False",
     ]
 
 
@@ -110,8 +120,10 @@ class LocalLlamaServer:
         async with self._get_lock():
             if not (self.running and self._port is not None):
                 if self._process is not None:
-                    log.warning("oui: the embedded model server exited (code %s); restarting",
-                                self._process.returncode)
+                    log.warning(
+                        "oui: the embedded model server exited (code %s); restarting",
+                        self._process.returncode,
+                    )
                 await self._start()
         return f"http://127.0.0.1:{self._port}/v1"
 
@@ -123,7 +135,10 @@ class LocalLlamaServer:
         log.info("oui: starting the embedded model server on 127.0.0.1:%d", port)
         try:
             self._process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         finally:
@@ -139,7 +154,9 @@ class LocalLlamaServer:
         async with httpx.AsyncClient(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if not self.running:
-                    raise NotReady("The embedded model server failed to start", reason="local_model_failed")
+                    raise NotReady(
+                        "The embedded model server failed to start", reason="local_model_failed"
+                    )
                 try:
                     response = await client.get(f"http://127.0.0.1:{port}/v1/models")
                     if response.status_code == 200:
@@ -148,7 +165,9 @@ class LocalLlamaServer:
                     pass
                 await asyncio.sleep(0.1)
         self.stop()
-        raise NotReady("The embedded model server did not start in time", reason="local_model_timeout")
+        raise NotReady(
+            "The embedded model server did not start in time", reason="local_model_timeout"
+        )
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -13,6 +13,7 @@ reads the decoded delta. Closing the stream
 (``aclose`` on the generator, or cancelling the task that reads it) closes the upstream HTTP
 response, which makes servers such as llama.cpp stop generating.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -69,8 +70,10 @@ def _wire_failure(exc: BaseException) -> str | None:
             return "unreachable"
         if isinstance(cause, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
             return "timeout"
-        if isinstance(cause, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
-                              aiohttp.ClientOSError)):
+        if isinstance(
+            cause,
+            (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError),
+        ):
             return "cut"
     return None
 
@@ -99,12 +102,15 @@ def map_error(exc: BaseException, label: str) -> ProviderError:
             reason=f"upstream_{exc.status_code}",
         )
     wire = _wire_failure(exc)
-    if wire == "timeout" or (wire is None and (
-        isinstance(exc, openai.APITimeoutError) or _is_http_error(exc, "TimeoutException")
-    )):
+    if wire == "timeout" or (
+        wire is None
+        and (isinstance(exc, openai.APITimeoutError) or _is_http_error(exc, "TimeoutException"))
+    ):
         return ProviderTimeout(f"The model server at {label} did not answer in time")
     if wire == "unreachable" or isinstance(exc, openai.APIConnectionError):
-        return ProviderError(f"Cannot reach the model server at {label}", reason="upstream_unreachable")
+        return ProviderError(
+            f"Cannot reach the model server at {label}", reason="upstream_unreachable"
+        )
     if wire == "cut" or _is_http_error(exc, "TransportError") or _is_http_error(exc, "StreamError"):
         return ProviderError(
             f"The connection to the model server at {label} broke mid-answer",

@@ -1,4 +1,5 @@
 """Bodies of the chat routes, in Open WebUI's shapes."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
@@ -83,7 +84,9 @@ class ChatSaveForm(msgspec.Struct):
 
         chat = {k: decode(v) for k, v in self.chat.items() if k != "messages"}
         history = chat.get("history")
-        if "messages" in self.chat and not (isinstance(history, dict) and isinstance(history.get("messages"), dict)):
+        if "messages" in self.chat and not (
+            isinstance(history, dict) and isinstance(history.get("messages"), dict)
+        ):
             chat["messages"] = decode(self.chat["messages"])
         return chat
 

@@ -1,4 +1,5 @@
 """Bodies of the completion routes: OpenAI's ``chat/completions`` plus oui's fields."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -26,13 +27,44 @@ Message = Annotated[
 # Fields of a chat/completions body that oui reads itself (or, for Open WebUI's frontend, reads
 # and ignores); every other field is a model parameter and goes to the upstream as is (after
 # the model's and the defaults').
-OUI_FIELDS = ("chat_id", "parent_id", "session_id", "files", "features", "regenerate", "continue",
-              "id", "background_tasks", "variables", "params", "tool_ids", "user_message",
-              "parent_message", "message_ids", "model_item", "tool_servers", "folder_id",
-              "filter_ids", "skill_ids", "terminal_id", "chat_variables", "new_chat")
+OUI_FIELDS = (
+    "chat_id",
+    "parent_id",
+    "session_id",
+    "files",
+    "features",
+    "regenerate",
+    "continue",
+    "id",
+    "background_tasks",
+    "variables",
+    "params",
+    "tool_ids",
+    "user_message",
+    "parent_message",
+    "message_ids",
+    "model_item",
+    "tool_servers",
+    "folder_id",
+    "filter_ids",
+    "skill_ids",
+    "terminal_id",
+    "chat_variables",
+    "new_chat",
+)
 # Keys of Open WebUI's ``params`` that are OpenAI sampling parameters (the rest are its own).
-OPENAI_PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop",
-                 "frequency_penalty", "presence_penalty", "logit_bias", "reasoning_effort")
+OPENAI_PARAMS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "seed",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "reasoning_effort",
+)
 
 
 class UserMessageForm(msgspec.Struct):

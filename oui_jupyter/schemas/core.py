@@ -1,4 +1,5 @@
 """Bodies of the core routes: version, config, users."""
+
 from __future__ import annotations
 
 from typing import Any

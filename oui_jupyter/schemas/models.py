@@ -1,4 +1,5 @@
 """Bodies of the model routes: the model list, custom models, connection settings."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any

@@ -1,4 +1,5 @@
 """The features and defaults the UI reads from ``oui/api/config`` (never secrets)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

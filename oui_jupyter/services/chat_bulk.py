@@ -5,6 +5,7 @@ worker thread). An import is bounded before any work starts (``ImportLimits``: 4
 them), then parsed and validated entirely, then written in bulk (``ChatBulkStore``), and
 answered from what was written, without reading it back.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,6 +28,7 @@ from oui_jupyter.services.chats import (
 from oui_jupyter.store.chat_bulk import ChatBulkStore, NewChat
 from oui_jupyter.store.chats import MessageRow
 from oui_jupyter.store.orm import Chat
+
 
 @dataclass(frozen=True)
 class ImportLimits:
@@ -87,7 +89,9 @@ def check_limits(items: Sequence[Any], limits: ImportLimits) -> None:
 
 
 class ChatBulkService:
-    def __init__(self, chats: ChatService, store: ChatBulkStore, limits: ImportLimits | None = None) -> None:
+    def __init__(
+        self, chats: ChatService, store: ChatBulkStore, limits: ImportLimits | None = None
+    ) -> None:
         self.chats = chats
         self.store = store
         self.limits = limits or ImportLimits()
@@ -124,7 +128,9 @@ class ChatBulkService:
         return NewChat(
             id=new_id(),
             user_id=user_id,
-            title=ChatService._title(chat) if chat.get("title") else str(item.get("title") or "New Chat"),
+            title=ChatService._title(chat)
+            if chat.get("title")
+            else str(item.get("title") or "New Chat"),
             models=ChatService._list(chat, "models"),
             params=ChatService._dict(chat, "params"),
             meta={k: v for k, v in meta.items() if k != "tags"},
@@ -141,13 +147,25 @@ class ChatBulkService:
     def _response(self, new: NewChat) -> ChatResponse:
         """The ChatResponse of a chat just inserted, built from what was inserted."""
         chat = Chat(
-            id=new.id, user_id=new.user_id, title=new.title, current_message_id=new.current_message_id,
-            models=new.models, params=new.params, meta={**new.meta, "tags": [t for t, _ in new.tags]},
-            extra=new.extra, pinned=new.pinned, archived=new.archived, folder_id=new.folder_id,
-            share_id=None, created_at=new.created_at, updated_at=new.updated_at,
+            id=new.id,
+            user_id=new.user_id,
+            title=new.title,
+            current_message_id=new.current_message_id,
+            models=new.models,
+            params=new.params,
+            meta={**new.meta, "tags": [t for t, _ in new.tags]},
+            extra=new.extra,
+            pinned=new.pinned,
+            archived=new.archived,
+            folder_id=new.folder_id,
+            share_id=None,
+            created_at=new.created_at,
+            updated_at=new.updated_at,
         )
         rows = [
-            MessageRow(m.id, m.parent_id, m.role, m.content, m.model, m.done, m.extra, m.created_at or 0.0)
+            MessageRow(
+                m.id, m.parent_id, m.role, m.content, m.model, m.done, m.extra, m.created_at or 0.0
+            )
             for m in new.messages
         ]
         response = self.chats.response(chat, rows)

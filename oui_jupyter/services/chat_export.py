@@ -1,4 +1,5 @@
 """A chat's current branch as Markdown or as a notebook (nbformat 4, built by hand)."""
+
 from __future__ import annotations
 
 import json

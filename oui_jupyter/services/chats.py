@@ -4,6 +4,7 @@
 flat ``messages`` of the current branch) from rows and turns incoming chat JSON into row
 inserts and updates; it never deletes a message that a merge-update did not mention.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,16 @@ from oui_jupyter.store.chats import ChatStore, MessageRow, NewMessage
 from oui_jupyter.store.orm import Chat, ChatMessage, Folder, Tag
 
 # Keys of a message that have their own column or are derived; the rest goes to ``extra``.
-MESSAGE_CORE_KEYS = {"id", "parentId", "childrenIds", "role", "content", "model", "timestamp", "done"}
+MESSAGE_CORE_KEYS = {
+    "id",
+    "parentId",
+    "childrenIds",
+    "role",
+    "content",
+    "model",
+    "timestamp",
+    "done",
+}
 # Keys of the chat JSON that have their own column or are derived.
 CHAT_CORE_KEYS = {"id", "title", "models", "params", "history", "messages", "tags", "timestamp"}
 ROLES = {"system", "user", "assistant", "tool"}
@@ -193,7 +203,9 @@ class ChatService:
             tags=list((row.meta or {}).get("tags", [])),
         )
 
-    def list_chats(self, user_id: str, page: int | None, **filters: Any) -> list[ChatTitleIdResponse]:
+    def list_chats(
+        self, user_id: str, page: int | None, **filters: Any
+    ) -> list[ChatTitleIdResponse]:
         return [self.summary(r) for r in self.store.list_chats(user_id, page=page, **filters)]
 
     def search(self, user_id: str, text: str, page: int = 1) -> list[ChatTitleIdResponse]:
@@ -258,7 +270,9 @@ class ChatService:
         release(rows)  # a piece at a time: a long chat's rows are 100,000s of objects
         return response
 
-    def branch(self, user_id: str, chat_id: str, leaf_id: str | None = None) -> list[dict[str, Any]]:
+    def branch(
+        self, user_id: str, chat_id: str, leaf_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Messages from the root to ``leaf_id`` (default: the chat's current message)."""
         chat, rows = self.store.chat_with_messages(chat_id, user_id)
         history = self.history(chat, rows)
@@ -268,7 +282,9 @@ class ChatService:
         return branch_of(history["messages"], leaf)
 
     # ----- writing -----
-    def create(self, user_id: str, chat: dict[str, Any], folder_id: str | None = None) -> ChatResponse:
+    def create(
+        self, user_id: str, chat: dict[str, Any], folder_id: str | None = None
+    ) -> ChatResponse:
         messages, current_id = parse_history(chat)
         row = self.store.create_chat(
             chat_id=new_id(),
@@ -303,8 +319,13 @@ class ChatService:
             fields["params"] = self._dict(chat, "params")
         extra = {k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS}
         row, rows = self.store.merge_messages(
-            chat_id, user_id, messages, current_message_id=current_id, chat_fields=fields,
-            extra=extra, with_rows=not minimal,
+            chat_id,
+            user_id,
+            messages,
+            current_message_id=current_id,
+            chat_fields=fields,
+            extra=extra,
+            with_rows=not minimal,
         )
         return self.response(row, rows=rows, with_messages=not minimal)
 

@@ -15,6 +15,7 @@ interval, stamps its rows at least every ``MAX_HEARTBEAT`` seconds. Answers too 
 at start are checked again once they could be stale, and their owners' sockets are told when
 they are marked.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -94,7 +95,9 @@ class Checkpointer:
         self._lock = asyncio.Lock()
         self._closed = False
         self.writes = 0
-        self._task = self._loop.create_task(self._tick(), name=f"oui-checkpoint-{answer.message_id}")
+        self._task = self._loop.create_task(
+            self._tick(), name=f"oui-checkpoint-{answer.message_id}"
+        )
 
     async def _tick(self) -> None:
         interval, heartbeat = self._owner.interval, self._owner.heartbeat
@@ -120,7 +123,9 @@ class Checkpointer:
                     self._executor, write, self._answer.chat_id, self._answer.message_id, text
                 )
             except Exception:  # noqa: BLE001 - a failed checkpoint must not stop the answer
-                log.warning("oui: could not checkpoint answer %s", self._answer.message_id, exc_info=True)
+                log.warning(
+                    "oui: could not checkpoint answer %s", self._answer.message_id, exc_info=True
+                )
                 return
             self.writes += 1
             self._saved_length, self._saved_at = length, started
@@ -143,7 +148,9 @@ class DeadAnswerSweep:
         self._pending: list[UnfinishedAnswer] = []
         self._recheck: asyncio.Task[Any] | None = None  # kept: the loop holds tasks weakly
 
-    def _split(self, answers: list[UnfinishedAnswer]) -> tuple[list[UnfinishedAnswer], list[UnfinishedAnswer], float]:
+    def _split(
+        self, answers: list[UnfinishedAnswer]
+    ) -> tuple[list[UnfinishedAnswer], list[UnfinishedAnswer], float]:
         cutoff = time.time() - self.stale_after
         stale = [a for a in answers if a.updated_at < cutoff]
         marked = self.turns.interrupt(stale, cutoff) if stale else []
@@ -155,7 +162,10 @@ class DeadAnswerSweep:
         Returns how many were marked; the fresher ones wait for ``schedule_recheck``."""
         marked, self._pending, _ = self._split(self.turns.unfinished_answers())
         if marked:
-            log.warning("oui: %d answer(s) left unfinished by a stopped server marked interrupted", len(marked))
+            log.warning(
+                "oui: %d answer(s) left unfinished by a stopped server marked interrupted",
+                len(marked),
+            )
         return len(marked)
 
     def schedule_recheck(self) -> None:
@@ -167,7 +177,9 @@ class DeadAnswerSweep:
         loop.call_later(max(0.0, due - time.time()), self._start_recheck)
 
     def _start_recheck(self) -> None:
-        self._recheck = asyncio.get_running_loop().create_task(self.recheck(), name="oui-dead-answers")
+        self._recheck = asyncio.get_running_loop().create_task(
+            self.recheck(), name="oui-dead-answers"
+        )
 
     async def recheck(self) -> list[UnfinishedAnswer]:
         """Mark those of the answers pending since start that nobody wrote meanwhile; those
@@ -178,9 +190,16 @@ class DeadAnswerSweep:
         marked, _, _ = await asyncio.to_thread(self._split, answers)
         for answer in marked:
             if self.hub is not None:
-                self.hub.emit(answer.user_id, "chat:completion",
-                              {"done": True, "content": answer.content, "interrupted": True},
-                              chat_id=answer.chat_id, message_id=answer.id)
+                self.hub.emit(
+                    answer.user_id,
+                    "chat:completion",
+                    {"done": True, "content": answer.content, "interrupted": True},
+                    chat_id=answer.chat_id,
+                    message_id=answer.id,
+                )
         if marked:
-            log.warning("oui: %d answer(s) left unfinished by a stopped server marked interrupted", len(marked))
+            log.warning(
+                "oui: %d answer(s) left unfinished by a stopped server marked interrupted",
+                len(marked),
+            )
         return marked

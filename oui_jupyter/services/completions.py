@@ -15,6 +15,7 @@ context when the turn names files or features, and then:
 * registers itself in the task registry while it runs: a chat read mid-stream shows the
   partial answer, and ``stop`` cancels it (closing the upstream stream).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,12 +58,23 @@ def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
     return ""
 
 
 # Keys of Open WebUI's user_message that are columns or derived; the rest is kept as extra.
-_USER_MESSAGE_CORE = {"id", "parentId", "childrenIds", "role", "content", "timestamp", "done", "model"}
+_USER_MESSAGE_CORE = {
+    "id",
+    "parentId",
+    "childrenIds",
+    "role",
+    "content",
+    "timestamp",
+    "done",
+    "model",
+}
 
 
 def validate_messages(messages: Any, allow_empty: bool = False) -> list[dict[str, Any]]:
@@ -199,7 +211,9 @@ class Generation:
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:
                         if self.persisted:
-                            hub.delta(self.user_id, self.chat_id, self.message_id, delta, self.length)  # type: ignore[arg-type]
+                            hub.delta(
+                                self.user_id, self.chat_id, self.message_id, delta, self.length
+                            )  # type: ignore[arg-type]
                         self.parts.append(delta)
                         self.length += len(delta)
                     if choice.get("finish_reason"):
@@ -252,17 +266,36 @@ class Generation:
             try:
                 service.turns.finish_message(self.chat_id, self.message_id, self.text(), extra)  # type: ignore[arg-type]
             except Exception:  # noqa: BLE001 - the chat may have been deleted meanwhile
-                log.exception("oui: could not save the answer %s of chat %s", self.message_id, self.chat_id)
+                log.exception(
+                    "oui: could not save the answer %s of chat %s", self.message_id, self.chat_id
+                )
         service.registry.unregister(self)
         if not self.persisted:
             return
         hub.end_stream(self.user_id, self.chat_id, self.message_id)  # type: ignore[arg-type]
-        hub.emit(self.user_id, "chat:completion", self.final_event(), chat_id=self.chat_id,
-                 message_id=self.message_id)
+        hub.emit(
+            self.user_id,
+            "chat:completion",
+            self.final_event(),
+            chat_id=self.chat_id,
+            message_id=self.message_id,
+        )
         if self.stopped:
-            hub.emit(self.user_id, "chat:tasks:cancel", {"message_id": self.message_id}, chat_id=self.chat_id)
-        if self.first_turn and self.error is None and not interrupted and service.titles is not None:
-            service.titles.schedule(self.user, self.chat_id, self.model.id, self.user_text, self.text())  # type: ignore[arg-type]
+            hub.emit(
+                self.user_id,
+                "chat:tasks:cancel",
+                {"message_id": self.message_id},
+                chat_id=self.chat_id,
+            )
+        if (
+            self.first_turn
+            and self.error is None
+            and not interrupted
+            and service.titles is not None
+        ):
+            service.titles.schedule(
+                self.user, self.chat_id, self.model.id, self.user_text, self.text()
+            )  # type: ignore[arg-type]
 
     def final_event(self) -> dict[str, Any]:
         data: dict[str, Any] = {"done": True, "content": self.text(), "model": self.model.id}
@@ -315,11 +348,13 @@ class Generation:
             "object": "chat.completion",
             "created": self.created,
             "model": self.model.id,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": self.text()},
-                "finish_reason": self.finish_reason or "stop",
-            }],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.text()},
+                    "finish_reason": self.finish_reason or "stop",
+                }
+            ],
         }
         if self.usage:
             data["usage"] = self.usage
@@ -360,7 +395,9 @@ class CompletionService:
         self.pacer = StartPacer()
 
     # ----- entry points -----
-    async def from_openai(self, user: UserInfo, model: str, messages: Any, options: TurnOptions) -> Generation:
+    async def from_openai(
+        self, user: UserInfo, model: str, messages: Any, options: TurnOptions
+    ) -> Generation:
         """A turn of ``chat/completions``: the client sends the branch as ``messages``."""
         await self.pacer.enter()
         persisted = options.chat_id is not None or options.new_chat
@@ -371,7 +408,9 @@ class CompletionService:
         if not persisted:
             if options.regenerate or options.continue_:
                 raise InvalidInput("regenerate and continue need a chat_id")
-            prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
+            prompt, sources = await self._with_context(
+                user, resolved, list(messages), options, None
+            )
             body = self._body(resolved, prompt, options)
             return Generation(self, user=user, model=resolved, body=body, sources=sources)
         named = named_user_message(options.user_message)
@@ -385,7 +424,9 @@ class CompletionService:
             parent = named["parentId"]
         else:
             parent = chat.current_message_id if options.parent_id is UNSET else options.parent_id
-        return await self._persisted_turn(user, resolved, options, parent, list(messages), chat.has_messages)
+        return await self._persisted_turn(
+            user, resolved, options, parent, list(messages), chat.has_messages
+        )
 
     async def from_openai_many(
         self, user: UserInfo, answers: list[tuple[str, str]], messages: Any, options: TurnOptions
@@ -415,7 +456,9 @@ class CompletionService:
         if not model:
             raise InvalidInput("model is required (the chat names none)")
         resolved = await self.models.resolve(model, user)
-        parent = options.parent_id if isinstance(options.parent_id, str) else chat.current_message_id
+        parent = (
+            options.parent_id if isinstance(options.parent_id, str) else chat.current_message_id
+        )
         history: list[dict[str, Any]] = []
         if parent is not None:
             rows = self.turns.branch(chat_id, parent, self.max_history_messages)
@@ -424,9 +467,13 @@ class CompletionService:
         if options.user_message is not None:
             options.user_message = {**options.user_message, "content": content}
         messages = [*history, {"role": "user", "content": content}]
-        return await self._persisted_turn(user, resolved, options, parent, messages, chat.has_messages)
+        return await self._persisted_turn(
+            user, resolved, options, parent, messages, chat.has_messages
+        )
 
-    async def complete_direct(self, user: UserInfo, model: str, messages: Any, options: TurnOptions) -> dict[str, Any]:
+    async def complete_direct(
+        self, user: UserInfo, model: str, messages: Any, options: TurnOptions
+    ) -> dict[str, Any]:
         """``stream: false`` without a chat: the upstream's answer as is."""
         await self.pacer.enter()
         messages = validate_messages(messages)
@@ -494,18 +541,30 @@ class CompletionService:
                 user_text = ""
             else:
                 if row.role != "user":
-                    raise InvalidInput("regenerate needs parent_id = the user message to answer again")
+                    raise InvalidInput(
+                        "regenerate needs parent_id = the user message to answer again"
+                    )
                 user_message_id, user_text = row.id, row.content
                 message_id = options.message_id or str(uuid.uuid4())
-                to_insert.append(NewMessage(id=message_id, role="assistant", content="",
-                                            parent_id=user_message_id, model=resolved.id, done=False))
+                to_insert.append(
+                    NewMessage(
+                        id=message_id,
+                        role="assistant",
+                        content="",
+                        parent_id=user_message_id,
+                        model=resolved.id,
+                        done=False,
+                    )
+                )
         else:
             if named is not None:
                 content = named.get("content") or ""
             elif client_branch and messages[-1].get("role") == "user":
                 content = messages[-1].get("content")
             else:
-                raise InvalidInput("the last message must be the user's (or use regenerate/continue)")
+                raise InvalidInput(
+                    "the last message must be the user's (or use regenerate/continue)"
+                )
             user_text = text_of(content)
             user_message_id = named["id"] if named is not None else str(uuid.uuid4())
             extra: dict[str, Any] = {
@@ -515,15 +574,36 @@ class CompletionService:
             if options.files and not extra.get("files"):
                 extra["files"] = options.files
             message_id = options.message_id or str(uuid.uuid4())
-            to_insert.append(NewMessage(id=user_message_id, role="user", content=user_text,
-                                        parent_id=parent, extra=extra))
-            to_insert.append(NewMessage(id=message_id, role="assistant", content="",
-                                        parent_id=user_message_id, model=resolved.id, done=False))
+            to_insert.append(
+                NewMessage(
+                    id=user_message_id,
+                    role="user",
+                    content=user_text,
+                    parent_id=parent,
+                    extra=extra,
+                )
+            )
+            to_insert.append(
+                NewMessage(
+                    id=message_id,
+                    role="assistant",
+                    content="",
+                    parent_id=user_message_id,
+                    model=resolved.id,
+                    done=False,
+                )
+            )
             tail.append({"role": "user", "content": content})
             leaf = parent
         if not client_branch:
-            rows = [] if leaf is None else self.turns.branch(chat_id, leaf, self.max_history_messages)
-            messages = [*messages, *({"role": r["role"], "content": r["content"]} for r in rows), *tail]
+            rows = (
+                [] if leaf is None else self.turns.branch(chat_id, leaf, self.max_history_messages)
+            )
+            messages = [
+                *messages,
+                *({"role": r["role"], "content": r["content"]} for r in rows),
+                *tail,
+            ]
         prompt, sources = await self._with_context(user, resolved, messages, options, chat_id)
         body = self._body(resolved, prompt, options)
         asked_usage = "stream_options" in body
@@ -534,20 +614,36 @@ class CompletionService:
         elif options.continue_:  # being written again: checkpoints apply, a crash marks it
             self.turns.reopen_message(chat_id, message_id)
         generation = Generation(
-            self, user=user, model=resolved, body=body, chat_id=chat_id,
-            user_message_id=user_message_id, message_id=message_id, prefix=prefix,
-            sources=sources, first_turn=first_turn and options.title, user_text=user_text,
+            self,
+            user=user,
+            model=resolved,
+            body=body,
+            chat_id=chat_id,
+            user_message_id=user_message_id,
+            message_id=message_id,
+            prefix=prefix,
+            sources=sources,
+            first_turn=first_turn and options.title,
+            user_text=user_text,
         )
         generation.relay_usage_chunk = asked_usage
-        start: dict[str, Any] = {"content": prefix, "done": False, "model": resolved.id,
-                                 "parentId": user_message_id}
+        start: dict[str, Any] = {
+            "content": prefix,
+            "done": False,
+            "model": resolved.id,
+            "parentId": user_message_id,
+        }
         if sources:
             start["sources"] = sources
         self.hub.emit(user.id, "chat:completion", start, chat_id=chat_id, message_id=message_id)
         return generation
 
     def _named_ids(
-        self, user_id: str, chat_id: str, options: TurnOptions, named: dict[str, Any] | None,
+        self,
+        user_id: str,
+        chat_id: str,
+        options: TurnOptions,
+        named: dict[str, Any] | None,
         parent: str | None,
     ) -> tuple[tuple[str, str | None] | None, str | None]:
         """Check the ids a turn names against its chat: each must be unused (else ``Conflict``),
@@ -570,8 +666,11 @@ class CompletionService:
         if answer is None:
             return None, parent
         reusable = (
-            options.reuse_named and not options.continue_
-            and answer.role == "assistant" and not answer.done and not answer.content
+            options.reuse_named
+            and not options.continue_
+            and answer.role == "assistant"
+            and not answer.done
+            and not answer.content
             and (named_id is None or named_id in stored)
             and (not options.regenerate or answer.parent_id == parent)
             and not any(g.message_id == answer.id for g in self.registry.running(user_id, chat_id))
@@ -581,8 +680,12 @@ class CompletionService:
         return (answer.id, answer.parent_id), parent
 
     async def _with_context(
-        self, user: UserInfo, resolved: ResolvedModel, messages: list[dict[str, Any]],
-        options: TurnOptions, chat_id: str | None,
+        self,
+        user: UserInfo,
+        resolved: ResolvedModel,
+        messages: list[dict[str, Any]],
+        options: TurnOptions,
+        chat_id: str | None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
         files = [*options.files, *resolved.knowledge]
@@ -595,7 +698,12 @@ class CompletionService:
             return messages, []
         query = text_of(messages[last].get("content"))
         if chat_id:
-            self.hub.emit(user.id, "status", {"description": "Searching sources", "done": False}, chat_id=chat_id)
+            self.hub.emit(
+                user.id,
+                "status",
+                {"description": "Searching sources", "done": False},
+                chat_id=chat_id,
+            )
         try:
             builder = self.context_builder
             if inspect.iscoroutinefunction(builder):
@@ -606,22 +714,40 @@ class CompletionService:
                 )
         finally:
             if chat_id:
-                self.hub.emit(user.id, "status", {"description": "Searched sources", "done": True}, chat_id=chat_id)
+                self.hub.emit(
+                    user.id,
+                    "status",
+                    {"description": "Searched sources", "done": True},
+                    chat_id=chat_id,
+                )
         if block:
             messages = [*messages]
             messages[last] = {**messages[last], "content": block}
         return messages, list(sources or [])
 
-    def _body(self, resolved: ResolvedModel, messages: list[dict[str, Any]], options: TurnOptions) -> dict[str, Any]:
+    def _body(
+        self, resolved: ResolvedModel, messages: list[dict[str, Any]], options: TurnOptions
+    ) -> dict[str, Any]:
         if resolved.system:
             if messages and messages[0].get("role") == "system":
                 first = messages[0]
-                messages = [{**first, "content": f"{resolved.system}\n\n{text_of(first.get('content'))}"}, *messages[1:]]
+                messages = [
+                    {**first, "content": f"{resolved.system}\n\n{text_of(first.get('content'))}"},
+                    *messages[1:],
+                ]
             else:
                 messages = [{"role": "system", "content": resolved.system}, *messages]
-        upstream = [{"role": m["role"], "content": m.get("content") or "", **_passthrough(m)} for m in messages]
-        return {**self.default_params, **resolved.params, **options.params,
-                "model": resolved.upstream_id, "messages": upstream}
+        upstream = [
+            {"role": m["role"], "content": m.get("content") or "", **_passthrough(m)}
+            for m in messages
+        ]
+        return {
+            **self.default_params,
+            **resolved.params,
+            **options.params,
+            "model": resolved.upstream_id,
+            "messages": upstream,
+        }
 
 
 def _passthrough(message: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ once, later ones at most every ``batch_ms`` milliseconds, each batch as one
 ``chat:completion`` frame ``{"delta": text, "offset": n}`` (``offset`` = where ``delta``
 starts in the full answer, so a client that re-read the chat can drop what it already has).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -65,8 +66,15 @@ class EventHub:
         return len(self._sockets.get(user_id, ()))
 
     # ----- frames -----
-    def emit(self, user_id: str, type_: str, data: Any, *, chat_id: str | None = None,
-             message_id: str | None = None) -> None:
+    def emit(
+        self,
+        user_id: str,
+        type_: str,
+        data: Any,
+        *,
+        chat_id: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
         """One frame to the user's sockets; from a worker thread it is handed to the loop."""
         sockets = self._sockets.get(user_id)
         if not sockets:
@@ -74,7 +82,9 @@ class EventHub:
         loop = self._loop
         if loop is not None and not _running_on(loop):
             loop.call_soon_threadsafe(
-                functools.partial(self.emit, user_id, type_, data, chat_id=chat_id, message_id=message_id)
+                functools.partial(
+                    self.emit, user_id, type_, data, chat_id=chat_id, message_id=message_id
+                )
             )
             return
         frame: dict[str, Any] = {"type": type_}
@@ -131,8 +141,13 @@ class EventHub:
         text = "".join(stream.parts)
         stream.parts.clear()
         user_id, chat_id, message_id = key
-        self.emit(user_id, "chat:completion", {"delta": text, "offset": stream.offset},
-                  chat_id=chat_id, message_id=message_id)
+        self.emit(
+            user_id,
+            "chat:completion",
+            {"delta": text, "offset": stream.offset},
+            chat_id=chat_id,
+            message_id=message_id,
+        )
 
     def end_stream(self, user_id: str, chat_id: str, message_id: str) -> None:
         """Send what is pending now and forget the stream (before its final frame)."""

@@ -6,6 +6,7 @@ known (or configured) models are listed with ``available: false`` and the failur
 once (again only when it changes). Custom models (a base model + system prompt + parameters)
 live in the database and are listed with the others.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from oui_jupyter.errors import Forbidden, InvalidInput, NotFound, NotReady, OuiError, ProviderTimeout
+from oui_jupyter.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotReady,
+    OuiError,
+    ProviderTimeout,
+)
 from oui_jupyter.providers import connections as conn
 from oui_jupyter.providers.connections import Connection
 from oui_jupyter.providers.local_llama import (
@@ -38,9 +46,20 @@ CONFIG_KEY = "openai"
 MODEL_ID = re.compile(r"^[^\s/]{1,255}$")
 # Sampling parameters a custom model (or the defaults) may set; a request may send anything.
 MODEL_PARAMS = {
-    "temperature", "top_p", "top_k", "min_p", "max_tokens", "max_completion_tokens", "stop",
-    "seed", "frequency_penalty", "presence_penalty", "repeat_penalty", "logit_bias",
-    "response_format", "reasoning_effort",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repeat_penalty",
+    "logit_bias",
+    "response_format",
+    "reasoning_effort",
 }
 
 
@@ -124,7 +143,9 @@ class ModelService:
         self._settings = new
         self._rebuild_providers()
         self._listing = None
-        log.info("oui: connection settings updated (%d connections)", len(new["OPENAI_API_BASE_URLS"]))
+        log.info(
+            "oui: connection settings updated (%d connections)", len(new["OPENAI_API_BASE_URLS"])
+        )
         return conn.redacted_settings(new)
 
     def _rebuild_providers(self) -> None:
@@ -133,7 +154,9 @@ class ModelService:
         for connection in conn.connections_from_settings(self._settings):
             if connection.enabled:
                 self._providers[connection.idx] = OpenAICompatProvider(
-                    connection, timeout=self.completion_timeout, connect_timeout=self.connect_timeout
+                    connection,
+                    timeout=self.completion_timeout,
+                    connect_timeout=self.connect_timeout,
                 )
         for provider in old.values():
             _close_later(provider)
@@ -169,7 +192,9 @@ class ModelService:
                 reason = getattr(result, "message", None) or f"{type(result).__name__}: {result}"
                 if self._reported.get(key) != reason:
                     self._reported[key] = reason
-                    log.warning("oui: models of connection %s unavailable: %s", connection.label, reason)
+                    log.warning(
+                        "oui: models of connection %s unavailable: %s", connection.label, reason
+                    )
                 last = self._last_models.get(key)
                 if last is not None and isinstance(result, ProviderTimeout):
                     # Slow is not down (a one-slot llama.cpp busy generating): keep what it
@@ -185,7 +210,9 @@ class ModelService:
                 self._last_models[key] = result
             for model in models:
                 upstream_id = str(model.get("id", ""))
-                if not upstream_id or (connection.model_ids and upstream_id not in connection.model_ids):
+                if not upstream_id or (
+                    connection.model_ids and upstream_id not in connection.model_ids
+                ):
                     continue
                 public = connection.public_id(upstream_id)
                 entry = {
@@ -213,8 +240,12 @@ class ModelService:
                 "connection": "local",
                 "connection_type": "local",
                 "available": self.local.installed,
-                "info": {"meta": {"description": "A tiny 135M-parameter model that runs offline "
-                                  "on this server's CPU: fine for trying things, weak at answers."}},
+                "info": {
+                    "meta": {
+                        "description": "A tiny 135M-parameter model that runs offline "
+                        "on this server's CPU: fine for trying things, weak at answers."
+                    }
+                },
                 "tags": [{"name": "local"}],
             }
             if not self.local.installed:
@@ -230,7 +261,9 @@ class ModelService:
         # Building a client (its TLS context) takes a while on a busy machine: not network time.
         await provider.client()
         try:
-            return await asyncio.wait_for(provider.list_models(self.fetch_timeout), self.fetch_timeout)
+            return await asyncio.wait_for(
+                provider.list_models(self.fetch_timeout), self.fetch_timeout
+            )
         except asyncio.TimeoutError:
             raise ProviderTimeout(
                 f"The model server at {provider.label} did not list its models in time "
@@ -244,20 +277,28 @@ class ModelService:
             if not row.is_active or not self.can_read(user, row):
                 continue
             base = by_id.get(row.base_model_id or "")
-            entries.append({
-                "id": row.id,
-                "name": row.name,
-                "object": "model",
-                "created": int(row.created_at),
-                "owned_by": base["owned_by"] if base else "oui",
-                "connection": base["connection"] if base else None,
-                "connection_type": "custom",
-                "available": bool(base and base["available"]),
-                "info": self.custom_json(row),
-                "preset": True,
-                "tags": (row.meta or {}).get("tags", []),
-                **({} if base else {"unavailable_reason": f"Base model {row.base_model_id} is not available"}),
-            })
+            entries.append(
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "object": "model",
+                    "created": int(row.created_at),
+                    "owned_by": base["owned_by"] if base else "oui",
+                    "connection": base["connection"] if base else None,
+                    "connection_type": "custom",
+                    "available": bool(base and base["available"]),
+                    "info": self.custom_json(row),
+                    "preset": True,
+                    "tags": (row.meta or {}).get("tags", []),
+                    **(
+                        {}
+                        if base
+                        else {
+                            "unavailable_reason": f"Base model {row.base_model_id} is not available"
+                        }
+                    ),
+                }
+            )
         return entries
 
     # ----- resolution -----
@@ -291,9 +332,13 @@ class ModelService:
         params = dict(row.params or {})
         system = params.pop("system", None)
         return ResolvedModel(
-            model_id, base_route[1], self.provider(base_route[0]),
+            model_id,
+            base_route[1],
+            self.provider(base_route[0]),
             system=system if isinstance(system, str) and system.strip() else None,
-            params=model_params(params), custom=True, knowledge=knowledge_items(row.meta),
+            params=model_params(params),
+            custom=True,
+            knowledge=knowledge_items(row.meta),
         )
 
     # ----- custom models -----
@@ -308,10 +353,16 @@ class ModelService:
     @staticmethod
     def custom_json(row: CustomModel) -> dict[str, Any]:
         return {
-            "id": row.id, "user_id": row.user_id, "base_model_id": row.base_model_id,
-            "name": row.name, "params": row.params or {}, "meta": row.meta or {},
-            "access_control": row.access_control, "is_active": row.is_active,
-            "created_at": int(row.created_at), "updated_at": int(row.updated_at),
+            "id": row.id,
+            "user_id": row.user_id,
+            "base_model_id": row.base_model_id,
+            "name": row.name,
+            "params": row.params or {},
+            "meta": row.meta or {},
+            "access_control": row.access_control,
+            "is_active": row.is_active,
+            "created_at": int(row.created_at),
+            "updated_at": int(row.updated_at),
         }
 
     def custom_models(self, user: UserInfo) -> list[dict[str, Any]]:
@@ -353,7 +404,10 @@ class ModelService:
         self.custom_store.delete(model_id)
 
     async def aclose(self) -> None:
-        for provider in [*self._providers.values(), *( [self.local_provider] if self.local_provider else [])]:
+        for provider in [
+            *self._providers.values(),
+            *([self.local_provider] if self.local_provider else []),
+        ]:
             try:
                 await provider.aclose()
             except OuiError:
@@ -380,8 +434,10 @@ def _custom_fields(form: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(form[key], dict):
                 raise InvalidInput(f"{key} must be an object")
             fields[key] = form[key]
-    if "params" in fields and "system" in fields["params"] and not isinstance(
-        fields["params"]["system"], (str, type(None))
+    if (
+        "params" in fields
+        and "system" in fields["params"]
+        and not isinstance(fields["params"]["system"], (str, type(None)))
     ):
         raise InvalidInput("params.system must be a string")
     if "access_control" in form:

@@ -6,6 +6,7 @@ in one turn of the loop: a ~200 ms pause of every running stream. The pacer lets
 starts through per turn of the loop; the others wait, in order, while the loop serves the
 streams' I/O in between. A start on a quiet server never waits.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ Every persisted generation registers here while it runs, whether its caller stre
 HTTP or it runs as a live server task. ``overlay`` is added to ``ChatService.overlays`` so a
 chat read mid-stream shows the partial answer without a write per token.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ Runs as a server task once the answer is saved, so it never delays it; it uses t
 (default: the chat's model) through the same provider path, and a failure is only logged.
 A title the user already set is never replaced.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,7 +45,13 @@ def clean_tags(text: str) -> list[str]:
     tags: list[str] = []
     for part in re.split(r"[,\n;]", text):
         tag = part.strip().strip("#*-•.\"'` ").lower()
-        if tag and len(tag) <= 24 and len(tag.split()) <= 2 and tag not in tags and tag.replace(" ", "").isalnum():
+        if (
+            tag
+            and len(tag) <= 24
+            and len(tag.split()) <= 2
+            and tag not in tags
+            and tag.replace(" ", "").isalnum()
+        ):
             tags.append(tag)
     return tags[:3]
 
@@ -71,19 +78,27 @@ class TitleService:
         self.titles = titles
         self.tags = tags
 
-    def schedule(self, user: UserInfo, chat_id: str, model_id: str, user_text: str, answer: str) -> None:
+    def schedule(
+        self, user: UserInfo, chat_id: str, model_id: str, user_text: str, answer: str
+    ) -> None:
         if self.titles or self.tags:
             self.registry.spawn(self.generate(user, chat_id, model_id, user_text, answer))
 
     async def _ask(self, user: UserInfo, model_id: str, prompt: str, max_tokens: int) -> str:
         resolved = await self.models.resolve(self.task_model or model_id, user)
-        body = {"model": resolved.upstream_id, "messages": [{"role": "user", "content": prompt}],
-                "max_tokens": max_tokens, "temperature": 0.2}
+        body = {
+            "model": resolved.upstream_id,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
+            "temperature": 0.2,
+        }
         answer: dict[str, Any] = await resolved.provider.complete(body)
         choices = answer.get("choices") or [{}]
         return str(((choices[0] or {}).get("message") or {}).get("content") or "")
 
-    async def generate(self, user: UserInfo, chat_id: str, model_id: str, user_text: str, answer: str) -> None:
+    async def generate(
+        self, user: UserInfo, chat_id: str, model_id: str, user_text: str, answer: str
+    ) -> None:
         values = {"user": user_text[:1000], "answer": answer[:600]}
         if self.titles:
             try:

@@ -1,4 +1,5 @@
 """Users come from Jupyter's identity provider; this decides their role and keeps their row."""
+
 from __future__ import annotations
 
 import os

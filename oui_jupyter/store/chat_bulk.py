@@ -6,6 +6,7 @@ clone copies its rows inside the database (``INSERT ... SELECT``, by ``seq`` ran
 reading them. Each chat is written in one transaction (all of it or nothing); small chats are
 grouped, about ``BATCH_ROWS`` rows to a transaction.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,10 +24,35 @@ from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag, Tag
 
 BATCH_ROWS = 2000
 
-_CHAT_COLUMNS = ("id", "user_id", "title", "current_message_id", "models", "params", "meta", "extra",
-                 "pinned", "archived", "folder_id", "share_id", "created_at", "updated_at")
-_MESSAGE_COLUMNS = ("id", "chat_id", "parent_id", "seq", "role", "content", "model", "done", "extra",
-                    "created_at", "updated_at")
+_CHAT_COLUMNS = (
+    "id",
+    "user_id",
+    "title",
+    "current_message_id",
+    "models",
+    "params",
+    "meta",
+    "extra",
+    "pinned",
+    "archived",
+    "folder_id",
+    "share_id",
+    "created_at",
+    "updated_at",
+)
+_MESSAGE_COLUMNS = (
+    "id",
+    "chat_id",
+    "parent_id",
+    "seq",
+    "role",
+    "content",
+    "model",
+    "done",
+    "extra",
+    "created_at",
+    "updated_at",
+)
 
 
 @dataclass
@@ -54,18 +80,29 @@ class ChatBulkStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         chat, message, tag = Chat.__table__, ChatMessage.__table__, Tag.__table__
-        self._insert_chat = db.prepare(insert(chat).values({c: bindparam(c) for c in _CHAT_COLUMNS}))
-        self._insert_message = db.prepare(insert(message).values({c: bindparam(c) for c in _MESSAGE_COLUMNS}))
+        self._insert_chat = db.prepare(
+            insert(chat).values({c: bindparam(c) for c in _CHAT_COLUMNS})
+        )
+        self._insert_message = db.prepare(
+            insert(message).values({c: bindparam(c) for c in _MESSAGE_COLUMNS})
+        )
         dialect_insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
         self._insert_tag = db.prepare(
             dialect_insert(tag)
-            .values(id=bindparam("id"), user_id=bindparam("user_id"), name=bindparam("name"),
-                    meta=bindparam("meta"))
+            .values(
+                id=bindparam("id"),
+                user_id=bindparam("user_id"),
+                name=bindparam("name"),
+                meta=bindparam("meta"),
+            )
             .on_conflict_do_nothing()
         )
         self._insert_chat_tag = db.prepare(
-            insert(ChatTag.__table__).values(chat_id=bindparam("chat_id"), tag_id=bindparam("tag_id"),
-                                             user_id=bindparam("user_id"))
+            insert(ChatTag.__table__).values(
+                chat_id=bindparam("chat_id"),
+                tag_id=bindparam("tag_id"),
+                user_id=bindparam("user_id"),
+            )
         )
         source = bindparam("source_id")
         # The source chat's row, locked against deletion while its messages are copied
@@ -74,7 +111,9 @@ class ChatBulkStore:
             select(chat.c.id).where(chat.c.id == source).with_for_update(read=True)
         )
         self._seq_range = db.prepare(
-            select(func.min(message.c.seq), func.max(message.c.seq)).where(message.c.chat_id == source)
+            select(func.min(message.c.seq), func.max(message.c.seq)).where(
+                message.c.chat_id == source
+            )
         )
         copied = [c for c in _MESSAGE_COLUMNS if c != "chat_id"]
         self._copy_messages = db.prepare(
@@ -88,7 +127,8 @@ class ChatBulkStore:
             )
         )
         self._chat_ids = db.prepare(
-            select(chat.c.id).where(chat.c.user_id == bindparam("user_id"))
+            select(chat.c.id)
+            .where(chat.c.user_id == bindparam("user_id"))
             .order_by(chat.c.updated_at.desc(), chat.c.id.desc())
         )
 
@@ -117,11 +157,20 @@ class ChatBulkStore:
     def _chat_values(chat: NewChat) -> dict[str, Any]:
         meta = {**chat.meta, "tags": [tag_id for tag_id, _ in chat.tags]}
         return {
-            "id": chat.id, "user_id": chat.user_id, "title": chat.title,
-            "current_message_id": chat.current_message_id, "models": json_text(chat.models),
-            "params": json_text(chat.params), "meta": json_text(meta), "extra": json_text(chat.extra),
-            "pinned": chat.pinned, "archived": chat.archived, "folder_id": chat.folder_id,
-            "share_id": None, "created_at": chat.created_at, "updated_at": chat.updated_at,
+            "id": chat.id,
+            "user_id": chat.user_id,
+            "title": chat.title,
+            "current_message_id": chat.current_message_id,
+            "models": json_text(chat.models),
+            "params": json_text(chat.params),
+            "meta": json_text(meta),
+            "extra": json_text(chat.extra),
+            "pinned": chat.pinned,
+            "archived": chat.archived,
+            "folder_id": chat.folder_id,
+            "share_id": None,
+            "created_at": chat.created_at,
+            "updated_at": chat.updated_at,
         }
 
     @staticmethod
@@ -130,23 +179,40 @@ class ChatBulkStore:
         for chat in group:
             for seq, m in enumerate(chat.messages, start=1):
                 created = m.created_at or now
-                yield {"id": m.id, "chat_id": chat.id, "parent_id": m.parent_id, "seq": seq, "role": m.role,
-                       "content": m.content, "model": m.model, "done": m.done, "extra": json_text(m.extra),
-                       "created_at": created, "updated_at": created}
+                yield {
+                    "id": m.id,
+                    "chat_id": chat.id,
+                    "parent_id": m.parent_id,
+                    "seq": seq,
+                    "role": m.role,
+                    "content": m.content,
+                    "model": m.model,
+                    "done": m.done,
+                    "extra": json_text(m.extra),
+                    "created_at": created,
+                    "updated_at": created,
+                }
 
     def _insert_tags(self, cursor: Any, group: Sequence[NewChat]) -> None:
         tags = {(tag_id, chat.user_id): name for chat in group for tag_id, name in chat.tags}
         if not tags:
             return
         empty = json_text({})
-        self._insert_tag.executemany(cursor, [
-            {"id": tag_id, "user_id": user_id, "name": name, "meta": empty}
-            for (tag_id, user_id), name in tags.items()
-        ])
-        self._insert_chat_tag.executemany(cursor, [
-            {"chat_id": chat.id, "tag_id": tag_id, "user_id": chat.user_id}
-            for chat in group for tag_id, _ in chat.tags
-        ])
+        self._insert_tag.executemany(
+            cursor,
+            [
+                {"id": tag_id, "user_id": user_id, "name": name, "meta": empty}
+                for (tag_id, user_id), name in tags.items()
+            ],
+        )
+        self._insert_chat_tag.executemany(
+            cursor,
+            [
+                {"chat_id": chat.id, "tag_id": tag_id, "user_id": chat.user_id}
+                for chat in group
+                for tag_id, _ in chat.tags
+            ],
+        )
 
     # ----- clone -----
     def clone_chat(self, source_id: str, copy: NewChat) -> None:
@@ -160,8 +226,13 @@ class ChatBulkStore:
                 low, high = self._seq_range.execute(cursor, source_id=source_id).fetchone()
                 if low is not None:
                     for start in range(low, high + 1, BATCH_ROWS):
-                        self._copy_messages.execute(cursor, source_id=source_id, chat_id=copy.id,
-                                                    low=start, high=start + BATCH_ROWS)
+                        self._copy_messages.execute(
+                            cursor,
+                            source_id=source_id,
+                            chat_id=copy.id,
+                            low=start,
+                            high=start + BATCH_ROWS,
+                        )
                 self._insert_tags(cursor, [copy])
         except self.db.integrity_error:  # its folder was deleted meanwhile
             raise NotFound(f"Chat {source_id} not found") from None

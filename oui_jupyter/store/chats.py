@@ -2,6 +2,7 @@
 
 Every query is scoped by ``user_id``: a chat that is not yours does not exist.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,7 +21,17 @@ PAGE_SIZE = 60
 # A merge naming more messages than this reads the chat's rows in one scan, not by id.
 MERGE_READ_ALL = 200
 # What a merge compares, in this order (``extra`` as stored: JSON text on SQLite).
-_MERGE_COLUMNS = ("id", "parent_id", "role", "content", "model", "done", "extra", "created_at", "seq")
+_MERGE_COLUMNS = (
+    "id",
+    "parent_id",
+    "role",
+    "content",
+    "model",
+    "done",
+    "extra",
+    "created_at",
+    "seq",
+)
 CHAT_FIELDS = ("title", "models", "params", "meta", "extra", "folder_id", "pinned", "archived")
 
 
@@ -81,12 +92,34 @@ class ChatStore:
         self._update_message = db.prepare(
             update(table)
             .where(table.c.chat_id == bindparam("chat_id"), table.c.id == bindparam("id"))
-            .values({name: bindparam(name) for name in ("parent_id", "role", "content", "model", "done", "extra")}
-                    | {"updated_at": bindparam("now")})
+            .values(
+                {
+                    name: bindparam(name)
+                    for name in ("parent_id", "role", "content", "model", "done", "extra")
+                }
+                | {"updated_at": bindparam("now")}
+            )
         )
-        self._insert_message = db.prepare(insert(table).values({name: bindparam(name) for name in (
-            "id", "chat_id", "parent_id", "seq", "role", "content", "model", "done", "extra",
-            "created_at", "updated_at")}))
+        self._insert_message = db.prepare(
+            insert(table).values(
+                {
+                    name: bindparam(name)
+                    for name in (
+                        "id",
+                        "chat_id",
+                        "parent_id",
+                        "seq",
+                        "role",
+                        "content",
+                        "model",
+                        "done",
+                        "extra",
+                        "created_at",
+                        "updated_at",
+                    )
+                }
+            )
+        )
 
     # ----- chats -----
     def _owned(self, session: Session, chat_id: str, user_id: str) -> Chat:
@@ -271,7 +304,9 @@ class ChatStore:
         with self.db.reader() as session:
             return session.get(ChatMessage, (chat_id, message_id))
 
-    def set_message_content(self, chat_id: str, user_id: str, message_id: str, content: str) -> Chat:
+    def set_message_content(
+        self, chat_id: str, user_id: str, message_id: str, content: str
+    ) -> Chat:
         """One message's text: one UPDATE of its row (and the chat's ``updated_at``)."""
         now = time.time()
         with self.db.session() as session:
@@ -332,7 +367,9 @@ class ChatStore:
             chat = self._owned(session, chat_id, user_id)
             ids = [m.id for m in messages]
             existing = session.scalars(
-                select(ChatMessage.id).where(ChatMessage.chat_id == chat_id, ChatMessage.id.in_(ids))
+                select(ChatMessage.id).where(
+                    ChatMessage.chat_id == chat_id, ChatMessage.id.in_(ids)
+                )
             ).all()
             if existing:
                 raise Conflict(f"Message {existing[0]} already exists in chat {chat_id}")
@@ -392,32 +429,69 @@ class ChatStore:
                     # copy (a placeholder, a partial text) never replaces a stored answer.
                     continue
                 extra_text = json_text(message.extra)
-                if (row[3] == message.content and row[1] == message.parent_id and row[2] == message.role
-                        and row[4] == message.model and bool(row[5]) == message.done
-                        and _same_json(row[6], extra_text, message.extra)):
+                if (
+                    row[3] == message.content
+                    and row[1] == message.parent_id
+                    and row[2] == message.role
+                    and row[4] == message.model
+                    and bool(row[5]) == message.done
+                    and _same_json(row[6], extra_text, message.extra)
+                ):
                     sent[at] = message.extra
                     continue
-                changed.append({"chat_id": chat_id, "id": message.id, "parent_id": message.parent_id,
-                                "role": message.role, "content": message.content, "model": message.model,
-                                "done": message.done, "extra": extra_text, "now": now})
+                changed.append(
+                    {
+                        "chat_id": chat_id,
+                        "id": message.id,
+                        "parent_id": message.parent_id,
+                        "role": message.role,
+                        "content": message.content,
+                        "model": message.model,
+                        "done": message.done,
+                        "extra": extra_text,
+                        "now": now,
+                    }
+                )
                 if with_rows:
-                    rows[at][1:6] = [message.parent_id, message.role, message.content, message.model,
-                                     message.done]
+                    rows[at][1:6] = [
+                        message.parent_id,
+                        message.role,
+                        message.content,
+                        message.model,
+                        message.done,
+                    ]
                     sent[at] = message.extra
             if changed:
                 self._update_message.executemany(cursor, changed)
             if fresh:
-                last = max((row[8] for row in stored), default=0) if with_rows or len(messages) > MERGE_READ_ALL \
+                last = (
+                    max((row[8] for row in stored), default=0)
+                    if with_rows or len(messages) > MERGE_READ_ALL
                     else self._next_seq(session, chat_id) - 1
-                self._insert_message.executemany(cursor, [
-                    {"id": m.id, "chat_id": chat_id, "parent_id": m.parent_id, "seq": last + 1 + i,
-                     "role": m.role, "content": m.content, "model": m.model, "done": m.done,
-                     "extra": json_text(m.extra), "created_at": m.created_at or now,
-                     "updated_at": m.created_at or now}
-                    for i, m in enumerate(fresh)
-                ])
+                )
+                self._insert_message.executemany(
+                    cursor,
+                    [
+                        {
+                            "id": m.id,
+                            "chat_id": chat_id,
+                            "parent_id": m.parent_id,
+                            "seq": last + 1 + i,
+                            "role": m.role,
+                            "content": m.content,
+                            "model": m.model,
+                            "done": m.done,
+                            "extra": json_text(m.extra),
+                            "created_at": m.created_at or now,
+                            "updated_at": m.created_at or now,
+                        }
+                        for i, m in enumerate(fresh)
+                    ],
+                )
             if current_message_id is not None:
-                known = current_message_id in by_id or any(m.id == current_message_id for m in fresh)
+                known = current_message_id in by_id or any(
+                    m.id == current_message_id for m in fresh
+                )
                 if known or session.get(ChatMessage, (chat_id, current_message_id)) is not None:
                     chat.current_message_id = current_message_id
             for name, value in chat_fields.items():
@@ -428,12 +502,22 @@ class ChatStore:
         if not with_rows:
             return chat, None
         out = [  # an extra the client sent is the stored one: not decoded again
-            MessageRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]),
-                       sent[i] if i in sent else json_value(r[6]) or {}, r[7])
+            MessageRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                bool(r[5]),
+                sent[i] if i in sent else json_value(r[6]) or {},
+                r[7],
+            )
             for i, r in enumerate(rows)
         ]
         out += [
-            MessageRow(m.id, m.parent_id, m.role, m.content, m.model, m.done, m.extra, m.created_at or now)
+            MessageRow(
+                m.id, m.parent_id, m.role, m.content, m.model, m.done, m.extra, m.created_at or now
+            )
             for m in fresh
         ]
         return chat, out
@@ -444,7 +528,7 @@ class ChatStore:
         found: list[Any] = []
         for start in range(0, len(ids), 500):
             query = select(*(columns[name] for name in _MERGE_COLUMNS)).where(
-                columns.chat_id == chat_id, columns.id.in_(ids[start:start + 500])
+                columns.chat_id == chat_id, columns.id.in_(ids[start : start + 500])
             )
             found += [tuple(row) for row in session.execute(query)]
         return found
@@ -463,7 +547,9 @@ class ChatStore:
 
     def user_tags(self, user_id: str) -> list[Tag]:
         with self.db.reader() as session:
-            return list(session.scalars(select(Tag).where(Tag.user_id == user_id).order_by(Tag.name)))
+            return list(
+                session.scalars(select(Tag).where(Tag.user_id == user_id).order_by(Tag.name))
+            )
 
     def add_tag(self, chat_id: str, user_id: str, tag_id: str, name: str) -> None:
         with self.db.session() as session:
@@ -509,8 +595,16 @@ class ChatStore:
 
     def chats_by_tag(self, user_id: str, tag_id: str) -> list[Any]:
         query = (
-            select(Chat.id, Chat.title, Chat.updated_at, Chat.created_at, Chat.pinned,
-                   Chat.archived, Chat.folder_id, Chat.meta)
+            select(
+                Chat.id,
+                Chat.title,
+                Chat.updated_at,
+                Chat.created_at,
+                Chat.pinned,
+                Chat.archived,
+                Chat.folder_id,
+                Chat.meta,
+            )
             .join(ChatTag, ChatTag.chat_id == Chat.id)
             .where(ChatTag.user_id == user_id, ChatTag.tag_id == tag_id)
             .order_by(Chat.updated_at.desc())
@@ -544,7 +638,9 @@ class ChatStore:
             clash = session.scalar(
                 select(Folder.id).where(
                     Folder.user_id == user_id,
-                    Folder.parent_id.is_(None) if parent_id is None else Folder.parent_id == parent_id,
+                    Folder.parent_id.is_(None)
+                    if parent_id is None
+                    else Folder.parent_id == parent_id,
                     func.lower(Folder.name) == name.lower(),
                 )
             )

@@ -1,4 +1,5 @@
 """SQL for custom models (Open WebUI's "models" workspace): one row per model."""
+
 from __future__ import annotations
 
 import time
@@ -33,8 +34,13 @@ class CustomModelStore:
         with self.db.session() as session:
             if session.get(CustomModel, model_id) is not None:
                 raise Conflict(f"Model {model_id} already exists")
-            row = CustomModel(id=model_id, user_id=user_id, created_at=now, updated_at=now,
-                              **{k: v for k, v in fields.items() if k in FIELDS})
+            row = CustomModel(
+                id=model_id,
+                user_id=user_id,
+                created_at=now,
+                updated_at=now,
+                **{k: v for k, v in fields.items() if k in FIELDS},
+            )
             session.add(row)
         return row
 

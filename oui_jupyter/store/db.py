@@ -1,4 +1,5 @@
 """The SQL engine: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL by URL."""
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 SQLite files are backed up before an upgrade; on PostgreSQL an advisory lock makes two
 servers starting on one database migrate it once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,5 +89,3 @@ def upgrade(engine: Engine) -> str | None:
         _run_alembic(conn)
         conn.commit()
     return start
-
-

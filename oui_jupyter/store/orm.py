@@ -4,6 +4,7 @@ Messages are rows, one per message: ``parent_id`` forms the tree and
 ``Chat.current_message_id`` marks the branch on show, so appending a message is one
 INSERT and one small UPDATE however long the chat is.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional

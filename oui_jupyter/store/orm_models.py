@@ -1,4 +1,5 @@
 """Custom models (Open WebUI "models" workspace): base model + system prompt + params."""
+
 from __future__ import annotations
 
 from typing import Any, Optional

@@ -1,4 +1,5 @@
 """Imports every ORM module so ``metadata`` knows all tables (for Alembic and tests)."""
+
 from __future__ import annotations
 
 import importlib

@@ -11,6 +11,7 @@ primary key, and only while the row is ``done = false``, so the final write (whi
 ``done``) always wins over a checkpoint that lands after it. ``interrupt_stale`` marks the
 answers a dead server left unfinished.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,8 +26,19 @@ from oui_jupyter.store.chats import NewMessage
 from oui_jupyter.store.db import Database, json_text, json_value
 from oui_jupyter.store.orm import Chat, ChatMessage
 
-_MESSAGE_COLUMNS = ("id", "chat_id", "parent_id", "seq", "role", "content", "model", "done", "extra",
-                    "created_at", "updated_at")
+_MESSAGE_COLUMNS = (
+    "id",
+    "chat_id",
+    "parent_id",
+    "seq",
+    "role",
+    "content",
+    "model",
+    "done",
+    "extra",
+    "created_at",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True)
@@ -68,50 +80,84 @@ class TurnStore:
         chat_id = bindparam("chat_id")
         has_message = select(message.c.id).where(message.c.chat_id == chat.c.id).limit(1).exists()
         self._head = db.prepare(
-            select(chat.c.user_id, chat.c.title, chat.c.models, chat.c.current_message_id, has_message)
-            .where(chat.c.id == chat_id)
+            select(
+                chat.c.user_id, chat.c.title, chat.c.models, chat.c.current_message_id, has_message
+            ).where(chat.c.id == chat_id)
         )
         self._parent_exists = db.prepare(
-            select(message.c.seq).where(message.c.chat_id == chat_id, message.c.id == bindparam("parent_id"))
+            select(message.c.seq).where(
+                message.c.chat_id == chat_id, message.c.id == bindparam("parent_id")
+            )
         )
-        self._max_seq = db.prepare(select(func.max(message.c.seq)).where(message.c.chat_id == chat_id))
-        self._insert = db.prepare(insert(message).values({name: bindparam(name) for name in _MESSAGE_COLUMNS}))
+        self._max_seq = db.prepare(
+            select(func.max(message.c.seq)).where(message.c.chat_id == chat_id)
+        )
+        self._insert = db.prepare(
+            insert(message).values({name: bindparam(name) for name in _MESSAGE_COLUMNS})
+        )
         self._touch = db.prepare(
-            update(chat).where(chat.c.id == chat_id)
+            update(chat)
+            .where(chat.c.id == chat_id)
             .values(current_message_id=bindparam("current_message_id"), updated_at=bindparam("now"))
         )
-        self._touch_time = db.prepare(update(chat).where(chat.c.id == chat_id).values(updated_at=bindparam("now")))
+        self._touch_time = db.prepare(
+            update(chat).where(chat.c.id == chat_id).values(updated_at=bindparam("now"))
+        )
         self._message_extra = db.prepare(
-            select(message.c.extra).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
+            select(message.c.extra).where(
+                message.c.chat_id == chat_id, message.c.id == bindparam("id")
+            )
         )
         self._finish = db.prepare(
-            update(message).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
-            .values(content=bindparam("content"), done=True, extra=bindparam("extra"), updated_at=bindparam("now"))
+            update(message)
+            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
+            .values(
+                content=bindparam("content"),
+                done=True,
+                extra=bindparam("extra"),
+                updated_at=bindparam("now"),
+            )
         )
         self._checkpoint = db.prepare(
             update(message)
-            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false())
+            .where(
+                message.c.chat_id == chat_id,
+                message.c.id == bindparam("id"),
+                message.c.done == false(),
+            )
             .values(content=bindparam("content"), updated_at=bindparam("now"))
         )
         self._stamp = db.prepare(
             update(message)
-            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false())
+            .where(
+                message.c.chat_id == chat_id,
+                message.c.id == bindparam("id"),
+                message.c.done == false(),
+            )
             .values(updated_at=bindparam("now"))
         )
         self._reopen = db.prepare(
-            update(message).where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
+            update(message)
+            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
             .values(done=False, updated_at=bindparam("now"))
         )
         self._interrupt = db.prepare(
             update(message)
-            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"), message.c.done == false(),
-                   message.c.updated_at < bindparam("cutoff"))
+            .where(
+                message.c.chat_id == chat_id,
+                message.c.id == bindparam("id"),
+                message.c.done == false(),
+                message.c.updated_at < bindparam("cutoff"),
+            )
             .values(done=True, extra=bindparam("extra"))
         )
         self._branch = db.prepare(_branch_query())
         self._named = db.prepare(
-            select(message.c.id, message.c.parent_id, message.c.role, message.c.content, message.c.done)
-            .where(message.c.chat_id == chat_id, message.c.id.in_([bindparam("a"), bindparam("b")]))
+            select(
+                message.c.id, message.c.parent_id, message.c.role, message.c.content, message.c.done
+            ).where(
+                message.c.chat_id == chat_id, message.c.id.in_([bindparam("a"), bindparam("b")])
+            )
         )
 
     def chat_head(self, chat_id: str, user_id: str) -> ChatHead:
@@ -139,27 +185,50 @@ class TurnStore:
         parent = messages[0].parent_id if messages else None
         try:
             with self.db.cursor() as cursor:
-                if parent is not None and self._parent_exists.execute(
-                    cursor, chat_id=chat_id, parent_id=parent
-                ).fetchone() is None:
+                if (
+                    parent is not None
+                    and self._parent_exists.execute(
+                        cursor, chat_id=chat_id, parent_id=parent
+                    ).fetchone()
+                    is None
+                ):
                     raise NotFound(f"Parent message {parent} not found")
                 seq = self._max_seq.execute(cursor, chat_id=chat_id).fetchone()[0] or 0
                 if messages:
-                    self._insert.executemany(cursor, [
-                        {"id": m.id, "chat_id": chat_id, "parent_id": m.parent_id, "seq": seq + 1 + i,
-                         "role": m.role, "content": m.content, "model": m.model, "done": m.done,
-                         "extra": json_text(m.extra), "created_at": now, "updated_at": now}
-                        for i, m in enumerate(messages)
-                    ])
-                self._touch.execute(cursor, chat_id=chat_id, current_message_id=current_message_id, now=now)
+                    self._insert.executemany(
+                        cursor,
+                        [
+                            {
+                                "id": m.id,
+                                "chat_id": chat_id,
+                                "parent_id": m.parent_id,
+                                "seq": seq + 1 + i,
+                                "role": m.role,
+                                "content": m.content,
+                                "model": m.model,
+                                "done": m.done,
+                                "extra": json_text(m.extra),
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for i, m in enumerate(messages)
+                        ],
+                    )
+                self._touch.execute(
+                    cursor, chat_id=chat_id, current_message_id=current_message_id, now=now
+                )
         except self.db.integrity_error:
             with self.db.cursor() as cursor:
                 if self._head.execute(cursor, chat_id=chat_id).fetchone() is None:
                     raise NotFound(f"Chat {chat_id} not found") from None
             ids = ", ".join(m.id for m in messages)
-            raise Conflict(f"A message id of this turn ({ids}) is already used in chat {chat_id}") from None
+            raise Conflict(
+                f"A message id of this turn ({ids}) is already used in chat {chat_id}"
+            ) from None
 
-    def finish_message(self, chat_id: str, message_id: str, content: str, extra: dict[str, Any]) -> None:
+    def finish_message(
+        self, chat_id: str, message_id: str, content: str, extra: dict[str, Any]
+    ) -> None:
         """Save an answer's text as done, merging ``extra`` into the message's stored extra."""
         now = time.time()
         with self.db.cursor() as cursor:
@@ -168,8 +237,14 @@ class TurnStore:
                 raise NotFound(f"Message {message_id} not found")
             merged = {**(json_value(row[0]) or {}), **extra}
             merged.pop("interrupted", None)  # continued, or marked by a server that judged it dead
-            self._finish.execute(cursor, chat_id=chat_id, id=message_id, content=content,
-                                 extra=json_text(merged), now=now)
+            self._finish.execute(
+                cursor,
+                chat_id=chat_id,
+                id=message_id,
+                content=content,
+                extra=json_text(merged),
+                now=now,
+            )
             self._touch_time.execute(cursor, chat_id=chat_id, now=now)
 
     def checkpoint_message(self, chat_id: str, message_id: str, content: str | None) -> bool:
@@ -179,10 +254,16 @@ class TurnStore:
         now = time.time()
         with self.db.cursor() as cursor:
             if content is None:
-                return self._stamp.execute(cursor, chat_id=chat_id, id=message_id, now=now).rowcount == 1
-            return self._checkpoint.execute(
-                cursor, chat_id=chat_id, id=message_id, content=content, now=now
-            ).rowcount == 1
+                return (
+                    self._stamp.execute(cursor, chat_id=chat_id, id=message_id, now=now).rowcount
+                    == 1
+                )
+            return (
+                self._checkpoint.execute(
+                    cursor, chat_id=chat_id, id=message_id, content=content, now=now
+                ).rowcount
+                == 1
+            )
 
     def reopen_message(self, chat_id: str, message_id: str) -> None:
         """Mark an answer that a ``continue`` turn extends as being written again."""
@@ -196,7 +277,13 @@ class TurnStore:
         ``(chat_id, message_id)``. A scan of the message table: run it off the event loop."""
         message, chat = ChatMessage.__table__, Chat.__table__
         query = (
-            select(chat.c.user_id, message.c.chat_id, message.c.id, message.c.content, message.c.updated_at)
+            select(
+                chat.c.user_id,
+                message.c.chat_id,
+                message.c.id,
+                message.c.content,
+                message.c.updated_at,
+            )
             .join(chat, chat.c.id == message.c.chat_id)
             .where(message.c.done == false(), message.c.role == "assistant")
         )
@@ -207,26 +294,40 @@ class TurnStore:
         with self.db.engine.connect() as connection:
             return [UnfinishedAnswer(*row) for row in connection.execute(query)]
 
-    def interrupt(self, answers: Sequence[UnfinishedAnswer], cutoff: float) -> list[UnfinishedAnswer]:
+    def interrupt(
+        self, answers: Sequence[UnfinishedAnswer], cutoff: float
+    ) -> list[UnfinishedAnswer]:
         """Mark these answers interrupted (``done: true``, ``interrupted: true`` in the message)
         where they are still unfinished and their row was last written before ``cutoff``: a
         checkpoint that lands meanwhile keeps its answer running. Returns those marked."""
         marked = []
         with self.db.cursor() as cursor:
             for answer in answers:
-                row = self._message_extra.execute(cursor, chat_id=answer.chat_id, id=answer.id).fetchone()
+                row = self._message_extra.execute(
+                    cursor, chat_id=answer.chat_id, id=answer.id
+                ).fetchone()
                 if row is None:
                     continue
                 extra = {**(json_value(row[0]) or {}), "interrupted": True}
-                if self._interrupt.execute(cursor, chat_id=answer.chat_id, id=answer.id,
-                                           extra=json_text(extra), cutoff=cutoff).rowcount == 1:
+                if (
+                    self._interrupt.execute(
+                        cursor,
+                        chat_id=answer.chat_id,
+                        id=answer.id,
+                        extra=json_text(extra),
+                        cutoff=cutoff,
+                    ).rowcount
+                    == 1
+                ):
                     marked.append(answer)
         return marked
 
     def branch(self, chat_id: str, leaf_id: str, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` messages ending at ``leaf_id``, root side first."""
         with self.db.cursor() as cursor:
-            rows = self._branch.execute(cursor, chat_id=chat_id, leaf_id=leaf_id, limit=limit).fetchall()
+            rows = self._branch.execute(
+                cursor, chat_id=chat_id, leaf_id=leaf_id, limit=limit
+            ).fetchall()
         if not rows:
             raise NotFound(f"Message {leaf_id} not found in chat {chat_id}")
         return [
@@ -250,9 +351,15 @@ def _branch_query() -> Any:
     parent = m.alias("parent")
     walk = start.union_all(
         select(
-            parent.c.id, parent.c.parent_id, parent.c.role, parent.c.content, parent.c.extra,
+            parent.c.id,
+            parent.c.parent_id,
+            parent.c.role,
+            parent.c.content,
+            parent.c.extra,
             (start.c.depth + 1).label("depth"),
-        ).where(parent.c.chat_id == chat_id, parent.c.id == start.c.parent_id, start.c.depth < limit)
+        ).where(
+            parent.c.chat_id == chat_id, parent.c.id == start.c.parent_id, start.c.depth < limit
+        )
     )
     return select(walk.c.id, walk.c.parent_id, walk.c.role, walk.c.content, walk.c.extra).order_by(
         walk.c.depth.desc()

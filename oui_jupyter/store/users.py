@@ -1,4 +1,5 @@
 """SQL for users (rows made on first sight of a Jupyter identity) and config entries."""
+
 from __future__ import annotations
 
 import time

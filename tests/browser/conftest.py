@@ -11,6 +11,7 @@ Environment:
 - ``OUI_CHROMIUM``: the Chromium binary (default ``/usr/bin/chromium``).
 - ``OUI_TEST_ARTIFACTS``: where screenshots go (default ``test-artifacts/``).
 """
+
 from __future__ import annotations
 
 import json
@@ -133,7 +134,9 @@ def embedded_model() -> str | None:
 
 
 @pytest.fixture(scope="package")
-def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+def lab_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabServer]:
     # Short answers keep the tiny model's turns quick; titles still come from the model.
     config = {"default_model_params": {"max_tokens": 256, "temperature": 0.8}}
     with running_lab(tmp_path_factory.mktemp("lab"), config) as server:
@@ -141,7 +144,9 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 
 @contextmanager
-def running_lab(base: Path, oui_config: dict[str, Any], log_name: str = "jupyter.log") -> Iterator[LabServer]:
+def running_lab(
+    base: Path, oui_config: dict[str, Any], log_name: str = "jupyter.log"
+) -> Iterator[LabServer]:
     """A ``jupyter lab`` in ``base`` with ``c.OuiJupyter`` settings ``oui_config``; stopped after."""
     root = base / "root"
     root.mkdir()
@@ -159,7 +164,9 @@ def running_lab(base: Path, oui_config: dict[str, Any], log_name: str = "jupyter
     token = uuid.uuid4().hex
     port = free_port()
     model = embedded_model()
-    (base / "config" / "jupyter_server_config.json").write_text(json.dumps({"OuiJupyter": oui_config}))
+    (base / "config" / "jupyter_server_config.json").write_text(
+        json.dumps({"OuiJupyter": oui_config})
+    )
     env = dict(os.environ)
     env.update(
         {
@@ -192,7 +199,9 @@ def running_lab(base: Path, oui_config: dict[str, Any], log_name: str = "jupyter
     log = log_path.open("wb")
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(root))
     url = f"http://127.0.0.1:{port}/"
-    server = LabServer(url=url, token=token, root_dir=root, process=process, log_path=log_path, model=model)
+    server = LabServer(
+        url=url, token=token, root_dir=root, process=process, log_path=log_path, model=model
+    )
     deadline = time.monotonic() + 90
     while True:
         if process.poll() is not None:
@@ -247,10 +256,16 @@ def open_lab(browser: Any, server: LabServer, path: str = "", context: Any = Non
     page.set_default_timeout(30_000)
     # A fresh workspace per page: no documents left open by earlier tests.
     workspace = f"{server.url}lab/workspaces/t{uuid.uuid4().hex[:12]}"
-    target = f"{workspace}/tree/{path}?reset&token={server.token}" if path else f"{workspace}?reset&token={server.token}"
+    target = (
+        f"{workspace}/tree/{path}?reset&token={server.token}"
+        if path
+        else f"{workspace}?reset&token={server.token}"
+    )
     page.goto(target)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-    page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+    page.evaluate(
+        "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }"
+    )
     return page
 
 
@@ -283,7 +298,9 @@ def fake_context(browser: Any, fake: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def fake_page(request: pytest.FixtureRequest, browser: Any, lab_server: LabServer, fake_context: Any) -> Iterator[Any]:
+def fake_page(
+    request: pytest.FixtureRequest, browser: Any, lab_server: LabServer, fake_context: Any
+) -> Iterator[Any]:
     page = open_lab(browser, lab_server, context=fake_context)
     yield page
     _shoot_on_failure(request, page)

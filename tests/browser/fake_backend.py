@@ -5,6 +5,7 @@ process, so the UI's own logic (streaming, stop, branches, sanitising, error dis
 checked token by token and deterministically. ``test_live.py`` runs the same flows against
 the real server and the embedded model.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,12 @@ class Turn:
 class FakeBackend:
     models: list[dict[str, Any]] = field(
         default_factory=lambda: [
-            {"id": "smollm2", "name": "SmolLM2 (embedded)", "owned_by": "llama.cpp", "connection": "local"},
+            {
+                "id": "smollm2",
+                "name": "SmolLM2 (embedded)",
+                "owned_by": "llama.cpp",
+                "connection": "local",
+            },
             {
                 "id": "gpt-x",
                 "name": "GPT X",
@@ -82,14 +88,27 @@ class FakeBackend:
                 pass
 
     # -- streaming helpers ----------------------------------------------------
-    def stream(self, turn: Turn, tokens: list[str], page: Any, delay_ms: int = 40, done: bool = True,
-               sources: list[dict[str, Any]] | None = None) -> None:
+    def stream(
+        self,
+        turn: Turn,
+        tokens: list[str],
+        page: Any,
+        delay_ms: int = 40,
+        done: bool = True,
+        sources: list[dict[str, Any]] | None = None,
+    ) -> None:
         message = self.chats[turn.chat_id]["chat"]["history"]["messages"][turn.message_id]
         for token in tokens:
             offset = len(message["content"])
             message["content"] += token
-            self.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id,
-                       "data": {"delta": token, "offset": offset}})
+            self.emit(
+                {
+                    "type": "chat:completion",
+                    "chat_id": turn.chat_id,
+                    "message_id": turn.message_id,
+                    "data": {"delta": token, "offset": offset},
+                }
+            )
             page.wait_for_timeout(delay_ms)
         if done:
             self.finish(turn, sources)
@@ -102,14 +121,27 @@ class FakeBackend:
         data: dict[str, Any] = {"done": True, "content": message["content"]}
         if sources:
             data["sources"] = sources
-        self.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id, "data": data})
+        self.emit(
+            {
+                "type": "chat:completion",
+                "chat_id": turn.chat_id,
+                "message_id": turn.message_id,
+                "data": data,
+            }
+        )
 
     def interrupt(self, turn: Turn) -> None:
         """What a restarted server does to an answer its dead predecessor left unfinished."""
         message = self.chats[turn.chat_id]["chat"]["history"]["messages"][turn.message_id]
         message.update(done=True, interrupted=True)
-        self.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id,
-                   "data": {"done": True, "content": message["content"], "interrupted": True}})
+        self.emit(
+            {
+                "type": "chat:completion",
+                "chat_id": turn.chat_id,
+                "message_id": turn.message_id,
+                "data": {"done": True, "content": message["content"], "interrupted": True},
+            }
+        )
 
     def wait_turn(self, page: Any, count: int, timeout_ms: int = 10_000) -> Turn:
         deadline = time.monotonic() + timeout_ms / 1000
@@ -155,8 +187,14 @@ class FakeBackend:
             now = int(time.time())
             chat = body["chat"]
             chat.setdefault("history", {"messages": {}, "currentId": None})
-            self.chats[chat_id] = {"id": chat_id, "title": chat.get("title", "New chat"), "chat": chat,
-                                   "created_at": now, "updated_at": now, "pinned": False}
+            self.chats[chat_id] = {
+                "id": chat_id,
+                "title": chat.get("title", "New chat"),
+                "chat": chat,
+                "created_at": now,
+                "updated_at": now,
+                "pinned": False,
+            }
             return 200, self.chats[chat_id]
         m = re.fullmatch(r"v1/chats/([0-9a-f]+)(/pin)?", path)
         if m:
@@ -201,28 +239,58 @@ class FakeBackend:
             answer.update(done=False)
             answer.pop("interrupted", None)
             self.turns.append(Turn(body["chat_id"], parent, None, body))
-            return 200, {"task_id": _id(), "chat_id": body["chat_id"], "message_id": parent,
-                         "user_message_id": answer["parentId"]}
+            return 200, {
+                "task_id": _id(),
+                "chat_id": body["chat_id"],
+                "message_id": parent,
+                "user_message_id": answer["parentId"],
+            }
         if body.get("regenerate"):
             user_id = parent
         else:
             user_id = _id()
-            messages[user_id] = {"id": user_id, "parentId": parent, "childrenIds": [], "role": "user",
-                                 "content": body["messages"][-1]["content"], "timestamp": now}
+            messages[user_id] = {
+                "id": user_id,
+                "parentId": parent,
+                "childrenIds": [],
+                "role": "user",
+                "content": body["messages"][-1]["content"],
+                "timestamp": now,
+            }
             if parent:
                 messages[parent]["childrenIds"].append(user_id)
         answer_id = _id()
-        messages[answer_id] = {"id": answer_id, "parentId": user_id, "childrenIds": [], "role": "assistant",
-                               "content": "", "model": body["model"], "done": False, "timestamp": now}
+        messages[answer_id] = {
+            "id": answer_id,
+            "parentId": user_id,
+            "childrenIds": [],
+            "role": "assistant",
+            "content": "",
+            "model": body["model"],
+            "done": False,
+            "timestamp": now,
+        }
         messages[user_id]["childrenIds"].append(answer_id)
         history["currentId"] = answer_id
         chat["updated_at"] = now
-        self.turns.append(Turn(body["chat_id"], answer_id, None if body.get("regenerate") else user_id, body))
-        return 200, {"task_id": _id(), "chat_id": body["chat_id"], "message_id": answer_id,
-                     "user_message_id": user_id}
+        self.turns.append(
+            Turn(body["chat_id"], answer_id, None if body.get("regenerate") else user_id, body)
+        )
+        return 200, {
+            "task_id": _id(),
+            "chat_id": body["chat_id"],
+            "message_id": answer_id,
+            "user_message_id": user_id,
+        }
 
     def _stop(self, chat_id: str) -> None:
         self.stops.append(chat_id)
-        for message in self.chats.get(chat_id, {}).get("chat", {}).get("history", {}).get("messages", {}).values():
+        for message in (
+            self.chats.get(chat_id, {})
+            .get("chat", {})
+            .get("history", {})
+            .get("messages", {})
+            .values()
+        ):
             message["done"] = True
         self.emit({"type": "chat:tasks:cancel", "chat_id": chat_id, "data": {}})

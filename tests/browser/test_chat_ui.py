@@ -1,6 +1,7 @@
 """The chat UI against a scripted backend (see fake_backend.py): streaming token by token,
 stop, regenerate and branches, edit-and-resend, server errors, sanitising, code blocks into a
 notebook, citations into a notebook cell, settings."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ def answers(sidebar: Any) -> Any:
     return sidebar.locator(".jp-OuiMessage[data-role='assistant']")
 
 
-def test_streams_token_by_token_without_rerendering_the_chat(fake_page: Any, fake: FakeBackend) -> None:
+def test_streams_token_by_token_without_rerendering_the_chat(
+    fake_page: Any, fake: FakeBackend
+) -> None:
     page = fake_page
     sidebar = start_chat(page, "Count to twenty")
     turn = fake.wait_turn(page, 1)
@@ -164,8 +167,14 @@ def test_server_error_is_readable_in_the_chat(fake_page: Any, fake: FakeBackend)
     box.fill("Again")
     box.press("Enter")
     turn = fake.wait_turn(page, 1)
-    fake.emit({"type": "chat:completion", "chat_id": turn.chat_id, "message_id": turn.message_id,
-               "data": {"error": {"content": "context length exceeded"}, "done": True}})
+    fake.emit(
+        {
+            "type": "chat:completion",
+            "chat_id": turn.chat_id,
+            "message_id": turn.message_id,
+            "data": {"error": {"content": "context length exceeded"}, "done": True},
+        }
+    )
     sidebar.get_by_text("Error: context length exceeded").wait_for()
     screenshot(page, "06-error")
 
@@ -176,9 +185,9 @@ def test_model_output_is_sanitised(fake_page: Any, fake: FakeBackend) -> None:
     sidebar = start_chat(page, "Show me HTML")
     turn = fake.wait_turn(page, 1)
     evil = (
-        "Here:\n\n<img src=x onerror=\"window.__xss = 1\">\n\n<script>window.__xss = 2</script>\n\n"
-        "<a href=\"javascript:window.__xss=3\">link</a> <svg onload=\"window.__xss=4\"></svg>\n\n"
-        "<iframe src=\"javascript:parent.__xss=5\"></iframe>\n\nThe end, **bold**."
+        'Here:\n\n<img src=x onerror="window.__xss = 1">\n\n<script>window.__xss = 2</script>\n\n'
+        '<a href="javascript:window.__xss=3">link</a> <svg onload="window.__xss=4"></svg>\n\n'
+        '<iframe src="javascript:parent.__xss=5"></iframe>\n\nThe end, **bold**.'
     )
     fake.stream(turn, [evil[:40], evil[40:]], page)
     answer = answers(sidebar).last
@@ -195,21 +204,33 @@ def test_model_output_is_sanitised(fake_page: Any, fake: FakeBackend) -> None:
 def _notebook(server: LabServer, name: str, cells: list[str]) -> None:
     nb = {
         "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {}, "outputs": [],
-             "source": src}
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": src,
+            }
             for i, src in enumerate(cells)
         ],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
     (server.root_dir / name).write_text(json.dumps(nb))
 
 
-def test_code_block_insert_and_run_in_notebook(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+def test_code_block_insert_and_run_in_notebook(
+    fake_page: Any, fake: FakeBackend, lab_server: LabServer
+) -> None:
     page = fake_page
     _notebook(lab_server, "run_here.ipynb", ["x = 6"])
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'run_here.ipynb'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'run_here.ipynb'})"
+    )
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for()
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
@@ -223,27 +244,46 @@ def test_code_block_insert_and_run_in_notebook(fake_page: Any, fake: FakeBackend
     screenshot(page, "08-code-actions")
     actions.get_by_role("button", name="Run").click()
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
-    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length === 2")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length === 2"
+    )
     assert "print(6 * 7)" in cells.nth(1).locator(".jp-InputArea").inner_text()
     cells.nth(1).locator(".jp-OutputArea-output").get_by_text("42").wait_for(timeout=60_000)
     # Insert (no run) and replace.
     actions.get_by_role("button", name="Insert").click()
-    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length === 3")
-    page.evaluate("() => window.jupyterapp.commands.execute('oui-jupyter:replace-active-cell', {code: 'y = 1'})")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length === 3"
+    )
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('oui-jupyter:replace-active-cell', {code: 'y = 1'})"
+    )
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource() === 'y = 1'"
     )
     screenshot(page, "09-code-inserted")
 
 
-def test_citation_opens_the_notebook_at_the_cell(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+def test_citation_opens_the_notebook_at_the_cell(
+    fake_page: Any, fake: FakeBackend, lab_server: LabServer
+) -> None:
     page = fake_page
     _notebook(lab_server, "cited.ipynb", [f"# cell {i}\nvalue_{i} = {i}" for i in range(30)])
     sidebar = start_chat(page, "Where is value_25?")
     turn = fake.wait_turn(page, 1)
-    fake.stream(turn, ["It is set in cell 26 [1]."], page,
-                sources=[{"source": "cited.ipynb", "cell": 25, "cell_id": "cell-25", "snippet": "value_25 = 25",
-                          "score": 0.9}])
+    fake.stream(
+        turn,
+        ["It is set in cell 26 [1]."],
+        page,
+        sources=[
+            {
+                "source": "cited.ipynb",
+                "cell": 25,
+                "cell_id": "cell-25",
+                "snippet": "value_25 = 25",
+                "score": 0.9,
+            }
+        ],
+    )
     chip = sidebar.locator(".jp-OuiCitation")
     chip.wait_for()
     assert "cited.ipynb · cell 26" in chip.inner_text()
@@ -253,11 +293,15 @@ def test_citation_opens_the_notebook_at_the_cell(fake_page: Any, fake: FakeBacke
         "() => window.jupyterapp.shell.currentWidget?.context?.path === 'cited.ipynb'"
         " && window.jupyterapp.shell.currentWidget.content.activeCellIndex === 25"
     )
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active").get_by_text("value_25 = 25").wait_for()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active").get_by_text(
+        "value_25 = 25"
+    ).wait_for()
     screenshot(page, "11-citation-opened")
 
 
-def test_model_picker_greys_out_unavailable_and_remembers_per_chat(fake_page: Any, fake: FakeBackend) -> None:
+def test_model_picker_greys_out_unavailable_and_remembers_per_chat(
+    fake_page: Any, fake: FakeBackend
+) -> None:
     page = fake_page
     sidebar = start_chat(page, "hi")
     turn = fake.wait_turn(page, 1)
@@ -275,30 +319,55 @@ def test_index_progress_bar(fake_page: Any, fake: FakeBackend) -> None:
     page = fake_page
     sidebar = open_sidebar(page)
     page.wait_for_function("() => true")
-    fake.emit({"type": "index:progress", "data": {"files_done": 3, "files_total": 10, "chunks_embedded": 40,
-                                                   "chunks_total": 100}})
+    fake.emit(
+        {
+            "type": "index:progress",
+            "data": {
+                "files_done": 3,
+                "files_total": 10,
+                "chunks_embedded": 40,
+                "chunks_total": 100,
+            },
+        }
+    )
     bar = sidebar.locator(".jp-OuiIndexProgress")
     bar.wait_for(state="visible")
     assert "3/10 files" in bar.inner_text()
     assert abs(bar.locator("progress").evaluate("p => p.value") - 0.4) < 1e-6  # 40 of 100 chunks
     assert "(40%)" in bar.inner_text()
     screenshot(page, "12-index-progress")
-    fake.emit({"type": "index:progress", "data": {"files_done": 10, "files_total": 10, "chunks_embedded": 100,
-                                                   "chunks_total": 100, "done": True}})
+    fake.emit(
+        {
+            "type": "index:progress",
+            "data": {
+                "files_done": 10,
+                "files_total": 10,
+                "chunks_embedded": 100,
+                "chunks_total": 100,
+                "done": True,
+            },
+        }
+    )
     bar.wait_for(state="hidden")
 
 
-def test_explain_this_error_sends_the_cell_and_traceback(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+def test_explain_this_error_sends_the_cell_and_traceback(
+    fake_page: Any, fake: FakeBackend, lab_server: LabServer
+) -> None:
     page = fake_page
     _notebook(lab_server, "broken.ipynb", ["numbers = [1, 2]\nnumbers[0] / 0"])
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'broken.ipynb'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'broken.ipynb'})"
+    )
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
         timeout=60_000,
     )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
     cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first
-    cell.locator(".jp-OutputArea-output").get_by_text("ZeroDivisionError").first.wait_for(timeout=60_000)
+    cell.locator(".jp-OutputArea-output").get_by_text("ZeroDivisionError").first.wait_for(
+        timeout=60_000
+    )
     # The context menu offers the commands on a cell with an error.
     cell.locator(".jp-InputArea-editor").click(button="right")
     menu = page.locator(".lm-Menu")
@@ -315,10 +384,14 @@ def test_explain_this_error_sends_the_cell_and_traceback(fake_page: Any, fake: F
     open_sidebar(page).get_by_text("You divided by zero.").wait_for()
 
 
-def test_ask_about_this_cell_adds_context_to_the_next_message(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+def test_ask_about_this_cell_adds_context_to_the_next_message(
+    fake_page: Any, fake: FakeBackend, lab_server: LabServer
+) -> None:
     page = fake_page
     _notebook(lab_server, "ask.ipynb", ["total = sum(range(10))"])
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'ask.ipynb'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'ask.ipynb'})"
+    )
     cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first
     cell.wait_for()
     cell.locator(".jp-InputArea-editor").click(button="right")
@@ -337,10 +410,18 @@ def test_ask_about_this_cell_adds_context_to_the_next_message(fake_page: Any, fa
     assert not sidebar.locator(".jp-OuiComposer-chips .jp-OuiChip").count()
 
 
-def test_ask_about_selection_sends_only_the_selected_text(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+def test_ask_about_selection_sends_only_the_selected_text(
+    fake_page: Any, fake: FakeBackend, lab_server: LabServer
+) -> None:
     page = fake_page
-    _notebook(lab_server, "select.ipynb", ["total = sum(range(10))\nleft_alone = 'not part of the question'"])
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'select.ipynb'})")
+    _notebook(
+        lab_server,
+        "select.ipynb",
+        ["total = sum(range(10))\nleft_alone = 'not part of the question'"],
+    )
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'select.ipynb'})"
+    )
     line = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-line").first
     line.wait_for()
     line.click()
@@ -361,7 +442,9 @@ def test_ask_about_selection_sends_only_the_selected_text(fake_page: Any, fake: 
     assert "left_alone" not in content
 
 
-def test_send_with_shift_enter_setting(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+def test_send_with_shift_enter_setting(
+    fake_page: Any, fake: FakeBackend, lab_server: LabServer
+) -> None:
     page = fake_page
 
     def put(raw: str) -> None:
@@ -377,7 +460,9 @@ def test_send_with_shift_enter_setting(fake_page: Any, fake: FakeBackend, lab_se
     try:
         page.reload()
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+        page.evaluate(
+            "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }"
+        )
         sidebar = open_sidebar(page)
         sidebar.get_by_role("button", name="New chat").click()
         box = sidebar.get_by_role("textbox", name="Message")
@@ -394,7 +479,9 @@ def test_send_with_shift_enter_setting(fake_page: Any, fake: FakeBackend, lab_se
         put("{}")
 
 
-def test_attach_by_upload_and_by_drag_from_the_file_browser(fake_page: Any, fake: FakeBackend, lab_server: LabServer) -> None:
+def test_attach_by_upload_and_by_drag_from_the_file_browser(
+    fake_page: Any, fake: FakeBackend, lab_server: LabServer
+) -> None:
     page = fake_page
     (lab_server.root_dir / "notes_for_chat.txt").write_text("The meeting is on Tuesday.\n")
     sidebar = open_sidebar(page)

@@ -8,6 +8,7 @@ workspace file (its name and text, through search). They are shown by ``%%chat``
 sidebar. Kernel outputs are trusted in JupyterLab (no sanitizer), so any raw HTML that got
 through would run in the Jupyter origin.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def payloads(exfil: str) -> list[str]:
         f"<script>{MARK}</script>",
         f'<img src=x onerror="{MARK}">',
         f'<details open ontoggle="{MARK}"><summary>s</summary></details>',
-        f"<svg><animate onbegin=\"{MARK}\" attributeName=x dur=1s></animate></svg>",
+        f'<svg><animate onbegin="{MARK}" attributeName=x dur=1s></animate></svg>',
         f'<a href="javascript:{MARK}">raw link</a>',
         f"[md link](javascript:{MARK})",
         f"[md link2](JaVaScRiPt:{MARK})",
@@ -68,7 +69,9 @@ def exfil() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def hostile_lab(tmp_path_factory: pytest.TempPathFactory, exfil: str) -> Iterator[tuple[LabServer, dict[str, str]]]:
+def hostile_lab(
+    tmp_path_factory: pytest.TempPathFactory, exfil: str
+) -> Iterator[tuple[LabServer, dict[str, str]]]:
     upstream = ScriptedOpenAI().start()
     text = "Here you go:\n\n" + "\n\n".join(payloads(exfil))
     upstream.replies["hostile"] = text
@@ -91,18 +94,47 @@ def _plant(server: LabServer, exfil: str, text: str) -> dict[str, str]:
     """The hostile chat, custom model and workspace file; the notebook that shows them all."""
     title = f'<img src=x onerror="{MARK}"> title'
     messages = {
-        "u1": {"id": "u1", "parentId": None, "childrenIds": ["a1"], "role": "user",
-               "content": f"<script>{MARK}</script> question", "timestamp": 1_700_000_000},
-        "a1": {"id": "a1", "parentId": "u1", "childrenIds": [], "role": "assistant", "model": "fast",
-               "content": text, "timestamp": 1_700_000_001, "done": True},
+        "u1": {
+            "id": "u1",
+            "parentId": None,
+            "childrenIds": ["a1"],
+            "role": "user",
+            "content": f"<script>{MARK}</script> question",
+            "timestamp": 1_700_000_000,
+        },
+        "a1": {
+            "id": "a1",
+            "parentId": "u1",
+            "childrenIds": [],
+            "role": "assistant",
+            "model": "fast",
+            "content": text,
+            "timestamp": 1_700_000_001,
+            "done": True,
+        },
     }
-    chat = server.api("POST", "oui/api/v1/chats/new", {
-        "chat": {"title": title, "models": ["fast"], "history": {"messages": messages, "currentId": "a1"}},
-    })
-    server.api("POST", "oui/api/v1/models/create", {
-        "id": "hostile-model", "name": f'<img src=x onerror="{MARK}">', "base_model_id": "fast",
-        "params": {}, "meta": {"description": f"<script>{MARK}</script>"},
-    })
+    chat = server.api(
+        "POST",
+        "oui/api/v1/chats/new",
+        {
+            "chat": {
+                "title": title,
+                "models": ["fast"],
+                "history": {"messages": messages, "currentId": "a1"},
+            },
+        },
+    )
+    server.api(
+        "POST",
+        "oui/api/v1/models/create",
+        {
+            "id": "hostile-model",
+            "name": f'<img src=x onerror="{MARK}">',
+            "base_model_id": "fast",
+            "params": {},
+            "meta": {"description": f"<script>{MARK}</script>"},
+        },
+    )
     (server.root_dir / "pwned notes.md").write_text(
         "# pwned notes\n\n" + "\n\n".join(payloads(exfil)) + "\n\nThe pwned marmalade report.\n"
     )
@@ -117,10 +149,18 @@ def _plant(server: LabServer, exfil: str, text: str) -> dict[str, str]:
     ]
     notebook = {
         "cells": [
-            {"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}
+            {
+                "cell_type": "code",
+                "source": source,
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+            }
             for source in cells
         ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -158,7 +198,9 @@ OUTPUTS = ".jp-OutputArea-output"
 SIDEBAR = "#oui-jupyter-sidebar"
 
 
-def test_hostile_text_runs_nothing_and_fetches_nothing(browser: Any, hostile_lab: tuple[LabServer, dict[str, str]]) -> None:
+def test_hostile_text_runs_nothing_and_fetches_nothing(
+    browser: Any, hostile_lab: tuple[LabServer, dict[str, str]]
+) -> None:
     server, ids = hostile_lab
     _wait_for_index(server)
     _Exfil.hits.clear()
@@ -189,13 +231,17 @@ def test_hostile_text_runs_nothing_and_fetches_nothing(browser: Any, hostile_lab
 
         # The sidebar: the imported chat, and the answer of the chat the %%chat cell made.
         sidebar = open_sidebar(page)
-        sidebar.locator(f".jp-OuiChatList-item[data-chat-id='{ids['chat_id']}'] .jp-OuiChatList-open").click()
+        sidebar.locator(
+            f".jp-OuiChatList-item[data-chat-id='{ids['chat_id']}'] .jp-OuiChatList-open"
+        ).click()
         message = sidebar.locator(".jp-OuiMessage[data-role='assistant']").last
         message.get_by_text("Here you go").wait_for(timeout=30_000)
         held = message.locator(".jp-OuiRemoteImage")
         held.first.wait_for(timeout=30_000)
         page.wait_for_timeout(1_000)  # anything the page would fetch or run has had its chance
-        sidebar_found = page.evaluate(ACTIVE_NODES, f"{SIDEBAR} .jp-OuiMessage, {SIDEBAR} .jp-OuiChatList")
+        sidebar_found = page.evaluate(
+            ACTIVE_NODES, f"{SIDEBAR} .jp-OuiMessage, {SIDEBAR} .jp-OuiChatList"
+        )
         pwned = page.evaluate("window.__pwned ?? 0")
         fetched = list(_Exfil.hits)
         screenshot(page, "hostile-outputs")

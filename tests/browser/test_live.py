@@ -3,6 +3,7 @@
 SmolLM2-135M is tiny: these tests assert protocol and structure (text appears token by token,
 stops, branches, citations open the right cell), never what the model says.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,14 +44,21 @@ def long_model(lab_server: LabServer) -> str:
     except urllib.error.HTTPError as error:
         if error.code != 404:
             raise
-        lab_server.api("POST", "oui/api/v1/models/create", {
-            "id": model_id,
-            "name": "SmolLM2 (never stops)",
-            "base_model_id": lab_server.model,
-            "params": {"max_tokens": LONG_ANSWER_TOKENS, "temperature": 0.8,
-                       "logit_bias": {token: -100 for token in SMOLLM2_EOG_TOKENS}},
-            "meta": {"description": "browser tests: answers that run to max_tokens"},
-        })
+        lab_server.api(
+            "POST",
+            "oui/api/v1/models/create",
+            {
+                "id": model_id,
+                "name": "SmolLM2 (never stops)",
+                "base_model_id": lab_server.model,
+                "params": {
+                    "max_tokens": LONG_ANSWER_TOKENS,
+                    "temperature": 0.8,
+                    "logit_bias": {token: -100 for token in SMOLLM2_EOG_TOKENS},
+                },
+                "meta": {"description": "browser tests: answers that run to max_tokens"},
+            },
+        )
     return model_id
 
 
@@ -72,7 +80,9 @@ def send(sidebar: Any, text: str) -> None:
     box.press("Enter")
 
 
-def new_chat(page: Any, server: LabServer, text: str, workspace: bool = False, model: str | None = None) -> Any:
+def new_chat(
+    page: Any, server: LabServer, text: str, workspace: bool = False, model: str | None = None
+) -> Any:
     sidebar = open_sidebar(page)
     sidebar.get_by_role("button", name="New chat").click()
     choose_model(sidebar, model or server.model or "")
@@ -142,8 +152,12 @@ def test_streamed_answer_appears_token_by_token(lab_page: Any, lab_server: LabSe
 
 def test_stop_generation(lab_page: Any, lab_server: LabServer, long_model: str) -> None:
     page = lab_page
-    sidebar = new_chat(page, lab_server, "Write a very long essay about the history of the river Thames.",
-                       model=long_model)
+    sidebar = new_chat(
+        page,
+        lab_server,
+        "Write a very long essay about the history of the river Thames.",
+        model=long_model,
+    )
     page.wait_for_selector(STREAMING, timeout=60_000)
     page.wait_for_function(
         "() => { const m = document.querySelector('#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming');"
@@ -157,7 +171,9 @@ def test_stop_generation(lab_page: Any, lab_server: LabServer, long_model: str) 
     assert answer_text(sidebar) == stopped, "text kept coming after stop"
     sidebar.get_by_role("button", name="Send message").wait_for(state="visible")
     chat = lab_server.api("GET", f"oui/api/v1/chats/{current_chat_id(page)}")
-    answer = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
+    answer = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][
+        0
+    ]
     assert answer.get("done") is True
     # Stopped for real on the server: the saved answer no longer grows, far short of max_tokens.
     page.wait_for_timeout(1500)
@@ -208,7 +224,9 @@ def test_two_tabs_stay_in_sync(browser: Any, lab_server: LabServer) -> None:
         chat_id = current_chat_id(first)
         second = open_lab(browser, lab_server, context=context)
         sidebar_b = open_sidebar(second)
-        sidebar_b.locator(f".jp-OuiChatList-item[data-chat-id='{chat_id}'] .jp-OuiChatList-open").click()
+        sidebar_b.locator(
+            f".jp-OuiChatList-item[data-chat-id='{chat_id}'] .jp-OuiChatList-open"
+        ).click()
         sidebar_b.locator(".jp-OuiMessage[data-role='assistant']").first.wait_for()
         # A new turn from tab A streams into tab B too.
         send(sidebar_a, "And now say goodbye.")
@@ -218,15 +236,22 @@ def test_two_tabs_stay_in_sync(browser: Any, lab_server: LabServer) -> None:
         second.wait_for_timeout(1000)
         assert sidebar_b.locator(".jp-OuiMessage[data-role='assistant']").count() == 2
         assert answer_text(sidebar_b) == answer_text(sidebar_a)
-        assert sidebar_b.locator(".jp-OuiMessage[data-role='user']").last.inner_text().find("goodbye") >= 0
+        assert (
+            sidebar_b.locator(".jp-OuiMessage[data-role='user']").last.inner_text().find("goodbye")
+            >= 0
+        )
         screenshot(second, "live-05-second-tab")
     finally:
         context.close()
 
 
-def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer, long_model: str) -> None:
+def test_refresh_mid_stream_keeps_streaming(
+    lab_page: Any, lab_server: LabServer, long_model: str
+) -> None:
     page = lab_page
-    new_chat(page, lab_server, "Write a long poem about the sea, with many verses.", model=long_model)
+    new_chat(
+        page, lab_server, "Write a long poem about the sea, with many verses.", model=long_model
+    )
     page.wait_for_function(
         "() => { const m = document.querySelector('#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming');"
         " return m && m.querySelector('.jp-OuiMessage-body').innerText.length > 10; }",
@@ -235,21 +260,31 @@ def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer
     chat_id = current_chat_id(page)
     page.reload()
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-    page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+    page.evaluate(
+        "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }"
+    )
     sidebar = open_sidebar(page)
     answer = last_answer(sidebar)
     answer.wait_for(timeout=30_000)
     chat = lab_server.api("GET", f"oui/api/v1/chats/{chat_id}")
     saved = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
     # The long model cannot have finished yet: the test below always has a stream to resume.
-    assert saved.get("done") is False, f"the answer ended before the page came back ({len(saved['content'])} chars)"
+    assert saved.get("done") is False, (
+        f"the answer ended before the page came back ({len(saved['content'])} chars)"
+    )
     body = "#oui-jupyter-sidebar .jp-OuiMessage.jp-mod-streaming .jp-OuiMessage-body"
-    page.wait_for_function(f"() => document.querySelector('{body}')?.innerText.length > 0", timeout=30_000)
+    page.wait_for_function(
+        f"() => document.querySelector('{body}')?.innerText.length > 0", timeout=30_000
+    )
     shown = len(page.locator(body).inner_text())
-    assert shown >= len(saved["content"].strip()) * 0.5, "the partial answer was not shown after the refresh"
+    assert shown >= len(saved["content"].strip()) * 0.5, (
+        "the partial answer was not shown after the refresh"
+    )
     # ...and it keeps growing over the new socket.
     page.wait_for_function(
-        f"(n) => (document.querySelector('{body}')?.innerText.length ?? 0) > n + 40", arg=shown, timeout=60_000
+        f"(n) => (document.querySelector('{body}')?.innerText.length ?? 0) > n + 40",
+        arg=shown,
+        timeout=60_000,
     )
     screenshot(page, "live-06-after-refresh")
     # Stop it (the long model would run ~1,200 tokens); the shown answer is then the saved one.
@@ -257,14 +292,18 @@ def test_refresh_mid_stream_keeps_streaming(lab_page: Any, lab_server: LabServer
     wait_done(page, 30_000)
     page.wait_for_timeout(1000)
     final = lab_server.api("GET", f"oui/api/v1/chats/{chat_id}")
-    saved = [m for m in final["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
+    saved = [m for m in final["chat"]["history"]["messages"].values() if m["role"] == "assistant"][
+        0
+    ]
     assert saved.get("done") is True
     # The same chat opened afresh (rendered from the server's copy) reads the same, word for word.
     resumed = answer_text(sidebar)
     assert len(resumed) > shown
     page.reload()
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-    page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+    page.evaluate(
+        "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }"
+    )
     sidebar = open_sidebar(page)  # the sidebar comes back on the chat it showed
     assert current_chat_id(page) == chat_id
     last_answer(sidebar).locator(".jp-OuiMessage-markdown:not([hidden])").wait_for()
@@ -296,9 +335,13 @@ def test_a_lost_delta_is_read_again_while_the_answer_streams(
     try:
         context.route_web_socket(re.compile(r".*/oui/api/events.*"), drop_one_delta)
         page = open_lab(browser, lab_server, context=context)
-        sidebar = new_chat(page, lab_server, "Write a long story about a lighthouse keeper.", model=long_model)
+        sidebar = new_chat(
+            page, lab_server, "Write a long story about a lighthouse keeper.", model=long_model
+        )
         body = f"{STREAMING} .jp-OuiMessage-body"
-        page.wait_for_function(f"() => document.querySelector('{body}')?.innerText.length > 10", timeout=60_000)
+        page.wait_for_function(
+            f"() => document.querySelector('{body}')?.innerText.length > 10", timeout=60_000
+        )
         deadline = time.monotonic() + 30
         while not dropped and time.monotonic() < deadline:
             page.wait_for_timeout(50)
@@ -306,19 +349,25 @@ def test_a_lost_delta_is_read_again_while_the_answer_streams(
         lost_end = dropped[0]["offset"] + len(dropped[0]["delta"])
         # Past the lost text, and still streaming (the long model runs ~1,200 tokens).
         page.wait_for_function(
-            f"(n) => (document.querySelector('{body}')?.innerText.length ?? 0) > n + 40", arg=lost_end, timeout=60_000
+            f"(n) => (document.querySelector('{body}')?.innerText.length ?? 0) > n + 40",
+            arg=lost_end,
+            timeout=60_000,
         )
         sidebar.get_by_role("button", name="Stop generating").click()
         wait_done(page, 30_000)
         page.wait_for_timeout(1000)
         chat = lab_server.api("GET", f"oui/api/v1/chats/{current_chat_id(page)}")
-        saved = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
+        saved = [
+            m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"
+        ][0]
         assert saved.get("done") is True and dropped[0]["delta"] in saved["content"]
         # What the page shows is the saved answer: the same as the chat rendered afresh.
         shown = answer_text(sidebar)
         page.reload()
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
+        page.evaluate(
+            "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }"
+        )
         sidebar = open_sidebar(page)
         last_answer(sidebar).locator(".jp-OuiMessage-markdown:not([hidden])").wait_for()
         assert answer_text(sidebar) == shown
@@ -332,15 +381,38 @@ def _put_chat(server: LabServer, title: str, answer: str) -> str:
     history = {
         "currentId": answer_id,
         "messages": {
-            user_id: {"id": user_id, "parentId": None, "childrenIds": [answer_id], "role": "user",
-                      "content": "Show me", "timestamp": int(time.time())},
-            answer_id: {"id": answer_id, "parentId": user_id, "childrenIds": [], "role": "assistant",
-                        "content": answer, "model": server.model, "done": True, "timestamp": int(time.time())},
+            user_id: {
+                "id": user_id,
+                "parentId": None,
+                "childrenIds": [answer_id],
+                "role": "user",
+                "content": "Show me",
+                "timestamp": int(time.time()),
+            },
+            answer_id: {
+                "id": answer_id,
+                "parentId": user_id,
+                "childrenIds": [],
+                "role": "assistant",
+                "content": answer,
+                "model": server.model,
+                "done": True,
+                "timestamp": int(time.time()),
+            },
         },
     }
-    chat = server.api("POST", "oui/api/v1/chats/new", {"chat": {"title": title, "models": [server.model],
-                                                               "history": history,
-                                                               "messages": list(history["messages"].values())}})
+    chat = server.api(
+        "POST",
+        "oui/api/v1/chats/new",
+        {
+            "chat": {
+                "title": title,
+                "models": [server.model],
+                "history": history,
+                "messages": list(history["messages"].values()),
+            }
+        },
+    )
     return str(chat["id"])
 
 
@@ -359,14 +431,16 @@ def test_stored_xss_in_an_answer_runs_nothing(lab_page: Any, lab_server: LabServ
     page = lab_page
     page.evaluate("() => { window.__xss = 0; }")
     evil = (
-        "Careful:\n\n<img src=x onerror=\"window.__xss = 1\">\n\n<script>window.__xss = 2</script>\n\n"
-        "<a href=\"javascript:window.__xss=3\">click</a>\n\n<svg><script>window.__xss=4</script></svg>\n\n"
+        'Careful:\n\n<img src=x onerror="window.__xss = 1">\n\n<script>window.__xss = 2</script>\n\n'
+        '<a href="javascript:window.__xss=3">click</a>\n\n<svg><script>window.__xss=4</script></svg>\n\n'
         "Done **here**."
     )
     chat_id = _put_chat(lab_server, "XSS probe", evil)
     page.reload()
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-    page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; window.__xss = 0; }")
+    page.evaluate(
+        "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; window.__xss = 0; }"
+    )
     sidebar = _open_chat(page, chat_id)
     answer = last_answer(sidebar)
     answer.locator(".jp-OuiMessage-markdown strong").wait_for()
@@ -380,13 +454,28 @@ def test_stored_xss_in_an_answer_runs_nothing(lab_page: Any, lab_server: LabServ
 
 def test_insert_code_block_into_notebook_and_run(lab_page: Any, lab_server: LabServer) -> None:
     page = lab_page
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "c0", "metadata": {}, "outputs": [],
-                     "source": "base = 40"}],
-          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "c0",
+                "metadata": {},
+                "outputs": [],
+                "source": "base = 40",
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (lab_server.root_dir / "live_run.ipynb").write_text(json.dumps(nb))
     chat_id = _put_chat(lab_server, "Code", "Try:\n\n```python\nprint(base + 2)\n```\n")
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'live_run.ipynb'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'live_run.ipynb'})"
+    )
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
         timeout=60_000,
@@ -396,8 +485,12 @@ def test_insert_code_block_into_notebook_and_run(lab_page: Any, lab_server: LabS
     sidebar = _open_chat(page, chat_id)
     last_answer(sidebar).locator(".jp-OuiCodeActions").get_by_role("button", name="Run").click()
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
-    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length >= 2")
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").get_by_text("42").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length >= 2"
+    )
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").get_by_text(
+        "42"
+    ).wait_for(timeout=60_000)
     assert "print(base + 2)" in cells.nth(1).locator(".jp-InputArea").inner_text()
     screenshot(page, "live-08-code-run")
 
@@ -406,20 +499,39 @@ def test_citation_opens_the_cited_cell(lab_page: Any, lab_server: LabServer) -> 
     page = lab_page
     cells = [f"# step {i}\nresult_{i} = {i} * 2" for i in range(12)]
     cells[9] = "# The secret launch code of the zebra project\nzebra_launch_code = 'ZX-9147'"
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"k{i}", "metadata": {}, "outputs": [],
-                     "source": src} for i, src in enumerate(cells)],
-          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"k{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": src,
+            }
+            for i, src in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (lab_server.root_dir / "zebra.ipynb").write_text(json.dumps(nb))
     lab_server.api("GET", "oui/api/v1/retrieval/status")  # the retrieval routes are there
     deadline = time.monotonic() + 180
     while True:
-        hits = lab_server.api("POST", "oui/api/v1/retrieval/query/collection",
-                              {"collection_names": ["workspace"], "query": "zebra launch code", "k": 3})
+        hits = lab_server.api(
+            "POST",
+            "oui/api/v1/retrieval/query/collection",
+            {"collection_names": ["workspace"], "query": "zebra launch code", "k": 3},
+        )
         if any(m.get("source") == "zebra.ipynb" for m in (hits.get("metadatas") or [[]])[0]):
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"zebra.ipynb was not indexed in time: {lab_server.api('GET', 'oui/api/v1/retrieval/status')}")
+            pytest.fail(
+                f"zebra.ipynb was not indexed in time: {lab_server.api('GET', 'oui/api/v1/retrieval/status')}"
+            )
         time.sleep(1)
     sidebar = new_chat(page, lab_server, "What is the zebra launch code?", workspace=True)
     page.wait_for_selector(STREAMING, timeout=60_000)
@@ -433,5 +545,7 @@ def test_citation_opens_the_cited_cell(lab_page: Any, lab_server: LabServer) -> 
         " && window.jupyterapp.shell.currentWidget.content.activeCellIndex === 9",
         timeout=30_000,
     )
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active").get_by_text("zebra_launch_code").wait_for()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active").get_by_text(
+        "zebra_launch_code"
+    ).wait_for()
     screenshot(page, "live-10-citation-opened")

@@ -1,4 +1,5 @@
 """The sidebar loads in Lab, opens by command, icon and shortcut, and lists chats."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,7 +40,9 @@ def test_new_chat_view_has_model_picker_and_composer(lab_page: Any, lab_server: 
 
 def test_dark_theme_and_keyboard_reachability(lab_page: Any) -> None:
     page = lab_page
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+    )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     # Let Lab settle (theme CSS, launcher) first: under load it may still move focus to the
     # main area, which would race the keyboard steps below.
@@ -58,7 +61,11 @@ def test_dark_theme_and_keyboard_reachability(lab_page: Any) -> None:
     assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "New chat"
     page.keyboard.press("Enter")
     sidebar.get_by_role("textbox", name="Message").wait_for(state="visible")
-    page.wait_for_function("() => document.activeElement?.getAttribute('aria-label') === 'Message'", timeout=2000)
+    page.wait_for_function(
+        "() => document.activeElement?.getAttribute('aria-label') === 'Message'", timeout=2000
+    )
     screenshot(page, "14-dark-theme")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})"
+    )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")

@@ -1,4 +1,5 @@
 """Fixtures of the chat tests: a chat to talk in, WebSockets as alice or bob."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +10,9 @@ import pytest
 @pytest.fixture
 def new_chat(api: Any) -> Any:
     async def make(user: str = "alice", model: str = "smollm2") -> str:
-        r = await api("POST", "v1/chats/new", {"chat": {"title": "New Chat", "models": [model]}}, user=user)
+        r = await api(
+            "POST", "v1/chats/new", {"chat": {"title": "New Chat", "models": [model]}}, user=user
+        )
         assert r.code == 200, r.body
         return r.json()["id"]
 
@@ -19,7 +22,9 @@ def new_chat(api: Any) -> Any:
 @pytest.fixture
 def ws_connect(jp_ws_fetch: Any) -> Any:
     async def connect(user: str = "alice") -> Any:
-        return await jp_ws_fetch("oui", "api", "events", headers={"Authorization": f"token {user}-token"})
+        return await jp_ws_fetch(
+            "oui", "api", "events", headers={"Authorization": f"token {user}-token"}
+        )
 
     return connect
 

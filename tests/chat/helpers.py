@@ -1,4 +1,5 @@
 """Helpers for the chat tests: SSE parsing and WebSocket frames."""
+
 from __future__ import annotations
 
 import asyncio
@@ -55,7 +56,6 @@ def services_of(jp_serverapp: Any) -> Any:
     return services
 
 
-
 SECRET_KEY = "sk-scripted-secret-0123456789abcdef"
 
 
@@ -97,7 +97,9 @@ async def eventually(predicate: Any, timeout: float = 20.0, interval: float = 0.
         await asyncio.sleep(interval)
 
 
-def frames_of(frames: list[dict[str, Any]], message_id: str, type_: str = "chat:completion") -> list[dict[str, Any]]:
+def frames_of(
+    frames: list[dict[str, Any]], message_id: str, type_: str = "chat:completion"
+) -> list[dict[str, Any]]:
     return [f for f in frames if f.get("type") == type_ and f.get("message_id") == message_id]
 
 
@@ -115,7 +117,10 @@ def text_from_deltas(frames: list[dict[str, Any]]) -> str:
 
 def is_done(message_id: str) -> Any:
     def check(frame: dict[str, Any]) -> bool:
-        return (frame.get("type") == "chat:completion" and frame.get("message_id") == message_id
-                and (frame.get("data") or {}).get("done") is True)
+        return (
+            frame.get("type") == "chat:completion"
+            and frame.get("message_id") == message_id
+            and (frame.get("data") or {}).get("done") is True
+        )
 
     return check

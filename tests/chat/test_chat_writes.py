@@ -1,5 +1,6 @@
 """Writes to a stored chat: Open WebUI's whole-chat save writes only what changed, its
 per-message route writes one row, and trees of any depth or with cycles are a 200 or a 422."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,14 @@ def chain(n: int, backwards: bool = False, prefix: str = "m") -> dict[str, Any]:
     for i in range(n):
         mid = f"{prefix}{i}"
         stamp = 1_700_000_000 + (n - i if backwards else i)
-        messages[mid] = {"id": mid, "parentId": parent, "childrenIds": [], "role": "user" if i % 2 == 0 else "assistant",
-                         "content": f"message {i}", "timestamp": stamp}
+        messages[mid] = {
+            "id": mid,
+            "parentId": parent,
+            "childrenIds": [],
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"message {i}",
+            "timestamp": stamp,
+        }
         if parent:
             messages[parent]["childrenIds"].append(mid)
         parent = mid
@@ -36,8 +43,17 @@ def chain(n: int, backwards: bool = False, prefix: str = "m") -> dict[str, Any]:
 
 
 async def create(api: Any, messages: dict[str, Any], current: str | None) -> str:
-    r = await api("POST", "v1/chats/new", {"chat": {"title": "T", "models": ["fast"],
-                                                   "history": {"messages": messages, "currentId": current}}})
+    r = await api(
+        "POST",
+        "v1/chats/new",
+        {
+            "chat": {
+                "title": "T",
+                "models": ["fast"],
+                "history": {"messages": messages, "currentId": current},
+            }
+        },
+    )
     assert r.code == 200, r.body
     return r.json()["id"]
 
@@ -47,8 +63,13 @@ def stored_rows(jp_serverapp: Any, chat_id: str) -> dict[str, tuple[Any, ...]]:
     db = services_of(jp_serverapp).db
     with db.reader() as session:
         rows = session.execute(
-            select(ChatMessage.id, ChatMessage.seq, ChatMessage.updated_at, ChatMessage.content, ChatMessage.extra)
-            .where(ChatMessage.chat_id == chat_id)
+            select(
+                ChatMessage.id,
+                ChatMessage.seq,
+                ChatMessage.updated_at,
+                ChatMessage.content,
+                ChatMessage.extra,
+            ).where(ChatMessage.chat_id == chat_id)
         ).all()
     return {r[0]: tuple(r[1:]) for r in rows}
 
@@ -60,20 +81,36 @@ async def test_whole_chat_save_writes_only_what_changed(api, jp_serverapp):
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     history = chat["history"]
     history["messages"]["m39"]["childrenIds"].append("new1")
-    history["messages"]["new1"] = {"id": "new1", "parentId": "m39", "childrenIds": [], "role": "user",
-                                   "content": "one more", "timestamp": int(time.time()), "models": ["fast"]}
+    history["messages"]["new1"] = {
+        "id": "new1",
+        "parentId": "m39",
+        "childrenIds": [],
+        "role": "user",
+        "content": "one more",
+        "timestamp": int(time.time()),
+        "models": ["fast"],
+    }
     history["messages"]["m7"]["content"] = "edited"
     history["messages"]["m9"]["rating"] = 1  # an extra key changes that message only
     history["currentId"] = "new1"
-    saved = {"models": ["fast"], "params": {}, "history": history, "files": [],
-             "messages": list(history["messages"].values())}
+    saved = {
+        "models": ["fast"],
+        "params": {},
+        "history": history,
+        "files": [],
+        "messages": list(history["messages"].values()),
+    }
     r = await api("POST", f"v1/chats/{chat_id}", {"chat": saved})
     assert r.code == 200, r.body
     after = stored_rows(jp_serverapp, chat_id)
     assert set(after) == set(before) | {"new1"}
     untouched = set(before) - {"m7", "m9"}
     assert all(after[mid] == before[mid] for mid in untouched)
-    assert after["m7"][2] == "edited" and after["m7"][1] > before["m7"][1] and after["m7"][0] == before["m7"][0]
+    assert (
+        after["m7"][2] == "edited"
+        and after["m7"][1] > before["m7"][1]
+        and after["m7"][0] == before["m7"][0]
+    )
     assert after["m9"][3] == {"rating": 1} and after["m9"][1] > before["m9"][1]
     assert after["new1"][0] == max(v[0] for v in before.values()) + 1
     # The answer is the chat as a fresh read gives it.
@@ -86,7 +123,9 @@ async def test_whole_chat_save_writes_only_what_changed(api, jp_serverapp):
 
     # Saving the same chat again writes no message row.
     again = stored_rows(jp_serverapp, chat_id)
-    r = await api("POST", f"v1/chats/{chat_id}", {"chat": saved}, headers={"Prefer": "return=minimal"})
+    r = await api(
+        "POST", f"v1/chats/{chat_id}", {"chat": saved}, headers={"Prefer": "return=minimal"}
+    )
     assert r.code == 200 and "history" not in r.json()["chat"]
     assert stored_rows(jp_serverapp, chat_id) == again
 
@@ -94,10 +133,22 @@ async def test_whole_chat_save_writes_only_what_changed(api, jp_serverapp):
 async def test_a_save_naming_few_messages_in_a_long_chat_keeps_the_rest(api, jp_serverapp):
     chat_id = await create(api, chain(300), "m299")
     before = stored_rows(jp_serverapp, chat_id)
-    part = {"m5": {"id": "m5", "parentId": "m4", "role": "user", "content": "changed", "timestamp": 1_700_000_005},
-            "x1": {"id": "x1", "parentId": "m299", "role": "user", "content": "added"}}
-    r = await api("POST", f"v1/chats/{chat_id}", {"chat": {"history": {"messages": part, "currentId": "x1"}}},
-                  headers={"Prefer": "return=minimal"})
+    part = {
+        "m5": {
+            "id": "m5",
+            "parentId": "m4",
+            "role": "user",
+            "content": "changed",
+            "timestamp": 1_700_000_005,
+        },
+        "x1": {"id": "x1", "parentId": "m299", "role": "user", "content": "added"},
+    }
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}",
+        {"chat": {"history": {"messages": part, "currentId": "x1"}}},
+        headers={"Prefer": "return=minimal"},
+    )
     assert r.code == 200, r.body
     after = stored_rows(jp_serverapp, chat_id)
     assert len(after) == 301 and after["m5"][2] == "changed" and after["x1"][2] == "added"
@@ -106,7 +157,9 @@ async def test_a_save_naming_few_messages_in_a_long_chat_keeps_the_rest(api, jp_
     assert history["currentId"] == "x1" and history["messages"]["x1"]["parentId"] == "m299"
 
 
-async def test_per_message_route_updates_one_row_and_tells_the_sockets(api, jp_serverapp, ws_connect):
+async def test_per_message_route_updates_one_row_and_tells_the_sockets(
+    api, jp_serverapp, ws_connect
+):
     ws, bobs = await ws_connect(), await ws_connect("bob")
     chat_id = await create(api, chain(6), "m5")
     before = stored_rows(jp_serverapp, chat_id)
@@ -114,7 +167,10 @@ async def test_per_message_route_updates_one_row_and_tells_the_sockets(api, jp_s
     r = await api("POST", f"v1/chats/{chat_id}/messages/m3", {"content": "rewritten"})
     assert r.code == 200, r.body
     body = r.json()
-    assert body["id"] == chat_id and body["chat"]["history"]["messages"]["m3"]["content"] == "rewritten"
+    assert (
+        body["id"] == chat_id
+        and body["chat"]["history"]["messages"]["m3"]["content"] == "rewritten"
+    )
     after = stored_rows(jp_serverapp, chat_id)
     assert after["m3"][2] == "rewritten" and after["m3"][1] > before["m3"][1]
     assert all(after[m] == before[m] for m in before if m != "m3")
@@ -122,10 +178,17 @@ async def test_per_message_route_updates_one_row_and_tells_the_sockets(api, jp_s
     assert frames[-1]["chat_id"] == chat_id and frames[-1]["message_id"] == "m3"
     assert frames[-1]["data"] == {"chat_id": chat_id, "message_id": "m3", "content": "rewritten"}
 
-    r = await api("POST", f"v1/chats/{chat_id}/messages/m4", {"content": "short"}, headers={"Prefer": "return=minimal"})
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}/messages/m4",
+        {"content": "short"},
+        headers={"Prefer": "return=minimal"},
+    )
     assert r.code == 200 and "history" not in r.json()["chat"]
     assert (await api("POST", f"v1/chats/{chat_id}/messages/nope", {"content": "x"})).code == 404
-    assert (await api("POST", f"v1/chats/{chat_id}/messages/m3", {"content": "x"}, user="bob")).code == 404
+    assert (
+        await api("POST", f"v1/chats/{chat_id}/messages/m3", {"content": "x"}, user="bob")
+    ).code == 404
     assert (await api("POST", f"v1/chats/{chat_id}/messages/m3", {})).code == 422
     assert (await api("POST", f"v1/chats/{chat_id}/messages/m3", {"content": 5})).code == 422
     final = stored_rows(jp_serverapp, chat_id)
@@ -138,11 +201,23 @@ async def test_per_message_route_updates_one_row_and_tells_the_sockets(api, jp_s
 async def test_per_message_route_refuses_an_answer_being_written(api, ws_connect):
     ws = await ws_connect()
     chat_id = await create(api, chain(1), "m0")
-    r = await api("POST", "chat/completions", {
-        "model": "slow", "stream": True, "chat_id": chat_id, "session_id": "tab", "x_chunks": 20, "x_delay": 0.05,
-        "messages": [{"role": "user", "content": "go"}]})
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "slow",
+            "stream": True,
+            "chat_id": chat_id,
+            "session_id": "tab",
+            "x_chunks": 20,
+            "x_delay": 0.05,
+            "messages": [{"role": "user", "content": "go"}],
+        },
+    )
     answer = r.json()["message_id"]
-    await frames_until(ws, lambda f: "delta" in (f.get("data") or {}) and f.get("message_id") == answer)
+    await frames_until(
+        ws, lambda f: "delta" in (f.get("data") or {}) and f.get("message_id") == answer
+    )
     r = await api("POST", f"v1/chats/{chat_id}/messages/{answer}", {"content": "mine"})
     assert r.code == 409
     await frames_until(ws, is_done(answer))
@@ -155,15 +230,27 @@ async def test_a_long_chain_with_backwards_timestamps_is_accepted_everywhere(api
     messages = chain(n, backwards=True)
     chat_id = await create(api, messages, f"m{n - 1}")
     got = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
-    assert len(got["messages"]) == n and got["messages"][0]["id"] == "m0" and got["messages"][-1]["id"] == f"m{n - 1}"
+    assert (
+        len(got["messages"]) == n
+        and got["messages"][0]["id"] == "m0"
+        and got["messages"][-1]["id"] == f"m{n - 1}"
+    )
     more = chain(n, backwards=True, prefix="k")
     more["k0"]["parentId"] = f"m{n - 1}"
-    r = await api("POST", f"v1/chats/{chat_id}", {"chat": {"history": {"messages": more, "currentId": f"k{n - 1}"}}},
-                  headers={"Prefer": "return=minimal"})
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}",
+        {"chat": {"history": {"messages": more, "currentId": f"k{n - 1}"}}},
+        headers={"Prefer": "return=minimal"},
+    )
     assert r.code == 200, r.body
     branch = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["messages"]
     assert len(branch) == 2 * n and branch[n]["id"] == "k0"
-    r = await api("POST", "v1/chats/import", {"chat": {"title": "deep", "history": {"messages": messages, "currentId": f"m{n - 1}"}}})
+    r = await api(
+        "POST",
+        "v1/chats/import",
+        {"chat": {"title": "deep", "history": {"messages": messages, "currentId": f"m{n - 1}"}}},
+    )
     assert r.code == 200, r.body
     assert len(r.json()[0]["chat"]["messages"]) == n
 
@@ -197,12 +284,17 @@ async def test_a_cycle_is_422_everywhere_and_nothing_is_written(api, shape):
 
 async def test_a_save_with_only_the_flat_messages_list_chains_them(api):
     chat_id = await create(api, chain(2), "m1")
-    flat = [{"id": "f1", "parentId": "m1", "role": "user", "content": "flat one"},
-            {"id": "f2", "role": "assistant", "content": "flat two"}]
+    flat = [
+        {"id": "f1", "parentId": "m1", "role": "user", "content": "flat one"},
+        {"id": "f2", "role": "assistant", "content": "flat two"},
+    ]
     r = await api("POST", f"v1/chats/{chat_id}", {"chat": {"title": "Flat", "messages": flat}})
     assert r.code == 200, r.body
     history = r.json()["chat"]["history"]
-    assert history["messages"]["f2"]["parentId"] == "f1" and history["messages"]["f1"]["parentId"] == "m1"
+    assert (
+        history["messages"]["f2"]["parentId"] == "f1"
+        and history["messages"]["f1"]["parentId"] == "m1"
+    )
     assert history["currentId"] == "f2" and r.json()["title"] == "Flat"
 
 
@@ -215,7 +307,9 @@ async def test_a_save_never_replaces_an_answer_with_an_unfinished_copy(api, jp_s
     stale["m1"].update(content="", done=False)  # the client's placeholder of a finished answer
     stale["m3"].update(content="client text", done=True)
     stale["m2"]["content"] = "a user edit"  # still written
-    r = await api("POST", f"v1/chats/{chat_id}", {"chat": {"history": {"messages": stale, "currentId": "m3"}}})
+    r = await api(
+        "POST", f"v1/chats/{chat_id}", {"chat": {"history": {"messages": stale, "currentId": "m3"}}}
+    )
     assert r.code == 200, r.body
     after = stored_rows(jp_serverapp, chat_id)
     assert after["m1"] == before["m1"] and after["m3"] == before["m3"]
@@ -233,8 +327,14 @@ async def test_a_large_whole_chat_save_is_read_like_a_small_one(api, jp_serverap
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     history = chat["history"]
     history["messages"]["m1199"]["childrenIds"].append("new")
-    history["messages"]["new"] = {"id": "new", "parentId": "m1199", "childrenIds": [], "role": "user",
-                                  "content": "one more", "timestamp": 1_800_000_000}
+    history["messages"]["new"] = {
+        "id": "new",
+        "parentId": "m1199",
+        "childrenIds": [],
+        "role": "user",
+        "content": "one more",
+        "timestamp": 1_800_000_000,
+    }
     history["currentId"] = "new"
     chat["messages"] = [*chat["messages"], history["messages"]["new"]]
     assert len(json.dumps({"chat": chat})) > 512 * 1024

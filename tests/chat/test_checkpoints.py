@@ -1,6 +1,7 @@
 """Checkpoints of an answer being written: one UPDATE of its row while it streams (every turn
 path), the final write winning over a late checkpoint, one write in flight at a time, and the
 marking of the answers a dead server left unfinished."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,14 +38,28 @@ def chat_with_answer(db: Database, turns: TurnStore, chat_id: str = "c1", messag
     """A chat of ``messages`` finished messages, then an answer being written: its id."""
     rows, parent = [], None
     for i in range(messages):
-        rows.append(NewMessage(id=f"m{i}", role="user" if i % 2 == 0 else "assistant",
-                               content=f"message {i}", parent_id=parent))
+        rows.append(
+            NewMessage(
+                id=f"m{i}",
+                role="user" if i % 2 == 0 else "assistant",
+                content=f"message {i}",
+                parent_id=parent,
+            )
+        )
         parent = f"m{i}"
-    ChatStore(db).create_chat(chat_id=chat_id, user_id="alice", title="t", messages=rows, current_message_id=parent)
-    turns.insert_turn(chat_id, [
-        NewMessage(id="u", role="user", content="Count", parent_id=parent),
-        NewMessage(id="a", role="assistant", content="", parent_id="u", model="slow", done=False),
-    ], current_message_id="a")
+    ChatStore(db).create_chat(
+        chat_id=chat_id, user_id="alice", title="t", messages=rows, current_message_id=parent
+    )
+    turns.insert_turn(
+        chat_id,
+        [
+            NewMessage(id="u", role="user", content="Count", parent_id=parent),
+            NewMessage(
+                id="a", role="assistant", content="", parent_id="u", model="slow", done=False
+            ),
+        ],
+        current_message_id="a",
+    )
     return "a"
 
 
@@ -52,10 +67,20 @@ def snapshot(db: Database) -> dict[str, Any]:
     """Every row of chat and chat_message, with PostgreSQL's ``xmin`` (a new one per write)."""
     version = ", xmin::text" if db.dialect == "postgresql" else ""
     with db.engine.connect() as conn:
-        messages = {r[0]: tuple(r[1:]) for r in conn.execute(text(
-            f"SELECT id, content, done, extra, updated_at{version} FROM chat_message ORDER BY id"))}
-        chats = [tuple(r) for r in conn.execute(text(
-            f"SELECT id, title, updated_at, current_message_id{version} FROM chat"))]
+        messages = {
+            r[0]: tuple(r[1:])
+            for r in conn.execute(
+                text(
+                    f"SELECT id, content, done, extra, updated_at{version} FROM chat_message ORDER BY id"
+                )
+            )
+        }
+        chats = [
+            tuple(r)
+            for r in conn.execute(
+                text(f"SELECT id, title, updated_at, current_message_id{version} FROM chat")
+            )
+        ]
     return {"messages": messages, "chats": chats}
 
 
@@ -66,7 +91,9 @@ def test_a_checkpoint_is_one_update_of_one_row(oui_database_url: str) -> None:
     if db.dialect == "sqlite":
         # A fresh pool: every connection from now on reports each statement it runs.
         db.engine.dispose()
-        event.listen(db.engine, "connect", lambda conn, _: conn.set_trace_callback(statements.append))
+        event.listen(
+            db.engine, "connect", lambda conn, _: conn.set_trace_callback(statements.append)
+        )
     before = snapshot(db)
     statements.clear()
     assert turns.checkpoint_message("c1", answer, "tok0 tok1 ") is True
@@ -90,7 +117,9 @@ def test_a_checkpoint_is_one_update_of_one_row(oui_database_url: str) -> None:
         assert len(written) == 1 and written[0].upper().startswith("UPDATE CHAT_MESSAGE"), written
         assert "CONTENT" not in written[0].upper()
     assert stamped["chats"] == before["chats"]
-    assert {k for k in after["messages"] if after["messages"][k] != stamped["messages"][k]} == {answer}
+    assert {k for k in after["messages"] if after["messages"][k] != stamped["messages"][k]} == {
+        answer
+    }
     assert stamped["messages"][answer][:3] == after["messages"][answer][:3]  # content, done, extra
     assert stamped["messages"][answer][3] > after["messages"][answer][3]  # updated_at
     db.dispose()
@@ -112,17 +141,31 @@ def test_answers_left_unfinished_are_marked_once_nobody_writes_them(oui_database
     db, turns = open_store(oui_database_url)
     answer = chat_with_answer(db, turns)  # written "now": too fresh to judge
     turns.checkpoint_message("c1", answer, "tok0 tok1 ")
-    ChatStore(db).create_chat(chat_id="c2", user_id="alice", title="old", messages=[
-        NewMessage(id="u", role="user", content="Hi"),
-        NewMessage(id="a", role="assistant", content="half an ans", parent_id="u", done=False),
-    ], current_message_id="a")
+    ChatStore(db).create_chat(
+        chat_id="c2",
+        user_id="alice",
+        title="old",
+        messages=[
+            NewMessage(id="u", role="user", content="Hi"),
+            NewMessage(id="a", role="assistant", content="half an ans", parent_id="u", done=False),
+        ],
+        current_message_id="a",
+    )
     with db.engine.begin() as conn:  # c2's answer was last written a minute ago
-        conn.execute(text("UPDATE chat_message SET updated_at = :t WHERE chat_id = 'c2'"), {"t": time.time() - 60})
+        conn.execute(
+            text("UPDATE chat_message SET updated_at = :t WHERE chat_id = 'c2'"),
+            {"t": time.time() - 60},
+        )
     hub = RecordingHub()
     sweep = DeadAnswerSweep(turns, hub, stale_after=0.4)  # type: ignore[arg-type]
     assert sweep.at_start() == 1
     old = turns.message("c2", "a")
-    assert old is not None and old.done and old.extra["interrupted"] is True and old.content == "half an ans"
+    assert (
+        old is not None
+        and old.done
+        and old.extra["interrupted"] is True
+        and old.content == "half an ans"
+    )
     fresh = turns.message("c1", answer)
     assert fresh is not None and fresh.done is False
     # Still unwritten when checked again: marked, and its owner's sockets are told.
@@ -130,9 +173,21 @@ def test_answers_left_unfinished_are_marked_once_nobody_writes_them(oui_database
     marked = asyncio.run(sweep.recheck())
     assert [(m.chat_id, m.id) for m in marked] == [("c1", answer)]
     row = turns.message("c1", answer)
-    assert row is not None and row.done and row.extra == {"interrupted": True} and row.content == "tok0 tok1 "
-    assert hub.frames == [("alice", "chat:completion", {"done": True, "content": "tok0 tok1 ", "interrupted": True},
-                           "c1", answer)]
+    assert (
+        row is not None
+        and row.done
+        and row.extra == {"interrupted": True}
+        and row.content == "tok0 tok1 "
+    )
+    assert hub.frames == [
+        (
+            "alice",
+            "chat:completion",
+            {"done": True, "content": "tok0 tok1 ", "interrupted": True},
+            "c1",
+            answer,
+        )
+    ]
     # The final write of a continued answer clears the mark.
     turns.reopen_message("c1", answer)
     turns.finish_message("c1", answer, "tok0 tok1 tok2 ", {})
@@ -159,8 +214,15 @@ class RecordingHub:
     def __init__(self) -> None:
         self.frames: list[tuple[Any, ...]] = []
 
-    def emit(self, user_id: str, type_: str, data: Any, *, chat_id: str | None = None,
-             message_id: str | None = None) -> None:
+    def emit(
+        self,
+        user_id: str,
+        type_: str,
+        data: Any,
+        *,
+        chat_id: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
         self.frames.append((user_id, type_, data, chat_id, message_id))
 
 
@@ -251,11 +313,19 @@ def oui_extra_config(scripted_openai: Any) -> dict[str, Any]:
 async def start_turn(api: Any, path: str, chat_id: str) -> asyncio.Future[Any]:
     """Start a slow answer by ``path``; the future is the HTTP answer (at once for live)."""
     if path == "message":
-        call = api("POST", f"v1/chats/{chat_id}/message",
-                   {"content": "Count", "model": "slow", "stream": True, "params": SLOW})
+        call = api(
+            "POST",
+            f"v1/chats/{chat_id}/message",
+            {"content": "Count", "model": "slow", "stream": True, "params": SLOW},
+        )
     else:
-        body = {"model": "slow", "chat_id": chat_id, "messages": [{"role": "user", "content": "Count"}],
-                "stream": path != "nonstream", **SLOW}
+        body = {
+            "model": "slow",
+            "chat_id": chat_id,
+            "messages": [{"role": "user", "content": "Count"}],
+            "stream": path != "nonstream",
+            **SLOW,
+        }
         if path == "live":
             body["session_id"] = "s"
         call = api("POST", "chat/completions", body)
@@ -271,22 +341,34 @@ async def test_every_turn_path_checkpoints_its_answer(
     reply = await start_turn(api, path, chat_id)
     services = await jp_serverapp.web_app.settings["oui_runtime"].ready()
     turns = services.completions.turns
-    started = (await frames_until(ws, lambda f: f.get("type") == "chat:completion" and f.get("chat_id") == chat_id))
+    started = await frames_until(
+        ws, lambda f: f.get("type") == "chat:completion" and f.get("chat_id") == chat_id
+    )
     message_id = started[-1]["message_id"]
 
     def stored() -> Any:
         return turns.message(chat_id, message_id)
 
     # The row itself (not the live overlay) holds the text so far while the answer streams.
-    row = await eventually(lambda: (r := stored()) is not None and not r.done and len(r.content.split()) >= 5 and r)
+    row = await eventually(
+        lambda: (r := stored()) is not None and not r.done and len(r.content.split()) >= 5 and r
+    )
     assert FULL.startswith(row.content)
     with services.db.engine.connect() as conn:
-        chat_time = conn.execute(text("SELECT updated_at FROM chat WHERE id = :c"), {"c": chat_id}).scalar()
+        chat_time = conn.execute(
+            text("SELECT updated_at FROM chat WHERE id = :c"), {"c": chat_id}
+        ).scalar()
     grown = await eventually(
-        lambda: (r := stored()) is not None and not r.done and len(r.content) > len(row.content) and r)
+        lambda: (
+            (r := stored()) is not None and not r.done and len(r.content) > len(row.content) and r
+        )
+    )
     assert FULL.startswith(grown.content)
     with services.db.engine.connect() as conn:  # checkpoints leave the chat row alone
-        assert conn.execute(text("SELECT updated_at FROM chat WHERE id = :c"), {"c": chat_id}).scalar() == chat_time
+        assert (
+            conn.execute(text("SELECT updated_at FROM chat WHERE id = :c"), {"c": chat_id}).scalar()
+            == chat_time
+        )
     response = await reply
     assert response.code == 200, response.body
     if path == "live":
@@ -301,19 +383,45 @@ async def test_every_turn_path_checkpoints_its_answer(
     ws.close()
 
 
-async def test_continue_checkpoints_into_the_same_message(api: Any, new_chat: Any, jp_serverapp: Any) -> None:
+async def test_continue_checkpoints_into_the_same_message(
+    api: Any, new_chat: Any, jp_serverapp: Any
+) -> None:
     chat_id = await new_chat(model="slow")
-    first = await api("POST", "chat/completions", {
-        "model": "fast", "chat_id": chat_id, "messages": [{"role": "user", "content": "Count"}]})
+    first = await api(
+        "POST",
+        "chat/completions",
+        {"model": "fast", "chat_id": chat_id, "messages": [{"role": "user", "content": "Count"}]},
+    )
     assert first.code == 200, first.body
     answer_id = first.json()["message_id"]
     prefix = first.json()["choices"][0]["message"]["content"]
-    reply = asyncio.ensure_future(api("POST", "chat/completions", {
-        "model": "slow", "chat_id": chat_id, "parent_id": answer_id, "continue": True, "stream": True,
-        "messages": [{"role": "user", "content": "Count"}, {"role": "assistant", "content": prefix}], **SLOW}))
+    reply = asyncio.ensure_future(
+        api(
+            "POST",
+            "chat/completions",
+            {
+                "model": "slow",
+                "chat_id": chat_id,
+                "parent_id": answer_id,
+                "continue": True,
+                "stream": True,
+                "messages": [
+                    {"role": "user", "content": "Count"},
+                    {"role": "assistant", "content": prefix},
+                ],
+                **SLOW,
+            },
+        )
+    )
     turns = services_of(jp_serverapp).completions.turns
-    row = await eventually(lambda: (r := turns.message(chat_id, answer_id)) is not None and not r.done
-                           and len(r.content) > len(prefix) + 10 and r)
+    row = await eventually(
+        lambda: (
+            (r := turns.message(chat_id, answer_id)) is not None
+            and not r.done
+            and len(r.content) > len(prefix) + 10
+            and r
+        )
+    )
     assert row.content.startswith(prefix + "tok0 ")
     assert (await reply).code == 200
     final = turns.message(chat_id, answer_id)

@@ -3,6 +3,7 @@
 Each gives the client a clear error (502/504 JSON before anything was sent, an SSE ``error``
 event after), keeps the partial text in the chat, and leaves the server answering.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ def closed_port_url() -> str:
 
 @pytest.fixture
 def oui_extra_config(scripted_openai: Any, closed_port_url: str) -> dict[str, Any]:
-    settings = scripted_settings(scripted_openai.base_url, completion_timeout=1.0, models_fetch_timeout=1.0)
+    settings = scripted_settings(
+        scripted_openai.base_url, completion_timeout=1.0, models_fetch_timeout=1.0
+    )
     settings["openai_api_base_urls"].append(closed_port_url)
     settings["openai_api_keys"].append("")
     # The refused connection's model is known from its configured model_ids.
@@ -35,7 +38,12 @@ def oui_extra_config(scripted_openai: Any, closed_port_url: str) -> dict[str, An
 
 
 def body(model: str, stream: bool, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "stream": stream, "messages": [{"role": "user", "content": "Hi"}], **extra}
+    return {
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "Hi"}],
+        **extra,
+    }
 
 
 async def assert_still_serving(api: Any) -> None:
@@ -55,8 +63,9 @@ BEFORE_ANY_CHUNK = [
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
-@pytest.mark.parametrize(("model", "status", "reason", "words"), BEFORE_ANY_CHUNK,
-                         ids=[c[0] for c in BEFORE_ANY_CHUNK])
+@pytest.mark.parametrize(
+    ("model", "status", "reason", "words"), BEFORE_ANY_CHUNK, ids=[c[0] for c in BEFORE_ANY_CHUNK]
+)
 async def test_failure_before_the_answer_is_a_json_error(api, stream, model, status, reason, words):
     r = await api("POST", "chat/completions", body(model, stream))
     assert r.code == status, r.body
@@ -67,10 +76,12 @@ async def test_failure_before_the_answer_is_a_json_error(api, stream, model, sta
     await assert_still_serving(api)
 
 
-@pytest.mark.parametrize(("model", "status", "reason", "words"), BEFORE_ANY_CHUNK,
-                         ids=[c[0] for c in BEFORE_ANY_CHUNK])
-async def test_failure_before_the_answer_in_a_chat_is_stored_on_the_message(api, new_chat, model, status, reason,
-                                                                            words):
+@pytest.mark.parametrize(
+    ("model", "status", "reason", "words"), BEFORE_ANY_CHUNK, ids=[c[0] for c in BEFORE_ANY_CHUNK]
+)
+async def test_failure_before_the_answer_in_a_chat_is_stored_on_the_message(
+    api, new_chat, model, status, reason, words
+):
     chat_id = await new_chat(model=model)
     r = await api("POST", "chat/completions", body(model, True, chat_id=chat_id))
     assert r.code == status, r.body
@@ -89,8 +100,12 @@ MID_STREAM = [
 ]
 
 
-@pytest.mark.parametrize(("model", "partial", "status", "reason"), MID_STREAM, ids=[c[0] for c in MID_STREAM])
-async def test_failure_mid_stream_is_an_sse_error_event(api, new_chat, model, partial, status, reason):
+@pytest.mark.parametrize(
+    ("model", "partial", "status", "reason"), MID_STREAM, ids=[c[0] for c in MID_STREAM]
+)
+async def test_failure_mid_stream_is_an_sse_error_event(
+    api, new_chat, model, partial, status, reason
+):
     chat_id = await new_chat(model=model)
     for extra in ({}, {"chat_id": chat_id}):
         r = await api("POST", "chat/completions", body(model, True, **extra))
@@ -99,7 +114,9 @@ async def test_failure_mid_stream_is_an_sse_error_event(api, new_chat, model, pa
         assert events[-1] == ("message", "[DONE]")
         errors = [data["error"] for _, data in events if isinstance(data, dict) and "error" in data]
         assert len(errors) == 1
-        assert errors[0]["code"] == status and errors[0]["reason"] == reason and errors[0]["message"]
+        assert (
+            errors[0]["code"] == status and errors[0]["reason"] == reason and errors[0]["message"]
+        )
         assert sse_text(r.body) == partial
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     answer = chat["messages"][-1]
@@ -108,9 +125,12 @@ async def test_failure_mid_stream_is_an_sse_error_event(api, new_chat, model, pa
     await assert_still_serving(api)
 
 
-@pytest.mark.parametrize(("model", "partial", "status", "reason"), MID_STREAM, ids=[c[0] for c in MID_STREAM])
-async def test_failure_mid_answer_without_streaming_keeps_the_partial_text(api, new_chat, model, partial, status,
-                                                                           reason):
+@pytest.mark.parametrize(
+    ("model", "partial", "status", "reason"), MID_STREAM, ids=[c[0] for c in MID_STREAM]
+)
+async def test_failure_mid_answer_without_streaming_keeps_the_partial_text(
+    api, new_chat, model, partial, status, reason
+):
     chat_id = await new_chat(model=model)
     r = await api("POST", "chat/completions", body(model, False, chat_id=chat_id))
     assert r.code == status and r.json()["reason"] == reason
@@ -137,17 +157,24 @@ async def test_the_openai_client_sees_a_cut_stream_as_an_error(oui_url):
         assert text == "tok0 tok1 tok2 "
         assert "broke mid-answer" in str(info.value)
         with pytest.raises(openai.APIStatusError) as status:
-            await oai.chat.completions.create(model="error500", messages=[{"role": "user", "content": "Hi"}])
+            await oai.chat.completions.create(
+                model="error500", messages=[{"role": "user", "content": "Hi"}]
+            )
         assert status.value.status_code == 502
 
 
-@pytest.mark.parametrize(("model", "partial", "words"), [
-    ("cut", "tok0 tok1 tok2 ", "broke mid-answer"),
-    ("error500", "", "scripted failure 500"),
-    ("ghost", "", "Cannot reach"),
-    ("stall", "tok0 ", "did not answer in time"),
-])
-async def test_live_mode_sends_an_error_event_and_stores_the_error(api, new_chat, ws_connect, model, partial, words):
+@pytest.mark.parametrize(
+    ("model", "partial", "words"),
+    [
+        ("cut", "tok0 tok1 tok2 ", "broke mid-answer"),
+        ("error500", "", "scripted failure 500"),
+        ("ghost", "", "Cannot reach"),
+        ("stall", "tok0 ", "did not answer in time"),
+    ],
+)
+async def test_live_mode_sends_an_error_event_and_stores_the_error(
+    api, new_chat, ws_connect, model, partial, words
+):
     ws = await ws_connect()
     chat_id = await new_chat(model=model)
     r = await api("POST", "chat/completions", body(model, True, chat_id=chat_id, session_id="s"))
@@ -158,7 +185,9 @@ async def test_live_mode_sends_an_error_event_and_stores_the_error(api, new_chat
     assert final["content"] == partial and words in final["error"]["content"]
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     saved = chat["history"]["messages"][message_id]
-    assert saved["content"] == partial and saved["error"] == final["error"] and saved["done"] is True
+    assert (
+        saved["content"] == partial and saved["error"] == final["error"] and saved["done"] is True
+    )
     ws.write_message(json.dumps({"type": "ping"}))
     assert (await frames_until(ws, lambda f: f["type"] == "pong"))[-1] == {"type": "pong"}
     await assert_still_serving(api)
@@ -169,17 +198,31 @@ async def test_a_bad_request_is_not_an_upstream_error(api, new_chat):
     assert (await api("POST", "chat/completions", {"model": "fast", "messages": []})).code == 422
     assert (await api("POST", "chat/completions", raw=b"{oops")).code == 400
     assert (await api("POST", "chat/completions", body("nope", False))).code == 404
-    assert (await api("POST", "chat/completions", body("fast", False, chat_id="no-chat"))).code == 404
+    assert (
+        await api("POST", "chat/completions", body("fast", False, chat_id="no-chat"))
+    ).code == 404
     chat_id = await new_chat(model="fast")
-    assert (await api("POST", "chat/completions", body("fast", False, chat_id=chat_id), user="bob")).code == 404
-    r = await api("POST", "chat/completions", body("fast", False, chat_id=chat_id, regenerate=True, parent_id="x"))
+    assert (
+        await api("POST", "chat/completions", body("fast", False, chat_id=chat_id), user="bob")
+    ).code == 404
+    r = await api(
+        "POST",
+        "chat/completions",
+        body("fast", False, chat_id=chat_id, regenerate=True, parent_id="x"),
+    )
     assert r.code == 404
     # A parent that does not exist: the turn's rows are written while the upstream request is
     # in flight, and their error still reaches the client as a JSON 404, streamed or not.
     for stream in (True, False):
-        r = await api("POST", "chat/completions", body("fast", stream, chat_id=chat_id, parent_id="ghost"))
+        r = await api(
+            "POST", "chat/completions", body("fast", stream, chat_id=chat_id, parent_id="ghost")
+        )
         assert r.code == 404 and "ghost" in r.json()["message"]
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     assert chat["history"]["messages"] == {}
-    r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "hi", "parent_id": "ghost", "model": "fast"})
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}/message",
+        {"content": "hi", "parent_id": "ghost", "model": "fast"},
+    )
     assert r.code == 404

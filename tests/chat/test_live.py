@@ -1,4 +1,5 @@
 """Live mode: ``session_id`` answers at once and the answer streams over ``oui/api/events``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,11 +27,22 @@ def oui_extra_config(scripted_openai: Any) -> dict[str, Any]:
     return scripted_settings(scripted_openai.base_url)
 
 
-async def live_turn(api: Any, chat_id: str, model: str = "slow", user: str = "alice", **extra: Any) -> dict[str, Any]:
-    r = await api("POST", "chat/completions", {
-        "model": model, "stream": True, "chat_id": chat_id, "session_id": "tab-1",
-        "messages": [{"role": "user", "content": "Hello there"}], **extra,
-    }, user=user)
+async def live_turn(
+    api: Any, chat_id: str, model: str = "slow", user: str = "alice", **extra: Any
+) -> dict[str, Any]:
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": model,
+            "stream": True,
+            "chat_id": chat_id,
+            "session_id": "tab-1",
+            "messages": [{"role": "user", "content": "Hello there"}],
+            **extra,
+        },
+        user=user,
+    )
     assert r.code == 200, r.body
     return r.json()
 
@@ -41,8 +53,14 @@ async def assert_nothing_pending(ws: Any) -> None:
     assert await next_frame(ws) == {"type": "pong"}
 
 
-async def test_two_sockets_of_alice_get_the_deltas_and_bob_gets_nothing(api, new_chat, ws_connect, scripted_openai):
-    alice1, alice2, bob = await ws_connect("alice"), await ws_connect("alice"), await ws_connect("bob")
+async def test_two_sockets_of_alice_get_the_deltas_and_bob_gets_nothing(
+    api, new_chat, ws_connect, scripted_openai
+):
+    alice1, alice2, bob = (
+        await ws_connect("alice"),
+        await ws_connect("alice"),
+        await ws_connect("bob"),
+    )
     chat_id = await new_chat(model="slow")
     started = await live_turn(api, chat_id, x_chunks=12, x_delay=0.05)
     assert set(started) >= {"task_id", "chat_id", "message_id"}
@@ -66,7 +84,10 @@ async def test_two_sockets_of_alice_get_the_deltas_and_bob_gets_nothing(api, new
     saved = chat["history"]["messages"][message_id]
     assert saved["content"] == expected and saved["done"] is True
     assert chat["history"]["currentId"] == message_id
-    assert saved["parentId"] == started["user_message_id"] and saved["usage"]["completion_tokens"] == 12
+    assert (
+        saved["parentId"] == started["user_message_id"]
+        and saved["usage"]["completion_tokens"] == 12
+    )
     assert scripted_openai.requests[-1]["stream_options"] == {"include_usage": True}
 
 
@@ -75,7 +96,9 @@ async def test_reading_the_chat_mid_stream_returns_the_partial_answer(api, new_c
     chat_id = await new_chat(model="slow")
     started = await live_turn(api, chat_id, x_chunks=30, x_delay=0.1)
     message_id = started["message_id"]
-    await frames_until(ws, lambda f: "delta" in (f.get("data") or {}) and f.get("message_id") == message_id)
+    await frames_until(
+        ws, lambda f: "delta" in (f.get("data") or {}) and f.get("message_id") == message_id
+    )
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     partial = chat["history"]["messages"][message_id]
     assert partial["done"] is False
@@ -88,10 +111,14 @@ async def test_reading_the_chat_mid_stream_returns_the_partial_answer(api, new_c
     frames = await frames_until(ws, is_done(message_id))
     assert frames[-1]["data"]["content"] == full
     assert (await api("GET", f"tasks/chat/{chat_id}")).json()["task_ids"] == []
-    assert (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"]["messages"][message_id]["content"] == full
+    assert (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"]["messages"][
+        message_id
+    ]["content"] == full
 
 
-async def test_closing_the_socket_does_not_stop_the_generation(api, new_chat, ws_connect, scripted_openai):
+async def test_closing_the_socket_does_not_stop_the_generation(
+    api, new_chat, ws_connect, scripted_openai
+):
     ws = await ws_connect()
     chat_id = await new_chat(model="slow")
     started = await live_turn(api, chat_id, x_chunks=10, x_delay=0.05)
@@ -100,7 +127,9 @@ async def test_closing_the_socket_does_not_stop_the_generation(api, new_chat, ws
     full = "".join(f"tok{i} " for i in range(10))
 
     async def saved() -> dict[str, Any]:
-        return (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"]["messages"][started["message_id"]]
+        return (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"]["messages"][
+            started["message_id"]
+        ]
 
     await eventually(lambda: scripted_openai.completed == 1)
     message = await eventually_async(saved, lambda m: m["done"])
@@ -130,16 +159,29 @@ async def test_live_mode_on_the_message_route(api, new_chat, ws_connect):
 
 
 async def test_live_mode_needs_a_chat(api):
-    r = await api("POST", "chat/completions", {
-        "model": "fast", "session_id": "tab-1", "messages": [{"role": "user", "content": "Hi"}],
-    })
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "fast",
+            "session_id": "tab-1",
+            "messages": [{"role": "user", "content": "Hi"}],
+        },
+    )
     assert r.code == 422 and "chat_id" in r.json()["message"]
 
 
 async def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(ws_connect):
     ws = await ws_connect()
-    for bad in ("not json", "[1, 2]", '{"no": "type"}', '{"type": 3}', '{"type": "nope"}',
-                '{"type": "chat:stop"}', '{"type": "chat:stop", "chat_id": 5}'):
+    for bad in (
+        "not json",
+        "[1, 2]",
+        '{"no": "type"}',
+        '{"type": 3}',
+        '{"type": "nope"}',
+        '{"type": "chat:stop"}',
+        '{"type": "chat:stop", "chat_id": 5}',
+    ):
         ws.write_message(bad)
         frame = await next_frame(ws)
         assert frame["type"] == "error", (bad, frame)
@@ -155,7 +197,9 @@ async def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(ws_
     assert frame == {"type": "chat:stop", "chat_id": "no-such-chat", "data": {"task_ids": []}}
 
 
-async def test_frames_of_every_length_queued_together_arrive_whole_and_in_order(ws_connect, jp_serverapp):
+async def test_frames_of_every_length_queued_together_arrive_whole_and_in_order(
+    ws_connect, jp_serverapp
+):
     """Frames queued in one turn of the loop leave in one write, each with its own header:
     the 7-bit, 16-bit and 64-bit payload lengths of RFC 6455 all decode on a real client."""
     first, second = await ws_connect(), await ws_connect()
@@ -170,8 +214,9 @@ async def test_frames_of_every_length_queued_together_arrive_whole_and_in_order(
     await assert_nothing_pending(first)
 
 
-async def test_a_socket_that_stops_reading_is_dropped_not_buffered(ws_connect, jp_serverapp, jp_http_port,
-                                                                  jp_base_url):
+async def test_a_socket_that_stops_reading_is_dropped_not_buffered(
+    ws_connect, jp_serverapp, jp_http_port, jp_base_url
+):
     """A client that stops reading (a suspended laptop) cannot make the server keep every frame
     meant for it: past ``MAX_UNSENT_BYTES`` waiting, its socket is closed. Other sockets of
     the same user go on receiving."""
@@ -216,14 +261,19 @@ async def test_the_socket_needs_authentication(jp_ws_fetch):
 class TestTitleAndTags:
     @pytest.fixture
     def oui_extra_config(self, scripted_openai: Any) -> dict[str, Any]:
-        scripted_openai.replies.update({
-            "Write a short title": "Greeting the world",
-            "topic tags": "greetings, Social, this is far too long a tag",
-        })
-        return scripted_settings(scripted_openai.base_url, enable_title_generation=True,
-                                 enable_tags_generation=True)
+        scripted_openai.replies.update(
+            {
+                "Write a short title": "Greeting the world",
+                "topic tags": "greetings, Social, this is far too long a tag",
+            }
+        )
+        return scripted_settings(
+            scripted_openai.base_url, enable_title_generation=True, enable_tags_generation=True
+        )
 
-    async def test_title_and_tags_follow_the_first_turn(self, api, new_chat, ws_connect, scripted_openai):
+    async def test_title_and_tags_follow_the_first_turn(
+        self, api, new_chat, ws_connect, scripted_openai
+    ):
         ws = await ws_connect()
         chat_id = await new_chat(model="fast")
         started = await live_turn(api, chat_id, model="fast")
@@ -231,7 +281,11 @@ class TestTitleAndTags:
         done = [i for i, f in enumerate(frames) if is_done(started["message_id"])(f)]
         titles = [i for i, f in enumerate(frames) if f["type"] == "chat:title"]
         assert done and titles and done[0] < titles[0]  # the answer is not delayed by the title
-        assert frames[titles[0]] == {"type": "chat:title", "chat_id": chat_id, "data": "Greeting the world"}
+        assert frames[titles[0]] == {
+            "type": "chat:title",
+            "chat_id": chat_id,
+            "data": "Greeting the world",
+        }
         assert frames[-1]["chat_id"] == chat_id and frames[-1]["data"] == ["greetings", "social"]
         chat = (await api("GET", f"v1/chats/{chat_id}")).json()
         assert chat["title"] == "Greeting the world"
@@ -256,7 +310,9 @@ class TestTitleAndTags:
         started = await live_turn(api, chat_id, model="fast")
         frames = await frames_until(ws, is_done(started["message_id"]))
         assert "error" not in frames[-1]["data"]
-        await eventually(lambda: [r["model"] for r in scripted_openai.requests].count("error500") == 2)
+        await eventually(
+            lambda: [r["model"] for r in scripted_openai.requests].count("error500") == 2
+        )
         await assert_nothing_pending(ws)  # no title, no tags, no error frame
         chat = (await api("GET", f"v1/chats/{chat_id}")).json()
         assert chat["title"] == "New Chat"

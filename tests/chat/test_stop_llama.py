@@ -6,6 +6,7 @@ were not closed. Two signs show it stops: its process stops using CPU, and a new
 which that server runs only after the previous one (``--interrupt_requests False``), is
 answered.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,18 +64,29 @@ async def wait_idle(pid: int, tries: int = 40) -> bool:
     return False
 
 
-async def test_stop_closes_the_llama_stream_and_generation_stops(api, new_chat, ws_connect, llama_server):
+async def test_stop_closes_the_llama_stream_and_generation_stops(
+    api, new_chat, ws_connect, llama_server
+):
     pid = server_pid(llama_server)
     assert await wait_idle(pid), "the llama.cpp server is busy before the test"
     ws = await ws_connect()
     chat_id = await new_chat(model="smollm2")
-    r = await api("POST", "chat/completions", {
-        "model": "smollm2", "chat_id": chat_id, "session_id": "s",
-        "messages": [{"role": "user", "content": "Count from one to one thousand."}], **BUSY,
-    })
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "smollm2",
+            "chat_id": chat_id,
+            "session_id": "s",
+            "messages": [{"role": "user", "content": "Count from one to one thousand."}],
+            **BUSY,
+        },
+    )
     assert r.code == 200, r.body
     message_id = r.json()["message_id"]
-    await frames_until(ws, lambda f: f.get("message_id") == message_id and "delta" in (f.get("data") or {}))
+    await frames_until(
+        ws, lambda f: f.get("message_id") == message_id and "delta" in (f.get("data") or {})
+    )
     # Generating: the server burns CPU.
     assert await cpu_used_over(pid, 0.5) > 0.2
     stopped = (await api("POST", f"tasks/chat/{chat_id}/stop")).json()
@@ -85,10 +97,17 @@ async def test_stop_closes_the_llama_stream_and_generation_stops(api, new_chat, 
     assert await wait_idle(pid, tries=20), "the llama.cpp server kept generating after the stop"
     # And it takes a new request at once (it serves one request at a time).
     async with httpx.AsyncClient(timeout=20) as client:
-        answer = await client.post(f"{llama_server}/chat/completions", json={
-            "model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2,
-        })
-    assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["role"] == "assistant"
+        answer = await client.post(
+            f"{llama_server}/chat/completions",
+            json={
+                "model": "smollm2",
+                "messages": [{"role": "user", "content": "Hi"}],
+                "max_tokens": 2,
+            },
+        )
+    assert (
+        answer.status_code == 200 and answer.json()["choices"][0]["message"]["role"] == "assistant"
+    )
     chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
     saved = chat["history"]["messages"][message_id]
     assert saved["done"] is True and saved["stopped"] is True and saved["content"]
@@ -104,7 +123,9 @@ async def test_stop_of_an_http_stream_against_llama(api, new_chat, oui_url, llam
     chat_id = await new_chat(model="smollm2")
     async with openai.AsyncOpenAI(base_url=oui_url, api_key="alice-token", max_retries=0) as oai:
         stream = await oai.chat.completions.create(
-            model="smollm2", stream=True, messages=[{"role": "user", "content": "Count to 1000."}],
+            model="smollm2",
+            stream=True,
+            messages=[{"role": "user", "content": "Count to 1000."}],
             extra_body={"chat_id": chat_id, **{k: v for k, v in BUSY.items() if k != "max_tokens"}},
             max_tokens=BUSY["max_tokens"],
         )

@@ -4,6 +4,7 @@ the kernel's parent is the server, ``JPY_SESSION_NAME`` names the notebook, and 
 ``jpserver-<pid>.json`` in the runtime dir holds its URL and token. Nothing oui-specific is
 put in the kernel's environment.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,9 @@ class LiveServer:
     log: Path
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"token {self.token}"}, timeout=120)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"token {self.token}"}, timeout=120
+        )
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         with self.http() as client:
@@ -79,13 +82,20 @@ class LiveServer:
         with self.http() as client:
             response = client.post(
                 "api/sessions",
-                json={"path": path, "name": Path(path).name, "type": "notebook", "kernel": {"name": "python3"}},
+                json={
+                    "path": path,
+                    "name": Path(path).name,
+                    "type": "notebook",
+                    "kernel": {"name": "python3"},
+                },
             )
             response.raise_for_status()
             session = response.json()
         kernel_id = session["kernel"]["id"]
         try:
-            km = AttachedKernelManager(connection_file=str(self.runtime / f"kernel-{kernel_id}.json"))
+            km = AttachedKernelManager(
+                connection_file=str(self.runtime / f"kernel-{kernel_id}.json")
+            )
             km.load_connection_file()
             runner = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3")
             if replies is not None:
@@ -101,7 +111,10 @@ class LiveServer:
 
 
 def start_live_server(
-    base: Path, llama_url: str, extra: dict[str, Any] | None = None, sections: dict[str, Any] | None = None
+    base: Path,
+    llama_url: str,
+    extra: dict[str, Any] | None = None,
+    sections: dict[str, Any] | None = None,
 ) -> LiveServer:
     """``extra``: more ``OuiJupyter`` settings; ``sections``: more config sections (``LabApp``...)."""
     root, runtime, config, data = base / "root", base / "runtime", base / "config", base / "data"
@@ -125,7 +138,11 @@ def start_live_server(
         **(sections or {}),
     }
     (config / "jupyter_server_config.json").write_text(json.dumps(settings))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_", "JPY_", "JUPYTER_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OUI_", "JUPYTERHUB_", "JPY_", "JUPYTER_"))
+    }
     env.update(
         JUPYTER_RUNTIME_DIR=str(runtime),
         JUPYTER_CONFIG_DIR=str(config),
@@ -136,11 +153,21 @@ def start_live_server(
     log = base / "server.log"
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "jupyter_server",
-            f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", "--allow-root",
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.open_browser=False",
+            "--allow-root",
         ],
-        cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=root,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     live = LiveServer(f"http://127.0.0.1:{port}/", token, root, runtime, process, log)
     deadline = time.monotonic() + 90
@@ -163,4 +190,3 @@ def stop_live_server(live: LiveServer) -> None:
 def outputs_text(cell: Any, name: str | None = None) -> str:
     """A cell's streams and displays, without error tracebacks."""
     return text_of(cell, name, tracebacks=False)
-

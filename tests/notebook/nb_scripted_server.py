@@ -3,6 +3,7 @@
 Not the real server: the end-to-end tests use that. This one records requests and answers
 with canned, contract-shaped bodies, streaming SSE like the turn route.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ MODELS = [
     {"id": "smollm2", "object": "model", "owned_by": "llama.cpp", "name": "SmolLM2"},
     {"id": "other", "object": "model", "owned_by": "openai", "name": "Other"},
 ]
-SOURCES = [{"source": "src/data.py", "cell": None, "start_line": 3, "end_line": 9, "snippet": "def load()"}]
+SOURCES = [
+    {"source": "src/data.py", "cell": None, "start_line": 3, "end_line": 9, "snippet": "def load()"}
+]
 
 
 class State:
@@ -78,23 +81,47 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, list(reversed(items)))
         if path == "v1/chats/search":
             text = query.get("text", [""])[0].lower()
-            items = [{"id": c["id"], "title": c["title"]} for c in reversed(chats.values())
-                     if text in c["title"].lower()]
+            items = [
+                {"id": c["id"], "title": c["title"]}
+                for c in reversed(chats.values())
+                if text in c["title"].lower()
+            ]
             page = int(query.get("page", ["1"])[0])  # newest first, SEARCH_PAGE a page
-            return self._send(200, items[(page - 1) * SEARCH_PAGE:page * SEARCH_PAGE])
+            return self._send(200, items[(page - 1) * SEARCH_PAGE : page * SEARCH_PAGE])
         if path == "v1/chats/new":
             chat_id = uuid.uuid4().hex
-            chats[chat_id] = {"id": chat_id, "title": body["chat"]["title"], "chat": body["chat"], "turns": []}
+            chats[chat_id] = {
+                "id": chat_id,
+                "title": body["chat"]["title"],
+                "chat": body["chat"],
+                "turns": [],
+            }
             return self._send(200, chats[chat_id])
         if path == "v1/knowledge/":
             return self._send(200, self.state.knowledge)
         if path == "v1/retrieval/status":
-            return self._send(200, {"state": "indexing", "files": 3, "files_total": 4, "chunks": 12, "embedded": 10, "pending": 2, "model": "all-MiniLM-L6-v2"})
+            return self._send(
+                200,
+                {
+                    "state": "indexing",
+                    "files": 3,
+                    "files_total": 4,
+                    "chunks": 12,
+                    "embedded": 10,
+                    "pending": 2,
+                    "model": "all-MiniLM-L6-v2",
+                },
+            )
         if path == "v1/retrieval/query/collection":
             k = body.get("k", 5)
             docs = [f"snippet {i} about {body['query']}" for i in range(k)]
-            metas = [{"source": f"nb/analysis {i}.ipynb", "cell": i, "start_line": 1, "end_line": 4} for i in range(k)]
-            return self._send(200, {"documents": [docs], "metadatas": [metas], "distances": [[0.1] * k]})
+            metas = [
+                {"source": f"nb/analysis {i}.ipynb", "cell": i, "start_line": 1, "end_line": 4}
+                for i in range(k)
+            ]
+            return self._send(
+                200, {"documents": [docs], "metadatas": [metas], "distances": [[0.1] * k]}
+            )
         parts = path.split("/")
         if len(parts) >= 3 and parts[:2] == ["v1", "chats"]:
             chat = chats.get(parts[2])
@@ -123,7 +150,8 @@ class Handler(BaseHTTPRequestHandler):
             "done": True,
         }
         chat["chat"].setdefault("messages", []).extend(
-            [{"role": "user", "content": body["content"]}, message])
+            [{"role": "user", "content": body["content"]}, message]
+        )
         if not body.get("stream"):
             return self._send(200, message)
         self.send_response(200)
@@ -131,7 +159,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         for piece in self.state.answer_chunks:
-            chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}}]}
+            chunk = {
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": piece}}],
+            }
             try:
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()

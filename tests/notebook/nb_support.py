@@ -1,5 +1,6 @@
 """Helpers for the notebook tests (imported by the test modules; no conftest here, so the
 module names stay unique next to tests/conftest.py)."""
+
 from __future__ import annotations
 
 
@@ -12,7 +13,11 @@ def free_port() -> int:
 
 
 def run_cells(
-    cells: list[str], env: dict[str, str], cwd: str, timeout: int = 120, interrupt_on_timeout: bool = False
+    cells: list[str],
+    env: dict[str, str],
+    cwd: str,
+    timeout: int = 120,
+    interrupt_on_timeout: bool = False,
 ) -> list[dict]:
     """Execute code cells in a fresh kernel with ``env``; the executed cells (errors kept)."""
     import os
@@ -22,10 +27,15 @@ def run_cells(
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    kernel_env = {k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_", "JPY_"))}
+    kernel_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_", "JPY_"))
+    }
     kernel_env.update(env)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
         interrupt_on_timeout=interrupt_on_timeout,
         resources={"metadata": {"path": cwd}},
     )
@@ -43,7 +53,9 @@ def text_of(cell: dict, name: str | None = None, *, tracebacks: bool = True) -> 
                 parts.append(output["text"])
         elif name is None and "data" in output:
             data = output["data"]
-            parts.append(data.get("text/markdown") or data.get("text/html") or data.get("text/plain", ""))
+            parts.append(
+                data.get("text/markdown") or data.get("text/html") or data.get("text/plain", "")
+            )
         elif name is None and tracebacks and output["output_type"] == "error":
             parts.append("\n".join(output["traceback"]))
     return "".join(parts)

@@ -3,6 +3,7 @@ kernel the frontend starts, the ChatWidget renders, a question typed in its box 
 its button is answered by the embedded model, the SearchWidget shows its hits, and the chat the
 widget used is the notebook's chat (read back over REST).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,13 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("OUI_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 NOTEBOOK = "notebooks/03_widgets.ipynb"
 
@@ -44,7 +50,9 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, llama_server: str) -> I
 
 
 def notebook_chat(live: LiveServer, path: str) -> dict:
-    found = [c for c in live.api("GET", "v1/chats/search", params={"text": path}) if c["title"] == path]
+    found = [
+        c for c in live.api("GET", "v1/chats/search", params={"text": path}) if c["title"] == path
+    ]
     assert len(found) == 1, found
     return live.api("GET", f"v1/chats/{found[0]['id']}")
 
@@ -63,28 +71,38 @@ def test_chat_widget_in_the_browser(lab_server: LiveServer, tmp_path: Path, fron
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{lab_server.url}{address}?token={lab_server.token}")
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=90_000)
+            page.wait_for_function(
+                "window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=90_000
+            )
             run_all_cells(page)
             widget = page.locator(".oui-chat-widget")
             expect(widget).to_be_visible(timeout=90_000)
             expect(widget.locator("select")).to_have_value("smollm2", timeout=30_000)
             search = page.locator(".oui-search-widget")
-            expect(search.locator("input[type=text]")).to_have_value("clean_sales refunds", timeout=120_000)
+            expect(search.locator("input[type=text]")).to_have_value(
+                "clean_sales refunds", timeout=120_000
+            )
             expect(search.locator("li.oui-hit").first).to_be_visible(timeout=120_000)
-            links = search.locator("li.oui-hit a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+            links = search.locator("li.oui-hit a").evaluate_all(
+                "els => els.map(e => e.getAttribute('href'))"
+            )
             first = search.locator("li.oui-hit a").first
             cited = first.get_attribute("data-oui-source")
             assert cited, "the link carries the cited file"
             if frontend == "lab":  # opened here, in a JupyterLab tab, not in a new browser tab
                 first.click()
                 page.wait_for_function(
-                    "path => window.jupyterapp.shell.currentWidget?.context?.path === path", arg=cited,
+                    "path => window.jupyterapp.shell.currentWidget?.context?.path === path",
+                    arg=cited,
                     timeout=60_000,
                 )
                 assert len(page.context.pages) == 1
-                page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: {path!r}}})")
+                page.evaluate(
+                    f"window.jupyterapp.commands.execute('docmanager:open', {{path: {path!r}}})"
+                )
                 page.wait_for_function(
-                    "path => window.jupyterapp.shell.currentWidget?.context?.path === path", arg=path,
+                    "path => window.jupyterapp.shell.currentWidget?.context?.path === path",
+                    arg=path,
                     timeout=60_000,
                 )
             else:  # Notebook 7 opens it in its own page, not in JupyterLab

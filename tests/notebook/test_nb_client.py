@@ -1,4 +1,5 @@
 """The kernel-side client against a scripted server that follows the contract."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -32,7 +33,6 @@ def scripted_info(scripted: ScriptedServer) -> ServerInfo:
     return ServerInfo(url=scripted.url, token=TOKEN, source="test", root_dir="/srv")
 
 
-
 def test_reads(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
     with OuiClient(scripted_info) as client:
         assert client.version() == "0.0-test"
@@ -60,7 +60,8 @@ def test_chats_are_found_by_exact_title(scripted_info: ServerInfo) -> None:
 
 
 def test_the_notebook_chat_is_found_behind_pages_of_chats_that_mention_it(
-    scripted: ScriptedServer, scripted_info: ServerInfo,
+    scripted: ScriptedServer,
+    scripted_info: ServerInfo,
 ) -> None:
     """The search also returns chats that merely mention the title, newest first: the exact one
     may be pages away (it used to be missed, and a duplicate chat made)."""
@@ -83,18 +84,30 @@ async def test_the_async_client_reads_the_pages_too(scripted_info: ServerInfo) -
         assert await client.find_chat("absent.ipynb") is None
 
 
-def test_streaming_turn_yields_deltas_then_the_message(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
+def test_streaming_turn_yields_deltas_then_the_message(
+    scripted: ScriptedServer, scripted_info: ServerInfo
+) -> None:
     with OuiClient(scripted_info) as client:
         chat = client.create_chat("t")
-        turn = client.stream_message(chat["id"], "hi", model="smollm2", workspace=True,
-                                     files=[{"type": "collection", "id": "kb-1"}])
+        turn = client.stream_message(
+            chat["id"],
+            "hi",
+            model="smollm2",
+            workspace=True,
+            files=[{"type": "collection", "id": "kb-1"}],
+        )
         pieces = list(turn)
         assert pieces == ["Hello", ", ", "world", "."]
         assert turn.message is not None and turn.message["content"] == "Hello, world."
         assert turn.message["sources"][0]["source"] == "src/data.py"
         body = scripted.state.chats[chat["id"]]["turns"][0]
-        assert body == {"content": "hi", "stream": True, "model": "smollm2",
-                        "files": [{"type": "collection", "id": "kb-1"}], "features": {"workspace": True}}
+        assert body == {
+            "content": "hi",
+            "stream": True,
+            "model": "smollm2",
+            "files": [{"type": "collection", "id": "kb-1"}],
+            "features": {"workspace": True},
+        }
         answer = client.send_message(chat["id"], "again")
         assert answer["content"] == "Hello, world." and answer["role"] == "assistant"
 
@@ -123,7 +136,9 @@ def test_wrong_token_and_down_server_are_one_line_errors(scripted: ScriptedServe
         assert "wrong" not in str(caught.value)
     down = ServerInfo(url=f"http://127.0.0.1:{free_port()}/", token="x")
     with OuiClient(down) as client:
-        with pytest.raises(ServerUnreachable, match="cannot reach the Jupyter server") as unreachable:
+        with pytest.raises(
+            ServerUnreachable, match="cannot reach the Jupyter server"
+        ) as unreachable:
             client.models()
         assert "\n" not in str(unreachable.value)
         with pytest.raises(ServerUnreachable):
@@ -149,7 +164,7 @@ def test_sse_parser_and_turn_accept_the_frames_we_may_meet() -> None:
     parser = SSEParser()
     assert parser.feed(": comment") is None
     assert parser.feed('data: {"a":') is None
-    assert parser.feed('data: 1}') is None
+    assert parser.feed("data: 1}") is None
     assert parser.feed("") == '{"a":\n1}'
     turn = Turn()
     assert turn._event('{"choices":[{"delta":{"content":"Hi"}}]}') == "Hi"
@@ -163,18 +178,38 @@ def test_sse_parser_and_turn_accept_the_frames_we_may_meet() -> None:
 
 def test_sources_in_both_shapes() -> None:
     server = ServerInfo(url="http://h/u/", token="")
-    flat = [{"source": "a.py", "start_line": 1, "end_line": 5}, {"source": "a.py", "start_line": 1, "end_line": 5}]
-    owui = [{"source": {"id": "workspace", "name": "workspace"}, "document": ["x", "y"],
-             "metadata": [{"source": "b.ipynb", "cell": 2}, {"source": "c.pdf", "page": 3}]}]
+    flat = [
+        {"source": "a.py", "start_line": 1, "end_line": 5},
+        {"source": "a.py", "start_line": 1, "end_line": 5},
+    ]
+    owui = [
+        {
+            "source": {"id": "workspace", "name": "workspace"},
+            "document": ["x", "y"],
+            "metadata": [{"source": "b.ipynb", "cell": 2}, {"source": "c.pdf", "page": 3}],
+        }
+    ]
     assert [(h.path, h.where) for h in normalise_sources(flat, server)] == [("a.py", "lines 1-5")]
-    ours = [{"id": 1, "path": "nb.ipynb", "cell": 4, "start_line": 2, "end_line": 3, "snippet": "df.head()",
-             "source": {"id": "workspace", "name": "workspace"}, "document": ["df.head()"],
-             "metadata": [{"source": "nb.ipynb", "cell": 4}]}]
+    ours = [
+        {
+            "id": 1,
+            "path": "nb.ipynb",
+            "cell": 4,
+            "start_line": 2,
+            "end_line": 3,
+            "snippet": "df.head()",
+            "source": {"id": "workspace", "name": "workspace"},
+            "document": ["df.head()"],
+            "metadata": [{"source": "nb.ipynb", "cell": 4}],
+        }
+    ]
     (hit,) = normalise_sources(ours, server)
     assert (hit.path, hit.where, hit.snippet) == ("nb.ipynb", "cell 4, lines 2-3", "df.head()")
     hits = normalise_sources(owui, server)
     assert [(h.path, h.where, h.link) for h in hits] == [
-        ("b.ipynb", "cell 2", "/u/lab/tree/b.ipynb"), ("c.pdf", "page 3", "/u/lab/tree/c.pdf")]
+        ("b.ipynb", "cell 2", "/u/lab/tree/b.ipynb"),
+        ("c.pdf", "page 3", "/u/lab/tree/c.pdf"),
+    ]
 
 
 def test_a_server_without_the_extension_is_named_in_one_line() -> None:
@@ -205,11 +240,15 @@ def test_a_server_without_the_extension_is_named_in_one_line() -> None:
     try:
         server = ServerInfo(url=f"http://127.0.0.1:{httpd.server_address[1]}/", token="t")
         with OuiClient(server) as client:
-            with pytest.raises(NotFound, match="/oui/api/models does not exist on .*extension enabled"):
+            with pytest.raises(
+                NotFound, match="/oui/api/models does not exist on .*extension enabled"
+            ):
                 client.models()
             with pytest.raises(OuiError, match="redirected to /login"):
                 client.knowledge()
-            with pytest.raises(OuiError, match="answered /oui/api/version with text/html, not JSON"):
+            with pytest.raises(
+                OuiError, match="answered /oui/api/version with text/html, not JSON"
+            ):
                 client.version()
     finally:
         httpd.shutdown()
@@ -230,5 +269,7 @@ def test_default_model_prefers_an_available_one_and_falls_back_to_the_first_list
 def test_quoted_magic_arguments_lose_their_quotes() -> None:
     from oui_jupyter.notebook.magics import _split_names, _unquote
 
-    assert _unquote("'my papers'") == "my papers" and _unquote('"x"') == "x" and _unquote("x'") == "x'"
+    assert (
+        _unquote("'my papers'") == "my papers" and _unquote('"x"') == "x" and _unquote("x'") == "x'"
+    )
     assert _split_names(["a,b", "'c, d'", '"e"']) == ["a", "b", "c, d", "e"]

@@ -1,4 +1,5 @@
 """Finding the server from inside a kernel: env override, JupyterHub, running-server files."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ from oui_jupyter.notebook.discovery import (
 )
 
 
-def write_server(runtime: Path, pid: int, root: str, port: int, token: str = "tok", base_url: str = "/") -> dict:
+def write_server(
+    runtime: Path, pid: int, root: str, port: int, token: str = "tok", base_url: str = "/"
+) -> dict:
     info = {
         "base_url": base_url,
         "hostname": "localhost",
@@ -37,7 +40,9 @@ def write_server(runtime: Path, pid: int, root: str, port: int, token: str = "to
 
 def test_env_override_wins_and_token_stays_out_of_repr(tmp_path: Path) -> None:
     write_server(tmp_path, os.getpid(), str(tmp_path), 8888)
-    server = find_server({"OUI_SERVER_URL": "http://example.org:9999/base", "OUI_TOKEN": "s3cret"}, str(tmp_path))
+    server = find_server(
+        {"OUI_SERVER_URL": "http://example.org:9999/base", "OUI_TOKEN": "s3cret"}, str(tmp_path)
+    )
     assert server.url == "http://example.org:9999/base/"
     assert server.token == "s3cret"
     assert server.source == "OUI_SERVER_URL"
@@ -63,7 +68,9 @@ def test_the_server_that_is_our_ancestor_is_picked(tmp_path: Path) -> None:
     assert "started this kernel" in server.source
 
 
-def test_root_dir_holding_cwd_is_picked_when_no_ancestor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_dir_holding_cwd_is_picked_when_no_ancestor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     servers = [
         {"pid": 10, "root_dir": "/nope", "url": "http://localhost:1/"},
         {"pid": 11, "root_dir": str(tmp_path), "url": "http://localhost:2/"},
@@ -72,7 +79,7 @@ def test_root_dir_holding_cwd_is_picked_when_no_ancestor(tmp_path: Path, monkeyp
     (tmp_path / "sub" / "deeper").mkdir(parents=True)
     picked = pick_server(servers, [999999], str(tmp_path / "sub" / "deeper"))
     assert picked is not None and picked[0]["pid"] == 12
-    assert pick_server(servers, [11], "/") [0]["pid"] == 11  # type: ignore[index]
+    assert pick_server(servers, [11], "/")[0]["pid"] == 11  # type: ignore[index]
     assert pick_server(servers[:2], [], "/elsewhere") is None
     assert pick_server(servers[:1], [], "/elsewhere")[0]["pid"] == 10  # type: ignore[index]
 
@@ -100,7 +107,10 @@ def test_jupyterhub_uses_the_service_url_and_api_token(tmp_path: Path) -> None:
 
 def test_jupyterhub_without_service_url_uses_the_server_file_and_prefix(tmp_path: Path) -> None:
     write_server(tmp_path, os.getppid(), str(tmp_path), 8004, token="", base_url="/user/bob/")
-    server = find_server({"JUPYTERHUB_API_TOKEN": "hub-token", "JUPYTERHUB_SERVICE_PREFIX": "/user/bob/"}, str(tmp_path))
+    server = find_server(
+        {"JUPYTERHUB_API_TOKEN": "hub-token", "JUPYTERHUB_SERVICE_PREFIX": "/user/bob/"},
+        str(tmp_path),
+    )
     assert server.url == "http://localhost:8004/user/bob/"
     assert server.token == "hub-token"
 
@@ -112,7 +122,10 @@ def test_jupyterhub_with_nothing_to_go_on_says_what_to_set(tmp_path: Path) -> No
 
 def test_notebook_path_is_made_relative_to_the_root(tmp_path: Path) -> None:
     server = ServerInfo(url="http://localhost:1/", root_dir=str(tmp_path))
-    assert notebook_path(server, {"JPY_SESSION_NAME": str(tmp_path / "dir" / "a.ipynb")}) == "dir/a.ipynb"
+    assert (
+        notebook_path(server, {"JPY_SESSION_NAME": str(tmp_path / "dir" / "a.ipynb")})
+        == "dir/a.ipynb"
+    )
     assert notebook_path(server, {"JPY_SESSION_NAME": "dir/b.ipynb"}) == "dir/b.ipynb"
     assert notebook_path(server, {}) is None
 

@@ -4,6 +4,7 @@ notebooks executed in kernels that server starts, chats read back through the RE
 The model is tiny: the checks are about structure (what was shown, what was saved, where),
 not about the wording of the answers.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,9 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory, llama_server: str) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, llama_server: str
+) -> Iterator[LiveServer]:
     """One Jupyter server with the extension for this module, on the session's llama.cpp."""
     live = start_live_server(tmp_path_factory.mktemp("live"), llama_server)
     yield live
@@ -32,7 +35,9 @@ def by_tag(nb: Any) -> dict[str, Any]:
 
 
 def notebook_chat(live: LiveServer, title: str) -> dict[str, Any]:
-    found = [c for c in live.api("GET", "v1/chats/search", params={"text": title}) if c["title"] == title]
+    found = [
+        c for c in live.api("GET", "v1/chats/search", params={"text": title}) if c["title"] == title
+    ]
     assert len(found) == 1, found
     return live.api("GET", f"v1/chats/{found[0]['id']}")
 
@@ -76,10 +81,16 @@ def test_quickstart_notebook_chat_is_the_sidebars_chat(live_server: LiveServer) 
     messages = branch(chat)
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[0]["content"] == "In one sentence: what is a Jupyter notebook?"
-    assert messages[2]["content"] == "Name one popular Python library for data analysis, in one sentence."
+    assert (
+        messages[2]["content"]
+        == "Name one popular Python library for data analysis, in one sentence."
+    )
     assert messages[1]["content"].strip() == first
     assert messages[3]["content"].strip() == second
-    assert messages[3]["parentId"] == messages[2]["id"] and messages[2]["parentId"] == messages[1]["id"]
+    assert (
+        messages[3]["parentId"] == messages[2]["id"]
+        and messages[2]["parentId"] == messages[1]["id"]
+    )
     assert all(m.get("done", True) for m in messages)
     assert chat["id"] in outputs_text(cells["chats"])
 
@@ -93,7 +104,9 @@ def test_quickstart_notebook_chat_is_the_sidebars_chat(live_server: LiveServer) 
     assert live_server.token not in saved  # the token never reaches the notebook
 
 
-def test_dataframe_notebook_sends_the_description_and_explains_the_error(live_server: LiveServer) -> None:
+def test_dataframe_notebook_sends_the_description_and_explains_the_error(
+    live_server: LiveServer,
+) -> None:
     nb = live_server.execute("notebooks/04_dataframe.ipynb")
     assert_clean(nb, allowed_errors=("raises-exception",))
     cells = by_tag(nb)
@@ -146,31 +159,45 @@ def write_notebook(live: LiveServer, path: str, sources: list[str]) -> None:
 
 def test_a_chat_continues_across_kernels_and_the_sidebar(live_server: LiveServer) -> None:
     path = "scratch/continue.ipynb"
-    write_notebook(live_server, path, ["%load_ext oui_jupyter", "%%chat -m smollm2 --max-tokens 16\nSay one word."])
+    write_notebook(
+        live_server,
+        path,
+        ["%load_ext oui_jupyter", "%%chat -m smollm2 --max-tokens 16\nSay one word."],
+    )
     live_server.execute(path)
     chat = notebook_chat(live_server, path)
     # the sidebar continues the chat...
-    live_server.api("POST", f"v1/chats/{chat['id']}/message",
-                    json={"content": "From the sidebar: one more word.", "params": {"max_tokens": 16}})
+    live_server.api(
+        "POST",
+        f"v1/chats/{chat['id']}/message",
+        json={"content": "From the sidebar: one more word.", "params": {"max_tokens": 16}},
+    )
     # ...and a new kernel on the same notebook finds it by its title and continues it
     live_server.execute(path)
     messages = branch(notebook_chat(live_server, path))
     assert [m["role"] for m in messages] == ["user", "assistant"] * 3
     assert [m["content"] for m in messages if m["role"] == "user"] == [
-        "Say one word.", "From the sidebar: one more word.", "Say one word."]
+        "Say one word.",
+        "From the sidebar: one more word.",
+        "Say one word.",
+    ]
     for parent, child in pairwise(messages):
         assert child["parentId"] == parent["id"]
 
 
 def test_bad_input_against_the_real_server_is_one_line(live_server: LiveServer) -> None:
     path = "scratch/bad.ipynb"
-    write_notebook(live_server, path, [
-        "%load_ext oui_jupyter",
-        "%%chat -m no-such-model\nhi",
-        "%%chat --chat 00000000-0000-0000-0000-000000000000\nhi",
-        "%%chat\n{not_defined}",
-        "%%chat --knowledge no-such-collection\nhi",
-    ])
+    write_notebook(
+        live_server,
+        path,
+        [
+            "%load_ext oui_jupyter",
+            "%%chat -m no-such-model\nhi",
+            "%%chat --chat 00000000-0000-0000-0000-000000000000\nhi",
+            "%%chat\n{not_defined}",
+            "%%chat --knowledge no-such-collection\nhi",
+        ],
+    )
     nb = live_server.execute(path)
     expected = [
         "oui: unknown model 'no-such-model' (available: ",
@@ -219,41 +246,55 @@ def test_every_chat_option_against_the_real_server(live_server: LiveServer) -> N
     SearchWidget, in a kernel the server started; every chat read back through the REST API."""
     path = "scratch/options.ipynb"
     wait_for_index(live_server)
-    sidebar = live_server.api("POST", "v1/chats/new", json={"chat": {"title": "Started in the sidebar"}})
+    sidebar = live_server.api(
+        "POST", "v1/chats/new", json={"chat": {"title": "Started in the sidebar"}}
+    )
     knowledge = live_server.api("POST", "v1/knowledge/create", json={"name": "cleaning rules"})
     cleaning = "notebooks/example_project/sales_cleaning.py"
     live_server.api("POST", f"v1/knowledge/{knowledge['id']}/file/add", json={"path": cleaning})
-    write_notebook(live_server, path, [
-        "%load_ext oui_jupyter",
-        "import sys\nprint(sorted(m for m in ('torch', 'sentence_transformers', 'httpx', 'ipywidgets') if m in sys.modules))",
-        "%oui new Options chat",
-        "%%chat -m smollm2 -f text\nSay one word.",
-        "%%chat --new\nSay two words.",
-        "%%chat\nAnd one more word.",
-        f"%%chat --chat {sidebar['id']}\nFrom the notebook: say one word.",
-        '%%chat -f json\nAnswer with a JSON object whose key "a" is 1.',
-        "%%chat -f code\nWrite Python code that prints hello.",
-        "%%chat --knowledge 'cleaning rules'\nHow does clean_sales treat refunds?",
-        "%oui chats",
-        "%oui status",
-        "%oui search clean_sales refunds -k 3",
-        ("from oui_jupyter.notebook import SearchWidget\n"
-         "search = SearchWidget('clean_sales refunds', k=2)\n"
-         "print(len(search.hits), search.hits[0].path, search.hits[0].link)"),
-        ("from oui_jupyter.notebook import OuiClient\nfrom oui_jupyter.notebook.session import shared_session\n"
-         "print(repr(OuiClient()), repr(shared_session().server), shared_session().server)"),
-        ("from oui_jupyter.notebook import AsyncOuiClient\n"
-         "async with AsyncOuiClient() as client:\n"
-         "    chat = await client.create_chat('Async from the kernel', model='smollm2')\n"
-         "    turn = await client.stream_message(chat['id'], 'Say hi.')\n"
-         "    pieces = [piece async for piece in turn]\n"
-         "print(len(pieces) > 0, ''.join(pieces) == turn.message['content'], chat['id'])"),
-    ])
+    write_notebook(
+        live_server,
+        path,
+        [
+            "%load_ext oui_jupyter",
+            "import sys\nprint(sorted(m for m in ('torch', 'sentence_transformers', 'httpx', 'ipywidgets') if m in sys.modules))",
+            "%oui new Options chat",
+            "%%chat -m smollm2 -f text\nSay one word.",
+            "%%chat --new\nSay two words.",
+            "%%chat\nAnd one more word.",
+            f"%%chat --chat {sidebar['id']}\nFrom the notebook: say one word.",
+            '%%chat -f json\nAnswer with a JSON object whose key "a" is 1.',
+            "%%chat -f code\nWrite Python code that prints hello.",
+            "%%chat --knowledge 'cleaning rules'\nHow does clean_sales treat refunds?",
+            "%oui chats",
+            "%oui status",
+            "%oui search clean_sales refunds -k 3",
+            (
+                "from oui_jupyter.notebook import SearchWidget\n"
+                "search = SearchWidget('clean_sales refunds', k=2)\n"
+                "print(len(search.hits), search.hits[0].path, search.hits[0].link)"
+            ),
+            (
+                "from oui_jupyter.notebook import OuiClient\nfrom oui_jupyter.notebook.session import shared_session\n"
+                "print(repr(OuiClient()), repr(shared_session().server), shared_session().server)"
+            ),
+            (
+                "from oui_jupyter.notebook import AsyncOuiClient\n"
+                "async with AsyncOuiClient() as client:\n"
+                "    chat = await client.create_chat('Async from the kernel', model='smollm2')\n"
+                "    turn = await client.stream_message(chat['id'], 'Say hi.')\n"
+                "    pieces = [piece async for piece in turn]\n"
+                "print(len(pieces) > 0, ''.join(pieces) == turn.message['content'], chat['id'])"
+            ),
+        ],
+    )
     replies: list[dict[str, Any]] = []
     nb = live_server.execute(path, replies=replies)
     assert_clean(nb)
     cells = nb.cells
-    assert outputs_text(cells[1], "stdout").strip() == "[]"  # no torch, not even httpx, at %load_ext
+    assert (
+        outputs_text(cells[1], "stdout").strip() == "[]"
+    )  # no torch, not even httpx, at %load_ext
 
     options_id = outputs_text(cells[2], "stdout").split()[3].rstrip(";")
     options = live_server.api("GET", f"v1/chats/{options_id}")
@@ -283,7 +324,11 @@ def test_every_chat_option_against_the_real_server(live_server: LiveServer) -> N
     assert markdown_answer(cells[6]).strip() == continued[1]["content"].strip()
 
     # -f json: the value is displayed, or one line says the tiny model's answer was not JSON
-    json_shown = [o["data"]["application/json"] for o in cells[7]["outputs"] if "application/json" in o.get("data", {})]
+    json_shown = [
+        o["data"]["application/json"]
+        for o in cells[7]["outputs"]
+        if "application/json" in o.get("data", {})
+    ]
     not_json = stderr_lines(cells[7]) == ["oui: the answer is not valid JSON (shown above as text)"]
     assert bool(json_shown) != not_json, cells[7]["outputs"]
     # -f code: the answer's code goes into a new cell below (the set_next_input payload)
@@ -301,10 +346,14 @@ def test_every_chat_option_against_the_real_server(live_server: LiveServer) -> N
     chats_table = outputs_text(cells[10])
     for chat_id in (options_id, fresh["id"], sidebar["id"]):
         assert f"<td>{chat_id}</td>" in chats_table
-    assert f"<tr><td>✓</td><td>{path}</td><td>{fresh['id']}</td></tr>" in chats_table  # the current chat
+    assert (
+        f"<tr><td>✓</td><td>{path}</td><td>{fresh['id']}</td></tr>" in chats_table
+    )  # the current chat
     assert outputs_text(cells[11]).startswith("Workspace index: idle, ")
     hits = outputs_text(cells[12])
-    assert hits.count('<li class="oui-hit">') == 3 and 'href="/lab/tree/' in hits and "lines " in hits
+    assert (
+        hits.count('<li class="oui-hit">') == 3 and 'href="/lab/tree/' in hits and "lines " in hits
+    )
     count, hit_path, hit_link = outputs_text(cells[13], "stdout").split()
     assert count == "2" and hit_link == "/lab/tree/" + hit_path
     shown_server = outputs_text(cells[14], "stdout")
@@ -318,15 +367,19 @@ def test_every_chat_option_against_the_real_server(live_server: LiveServer) -> N
 
 def test_bad_input_in_line_magics_is_one_line(live_server: LiveServer) -> None:
     path = "scratch/bad_lines.ipynb"
-    write_notebook(live_server, path, [
-        "%load_ext oui_jupyter",
-        "%oui use ghost-model",
-        "%oui chat 00000000-0000-0000-0000-000000000000",
-        "%%chat --with not_a_variable\nhi",
-        "%oui explain",
-        "%oui search",
-        "%%chat\n\n",
-    ])
+    write_notebook(
+        live_server,
+        path,
+        [
+            "%load_ext oui_jupyter",
+            "%oui use ghost-model",
+            "%oui chat 00000000-0000-0000-0000-000000000000",
+            "%%chat --with not_a_variable\nhi",
+            "%oui explain",
+            "%oui search",
+            "%%chat\n\n",
+        ],
+    )
     nb = live_server.execute(path)
     expected = [
         "oui: unknown model 'ghost-model' (available: smollm2",
@@ -349,7 +402,8 @@ def test_fresh_server_with_no_configuration_answers_from_the_embedded_model(
     """The issue's 'done when': no connection configured, the extension's own llama.cpp serves
     SmolLM2; ``%load_ext`` then ``%%chat`` answers, and the chat is there over REST."""
     live = start_live_server(
-        tmp_path_factory.mktemp("fresh"), "",
+        tmp_path_factory.mktemp("fresh"),
+        "",
         extra={"openai_api_base_urls": [], "openai_api_keys": [], "local_model_enabled": True},
     )
     try:
@@ -380,18 +434,27 @@ def test_the_server_going_down_is_one_line_in_the_cell(
 
     live = start_live_server(tmp_path_factory.mktemp("down"), llama_server)
     path = "down.ipynb"
-    write_notebook(live, path, [
-        "%load_ext oui_jupyter",
-        "%oui models",
-        "%%chat\nhi",
-        "%oui chats",
-        "from oui_jupyter.notebook import ChatWidget\nprint(ChatWidget().status.value)",
-        "from oui_jupyter.notebook import OuiClient\nOuiClient().models()",
-    ])
+    write_notebook(
+        live,
+        path,
+        [
+            "%load_ext oui_jupyter",
+            "%oui models",
+            "%%chat\nhi",
+            "%oui chats",
+            "from oui_jupyter.notebook import ChatWidget\nprint(ChatWidget().status.value)",
+            "from oui_jupyter.notebook import OuiClient\nOuiClient().models()",
+        ],
+    )
     nb = nbformat.read(live.root / path, as_version=4)
     env = {**os.environ, "OUI_SERVER_URL": live.url, "OUI_TOKEN": live.token}
-    runner = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(live.root)}})
+    runner = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(live.root)}},
+    )
     try:
         with runner.setup_kernel(env=env):
             for index in (0, 1):

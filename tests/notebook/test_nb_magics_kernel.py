@@ -1,5 +1,6 @@
 """The magics in a real kernel, against the scripted server: streaming, chat continuity,
 formats, context helpers, and one clear line for every kind of bad input."""
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,13 @@ def scripted() -> Iterator[ScriptedServer]:
         yield server
 
 
-
 def env_for(url: str, session: str = "work/analysis.ipynb") -> dict[str, str]:
     return {"OUI_SERVER_URL": url, "OUI_TOKEN": TOKEN, "JPY_SESSION_NAME": session}
 
 
-def test_chat_cells_stream_continue_one_chat_and_show_sources(scripted: ScriptedServer, tmp_path: Path) -> None:
+def test_chat_cells_stream_continue_one_chat_and_show_sources(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
     cells = run_cells(
         [
             "%load_ext oui_jupyter",
@@ -53,7 +55,10 @@ def test_chat_cells_stream_continue_one_chat_and_show_sources(scripted: Scripted
     by_turns = sorted(chats.values(), key=lambda c: len(c["turns"]))
     fresh, notebook = by_turns
     assert [t["content"] for t in notebook["turns"]] == [
-        "Tell me about sales in {braces} and {'a': 1}", "And more?", "plain please"]
+        "Tell me about sales in {braces} and {'a': 1}",
+        "And more?",
+        "plain please",
+    ]
     assert notebook["turns"][0]["features"] == {"workspace": True}
     assert notebook["turns"][1]["model"] == "other"
     assert [t["content"] for t in fresh["turns"]] == ["fresh start", "continues the fresh one"]
@@ -61,20 +66,26 @@ def test_chat_cells_stream_continue_one_chat_and_show_sources(scripted: Scripted
     assert TOKEN not in json.dumps(cells)
 
 
-def test_code_and_json_formats_and_context_helpers(scripted: ScriptedServer, tmp_path: Path) -> None:
+def test_code_and_json_formats_and_context_helpers(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
     scripted.state.answer_chunks = ["Here:\n```python\n", "df.describe()\n", "```\n"]
     cells = run_cells(
         [
             "%load_ext oui_jupyter",
-            ("import pandas as pd, numpy as np\n"
-            "df = pd.DataFrame({'city': ['Oslo', 'Rome', None], 'sales': [3, 4, 5]})\n"
-            "arr = np.zeros((4, 2), dtype='float32')\n"
-            "numbers = [1, 2, 3]"),
+            (
+                "import pandas as pd, numpy as np\n"
+                "df = pd.DataFrame({'city': ['Oslo', 'Rome', None], 'sales': [3, 4, 5]})\n"
+                "arr = np.zeros((4, 2), dtype='float32')\n"
+                "numbers = [1, 2, 3]"
+            ),
             "%%chat -f code --with df,numbers --with arr\nsummarise df",
             "1 / 0",
             "%oui explain",
-            ("ip = get_ipython(); calls = []; original = ip.set_next_input\n"
-            "ip.set_next_input = lambda text, replace=False: (calls.append((text, replace)), original(text, replace))"),
+            (
+                "ip = get_ipython(); calls = []; original = ip.set_next_input\n"
+                "ip.set_next_input = lambda text, replace=False: (calls.append((text, replace)), original(text, replace))"
+            ),
             "%%chat -f code\nagain",
             "print(calls)",
         ],
@@ -110,7 +121,9 @@ def test_json_format_returns_the_value(scripted: ScriptedServer, tmp_path: Path)
     assert text_of(cells[2], "stdout") == "['a', 'b']\n"
 
 
-def test_bad_input_prints_one_clear_line_never_a_traceback(scripted: ScriptedServer, tmp_path: Path) -> None:
+def test_bad_input_prints_one_clear_line_never_a_traceback(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
     cells = run_cells(
         [
             "%load_ext oui_jupyter",
@@ -159,8 +172,15 @@ def test_server_down_and_no_server_say_what_to_set(tmp_path: Path) -> None:
     for cell in cells[1:]:
         assert not errors_of(cell)
         text = text_of(cell, "stderr")
-        assert text.startswith(f"oui: cannot reach the Jupyter server at {down}") and text.count("\n") == 1
-    lonely = run_cells(["%load_ext oui_jupyter", "%%chat\nhi"], {"JUPYTER_RUNTIME_DIR": str(runtime)}, str(tmp_path))
+        assert (
+            text.startswith(f"oui: cannot reach the Jupyter server at {down}")
+            and text.count("\n") == 1
+        )
+    lonely = run_cells(
+        ["%load_ext oui_jupyter", "%%chat\nhi"],
+        {"JUPYTER_RUNTIME_DIR": str(runtime)},
+        str(tmp_path),
+    )
     for cell in lonely:
         text = text_of(cell, "stderr")
         assert text.startswith("oui: no running Jupyter server found: set OUI_SERVER_URL"), text
@@ -178,15 +198,19 @@ def test_oui_line_commands(scripted: ScriptedServer, tmp_path: Path) -> None:
             "%oui search what's the loading code -k 2",
             "%oui status",
             "%oui",
-            ("%unload_ext oui_jupyter\nip = get_ipython()\n"
-            "print('oui' in ip.magics_manager.magics['line'], 'chat' in ip.magics_manager.magics['cell'], "
-            "ip.custom_exceptions)"),
+            (
+                "%unload_ext oui_jupyter\nip = get_ipython()\n"
+                "print('oui' in ip.magics_manager.magics['line'], 'chat' in ip.magics_manager.magics['cell'], "
+                "ip.custom_exceptions)"
+            ),
         ],
         env_for(scripted.url),
         str(tmp_path),
     )
     assert not any(errors_of(c) for c in cells)
-    assert "<tr><td>✓</td><td>smollm2</td><td>SmolLM2</td><td>llama.cpp</td></tr>" in text_of(cells[1])
+    assert "<tr><td>✓</td><td>smollm2</td><td>SmolLM2</td><td>llama.cpp</td></tr>" in text_of(
+        cells[1]
+    )
     assert text_of(cells[2]) == "oui: using model smollm2\n"
     assert "the next %%chat cells continue it" in text_of(cells[3])
     assert "<tr><td>✓</td><td>My analysis</td>" in text_of(cells[4])
@@ -194,12 +218,16 @@ def test_oui_line_commands(scripted: ScriptedServer, tmp_path: Path) -> None:
     assert search.count('<li class="oui-hit">') == 2
     assert 'href="/lab/tree/nb/analysis%200.ipynb"' in search and "cell 1" in search
     assert "snippet 0 about what&#x27;s the loading code" in search
-    assert text_of(cells[6]).startswith("Workspace index: indexing, 3/4 files, 12 chunks, 10 embedded, 2 pending, model all-MiniLM-L6-v2")
+    assert text_of(cells[6]).startswith(
+        "Workspace index: indexing, 3/4 files, 12 chunks, 10 embedded, 2 pending, model all-MiniLM-L6-v2"
+    )
     assert "Commands: models, use MODEL" in text_of(cells[7])
     assert text_of(cells[8]) == "False False ()\n"
 
 
-def test_interrupting_a_chat_cell_stops_the_generation(scripted: ScriptedServer, tmp_path: Path) -> None:
+def test_interrupting_a_chat_cell_stops_the_generation(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
     scripted.state.answer_chunks = [f"word{i} " for i in range(400)]
     scripted.state.chunk_delay = 0.02
     cells = run_cells(
@@ -211,8 +239,12 @@ def test_interrupting_a_chat_cell_stops_the_generation(scripted: ScriptedServer,
     )
     assert text_of(cells[1], "stderr") == "oui: stopped\n"
     assert not errors_of(cells[1])
-    shown = [o["data"]["text/plain"] for o in cells[1]["outputs"] if "text/html" in o.get("data", {})]
+    shown = [
+        o["data"]["text/plain"] for o in cells[1]["outputs"] if "text/html" in o.get("data", {})
+    ]
     assert shown and "word0" in shown[-1] and "word399" not in shown[-1] and "▌" not in shown[-1]
     chat_id = next(iter(scripted.state.chats))
-    assert ("POST", f"/oui/api/tasks/chat/{chat_id}/stop") in [(m, p) for m, p, _b, _h in scripted.state.requests]
+    assert ("POST", f"/oui/api/tasks/chat/{chat_id}/stop") in [
+        (m, p) for m, p, _b, _h in scripted.state.requests
+    ]
     assert text_of(cells[2], "stdout") == "still alive\n"

@@ -1,4 +1,5 @@
 """The widgets in a real kernel against the scripted server: same chat as %%chat cells."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -10,24 +11,28 @@ from nb_support import errors_of, free_port, run_cells, text_of
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
+
 @pytest.fixture
 def scripted() -> Iterator[ScriptedServer]:
     with ScriptedServer() as server:
         yield server
 
 
-
-def test_chat_widget_continues_the_notebook_chat_and_search_widget_links(scripted: ScriptedServer, tmp_path: Path) -> None:
+def test_chat_widget_continues_the_notebook_chat_and_search_widget_links(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
     env = {"OUI_SERVER_URL": scripted.url, "OUI_TOKEN": TOKEN, "JPY_SESSION_NAME": "w.ipynb"}
     cells = run_cells(
         [
             "%load_ext oui_jupyter",
             "%%chat\nfirst from a cell",
             "from oui_jupyter.notebook import ChatWidget, SearchWidget\nchat = ChatWidget(model='other')\nchat",
-            ("answer = chat.ask('second from the widget')\n"
-            "print(answer['content']); print(len(chat.history.outputs)); print(chat.model_picker.options)\n"
-            "print(chat.history.outputs[0]['data']['text/plain'])\n"
-            "print(chat.send_button.disabled, chat.stop_button.disabled, chat.status.value)"),
+            (
+                "answer = chat.ask('second from the widget')\n"
+                "print(answer['content']); print(len(chat.history.outputs)); print(chat.model_picker.options)\n"
+                "print(chat.history.outputs[0]['data']['text/plain'])\n"
+                "print(chat.send_button.disabled, chat.stop_button.disabled, chat.status.value)"
+            ),
             "search = SearchWidget('loading data', k=2)\nsearch",
             "print(len(search.hits)); print(search.results.value.count('<li class=\"oui-hit\">')); search.search('other words'); print(search.hits[0].snippet)",
         ],
@@ -68,16 +73,20 @@ def test_widgets_show_one_line_when_the_server_is_down(tmp_path: Path) -> None:
         assert "oui: cannot reach the Jupyter server" in text_of(cell, "stdout")
 
 
-def test_stop_button_stops_the_answer_and_tells_the_server(scripted: ScriptedServer, tmp_path: Path) -> None:
+def test_stop_button_stops_the_answer_and_tells_the_server(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
     scripted.state.answer_chunks = [f"word{i} " for i in range(200)]
     scripted.state.chunk_delay = 0.02
     env = {"OUI_SERVER_URL": scripted.url, "OUI_TOKEN": TOKEN, "JPY_SESSION_NAME": "stop.ipynb"}
     cells = run_cells(
         [
-            ("import time\nfrom oui_jupyter.notebook import ChatWidget\nw = ChatWidget()\n"
-            "w.send('write a lot')\ntime.sleep(0.5)\nprint(w.busy, w.stop_button.disabled)\n"
-            "w.stop_button.click()\nw._worker.join(5)\n"
-            "print(w.busy, w.status.value)\nprint(len(w.messages[-1]['content'].split()))"),
+            (
+                "import time\nfrom oui_jupyter.notebook import ChatWidget\nw = ChatWidget()\n"
+                "w.send('write a lot')\ntime.sleep(0.5)\nprint(w.busy, w.stop_button.disabled)\n"
+                "w.stop_button.click()\nw._worker.join(5)\n"
+                "print(w.busy, w.status.value)\nprint(len(w.messages[-1]['content'].split()))"
+            ),
         ],
         env,
         str(tmp_path),
@@ -88,15 +97,21 @@ def test_stop_button_stops_the_answer_and_tells_the_server(scripted: ScriptedSer
     assert lines[1].startswith("False") and "Stopped" in lines[1]
     assert 0 < int(lines[2]) < 200
     chat_id = next(iter(scripted.state.chats))
-    assert ("POST", f"/oui/api/tasks/chat/{chat_id}/stop") in [(m, p) for m, p, _b, _h in scripted.state.requests]
+    assert ("POST", f"/oui/api/tasks/chat/{chat_id}/stop") in [
+        (m, p) for m, p, _b, _h in scripted.state.requests
+    ]
 
 
-def test_chat_widget_shows_sources_and_reloads_them(scripted: ScriptedServer, tmp_path: Path) -> None:
+def test_chat_widget_shows_sources_and_reloads_them(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
     env = {"OUI_SERVER_URL": scripted.url, "OUI_TOKEN": TOKEN, "JPY_SESSION_NAME": "src.ipynb"}
     cells = run_cells(
         [
-            ("from oui_jupyter.notebook import ChatWidget\nw = ChatWidget(workspace=True)\nw.ask('cite')\n"
-            "print(w.history.outputs[-1]['data']['text/plain'])"),
+            (
+                "from oui_jupyter.notebook import ChatWidget\nw = ChatWidget(workspace=True)\nw.ask('cite')\n"
+                "print(w.history.outputs[-1]['data']['text/plain'])"
+            ),
             "again = ChatWidget()\nprint(len(again.messages), again.history.outputs[-1]['data']['text/plain'])",
         ],
         env,
@@ -107,5 +122,10 @@ def test_chat_widget_shows_sources_and_reloads_them(scripted: ScriptedServer, tm
     assert first.startswith("**smollm2**: Hello, world.")
     assert "**Sources**" in first and "[src/data.py (lines 3-9)](/lab/tree/src/data.py)" in first
     reloaded = text_of(cells[1], "stdout")
-    assert reloaded.startswith("2 **smollm2**: Hello, world.") and "(/lab/tree/src/data.py)" in reloaded
-    assert scripted.state.chats[next(iter(scripted.state.chats))]["turns"][0]["features"] == {"workspace": True}
+    assert (
+        reloaded.startswith("2 **smollm2**: Hello, world.")
+        and "(/lab/tree/src/data.py)" in reloaded
+    )
+    assert scripted.state.chats[next(iter(scripted.state.chats))]["turns"][0]["features"] == {
+        "workspace": True
+    }

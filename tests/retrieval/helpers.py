@@ -113,7 +113,9 @@ If the dome does not open, check the hydraulic pressure sensor.
 """
 
 
-def analysis_notebook(last_cell: str = "The emperor penguin dives deeper than any other bird.") -> str:
+def analysis_notebook(
+    last_cell: str = "The emperor penguin dives deeper than any other bird.",
+) -> str:
     """The workspace's notebook: markdown, code with outputs, and a last markdown cell
     (id ``emperor-cell``, index 3) that tests edit."""
     return notebook(

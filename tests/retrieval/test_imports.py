@@ -1,10 +1,20 @@
 """What the app imports at start from retrieval must not pull anything heavy."""
+
 from __future__ import annotations
 
 from support.imports import modules_after, run_and_report
 
-HEAVY = ["sqlalchemy", "openai", "torch", "sentence_transformers", "duckdb", "numpy", "pypdf",
-         "pathspec", "tokenizers"]
+HEAVY = [
+    "sqlalchemy",
+    "openai",
+    "torch",
+    "sentence_transformers",
+    "duckdb",
+    "numpy",
+    "pypdf",
+    "pathspec",
+    "tokenizers",
+]
 
 
 def test_retrieval_modules_import_light():
@@ -29,6 +39,8 @@ def test_service_construction_is_cheap(tmp_path):
         " sorted(sys.modules)]))\n"
     )
     (store_open, model_loaded, threads), loaded = run_and_report(code)
-    assert "torch" not in loaded and "sentence_transformers" not in loaded and "duckdb" not in loaded
+    assert (
+        "torch" not in loaded and "sentence_transformers" not in loaded and "duckdb" not in loaded
+    )
     assert store_open is False and model_loaded is False and threads == 1
     assert not (tmp_path / "d").exists() or not any((tmp_path / "d").rglob("*.duckdb"))

@@ -22,8 +22,11 @@ def oui_extra_config(jp_root_dir: Path) -> dict[str, Any]:
 
 
 async def keyword_sources(api: Any, query: str) -> list[str]:
-    r = await api("POST", "v1/retrieval/query/collection",
-                  {"collection_names": ["workspace"], "query": query, "mode": "keyword"})
+    r = await api(
+        "POST",
+        "v1/retrieval/query/collection",
+        {"collection_names": ["workspace"], "query": query, "mode": "keyword"},
+    )
     assert r.code == 200, r.body
     return [m["source"] for m in r.json()["metadatas"][0]]
 
@@ -46,17 +49,29 @@ async def index_counts(api: Any) -> tuple[int, int]:
 
 async def put_file(jp_fetch: Any, path: str, content: str) -> None:
     model = {"type": "file", "format": "text", "content": content}
-    await jp_fetch("api", "contents", path, method="PUT", body=json.dumps(model),
-                   headers={"Authorization": "token alice-token"})
+    await jp_fetch(
+        "api",
+        "contents",
+        path,
+        method="PUT",
+        body=json.dumps(model),
+        headers={"Authorization": "token alice-token"},
+    )
 
 
-async def test_progress_frames_reach_the_socket_and_contents_events_reindex(api, jp_fetch, jp_ws_fetch):
+async def test_progress_frames_reach_the_socket_and_contents_events_reindex(
+    api, jp_fetch, jp_ws_fetch
+):
     ws = await jp_ws_fetch("oui", "api", "events", headers={"Authorization": "token alice-token"})
     try:
         # Connecting is a use of oui: the index opens and reports its first scan.
         frames = await frames_until(
-            ws, lambda f: f["type"] == "index:progress" and f["data"]["state"] == "idle"
-            and f["data"]["files_total"] > 0,
+            ws,
+            lambda f: (
+                f["type"] == "index:progress"
+                and f["data"]["state"] == "idle"
+                and f["data"]["files_total"] > 0
+            ),
         )
         progress = [f["data"] for f in frames if f["type"] == "index:progress"]
         assert progress[-1]["files_done"] == progress[-1]["files_total"] >= 7
@@ -71,18 +86,32 @@ async def test_progress_frames_reach_the_socket_and_contents_events_reindex(api,
         assert await eventually(lambda: _has(api, "hexagonal storm", "docs/saturn.md"))
         assert await eventually(lambda: counts_are(files + 1))
         # A rename through Jupyter: found under the new name only.
-        await jp_fetch("api", "contents", "docs/saturn.md", method="PATCH",
-                       body=json.dumps({"path": "docs/planets.md"}),
-                       headers={"Authorization": "token alice-token"})
+        await jp_fetch(
+            "api",
+            "contents",
+            "docs/saturn.md",
+            method="PATCH",
+            body=json.dumps({"path": "docs/planets.md"}),
+            headers={"Authorization": "token alice-token"},
+        )
         assert await eventually(lambda: _only(api, "hexagonal storm", "docs/planets.md"))
-        assert await eventually(lambda: counts_are(files + 1))  # the live count, not files ever seen
+        assert await eventually(
+            lambda: counts_are(files + 1)
+        )  # the live count, not files ever seen
         # A delete through Jupyter: gone.
-        await jp_fetch("api", "contents", "docs/planets.md", method="DELETE",
-                       headers={"Authorization": "token alice-token"})
+        await jp_fetch(
+            "api",
+            "contents",
+            "docs/planets.md",
+            method="DELETE",
+            headers={"Authorization": "token alice-token"},
+        )
         assert await eventually(lambda: _none(api, "hexagonal storm"))
         assert await eventually(lambda: counts_are(files))
         # The socket heard about the changes too.
-        frames = await frames_until(ws, lambda f: f["type"] == "index:progress" and f["data"]["state"] == "idle")
+        frames = await frames_until(
+            ws, lambda f: f["type"] == "index:progress" and f["data"]["state"] == "idle"
+        )
         assert frames[-1]["data"]["files_done"] == frames[-1]["data"]["files_total"]
     finally:
         ws.close()

@@ -49,10 +49,19 @@ def assistant(chat: dict[str, Any], message_id: str) -> dict[str, Any]:
 async def test_workspace_turn_streams_and_stores_sources_of_the_cell(api):
     await wait_indexed(api)
     chat_id = await new_chat(api)
-    r = await api("POST", "chat/completions", {
-        "model": "smollm2", "stream": True, "chat_id": chat_id, "features": {"workspace": True},
-        "messages": [{"role": "user", "content": QUESTION}], **SHORT,
-    }, timeout=LLM_TIMEOUT)
+    r = await api(
+        "POST",
+        "chat/completions",
+        {
+            "model": "smollm2",
+            "stream": True,
+            "chat_id": chat_id,
+            "features": {"workspace": True},
+            "messages": [{"role": "user", "content": QUESTION}],
+            **SHORT,
+        },
+        timeout=LLM_TIMEOUT,
+    )
     assert r.code == 200, r.body
     events = sse_events(r.body)
     first = events[0][1]
@@ -73,10 +82,16 @@ async def test_workspace_turn_streams_and_stores_sources_of_the_cell(api):
 async def test_message_route_with_a_file_cites_only_that_file(api):
     await wait_indexed(api)
     chat_id = await new_chat(api)
-    r = await api("POST", f"v1/chats/{chat_id}/message", {
-        "content": "What does the Aurora project do when the dome does not open?",
-        "files": [{"type": "path", "path": "docs/README.md"}], "params": SHORT,
-    }, timeout=LLM_TIMEOUT)
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}/message",
+        {
+            "content": "What does the Aurora project do when the dome does not open?",
+            "files": [{"type": "path", "path": "docs/README.md"}],
+            "params": SHORT,
+        },
+        timeout=LLM_TIMEOUT,
+    )
     assert r.code == 200, r.body
     message = r.json()
     assert message["sources"] and {s["path"] for s in message["sources"]} == {"docs/README.md"}
@@ -93,23 +108,43 @@ async def test_custom_model_knowledge_is_retrieved_without_being_named(api):
     kid = r.json()["id"]
     r = await api("POST", f"v1/knowledge/{kid}/file/add", {"path": "src/geometry.py"})
     assert r.code == 200, r.body
-    r = await api("POST", "v1/models/create", {
-        "id": "geometry-helper", "name": "Geometry helper", "base_model_id": "smollm2",
-        "meta": {"knowledge": [{"id": kid, "name": "Geometry", "type": "collection"}]},
-        "params": {"system": "Answer from the sources."},
-    })
+    r = await api(
+        "POST",
+        "v1/models/create",
+        {
+            "id": "geometry-helper",
+            "name": "Geometry helper",
+            "base_model_id": "smollm2",
+            "meta": {"knowledge": [{"id": kid, "name": "Geometry", "type": "collection"}]},
+            "params": {"system": "Answer from the sources."},
+        },
+    )
     assert r.code == 200, r.body
     chat_id = await new_chat(api)
-    r = await api("POST", f"v1/chats/{chat_id}/message", {
-        "content": "How is the area of a circle computed?", "model": "geometry-helper", "params": SHORT,
-    }, timeout=LLM_TIMEOUT)
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}/message",
+        {
+            "content": "How is the area of a circle computed?",
+            "model": "geometry-helper",
+            "params": SHORT,
+        },
+        timeout=LLM_TIMEOUT,
+    )
     assert r.code == 200, r.body
     message = r.json()
     assert message["model"] == "geometry-helper"
     assert message["sources"] and {s["path"] for s in message["sources"]} == {"src/geometry.py"}
     # Without the custom model, the same turn retrieves nothing.
-    r = await api("POST", f"v1/chats/{chat_id}/message", {
-        "content": "How is the area of a circle computed?", "model": "smollm2", "params": SHORT,
-    }, timeout=LLM_TIMEOUT)
+    r = await api(
+        "POST",
+        f"v1/chats/{chat_id}/message",
+        {
+            "content": "How is the area of a circle computed?",
+            "model": "smollm2",
+            "params": SHORT,
+        },
+        timeout=LLM_TIMEOUT,
+    )
     assert r.code == 200, r.body
     assert "sources" not in r.json()

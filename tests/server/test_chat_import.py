@@ -1,5 +1,6 @@
 """Imports, clones and exports of whole chats: complete, bounded (413), and never on the
 event loop (another request is answered while one runs), on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,15 +28,26 @@ def chain(n: int, prefix: str = "m", *, offset: int = 0) -> dict[str, Any]:
     parent = None
     for i in range(n):
         mid = f"{prefix}{i}"
-        messages[mid] = {"id": mid, "parentId": parent, "childrenIds": [], "role": "user" if i % 2 == 0 else "assistant",
-                         "content": f"message {i} ünïcode ✓", "timestamp": 1_700_000_000 + offset + i,
-                         "usage": {"n": i}}
+        messages[mid] = {
+            "id": mid,
+            "parentId": parent,
+            "childrenIds": [],
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"message {i} ünïcode ✓",
+            "timestamp": 1_700_000_000 + offset + i,
+            "usage": {"n": i},
+        }
         if parent:
             messages[parent]["childrenIds"].append(mid)
         parent = mid
     if n > 1:
-        messages[f"{prefix}-side"] = {"id": f"{prefix}-side", "parentId": f"{prefix}0", "role": "assistant",
-                                      "content": "another answer", "timestamp": 1_700_000_000 + offset + 1}
+        messages[f"{prefix}-side"] = {
+            "id": f"{prefix}-side",
+            "parentId": f"{prefix}0",
+            "role": "assistant",
+            "content": "another answer",
+            "timestamp": 1_700_000_000 + offset + 1,
+        }
     return {"title": f"chain {prefix}", "history": {"messages": messages, "currentId": parent}}
 
 
@@ -88,8 +100,13 @@ async def test_an_import_of_n_messages_ends_with_all_n_readable(api):
 
 async def test_many_chats_in_one_import_are_all_there_with_their_tags(api):
     small = [
-        {"chat": {**chain(2, f"c{i}-"), "tags": ["Batch"]}, "meta": {"tags": ["imported", "Batch"]},
-         "pinned": i == 0, "created_at": 1_700_000_000 + i, "updated_at": 1_700_000_000 + i}
+        {
+            "chat": {**chain(2, f"c{i}-"), "tags": ["Batch"]},
+            "meta": {"tags": ["imported", "Batch"]},
+            "pinned": i == 0,
+            "created_at": 1_700_000_000 + i,
+            "updated_at": 1_700_000_000 + i,
+        }
         for i in range(MAX_CHATS - 1)
     ]
     r = await api("POST", "v1/chats/import", [*small, {"chat": chain(1500, "big")}], timeout=120)
@@ -100,11 +117,16 @@ async def test_many_chats_in_one_import_are_all_there_with_their_tags(api):
     assert len(answered[-1]["chat"]["history"]["messages"]) == 1501
     listed = []
     for page in range(1, 14):
-        listed += (await api("GET", "v1/chats/", params={"page": page, "include_pinned": "true"})).json()
+        listed += (
+            await api("GET", "v1/chats/", params={"page": page, "include_pinned": "true"})
+        ).json()
     assert {c["id"] for c in listed} == {c["id"] for c in answered}
     tagged = (await api("POST", "v1/chats/tags", {"name": "imported"})).json()
     assert len(tagged) == MAX_CHATS - 1
-    assert {t["id"] for t in (await api("GET", "v1/chats/all/tags")).json()} == {"batch", "imported"}
+    assert {t["id"] for t in (await api("GET", "v1/chats/all/tags")).json()} == {
+        "batch",
+        "imported",
+    }
     one = (await api("GET", f"v1/chats/{answered[5]['id']}")).json()
     assert one == answered[5]
 
@@ -122,13 +144,18 @@ async def test_too_many_chats_is_413_before_anything_is_written(api):
 async def test_too_many_messages_is_413_before_anything_is_written(api):
     half = MAX_MESSAGES // 2
     # a tree and a flat list: both count; the first chat alone is within the limit
-    items = [{"chat": chain(half, "a")},  # half + 1 messages (with its side branch)
-             {"chat": {"messages": [{"role": "user", "content": str(i)} for i in range(half)]}}]
+    items = [
+        {"chat": chain(half, "a")},  # half + 1 messages (with its side branch)
+        {"chat": {"messages": [{"role": "user", "content": str(i)} for i in range(half)]}},
+    ]
     r = await api("POST", "v1/chats/import", items)
     assert r.code == 413
     body = r.json()
     assert body["reason"] == "import_too_many_messages"
-    assert f"{MAX_MESSAGES + 1} messages" in body["message"] and "max_import_messages" in body["message"]
+    assert (
+        f"{MAX_MESSAGES + 1} messages" in body["message"]
+        and "max_import_messages" in body["message"]
+    )
     assert (await api("GET", "v1/chats/")).json() == []
     # at the limit: accepted
     items[1]["chat"]["messages"].pop()
@@ -145,7 +172,9 @@ async def test_a_bad_chat_anywhere_writes_nothing(api):
 async def test_other_requests_are_answered_while_an_import_runs(api, jp_serverapp):
     await api("GET", "v1/chats/")  # services built
     gate = Gate(services_of(jp_serverapp).chat_bulk.store, "insert_chats")
-    importing = asyncio.ensure_future(api("POST", "v1/chats/import", [{"chat": chain(3000)}], timeout=60))
+    importing = asyncio.ensure_future(
+        api("POST", "v1/chats/import", [{"chat": chain(3000)}], timeout=60)
+    )
     await gate.wait_entered()  # the import is being written, in its worker thread
     version = await api("GET", "version")
     listed = await api("GET", "v1/chats/")
@@ -185,7 +214,9 @@ async def test_other_requests_are_answered_while_a_clone_runs(api, jp_serverapp)
 async def test_concurrent_saves_of_one_chat_add_a_message_once(api):
     cid = (await api("POST", "v1/chats/new", {"chat": {**chain(2), "title": "T"}})).json()["id"]
     saved = chain(4)
-    results = await asyncio.gather(*(api("POST", f"v1/chats/{cid}", {"chat": saved}) for _ in range(6)))
+    results = await asyncio.gather(
+        *(api("POST", f"v1/chats/{cid}", {"chat": saved}) for _ in range(6))
+    )
     assert [r.code for r in results] == [200] * 6, [r.body for r in results]
     history = (await api("GET", f"v1/chats/{cid}")).json()["chat"]["history"]
     assert set(history["messages"]) == {"m0", "m1", "m2", "m3", "m-side"}
@@ -206,7 +237,9 @@ async def test_export_of_all_chats_has_every_chat_with_its_tree(api):
     assert [c["id"] for c in exported if c["archived"]] == [ids[0]]
     first = next(c for c in exported if c["id"] == ids[3])
     assert set(first["chat"]["history"]["messages"]) == {"c3-0", "c3-1", "c3-2", "c3--side"}
-    assert [c["title"] for c in (await api("GET", "v1/chats/all", user="bob")).json()] == ["not yours"]
+    assert [c["title"] for c in (await api("GET", "v1/chats/all", user="bob")).json()] == [
+        "not yours"
+    ]
     # what was exported imports again, whole
     again = await api("POST", "v1/chats/import", exported, user="bob", timeout=60)
     assert again.code == 200 and len(again.json()) == 45
@@ -215,7 +248,9 @@ async def test_export_of_all_chats_has_every_chat_with_its_tree(api):
 
 
 async def test_export_formats_of_a_long_chat(api):
-    cid = (await api("POST", "v1/chats/import", [{"chat": chain(2500)}], timeout=60)).json()[0]["id"]
+    cid = (await api("POST", "v1/chats/import", [{"chat": chain(2500)}], timeout=60)).json()[0][
+        "id"
+    ]
     md = await api("GET", f"v1/chats/{cid}/export", params={"format": "markdown"}, timeout=60)
     assert md.code == 200 and md.body.decode().count("### ") == 2500
     js = await api("GET", f"v1/chats/{cid}/export", params={"format": "json"}, timeout=60)

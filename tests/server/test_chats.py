@@ -1,4 +1,5 @@
 """The chats REST API in Open WebUI's shapes, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -82,16 +83,26 @@ async def test_list_is_paged_newest_first_without_bodies(api):
     assert len(page1) == 60 and len(page2) == 5
     assert page1[0]["id"] == ids[-1]
     assert page2[-1]["id"] == ids[0]
-    assert "chat" not in page1[0] and set(page1[0]) >= {"id", "title", "updated_at", "created_at", "pinned"}
+    assert "chat" not in page1[0] and set(page1[0]) >= {
+        "id",
+        "title",
+        "updated_at",
+        "created_at",
+        "pinned",
+    }
     assert (await api("GET", "v1/chats/", user="bob")).json() == []
 
 
 async def test_merge_update_never_deletes_messages_a_stale_client_did_not_know(api):
-    chat = await new_chat(api, history={"messages": tree(("u1", None, "user", "q")), "currentId": "u1"})
+    chat = await new_chat(
+        api, history={"messages": tree(("u1", None, "user", "q")), "currentId": "u1"}
+    )
     cid = chat["id"]
     # Tab A adds an answer.
     tab_a = tree(("u1", None, "user", "q"), ("a1", "u1", "assistant", "answer A"))
-    r = await api("POST", f"v1/chats/{cid}", {"chat": {"history": {"messages": tab_a, "currentId": "a1"}}})
+    r = await api(
+        "POST", f"v1/chats/{cid}", {"chat": {"history": {"messages": tab_a, "currentId": "a1"}}}
+    )
     assert r.code == 200
     # Tab B, stale (never saw a1), renames and edits its own message.
     tab_b = tree(("u1", None, "user", "q (edited)"))
@@ -110,11 +121,17 @@ async def test_merge_update_never_deletes_messages_a_stale_client_did_not_know(a
 
 
 async def test_merge_update_with_prefer_minimal_leaves_out_the_tree(api):
-    chat = await new_chat(api, history={"messages": tree(("u1", None, "user", "q")), "currentId": "u1"})
+    chat = await new_chat(
+        api, history={"messages": tree(("u1", None, "user", "q")), "currentId": "u1"}
+    )
     cid = chat["id"]
     added = tree(("u1", None, "user", "q"), ("a1", "u1", "assistant", "answer"))
-    r = await api("POST", f"v1/chats/{cid}", {"chat": {"title": "Kept", "history": {"messages": added, "currentId": "a1"}}},
-                  headers={"Prefer": "return=minimal"})
+    r = await api(
+        "POST",
+        f"v1/chats/{cid}",
+        {"chat": {"title": "Kept", "history": {"messages": added, "currentId": "a1"}}},
+        headers={"Prefer": "return=minimal"},
+    )
     assert r.code == 200
     body = r.json()
     assert body["id"] == cid and body["title"] == "Kept"
@@ -136,7 +153,13 @@ async def test_delete_and_not_yours(api):
 
 async def test_search_title_and_content(api):
     await new_chat(api, title="Pandas tricks")
-    await new_chat(api, history={"messages": tree(("u1", None, "user", "what is a 100% DataFrame?")), "currentId": "u1"})
+    await new_chat(
+        api,
+        history={
+            "messages": tree(("u1", None, "user", "what is a 100% DataFrame?")),
+            "currentId": "u1",
+        },
+    )
     await new_chat(api, user="bob", title="Pandas for bob")
     by_title = (await api("GET", "v1/chats/search", params={"text": "pandas"})).json()
     assert [c["title"] for c in by_title] == ["Pandas tricks"]
@@ -157,7 +180,9 @@ async def test_pin_archive_and_their_lists(api):
 
 async def test_clone_copies_the_tree(api):
     messages = tree(("u1", None, "user", "q"), ("a1", "u1", "assistant", "a"))
-    cid = (await new_chat(api, title="Orig", history={"messages": messages, "currentId": "a1"}))["id"]
+    cid = (await new_chat(api, title="Orig", history={"messages": messages, "currentId": "a1"}))[
+        "id"
+    ]
     clone = (await api("POST", f"v1/chats/{cid}/clone")).json()
     assert clone["id"] != cid and clone["title"] == "Clone of Orig"
     assert clone["chat"]["history"]["currentId"] == "a1"
@@ -172,7 +197,10 @@ async def test_tags(api):
     r = await api("POST", f"v1/chats/{cid}/tags", {"name": "Data Viz"})
     assert [t["id"] for t in r.json()] == ["data_viz"]
     await api("POST", f"v1/chats/{cid}/tags", {"name": "pandas"})
-    assert {t["id"] for t in (await api("GET", "v1/chats/all/tags")).json()} == {"data_viz", "pandas"}
+    assert {t["id"] for t in (await api("GET", "v1/chats/all/tags")).json()} == {
+        "data_viz",
+        "pandas",
+    }
     tagged = (await api("POST", "v1/chats/tags", {"name": "Data Viz"})).json()
     assert [c["id"] for c in tagged] == [cid]
     r = await api("DELETE", f"v1/chats/{cid}/tags", {"name": "pandas"})
@@ -197,7 +225,9 @@ async def test_folders(api):
     r = await api("POST", f"v1/folders/{folder['id']}/update/parent", {"parent_id": sub["id"]})
     assert r.code == 409
     assert (await api("GET", f"v1/folders/{folder['id']}", user="bob")).code == 404
-    assert (await api("POST", f"v1/chats/{cid}/folder", {"folder_id": folder["id"]}, user="bob")).code == 404
+    assert (
+        await api("POST", f"v1/chats/{cid}/folder", {"folder_id": folder["id"]}, user="bob")
+    ).code == 404
     assert (await api("DELETE", f"v1/folders/{folder['id']}")).json() is True
     chat = (await api("GET", f"v1/chats/{cid}")).json()
     assert chat["folder_id"] is None
@@ -205,8 +235,14 @@ async def test_folders(api):
 
 
 async def test_export_json_roundtrips_through_import(api):
-    messages = tree(("u1", None, "user", "plot it"), ("a1", "u1", "assistant", "```python\nprint(1)\n```"))
-    cid = (await new_chat(api, title="Plotting", history={"messages": messages, "currentId": "a1"}, tags=["viz"]))["id"]
+    messages = tree(
+        ("u1", None, "user", "plot it"), ("a1", "u1", "assistant", "```python\nprint(1)\n```")
+    )
+    cid = (
+        await new_chat(
+            api, title="Plotting", history={"messages": messages, "currentId": "a1"}, tags=["viz"]
+        )
+    )["id"]
     exported = await api("GET", f"v1/chats/{cid}/export", params={"format": "json"})
     data = exported.json()
     assert isinstance(data, list) and data[0]["id"] == cid
@@ -233,11 +269,26 @@ async def test_import_open_webui_export_shape(api):
                 "params": {},
                 "history": {
                     "messages": {
-                        "x1": {"id": "x1", "parentId": None, "childrenIds": ["x2"], "role": "user",
-                               "content": "hello", "timestamp": 1_720_000_000, "models": ["llama3"]},
-                        "x2": {"id": "x2", "parentId": "x1", "childrenIds": [], "role": "assistant",
-                               "content": "hi!", "model": "llama3", "done": True,
-                               "timestamp": 1_720_000_001, "usage": {"total_tokens": 5}},
+                        "x1": {
+                            "id": "x1",
+                            "parentId": None,
+                            "childrenIds": ["x2"],
+                            "role": "user",
+                            "content": "hello",
+                            "timestamp": 1_720_000_000,
+                            "models": ["llama3"],
+                        },
+                        "x2": {
+                            "id": "x2",
+                            "parentId": "x1",
+                            "childrenIds": [],
+                            "role": "assistant",
+                            "content": "hi!",
+                            "model": "llama3",
+                            "done": True,
+                            "timestamp": 1_720_000_001,
+                            "usage": {"total_tokens": 5},
+                        },
                     },
                     "currentId": "x2",
                 },
@@ -265,15 +316,23 @@ async def test_import_open_webui_export_shape(api):
 
 
 async def test_import_rejects_bad_input_and_writes_nothing(api):
-    bad = [{"chat": {"title": "ok", "messages": []}}, {"chat": {"history": {"messages": {"a": {"id": "a", "role": "wizard"}}}}}]
+    bad = [
+        {"chat": {"title": "ok", "messages": []}},
+        {"chat": {"history": {"messages": {"a": {"id": "a", "role": "wizard"}}}}},
+    ]
     r = await api("POST", "v1/chats/import", bad)
     assert r.code == 422
     assert (await api("GET", "v1/chats/")).json() == []
 
 
 async def test_export_markdown_and_ipynb(api):
-    messages = tree(("u1", None, "user", "make a plot"), ("a1", "u1", "assistant", "Here:\n```python\nx = 1\n```\nDone."))
-    cid = (await new_chat(api, title="Plot", history={"messages": messages, "currentId": "a1"}))["id"]
+    messages = tree(
+        ("u1", None, "user", "make a plot"),
+        ("a1", "u1", "assistant", "Here:\n```python\nx = 1\n```\nDone."),
+    )
+    cid = (await new_chat(api, title="Plot", history={"messages": messages, "currentId": "a1"}))[
+        "id"
+    ]
     md = await api("GET", f"v1/chats/{cid}/export", params={"format": "markdown"})
     assert md.code == 200 and md.headers["Content-Type"].startswith("text/markdown")
     text = md.body.decode()

@@ -1,4 +1,5 @@
 """Every route refuses strangers; bad input gets an honest JSON status, never a 500."""
+
 from __future__ import annotations
 
 import re
@@ -61,7 +62,11 @@ async def test_invalid_fields_are_422(api):
     assert r.code == 422 and "chat" in r.json()["message"]
     r = await api("POST", "v1/chats/new", {"chat": {"title": 5}})
     assert r.code == 422
-    r = await api("POST", "v1/chats/new", {"chat": {"history": {"messages": {"a": {"id": "a", "role": "user", "content": 3}}}}})
+    r = await api(
+        "POST",
+        "v1/chats/new",
+        {"chat": {"history": {"messages": {"a": {"id": "a", "role": "user", "content": 3}}}}},
+    )
     assert r.code == 422
     r = await api("GET", "v1/chats/", params={"page": "zero"})
     assert r.code == 422
@@ -103,5 +108,7 @@ async def test_current_user_and_version(api):
     me = (await api("GET", "v1/users/user")).json()
     assert me["id"] == "alice" and me["name"] == "Alice" and me["role"] in ("admin", "user")
     config = (await api("GET", "config")).json()
-    assert config["name"] == "oui-jupyter" and config["features"]["admin"] is (me["role"] == "admin")
+    assert config["name"] == "oui-jupyter" and config["features"]["admin"] is (
+        me["role"] == "admin"
+    )
     assert (await api("GET", "version")).json()["version"] == config["version"]

@@ -4,6 +4,7 @@ error, and every answer (status, content type, headers, body) as the document st
 Bounded: 50 examples per operation (``OUI_FUZZ_EXAMPLES``), one worker, a
 fixed seed, about two minutes on two cores.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,14 +65,33 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "c.OuiJupyter.embedding_base_url = 'http://127.0.0.1:9/v1'\n"
         "c.OuiJupyter.models_fetch_timeout = 0.5\n"
     )
-    env = dict(os.environ, JUPYTER_DATA_DIR=str(root / "jd"), JUPYTER_RUNTIME_DIR=str(root / "rt"),
-               JUPYTER_CONFIG_DIR=str(root / "jc"), OPENAI_API_BASE_URL="", OLLAMA_BASE_URL="")
+    env = dict(
+        os.environ,
+        JUPYTER_DATA_DIR=str(root / "jd"),
+        JUPYTER_RUNTIME_DIR=str(root / "rt"),
+        JUPYTER_CONFIG_DIR=str(root / "jc"),
+        OPENAI_API_BASE_URL="",
+        OLLAMA_BASE_URL="",
+    )
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", f"--ServerApp.token={TOKEN}", f"--config={config}",
-         f"--ServerApp.root_dir={root}", "--ServerApp.log_level=WARN"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(root),
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.token={TOKEN}",
+            f"--config={config}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.log_level=WARN",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=str(root),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -101,11 +121,19 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert "Traceback" not in server_log, server_log[-6000:]
 
 
-def _call(url: str, method: str, path: str, body: object = None, raw: bytes | None = None,
-          content_type: str = "application/json") -> dict:
+def _call(
+    url: str,
+    method: str,
+    path: str,
+    body: object = None,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+) -> dict:
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(
-        f"{url}/oui/api/{path}", data=data, method=method,
+        f"{url}/oui/api/{path}",
+        data=data,
+        method=method,
         headers={"Authorization": f"token {TOKEN}", "Content-Type": content_type},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -130,14 +158,25 @@ def _seed(url: str) -> dict[str, list[str]]:
     knowledge = _call(url, "POST", "v1/knowledge/create", {"name": "seeded"})["id"]
     boundary = "fuzzboundary"
     upload = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
         f"Content-Type: text/plain\r\n\r\nseeded upload\r\n--{boundary}--\r\n"
     ).encode()
-    file_id = _call(url, "POST", "v1/files/?process=false", raw=upload,
-                    content_type=f"multipart/form-data; boundary={boundary}")["id"]
+    file_id = _call(
+        url,
+        "POST",
+        "v1/files/?process=false",
+        raw=upload,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )["id"]
     model = _call(url, "POST", "v1/models/create", {"id": "seeded-model", "name": "Seeded"})["id"]
-    return {"path.chat_id": chats, "path.share_id": [share], "path.folder_id": [folder],
-            "path.knowledge_id": [knowledge], "path.file_id": [file_id], "query.id": [model]}
+    return {
+        "path.chat_id": chats,
+        "path.share_id": [share],
+        "path.folder_id": [folder],
+        "path.knowledge_id": [knowledge],
+        "path.file_id": [file_id],
+        "query.id": [model],
+    }
 
 
 def _config(seeds: dict[str, list[str]]) -> str:
@@ -154,22 +193,40 @@ def test_schemathesis_finds_no_server_error_and_no_mismatch(fuzz_server: str, tm
     config = tmp_path / "schemathesis.toml"
     config.write_text(_config(_seed(fuzz_server)))
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config), "run",
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
+        "run",
         f"{fuzz_server}/oui/api/openapi.json",
-        "--url", fuzz_server,
-        "-H", f"Authorization: token {TOKEN}",
-        "--checks", ",".join(CHECKS),
-        "--max-examples", str(EXAMPLES),
-        "--seed", "13",
-        "--workers", "1",
-        "--request-timeout", "20",
-        "--phases", "examples,coverage,fuzzing",
-        "--suppress-health-check", "all",
+        "--url",
+        fuzz_server,
+        "-H",
+        f"Authorization: token {TOKEN}",
+        "--checks",
+        ",".join(CHECKS),
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "13",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "20",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--suppress-health-check",
+        "all",
     ]
     for path in EXCLUDED:
         command += ["--exclude-path", path]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, NO_COLOR="1"), cwd=str(tmp_path))
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, NO_COLOR="1"),
+        cwd=str(tmp_path),
+    )
     output = done.stdout + done.stderr
     failures = output.split("= WARNINGS =")[0]
     assert done.returncode == 0, failures[-20000:]

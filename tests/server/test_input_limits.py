@@ -1,5 +1,6 @@
 """Bad input is a 4xx everywhere (issue 13, point 5), on SQLite and PostgreSQL: deep JSON, NUL
 characters, colliding collection keys, redacted keys, empty config updates, malformed ids."""
+
 from __future__ import annotations
 
 import json
@@ -135,8 +136,12 @@ async def test_nul_in_a_chat_title_rename_tag_path_query_and_upload_is_422(api):
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a\x00.txt"\r\n'
         f"Content-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n"
     ).encode()
-    r = await api("POST", "v1/files/", raw=upload,
-                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    r = await api(
+        "POST",
+        "v1/files/",
+        raw=upload,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert r.code == 400 and "Invalid" in r.json()["message"]  # refused by the form parser
     assert (await api("GET", "v1/files/")).json() == []
 
@@ -155,8 +160,12 @@ async def test_private_collections_of_users_with_colons_do_not_collide(api, colo
         r = await api("POST", "v1/retrieval/process/text", body, user=user)
         assert r.code == 200, r.body
     for user, name, owner in texts:
-        r = await api("POST", "v1/retrieval/query/doc",
-                      {"collection_name": name, "query": "tuba", "mode": "keyword"}, user=user)
+        r = await api(
+            "POST",
+            "v1/retrieval/query/doc",
+            {"collection_name": name, "query": "tuba", "mode": "keyword"},
+            user=user,
+        )
         assert r.code == 200, r.body
         assert [owner in doc for doc in r.json()["documents"][0]] == [True], (user, r.json())
 
@@ -173,8 +182,15 @@ def test_an_old_index_is_renamed_once_to_escaped_keys(tmp_path: Path):
     store.open()
     old = {"user:alice:x:notes": "of alice:x", "user:bob:notes": "of bob", "user:50%:n": "of 50%"}
     for collection, text in old.items():
-        rec = FileRecord(collection=collection, source="s", size=1, mtime=0.0, sha256="h",
-                         file_type="text", n_chunks=1)
+        rec = FileRecord(
+            collection=collection,
+            source="s",
+            size=1,
+            mtime=0.0,
+            sha256="h",
+            file_type="text",
+            n_chunks=1,
+        )
         store.write_files([(rec, [ChunkIn(text=text, meta={"source": "s"})])])
     users = ["alice", "alice:x", "bob", "50%"]
     plan = lambda names: legacy_private_renames(names, users)  # noqa: E731
@@ -203,8 +219,7 @@ async def test_a_redacted_key_with_a_new_url_keeps_the_stored_key(api, jp_server
     masked = shown["OPENAI_API_KEYS"][0]
     assert masked != KEY and "…" in masked
     new_url = "http://127.0.0.1:10/v1"
-    r = await api("POST", "v1/openai/config/update",
-                  {**shown, "OPENAI_API_BASE_URLS": [new_url]})
+    r = await api("POST", "v1/openai/config/update", {**shown, "OPENAI_API_BASE_URLS": [new_url]})
     assert r.code == 200, r.body
     assert (await settings(api, jp_serverapp))["OPENAI_API_BASE_URLS"] == [new_url]
     assert (await settings(api, jp_serverapp))["OPENAI_API_KEYS"] == [KEY]  # its place's key
@@ -258,8 +273,15 @@ async def test_an_update_naming_one_field_keeps_the_others(api, jp_serverapp):
 # ----- unknown routes and malformed ids -----
 @pytest.mark.parametrize(
     "path",
-    ["v1/chats/a.b", "v1/chats/" + "x" * 65, "v1/chats/%20", "v1/nope", "v1/folders/a%2Fb/update",
-     "v1/knowledge/" + "%C3%A9", "v1/chats/x/unknown-verb"],
+    [
+        "v1/chats/a.b",
+        "v1/chats/" + "x" * 65,
+        "v1/chats/%20",
+        "v1/nope",
+        "v1/folders/a%2Fb/update",
+        "v1/knowledge/" + "%C3%A9",
+        "v1/chats/x/unknown-verb",
+    ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 async def test_unknown_paths_and_malformed_ids_are_json_404(api, path, method):
@@ -267,8 +289,9 @@ async def test_unknown_paths_and_malformed_ids_are_json_404(api, path, method):
     assert r.code == 404, (method, path, r.code)
     assert r.headers["Content-Type"].startswith("application/json")
     assert "No route" in r.json()["message"]
-    r = await api(method, path, {} if method == "POST" else None, user=None,
-                  headers={"Authorization": ""})
+    r = await api(
+        method, path, {} if method == "POST" else None, user=None, headers={"Authorization": ""}
+    )
     assert r.code in (401, 403)
 
 
@@ -288,18 +311,26 @@ async def test_openapi_states_the_id_pattern_the_409s_and_which_bodies_are_requi
     messages = doc["components"]["schemas"]["ChatCompletionForm"]["properties"]["messages"]
     assert messages["items"]["required"] == ["role"]
     # Outside a chat (no chat_id, not Open WebUI's first turn) at least one message is needed.
-    body = paths["/oui/api/chat/completions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = paths["/oui/api/chat/completions"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     rules = json.dumps(body)
     assert '"messages": {"minItems": 1}' in rules and '"parent_id": {"type": "null"}' in rules
 
 
 async def test_what_the_schema_allows_the_server_takes(api):
     # 1.0 is an integer in JSON Schema: the server reads it as 1.
-    r = await api("POST", "v1/retrieval/query/doc",
-                  {"collection_name": "workspace", "query": "tuba", "k": 1.0, "mode": "keyword"})
+    r = await api(
+        "POST",
+        "v1/retrieval/query/doc",
+        {"collection_name": "workspace", "query": "tuba", "k": 1.0, "mode": "keyword"},
+    )
     assert r.code == 200, r.body
-    r = await api("POST", "v1/retrieval/query/doc",
-                  {"collection_name": "workspace", "query": "tuba", "k": 1.5, "mode": "keyword"})
+    r = await api(
+        "POST",
+        "v1/retrieval/query/doc",
+        {"collection_name": "workspace", "query": "tuba", "k": 1.5, "mode": "keyword"},
+    )
     assert r.code == 422
     chat = (await api("POST", "v1/chats/new", {"chat": {}})).json()
     assert (await api("POST", f"v1/chats/{chat['id']}/clone", raw=b"")).code == 200

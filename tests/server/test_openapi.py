@@ -1,4 +1,5 @@
 """oui/api/openapi.json describes every route of the route table."""
+
 from __future__ import annotations
 
 from oui_jupyter.handlers.openapi import openapi_path
@@ -39,5 +40,8 @@ async def test_openapi_describes_every_route_and_verb(api):
 
 def test_openapi_path_conversion():
     assert openapi_path(r"v1/chats(?:/list)?/?") == "/oui/api/v1/chats/"
-    assert openapi_path(r"v1/chats/(?P<chat_id>[\w-]{1,64})/tags") == "/oui/api/v1/chats/{chat_id}/tags"
+    assert (
+        openapi_path(r"v1/chats/(?P<chat_id>[\w-]{1,64})/tags")
+        == "/oui/api/v1/chats/{chat_id}/tags"
+    )
     assert openapi_path(r"openapi\.json") == "/oui/api/openapi.json"

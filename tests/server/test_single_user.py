@@ -1,4 +1,5 @@
 """On a plain single-user server every token request is the owner, not a new anonymous user."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,15 @@ def jp_server_config(oui_database_url: str, tmp_path: Any) -> dict[str, Any]:
 async def test_token_requests_are_the_owner(jp_fetch):
     import json
 
-    r = await jp_fetch("oui", "api", "v1", "chats", "new", method="POST", body=json.dumps({"chat": {"title": "mine"}}))
+    r = await jp_fetch(
+        "oui",
+        "api",
+        "v1",
+        "chats",
+        "new",
+        method="POST",
+        body=json.dumps({"chat": {"title": "mine"}}),
+    )
     chat = json.loads(r.body)
     assert chat["user_id"] == "the-owner"
     r = await jp_fetch("oui", "api", "v1", "chats", chat["id"])

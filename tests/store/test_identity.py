@@ -1,4 +1,5 @@
 """Roles from Jupyter's identity: the owner, admin_users, JupyterHub's admin flag and groups."""
+
 from __future__ import annotations
 
 from jupyter_server.auth.identity import User
@@ -32,7 +33,9 @@ def test_single_user_server_owner_is_admin(tmp_path):
 
 def test_hub_reads_admin_flag_and_groups(tmp_path):
     users = service(tmp_path, owner="owner")
-    guest = identity_from_jupyter(HubUser("guest", {"name": "guest", "admin": False, "groups": ["team-a"]}))
+    guest = identity_from_jupyter(
+        HubUser("guest", {"name": "guest", "admin": False, "groups": ["team-a"]})
+    )
     assert guest.groups == ("team-a",) and guest.hub_admin is False
     assert users.resolve(guest).role == "user"
     boss = identity_from_jupyter(HubUser("boss", {"name": "boss", "admin": True, "groups": []}))

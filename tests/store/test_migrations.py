@@ -1,4 +1,5 @@
 """Migrations: cheap head check, SQLite backup before upgrade, one migration on a shared PostgreSQL."""
+
 from __future__ import annotations
 
 import threading

@@ -6,6 +6,7 @@ The rows are made from the reflected schema of that revision, so a new migration
 without touching this file. A migration that is meant to change stored values says how in
 ``CHANGED`` (old row -> the expected new value of a column).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -66,6 +67,7 @@ def value_for(table: Table, column: Any, n: int) -> Any:
     if length:  # as long as the column takes
         value = (value * (length // len(value) + 1))[:length]
     return value
+
 
 def build_rows(metadata: MetaData) -> dict[str, list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = {}

@@ -1,4 +1,5 @@
 """A Jupyter identity provider for tests: ``Authorization: token <name>-token`` is <name>."""
+
 from __future__ import annotations
 
 from typing import Any

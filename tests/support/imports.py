@@ -1,4 +1,5 @@
 """What a fresh interpreter has imported after running some code (start-up cost checks)."""
+
 from __future__ import annotations
 
 import json
@@ -15,4 +16,6 @@ def run_and_report(code: str) -> Any:
 
 def modules_after(code: str) -> set[str]:
     """The modules imported once ``code`` has run in a new interpreter."""
-    return set(run_and_report(code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))\n"))
+    return set(
+        run_and_report(code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))\n")
+    )

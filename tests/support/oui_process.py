@@ -3,6 +3,7 @@
 For the tests that kill the server (``kill -9``) and start it again on the same data. Single
 user: the token is the owner's (the operating system user).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,17 +45,32 @@ class OuiProcess:
         config.write_text("c.ServerApp.jpserver_extensions = {'oui_jupyter': True}\n")
         self.port = 0
         self.args = [
-            "--no-browser", "--allow-root", f"--ServerApp.token={TOKEN}", f"--config={config}",
-            f"--ServerApp.root_dir={root / 'work'}", "--ServerApp.ip=127.0.0.1", "--ServerApp.log_level=WARN",
-            f"--OuiJupyter.database_url={database_url}", f"--OuiJupyter.data_dir={root / 'data'}",
-            f"--OuiJupyter.openai_api_base_urls={upstream}", "--OuiJupyter.openai_api_keys=sk-scripted",
-            "--OuiJupyter.local_model_enabled=False", "--OuiJupyter.enable_title_generation=False",
-            "--OuiJupyter.enable_tags_generation=False", "--OuiJupyter.index_workspace=False",
-            "--OuiJupyter.warm_up_delay=0", *extra,
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.token={TOKEN}",
+            f"--config={config}",
+            f"--ServerApp.root_dir={root / 'work'}",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.log_level=WARN",
+            f"--OuiJupyter.database_url={database_url}",
+            f"--OuiJupyter.data_dir={root / 'data'}",
+            f"--OuiJupyter.openai_api_base_urls={upstream}",
+            "--OuiJupyter.openai_api_keys=sk-scripted",
+            "--OuiJupyter.local_model_enabled=False",
+            "--OuiJupyter.enable_title_generation=False",
+            "--OuiJupyter.enable_tags_generation=False",
+            "--OuiJupyter.index_workspace=False",
+            "--OuiJupyter.warm_up_delay=0",
+            *extra,
         ]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_", "JPY_"))}
-        self.env.update(JUPYTER_DATA_DIR=str(root / "jupyter-data"), JUPYTER_RUNTIME_DIR=str(root / "rt"),
-                        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"))
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_", "JPY_"))
+        }
+        self.env.update(
+            JUPYTER_DATA_DIR=str(root / "jupyter-data"),
+            JUPYTER_RUNTIME_DIR=str(root / "rt"),
+            JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = root / "server.log"
 
@@ -68,7 +84,9 @@ class OuiProcess:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_server", f"--port={self.port}", *self.args],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -84,10 +102,14 @@ class OuiProcess:
                 raise RuntimeError(f"jupyter server did not start: {self.log.read_text()[-3000:]}")
             time.sleep(0.1)
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float = 30.0
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            f"{self.url}/{path}", data=data, method=method,
+            f"{self.url}/{path}",
+            data=data,
+            method=method,
             headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
         )
         try:

@@ -26,6 +26,7 @@ scripting answers such as titles and tags.
 
 Fixtures: ``scripted_openai`` (function scope: the session's server, its records cleared).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,10 +124,16 @@ class ScriptedOpenAI:
     @staticmethod
     def _json(writer: asyncio.StreamWriter, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            500: "Internal Server Error",
+        }.get(status, "Error")
         writer.write(
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+            f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data
         )
 
     def _words(self, request: dict[str, Any], chunks: int) -> list[str]:
@@ -140,7 +147,12 @@ class ScriptedOpenAI:
         return [f"tok{i} " for i in range(chunks)]
 
     async def _route(
-        self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        writer: asyncio.StreamWriter,
+        headers: dict[str, str],
     ) -> bool:
         if method == "GET" and path.rstrip("/").endswith("/models"):
             self.list_requests += 1
@@ -149,7 +161,10 @@ class ScriptedOpenAI:
             if self.list_status != 200:
                 self._json(writer, self.list_status, {"error": {"message": "models unavailable"}})
             else:
-                data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in MODELS]
+                data = [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "scripted"}
+                    for m in MODELS
+                ]
                 self._json(writer, 200, {"object": "list", "data": data})
             await writer.drain()
             return True
@@ -163,7 +178,11 @@ class ScriptedOpenAI:
         model = request.get("model", "fast")
         if model.startswith("error"):
             status = int(model[5:] or 500)
-            self._json(writer, status, {"error": {"message": f"scripted failure {status}", "type": "server_error"}})
+            self._json(
+                writer,
+                status,
+                {"error": {"message": f"scripted failure {status}", "type": "server_error"}},
+            )
             await writer.drain()
             return True
         if model == "hang":
@@ -175,24 +194,50 @@ class ScriptedOpenAI:
         if not request.get("stream"):
             if delay:
                 await asyncio.sleep(delay)
-            self._json(writer, 200, {
-                "id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()),
-                "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(words)},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)},
-            })
+            self._json(
+                writer,
+                200,
+                {
+                    "id": "chatcmpl-scripted",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(words)},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": 5,
+                        "completion_tokens": len(words),
+                        "total_tokens": 5 + len(words),
+                    },
+                },
+            )
             await writer.drain()
             return True
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
 
         def event(payload: Any) -> None:
-            data = b"data: " + (payload if isinstance(payload, bytes) else json.dumps(payload).encode()) + b"\n\n"
+            data = (
+                b"data: "
+                + (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+                + b"\n\n"
+            )
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
-        def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> dict[str, Any]:
+        def chunk(
+            delta: dict[str, Any], finish: str | None = None, usage: Any = None
+        ) -> dict[str, Any]:
             payload: dict[str, Any] = {
-                "id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model,
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
             if usage:
@@ -216,7 +261,17 @@ class ScriptedOpenAI:
                     return False
                 if model == "stall" and i == 0:
                     await asyncio.sleep(3600)
-            event(chunk({}, "stop", {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}))
+            event(
+                chunk(
+                    {},
+                    "stop",
+                    {
+                        "prompt_tokens": 5,
+                        "completion_tokens": len(words),
+                        "total_tokens": 5 + len(words),
+                    },
+                )
+            )
             event(b"[DONE]")
             writer.write(b"0\r\n\r\n")
             await writer.drain()

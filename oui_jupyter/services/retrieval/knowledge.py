@@ -17,8 +17,6 @@ from .names import file_collection, private_collection
 from .service import RetrievalService
 
 
-
-
 def file_summary(f: Any) -> dict:
     return {
         "id": f.id,
@@ -177,7 +175,11 @@ class KnowledgeService:
             return SearchFilter(collections=[name])
         row = self.store.find(name)
         if row is None:
-            return None if user_id is None else SearchFilter(collections=[private_collection(user_id, name)])
+            return (
+                None
+                if user_id is None
+                else SearchFilter(collections=[private_collection(user_id, name)])
+            )
         if user_id is not None and not (row.shared or row.user_id == user_id):
             raise NotFound(f"Knowledge {name} not found")
         data = row.data or {}

@@ -37,9 +37,9 @@ def legacy_private_renames(collections: Iterable[str], user_ids: Iterable[str]) 
     for key in collections:
         if not key.startswith("user:"):
             continue
-        rest = key[len("user:"):]
+        rest = key[len("user:") :]
         for user_id in needing:
             if rest.startswith(user_id + ":"):
-                renames[key] = private_collection(user_id, rest[len(user_id) + 1:])
+                renames[key] = private_collection(user_id, rest[len(user_id) + 1 :])
                 break
     return renames
