@@ -30,7 +30,6 @@ from _chat import AUTH, Upstream, new_chat, p50, pct, start_oui
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-
 STARTED: list[float] = []  # when each stream's response headers came (the end of the ramp-up)
 
 
@@ -163,7 +162,7 @@ async def run(streams: int, chunks: int, delay: float, mode: str = "sse") -> dic
             wall = time.perf_counter() - t0
         await asyncio.sleep(0.5)  # the last frames
         parent.send("stop")
-        frames, stamped, done_frames, error_frames, tokens = parent.recv()
+        frames, stamped, _done_frames, error_frames, tokens = parent.recv()
         if live:
             results += ["error frame"] * error_frames
             results += [f"tokens {n}" for n in tokens.values() if n not in (3, chunks)]

@@ -48,7 +48,7 @@ def main() -> None:
         }
         times: dict[str, list[float]] = {name: [] for name in runs}
         with httpx.Client(timeout=30) as client:
-            for name, (url, body, headers) in runs.items():  # warm up
+            for url, body, headers in runs.values():  # warm up
                 for _ in range(20):
                     first_token(client, url, body, headers)
             for _ in range(n):  # interleaved, so drift hits all three alike

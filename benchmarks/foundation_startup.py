@@ -15,7 +15,6 @@ import tempfile
 import time
 
 import psutil
-
 from _server import JupyterServer
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 7

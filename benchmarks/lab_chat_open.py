@@ -16,9 +16,8 @@ import statistics
 import sys
 import time
 
-from playwright.sync_api import sync_playwright
-
 from lab_common import LabProcess, launch_browser, open_lab, percentile, write_result
+from playwright.sync_api import sync_playwright
 
 MESSAGES = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3

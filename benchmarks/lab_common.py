@@ -67,7 +67,7 @@ class LabProcess:
         self.token = uuid.uuid4().hex
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = open(base / "lab.log", "wb")  # noqa: SIM115
+        self.log = open(base / "lab.log", "wb")
         env = dict(
             os.environ,
             JUPYTER_CONFIG_DIR=str(base / "config"),

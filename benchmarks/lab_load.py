@@ -10,9 +10,8 @@ from __future__ import annotations
 import statistics
 import sys
 
-from playwright.sync_api import sync_playwright
-
 from lab_common import LabProcess, launch_browser, open_lab, write_result
+from playwright.sync_api import sync_playwright
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 

@@ -15,12 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from lab_common import LabProcess, launch_browser, open_lab, percentile, write_result
 from playwright.sync_api import sync_playwright
 
-from lab_common import LabProcess, launch_browser, open_lab, percentile, write_result
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from browser.fake_backend import FakeBackend  # noqa: E402
+from browser.fake_backend import FakeBackend
 
 TOKENS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 RATE = float(sys.argv[2]) if len(sys.argv) > 2 else 200.0

@@ -75,7 +75,7 @@ def main() -> None:
             st = DuckDBVectorStore(os.path.join(tmp, "e.duckdb"), embedding_model=emb.model_id)
             st.open()
             by_file: dict[str, list[ChunkIn]] = {}
-            for i, (src, text) in enumerate(chunks):
+            for _i, (src, text) in enumerate(chunks):
                 by_file.setdefault(src, []).append(ChunkIn(text, {"source": src}))
             st.write_files(
                 [

@@ -88,7 +88,7 @@ def main() -> None:
         st = DuckDBVectorStore(os.path.join(tmp, "q.duckdb"), embedding_model=emb.model_id)
         st.open()
         batch = []
-        for i, (_, body, ref) in enumerate(pairs):
+        for _i, (_, body, ref) in enumerate(pairs):
             chunk = splitter.split(
                 [Section(body, {"start_line": 1, "end_line": body.count("\n") + 1})]
             )[0]
@@ -115,7 +115,7 @@ def main() -> None:
         for name, (mode, fusion) in runs.items():
             top1 = 0
             rr = 0.0
-            for (q, _, ref), qv in zip(pairs, qvecs):
+            for (q, _, ref), qv in zip(pairs, qvecs, strict=False):
                 qvec = None if mode == "keyword" else qv
                 hits = search(st, q, 10, qvec=qvec, mode=mode, fusion=fusion).hits
                 srcs = [h.meta["source"] for h in hits]

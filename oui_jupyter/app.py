@@ -387,7 +387,7 @@ class OuiJupyter(ExtensionApp):
         sweep = DeadAnswerSweep(turns, hub, checkpoints.stale_after)
         try:
             sweep.at_start()
-        except Exception:  # noqa: BLE001 - the chats still work; the answers stay unfinished
+        except Exception:
             self.log.exception("oui: could not mark the answers a stopped server left unfinished")
         services.on_first_use(sweep.schedule_recheck)
         services.chats.overlays.append(registry.overlay)
@@ -470,5 +470,5 @@ class OuiJupyter(ExtensionApp):
 
         try:
             logger.add_listener(schema_id=CONTENTS_EVENTS, listener=on_contents_event)
-        except Exception:  # noqa: BLE001 - polling still picks changes up
+        except Exception:
             self.log.debug("oui: no contents events; the index polls for changes", exc_info=True)

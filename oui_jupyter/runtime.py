@@ -42,14 +42,14 @@ class Services:
         for activator in self._activators:
             try:
                 activator()
-            except Exception:  # noqa: BLE001 - one failed part must not block requests
+            except Exception:
                 log.exception("oui: error while starting a service")
 
     def close(self) -> None:
         for closer in reversed(self._closers):
             try:
                 closer()
-            except Exception:  # noqa: BLE001 - close everything we can
+            except Exception:
                 log.exception("oui: error while closing a service")
 
     def __getattr__(self, name: str) -> Any:

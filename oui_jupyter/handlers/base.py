@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 from jupyter_server.base.handlers import APIHandler
@@ -100,7 +100,7 @@ class OuiHandler(APIHandler):
     """
 
     auth_resource = AUTH_RESOURCE
-    api: dict[str, Operation] = {}
+    api: ClassVar[dict[str, Operation]] = {}
     #: a request here counts as using oui (starts background work such as the index)
     activates = True
     services: Services

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from jupyter_server.auth.decorator import authorized
@@ -13,7 +13,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from oui_jupyter.errors import NotFound
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.schemas.chats import (
     ChatForm,
     ChatResponse,
@@ -72,7 +72,7 @@ class ChatWorkHandler(OuiHandler):
 
 
 class ChatsHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "List your chats, newest first, without message bodies (60 a page)",
             query=ListChatsQuery,
@@ -97,7 +97,9 @@ class ChatsHandler(ChatWorkHandler):
 
 
 class PinnedChatsHandler(ChatWorkHandler):
-    api = {"get": Operation("Your pinned chats", response=list[ChatTitleIdResponse])}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("Your pinned chats", response=list[ChatTitleIdResponse])
+    }
 
     @web.authenticated
     @authorized
@@ -106,7 +108,7 @@ class PinnedChatsHandler(ChatWorkHandler):
 
 
 class ArchivedChatsHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Your archived chats", query=ListChatsQuery, response=list[ChatTitleIdResponse]
         )
@@ -122,7 +124,9 @@ class ArchivedChatsHandler(ChatWorkHandler):
 
 
 class NewChatHandler(ChatWorkHandler):
-    api = {"post": Operation("Create a chat", body=ChatForm, response=ChatResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation("Create a chat", body=ChatForm, response=ChatResponse)
+    }
 
     @web.authenticated
     @authorized
@@ -134,7 +138,7 @@ class NewChatHandler(ChatWorkHandler):
 
 
 class SearchChatsHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Search your chats' titles and messages",
             query=SearchChatsQuery,
@@ -150,7 +154,7 @@ class SearchChatsHandler(ChatWorkHandler):
 
 
 class ImportChatsHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Import chats exported by Open WebUI (one chat, a list, or {chats: [...]}). "
             "One request holds at most `max_import_chats` chats and `max_import_messages` "
@@ -170,7 +174,7 @@ class ImportChatsHandler(ChatWorkHandler):
 
 
 class ExportAllChatsHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "All your chats (archived too) with their message trees, most recently updated "
             "first: Open WebUI's export",
@@ -189,7 +193,7 @@ class ExportAllChatsHandler(ChatWorkHandler):
         first = True
         for start in range(0, len(ids), EXPORT_BATCH):
             part = ids[start : start + EXPORT_BATCH]
-            piece = await self.off_loop(lambda: bulk.export_piece(self.user.id, part))
+            piece = await self.off_loop(lambda part=part: bulk.export_piece(self.user.id, part))
             if piece:
                 self.write(piece if first else b"," + piece)
                 first = False
@@ -201,7 +205,7 @@ class ExportAllChatsHandler(ChatWorkHandler):
 
 
 class ChatHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Read a chat with its message tree", response=ChatResponse),
         "post": Operation(
             "Merge-update a chat: new messages are added, changed ones updated, none deleted. "
@@ -239,7 +243,7 @@ class ChatHandler(ChatWorkHandler):
 
 
 class ChatMessageContentHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Set one message's text (Open WebUI's per-message update): one row written, a "
             "`chat:message` event to your sockets; answers the chat (with `Prefer: "
@@ -278,12 +282,16 @@ class ChatToggleHandler(ChatWorkHandler):
 
 class PinChatHandler(ChatToggleHandler):
     field = "pinned"
-    api = {"post": Operation("Pin or unpin a chat", response=ChatResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation("Pin or unpin a chat", response=ChatResponse)
+    }
 
 
 class ArchiveChatHandler(ChatToggleHandler):
     field = "archived"
-    api = {"post": Operation("Archive or unarchive a chat", response=ChatResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation("Archive or unarchive a chat", response=ChatResponse)
+    }
 
 
 class CloneChatForm(msgspec.Struct):
@@ -291,7 +299,7 @@ class CloneChatForm(msgspec.Struct):
 
 
 class CloneChatHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Copy a chat with all its messages", body=CloneChatForm, response=ChatResponse
         )
@@ -305,7 +313,7 @@ class CloneChatHandler(ChatWorkHandler):
 
 
 class ShareChatHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Give a chat a share id readable by this server's users", response=ChatResponse
         ),
@@ -326,7 +334,7 @@ class ShareChatHandler(ChatWorkHandler):
 
 
 class ChatFolderHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Move a chat to a folder (null: out of folders)",
             body=FolderIdForm,
@@ -345,7 +353,9 @@ class ChatFolderHandler(ChatWorkHandler):
 
 
 class ChatTitleHandler(ChatWorkHandler):
-    api = {"post": Operation("Rename a chat", body=TitleForm, response=ChatResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation("Rename a chat", body=TitleForm, response=ChatResponse)
+    }
 
     @web.authenticated
     @authorized
@@ -357,7 +367,7 @@ class ChatTitleHandler(ChatWorkHandler):
 
 
 class ChatTagsHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("A chat's tags", response=list[TagResponse]),
         "post": Operation("Tag a chat", body=TagForm, response=list[TagResponse]),
         "delete": Operation("Untag a chat", body=TagForm, response=list[TagResponse]),
@@ -386,7 +396,9 @@ class ChatTagsHandler(ChatWorkHandler):
 
 
 class ChatTagsClearHandler(ChatWorkHandler):
-    api = {"delete": Operation("Remove every tag from a chat", response=bool)}
+    api: ClassVar[dict[str, Operation]] = {
+        "delete": Operation("Remove every tag from a chat", response=bool)
+    }
 
     @web.authenticated
     @authorized
@@ -397,7 +409,9 @@ class ChatTagsClearHandler(ChatWorkHandler):
 
 
 class AllTagsHandler(ChatWorkHandler):
-    api = {"get": Operation("All your tags", response=list[TagResponse])}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("All your tags", response=list[TagResponse])
+    }
 
     @web.authenticated
     @authorized
@@ -406,7 +420,7 @@ class AllTagsHandler(ChatWorkHandler):
 
 
 class ChatsByTagHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation("Your chats with a tag", body=TagForm, response=list[ChatTitleIdResponse])
     }
 
@@ -418,7 +432,9 @@ class ChatsByTagHandler(ChatWorkHandler):
 
 
 class ChatsInFolderHandler(ChatWorkHandler):
-    api = {"get": Operation("Your chats in a folder", response=list[ChatTitleIdResponse])}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("Your chats in a folder", response=list[ChatTitleIdResponse])
+    }
 
     @web.authenticated
     @authorized
@@ -431,7 +447,9 @@ class ChatsInFolderHandler(ChatWorkHandler):
 
 
 class SharedChatHandler(ChatWorkHandler):
-    api = {"get": Operation("Read a shared chat by its share id", response=ChatResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("Read a shared chat by its share id", response=ChatResponse)
+    }
 
     @web.authenticated
     @authorized
@@ -446,7 +464,7 @@ class SharedChatHandler(ChatWorkHandler):
 
 
 class ExportChatHandler(ChatWorkHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Export a chat as Open WebUI JSON, Markdown or a notebook",
             query=ExportQuery,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from jupyter_server.auth.decorator import authorized
@@ -12,7 +12,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from oui_jupyter.errors import InvalidInput
-from oui_jupyter.handlers.base import OuiHandler, Operation, convert_body, status_for
+from oui_jupyter.handlers.base import Operation, OuiHandler, convert_body, status_for
 from oui_jupyter.schemas.completions import (
     OPENAI_PARAMS,
     OUI_FIELDS,
@@ -182,7 +182,7 @@ def sampling_params(params: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class ChatCompletionsHandler(StreamingHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "OpenAI-compatible chat completion: SSE chunks with stream: true, a chat.completion "
             "otherwise; with chat_id the turn is saved in that chat; with session_id it answers "
@@ -252,7 +252,7 @@ class ChatCompletionsHandler(StreamingHandler):
 
 
 class ChatMessageHandler(StreamingHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Run one turn in a chat: the server reads the branch, retrieves context when asked, "
             "calls the model, saves both messages, pushes socket events and answers the "

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from oui_jupyter._version import __version__
 from oui_jupyter.errors import NotFound
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.schemas.core import ConfigResponse, UserResponse, VersionResponse
 
 
 class VersionHandler(OuiHandler):
-    api = {"get": Operation("The server's oui-jupyter version", response=VersionResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("The server's oui-jupyter version", response=VersionResponse)
+    }
     activates = False  # a health check is not use
 
     @web.authenticated
@@ -22,7 +26,7 @@ class VersionHandler(OuiHandler):
 
 
 class ConfigHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Features and defaults the UI needs (no secrets)", response=ConfigResponse)
     }
 
@@ -33,7 +37,9 @@ class ConfigHandler(OuiHandler):
 
 
 class CurrentUserHandler(OuiHandler):
-    api = {"get": Operation("The current user, from Jupyter's identity", response=UserResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("The current user, from Jupyter's identity", response=UserResponse)
+    }
 
     @web.authenticated
     @authorized
@@ -53,7 +59,9 @@ class CurrentUserHandler(OuiHandler):
 
 
 class OpenAPIHandler(OuiHandler):
-    api = {"get": Operation("This OpenAPI 3 document", response=dict)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("This OpenAPI 3 document", response=dict)
+    }
 
     @web.authenticated
     @authorized

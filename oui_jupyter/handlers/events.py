@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from jupyter_server.auth.decorator import ws_authenticated
@@ -53,7 +53,9 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
     ``{"type": "chat:stop", "chat_id"}``. A malformed frame gets an ``error`` frame."""
 
     auth_resource = AUTH_RESOURCE
-    api = {"get": Operation("WebSocket of live events (chat:completion, chat:title, status...)")}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("WebSocket of live events (chat:completion, chat:title, status...)")
+    }
     services: Services
     user: UserInfo
     _registered = False

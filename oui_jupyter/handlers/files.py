@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
@@ -27,7 +28,7 @@ class FilesBase(OuiHandler):
 
 
 class FilesHandler(FilesBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Your uploads", response=list[FileResponse]),
         "post": Operation(
             "Upload a file (multipart field `file`); it is indexed in the background",
@@ -71,7 +72,7 @@ class FilesHandler(FilesBase):
 
 
 class FileHandler(FilesBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("One upload", response=FileResponse),
         "delete": Operation(
             "Delete an upload, its chunks and its place in collections", response=MessageResponse
@@ -91,7 +92,9 @@ class FileHandler(FilesBase):
 
 
 class FileContentHandler(FilesBase):
-    api = {"get": Operation("The uploaded bytes", content_type="application/octet-stream")}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("The uploaded bytes", content_type="application/octet-stream")
+    }
 
     @web.authenticated
     @authorized
@@ -104,7 +107,9 @@ class FileContentHandler(FilesBase):
 
 
 class FileStatusHandler(FilesBase):
-    api = {"get": Operation("Processing status of an upload", response=FileStatusResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("Processing status of an upload", response=FileStatusResponse)
+    }
 
     @web.authenticated
     @authorized

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.schemas.chats import FolderForm, FolderResponse, FolderUpdateForm
 
 
 class FoldersHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Your folders", response=list[FolderResponse]),
         "post": Operation(
             "Create a folder (409: the name is taken there)",
@@ -34,7 +36,7 @@ class FoldersHandler(OuiHandler):
 
 
 class FolderHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Read a folder", response=FolderResponse),
         "post": Operation(
             "Rename, move or expand a folder (409: the name is taken, or a move into itself)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -26,7 +27,7 @@ class KnowledgeBase(OuiHandler):
 
 
 class KnowledgeListHandler(KnowledgeBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Your collections and the shared ones", response=list[KnowledgeResponse])
     }
 
@@ -37,7 +38,9 @@ class KnowledgeListHandler(KnowledgeBase):
 
 
 class KnowledgeCreateHandler(KnowledgeBase):
-    api = {"post": Operation("Create a collection", body=KnowledgeForm, response=KnowledgeResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation("Create a collection", body=KnowledgeForm, response=KnowledgeResponse)
+    }
 
     @web.authenticated
     @authorized
@@ -61,7 +64,7 @@ class KnowledgeCreateHandler(KnowledgeBase):
 
 
 class KnowledgeReindexHandler(KnowledgeBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Re-process every collection's files and rescan the workspace (admins)", response=bool
         )
@@ -77,7 +80,7 @@ class KnowledgeReindexHandler(KnowledgeBase):
 
 
 class KnowledgeHandler(KnowledgeBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation("A collection with its files", response=KnowledgeResponse),
         "delete": Operation("Delete a collection (not its files)", response=bool),
     }
@@ -94,11 +97,13 @@ class KnowledgeHandler(KnowledgeBase):
 
 
 class KnowledgeDeleteHandler(KnowledgeHandler):
-    api = {"delete": Operation("Delete a collection (not its files)", response=bool)}
+    api: ClassVar[dict[str, Operation]] = {
+        "delete": Operation("Delete a collection (not its files)", response=bool)
+    }
 
 
 class KnowledgeUpdateHandler(KnowledgeBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Rename, describe or share a collection",
             body=KnowledgeUpdateForm,
@@ -132,7 +137,7 @@ def _members(form: KnowledgeFileForm) -> dict:
 
 
 class KnowledgeFileAddHandler(KnowledgeBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Add an upload or a workspace path",
             body=KnowledgeFileForm,
@@ -149,7 +154,7 @@ class KnowledgeFileAddHandler(KnowledgeBase):
 
 
 class KnowledgeFileRemoveHandler(KnowledgeBase):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Remove an upload or a workspace path",
             body=KnowledgeFileForm,
@@ -166,7 +171,9 @@ class KnowledgeFileRemoveHandler(KnowledgeBase):
 
 
 class KnowledgeResetHandler(KnowledgeBase):
-    api = {"post": Operation("Empty a collection", response=KnowledgeResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation("Empty a collection", response=KnowledgeResponse)
+    }
 
     @web.authenticated
     @authorized

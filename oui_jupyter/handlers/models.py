@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from oui_jupyter.errors import Forbidden
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.providers.connections import SETTINGS_FIELDS
 from oui_jupyter.schemas.models import (
     CustomModelForm,
@@ -21,7 +21,7 @@ from oui_jupyter.schemas.models import (
 
 
 class ModelsHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Every connection's models (unreachable ones marked available: false), the embedded "
             "local model and the custom models",
@@ -41,7 +41,9 @@ class ModelsHandler(OuiHandler):
 
 
 class CustomModelsHandler(OuiHandler):
-    api = {"get": Operation("Custom models you can see", response=list[CustomModelResponse])}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("Custom models you can see", response=list[CustomModelResponse])
+    }
 
     @web.authenticated
     @authorized
@@ -50,7 +52,7 @@ class CustomModelsHandler(OuiHandler):
 
 
 class CreateCustomModelHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Create a custom model (409: the id is taken)",
             body=CustomModelForm,
@@ -67,7 +69,9 @@ class CreateCustomModelHandler(OuiHandler):
 
 
 class CustomModelHandler(OuiHandler):
-    api = {"get": Operation("One custom model", query=ModelIdQuery, response=CustomModelResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("One custom model", query=ModelIdQuery, response=CustomModelResponse)
+    }
 
     @web.authenticated
     @authorized
@@ -77,7 +81,7 @@ class CustomModelHandler(OuiHandler):
 
 
 class UpdateCustomModelHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Update a custom model",
             query=ModelIdQuery,
@@ -96,7 +100,7 @@ class UpdateCustomModelHandler(OuiHandler):
 
 
 class ToggleCustomModelHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Turn a custom model on or off", query=ModelIdQuery, response=CustomModelResponse
         )
@@ -110,7 +114,9 @@ class ToggleCustomModelHandler(OuiHandler):
 
 
 class DeleteCustomModelHandler(OuiHandler):
-    api = {"delete": Operation("Delete a custom model", query=ModelIdQuery, response=bool)}
+    api: ClassVar[dict[str, Operation]] = {
+        "delete": Operation("Delete a custom model", query=ModelIdQuery, response=bool)
+    }
 
     @web.authenticated
     @authorized
@@ -121,7 +127,9 @@ class DeleteCustomModelHandler(OuiHandler):
 
 
 class OpenAIConfigHandler(OuiHandler):
-    api = {"get": Operation("Connection settings, keys redacted (admins)", response=OpenAIConfig)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("Connection settings, keys redacted (admins)", response=OpenAIConfig)
+    }
 
     @web.authenticated
     @authorized
@@ -132,7 +140,7 @@ class OpenAIConfigHandler(OuiHandler):
 
 
 class OpenAIConfigUpdateHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Change the connection settings (admins): the fields named replace the stored ones "
             "(none named: 422); a redacted key keeps the stored key of its URL or its place, "

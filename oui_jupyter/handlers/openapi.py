@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.jsonlimits import MAX_JSON_DEPTH
 from oui_jupyter.schemas.core import ErrorResponse
 
@@ -121,7 +121,7 @@ def openapi_document(routes: list[tuple[str, type[OuiHandler]]], version: str) -
                 if t is not None and t is not str:
                     types.append(t)
     schemas, components = msgspec.json.schema_components(types, ref_template=REF)
-    by_type = dict(zip(map(id, types), schemas))
+    by_type = dict(zip(map(id, types), schemas, strict=False))
     error = {"content": {"application/json": {"schema": by_type[id(ErrorResponse)]}}}
     paths: dict[str, dict[str, Any]] = {}
     for path, verb, params, op in operations:

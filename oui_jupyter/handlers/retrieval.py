@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -58,7 +59,7 @@ class RetrievalHandler(OuiHandler):
 
 
 class RetrievalStatusHandler(RetrievalHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Workspace index: files/chunks indexed, embedded, pending; model",
             response=RetrievalStatus,
@@ -72,7 +73,7 @@ class RetrievalStatusHandler(RetrievalHandler):
 
 
 class RetrievalConfigHandler(RetrievalHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Chunking, embedding engine/model, top_k, hybrid", response=RetrievalConfigBody
         )
@@ -85,7 +86,7 @@ class RetrievalConfigHandler(RetrievalHandler):
 
 
 class RetrievalConfigUpdateHandler(RetrievalHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Change retrieval settings (admins; none named: 422); a new model re-embeds in "
             "the background",
@@ -108,7 +109,7 @@ class RetrievalConfigUpdateHandler(RetrievalHandler):
 
 
 class QueryCollectionHandler(RetrievalHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Search collections (`workspace`, knowledge ids, `file-<id>`): hybrid by default",
             body=QueryCollectionForm,
@@ -124,7 +125,9 @@ class QueryCollectionHandler(RetrievalHandler):
 
 
 class QueryDocHandler(RetrievalHandler):
-    api = {"post": Operation("Search one collection", body=QueryDocForm, response=QueryResult)}
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation("Search one collection", body=QueryDocForm, response=QueryResult)
+    }
 
     @web.authenticated
     @authorized
@@ -134,7 +137,7 @@ class QueryDocHandler(RetrievalHandler):
 
 
 class ProcessTextHandler(RetrievalHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Add a text to a collection (default: a new one named after the text)",
             body=ProcessTextForm,
@@ -166,7 +169,7 @@ class ProcessTextHandler(RetrievalHandler):
 
 
 class ProcessFileHandler(RetrievalHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Index an uploaded file (into `file-<id>` or the named collection)",
             body=ProcessFileForm,

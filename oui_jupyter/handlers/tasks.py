@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from oui_jupyter.handlers.base import OuiHandler, Operation
+from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.schemas.completions import StopResponse, TaskListResponse
 
 
 class ChatTasksHandler(OuiHandler):
-    api = {"get": Operation("Generations running in this chat", response=TaskListResponse)}
+    api: ClassVar[dict[str, Operation]] = {
+        "get": Operation("Generations running in this chat", response=TaskListResponse)
+    }
 
     @web.authenticated
     @authorized
@@ -21,7 +25,7 @@ class ChatTasksHandler(OuiHandler):
 
 
 class StopChatTaskHandler(OuiHandler):
-    api = {
+    api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Stop the generations running in this chat (the partial answer is saved, marked stopped)",
             response=StopResponse,

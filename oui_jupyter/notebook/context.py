@@ -46,13 +46,13 @@ def describe_dataframe(name: str, df: Any) -> str:
         try:
             non_null = int(series.notna().sum())
             lines.append(f"- {column}: {series.dtype}, {non_null} non-null")
-        except Exception:  # noqa: BLE001 - a user's object: fall back to less detail
+        except Exception:
             lines.append(f"- {column}: {series.dtype}")
     if len(columns) > MAX_COLUMNS:
         lines.append(f"- ... and {len(columns) - MAX_COLUMNS} more columns")
     try:
         head = df.head(HEAD_ROWS).to_string(max_cols=MAX_COLUMNS, max_colwidth=40)
-    except Exception:  # noqa: BLE001 - a user's object: fall back to its repr
+    except Exception:
         head = repr(df.head(HEAD_ROWS))
     lines.append(f"First {min(rows, HEAD_ROWS)} rows:\n```\n{_short(head, 2000)}\n```")
     return "\n".join(lines)

@@ -111,7 +111,7 @@ def connections_from_settings(settings: dict[str, Any]) -> list[Connection]:
     configs = settings.get("OPENAI_API_CONFIGS", {})
     result = []
     for idx, (url, key) in enumerate(
-        zip(settings["OPENAI_API_BASE_URLS"], settings["OPENAI_API_KEYS"])
+        zip(settings["OPENAI_API_BASE_URLS"], settings["OPENAI_API_KEYS"], strict=False)
     ):
         config = configs.get(str(idx)) or configs.get(url) or {}
         result.append(
@@ -162,7 +162,7 @@ def merge_update(raw: Any, old: dict[str, Any]) -> dict[str, Any]:
         and isinstance(urls, list)
         and all(isinstance(u, str) for u in urls)
     ):
-        stored = dict(zip(old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"]))
+        stored = dict(zip(old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"], strict=False))
         urls = [url.rstrip("/") for url in urls]
         merged["OPENAI_API_KEYS"] = [redact(stored[url]) if url in stored else "" for url in urls]
     return merge_keys(normalize_settings(merged), old)
@@ -175,9 +175,11 @@ def merge_keys(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     URL was edited) the stored key at the same index, when that one redacts to it. Anything
     else redacted matches no stored key and is refused: it would be stored as the key."""
     old_urls, old_keys = old["OPENAI_API_BASE_URLS"], old["OPENAI_API_KEYS"]
-    by_url = dict(zip(old_urls, old_keys))
+    by_url = dict(zip(old_urls, old_keys, strict=False))
     keys = []
-    for idx, (url, key) in enumerate(zip(new["OPENAI_API_BASE_URLS"], new["OPENAI_API_KEYS"])):
+    for idx, (url, key) in enumerate(
+        zip(new["OPENAI_API_BASE_URLS"], new["OPENAI_API_KEYS"], strict=False)
+    ):
         if is_redacted(key):
             if url in by_url and redact(by_url[url]) == key:
                 key = by_url[url]

@@ -130,7 +130,7 @@ class SentenceTransformerEmbeddings:
             )
             self._model = model
             freeze_long_lived()  # torch and the model, loaded for good
-        except BaseException as e:  # noqa: BLE001 - reported through status and embed()
+        except BaseException as e:
             self._error = e
         finally:
             self._loaded.set()

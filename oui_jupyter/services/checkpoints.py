@@ -122,7 +122,7 @@ class Checkpointer:
                 written = await self._loop.run_in_executor(
                     self._executor, write, self._answer.chat_id, self._answer.message_id, text
                 )
-            except Exception:  # noqa: BLE001 - a failed checkpoint must not stop the answer
+            except Exception:
                 log.warning(
                     "oui: could not checkpoint answer %s", self._answer.message_id, exc_info=True
                 )

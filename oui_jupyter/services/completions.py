@@ -265,7 +265,7 @@ class Generation:
                 extra["stopped"] = True
             try:
                 service.turns.finish_message(self.chat_id, self.message_id, self.text(), extra)  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001 - the chat may have been deleted meanwhile
+            except Exception:
                 log.exception(
                     "oui: could not save the answer %s of chat %s", self.message_id, self.chat_id
                 )

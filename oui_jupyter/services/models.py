@@ -186,7 +186,7 @@ class ModelService:
         )
         entries: list[dict[str, Any]] = []
         routes: dict[str, tuple[str, str]] = {}
-        for (key, provider), result in zip(providers.items(), results):
+        for (key, provider), result in zip(providers.items(), results, strict=False):
             connection = provider.connection
             if isinstance(result, BaseException):
                 reason = getattr(result, "message", None) or f"{type(result).__name__}: {result}"
@@ -447,12 +447,18 @@ def _custom_fields(form: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+_closing: set[asyncio.Task[None]] = set()
+
+
 def _close_later(provider: OpenAICompatProvider) -> None:
+    """Close a replaced provider's client soon; the set keeps the task alive until it ends."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return
-    loop.create_task(provider.aclose())
+    task = loop.create_task(provider.aclose())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 def knowledge_items(meta: dict[str, Any] | None) -> list[dict[str, Any]]:

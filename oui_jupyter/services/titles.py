@@ -110,7 +110,7 @@ class TitleService:
                     self.hub.emit(user.id, "chat:title", title, chat_id=chat_id)
             except OuiError as error:
                 log.warning("oui: title generation for chat %s failed: %s", chat_id, error.message)
-            except Exception:  # noqa: BLE001 - never surfaced as a chat error
+            except Exception:
                 log.exception("oui: title generation for chat %s failed", chat_id)
         if self.tags:
             try:
@@ -123,5 +123,5 @@ class TitleService:
                     self.hub.emit(user.id, "chat:tags", tags, chat_id=chat_id)
             except OuiError as error:
                 log.warning("oui: tags generation for chat %s failed: %s", chat_id, error.message)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("oui: tags generation for chat %s failed", chat_id)

@@ -11,8 +11,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.sql import Executable
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ INSERT and one small UPDATE however long the chat is.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -35,7 +35,7 @@ JSONValue = dict[str, Any]
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {JSONValue: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {JSONValue: JSON, list[Any]: JSON}
 
 
 class User(Base):
@@ -56,7 +56,7 @@ class Folder(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[Optional[str]] = mapped_column(
+    parent_id: Mapped[str | None] = mapped_column(
         ForeignKey("folder.id", ondelete="CASCADE"), nullable=True
     )
     name: Mapped[str] = mapped_column(String(255))
@@ -76,17 +76,17 @@ class Chat(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text, default="New Chat")
-    current_message_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    current_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     models: Mapped[list[Any]] = mapped_column(JSON, default=list)
     params: Mapped[JSONValue] = mapped_column(JSON, default=dict)
     meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
     extra: Mapped[JSONValue] = mapped_column(JSON, default=dict)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    folder_id: Mapped[Optional[str]] = mapped_column(
+    folder_id: Mapped[str | None] = mapped_column(
         ForeignKey("folder.id", ondelete="SET NULL"), nullable=True
     )
-    share_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    share_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
@@ -100,12 +100,12 @@ class ChatMessage(Base):
         ForeignKey("chat.id", ondelete="CASCADE"), primary_key=True
     )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    parent_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Insertion order inside the chat: the order of childrenIds and of the export.
     seq: Mapped[int] = mapped_column(BigInteger)
     role: Mapped[str] = mapped_column(String(32))
     content: Mapped[str] = mapped_column(Text, default="")
-    model: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(255), nullable=True)
     done: Mapped[bool] = mapped_column(Boolean, default=True)
     # Everything else Open WebUI keeps on a message: sources, usage, error, files, info...
     extra: Mapped[JSONValue] = mapped_column(JSON, default=dict)
@@ -139,5 +139,5 @@ class ConfigEntry(Base):
     __tablename__ = "config"
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    value: Mapped[Optional[Any]] = mapped_column(JSON, nullable=True)
+    value: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)

@@ -273,7 +273,7 @@ class DuckDBVectorStore:
         self._texts.extend(texts)
         self._hashes.extend(hashes)
         self._metas.extend(metas)
-        for p, c, s in zip(positions, cid, sid):
+        for p, c, s in zip(positions, cid, sid, strict=False):
             self._by_file.setdefault((c, s), []).append(p)
         self._n += n_new
         step = 20_000
@@ -471,7 +471,9 @@ class DuckDBVectorStore:
                 if rows_ids
                 else []
             )
-            hit = [(p, cached[h]) for p, h in zip(positions, rows_hash) if h in cached]
+            hit = [
+                (p, cached[h]) for p, h in zip(positions, rows_hash, strict=False) if h in cached
+            ]
             if hit:
                 vecs = np.frombuffer(b"".join(v for _, v in hit), np.float32).reshape(len(hit), -1)
                 self._put_vectors(np.array([p for p, _ in hit], np.int64), vecs)
@@ -604,7 +606,7 @@ class DuckDBVectorStore:
             return
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         uniq: dict[str, bytes] = {}
-        for (_, h), v in zip(items, vecs):
+        for (_, h), v in zip(items, vecs, strict=False):
             uniq.setdefault(h, v.tobytes())
         with self._db_lock:
             self._con.register(

@@ -40,7 +40,7 @@ def test_streams_token_by_token_without_rerendering_the_chat(
     sidebar.get_by_role("button", name="Stop generating").wait_for(state="visible")
     tokens = [f"{i} " for i in range(1, 21)]
     seen: list[str] = []
-    for i, token in enumerate(tokens):
+    for _i, token in enumerate(tokens):
         fake.stream(turn, [token], page, delay_ms=60, done=False)
         seen.append(answer.locator(".jp-OuiMessage-body").inner_text())
     screenshot(page, "03-streaming")

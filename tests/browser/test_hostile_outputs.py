@@ -16,10 +16,9 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-
 from support.lab_notebook import run_all_cells, wait_kernel_idle
 from support.scripted_openai import ScriptedOpenAI
 
@@ -46,9 +45,9 @@ def payloads(exfil: str) -> list[str]:
 
 
 class _Exfil(BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         _Exfil.hits.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "image/gif")

@@ -171,9 +171,9 @@ def test_stop_generation(lab_page: Any, lab_server: LabServer, long_model: str) 
     assert answer_text(sidebar) == stopped, "text kept coming after stop"
     sidebar.get_by_role("button", name="Send message").wait_for(state="visible")
     chat = lab_server.api("GET", f"oui/api/v1/chats/{current_chat_id(page)}")
-    answer = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][
-        0
-    ]
+    answer = next(
+        m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"
+    )
     assert answer.get("done") is True
     # Stopped for real on the server: the saved answer no longer grows, far short of max_tokens.
     page.wait_for_timeout(1500)
@@ -267,7 +267,9 @@ def test_refresh_mid_stream_keeps_streaming(
     answer = last_answer(sidebar)
     answer.wait_for(timeout=30_000)
     chat = lab_server.api("GET", f"oui/api/v1/chats/{chat_id}")
-    saved = [m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"][0]
+    saved = next(
+        m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"
+    )
     # The long model cannot have finished yet: the test below always has a stream to resume.
     assert saved.get("done") is False, (
         f"the answer ended before the page came back ({len(saved['content'])} chars)"
@@ -292,9 +294,9 @@ def test_refresh_mid_stream_keeps_streaming(
     wait_done(page, 30_000)
     page.wait_for_timeout(1000)
     final = lab_server.api("GET", f"oui/api/v1/chats/{chat_id}")
-    saved = [m for m in final["chat"]["history"]["messages"].values() if m["role"] == "assistant"][
-        0
-    ]
+    saved = next(
+        m for m in final["chat"]["history"]["messages"].values() if m["role"] == "assistant"
+    )
     assert saved.get("done") is True
     # The same chat opened afresh (rendered from the server's copy) reads the same, word for word.
     resumed = answer_text(sidebar)
@@ -357,9 +359,9 @@ def test_a_lost_delta_is_read_again_while_the_answer_streams(
         wait_done(page, 30_000)
         page.wait_for_timeout(1000)
         chat = lab_server.api("GET", f"oui/api/v1/chats/{current_chat_id(page)}")
-        saved = [
+        saved = next(
             m for m in chat["chat"]["history"]["messages"].values() if m["role"] == "assistant"
-        ][0]
+        )
         assert saved.get("done") is True and dropped[0]["delta"] in saved["content"]
         # What the page shows is the saved answer: the same as the chat rendered afresh.
         shown = answer_text(sidebar)

@@ -271,10 +271,11 @@ async def test_one_checkpoint_in_flight_and_none_after_stop() -> None:
     answer = GrowingAnswer()
     checkpointer = checkpoints.start(answer)
     assert checkpointer is not None
+    saves = []
     for i in range(30):  # tokens every 10 ms; a write takes 12 intervals
         answer.add(f"tok{i} ")
         if i % 10 == 0:
-            asyncio.ensure_future(checkpointer.save())  # a tool step saves meanwhile
+            saves.append(asyncio.ensure_future(checkpointer.save()))  # a tool step saves meanwhile
         await asyncio.sleep(0.01)
     await eventually(lambda: len(store.writes) >= 2)
     assert store.most_in_flight == 1

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from support.oui_process import OuiProcess
 
 pytestmark = pytest.mark.storage

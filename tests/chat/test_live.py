@@ -10,12 +10,12 @@ import pytest
 
 from chat.helpers import (
     eventually,
-    services_of,
     frames_of,
     frames_until,
     is_done,
     next_frame,
     scripted_settings,
+    services_of,
     text_from_deltas,
 )
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.scripted_openai import ScriptedOpenAI
 
 from chat.helpers import SECRET_KEY, scripted_settings, services_of
 from oui_jupyter.providers.local_llama import free_port
-from support.scripted_openai import ScriptedOpenAI
 
 MODELS_LOG = "oui_jupyter.services.models"
 

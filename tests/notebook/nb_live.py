@@ -23,8 +23,8 @@ import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager
 from nb_support import free_port, text_of
-from support.oui_process import stop_process
 from nbclient import NotebookClient
+from support.oui_process import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

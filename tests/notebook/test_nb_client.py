@@ -38,7 +38,7 @@ def test_reads(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
         assert client.version() == "0.0-test"
         assert [m["id"] for m in client.models()] == ["smollm2", "other"]
         assert client.model("SmolLM2")["id"] == "smollm2"
-        with pytest.raises(NotFound, match="unknown model 'nope'.*smollm2, other"):
+        with pytest.raises(NotFound, match=r"unknown model 'nope'.*smollm2, other"):
             client.model("nope")
         assert client.status()["files"] == 3
         assert client.knowledge() == [{"id": "kb-1", "name": "papers"}]
@@ -131,7 +131,7 @@ def test_search_hits_have_path_cell_lines_and_lab_links(scripted_info: ServerInf
 
 def test_wrong_token_and_down_server_are_one_line_errors(scripted: ScriptedServer) -> None:
     with OuiClient(ServerInfo(url=scripted.url, token="wrong")) as client:
-        with pytest.raises(AuthError, match="refused this kernel.*OUI_TOKEN") as caught:
+        with pytest.raises(AuthError, match=r"refused this kernel.*OUI_TOKEN") as caught:
             client.models()
         assert "wrong" not in str(caught.value)
     down = ServerInfo(url=f"http://127.0.0.1:{free_port()}/", token="x")
@@ -241,7 +241,7 @@ def test_a_server_without_the_extension_is_named_in_one_line() -> None:
         server = ServerInfo(url=f"http://127.0.0.1:{httpd.server_address[1]}/", token="t")
         with OuiClient(server) as client:
             with pytest.raises(
-                NotFound, match="/oui/api/models does not exist on .*extension enabled"
+                NotFound, match=r"/oui/api/models does not exist on .*extension enabled"
             ):
                 client.models()
             with pytest.raises(OuiError, match="redirected to /login"):

@@ -205,7 +205,7 @@ def test_bad_input_against_the_real_server_is_one_line(live_server: LiveServer) 
         "oui: {not_defined} is not defined in the notebook",
         "oui: no knowledge collection named 'no-such-collection'",
     ]
-    for cell, line in zip(nb.cells[1:], expected):
+    for cell, line in zip(nb.cells[1:], expected, strict=False):
         assert not [o for o in cell["outputs"] if o["output_type"] == "error"], cell["outputs"]
         text = outputs_text(cell, "stderr")
         assert text.startswith(line) and text.count("\n") == 1, (line, text)

@@ -152,7 +152,7 @@ def test_bad_input_prints_one_clear_line_never_a_traceback(
         "oui: Chat nope not found",
     ]
     assert len(cells) == len(expected) + 1
-    for cell, line in zip(cells[1:], expected):
+    for cell, line in zip(cells[1:], expected, strict=False):
         assert not errors_of(cell) or cell is cells[-1], cell["outputs"]
         text = text_of(cell, "stderr")
         assert text.startswith(line), (line, text)

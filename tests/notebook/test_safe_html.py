@@ -63,8 +63,6 @@ ALLOWED_TAGS = {
     "div",
     "span",
     "b",
-    "code",
-    "li",
 }
 
 

@@ -7,6 +7,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from retrieval.helpers import HashEmbedder
 class _Endpoint(BaseHTTPRequestHandler):
     embedder = HashEmbedder(dim=16)
     fail = False
-    requests: list[dict] = []
+    requests: ClassVar[list[dict]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

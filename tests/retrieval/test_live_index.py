@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from chat.helpers import frames_until
+
 from retrieval.helpers import make_workspace
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from chat.helpers import llama_settings, sse_events, sse_text
+
 from retrieval.helpers import make_workspace
 
 pytestmark = pytest.mark.llm

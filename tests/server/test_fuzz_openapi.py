@@ -73,7 +73,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         OPENAI_API_BASE_URL="",
         OLLAMA_BASE_URL="",
     )
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed below
+    log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -181,7 +181,7 @@ def _seed(url: str) -> dict[str, list[str]]:
 
 def _config(seeds: dict[str, list[str]]) -> str:
     lines = []
-    for n, (name, values) in enumerate(seeds.items()):
+    for n, values in enumerate(seeds.values()):
         lines += [f"[dictionaries.seed{n}]", f"values = {json.dumps(values)}", ""]
     lines.append("[parameters]")
     for n, name in enumerate(seeds):

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from jupyter_server.auth.identity import User
+from support import identity
 
 from oui_jupyter.handlers.routes import ROUTES
 from oui_jupyter.jsonlimits import MAX_JSON_DEPTH
-from support import identity
 
 pytestmark = pytest.mark.storage
 

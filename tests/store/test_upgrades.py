@@ -123,7 +123,7 @@ def test_upgrading_from_every_revision_keeps_every_row(oui_database_url: str, re
                 where = and_(*(table.c[k] == row[k] for k in key))
                 found = conn.execute(select(table).where(where)).mappings().one_or_none()
                 assert found is not None, f"{name} {[row[k] for k in key]} lost from {revision}"
-                for column, value in row.items():
+                for column, _value in row.items():
                     expected = CHANGED.get((name, column), lambda r, c=column: r[c])(row)
                     assert column in found, f"{name}.{column} is gone after the upgrade"
                     assert found[column] == expected, (name, column, revision)

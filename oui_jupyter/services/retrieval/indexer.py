@@ -362,7 +362,7 @@ class Indexer:
                 uniq.setdefault(h, text)
             try:
                 vecs = embedder.embed(list(uniq.values()))
-            except Exception as e:  # noqa: BLE001 - provider down: report, retry later
+            except Exception as e:
                 self.embed_error = str(e)
                 log.warning("embedding failed: %s", e)
                 self._stop.wait(5.0)

@@ -384,7 +384,7 @@ def load_pdf(data: bytes, path: str) -> list[Section]:
                 n = text.count("\n") + 1
                 out.append(Section(text, {"page": i + 1, "start_line": 1, "end_line": n}))
         return out
-    except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken files
+    except Exception as e:
         raise Unsupported(f"unreadable PDF: {e}") from None
 
 

@@ -95,12 +95,12 @@ def search(
         if mode in ("hybrid", "keyword"):
             pos, sc = store.keyword_search(query, n_cand if mode == "hybrid" else k, mask)
             ranked["keyword"] = pos
-            raw["keyword"] = dict(zip(pos.tolist(), sc.tolist()))
+            raw["keyword"] = dict(zip(pos.tolist(), sc.tolist(), strict=False))
         if mode in ("hybrid", "vector") and qvec is not None:
             pos, sc = store.vector_search(qvec, n_cand if mode == "hybrid" else k, mask)
             if len(pos):
                 ranked["vector"] = pos
-                raw["vector"] = dict(zip(pos.tolist(), sc.tolist()))
+                raw["vector"] = dict(zip(pos.tolist(), sc.tolist(), strict=False))
         answered = [name for name in ranked if len(ranked[name])] or list(ranked)
         if len(ranked) == 1:
             name = next(iter(ranked))
@@ -111,7 +111,7 @@ def search(
             fused = relative_fuse(raw, {"keyword": 1.0 - alpha, "vector": alpha})[:k]
         docs = store.fetch([p for p, _, _ in fused])
     hits = []
-    for (p, score, by), (text, meta) in zip(fused, docs):
+    for (p, score, by), (text, meta) in zip(fused, docs, strict=False):
         hit = Hit(p, text, meta, float(score), by)
         for name in by:
             hit.meta[f"{name}_score"] = round(raw[name][p], 6)

@@ -49,7 +49,7 @@ class TokenCounter:
                         tok.no_truncation()
                         tok.no_padding()
                         self._tok = tok
-                    except Exception:  # noqa: BLE001 - broken tokenizer file: estimate instead
+                    except Exception:
                         self._tok = None
         return self._tok
 
@@ -79,7 +79,7 @@ class Splitter:
         # pack small mergeable neighbours sharing cell/page into one section first
         packed: list[tuple[Section, int]] = []
         sizes = self.counter.count([s.text for s in sections]) if sections else []
-        for sec, size in zip(sections, sizes):
+        for sec, size in zip(sections, sizes, strict=False):
             if packed:
                 prev, psize = packed[-1]
                 same_place = all(
@@ -115,7 +115,7 @@ class Splitter:
         base = int(sec.meta.get("start_line", 1))
         # explode over-long lines into word pieces, all mapped to their line
         units: list[tuple[str, int, int]] = []  # (text, line index, tokens)
-        for i, (line, n) in enumerate(zip(lines, counts)):
+        for i, (line, n) in enumerate(zip(lines, counts, strict=False)):
             if n <= self.chunk_size:
                 units.append((line, i, n))
             else:
@@ -152,7 +152,7 @@ class Splitter:
         cur: list[str] = []
         cur_n = 0
         limit = self.chunk_size - 1
-        for w, n in zip(words, counts):
+        for w, n in zip(words, counts, strict=False):
             if n > limit:  # one enormous "word": cut by characters
                 step = max(len(w) * limit // max(n, 1), 1)
                 for i in range(0, len(w), step):
