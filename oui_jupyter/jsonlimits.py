@@ -10,6 +10,7 @@ retrieval index has loaded anyway) counting the brackets outside strings.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: Deepest nesting of arrays and objects a request body or WebSocket frame may have.
 #: Open WebUI's chat JSON is about 8 deep; 64 leaves room for tool schemas and params.
@@ -65,7 +66,7 @@ def json_depth_exceeds(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
     return bool(np.cumsum(steps, dtype=np.int32).max() > limit)
 
 
-def _step_table(np):  # type: ignore[no-untyped-def]
+def _step_table(np: Any) -> Any:
     table = np.zeros(256, dtype=np.int8)
     table[[91, 123]] = 1  # [ {
     table[[93, 125]] = -1  # ] }

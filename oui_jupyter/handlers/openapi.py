@@ -110,7 +110,7 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def openapi_document(routes: list[tuple[str, type[OuiHandler]]], version: str) -> dict[str, Any]:
-    operations: list[tuple[str, str, list[str], Operation]] = []
+    operations: list[tuple[str, str, list[tuple[str, str]], Operation]] = []
     types: list[Any] = [ErrorResponse]
     for pattern, handler in routes:
         path = openapi_path(pattern)

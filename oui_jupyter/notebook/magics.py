@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -17,6 +17,9 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from oui_jupyter.notebook import context, render, safe_html
 from oui_jupyter.notebook.client import NotFound, OuiError, normalise_sources
 from oui_jupyter.notebook.session import Session, fill_template, shared_session
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 FORMATS = ("markdown", "code", "text", "json")
 UPDATE_EVERY = 0.05  # seconds between in-place updates of the answer while streaming
@@ -40,7 +43,7 @@ def _unquote(value: str | None) -> str | None:
 
 def _split_names(values: list[str]) -> list[str]:
     """``--knowledge a,b --knowledge "c, d"``: comma-separated names; a quoted value is one name."""
-    names = []
+    names: list[str] = []
     for value in values:
         unquoted = _unquote(value) or ""
         parts = [unquoted] if unquoted != value else value.split(",")
@@ -55,6 +58,12 @@ class OuiMagics(Magics):
     def __init__(self, shell: Any, session: Session | None = None) -> None:
         super().__init__(shell)
         self.session = session or Session()
+
+    @property
+    def ipython(self) -> InteractiveShell:
+        """The shell these magics are registered on (never None once loaded)."""
+        assert self.shell is not None
+        return self.shell
 
     # -- %%chat
     @magic_arguments()
@@ -86,7 +95,7 @@ class OuiMagics(Magics):
         """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook."""
         args = parse_argstring(self.chat, line)
         try:
-            prompt = fill_template(cell, self.shell.user_ns).strip()
+            prompt = fill_template(cell, self.ipython.user_ns).strip()
             if not prompt:
                 raise OuiError("oui: the cell is empty: write the question below %%chat")
             described = [self._describe(name) for name in _split_names(args.with_vars)]
@@ -108,9 +117,9 @@ class OuiMagics(Magics):
         return None
 
     def _describe(self, name: str) -> str:
-        if name not in self.shell.user_ns:
+        if name not in self.ipython.user_ns:
             raise OuiError(f"oui: --with {name}: {name} is not defined in the notebook")
-        return context.describe(name, self.shell.user_ns[name])
+        return context.describe(name, self.ipython.user_ns[name])
 
     def ask(
         self,
@@ -168,7 +177,7 @@ class OuiMagics(Magics):
         if fmt == "code":
             blocks = render.code_blocks(content)
             if blocks:
-                self.shell.set_next_input("\n\n".join(blocks), replace=False)
+                self.ipython.set_next_input("\n\n".join(blocks), replace=False)
             return None
         if fmt == "json":
             from IPython.display import JSON, display

@@ -73,7 +73,7 @@ def _markdown() -> Any:
 
         md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
         md.enable(["table", "strikethrough"])
-        md.validateLink = safe_url
+        md.validateLink = safe_url  # type: ignore[method-assign]  # markdown-it's documented hook
         md.add_render_rule("image", _image)
         md.add_render_rule("link_open", _link_open)
         _renderer = md

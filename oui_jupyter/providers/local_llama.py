@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from oui_jupyter.errors import NotReady
 
@@ -131,7 +132,7 @@ class LocalLlamaServer:
         assert self.model_path is not None
         port = free_port()
         command = server_command(self.model_path, port, n_ctx=self.n_ctx, n_threads=self.n_threads)
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        output: IO[bytes] | int = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         log.info("oui: starting the embedded model server on 127.0.0.1:%d", port)
         try:
             self._process = subprocess.Popen(
@@ -142,7 +143,7 @@ class LocalLlamaServer:
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         finally:
-            if output is not subprocess.DEVNULL:
+            if not isinstance(output, int):
                 output.close()
         self._port = port
         await self._wait_ready(port)

@@ -115,8 +115,8 @@ class ChatBulkService:
         chat = _chat_of(item)
         messages, current_id = parse_history(chat)
         now = time.time()
-        meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
-        meta_tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        meta: dict[str, Any] = item["meta"] if isinstance(item.get("meta"), dict) else {}
+        meta_tags: list[Any] = meta["tags"] if isinstance(meta.get("tags"), list) else []
         names = ChatService._tags(chat) + [t for t in meta_tags if isinstance(t, str)]
         tags: dict[str, str] = {}
         for name in names:

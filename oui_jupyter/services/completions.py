@@ -475,6 +475,8 @@ class CompletionService:
         self, user: UserInfo, model: str, messages: Any, options: TurnOptions
     ) -> dict[str, Any]:
         """``stream: false`` without a chat: the upstream's answer as is."""
+        if options.regenerate or options.continue_:
+            raise InvalidInput("regenerate and continue need a chat_id")
         await self.pacer.enter()
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)

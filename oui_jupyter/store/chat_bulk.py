@@ -14,12 +14,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import BindParameter, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from oui_jupyter.errors import NotFound
 from oui_jupyter.store.chats import NewMessage
-from oui_jupyter.store.db import Database, json_text
+from oui_jupyter.store.db import Database, json_text, table_of
 from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag, Tag
 
 BATCH_ROWS = 2000
@@ -79,7 +79,7 @@ class NewChat:
 class ChatBulkStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        chat, message, tag = Chat.__table__, ChatMessage.__table__, Tag.__table__
+        chat, message, tag = table_of(Chat), table_of(ChatMessage), table_of(Tag)
         self._insert_chat = db.prepare(
             insert(chat).values({c: bindparam(c) for c in _CHAT_COLUMNS})
         )
@@ -98,13 +98,13 @@ class ChatBulkStore:
             .on_conflict_do_nothing()
         )
         self._insert_chat_tag = db.prepare(
-            insert(ChatTag.__table__).values(
+            insert(table_of(ChatTag)).values(
                 chat_id=bindparam("chat_id"),
                 tag_id=bindparam("tag_id"),
                 user_id=bindparam("user_id"),
             )
         )
-        source = bindparam("source_id")
+        source: BindParameter[str] = bindparam("source_id")
         # The source chat's row, locked against deletion while its messages are copied
         # (PostgreSQL; on SQLite the clone's write transaction already excludes writers).
         self._lock_source = db.prepare(

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def table_of(model: Any) -> Table:
+    """A mapped class's ``Table`` (SQLAlchemy types ``__table__`` as the wider ``FromClause``)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 class Prepared:
     """A Core statement compiled once for one dialect and run on a DBAPI cursor.
 
@@ -49,8 +57,9 @@ class Prepared:
     driver takes (JSON as ``json_text``); rows come back as DBAPI tuples.
     """
 
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         self.sql = str(compiled)
         self._order: Sequence[str] | None = compiled.positiontup if compiled.positional else None
         # Values the statement carries itself (literals, LIMIT 1): sent as parameters.
@@ -119,7 +128,7 @@ class Database:
         with self._sessions() as session:
             yield session
 
-    def prepare(self, statement: Executable) -> Prepared:
+    def prepare(self, statement: ClauseElement) -> Prepared:
         return Prepared(statement, self.engine.dialect)
 
     @property

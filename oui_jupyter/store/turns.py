@@ -19,11 +19,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, false, func, insert, literal, select, tuple_, update
+from sqlalchemy import (
+    BindParameter,
+    bindparam,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 
 from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.store.chats import NewMessage
-from oui_jupyter.store.db import Database, json_text, json_value
+from oui_jupyter.store.db import Database, json_text, json_value, table_of
 from oui_jupyter.store.orm import Chat, ChatMessage
 
 _MESSAGE_COLUMNS = (
@@ -76,8 +86,8 @@ class UnfinishedAnswer:
 class TurnStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        chat, message = Chat.__table__, ChatMessage.__table__
-        chat_id = bindparam("chat_id")
+        chat, message = table_of(Chat), table_of(ChatMessage)
+        chat_id: BindParameter[str] = bindparam("chat_id")
         has_message = select(message.c.id).where(message.c.chat_id == chat.c.id).limit(1).exists()
         self._head = db.prepare(
             select(
@@ -275,7 +285,7 @@ class TurnStore:
     ) -> list[UnfinishedAnswer]:
         """Assistant messages stored ``done = false``: all of them, or those of ``keys``
         ``(chat_id, message_id)``. A scan of the message table: run it off the event loop."""
-        message, chat = ChatMessage.__table__, Chat.__table__
+        message, chat = table_of(ChatMessage), table_of(Chat)
         query = (
             select(
                 chat.c.user_id,
@@ -341,8 +351,9 @@ class TurnStore:
 
 
 def _branch_query() -> Any:
-    m = ChatMessage.__table__
-    chat_id, limit = bindparam("chat_id"), bindparam("limit")
+    m = table_of(ChatMessage)
+    chat_id: BindParameter[str] = bindparam("chat_id")
+    limit: BindParameter[int] = bindparam("limit")
     start = (
         select(m.c.id, m.c.parent_id, m.c.role, m.c.content, m.c.extra, literal(1).label("depth"))
         .where(m.c.chat_id == chat_id, m.c.id == bindparam("leaf_id"))

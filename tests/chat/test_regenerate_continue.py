@@ -87,14 +87,20 @@ async def test_regenerate_and_continue_refuse_what_they_cannot_do(api: Any, new_
 
     for flag in ("regenerate", "continue"):
         no_chat = await post(**{flag: True}, messages=[{"role": "user", "content": "Hi"}])
-        assert no_chat.code == 422 and "need a chat_id" in no_chat.json()["message"]
-        no_parent = await post(chat_id=chat_id, **{flag: True})
-        assert no_parent.code == 422, no_parent.body
+        assert no_chat.code == 422 and "need a chat_id" in no_chat.json()["message"], flag
         unknown = await post(chat_id=chat_id, parent_id="no-such", **{flag: True})
         assert unknown.code == 404, unknown.body
+    # Without parent_id the turn works on the chat's current message: here the answer.
+    current = await post(chat_id=chat_id, regenerate=True)
+    assert current.code == 422 and "user message" in current.json()["message"], current.body
     wrong_role = await post(chat_id=chat_id, parent_id=answer_id, regenerate=True)
     assert wrong_role.code == 422 and "user message" in wrong_role.json()["message"]
     wrong_role = await post(chat_id=chat_id, parent_id=user_id, **{"continue": True})
     assert wrong_role.code == 422 and "assistant message" in wrong_role.json()["message"]
     messages = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"]["messages"]
     assert len(messages) == 2  # nothing written by a refused request
+    assert messages[answer_id]["content"] == TOKENS
+    current = await post(chat_id=chat_id, **{"continue": True})
+    assert current.code == 200, current.body  # continues the current answer
+    messages = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"]["messages"]
+    assert len(messages) == 2 and messages[answer_id]["content"].startswith(TOKENS + "tok0")

@@ -124,6 +124,7 @@ def decode_text(data: bytes) -> str:
     """UTF-8 text or :class:`Unsupported` (NUL bytes or undecodable: binary)."""
     if b"\x00" in data[:8192]:
         raise Unsupported("binary content")
+    text: str | None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -206,7 +207,7 @@ def python_sections(text: str, **meta: Any) -> list[Section]:
             out.append(_lines_section(lines, a, b, **extra, **meta))
             out[-1].mergeable = mergeable
 
-    def node_start(node: ast.AST, floor: int) -> int:
+    def node_start(node: ast.stmt, floor: int) -> int:
         decos = getattr(node, "decorator_list", [])
         start = min([node.lineno] + [d.lineno for d in decos]) - 1
         while start > floor and lines[start - 1].strip().startswith("#"):

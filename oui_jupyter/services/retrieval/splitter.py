@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .loaders import Section
 
@@ -28,12 +28,16 @@ class Chunk:
     meta: dict[str, Any]
 
 
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+
 class TokenCounter:
     """Counts word pieces with a HuggingFace ``tokenizer.json`` (lazily loaded), or estimates."""
 
     def __init__(self, tokenizer_file: str | None = None) -> None:
         self.tokenizer_file = tokenizer_file
-        self._tok = None
+        self._tok: Tokenizer | None = None
         self._lock = threading.Lock()
         self._loaded = False
 
