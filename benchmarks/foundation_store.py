@@ -21,6 +21,8 @@ from oui_jupyter.services.chats import ChatService
 from oui_jupyter.store import migrate
 from oui_jupyter.store.chats import ChatStore, NewMessage
 from oui_jupyter.store.db import Database
+from oui_jupyter.store.folders import FolderStore
+from oui_jupyter.store.tags import TagStore
 from oui_jupyter.store.users import UserStore
 
 USER = "bench"
@@ -62,7 +64,7 @@ def populate(url: str) -> tuple[ChatService, dict[int, tuple[str, str]]]:
     db = Database(url)
     migrate.upgrade(db.engine)
     UserStore(db).upsert(USER, name=USER, display_name=USER, role="admin", groups=[])
-    service = ChatService(ChatStore(db))
+    service = ChatService(ChatStore(db), TagStore(db), FolderStore(db))
     chats = {}
     for size in (2, 2000):
         msgs = chain(size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from oui_jupyter.store.orm_registry import metadata
+from oui_jupyter.store.orm import metadata
 
 config = context.config
 

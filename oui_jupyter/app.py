@@ -319,12 +319,14 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.store.chat_bulk import ChatBulkStore
         from oui_jupyter.store.chats import ChatStore
         from oui_jupyter.store.db import Database
+        from oui_jupyter.store.folders import FolderStore
+        from oui_jupyter.store.tags import TagStore
         from oui_jupyter.store.users import ConfigStore, UserStore
 
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         db = Database(self.database_url)
         migrate.upgrade(db.engine)
-        chats = ChatService(ChatStore(db))
+        chats = ChatService(ChatStore(db), TagStore(db), FolderStore(db))
         services = Services(
             db=db,
             users=UserService(UserStore(db), set(self.admin_users), owner=self.owner_name),

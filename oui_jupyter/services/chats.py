@@ -23,7 +23,9 @@ from oui_jupyter.schemas.chats import (
     TagResponse,
 )
 from oui_jupyter.store.chats import ChatStore, MessageRow, NewMessage
+from oui_jupyter.store.folders import FolderStore
 from oui_jupyter.store.orm import Chat, ChatMessage, Folder, Tag
+from oui_jupyter.store.tags import TagStore
 
 # Keys of a message that have their own column or are derived; the rest goes to ``extra``.
 MESSAGE_CORE_KEYS = {
@@ -185,8 +187,10 @@ def parse_history(chat: dict[str, Any]) -> tuple[list[NewMessage], str | None]:
 
 
 class ChatService:
-    def __init__(self, store: ChatStore) -> None:
+    def __init__(self, store: ChatStore, tag_store: TagStore, folder_store: FolderStore) -> None:
         self.store = store
+        self.tag_store = tag_store
+        self.folder_store = folder_store
         self.overlays: list[LiveOverlay] = []
         self.hub: Any = None  # the EventHub, set by the composition root
 
@@ -298,7 +302,7 @@ class ChatService:
             current_message_id=current_id or (messages[-1].id if messages else None),
         )
         for name in self._tags(chat):
-            self.store.add_tag(row.id, user_id, tag_id_for(name), name)
+            self.tag_store.add_tag(row.id, user_id, tag_id_for(name), name)
         return self.get(user_id, row.id)
 
     def merge_update(
@@ -392,43 +396,45 @@ class ChatService:
 
     # ----- tags -----
     def tags(self, user_id: str, chat_id: str) -> list[TagResponse]:
-        return [self._tag(t) for t in self.store.chat_tags(chat_id, user_id)]
+        return [self._tag(t) for t in self.tag_store.chat_tags(chat_id, user_id)]
 
     def all_tags(self, user_id: str) -> list[TagResponse]:
-        return [self._tag(t) for t in self.store.user_tags(user_id)]
+        return [self._tag(t) for t in self.tag_store.user_tags(user_id)]
 
     def add_tag(self, user_id: str, chat_id: str, name: str) -> list[TagResponse]:
         tag_id = tag_id_for(name)
         if not tag_id:
             raise InvalidInput("a tag needs a name")
-        self.store.add_tag(chat_id, user_id, tag_id, name.strip())
+        self.tag_store.add_tag(chat_id, user_id, tag_id, name.strip())
         return self.tags(user_id, chat_id)
 
     def remove_tag(self, user_id: str, chat_id: str, name: str) -> list[TagResponse]:
-        self.store.remove_tag(chat_id, user_id, tag_id_for(name))
+        self.tag_store.remove_tag(chat_id, user_id, tag_id_for(name))
         return self.tags(user_id, chat_id)
 
     def clear_tags(self, user_id: str, chat_id: str) -> None:
-        self.store.clear_tags(chat_id, user_id)
+        self.tag_store.clear_tags(chat_id, user_id)
 
     def chats_by_tag(self, user_id: str, name: str) -> list[ChatTitleIdResponse]:
-        return [self.summary(r) for r in self.store.chats_by_tag(user_id, tag_id_for(name))]
+        return [self.summary(r) for r in self.tag_store.chats_by_tag(user_id, tag_id_for(name))]
 
     # ----- folders -----
     def folders(self, user_id: str) -> list[FolderResponse]:
-        return [self._folder(f) for f in self.store.list_folders(user_id)]
+        return [self._folder(f) for f in self.folder_store.list_folders(user_id)]
 
     def folder(self, user_id: str, folder_id: str) -> FolderResponse:
-        return self._folder(self.store.get_folder(folder_id, user_id))
+        return self._folder(self.folder_store.get_folder(folder_id, user_id))
 
     def create_folder(self, user_id: str, name: str, parent_id: str | None) -> FolderResponse:
-        return self._folder(self.store.create_folder(new_id(), user_id, name.strip(), parent_id))
+        return self._folder(
+            self.folder_store.create_folder(new_id(), user_id, name.strip(), parent_id)
+        )
 
     def update_folder(self, user_id: str, folder_id: str, **fields: Any) -> FolderResponse:
-        return self._folder(self.store.update_folder(folder_id, user_id, **fields))
+        return self._folder(self.folder_store.update_folder(folder_id, user_id, **fields))
 
     def delete_folder(self, user_id: str, folder_id: str) -> None:
-        self.store.delete_folder(folder_id, user_id)
+        self.folder_store.delete_folder(folder_id, user_id)
 
     # ----- helpers -----
     @staticmethod

@@ -37,7 +37,7 @@ from oui_jupyter.providers.openai_compat import OpenAICompatProvider
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.users import UserInfo
     from oui_jupyter.store.custom_models import CustomModelStore
-    from oui_jupyter.store.orm_models import CustomModel
+    from oui_jupyter.store.orm import CustomModel
     from oui_jupyter.store.users import ConfigStore
 
 log = logging.getLogger(__name__)

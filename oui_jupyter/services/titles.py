@@ -119,7 +119,7 @@ class TitleService:
                 for name in names:
                     self.chats.add_tag(user.id, chat_id, name)
                 if names:
-                    tags = [t.name for t in self.chats.store.chat_tags(chat_id, user.id)]
+                    tags = [t.name for t in self.chats.tag_store.chat_tags(chat_id, user.id)]
                     self.hub.emit(user.id, "chat:tags", tags, chat_id=chat_id)
             except OuiError as error:
                 log.warning("oui: tags generation for chat %s failed: %s", chat_id, error.message)

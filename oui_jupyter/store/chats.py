@@ -1,4 +1,4 @@
-"""SQL for chats, their messages, tags and folders.
+"""SQL for chats and their messages (tags: ``store.tags``; folders: ``store.folders``).
 
 Every query is scoped by ``user_id``: a chat that is not yours does not exist.
 """
@@ -8,14 +8,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.store.db import Database, json_text, json_value
-from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag, Folder, Tag
+from oui_jupyter.store.folders import owned_folder
+from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag
 
 PAGE_SIZE = 60
 # A merge naming more messages than this reads the chat's rows in one scan, not by id.
@@ -33,6 +34,17 @@ _MERGE_COLUMNS = (
     "seq",
 )
 CHAT_FIELDS = ("title", "models", "params", "meta", "extra", "folder_id", "pinned", "archived")
+# A chat as chat lists show it: no message bodies.
+CHAT_SUMMARY_COLUMNS = (
+    Chat.id,
+    Chat.title,
+    Chat.updated_at,
+    Chat.created_at,
+    Chat.pinned,
+    Chat.archived,
+    Chat.folder_id,
+    Chat.meta,
+)
 
 
 @dataclass
@@ -61,6 +73,14 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def owned_chat(session: Session, chat_id: str, user_id: str) -> Chat:
+    """``user_id``'s chat ``chat_id`` in ``session``, or ``NotFound``."""
+    chat = session.get(Chat, chat_id)
+    if chat is None or chat.user_id != user_id:
+        raise NotFound(f"Chat {chat_id} not found")
+    return chat
+
+
 class MessageRow(NamedTuple):
     """A stored message, as chat JSON is built from it: a plain tuple read on a DBAPI cursor
     (a 2,000-message chat reads in ~2 ms; through SQLAlchemy's result rows, ~5 ms)."""
@@ -83,7 +103,7 @@ class ChatStore:
             .where(ChatMessage.chat_id == bindparam("chat_id"))
             .order_by(ChatMessage.seq)
         )
-        table = ChatMessage.__table__
+        table = cast(Table, ChatMessage.__table__)  # declared as a FromClause
         self._merge_rows = db.prepare(
             select(*(table.c[name] for name in _MERGE_COLUMNS))
             .where(table.c.chat_id == bindparam("chat_id"))
@@ -122,15 +142,9 @@ class ChatStore:
         )
 
     # ----- chats -----
-    def _owned(self, session: Session, chat_id: str, user_id: str) -> Chat:
-        chat = session.get(Chat, chat_id)
-        if chat is None or chat.user_id != user_id:
-            raise NotFound(f"Chat {chat_id} not found")
-        return chat
-
     def get_chat(self, chat_id: str, user_id: str) -> Chat:
         with self.db.reader() as session:
-            return self._owned(session, chat_id, user_id)
+            return owned_chat(session, chat_id, user_id)
 
     def list_chats(
         self,
@@ -144,16 +158,7 @@ class ChatStore:
     ) -> list[Any]:
         """Chat summaries, newest first, without message bodies."""
         query = (
-            select(
-                Chat.id,
-                Chat.title,
-                Chat.updated_at,
-                Chat.created_at,
-                Chat.pinned,
-                Chat.archived,
-                Chat.folder_id,
-                Chat.meta,
-            )
+            select(*CHAT_SUMMARY_COLUMNS)
             .where(Chat.user_id == user_id, Chat.archived == archived)
             .order_by(Chat.updated_at.desc(), Chat.id.desc())
         )
@@ -175,16 +180,7 @@ class ChatStore:
             .exists()
         )
         query = (
-            select(
-                Chat.id,
-                Chat.title,
-                Chat.updated_at,
-                Chat.created_at,
-                Chat.pinned,
-                Chat.archived,
-                Chat.folder_id,
-                Chat.meta,
-            )
+            select(*CHAT_SUMMARY_COLUMNS)
             .where(Chat.user_id == user_id)
             .where(or_(Chat.title.ilike(pattern, escape="\\"), in_messages))
             .order_by(Chat.updated_at.desc(), Chat.id.desc())
@@ -215,7 +211,7 @@ class ChatStore:
         now = time.time()
         with self.db.session() as session:
             if folder_id is not None:
-                self._folder(session, folder_id, user_id)
+                owned_folder(session, folder_id, user_id)
             chat = Chat(
                 id=chat_id,
                 user_id=user_id,
@@ -241,9 +237,9 @@ class ChatStore:
         if unknown:
             raise ValueError(f"not chat fields: {sorted(unknown)}")
         with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
+            chat = owned_chat(session, chat_id, user_id)
             if fields.get("folder_id") is not None:
-                self._folder(session, fields["folder_id"], user_id)
+                owned_folder(session, fields["folder_id"], user_id)
             for name, value in fields.items():
                 setattr(chat, name, value)
             chat.updated_at = time.time()
@@ -251,7 +247,7 @@ class ChatStore:
 
     def delete_chat(self, chat_id: str, user_id: str) -> None:
         with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
+            chat = owned_chat(session, chat_id, user_id)
             session.execute(delete(ChatMessage).where(ChatMessage.chat_id == chat_id))
             session.execute(delete(ChatTag).where(ChatTag.chat_id == chat_id))
             session.delete(chat)
@@ -268,7 +264,7 @@ class ChatStore:
 
     def set_share_id(self, chat_id: str, user_id: str, share_id: str | None) -> Chat:
         with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
+            chat = owned_chat(session, chat_id, user_id)
             chat.share_id = share_id
         return chat
 
@@ -300,17 +296,13 @@ class ChatStore:
     def chat_with_messages(self, chat_id: str, user_id: str) -> tuple[Chat, list[MessageRow]]:
         return self.get_chat(chat_id, user_id), self.messages(chat_id)
 
-    def get_message(self, chat_id: str, message_id: str) -> ChatMessage | None:
-        with self.db.reader() as session:
-            return session.get(ChatMessage, (chat_id, message_id))
-
     def set_message_content(
         self, chat_id: str, user_id: str, message_id: str, content: str
     ) -> Chat:
         """One message's text: one UPDATE of its row (and the chat's ``updated_at``)."""
         now = time.time()
         with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
+            chat = owned_chat(session, chat_id, user_id)
             result = session.execute(
                 update(ChatMessage)
                 .where(ChatMessage.chat_id == chat_id, ChatMessage.id == message_id)
@@ -364,7 +356,7 @@ class ChatStore:
     ) -> list[ChatMessage]:
         """Insert messages (one INSERT each) and move the chat's current branch."""
         with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
+            chat = owned_chat(session, chat_id, user_id)
             ids = [m.id for m in messages]
             existing = session.scalars(
                 select(ChatMessage.id).where(
@@ -407,7 +399,7 @@ class ChatStore:
         for the answer)."""
         now = time.time()
         with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
+            chat = owned_chat(session, chat_id, user_id)
             cursor = session.connection().connection.cursor()
             if with_rows or len(messages) > MERGE_READ_ALL:
                 stored = self._merge_rows.execute(cursor, chat_id=chat_id).fetchall()
@@ -532,148 +524,3 @@ class ChatStore:
             )
             found += [tuple(row) for row in session.execute(query)]
         return found
-
-    # ----- tags -----
-    def chat_tags(self, chat_id: str, user_id: str) -> list[Tag]:
-        with self.db.reader() as session:
-            self._owned(session, chat_id, user_id)
-            query = (
-                select(Tag)
-                .join(ChatTag, (ChatTag.tag_id == Tag.id) & (ChatTag.user_id == Tag.user_id))
-                .where(ChatTag.chat_id == chat_id)
-                .order_by(Tag.name)
-            )
-            return list(session.scalars(query))
-
-    def user_tags(self, user_id: str) -> list[Tag]:
-        with self.db.reader() as session:
-            return list(
-                session.scalars(select(Tag).where(Tag.user_id == user_id).order_by(Tag.name))
-            )
-
-    def add_tag(self, chat_id: str, user_id: str, tag_id: str, name: str) -> None:
-        with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
-            if session.get(Tag, (tag_id, user_id)) is None:
-                session.add(Tag(id=tag_id, user_id=user_id, name=name, meta={}))
-            if session.get(ChatTag, (chat_id, tag_id)) is None:
-                session.add(ChatTag(chat_id=chat_id, tag_id=tag_id, user_id=user_id))
-            tags = list((chat.meta or {}).get("tags", []))
-            if tag_id not in tags:
-                chat.meta = {**(chat.meta or {}), "tags": [*tags, tag_id]}
-
-    def remove_tag(self, chat_id: str, user_id: str, tag_id: str) -> None:
-        with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
-            session.execute(
-                delete(ChatTag).where(ChatTag.chat_id == chat_id, ChatTag.tag_id == tag_id)
-            )
-            tags = [t for t in (chat.meta or {}).get("tags", []) if t != tag_id]
-            chat.meta = {**(chat.meta or {}), "tags": tags}
-            self._drop_unused_tag(session, user_id, tag_id)
-
-    def clear_tags(self, chat_id: str, user_id: str) -> None:
-        with self.db.session() as session:
-            chat = self._owned(session, chat_id, user_id)
-            tag_ids = list(
-                session.scalars(select(ChatTag.tag_id).where(ChatTag.chat_id == chat_id))
-            )
-            session.execute(delete(ChatTag).where(ChatTag.chat_id == chat_id))
-            chat.meta = {**(chat.meta or {}), "tags": []}
-            for tag_id in tag_ids:
-                self._drop_unused_tag(session, user_id, tag_id)
-
-    def _drop_unused_tag(self, session: Session, user_id: str, tag_id: str) -> None:
-        session.flush()
-        used = session.scalar(
-            select(func.count())
-            .select_from(ChatTag)
-            .where(ChatTag.user_id == user_id, ChatTag.tag_id == tag_id)
-        )
-        if not used:
-            session.execute(delete(Tag).where(Tag.user_id == user_id, Tag.id == tag_id))
-
-    def chats_by_tag(self, user_id: str, tag_id: str) -> list[Any]:
-        query = (
-            select(
-                Chat.id,
-                Chat.title,
-                Chat.updated_at,
-                Chat.created_at,
-                Chat.pinned,
-                Chat.archived,
-                Chat.folder_id,
-                Chat.meta,
-            )
-            .join(ChatTag, ChatTag.chat_id == Chat.id)
-            .where(ChatTag.user_id == user_id, ChatTag.tag_id == tag_id)
-            .order_by(Chat.updated_at.desc())
-        )
-        with self.db.reader() as session:
-            return list(session.execute(query).all())
-
-    # ----- folders -----
-    def _folder(self, session: Session, folder_id: str, user_id: str) -> Folder:
-        folder = session.get(Folder, folder_id)
-        if folder is None or folder.user_id != user_id:
-            raise NotFound(f"Folder {folder_id} not found")
-        return folder
-
-    def list_folders(self, user_id: str) -> list[Folder]:
-        with self.db.reader() as session:
-            query = select(Folder).where(Folder.user_id == user_id).order_by(Folder.created_at)
-            return list(session.scalars(query))
-
-    def get_folder(self, folder_id: str, user_id: str) -> Folder:
-        with self.db.reader() as session:
-            return self._folder(session, folder_id, user_id)
-
-    def create_folder(
-        self, folder_id: str, user_id: str, name: str, parent_id: str | None = None
-    ) -> Folder:
-        now = time.time()
-        with self.db.session() as session:
-            if parent_id is not None:
-                self._folder(session, parent_id, user_id)
-            clash = session.scalar(
-                select(Folder.id).where(
-                    Folder.user_id == user_id,
-                    Folder.parent_id.is_(None)
-                    if parent_id is None
-                    else Folder.parent_id == parent_id,
-                    func.lower(Folder.name) == name.lower(),
-                )
-            )
-            if clash:
-                raise Conflict(f"A folder named {name!r} already exists here")
-            folder = Folder(
-                id=folder_id,
-                user_id=user_id,
-                parent_id=parent_id,
-                name=name,
-                is_expanded=False,
-                meta={},
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(folder)
-        return folder
-
-    def update_folder(self, folder_id: str, user_id: str, **fields: Any) -> Folder:
-        with self.db.session() as session:
-            folder = self._folder(session, folder_id, user_id)
-            if fields.get("parent_id") is not None:
-                parent = self._folder(session, fields["parent_id"], user_id)
-                while parent is not None:
-                    if parent.id == folder_id:
-                        raise Conflict("A folder cannot move inside itself")
-                    parent = session.get(Folder, parent.parent_id) if parent.parent_id else None
-            for name, value in fields.items():
-                setattr(folder, name, value)
-            folder.updated_at = time.time()
-        return folder
-
-    def delete_folder(self, folder_id: str, user_id: str) -> None:
-        with self.db.session() as session:
-            folder = self._folder(session, folder_id, user_id)
-            session.delete(folder)

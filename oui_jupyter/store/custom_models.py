@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.store.db import Database
-from oui_jupyter.store.orm_models import CustomModel
+from oui_jupyter.store.orm import CustomModel
 
 FIELDS = ("base_model_id", "name", "params", "meta", "access_control", "is_active")
 

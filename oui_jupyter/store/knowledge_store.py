@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 
 from oui_jupyter.errors import Forbidden, NotFound
 from oui_jupyter.store.db import Database
-from oui_jupyter.store.orm_knowledge import File, Knowledge
+from oui_jupyter.store.orm import File, Knowledge
 
 KNOWLEDGE_FIELDS = ("name", "description", "data", "meta", "access_control", "shared")
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the chat database.
+"""SQLAlchemy 2 models of the whole database: every table Alembic migrates is declared here.
 
 Messages are rows, one per message: ``parent_id`` forms the tree and
 ``Chat.current_message_id`` marks the branch on show, so appending a message is one
@@ -141,3 +141,65 @@ class ConfigEntry(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class CustomModel(Base):
+    """A custom model (Open WebUI's "models" workspace): base model, system prompt, params."""
+
+    __tablename__ = "model"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    base_model_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    name: Mapped[str] = mapped_column(String(255))
+    params: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    access_control: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Knowledge(Base):
+    """A knowledge collection: uploaded file ids and workspace paths in ``data``
+    (``{"file_ids": [...], "paths": [...]}``); their chunks live in the retrieval index
+    (collection ``file-<id>`` for an upload, ``workspace`` for a path)."""
+
+    __tablename__ = "knowledge"
+    __table_args__ = (Index("ix_knowledge_user_updated", "user_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    access_control: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class File(Base):
+    """An uploaded file (Open WebUI's ``file`` table); the bytes are under the data dir."""
+
+    __tablename__ = "file"
+    __table_args__ = (Index("ix_file_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(1024))
+    path: Mapped[str] = mapped_column(Text)  # where the bytes are, under the data dir
+    hash: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|completed|failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+# Every table above: what Alembic migrates and compares against.
+metadata = Base.metadata

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from oui_jupyter.store import migrate
 from oui_jupyter.store.db import Database
-from oui_jupyter.store.orm_registry import metadata
+from oui_jupyter.store.orm import metadata
 
 pytestmark = pytest.mark.storage
 

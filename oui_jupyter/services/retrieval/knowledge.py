@@ -11,7 +11,7 @@ from typing import Any
 
 from ...errors import InvalidInput, NotFound
 from ...store.knowledge_store import Actor, KnowledgeStore
-from ...store.orm_knowledge import Knowledge
+from ...store.orm import Knowledge
 from ...store.vector_store import SearchFilter
 from .names import file_collection, private_collection
 from .service import RetrievalService
