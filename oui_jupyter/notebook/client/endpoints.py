@@ -1,0 +1,151 @@
+"""The table of API operations, each described once: its method and path, how its body is
+built, how its answer is read. Both clients inherit it and differ only in how they run it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+from oui_jupyter.notebook.client.errors import OuiError
+from oui_jupyter.notebook.client.hits import Hit, parse_hits
+from oui_jupyter.notebook.client.payloads import (
+    FIND_CHAT_MAX_PAGES,
+    WORKSPACE,
+    exact_title,
+    index_done,
+    knowledge_items,
+    message_body,
+    new_chat_body,
+    pick_model,
+)
+from oui_jupyter.notebook.client.plan import (
+    Call,
+    Plan,
+    Sleep,
+    Stream,
+    endpoint,
+    streaming,
+    unstreamed,
+)
+from oui_jupyter.notebook.discovery import ServerInfo
+
+MODELS = Call("GET", "models")
+STATUS = Call("GET", "v1/retrieval/status")
+
+
+def chat_path(chat_id: str, rest: str = "") -> str:
+    return f"v1/chats/{quote(chat_id, safe='')}{rest}"
+
+
+def listed_models(body: Any) -> list[dict[str, Any]]:
+    return list(body.get("data", []))
+
+
+class OuiApi:
+    """The operations of ``oui/api`` (``server`` is the client's)."""
+
+    server: ServerInfo
+
+    # -- reads
+    @endpoint
+    def version(self) -> Plan[str]:
+        return str((yield Call("GET", "version")).get("version", ""))
+
+    @endpoint
+    def models(self) -> Plan[list[dict[str, Any]]]:
+        return listed_models((yield MODELS))
+
+    @endpoint
+    def model(self, wanted: str) -> Plan[dict[str, Any]]:
+        return pick_model(listed_models((yield MODELS)), wanted)
+
+    @endpoint
+    def chats(self, page: int = 1) -> Plan[list[dict[str, Any]]]:
+        return list((yield Call("GET", "v1/chats/", params={"page": page})))
+
+    @endpoint
+    def get_chat(self, chat_id: str) -> Plan[dict[str, Any]]:
+        return dict((yield Call("GET", chat_path(chat_id))))
+
+    @endpoint
+    def find_chat(self, title: str) -> Plan[dict[str, Any] | None]:
+        """The newest chat with exactly this title, or ``None`` (see ``exact_title``)."""
+        for page in range(1, FIND_CHAT_MAX_PAGES + 1):
+            found = yield Call("GET", "v1/chats/search", params={"text": title, "page": page})
+            match = exact_title(found, title)
+            if match is not None or not found:
+                return match
+        return None
+
+    @endpoint
+    def knowledge(self) -> Plan[list[dict[str, Any]]]:
+        return knowledge_items((yield Call("GET", "v1/knowledge/")))
+
+    @endpoint
+    def status(self) -> Plan[dict[str, Any]]:
+        return dict((yield STATUS))
+
+    @endpoint
+    def wait_for_index(self, timeout: float = 300.0, poll: float = 0.5) -> Plan[dict[str, Any]]:
+        """Wait until the workspace index is idle with every chunk embedded; the last status."""
+        deadline = time.monotonic() + timeout
+        status = dict((yield STATUS))
+        while not index_done(status):
+            if time.monotonic() > deadline:
+                raise OuiError(
+                    f"oui: the workspace index is still busy after {timeout:.0f} s ({status.get('state')})"
+                )
+            yield Sleep(poll)
+            status = dict((yield STATUS))
+        return status
+
+    @endpoint
+    def search(self, query: str, k: int = 5, collection: str = WORKSPACE) -> Plan[list[Hit]]:
+        body = yield Call(
+            "POST",
+            "v1/retrieval/query/collection",
+            json={"collection_names": [collection], "query": query, "k": k},
+        )
+        return parse_hits(body or {}, self.server)
+
+    # -- writes
+    @endpoint
+    def create_chat(self, title: str, model: str | None = None) -> Plan[dict[str, Any]]:
+        return dict((yield Call("POST", "v1/chats/new", json=new_chat_body(title, model))))
+
+    @endpoint
+    def delete_chat(self, chat_id: str) -> Plan[None]:
+        yield Call("DELETE", chat_path(chat_id))
+
+    @endpoint
+    def stop(self, chat_id: str) -> Plan[None]:
+        yield Call("POST", f"tasks/chat/{quote(chat_id, safe='')}/stop")
+
+    # -- turns
+    @streaming
+    def stream_message(
+        self,
+        chat_id: str,
+        content: str,
+        *,
+        model: str | None = None,
+        parent_id: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+        workspace: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> Stream:
+        """Start one turn; iterate the result for text, then read ``.message``."""
+        body = message_body(content, model, parent_id, files, workspace, stream=True, params=params)
+        return Stream(chat_path(chat_id, "/message"), body)
+
+    @streaming
+    def stream_completion(self, messages: list[dict[str, Any]], model: str, **extra: Any) -> Stream:
+        """``oui/api/chat/completions`` with ``stream: true`` (no chat is saved unless ``chat_id``)."""
+        return Stream(
+            "chat/completions", {"model": model, "messages": messages, "stream": True, **extra}
+        )
+
+    send_message = endpoint(
+        unstreamed(stream_message, "Run one turn in a chat and wait for the assistant message.")
+    )
