@@ -18,9 +18,9 @@ def service(ws_root: Path, tmp_path: Path):
     cfg = RetrievalConfig(
         root_dir=str(ws_root),
         data_dir=str(tmp_path / "data"),
-        start_delay=0,
-        poll_interval=0.3,
-        max_file_size=1024 * 1024,
+        index_start_delay=0,
+        index_poll_interval=0.3,
+        index_max_file_size=1024 * 1024,
     )
     svc = RetrievalService(cfg, on_progress=events.append)
     emb = HashEmbedder()
@@ -167,7 +167,10 @@ def test_skips_symlink_out_of_root_big_binary_and_ignored(service, ws_root: Path
 
 def test_index_survives_restart_without_rereading(ws_root: Path, tmp_path: Path, monkeypatch):
     cfg = RetrievalConfig(
-        root_dir=str(ws_root), data_dir=str(tmp_path / "d"), start_delay=0, poll_interval=0
+        root_dir=str(ws_root),
+        data_dir=str(tmp_path / "d"),
+        index_start_delay=0,
+        index_poll_interval=0,
     )
     emb = HashEmbedder()
 
