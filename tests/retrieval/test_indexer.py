@@ -196,3 +196,18 @@ def test_index_survives_restart_without_rereading(ws_root: Path, tmp_path: Path,
     assert reads == [] and len(emb.texts) == n_embedded
     assert sources(svc, "bonsai") == ["notes.txt"]
     svc.stop()
+
+
+def test_new_exclusions_and_chunking_apply_at_run_time(service, monkeypatch):
+    assert "notes.txt" in service.store.sources("workspace")
+    service.update_config({"exclude": ["notes.txt"]})
+    assert wait_for(lambda: "notes.txt" not in service.store.sources("workspace"))
+    assert service.get_config()["exclude"] == ["notes.txt"]
+    assert service.indexer.wait_idle(30)
+    reads: list[str] = []
+    read = service.workspace.read
+    monkeypatch.setattr(service.workspace, "read", lambda fs: reads.append(fs.rel) or read(fs))
+    service.update_config({"chunk_size": 120})
+    assert wait_for(lambda: len(reads) >= 6, 30)  # every indexed file is read and split again
+    assert service.indexer.wait_idle(30, embedded=True)
+    assert sources(service, "bonsai") == []
