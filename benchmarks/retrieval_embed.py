@@ -87,7 +87,7 @@ def main() -> None:
             idx = Indexer(st, Workspace(tmp), splitter, emb, watch=False)
             t = time.perf_counter()
             idx.start()
-            idx._embed_wake.set()
+            idx.wake_embedding()
             while st.stats()["pending"]:
                 time.sleep(0.005)
             dt = time.perf_counter() - t

@@ -118,7 +118,10 @@ def main() -> None:
         for i in range(n_files):
             write_file(root, i)
         cfg = RetrievalConfig(
-            root_dir=str(root), data_dir=str(Path(tmp) / "data"), start_delay=0, poll_interval=1.0
+            root_dir=str(root),
+            data_dir=str(Path(tmp) / "data"),
+            index_start_delay=0,
+            index_poll_interval=1.0,
         )
         svc = RetrievalService(cfg)
         svc.embedder.start_loading()

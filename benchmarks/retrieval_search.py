@@ -140,7 +140,7 @@ def run(n: int) -> dict:
     out["index_mb"] = round(st.nbytes() / 2**20, 1)
     out["rss_growth_mb"] = round(rss1 - rss0, 1)
     out["vectors_mb"] = round(X.nbytes / 2**20, 1)
-    out["bm25_mb"] = round(st._kw.nbytes() / 2**20, 1)
+    out["bm25_mb"] = round(st.memory.keyword_nbytes() / 2**20, 1)
     st.close()
     return out
 

@@ -16,7 +16,7 @@ from typing import Any
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Dict, Float, Int, List, Set, Type, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Type, Unicode, default
 
 from oui_jupyter._version import __version__
 from oui_jupyter.heap import freeze_long_lived
@@ -228,6 +228,10 @@ class OuiJupyter(ExtensionApp):
     def _default_embedding_api_key(self) -> str:
         return os.environ.get("RAG_OPENAI_API_KEY", "")
 
+    embedding_batch_size = Int(
+        32, min=1, help="Chunks embedded per call of the model (or request to the endpoint)."
+    ).tag(config=True)
+
     chunk_size = Int(240, help="Chunk size in the embedding model's word pieces.").tag(config=True)
     chunk_overlap = Int(32, help="Overlap between neighbouring chunks, in word pieces.").tag(
         config=True
@@ -237,6 +241,40 @@ class OuiJupyter(ExtensionApp):
     )
     hybrid_search = Bool(
         True, help="Fuse keyword (BM25) and vector search; off: vector search only."
+    ).tag(config=True)
+
+    hybrid_fusion = Enum(
+        ["relative", "rrf"],
+        "relative",
+        help="How hybrid search fuses the keyword and vector results: 'relative' (each "
+        "retriever's scores scaled to 0-1, then weighted by hybrid_alpha) or 'rrf' (reciprocal "
+        "rank fusion, with hybrid_rrf_k).",
+    ).tag(config=True)
+
+    hybrid_alpha = Float(
+        0.5,
+        min=0.0,
+        max=1.0,
+        help="The vector retriever's weight in relative fusion (the keyword one's is 1 - alpha).",
+    ).tag(config=True)
+
+    hybrid_rrf_k = Int(
+        60, min=0, help="The k of reciprocal rank fusion: a hit scores 1 / (k + rank)."
+    ).tag(config=True)
+
+    rag_template = Unicode(
+        help="Prompt block a chat turn's retrieved sources go into; {{CONTEXT}} and {{QUERY}} "
+        "are replaced. Default: a short form of Open WebUI's RAG template.",
+    ).tag(config=True)
+
+    @default("rag_template")
+    def _default_rag_template(self) -> str:
+        from oui_jupyter.services.retrieval.defaults import DEFAULT_RAG_TEMPLATE
+
+        return DEFAULT_RAG_TEMPLATE
+
+    rag_budget_chars = Int(
+        6000, min=0, help="Most characters of source text a chat turn's RAG context holds."
     ).tag(config=True)
 
     index_exclude = List(
@@ -255,6 +293,10 @@ class OuiJupyter(ExtensionApp):
         10 * 1024 * 1024, help="Workspace files larger than this (bytes) are skipped."
     ).tag(config=True)
 
+    index_include_hidden = Bool(
+        False, help="Index hidden files and folders (names starting with '.') too."
+    ).tag(config=True)
+
     index_poll_interval = Float(
         2.0, help="Seconds between checks of the workspace for changes made outside Jupyter."
     ).tag(config=True)
@@ -270,9 +312,10 @@ class OuiJupyter(ExtensionApp):
     retrieval_store_class = Type(
         default_value=None,
         allow_none=True,
-        klass=object,
+        klass="oui_jupyter.store.vector_index.VectorIndex",
         help="The index store class (files, chunks, vectors, keyword index), by dotted name. "
-        "Swap it to plug another engine; it takes (path, embedding_model=...). "
+        "Swap it to plug another engine: a class with the methods of "
+        "oui_jupyter.store.vector_index.VectorIndex, built as cls(path, embedding_model=...). "
         "Default: oui_jupyter.store.vector_store.DuckDBVectorStore (imported on first use).",
     ).tag(config=True)
 
@@ -429,27 +472,8 @@ class OuiJupyter(ExtensionApp):
         """Workspace index, knowledge collections and uploads (issue #5); the index opens in
         a background thread after ``index_start_delay``."""
         from oui_jupyter.services.retrieval.build import build_retrieval
-        from oui_jupyter.services.retrieval.service import RetrievalConfig
 
-        config = RetrievalConfig(
-            root_dir=self.serverapp.root_dir,
-            data_dir=self.data_dir,
-            store_class=self.retrieval_store_class,
-            index_workspace=self.index_workspace,
-            embedding_engine=self.embedding_engine,
-            embedding_base_url=self.embedding_base_url,
-            embedding_api_key=self.embedding_api_key,
-            chunk_size=self.chunk_size,
-            chunk_overlap=self.chunk_overlap,
-            exclude=list(self.index_exclude),
-            max_file_size=self.index_max_file_size,
-            top_k=self.rag_top_k,
-            hybrid=self.hybrid_search,
-            poll_interval=self.index_poll_interval,
-            start_delay=self.index_start_delay,
-        )
-        if self.embedding_model:
-            config.embedding_model = self.embedding_model
+        config = self._retrieval_config()
         bundle = build_retrieval(db, config, max_upload_size=self.max_upload_size, start=False)
         services.retrieval = bundle.retrieval
         services.knowledge = bundle.knowledge
@@ -457,6 +481,21 @@ class OuiJupyter(ExtensionApp):
         services.on_close(bundle.close)
         services.on_first_use(bundle.retrieval.start)
         self._listen_to_contents(bundle.retrieval)
+
+    def _retrieval_config(self) -> Any:
+        """The ``RetrievalConfig`` of this app: each field from the traitlet of its name."""
+        from dataclasses import fields
+
+        from oui_jupyter.services.retrieval.service import RetrievalConfig
+
+        values = {
+            f.name: getattr(self, f.name) for f in fields(RetrievalConfig) if self.has_trait(f.name)
+        }
+        values["root_dir"] = self.serverapp.root_dir
+        values["index_exclude"] = list(values["index_exclude"])
+        if not values["embedding_model"]:
+            del values["embedding_model"]  # the bundled default model
+        return RetrievalConfig(**values)
 
     def _listen_to_contents(self, retrieval: Any) -> None:
         """Saves, renames and deletes made through Jupyter re-index at once (no polling wait)."""

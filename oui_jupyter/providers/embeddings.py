@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -244,10 +243,3 @@ def make_embedding_provider(
             model, base_url=base_url, api_key=api_key, batch_size=max(batch_size, 1)
         )
     raise ValueError(f"unknown embedding engine {engine!r}")
-
-
-def measure(provider: EmbeddingProvider, texts: Sequence[str]) -> float:
-    """Chunks per second of one ``embed`` call (benchmarks)."""
-    t0 = time.perf_counter()
-    provider.embed(texts)
-    return len(texts) / max(time.perf_counter() - t0, 1e-9)

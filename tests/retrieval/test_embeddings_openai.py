@@ -82,7 +82,10 @@ def test_openai_engine_errors_are_provider_errors(endpoint):
 def test_switching_model_reembeds_in_background(ws_root: Path, tmp_path: Path, endpoint):
     svc = RetrievalService(
         RetrievalConfig(
-            root_dir=str(ws_root), data_dir=str(tmp_path / "d"), start_delay=0, poll_interval=0
+            root_dir=str(ws_root),
+            data_dir=str(tmp_path / "d"),
+            index_start_delay=0,
+            index_poll_interval=0,
         )
     )
     first = HashEmbedder()

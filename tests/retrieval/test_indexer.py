@@ -18,9 +18,9 @@ def service(ws_root: Path, tmp_path: Path):
     cfg = RetrievalConfig(
         root_dir=str(ws_root),
         data_dir=str(tmp_path / "data"),
-        start_delay=0,
-        poll_interval=0.3,
-        max_file_size=1024 * 1024,
+        index_start_delay=0,
+        index_poll_interval=0.3,
+        index_max_file_size=1024 * 1024,
     )
     svc = RetrievalService(cfg, on_progress=events.append)
     emb = HashEmbedder()
@@ -167,7 +167,10 @@ def test_skips_symlink_out_of_root_big_binary_and_ignored(service, ws_root: Path
 
 def test_index_survives_restart_without_rereading(ws_root: Path, tmp_path: Path, monkeypatch):
     cfg = RetrievalConfig(
-        root_dir=str(ws_root), data_dir=str(tmp_path / "d"), start_delay=0, poll_interval=0
+        root_dir=str(ws_root),
+        data_dir=str(tmp_path / "d"),
+        index_start_delay=0,
+        index_poll_interval=0,
     )
     emb = HashEmbedder()
 
@@ -193,3 +196,18 @@ def test_index_survives_restart_without_rereading(ws_root: Path, tmp_path: Path,
     assert reads == [] and len(emb.texts) == n_embedded
     assert sources(svc, "bonsai") == ["notes.txt"]
     svc.stop()
+
+
+def test_new_exclusions_and_chunking_apply_at_run_time(service, monkeypatch):
+    assert "notes.txt" in service.store.sources("workspace")
+    service.update_config({"exclude": ["notes.txt"]})
+    assert wait_for(lambda: "notes.txt" not in service.store.sources("workspace"))
+    assert service.get_config()["exclude"] == ["notes.txt"]
+    assert service.indexer.wait_idle(30)
+    reads: list[str] = []
+    read = service.workspace.read
+    monkeypatch.setattr(service.workspace, "read", lambda fs: reads.append(fs.rel) or read(fs))
+    service.update_config({"chunk_size": 120})
+    assert wait_for(lambda: len(reads) >= 6, 30)  # every indexed file is read and split again
+    assert service.indexer.wait_idle(30, embedded=True)
+    assert sources(service, "bonsai") == []

@@ -9,7 +9,10 @@ from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalSer
 
 def test_real_model_indexes_and_finds_the_cell(ws_root: Path, tmp_path: Path, minilm):
     cfg = RetrievalConfig(
-        root_dir=str(ws_root), data_dir=str(tmp_path / "d"), start_delay=0, poll_interval=0
+        root_dir=str(ws_root),
+        data_dir=str(tmp_path / "d"),
+        index_start_delay=0,
+        index_poll_interval=0,
     )
     svc = RetrievalService(cfg)
     assert svc.embedder.model_id == minilm.model_id

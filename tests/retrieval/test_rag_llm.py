@@ -70,7 +70,10 @@ def smollm2():
 def test_chat_turn_with_rag_cites_the_right_cell(ws_root: Path, tmp_path: Path, minilm, smollm2):
     svc = RetrievalService(
         RetrievalConfig(
-            root_dir=str(ws_root), data_dir=str(tmp_path / "d"), start_delay=0, poll_interval=0
+            root_dir=str(ws_root),
+            data_dir=str(tmp_path / "d"),
+            index_start_delay=0,
+            index_poll_interval=0,
         )
     )
     svc.embedder = svc.indexer.embedder = minilm

@@ -121,7 +121,7 @@ def test_compaction_keeps_search_right(tmp_path):
     target_text = items[2399][2]
     target_vec = vecs[2399]
     st.delete_files("workspace", [f"f{i}.py" for i in range(1000)])  # triggers compaction
-    assert st._n == 400 and st.stats()["chunks"] == 400
+    assert st.memory.positions == 400 and st.stats()["chunks"] == 400
     pos, _ = st.vector_search(target_vec, 1)
     assert st.fetch(pos)[0][0] == target_text
     pos, _ = st.keyword_search("common", 1000, st.mask(None))

@@ -30,7 +30,7 @@ def build_retrieval(
     start: bool = True,
 ) -> RetrievalBundle:
     """Retrieval + knowledge + files over the SQL database ``db``; ``start`` schedules the
-    index to open in the background after ``config.start_delay`` seconds."""
+    index to open in the background after ``config.index_start_delay`` seconds."""
     from ...store.knowledge_store import KnowledgeStore
     from ...store.users import UserStore
     from .files import FileService

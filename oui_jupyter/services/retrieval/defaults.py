@@ -24,3 +24,16 @@ DEFAULT_EXCLUDE = (
     "*.egg-info/",
     ".DS_Store",
 )
+
+# A compact form of Open WebUI's default RAG template: the embedded model has a small
+# context window, so the instructions are short. {{CONTEXT}} and {{QUERY}} are replaced.
+DEFAULT_RAG_TEMPLATE = """### Task:
+Answer the user query using the context below. Cite a source as [id] right after the sentence that uses it, only with the id of a <source> tag. If the context does not help, answer from your own knowledge and say so.
+
+<context>
+{{CONTEXT}}
+</context>
+
+<user_query>
+{{QUERY}}
+</user_query>"""

@@ -22,12 +22,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...store.vector_store import ChunkIn, FileRecord
+from ...store.index_types import ChunkIn, FileRecord
 from .loaders import Unsupported, file_type_of, load
 from .splitter import Splitter
 from .workspace import FileStat, Workspace
+
+if TYPE_CHECKING:
+    from ...providers.embeddings import EmbeddingProvider
+    from ...store.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +41,10 @@ WORKSPACE = "workspace"
 class Indexer:
     def __init__(
         self,
-        store,
+        store: VectorIndex,
         workspace: Workspace,
         splitter: Splitter,
-        embedder=None,
+        embedder: EmbeddingProvider | None = None,
         *,
         collection: str = WORKSPACE,
         on_progress: Callable[[dict], Any] | None = None,
@@ -119,6 +123,17 @@ class Indexer:
             self._scan_requested = True
             self._busy = True
             self._cond.notify_all()
+
+    def reindex_all(self) -> None:
+        """Read and split every known file again (as if each had changed on disk); the
+        embeddings of unchanged chunk texts still come from the store's cache."""
+        for rec in list(self._known.values()):
+            rec.size = -1
+        self.rescan()
+
+    def wake_embedding(self) -> None:
+        """New chunks or a new model: look for chunks to embed now, not at the next tick."""
+        self._embed_wake.set()
 
     def wait_idle(self, timeout: float = 30.0, embedded: bool = False) -> bool:
         """Block until nothing is queued (and, with ``embedded``, every chunk has a vector)."""
@@ -336,7 +351,7 @@ class Indexer:
             if worked:
                 self._emit(force=True)
 
-    def _embed_pending(self, embedder) -> bool:
+    def _embed_pending(self, embedder: EmbeddingProvider) -> bool:
         """Embed until nothing is pending; True if anything was embedded."""
         worked = False
         while not self._stop.is_set() and embedder is self.embedder:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import InvalidInput, NotFound
+from ...store.index_types import SearchFilter
 from ...store.knowledge_store import Actor, KnowledgeStore
 from ...store.orm import Knowledge
-from ...store.vector_store import SearchFilter
 from .names import file_collection, private_collection
 from .service import RetrievalService
 

@@ -9,20 +9,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from ...store.vector_store import Hit
-
-# A compact form of Open WebUI's default RAG template: the embedded model has a small
-# context window, so the instructions are short. {{CONTEXT}} and {{QUERY}} are replaced.
-DEFAULT_RAG_TEMPLATE = """### Task:
-Answer the user query using the context below. Cite a source as [id] right after the sentence that uses it, only with the id of a <source> tag. If the context does not help, answer from your own knowledge and say so.
-
-<context>
-{{CONTEXT}}
-</context>
-
-<user_query>
-{{QUERY}}
-</user_query>"""
+from ...store.index_types import Hit
+from .defaults import DEFAULT_RAG_TEMPLATE
 
 SNIPPET_CHARS = 300
 

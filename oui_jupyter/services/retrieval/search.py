@@ -17,10 +17,17 @@ embedding model is loaded and chunks have vectors. Every hit says which retrieve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from ...store.vector_store import Hit, SearchFilter
+from ...store.index_types import Hit, SearchFilter
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from ...store.vector_index import VectorIndex
 
 MODES = ("hybrid", "keyword", "vector")
 FUSIONS = ("relative", "rrf")
@@ -35,7 +42,7 @@ class SearchResult:
 Fused = list[tuple[int, float, list[str]]]
 
 
-def rrf_fuse(ranked: dict[str, Sequence[int]], rrf_k: int = 60) -> Fused:
+def rrf_fuse(ranked: Mapping[str, Iterable[int]], rrf_k: int = 60) -> Fused:
     """Fuse ranked position lists: ``[(position, score, [retriever...]), ...]`` best first."""
     scores: dict[int, float] = {}
     found_by: dict[int, list[str]] = {}
@@ -67,12 +74,12 @@ def relative_fuse(raw: dict[str, dict[int, float]], weights: dict[str, float]) -
 
 
 def search(
-    store,
+    store: VectorIndex,
     query: str,
     k: int,
     *,
     flt: SearchFilter | None = None,
-    qvec=None,
+    qvec: Any = None,
     mode: str = "hybrid",
     candidates: int | None = None,
     fusion: str = "relative",
@@ -90,7 +97,7 @@ def search(
     with store.reading():
         mask = store.mask(flt)
         n_cand = candidates or max(4 * k, 40)
-        ranked: dict[str, Sequence[int]] = {}
+        ranked: dict[str, NDArray[np.int64]] = {}
         raw: dict[str, dict[int, float]] = {}
         if mode in ("hybrid", "keyword"):
             pos, sc = store.keyword_search(query, n_cand if mode == "hybrid" else k, mask)

@@ -15,29 +15,34 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from ...errors import InvalidInput, NotFound, NotReady
+from ...errors import InvalidInput, NotReady
 from ...heap import freeze_long_lived
-from ...providers.embeddings import DEFAULT_MODEL, make_embedding_provider
-from ...store.vector_store import ChunkIn, FileRecord, Hit, SearchFilter
+from ...providers.embeddings import DEFAULT_MODEL, EmbeddingProvider, make_embedding_provider
+from ...store.index_types import ChunkIn, FileRecord, Hit, SearchFilter
+from ...store.vector_index import RenamesCollections, VectorIndex
+from .defaults import DEFAULT_EXCLUDE, DEFAULT_RAG_TEMPLATE
 from .indexer import WORKSPACE, Indexer
 from .loaders import Section, Unsupported, file_type_of, load
 from .names import PRIVATE_KEYS_MARKER, legacy_private_renames
-from .rag import DEFAULT_RAG_TEMPLATE, build_context
+from .rag import build_context
 from .search import FUSIONS, MODES, SearchResult, search
 from .splitter import Splitter, TokenCounter
-from .workspace import DEFAULT_EXCLUDE, Workspace
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RetrievalConfig:
+    """Every field but ``root_dir`` has the name of the ``OuiJupyter`` traitlet that sets it
+    (the app copies them by name); the help texts are there."""
+
     root_dir: str
     data_dir: str
-    store_class: Callable[..., Any] | None = None  # default: DuckDBVectorStore
+    retrieval_store_class: Callable[..., VectorIndex] | None = None  # DuckDBVectorStore
     index_workspace: bool = True
     embedding_engine: str = "sentence-transformers"  # or "openai" (any /v1/embeddings)
     embedding_model: str = DEFAULT_MODEL
@@ -46,37 +51,40 @@ class RetrievalConfig:
     embedding_batch_size: int = 32
     chunk_size: int = 240  # word pieces; MiniLM reads at most 256
     chunk_overlap: int = 32
-    exclude: Sequence[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
-    include_hidden: bool = False
-    max_file_size: int = 10 * 1024 * 1024
-    top_k: int = 5
-    hybrid: bool = True
-    fusion: str = "relative"  # or "rrf"
+    index_exclude: Sequence[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    index_include_hidden: bool = False
+    index_max_file_size: int = 10 * 1024 * 1024
+    rag_top_k: int = 5
+    hybrid_search: bool = True
+    hybrid_fusion: str = "relative"  # or "rrf"
     hybrid_alpha: float = 0.5  # the vector retriever's weight in relative fusion
-    rrf_k: int = 60
-    poll_interval: float = 2.0
-    start_delay: float = 2.0
+    hybrid_rrf_k: int = 60
+    index_poll_interval: float = 2.0
+    index_start_delay: float = 2.0
     rag_template: str = DEFAULT_RAG_TEMPLATE
     rag_budget_chars: int = 6000
 
-    #: fields ``update_config`` may change at run time
-    MUTABLE = (
-        "embedding_engine",
-        "embedding_model",
-        "embedding_base_url",
-        "embedding_api_key",
-        "embedding_batch_size",
-        "chunk_size",
-        "chunk_overlap",
-        "top_k",
-        "hybrid",
-        "fusion",
-        "hybrid_alpha",
-        "rag_template",
-        "rag_budget_chars",
-        "exclude",
-        "max_file_size",
-    )
+
+#: the settings ``get_config`` shows and ``update_config`` changes at run time: their names
+#: in the HTTP API (``v1/retrieval/config``) -> ``RetrievalConfig`` fields
+API_SETTINGS = {
+    "embedding_engine": "embedding_engine",
+    "embedding_model": "embedding_model",
+    "embedding_base_url": "embedding_base_url",
+    "embedding_api_key": "embedding_api_key",
+    "embedding_batch_size": "embedding_batch_size",
+    "chunk_size": "chunk_size",
+    "chunk_overlap": "chunk_overlap",
+    "top_k": "rag_top_k",
+    "hybrid": "hybrid_search",
+    "fusion": "hybrid_fusion",
+    "hybrid_alpha": "hybrid_alpha",
+    "rag_template": "rag_template",
+    "rag_budget_chars": "rag_budget_chars",
+    "exclude": "index_exclude",
+    "max_file_size": "index_max_file_size",
+}
+_API_NAME = {f: api for api, f in API_SETTINGS.items()}
 
 
 # Collections resolver: (name, user_id) -> SearchFilter for a knowledge collection, or None.
@@ -104,20 +112,20 @@ class RetrievalService:
         self.resolver = resolver
         #: every user id (the database's), to rename private collections of old indexes
         self.user_ids: Callable[[], list[str]] | None = None
-        store_class = config.store_class
+        store_class = config.retrieval_store_class
         if store_class is None:
-            from ...store.vector_store import DuckDBVectorStore
+            from ...store.duckdb_store import DuckDBVectorStore
 
             store_class = DuckDBVectorStore
         self.embedder = self._make_embedder(config)
-        self.store = store_class(
+        self.store: VectorIndex = store_class(
             index_path(config.data_dir, config.root_dir), embedding_model=self.embedder.model_id
         )
         self.workspace = Workspace(
             config.root_dir,
-            exclude=config.exclude,
-            max_file_size=config.max_file_size,
-            include_hidden=config.include_hidden,
+            exclude=config.index_exclude,
+            max_file_size=config.index_max_file_size,
+            include_hidden=config.index_include_hidden,
         )
         self.splitter = self._make_splitter(config)
         self.indexer = Indexer(
@@ -126,7 +134,7 @@ class RetrievalService:
             self.splitter,
             self.embedder,
             on_progress=self._progress,
-            poll_interval=config.poll_interval,
+            poll_interval=config.index_poll_interval,
             watch=config.index_workspace,
         )
         self._start_lock = threading.Lock()
@@ -140,7 +148,7 @@ class RetrievalService:
 
     # -- construction helpers ---------------------------------------------------------
     @staticmethod
-    def _make_embedder(config: RetrievalConfig):
+    def _make_embedder(config: RetrievalConfig) -> EmbeddingProvider:
         return make_embedding_provider(
             config.embedding_engine,
             config.embedding_model,
@@ -160,12 +168,12 @@ class RetrievalService:
     # -- lifecycle ----------------------------------------------------------------------
     def start(self, delay: float | None = None) -> None:
         """Open the index and start watching the workspace in the background, after
-        ``delay`` seconds (default ``config.start_delay``); returns at once."""
+        ``delay`` seconds (default ``config.index_start_delay``); returns at once."""
         with self._start_lock:
             if self._started:
                 return
             self._started = True
-        wait = self.config.start_delay if delay is None else delay
+        wait = self.config.index_start_delay if delay is None else delay
         self._timer = threading.Timer(max(wait, 0.0), self._open_once)
         self._timer.daemon = True
         self._timer.start()
@@ -185,11 +193,12 @@ class RetrievalService:
 
     def _migrate_private_keys(self) -> None:
         """Private collections stored before their keys escaped the user id are renamed."""
-        rename = getattr(self.store, "rename_collections_once", None)
-        if rename is None or self.user_ids is None:
+        if not isinstance(self.store, RenamesCollections) or self.user_ids is None:
             return
         user_ids = self.user_ids
-        done = rename(PRIVATE_KEYS_MARKER, lambda names: legacy_private_renames(names, user_ids()))
+        done = self.store.rename_collections_once(
+            PRIVATE_KEYS_MARKER, lambda names: legacy_private_renames(names, user_ids())
+        )
         if done:
             log.info("oui: %d private collections renamed to escaped keys", len(done))
 
@@ -248,7 +257,11 @@ class RetrievalService:
         }
 
     def get_config(self) -> dict:
-        out = {k: v for k, v in asdict(self.config).items() if k in RetrievalConfig.MUTABLE}
+        out = {
+            _API_NAME[f.name]: getattr(self.config, f.name)
+            for f in fields(self.config)
+            if f.name in _API_NAME
+        }
         out["exclude"] = list(out["exclude"])
         if out.get("embedding_api_key"):
             out["embedding_api_key"] = "***"
@@ -258,20 +271,23 @@ class RetrievalService:
         """Apply ``changes``; a new embedding model re-embeds in the background, new
         chunking or exclusions re-index the workspace."""
         if not changes:
-            raise InvalidInput(
-                f"nothing to update: name at least one of {', '.join(RetrievalConfig.MUTABLE)}"
-            )
-        bad = [k for k in changes if k not in RetrievalConfig.MUTABLE]
+            raise InvalidInput(f"nothing to update: name at least one of {', '.join(API_SETTINGS)}")
+        bad = [k for k in changes if k not in API_SETTINGS]
         if bad:
             raise InvalidInput(f"unknown or read-only retrieval settings: {', '.join(sorted(bad))}")
         if changes.get("embedding_api_key") == "***":
             changes = {k: v for k, v in changes.items() if k != "embedding_api_key"}
-        new = replace(self.config, **changes)
-        if new.chunk_size < 16 or new.chunk_overlap < 0 or new.top_k < 1 or new.max_file_size < 1:
+        new = replace(self.config, **{API_SETTINGS[k]: v for k, v in changes.items()})
+        if (
+            new.chunk_size < 16
+            or new.chunk_overlap < 0
+            or new.rag_top_k < 1
+            or new.index_max_file_size < 1
+        ):
             raise InvalidInput(
                 "chunk_size >= 16, chunk_overlap >= 0, top_k >= 1, max_file_size >= 1"
             )
-        if new.fusion not in FUSIONS or not 0.0 <= new.hybrid_alpha <= 1.0:
+        if new.hybrid_fusion not in FUSIONS or not 0.0 <= new.hybrid_alpha <= 1.0:
             raise InvalidInput(f"fusion is one of {', '.join(FUSIONS)}; 0 <= hybrid_alpha <= 1")
         old = self.config
         embed_keys = (
@@ -292,7 +308,7 @@ class RetrievalService:
                 self.store.set_embedding_model(embedder.model_id)
             else:
                 self.store.embedding_model = embedder.model_id
-            self.indexer._embed_wake.set()
+            self.indexer.wake_embedding()
         self.config = new
         if (old.chunk_size, old.chunk_overlap) != (
             new.chunk_size,
@@ -300,20 +316,15 @@ class RetrievalService:
         ) or old.embedding_model != new.embedding_model:
             self.splitter = self._make_splitter(new)
             self.indexer.splitter = self.splitter
-            self._reindex_all()
-        if list(old.exclude) != list(new.exclude) or old.max_file_size != new.max_file_size:
-            self.workspace.exclude = list(new.exclude)
-            self.workspace._exclude_spec = None
-            self.workspace.max_file_size = new.max_file_size
+            self.indexer.reindex_all()
+        if (
+            list(old.index_exclude) != list(new.index_exclude)
+            or old.index_max_file_size != new.index_max_file_size
+        ):
+            self.workspace.set_exclude(new.index_exclude)
+            self.workspace.max_file_size = new.index_max_file_size
             self.indexer.rescan()
         return self.get_config()
-
-    def _reindex_all(self) -> None:
-        """Forget what the indexer knows so every file is read and split again (embeddings
-        of unchanged chunk texts still come from the cache)."""
-        for rec in list(self.indexer._known.values()):
-            rec.size = -1
-        self.indexer.rescan()
 
     # -- queries ------------------------------------------------------------------------
     def resolve_filter(
@@ -355,10 +366,10 @@ class RetrievalService:
     ) -> SearchResult:
         """Blocking search (run it in a thread)."""
         self.ensure_started()
-        mode = mode or ("hybrid" if self.config.hybrid else "vector")
+        mode = mode or ("hybrid" if self.config.hybrid_search else "vector")
         if mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
-        k = k or self.config.top_k
+        k = k or self.config.rag_top_k
         qvec = None
         if mode != "keyword":
             if not self.embedder.ready:
@@ -375,12 +386,12 @@ class RetrievalService:
             flt=flt,
             qvec=qvec,
             mode=mode,
-            fusion=cfg.fusion,
+            fusion=cfg.hybrid_fusion,
             alpha=cfg.hybrid_alpha,
-            rrf_k=cfg.rrf_k,
+            rrf_k=cfg.hybrid_rrf_k,
         )
 
-    def _query_vector(self, query: str):
+    def _query_vector(self, query: str) -> Any:
         """The query's embedding; the last few are remembered (UIs repeat queries)."""
         key = (self.embedder.model_id, query)
         vec = self._qcache.get(key)
@@ -449,16 +460,6 @@ class RetrievalService:
             collection, source or filename, data, sections, file_type_of(filename), metadata
         )
 
-    def process_workspace_file(self, path: str) -> dict:
-        """Index one workspace file now (e.g. knowledge ``file/add`` of an excluded path)."""
-        self.ensure_started()
-        abs_path = self.workspace.resolve(path)
-        if abs_path is None or not os.path.isfile(abs_path):
-            raise NotFound(f"no such file in the workspace: {path}")
-        rel = self.workspace.rel(abs_path)
-        self.indexer.notify(rel)
-        return {"source": rel, "collection": WORKSPACE}
-
     def _write_document(
         self,
         collection: str,
@@ -494,17 +495,13 @@ class RetrievalService:
             len(items),
         )
         self.store.write_files([(rec, items)])
-        self.indexer._embed_wake.set()
+        self.indexer.wake_embedding()
         return {
             "collection": collection,
             "source": source,
             "chunks": len(items),
             "file_type": file_type,
         }
-
-    def remove_document(self, collection: str, source: str) -> bool:
-        self.ensure_started()
-        return self.store.delete_files(collection, [source]) > 0
 
     def delete_collection(self, collection: str) -> None:
         if collection == WORKSPACE:
@@ -530,7 +527,7 @@ class RetrievalService:
         flt = self._rag_filter(files or [], features or {}, user_id)
         if flt is None or not query.strip():
             return "", []
-        res = self.search(query, k=k or self.config.top_k, flt=flt)
+        res = self.search(query, k=k or self.config.rag_top_k, flt=flt)
         return build_context(
             res.hits,
             query,

@@ -67,6 +67,11 @@ class Workspace:
         return os.path.relpath(os.path.normpath(path), self.root).replace(os.sep, "/")
 
     # -- rules --------------------------------------------------------------------------
+    def set_exclude(self, patterns: Sequence[str]) -> None:
+        """Replace the exclude list (gitignore syntax); takes effect at the next walk."""
+        self.exclude = list(patterns)
+        self._exclude_spec = None
+
     def _spec(self):
         if self._exclude_spec is None:
             import pathspec
