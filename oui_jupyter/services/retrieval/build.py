@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .service import RetrievalConfig, RetrievalService
+
+if TYPE_CHECKING:
+    from ...store.db import Database
 
 
 @dataclass
@@ -22,7 +25,7 @@ class RetrievalBundle:
 
 
 def build_retrieval(
-    db,
+    db: Database,
     config: RetrievalConfig,
     *,
     max_upload_size: int = 50 * 1024 * 1024,

@@ -12,9 +12,13 @@ import os
 import stat as stat_mod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .defaults import DEFAULT_EXCLUDE
 from .loaders import is_supported
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 
 @dataclass
@@ -41,8 +45,10 @@ class Workspace:
         self.max_file_size = max_file_size
         self.include_hidden = include_hidden
         self.use_gitignore = use_gitignore
-        self._exclude_spec = None
-        self._gitignores: dict[str, object] = {}  # dir rel -> spec (or None), cached by mtime
+        self._exclude_spec: GitIgnoreSpec | None = None
+        self._gitignores: dict[
+            str, GitIgnoreSpec | None
+        ] = {}  # dir rel -> spec (or None), cached by mtime
         self._gitignore_mtimes: dict[str, float] = {}
 
     # -- paths --------------------------------------------------------------------------
@@ -72,14 +78,14 @@ class Workspace:
         self.exclude = list(patterns)
         self._exclude_spec = None
 
-    def _spec(self):
+    def _spec(self) -> GitIgnoreSpec:
         if self._exclude_spec is None:
             import pathspec
 
             self._exclude_spec = pathspec.GitIgnoreSpec.from_lines(self.exclude)
         return self._exclude_spec
 
-    def _gitignore(self, dir_rel: str):
+    def _gitignore(self, dir_rel: str) -> GitIgnoreSpec | None:
         if not self.use_gitignore:
             return None
         path = os.path.join(self.root, dir_rel, ".gitignore")
