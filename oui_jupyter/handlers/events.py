@@ -21,10 +21,10 @@ from tornado import web
 from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketHandler
 
-from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
+from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation, resolve_caller
 from oui_jupyter.jsonlimits import MAX_JSON_DEPTH, json_depth_exceeds
 from oui_jupyter.runtime import Services
-from oui_jupyter.services.users import UserInfo, identity_from_jupyter
+from oui_jupyter.services.users import UserInfo
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -68,11 +68,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         )
         if not allowed:
             raise web.HTTPError(403)
-        self.services = await self.settings["oui_runtime"].ready()
-        self.services.activate()
-        self.user = self.services.users.resolve(
-            identity_from_jupyter(self.current_user, self.settings.get("oui_owner"))
-        )
+        self.services, self.user = await resolve_caller(self, activate=True)
         result = super().get(*args, **kwargs)
         if result is not None:
             await result
