@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
@@ -20,7 +21,19 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Type, Unicode, de
 
 from oui_jupyter._version import __version__
 from oui_jupyter.heap import freeze_long_lived
-from oui_jupyter.runtime import Runtime, Services
+from oui_jupyter.runtime import Lifecycle, Runtime, Services
+
+if TYPE_CHECKING:  # built in a thread after start: not imported at extension load
+    from oui_jupyter.services.chats import ChatService
+    from oui_jupyter.services.completions import CompletionService
+    from oui_jupyter.services.events import EventHub
+    from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.retrieval.build import RetrievalBundle
+    from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
+    from oui_jupyter.services.tasks import TaskRegistry
+    from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.store.db import Database
+    from oui_jupyter.store.users import ConfigStore
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 CHANGING_ACTIONS = frozenset({"create", "save", "upload", "rename", "copy", "delete"})
@@ -322,12 +335,15 @@ class OuiJupyter(ExtensionApp):
     def initialize_settings(self) -> None:
         from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 
+        from oui_jupyter.handlers.routes import ROUTES
+
         # The server's start-up objects live as long as it does: freeze them out of the
         # collector, so that loading this extension does not set off a full collection of
         # the whole heap (~100 ms with JupyterLab's modules loaded) before the first answer.
         freeze_long_lived(collect=False)
 
         self.runtime = Runtime(self.build_services)
+        assert self.serverapp is not None  # an extension is initialised by its server
         provider = type(self.serverapp.identity_provider)
         single_user = provider in (IdentityProvider, PasswordIdentityProvider)
         self.settings.update(
@@ -335,6 +351,8 @@ class OuiJupyter(ExtensionApp):
             oui_max_body_size=self.max_body_size,
             # With Jupyter's own providers every authenticated request is the owner's.
             oui_owner=self.owner_name if single_user else None,
+            # The route table, for the OpenAPI document (``handlers/core.OpenAPIHandler``).
+            oui_routes=ROUTES,
         )
 
     def initialize_handlers(self) -> None:
@@ -349,14 +367,20 @@ class OuiJupyter(ExtensionApp):
         loop = asyncio.get_running_loop()
         loop.call_later(self.warm_up_delay, self.runtime.warm_up)
 
-    async def stop_extension(self) -> None:  # type: ignore[override]
+    async def stop_extension(self) -> None:
         self.runtime.close()
 
     def build_services(self) -> Services:
-        """Open the database, migrate it, and wire stores into services (runs in a thread)."""
+        """Open the database, migrate it, and wire stores into services (runs in a thread).
+
+        Each service gets its collaborators in its constructor, so they are built in
+        dependency order: the event hub and the task registry first (chats, retrieval and
+        completions talk to them), then chats, retrieval, models and completions."""
         from oui_jupyter.services.app_config import AppConfigService
         from oui_jupyter.services.chat_bulk import ChatBulkService, ImportLimits
         from oui_jupyter.services.chats import ChatService
+        from oui_jupyter.services.events import EventHub
+        from oui_jupyter.services.tasks import TaskRegistry
         from oui_jupyter.services.users import UserService
         from oui_jupyter.store import migrate
         from oui_jupyter.store.chat_bulk import ChatBulkStore
@@ -367,9 +391,20 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.store.users import ConfigStore, UserStore
 
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+        lifecycle = Lifecycle()
         db = Database(self.database_url)
         migrate.upgrade(db.engine)
-        chats = ChatService(ChatStore(db), TagStore(db), FolderStore(db))
+        config_store = ConfigStore(db)
+        hub = EventHub(self.stream_batch_ms)
+        registry = TaskRegistry()
+        chats = ChatService(
+            ChatStore(db), TagStore(db), FolderStore(db), overlays=[registry.overlay], hub=hub
+        )
+        retrieval = self._build_retrieval(db, lifecycle, on_progress=hub.index_progress)
+        models, completions = self._build_completions(
+            db, lifecycle, config_store, chats, hub, registry, retrieval.retrieval
+        )
+        lifecycle.on_close(registry.cancel_all)
         services = Services(
             db=db,
             users=UserService(UserStore(db), set(self.admin_users), owner=self.owner_name),
@@ -381,23 +416,36 @@ class OuiJupyter(ExtensionApp):
                     max_chats=self.max_import_chats, max_messages=self.max_import_messages
                 ),
             ),
-            config_store=ConfigStore(db),
+            config_store=config_store,
             app_config=AppConfigService(version=__version__),
+            retrieval=retrieval.retrieval,
+            knowledge=retrieval.knowledge,
+            files=retrieval.files,
+            models=models,
+            completions=completions,
+            events=hub,
+            tasks=registry,
+            lifecycle=lifecycle,
         )
-        self._build_retrieval(services, db)
-        self._build_completions(services, db)
         services.on_close(db.dispose)
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
 
-    def _build_completions(self, services: Services, db: Any) -> None:
-        """Models, completions, live events and background titles (issue #4)."""
+    def _build_completions(
+        self,
+        db: Database,
+        lifecycle: Lifecycle,
+        config_store: ConfigStore,
+        chats: ChatService,
+        hub: EventHub,
+        registry: TaskRegistry,
+        retrieval: RetrievalService,
+    ) -> tuple[ModelService, CompletionService]:
+        """Models, completions and background titles (issue #4)."""
         from oui_jupyter.providers.local_llama import LocalLlamaServer
         from oui_jupyter.services.checkpoints import Checkpoints, DeadAnswerSweep
         from oui_jupyter.services.completions import CompletionService
-        from oui_jupyter.services.events import EventHub
         from oui_jupyter.services.models import ModelService
-        from oui_jupyter.services.tasks import TaskRegistry
         from oui_jupyter.services.titles import TitleService
         from oui_jupyter.store.custom_models import CustomModelStore
         from oui_jupyter.store.turns import TurnStore
@@ -409,14 +457,14 @@ class OuiJupyter(ExtensionApp):
                 n_threads=self.local_model_threads,
                 log_path=Path(self.data_dir) / "local-model.log",
             )
-            services.on_close(local.stop)
+            lifecycle.on_close(local.stop)
         models = ModelService(
             base_settings={
                 "OPENAI_API_BASE_URLS": list(self.openai_api_base_urls),
                 "OPENAI_API_KEYS": list(self.openai_api_keys),
                 "OPENAI_API_CONFIGS": dict(self.openai_api_configs),
             },
-            config_store=services.config_store,
+            config_store=config_store,
             custom_store=CustomModelStore(db),
             local=local,
             fetch_timeout=self.models_fetch_timeout,
@@ -425,31 +473,17 @@ class OuiJupyter(ExtensionApp):
             connect_timeout=self.connect_timeout,
         )
         turns = TurnStore(db)
-        hub = EventHub(self.stream_batch_ms)
-        registry = TaskRegistry()
         checkpoints = Checkpoints(turns, self.checkpoint_interval)
-        services.on_close(checkpoints.close)
+        lifecycle.on_close(checkpoints.close)
         sweep = DeadAnswerSweep(turns, hub, checkpoints.stale_after)
         try:
             sweep.at_start()
         except Exception:
             self.log.exception("oui: could not mark the answers a stopped server left unfinished")
-        services.on_first_use(sweep.schedule_recheck)
-        services.chats.overlays.append(registry.overlay)
-        services.chats.hub = hub
-        completions = CompletionService(
+        lifecycle.on_first_use(sweep.schedule_recheck)
+        titles = TitleService(
             models=models,
-            chats=services.chats,
-            turns=turns,
-            hub=hub,
-            registry=registry,
-            default_params=dict(self.default_model_params),
-            max_history_messages=self.max_history_messages,
-            checkpoints=checkpoints,
-        )
-        completions.titles = TitleService(
-            models=models,
-            chats=services.chats,
+            chats=chats,
             turns=turns,
             hub=hub,
             registry=registry,
@@ -457,32 +491,50 @@ class OuiJupyter(ExtensionApp):
             titles=self.enable_title_generation,
             tags=self.enable_tags_generation,
         )
-        retrieval = services.retrieval
-        completions.context_builder = lambda query, files, features, user: (
-            retrieval.build_rag_context(query, files, features, None, user_id=user.id)
-        )
-        retrieval.on_progress = hub.index_progress
-        services.models = models
-        services.completions = completions
-        services.events = hub
-        services.tasks = registry
-        services.on_close(registry.cancel_all)
 
-    def _build_retrieval(self, services: Services, db: Any) -> None:
+        def context_builder(
+            query: str, files: list[Any], features: dict[str, Any], user: UserInfo
+        ) -> tuple[str, list[dict[str, Any]]]:
+            return retrieval.build_rag_context(query, files, features, None, user=user)
+
+        completions = CompletionService(
+            models=models,
+            chats=chats,
+            turns=turns,
+            hub=hub,
+            registry=registry,
+            default_params=dict(self.default_model_params),
+            max_history_messages=self.max_history_messages,
+            checkpoints=checkpoints,
+            titles=titles,
+            context_builder=context_builder,
+        )
+        return models, completions
+
+    def _build_retrieval(
+        self,
+        db: Database,
+        lifecycle: Lifecycle,
+        on_progress: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> RetrievalBundle:
         """Workspace index, knowledge collections and uploads (issue #5); the index opens in
         a background thread after ``index_start_delay``."""
         from oui_jupyter.services.retrieval.build import build_retrieval
 
         config = self._retrieval_config()
-        bundle = build_retrieval(db, config, max_upload_size=self.max_upload_size, start=False)
-        services.retrieval = bundle.retrieval
-        services.knowledge = bundle.knowledge
-        services.files = bundle.files
-        services.on_close(bundle.close)
-        services.on_first_use(bundle.retrieval.start)
+        bundle = build_retrieval(
+            db,
+            config,
+            max_upload_size=self.max_upload_size,
+            on_progress=on_progress,
+            start=False,
+        )
+        lifecycle.on_close(bundle.close)
+        lifecycle.on_first_use(bundle.retrieval.start)
         self._listen_to_contents(bundle.retrieval)
+        return bundle
 
-    def _retrieval_config(self) -> Any:
+    def _retrieval_config(self) -> RetrievalConfig:
         """The ``RetrievalConfig`` of this app: each field from the traitlet of its name."""
         from dataclasses import fields
 
@@ -491,13 +543,14 @@ class OuiJupyter(ExtensionApp):
         values = {
             f.name: getattr(self, f.name) for f in fields(RetrievalConfig) if self.has_trait(f.name)
         }
+        assert self.serverapp is not None
         values["root_dir"] = self.serverapp.root_dir
         values["index_exclude"] = list(values["index_exclude"])
         if not values["embedding_model"]:
             del values["embedding_model"]  # the bundled default model
         return RetrievalConfig(**values)
 
-    def _listen_to_contents(self, retrieval: Any) -> None:
+    def _listen_to_contents(self, retrieval: RetrievalService) -> None:
         """Saves, renames and deletes made through Jupyter re-index at once (no polling wait)."""
         logger = getattr(self.serverapp, "event_logger", None)
         if logger is None:

@@ -11,18 +11,34 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.heap import freeze_long_lived
+
+if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension load
+    from oui_jupyter.services.app_config import AppConfigService
+    from oui_jupyter.services.chat_bulk import ChatBulkService
+    from oui_jupyter.services.chats import ChatService
+    from oui_jupyter.services.completions import CompletionService
+    from oui_jupyter.services.events import EventHub
+    from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.retrieval.files import FileService
+    from oui_jupyter.services.retrieval.knowledge import KnowledgeService
+    from oui_jupyter.services.retrieval.service import RetrievalService
+    from oui_jupyter.services.tasks import TaskRegistry
+    from oui_jupyter.services.users import UserService
+    from oui_jupyter.store.db import Database
+    from oui_jupyter.store.users import ConfigStore
 
 log = logging.getLogger(__name__)
 
 
-class Services:
-    """A plain bag of the built services; ``app.py`` fills it (see ``build_services``)."""
+class Lifecycle:
+    """What runs when oui is first used and when the server stops; the composition root
+    registers it while it builds the services (``app.py``)."""
 
-    def __init__(self, **services: Any) -> None:
-        self.__dict__.update(services)
+    def __init__(self) -> None:
         self._closers: list[Callable[[], Any]] = []
         self._activators: list[Callable[[], Any]] = []
         self._active = False
@@ -52,8 +68,37 @@ class Services:
             except Exception:
                 log.exception("oui: error while closing a service")
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"service {name!r} is not configured")
+
+@dataclass
+class Services:
+    """The built services, one typed field each; ``app.py`` builds them (``build_services``)."""
+
+    db: Database
+    users: UserService
+    chats: ChatService
+    chat_bulk: ChatBulkService
+    config_store: ConfigStore
+    app_config: AppConfigService
+    retrieval: RetrievalService
+    knowledge: KnowledgeService
+    files: FileService
+    models: ModelService
+    completions: CompletionService
+    events: EventHub
+    tasks: TaskRegistry
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    def on_close(self, closer: Callable[[], Any]) -> None:
+        self.lifecycle.on_close(closer)
+
+    def on_first_use(self, activator: Callable[[], Any]) -> None:
+        self.lifecycle.on_first_use(activator)
+
+    def activate(self) -> None:
+        self.lifecycle.activate()
+
+    def close(self) -> None:
+        self.lifecycle.close()
 
 
 class Runtime:

@@ -6,16 +6,27 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 
 from oui_jupyter import errors, json_pieces
 from oui_jupyter.heap import collections_paused, release
 from oui_jupyter.jsonlimits import MAX_JSON_DEPTH, has_escaped_nul, json_depth_exceeds
 from oui_jupyter.runtime import Runtime, Services
 from oui_jupyter.services.users import UserInfo, identity_from_jupyter
+
+if TYPE_CHECKING:  # built after start: not imported at extension load
+    from oui_jupyter.services.app_config import AppConfigService
+    from oui_jupyter.services.chat_bulk import ChatBulkService
+    from oui_jupyter.services.chats import ChatService
+    from oui_jupyter.services.completions import CompletionService
+    from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.retrieval.files import FileService
+    from oui_jupyter.services.retrieval.knowledge import KnowledgeService
+    from oui_jupyter.services.retrieval.service import RetrievalService
+    from oui_jupyter.services.users import UserService
 
 AUTH_RESOURCE = "oui"
 NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)"
@@ -44,7 +55,7 @@ ERROR_STATUS: dict[type[errors.OuiError], int] = {
 def status_for(error: errors.OuiError) -> int:
     for klass in type(error).__mro__:
         if klass in ERROR_STATUS:
-            return ERROR_STATUS[klass]  # type: ignore[index]
+            return ERROR_STATUS[klass]
     return 500
 
 
@@ -91,6 +102,22 @@ class Operation:
     body_schema: dict[str, Any] | None = None
 
 
+async def resolve_caller(handler: JupyterHandler, *, activate: bool) -> tuple[Services, UserInfo]:
+    """The services (built on first need) and the authenticated caller as oui sees them:
+    what every oui route (``OuiHandler.prepare``) and the events WebSocket start with.
+    ``activate``: this request counts as using oui (starts background work)."""
+    runtime: Runtime = handler.settings["oui_runtime"]
+    services = await runtime.ready()
+    if activate:
+        services.activate()
+    identity = identity_from_jupyter(handler.current_user, handler.settings.get("oui_owner"))
+    users = services.users
+    user = users.info(identity)
+    if not users.is_saved(user):  # first sight, or something about them changed
+        await asyncio.to_thread(users.save, user)
+    return services, user
+
+
 class OuiHandler(APIHandler):
     """Base of every oui route.
 
@@ -118,11 +145,44 @@ class OuiHandler(APIHandler):
         await super().prepare()
         if self.current_user is None:
             return  # @web.authenticated on the verb answers 403
-        self.services = await self.runtime.ready()
-        if self.activates:
-            self.services.activate()
-        identity = identity_from_jupyter(self.current_user, self.settings.get("oui_owner"))
-        self.user = self.services.users.resolve(identity)
+        self.services, self.user = await resolve_caller(self, activate=self.activates)
+
+    # ----- the services, typed (as jupyter_server's ``self.contents_manager``) -----
+    @property
+    def users(self) -> UserService:
+        return self.services.users
+
+    @property
+    def chats(self) -> ChatService:
+        return self.services.chats
+
+    @property
+    def chat_bulk(self) -> ChatBulkService:
+        return self.services.chat_bulk
+
+    @property
+    def app_config(self) -> AppConfigService:
+        return self.services.app_config
+
+    @property
+    def models(self) -> ModelService:
+        return self.services.models
+
+    @property
+    def completions(self) -> CompletionService:
+        return self.services.completions
+
+    @property
+    def retrieval(self) -> RetrievalService:
+        return self.services.retrieval
+
+    @property
+    def knowledge(self) -> KnowledgeService:
+        return self.services.knowledge
+
+    @property
+    def files(self) -> FileService:
+        return self.services.files
 
     # ----- input -----
     def parse_body(self, schema: type[T]) -> T:
@@ -153,7 +213,7 @@ class OuiHandler(APIHandler):
 
     def parse_json(self) -> Any:
         """The body as plain JSON (for routes that accept several shapes)."""
-        return self.parse_body(Any)  # type: ignore[arg-type]
+        return self.parse_body(Any)
 
     def parse_query(self, schema: type[T]) -> T:
         args = {

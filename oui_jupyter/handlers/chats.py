@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 import msgspec
@@ -86,14 +87,12 @@ class ChatsHandler(ChatWorkHandler):
     async def get(self) -> None:
         query = self.parse_query(ListChatsQuery)
         pinned = None if query.include_pinned else False
-        await self.answer(
-            lambda: self.services.chats.list_chats(self.user.id, query.page, pinned=pinned)
-        )
+        await self.answer(lambda: self.chats.list_chats(self.user, query.page, pinned=pinned))
 
     @web.authenticated
     @authorized
     async def delete(self) -> None:
-        await self.answer_true(lambda: self.services.chats.delete_all(self.user.id))
+        await self.answer_true(lambda: self.chats.delete_all(self.user))
 
 
 class PinnedChatsHandler(ChatWorkHandler):
@@ -104,7 +103,7 @@ class PinnedChatsHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.answer(lambda: self.services.chats.list_chats(self.user.id, None, pinned=True))
+        await self.answer(lambda: self.chats.list_chats(self.user, None, pinned=True))
 
 
 class ArchivedChatsHandler(ChatWorkHandler):
@@ -118,9 +117,7 @@ class ArchivedChatsHandler(ChatWorkHandler):
     @authorized
     async def get(self) -> None:
         query = self.parse_query(ListChatsQuery)
-        await self.answer(
-            lambda: self.services.chats.list_chats(self.user.id, query.page, archived=True)
-        )
+        await self.answer(lambda: self.chats.list_chats(self.user, query.page, archived=True))
 
 
 class NewChatHandler(ChatWorkHandler):
@@ -132,7 +129,7 @@ class NewChatHandler(ChatWorkHandler):
     @authorized
     async def post(self) -> None:
         await self.answer(
-            lambda form: self.services.chats.create(self.user.id, form.chat, form.folder_id),
+            lambda form: self.chats.create(self.user, form.chat, form.folder_id),
             body=ChatForm,
         )
 
@@ -150,7 +147,7 @@ class SearchChatsHandler(ChatWorkHandler):
     @authorized
     async def get(self) -> None:
         query = self.parse_query(SearchChatsQuery)
-        await self.answer(lambda: self.services.chats.search(self.user.id, query.text, query.page))
+        await self.answer(lambda: self.chats.search(self.user, query.text, query.page))
 
 
 class ImportChatsHandler(ChatWorkHandler):
@@ -168,9 +165,7 @@ class ImportChatsHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        await self.answer(
-            lambda chats: self.services.chat_bulk.import_chats(self.user.id, chats), body=Any
-        )
+        await self.answer(lambda chats: self.chat_bulk.import_chats(self.user, chats), body=Any)
 
 
 class ExportAllChatsHandler(ChatWorkHandler):
@@ -186,14 +181,14 @@ class ExportAllChatsHandler(ChatWorkHandler):
     @authorized
     async def get(self) -> None:
         """Sent in pieces of a few chats, each read and encoded in a worker thread."""
-        bulk = self.services.chat_bulk
-        ids = await self.off_loop(lambda: bulk.chat_ids(self.user.id))
+        bulk = self.chat_bulk
+        ids = await self.off_loop(lambda: bulk.chat_ids(self.user))
         self.set_header("Content-Type", "application/json")
         self.write(b"[")
         first = True
         for start in range(0, len(ids), EXPORT_BATCH):
             part = ids[start : start + EXPORT_BATCH]
-            piece = await self.off_loop(lambda part=part: bulk.export_piece(self.user.id, part))
+            piece = await self.off_loop(partial(bulk.export_piece, self.user, part))
             if piece:
                 self.write(piece if first else b"," + piece)
                 first = False
@@ -219,27 +214,25 @@ class ChatHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def get(self, chat_id: str) -> None:
-        await self.answer(lambda: self.services.chats.get(self.user.id, chat_id))
+        await self.answer(lambda: self.chats.get(self.user, chat_id))
 
     @web.authenticated
     @authorized
     async def post(self, chat_id: str) -> None:
-        chats = self.services.chats
+        chats = self.chats
         minimal = self.minimal
 
         def merge(form: ChatSaveForm) -> Any:
             if form.folder_id is not None:
-                chats.move_to_folder(self.user.id, chat_id, form.folder_id)
-            return chats.merge_update(self.user.id, chat_id, form.decoded(), minimal=minimal)
+                chats.move_to_folder(self.user, chat_id, form.folder_id)
+            return chats.merge_update(self.user, chat_id, form.decoded(), minimal=minimal)
 
         await self.answer(merge, writes=chat_id, body=ChatSaveForm)
 
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
-        await self.answer_true(
-            lambda: self.services.chats.delete(self.user.id, chat_id), writes=chat_id
-        )
+        await self.answer_true(lambda: self.chats.delete(self.user, chat_id), writes=chat_id)
 
 
 class ChatMessageContentHandler(ChatWorkHandler):
@@ -260,8 +253,8 @@ class ChatMessageContentHandler(ChatWorkHandler):
         minimal = self.minimal
 
         def set_content(form: MessageContentForm) -> Any:
-            return self.services.chats.set_message_content(
-                self.user.id, chat_id, message_id, form.content, minimal=minimal
+            return self.chats.set_message_content(
+                self.user, chat_id, message_id, form.content, minimal=minimal
             )
 
         await self.answer(set_content, writes=chat_id, body=MessageContentForm)
@@ -275,9 +268,7 @@ class ChatToggleHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self, chat_id: str) -> None:
-        await self.answer(
-            lambda: self.services.chats.toggle(self.user.id, chat_id, self.field), writes=chat_id
-        )
+        await self.answer(lambda: self.chats.toggle(self.user, chat_id, self.field), writes=chat_id)
 
 
 class PinChatHandler(ChatToggleHandler):
@@ -309,7 +300,7 @@ class CloneChatHandler(ChatWorkHandler):
     @authorized
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(CloneChatForm)
-        await self.answer(lambda: self.services.chat_bulk.clone(self.user.id, chat_id, form.title))
+        await self.answer(lambda: self.chat_bulk.clone(self.user, chat_id, form.title))
 
 
 class ShareChatHandler(ChatWorkHandler):
@@ -323,14 +314,12 @@ class ShareChatHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def post(self, chat_id: str) -> None:
-        await self.answer(lambda: self.services.chats.share(self.user.id, chat_id), writes=chat_id)
+        await self.answer(lambda: self.chats.share(self.user, chat_id), writes=chat_id)
 
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
-        await self.answer_true(
-            lambda: self.services.chats.unshare(self.user.id, chat_id), writes=chat_id
-        )
+        await self.answer_true(lambda: self.chats.unshare(self.user, chat_id), writes=chat_id)
 
 
 class ChatFolderHandler(ChatWorkHandler):
@@ -347,7 +336,7 @@ class ChatFolderHandler(ChatWorkHandler):
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(FolderIdForm)
         await self.answer(
-            lambda: self.services.chats.move_to_folder(self.user.id, chat_id, form.folder_id),
+            lambda: self.chats.move_to_folder(self.user, chat_id, form.folder_id),
             writes=chat_id,
         )
 
@@ -362,7 +351,7 @@ class ChatTitleHandler(ChatWorkHandler):
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(TitleForm)
         await self.answer(
-            lambda: self.services.chats.set_title(self.user.id, chat_id, form.title), writes=chat_id
+            lambda: self.chats.set_title(self.user, chat_id, form.title), writes=chat_id
         )
 
 
@@ -376,22 +365,20 @@ class ChatTagsHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def get(self, chat_id: str) -> None:
-        await self.answer(lambda: self.services.chats.tags(self.user.id, chat_id))
+        await self.answer(lambda: self.chats.tags(self.user, chat_id))
 
     @web.authenticated
     @authorized
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(TagForm)
-        await self.answer(
-            lambda: self.services.chats.add_tag(self.user.id, chat_id, form.name), writes=chat_id
-        )
+        await self.answer(lambda: self.chats.add_tag(self.user, chat_id, form.name), writes=chat_id)
 
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
         form = self.parse_body(TagForm)
         await self.answer(
-            lambda: self.services.chats.remove_tag(self.user.id, chat_id, form.name), writes=chat_id
+            lambda: self.chats.remove_tag(self.user, chat_id, form.name), writes=chat_id
         )
 
 
@@ -403,9 +390,7 @@ class ChatTagsClearHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def delete(self, chat_id: str) -> None:
-        await self.answer_true(
-            lambda: self.services.chats.clear_tags(self.user.id, chat_id), writes=chat_id
-        )
+        await self.answer_true(lambda: self.chats.clear_tags(self.user, chat_id), writes=chat_id)
 
 
 class AllTagsHandler(ChatWorkHandler):
@@ -416,7 +401,7 @@ class AllTagsHandler(ChatWorkHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.answer(lambda: self.services.chats.all_tags(self.user.id))
+        await self.answer(lambda: self.chats.all_tags(self.user))
 
 
 class ChatsByTagHandler(ChatWorkHandler):
@@ -428,7 +413,7 @@ class ChatsByTagHandler(ChatWorkHandler):
     @authorized
     async def post(self) -> None:
         form = self.parse_body(TagForm)
-        await self.answer(lambda: self.services.chats.chats_by_tag(self.user.id, form.name))
+        await self.answer(lambda: self.chats.chats_by_tag(self.user, form.name))
 
 
 class ChatsInFolderHandler(ChatWorkHandler):
@@ -440,8 +425,8 @@ class ChatsInFolderHandler(ChatWorkHandler):
     @authorized
     async def get(self, folder_id: str) -> None:
         def in_folder() -> Any:
-            self.services.chats.folder(self.user.id, folder_id)
-            return self.services.chats.list_chats(self.user.id, None, folder_id=folder_id)
+            self.chats.folder(self.user, folder_id)
+            return self.chats.list_chats(self.user, None, folder_id=folder_id)
 
         await self.answer(in_folder)
 
@@ -455,7 +440,7 @@ class SharedChatHandler(ChatWorkHandler):
     @authorized
     async def get(self, share_id: str) -> None:
         def shared() -> Any:
-            chat = self.services.chats.shared(share_id)
+            chat = self.chats.shared(share_id)
             if chat is None:
                 raise NotFound(f"Shared chat {share_id} not found")
             return chat
@@ -477,7 +462,7 @@ class ExportChatHandler(ChatWorkHandler):
     async def get(self, chat_id: str) -> None:
         query = self.parse_query(ExportQuery)
         export = await self.off_loop(
-            lambda: chat_export.render(self.services.chats.get(self.user.id, chat_id), query.format)
+            lambda: chat_export.render(self.chats.get(self.user, chat_id), query.format)
         )
         if export.filename is not None:
             self.set_header("Content-Disposition", f'attachment; filename="{export.filename}"')

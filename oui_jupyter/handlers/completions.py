@@ -146,7 +146,7 @@ class StreamingHandler(OuiHandler):
 
     def start_live(self, generation: Generation, *more: Generation) -> None:
         """Run the generations as server tasks; answer the first's ids and every task id."""
-        task_ids = [self.services.completions.start_live(g) for g in (generation, *more)]
+        task_ids = [self.completions.start_live(g) for g in (generation, *more)]
         self.write_json(
             LiveTaskResponse(
                 task_id=task_ids[0],
@@ -221,7 +221,7 @@ class ChatCompletionsHandler(StreamingHandler):
             folder_id=form.folder_id,
             title=bool((form.background_tasks or {}).get("title_generation", True)),
         )
-        completions = self.services.completions
+        completions = self.completions
         if form.session_id is not None:
             if form.chat_id is None and not options.new_chat:
                 raise InvalidInput("session_id (live mode) needs a chat_id")
@@ -276,7 +276,7 @@ class ChatMessageHandler(StreamingHandler):
             message_id=form.id,
             user_message={"id": form.user_message_id} if form.user_message_id else None,
         )
-        completions = self.services.completions
+        completions = self.completions
         generation = await completions.from_message(
             self.user, chat_id, form.content, form.model, options
         )

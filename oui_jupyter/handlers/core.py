@@ -33,7 +33,7 @@ class ConfigHandler(OuiHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(self.services.app_config.ui_config(self.user))
+        self.write_json(self.app_config.ui_config(self.user))
 
 
 class CurrentUserHandler(OuiHandler):
@@ -43,8 +43,8 @@ class CurrentUserHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        row = self.services.users.store.get(self.user.id)
+    async def get(self) -> None:
+        row = await self.off_loop(lambda: self.users.store.get(self.user.id))
         self.write_json(
             UserResponse(
                 id=self.user.id,
@@ -67,9 +67,9 @@ class OpenAPIHandler(OuiHandler):
     @authorized
     def get(self) -> None:
         from oui_jupyter.handlers.openapi import openapi_document
-        from oui_jupyter.handlers.routes import ROUTES
 
-        self.write_json(openapi_document(ROUTES, __version__))
+        routes: list[tuple[str, type[OuiHandler]]] = self.settings["oui_routes"]
+        self.write_json(openapi_document(routes, __version__))
 
 
 class NotFoundHandler(OuiHandler):

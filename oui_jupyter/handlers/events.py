@@ -21,10 +21,10 @@ from tornado import web
 from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketHandler
 
-from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
+from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation, resolve_caller
 from oui_jupyter.jsonlimits import MAX_JSON_DEPTH, json_depth_exceeds
 from oui_jupyter.runtime import Services
-from oui_jupyter.services.users import UserInfo, identity_from_jupyter
+from oui_jupyter.services.users import UserInfo
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -47,7 +47,7 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
-class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Server -> client: ``{"type", "chat_id"?, "message_id"?, "data"}`` frames (see API.md).
     Client -> server: ``{"type": "ping"}`` (answered ``pong``) and
     ``{"type": "chat:stop", "chat_id"}``. A malformed frame gets an ``error`` frame."""
@@ -68,16 +68,12 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: 
         )
         if not allowed:
             raise web.HTTPError(403)
-        self.services = await self.settings["oui_runtime"].ready()
-        self.services.activate()
-        self.user = self.services.users.resolve(
-            identity_from_jupyter(self.current_user, self.settings.get("oui_owner"))
-        )
+        self.services, self.user = await resolve_caller(self, activate=True)
         result = super().get(*args, **kwargs)
         if result is not None:
             await result
 
-    def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         # Deltas are small frames that must go out at once: without this, Nagle's algorithm
         # holds each one until the client acknowledged the previous (up to 40 ms).

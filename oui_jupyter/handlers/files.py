@@ -17,17 +17,9 @@ from oui_jupyter.schemas.retrieval import (
     MessageResponse,
     UploadQuery,
 )
-from oui_jupyter.services.users import UserInfo
 
 
-class FilesBase(OuiHandler):
-    @property
-    def actor(self) -> UserInfo:
-        """The caller, as services see them (``id``, ``is_admin``)."""
-        return self.user
-
-
-class FilesHandler(FilesBase):
+class FilesHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Your uploads", response=list[FileResponse]),
         "post": Operation(
@@ -46,14 +38,14 @@ class FilesHandler(FilesBase):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json(self.services.files.list(self.actor))
+    async def get(self) -> None:
+        self.write_json(await asyncio.to_thread(self.files.list, self.user))
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         query = self.parse_query(UploadQuery)
-        limit = self.services.files.max_upload_size
+        limit = self.files.max_upload_size
         if len(self.request.body or b"") > limit + 64 * 1024:
             raise PayloadTooLarge(f"the upload is over the limit of {limit} bytes")
         uploads = self.request.files.get("file") or []
@@ -61,8 +53,8 @@ class FilesHandler(FilesBase):
             raise InvalidInput("send exactly one multipart field named 'file'")
         up = uploads[0]
         result = await asyncio.to_thread(
-            self.services.files.upload,
-            self.actor,
+            self.files.upload,
+            self.user,
             up["filename"],
             up["body"],
             up.get("content_type", ""),
@@ -71,7 +63,7 @@ class FilesHandler(FilesBase):
         self.write_json(result)
 
 
-class FileHandler(FilesBase):
+class FileHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation("One upload", response=FileResponse),
         "delete": Operation(
@@ -81,37 +73,39 @@ class FileHandler(FilesBase):
 
     @web.authenticated
     @authorized
-    def get(self, file_id: str) -> None:
-        self.write_json(self.services.files.get(file_id, self.actor))
+    async def get(self, file_id: str) -> None:
+        self.write_json(await asyncio.to_thread(self.files.get, file_id, self.user))
 
     @web.authenticated
     @authorized
     async def delete(self, file_id: str) -> None:
-        await asyncio.to_thread(self.services.files.delete, file_id, self.actor)
+        await asyncio.to_thread(self.files.delete, file_id, self.user)
         self.write_json({"message": "File deleted successfully"})
 
 
-class FileContentHandler(FilesBase):
+class FileContentHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation("The uploaded bytes", content_type="application/octet-stream")
     }
 
     @web.authenticated
     @authorized
-    def get(self, file_id: str) -> None:
-        data, content_type, filename = self.services.files.content(file_id, self.actor)
+    async def get(self, file_id: str) -> None:
+        data, content_type, filename = await asyncio.to_thread(
+            self.files.content, file_id, self.user
+        )
         self.set_header("Content-Type", content_type or "application/octet-stream")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(data)
 
 
-class FileStatusHandler(FilesBase):
+class FileStatusHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Processing status of an upload", response=FileStatusResponse)
     }
 
     @web.authenticated
     @authorized
-    def get(self, file_id: str) -> None:
-        self.write_json(self.services.files.status(file_id, self.actor))
+    async def get(self, file_id: str) -> None:
+        self.write_json(await asyncio.to_thread(self.files.status, file_id, self.user))

@@ -25,14 +25,18 @@ class FoldersHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json(self.services.chats.folders(self.user.id))
+    async def get(self) -> None:
+        self.write_json(await self.off_loop(lambda: self.chats.folders(self.user)))
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         form = self.parse_body(FolderForm)
-        self.write_json(self.services.chats.create_folder(self.user.id, form.name, form.parent_id))
+        self.write_json(
+            await self.off_loop(
+                lambda: self.chats.create_folder(self.user, form.name, form.parent_id)
+            )
+        )
 
 
 class FolderHandler(OuiHandler):
@@ -51,18 +55,20 @@ class FolderHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self, folder_id: str) -> None:
-        self.write_json(self.services.chats.folder(self.user.id, folder_id))
+    async def get(self, folder_id: str) -> None:
+        self.write_json(await self.off_loop(lambda: self.chats.folder(self.user, folder_id)))
 
     @web.authenticated
     @authorized
-    def post(self, folder_id: str) -> None:
+    async def post(self, folder_id: str) -> None:
         form = self.parse_body(FolderUpdateForm)
         fields = {k: v for k, v in msgspec.structs.asdict(form).items() if v is not None}
-        self.write_json(self.services.chats.update_folder(self.user.id, folder_id, **fields))
+        self.write_json(
+            await self.off_loop(lambda: self.chats.update_folder(self.user, folder_id, **fields))
+        )
 
     @web.authenticated
     @authorized
-    def delete(self, folder_id: str) -> None:
-        self.services.chats.delete_folder(self.user.id, folder_id)
+    async def delete(self, folder_id: str) -> None:
+        await self.off_loop(lambda: self.chats.delete_folder(self.user, folder_id))
         self.write_json(True)

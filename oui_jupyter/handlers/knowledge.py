@@ -8,7 +8,7 @@ from typing import ClassVar
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from oui_jupyter.errors import Forbidden, InvalidInput
+from oui_jupyter.errors import InvalidInput
 from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.schemas.retrieval import (
     KnowledgeFileForm,
@@ -16,35 +16,27 @@ from oui_jupyter.schemas.retrieval import (
     KnowledgeResponse,
     KnowledgeUpdateForm,
 )
-from oui_jupyter.services.users import UserInfo
 
 
-class KnowledgeBase(OuiHandler):
-    @property
-    def actor(self) -> UserInfo:
-        """The caller, as services see them (``id``, ``is_admin``)."""
-        return self.user
-
-
-class KnowledgeListHandler(KnowledgeBase):
+class KnowledgeListHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation("Your collections and the shared ones", response=list[KnowledgeResponse])
     }
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json(self.services.knowledge.list(self.actor))
+    async def get(self) -> None:
+        self.write_json(await self.off_loop(lambda: self.knowledge.list(self.user)))
 
 
-class KnowledgeCreateHandler(KnowledgeBase):
+class KnowledgeCreateHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation("Create a collection", body=KnowledgeForm, response=KnowledgeResponse)
     }
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         form = self.parse_body(KnowledgeForm)
         data = (
             None
@@ -52,18 +44,20 @@ class KnowledgeCreateHandler(KnowledgeBase):
             else {"file_ids": form.data.file_ids, "paths": form.data.paths}
         )
         self.write_json(
-            self.services.knowledge.create(
-                self.actor,
-                form.name,
-                form.description,
-                data=data,
-                shared=form.shared,
-                access_control=form.access_control,
+            await self.off_loop(
+                lambda: self.knowledge.create(
+                    self.user,
+                    form.name,
+                    form.description,
+                    data=data,
+                    shared=form.shared,
+                    access_control=form.access_control,
+                )
             )
         )
 
 
-class KnowledgeReindexHandler(KnowledgeBase):
+class KnowledgeReindexHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Re-process every collection's files and rescan the workspace (admins)", response=bool
@@ -73,13 +67,12 @@ class KnowledgeReindexHandler(KnowledgeBase):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        if not self.user.is_admin:
-            raise Forbidden("Only admins may reindex everything")
-        await asyncio.to_thread(self.services.knowledge.reindex, self.services.files)
+        # long work: a plain thread (``off_loop`` pauses the collector, for request-sized work)
+        await asyncio.to_thread(self.knowledge.reindex, self.user, self.files)
         self.write_json(True)
 
 
-class KnowledgeHandler(KnowledgeBase):
+class KnowledgeHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation("A collection with its files", response=KnowledgeResponse),
         "delete": Operation("Delete a collection (not its files)", response=bool),
@@ -87,13 +80,13 @@ class KnowledgeHandler(KnowledgeBase):
 
     @web.authenticated
     @authorized
-    def get(self, knowledge_id: str) -> None:
-        self.write_json(self.services.knowledge.get(knowledge_id, self.actor))
+    async def get(self, knowledge_id: str) -> None:
+        self.write_json(await self.off_loop(lambda: self.knowledge.get(knowledge_id, self.user)))
 
     @web.authenticated
     @authorized
-    def delete(self, knowledge_id: str) -> None:
-        self.write_json(self.services.knowledge.delete(knowledge_id, self.actor))
+    async def delete(self, knowledge_id: str) -> None:
+        self.write_json(await self.off_loop(lambda: self.knowledge.delete(knowledge_id, self.user)))
 
 
 class KnowledgeDeleteHandler(KnowledgeHandler):
@@ -102,7 +95,7 @@ class KnowledgeDeleteHandler(KnowledgeHandler):
     }
 
 
-class KnowledgeUpdateHandler(KnowledgeBase):
+class KnowledgeUpdateHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Rename, describe or share a collection",
@@ -113,16 +106,18 @@ class KnowledgeUpdateHandler(KnowledgeBase):
 
     @web.authenticated
     @authorized
-    def post(self, knowledge_id: str) -> None:
+    async def post(self, knowledge_id: str) -> None:
         form = self.parse_body(KnowledgeUpdateForm)
         self.write_json(
-            self.services.knowledge.update(
-                knowledge_id,
-                self.actor,
-                name=form.name,
-                description=form.description,
-                shared=form.shared,
-                access_control=form.access_control,
+            await self.off_loop(
+                lambda: self.knowledge.update(
+                    knowledge_id,
+                    self.user,
+                    name=form.name,
+                    description=form.description,
+                    shared=form.shared,
+                    access_control=form.access_control,
+                )
             )
         )
 
@@ -136,7 +131,7 @@ def _members(form: KnowledgeFileForm) -> dict:
     }
 
 
-class KnowledgeFileAddHandler(KnowledgeBase):
+class KnowledgeFileAddHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Add an upload or a workspace path",
@@ -148,12 +143,15 @@ class KnowledgeFileAddHandler(KnowledgeBase):
 
     @web.authenticated
     @authorized
-    def post(self, knowledge_id: str) -> None:
+    async def post(self, knowledge_id: str) -> None:
         form = self.parse_body(KnowledgeFileForm)
-        self.write_json(self.services.knowledge.add(knowledge_id, self.actor, **_members(form)))
+        members = _members(form)
+        self.write_json(
+            await self.off_loop(lambda: self.knowledge.add(knowledge_id, self.user, **members))
+        )
 
 
-class KnowledgeFileRemoveHandler(KnowledgeBase):
+class KnowledgeFileRemoveHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "Remove an upload or a workspace path",
@@ -165,17 +163,20 @@ class KnowledgeFileRemoveHandler(KnowledgeBase):
 
     @web.authenticated
     @authorized
-    def post(self, knowledge_id: str) -> None:
+    async def post(self, knowledge_id: str) -> None:
         form = self.parse_body(KnowledgeFileForm)
-        self.write_json(self.services.knowledge.remove(knowledge_id, self.actor, **_members(form)))
+        members = _members(form)
+        self.write_json(
+            await self.off_loop(lambda: self.knowledge.remove(knowledge_id, self.user, **members))
+        )
 
 
-class KnowledgeResetHandler(KnowledgeBase):
+class KnowledgeResetHandler(OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation("Empty a collection", response=KnowledgeResponse)
     }
 
     @web.authenticated
     @authorized
-    def post(self, knowledge_id: str) -> None:
-        self.write_json(self.services.knowledge.reset(knowledge_id, self.actor))
+    async def post(self, knowledge_id: str) -> None:
+        self.write_json(await self.off_loop(lambda: self.knowledge.reset(knowledge_id, self.user)))

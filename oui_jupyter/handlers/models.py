@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from oui_jupyter.errors import Forbidden
 from oui_jupyter.handlers.base import Operation, OuiHandler
 from oui_jupyter.providers.connections import SETTINGS_FIELDS
 from oui_jupyter.schemas.models import (
@@ -18,6 +17,7 @@ from oui_jupyter.schemas.models import (
     ModelListResponse,
     OpenAIConfig,
 )
+from oui_jupyter.services import authz
 
 
 class ModelsHandler(OuiHandler):
@@ -34,7 +34,7 @@ class ModelsHandler(OuiHandler):
     @authorized
     async def get(self) -> None:
         query = self.parse_query(ModelListQuery)
-        models = self.services.models
+        models = self.models
         if query.refresh:
             await models.refresh()
         self.write_json({"data": await models.list_models(self.user)})
@@ -47,8 +47,8 @@ class CustomModelsHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json(self.services.models.custom_models(self.user))
+    async def get(self) -> None:
+        self.write_json(await self.off_loop(lambda: self.models.custom_models(self.user)))
 
 
 class CreateCustomModelHandler(OuiHandler):
@@ -65,7 +65,7 @@ class CreateCustomModelHandler(OuiHandler):
     @authorized
     async def post(self) -> None:
         self.parse_body(CustomModelForm)
-        self.write_json(await self.services.models.create_custom(self.user, self.parse_json()))
+        self.write_json(await self.models.create_custom(self.user, self.parse_json()))
 
 
 class CustomModelHandler(OuiHandler):
@@ -75,9 +75,9 @@ class CustomModelHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         query = self.parse_query(ModelIdQuery)
-        self.write_json(self.services.models.custom_model(self.user, query.id))
+        self.write_json(await self.off_loop(lambda: self.models.custom_model(self.user, query.id)))
 
 
 class UpdateCustomModelHandler(OuiHandler):
@@ -92,11 +92,13 @@ class UpdateCustomModelHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         query = self.parse_query(ModelIdQuery)
         self.parse_body(CustomModelForm)
         form: dict[str, Any] = {k: v for k, v in self.parse_json().items() if k != "id"}
-        self.write_json(self.services.models.update_custom(self.user, query.id, form))
+        self.write_json(
+            await self.off_loop(lambda: self.models.update_custom(self.user, query.id, form))
+        )
 
 
 class ToggleCustomModelHandler(OuiHandler):
@@ -108,9 +110,9 @@ class ToggleCustomModelHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         query = self.parse_query(ModelIdQuery)
-        self.write_json(self.services.models.toggle_custom(self.user, query.id))
+        self.write_json(await self.off_loop(lambda: self.models.toggle_custom(self.user, query.id)))
 
 
 class DeleteCustomModelHandler(OuiHandler):
@@ -120,9 +122,9 @@ class DeleteCustomModelHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def delete(self) -> None:
+    async def delete(self) -> None:
         query = self.parse_query(ModelIdQuery)
-        self.services.models.delete_custom(self.user, query.id)
+        await self.off_loop(lambda: self.models.delete_custom(self.user, query.id))
         self.write_json(True)
 
 
@@ -133,10 +135,8 @@ class OpenAIConfigHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        if not self.user.is_admin:
-            raise Forbidden("Only admins may read the connection settings")
-        self.write_json(self.services.models.redacted_settings())
+    async def get(self) -> None:
+        self.write_json(await self.off_loop(lambda: self.models.redacted_settings(self.user)))
 
 
 class OpenAIConfigUpdateHandler(OuiHandler):
@@ -153,8 +153,7 @@ class OpenAIConfigUpdateHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
-        if not self.user.is_admin:
-            raise Forbidden("Only admins may change the connection settings")
+    async def post(self) -> None:
+        authz.require_admin(self.user, "Only admins may change the connection settings")
         self.parse_body(OpenAIConfig)
-        self.write_json(self.services.models.update_settings(self.parse_json()))
+        self.write_json(await self.models.update_settings(self.user, self.parse_json()))

@@ -21,8 +21,8 @@ from oui_jupyter.schemas.retrieval import (
     RetrievalStatus,
     SearchFilters,
 )
+from oui_jupyter.services import authz
 from oui_jupyter.services.retrieval.names import private_collection
-from oui_jupyter.services.users import UserInfo
 
 
 def _mode(mode: str | None, hybrid: bool | None) -> str | None:
@@ -38,22 +38,17 @@ def _filters(f: SearchFilters | None) -> dict | None:
 
 
 class RetrievalHandler(OuiHandler):
-    @property
-    def actor(self) -> UserInfo:
-        """The caller, as services see them (``id``, ``is_admin``)."""
-        return self.user
-
     async def answer_query(
         self, names: list[str], form: QueryCollectionForm | QueryDocForm
     ) -> None:
         result = await asyncio.to_thread(
-            self.services.retrieval.query,
+            self.retrieval.query,
             names,
             form.query,
             form.k,
             filters=_filters(form.filter),
             mode=_mode(form.mode, form.hybrid),
-            user_id=self.user.id,
+            user=self.user,
         )
         self.write_json(result)
 
@@ -69,7 +64,7 @@ class RetrievalStatusHandler(RetrievalHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(self.services.retrieval.status())
+        self.write_json(self.retrieval.status())
 
 
 class RetrievalConfigHandler(RetrievalHandler):
@@ -82,7 +77,7 @@ class RetrievalConfigHandler(RetrievalHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(self.services.retrieval.get_config())
+        self.write_json(self.retrieval.get_config())
 
 
 class RetrievalConfigUpdateHandler(RetrievalHandler):
@@ -100,12 +95,11 @@ class RetrievalConfigUpdateHandler(RetrievalHandler):
     @authorized
     async def post(self) -> None:
         body = self.parse_body(RetrievalConfigBody)
-        if not self.user.is_admin:
-            raise Forbidden("Only admins may change retrieval settings")
+        authz.require_admin(self.user, "Only admins may change retrieval settings")
         changes = {
             k: getattr(body, k) for k in body.__struct_fields__ if getattr(body, k) is not None
         }
-        self.write_json(await asyncio.to_thread(self.services.retrieval.update_config, changes))
+        self.write_json(await asyncio.to_thread(self.retrieval.update_config, changes))
 
 
 class QueryCollectionHandler(RetrievalHandler):
@@ -153,7 +147,7 @@ class ProcessTextHandler(RetrievalHandler):
         if collection == "workspace":
             raise Forbidden("the workspace collection is built from the server's files")
         res = await asyncio.to_thread(
-            self.services.retrieval.process_text,
+            self.retrieval.process_text,
             private_collection(self.user.id, collection),
             form.content,
             name=form.name,
@@ -185,9 +179,9 @@ class ProcessFileHandler(RetrievalHandler):
             raise Forbidden("the workspace collection is built from the server's files")
         named = form.collection_name
         res = await asyncio.to_thread(
-            self.services.files.process,
+            self.files.process,
             form.file_id,
-            self.actor,
+            self.user,
             private_collection(self.user.id, named) if named else None,
         )
         self.write_json(

@@ -6,8 +6,6 @@ table, ``NOT_FOUND`` answers every other path under ``oui/api/`` with a JSON 404
 
 from __future__ import annotations
 
-from jupyter_server.utils import url_path_join
-
 from oui_jupyter.handlers import (
     chats,
     completions,
@@ -102,9 +100,3 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
 
 #: Not part of the API (nor of the OpenAPI document): the JSON 404 for every other path.
 NOT_FOUND: tuple[str, type[OuiHandler]] = (r"(?P<path>.*)", core.NotFoundHandler)
-
-
-def url_patterns(base_url: str) -> list[tuple[str, type[OuiHandler]]]:
-    """Tornado URL specs under ``{base_url}oui/api/``, the JSON 404 last."""
-    prefix = url_path_join(base_url, "oui", "api")
-    return [(url_path_join(prefix, path) + "$", handler) for path, handler in [*ROUTES, NOT_FOUND]]

@@ -19,9 +19,7 @@ class ChatTasksHandler(OuiHandler):
     @web.authenticated
     @authorized
     def get(self, chat_id: str) -> None:
-        self.write_json(
-            TaskListResponse(task_ids=self.services.completions.running(self.user, chat_id))
-        )
+        self.write_json(TaskListResponse(task_ids=self.completions.running(self.user, chat_id)))
 
 
 class StopChatTaskHandler(OuiHandler):
@@ -35,5 +33,5 @@ class StopChatTaskHandler(OuiHandler):
     @web.authenticated
     @authorized
     def post(self, chat_id: str) -> None:
-        stopped = self.services.completions.stop(self.user, chat_id)
+        stopped = self.completions.stop(self.user, chat_id)
         self.write_json(StopResponse(status=bool(stopped), task_ids=stopped))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -206,7 +206,7 @@ class OpenAICompatProvider:
         except Exception as exc:
             raise map_error(exc, self.label) from None
 
-    async def stream(self, body: dict[str, Any]) -> AsyncIterator[Chunk]:
+    async def stream(self, body: dict[str, Any]) -> AsyncGenerator[Chunk, None]:
         """Yield each streamed chunk as ``(raw JSON bytes, decoded dict)``.
 
         Errors before the first chunk (refused, 4xx/5xx, timeout) and during the stream

@@ -25,6 +25,7 @@ from oui_jupyter.services.chats import (
     parse_history,
     tag_id_for,
 )
+from oui_jupyter.services.users import UserInfo
 from oui_jupyter.store.chat_bulk import ChatBulkStore, NewChat
 from oui_jupyter.store.chats import MessageRow
 from oui_jupyter.store.orm import Chat
@@ -97,12 +98,12 @@ class ChatBulkService:
         self.limits = limits or ImportLimits()
 
     # ----- import -----
-    def import_chats(self, user_id: str, body: Any) -> list[ChatResponse]:
+    def import_chats(self, user: UserInfo, body: Any) -> list[ChatResponse]:
         """Chats in Open WebUI's export shape (``{chat: {...}, meta, pinned, ...}``): all of
         them are checked before the first is written."""
         items = import_items(body)
         check_limits(items, self.limits)
-        new = [self._new_chat(user_id, item) for item in items]
+        new = [self._new_chat(user, item) for item in items]
         self.store.insert_chats(new)
         answer = [self._response(chat) for chat in new]
         for chat in new:
@@ -111,7 +112,7 @@ class ChatBulkService:
         release(new)
         return answer
 
-    def _new_chat(self, user_id: str, item: dict[str, Any]) -> NewChat:
+    def _new_chat(self, user: UserInfo, item: dict[str, Any]) -> NewChat:
         chat = _chat_of(item)
         messages, current_id = parse_history(chat)
         now = time.time()
@@ -127,7 +128,7 @@ class ChatBulkService:
                 message.created_at = now  # what the store would write
         return NewChat(
             id=new_id(),
-            user_id=user_id,
+            user_id=user.id,
             title=ChatService._title(chat)
             if chat.get("title")
             else str(item.get("title") or "New Chat"),
@@ -173,14 +174,14 @@ class ChatBulkService:
         return response
 
     # ----- clone -----
-    def clone(self, user_id: str, chat_id: str, title: str | None = None) -> ChatResponse:
+    def clone(self, user: UserInfo, chat_id: str, title: str | None = None) -> ChatResponse:
         """A copy of the chat with all its messages (copied in the database) and tags."""
-        source = self.chats.store.get_chat(chat_id, user_id)
+        source = self.chats.store.get_chat(chat_id, user.id)
         now = time.time()
         tag_ids = [t for t in (source.meta or {}).get("tags", []) if isinstance(t, str)]
         copy = NewChat(
             id=new_id(),
-            user_id=user_id,
+            user_id=user.id,
             title=title or f"Clone of {source.title}",
             models=source.models or [],
             params=source.params or {},
@@ -193,19 +194,19 @@ class ChatBulkService:
             tags=[(t, t) for t in dict.fromkeys(tag_ids)],
         )
         self.store.clone_chat(chat_id, copy)
-        return self.chats.get(user_id, copy.id)
+        return self.chats.get(user, copy.id)
 
     # ----- export -----
-    def chat_ids(self, user_id: str) -> list[str]:
-        return self.store.chat_ids(user_id)
+    def chat_ids(self, user: UserInfo) -> list[str]:
+        return self.store.chat_ids(user.id)
 
-    def export_piece(self, user_id: str, chat_ids: Sequence[str]) -> bytes:
+    def export_piece(self, user: UserInfo, chat_ids: Sequence[str]) -> bytes:
         """The chats as JSON array elements joined by commas (a chat deleted meanwhile is left
         out); b"" when none is left."""
         pieces = []
         for chat_id in chat_ids:
             try:
-                chat = self.chats.get(user_id, chat_id)
+                chat = self.chats.get(user, chat_id)
             except NotFound:
                 continue
             pieces.append(json_pieces.encode(chat))

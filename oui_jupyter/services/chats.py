@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import Conflict, InvalidInput, NotFound
 from oui_jupyter.heap import release
@@ -26,6 +26,10 @@ from oui_jupyter.store.chats import ChatStore, MessageRow, NewMessage
 from oui_jupyter.store.folders import FolderStore
 from oui_jupyter.store.orm import Chat, ChatMessage, Folder, Tag
 from oui_jupyter.store.tags import TagStore
+
+if TYPE_CHECKING:
+    from oui_jupyter.services.events import EventHub
+    from oui_jupyter.services.users import UserInfo
 
 # Keys of a message that have their own column or are derived; the rest goes to ``extra``.
 MESSAGE_CORE_KEYS = {
@@ -187,12 +191,22 @@ def parse_history(chat: dict[str, Any]) -> tuple[list[NewMessage], str | None]:
 
 
 class ChatService:
-    def __init__(self, store: ChatStore, tag_store: TagStore, folder_store: FolderStore) -> None:
+    def __init__(
+        self,
+        store: ChatStore,
+        tag_store: TagStore,
+        folder_store: FolderStore,
+        *,
+        overlays: Sequence[LiveOverlay] = (),
+        hub: EventHub | None = None,
+    ) -> None:
+        """``overlays``: the live generations' partial messages, merged into reads;
+        ``hub``: where a per-message edit is told to the user's sockets."""
         self.store = store
         self.tag_store = tag_store
         self.folder_store = folder_store
-        self.overlays: list[LiveOverlay] = []
-        self.hub: Any = None  # the EventHub, set by the composition root
+        self.overlays: list[LiveOverlay] = list(overlays)
+        self.hub = hub
 
     # ----- reading -----
     def summary(self, row: Any) -> ChatTitleIdResponse:
@@ -208,15 +222,15 @@ class ChatService:
         )
 
     def list_chats(
-        self, user_id: str, page: int | None, **filters: Any
+        self, user: UserInfo, page: int | None, **filters: Any
     ) -> list[ChatTitleIdResponse]:
-        return [self.summary(r) for r in self.store.list_chats(user_id, page=page, **filters)]
+        return [self.summary(r) for r in self.store.list_chats(user.id, page=page, **filters)]
 
-    def search(self, user_id: str, text: str, page: int = 1) -> list[ChatTitleIdResponse]:
+    def search(self, user: UserInfo, text: str, page: int = 1) -> list[ChatTitleIdResponse]:
         text = text.strip()
         if not text:
-            return self.list_chats(user_id, page)
-        return [self.summary(r) for r in self.store.search_chats(user_id, text, page=page)]
+            return self.list_chats(user, page)
+        return [self.summary(r) for r in self.store.search_chats(user.id, text, page=page)]
 
     def history(self, chat: Chat, rows: Sequence[MessageRow]) -> dict[str, Any]:
         children: dict[str | None, list[str]] = defaultdict(list)
@@ -268,17 +282,17 @@ class ChatService:
             folder_id=chat.folder_id,
         )
 
-    def get(self, user_id: str, chat_id: str) -> ChatResponse:
-        chat, rows = self.store.chat_with_messages(chat_id, user_id)
+    def get(self, user: UserInfo, chat_id: str) -> ChatResponse:
+        chat, rows = self.store.chat_with_messages(chat_id, user.id)
         response = self.response(chat, rows)
         release(rows)  # a piece at a time: a long chat's rows are 100,000s of objects
         return response
 
     def branch(
-        self, user_id: str, chat_id: str, leaf_id: str | None = None
+        self, user: UserInfo, chat_id: str, leaf_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Messages from the root to ``leaf_id`` (default: the chat's current message)."""
-        chat, rows = self.store.chat_with_messages(chat_id, user_id)
+        chat, rows = self.store.chat_with_messages(chat_id, user.id)
         history = self.history(chat, rows)
         leaf = history["currentId"] if leaf_id is None else leaf_id
         if leaf is not None and leaf not in history["messages"]:
@@ -287,12 +301,12 @@ class ChatService:
 
     # ----- writing -----
     def create(
-        self, user_id: str, chat: dict[str, Any], folder_id: str | None = None
+        self, user: UserInfo, chat: dict[str, Any], folder_id: str | None = None
     ) -> ChatResponse:
         messages, current_id = parse_history(chat)
         row = self.store.create_chat(
             chat_id=new_id(),
-            user_id=user_id,
+            user_id=user.id,
             title=self._title(chat),
             models=self._list(chat, "models"),
             params=self._dict(chat, "params"),
@@ -302,11 +316,11 @@ class ChatService:
             current_message_id=current_id or (messages[-1].id if messages else None),
         )
         for name in self._tags(chat):
-            self.tag_store.add_tag(row.id, user_id, tag_id_for(name), name)
-        return self.get(user_id, row.id)
+            self.tag_store.add_tag(row.id, user.id, tag_id_for(name), name)
+        return self.get(user, row.id)
 
     def merge_update(
-        self, user_id: str, chat_id: str, chat: dict[str, Any], *, minimal: bool = False
+        self, user: UserInfo, chat_id: str, chat: dict[str, Any], *, minimal: bool = False
     ) -> ChatResponse:
         """Apply a client's chat JSON without losing anything another client added.
         Only what differs from the stored rows is written (Open WebUI's frontend posts the
@@ -324,7 +338,7 @@ class ChatService:
         extra = {k: v for k, v in chat.items() if k not in CHAT_CORE_KEYS}
         row, rows = self.store.merge_messages(
             chat_id,
-            user_id,
+            user.id,
             messages,
             current_message_id=current_id,
             chat_fields=fields,
@@ -334,24 +348,24 @@ class ChatService:
         return self.response(row, rows=rows, with_messages=not minimal)
 
     def set_message_content(
-        self, user_id: str, chat_id: str, message_id: str, content: str, *, minimal: bool = False
+        self, user: UserInfo, chat_id: str, message_id: str, content: str, *, minimal: bool = False
     ) -> ChatResponse:
         """Open WebUI's ``POST chats/{id}/messages/{message_id}``: one message's text (one row
         written), told to the user's sockets as ``chat:message``; the answer is the chat
         (``minimal``: without its message tree)."""
         if any(message_id in overlay(chat_id) for overlay in self.overlays):
             raise Conflict(f"Message {message_id} is being written by a generation")
-        chat = self.store.set_message_content(chat_id, user_id, message_id, content)
+        chat = self.store.set_message_content(chat_id, user.id, message_id, content)
         if self.hub is not None:
             data = {"chat_id": chat_id, "message_id": message_id, "content": content}
-            self.hub.emit(user_id, "chat:message", data, chat_id=chat_id, message_id=message_id)
+            self.hub.emit(user.id, "chat:message", data, chat_id=chat_id, message_id=message_id)
         if minimal:
             return self.response(chat, rows=None, with_messages=False)
-        return self.get(user_id, chat_id)
+        return self.get(user, chat_id)
 
     def append_messages(
         self,
-        user_id: str,
+        user: UserInfo,
         chat_id: str,
         messages: Sequence[NewMessage],
         *,
@@ -359,82 +373,82 @@ class ChatService:
     ) -> list[ChatMessage]:
         """Add messages to a chat's tree: one INSERT each, whatever the chat's length."""
         return self.store.append_messages(
-            chat_id, user_id, messages, current_message_id=current_message_id
+            chat_id, user.id, messages, current_message_id=current_message_id
         )
 
-    def delete(self, user_id: str, chat_id: str) -> None:
-        self.store.delete_chat(chat_id, user_id)
+    def delete(self, user: UserInfo, chat_id: str) -> None:
+        self.store.delete_chat(chat_id, user.id)
 
-    def delete_all(self, user_id: str) -> int:
-        return self.store.delete_all_chats(user_id)
+    def delete_all(self, user: UserInfo) -> int:
+        return self.store.delete_all_chats(user.id)
 
-    def set_title(self, user_id: str, chat_id: str, title: str) -> ChatResponse:
-        self.store.update_chat(chat_id, user_id, title=title.strip() or "New Chat")
-        return self.get(user_id, chat_id)
+    def set_title(self, user: UserInfo, chat_id: str, title: str) -> ChatResponse:
+        self.store.update_chat(chat_id, user.id, title=title.strip() or "New Chat")
+        return self.get(user, chat_id)
 
-    def toggle(self, user_id: str, chat_id: str, field: str) -> ChatResponse:
-        chat = self.store.get_chat(chat_id, user_id)
-        self.store.update_chat(chat_id, user_id, **{field: not getattr(chat, field)})
-        return self.get(user_id, chat_id)
+    def toggle(self, user: UserInfo, chat_id: str, field: str) -> ChatResponse:
+        chat = self.store.get_chat(chat_id, user.id)
+        self.store.update_chat(chat_id, user.id, **{field: not getattr(chat, field)})
+        return self.get(user, chat_id)
 
-    def move_to_folder(self, user_id: str, chat_id: str, folder_id: str | None) -> ChatResponse:
-        self.store.update_chat(chat_id, user_id, folder_id=folder_id)
-        return self.get(user_id, chat_id)
+    def move_to_folder(self, user: UserInfo, chat_id: str, folder_id: str | None) -> ChatResponse:
+        self.store.update_chat(chat_id, user.id, folder_id=folder_id)
+        return self.get(user, chat_id)
 
-    def share(self, user_id: str, chat_id: str) -> ChatResponse:
-        chat = self.store.get_chat(chat_id, user_id)
+    def share(self, user: UserInfo, chat_id: str) -> ChatResponse:
+        chat = self.store.get_chat(chat_id, user.id)
         if chat.share_id is None:
-            self.store.set_share_id(chat_id, user_id, new_id())
-        return self.get(user_id, chat_id)
+            self.store.set_share_id(chat_id, user.id, new_id())
+        return self.get(user, chat_id)
 
     def shared(self, share_id: str) -> ChatResponse | None:
         chat = self.store.chat_by_share_id(share_id)
         return None if chat is None else self.response(chat)
 
-    def unshare(self, user_id: str, chat_id: str) -> None:
-        self.store.set_share_id(chat_id, user_id, None)
+    def unshare(self, user: UserInfo, chat_id: str) -> None:
+        self.store.set_share_id(chat_id, user.id, None)
 
     # ----- tags -----
-    def tags(self, user_id: str, chat_id: str) -> list[TagResponse]:
-        return [self._tag(t) for t in self.tag_store.chat_tags(chat_id, user_id)]
+    def tags(self, user: UserInfo, chat_id: str) -> list[TagResponse]:
+        return [self._tag(t) for t in self.tag_store.chat_tags(chat_id, user.id)]
 
-    def all_tags(self, user_id: str) -> list[TagResponse]:
-        return [self._tag(t) for t in self.tag_store.user_tags(user_id)]
+    def all_tags(self, user: UserInfo) -> list[TagResponse]:
+        return [self._tag(t) for t in self.tag_store.user_tags(user.id)]
 
-    def add_tag(self, user_id: str, chat_id: str, name: str) -> list[TagResponse]:
+    def add_tag(self, user: UserInfo, chat_id: str, name: str) -> list[TagResponse]:
         tag_id = tag_id_for(name)
         if not tag_id:
             raise InvalidInput("a tag needs a name")
-        self.tag_store.add_tag(chat_id, user_id, tag_id, name.strip())
-        return self.tags(user_id, chat_id)
+        self.tag_store.add_tag(chat_id, user.id, tag_id, name.strip())
+        return self.tags(user, chat_id)
 
-    def remove_tag(self, user_id: str, chat_id: str, name: str) -> list[TagResponse]:
-        self.tag_store.remove_tag(chat_id, user_id, tag_id_for(name))
-        return self.tags(user_id, chat_id)
+    def remove_tag(self, user: UserInfo, chat_id: str, name: str) -> list[TagResponse]:
+        self.tag_store.remove_tag(chat_id, user.id, tag_id_for(name))
+        return self.tags(user, chat_id)
 
-    def clear_tags(self, user_id: str, chat_id: str) -> None:
-        self.tag_store.clear_tags(chat_id, user_id)
+    def clear_tags(self, user: UserInfo, chat_id: str) -> None:
+        self.tag_store.clear_tags(chat_id, user.id)
 
-    def chats_by_tag(self, user_id: str, name: str) -> list[ChatTitleIdResponse]:
-        return [self.summary(r) for r in self.tag_store.chats_by_tag(user_id, tag_id_for(name))]
+    def chats_by_tag(self, user: UserInfo, name: str) -> list[ChatTitleIdResponse]:
+        return [self.summary(r) for r in self.tag_store.chats_by_tag(user.id, tag_id_for(name))]
 
     # ----- folders -----
-    def folders(self, user_id: str) -> list[FolderResponse]:
-        return [self._folder(f) for f in self.folder_store.list_folders(user_id)]
+    def folders(self, user: UserInfo) -> list[FolderResponse]:
+        return [self._folder(f) for f in self.folder_store.list_folders(user.id)]
 
-    def folder(self, user_id: str, folder_id: str) -> FolderResponse:
-        return self._folder(self.folder_store.get_folder(folder_id, user_id))
+    def folder(self, user: UserInfo, folder_id: str) -> FolderResponse:
+        return self._folder(self.folder_store.get_folder(folder_id, user.id))
 
-    def create_folder(self, user_id: str, name: str, parent_id: str | None) -> FolderResponse:
+    def create_folder(self, user: UserInfo, name: str, parent_id: str | None) -> FolderResponse:
         return self._folder(
-            self.folder_store.create_folder(new_id(), user_id, name.strip(), parent_id)
+            self.folder_store.create_folder(new_id(), user.id, name.strip(), parent_id)
         )
 
-    def update_folder(self, user_id: str, folder_id: str, **fields: Any) -> FolderResponse:
-        return self._folder(self.folder_store.update_folder(folder_id, user_id, **fields))
+    def update_folder(self, user: UserInfo, folder_id: str, **fields: Any) -> FolderResponse:
+        return self._folder(self.folder_store.update_folder(folder_id, user.id, **fields))
 
-    def delete_folder(self, user_id: str, folder_id: str) -> None:
-        self.folder_store.delete_folder(folder_id, user_id)
+    def delete_folder(self, user: UserInfo, folder_id: str) -> None:
+        self.folder_store.delete_folder(folder_id, user.id)
 
     # ----- helpers -----
     @staticmethod

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.models import ModelService, ResolvedModel
     from oui_jupyter.services.tasks import TaskRegistry
+    from oui_jupyter.services.titles import TitleService
     from oui_jupyter.services.users import UserInfo
     from oui_jupyter.store.turns import TurnStore
 
@@ -211,9 +212,10 @@ class Generation:
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:
                         if self.persisted:
+                            assert self.chat_id is not None and self.message_id is not None
                             hub.delta(
                                 self.user_id, self.chat_id, self.message_id, delta, self.length
-                            )  # type: ignore[arg-type]
+                            )
                         self.parts.append(delta)
                         self.length += len(delta)
                     if choice.get("finish_reason"):
@@ -294,8 +296,12 @@ class Generation:
             and service.titles is not None
         ):
             service.titles.schedule(
-                self.user, self.chat_id, self.model.id, self.user_text, self.text()
-            )  # type: ignore[arg-type]
+                self.user,
+                self.chat_id,  # type: ignore[arg-type]
+                self.model.id,
+                self.user_text,
+                self.text(),
+            )
 
     def final_event(self) -> dict[str, Any]:
         data: dict[str, Any] = {"done": True, "content": self.text(), "model": self.model.id}
@@ -381,7 +387,11 @@ class CompletionService:
         default_params: dict[str, Any] | None = None,
         max_history_messages: int = 200,
         checkpoints: Checkpoints | None = None,
+        titles: TitleService | None = None,
+        context_builder: ContextBuilder | None = None,
     ) -> None:
+        """``titles``: writes a first turn's title and tags (None: no titles);
+        ``context_builder``: retrieval for turns that name files or features (None: none)."""
         self.models = models
         self.chats = chats
         self.turns = turns
@@ -390,8 +400,8 @@ class CompletionService:
         self.default_params = model_params(default_params)
         self.max_history_messages = max(1, max_history_messages)
         self.checkpoints = checkpoints  # None: an answer is written at its end only
-        self.context_builder: ContextBuilder | None = None
-        self.titles: Any = None  # a TitleService, set by the composition root
+        self.context_builder = context_builder
+        self.titles = titles
         self.pacer = StartPacer()
 
     # ----- entry points -----
@@ -416,7 +426,7 @@ class CompletionService:
         named = named_user_message(options.user_message)
         if options.new_chat:
             created = self.chats.create(
-                user.id, {"title": "New Chat", "models": [resolved.id]}, folder_id=options.folder_id
+                user, {"title": "New Chat", "models": [resolved.id]}, folder_id=options.folder_id
             )
             options.chat_id = created.id
         chat = self.turns.chat_head(options.chat_id, user.id)  # type: ignore[arg-type]

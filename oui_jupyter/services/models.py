@@ -33,6 +33,7 @@ from oui_jupyter.providers.local_llama import (
     LocalLlamaServer,
 )
 from oui_jupyter.providers.openai_compat import OpenAICompatProvider
+from oui_jupyter.services import authz
 
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.users import UserInfo
@@ -134,12 +135,15 @@ class ModelService:
             self._rebuild_providers()
         return self._settings
 
-    def redacted_settings(self) -> dict[str, Any]:
+    def redacted_settings(self, user: UserInfo) -> dict[str, Any]:
+        authz.require_admin(user, "Only admins may read the connection settings")
         return conn.redacted_settings(self.settings())
 
-    def update_settings(self, raw: Any) -> dict[str, Any]:
-        new = conn.merge_update(raw, self.settings())
-        self.config_store.set(CONFIG_KEY, new)
+    async def update_settings(self, user: UserInfo, raw: Any) -> dict[str, Any]:
+        """On the event loop: the replaced providers' clients are closed there."""
+        authz.require_admin(user, "Only admins may change the connection settings")
+        new = conn.merge_update(raw, await asyncio.to_thread(self.settings))
+        await asyncio.to_thread(self.config_store.set, CONFIG_KEY, new)
         self._settings = new
         self._rebuild_providers()
         self._listing = None
@@ -164,7 +168,8 @@ class ModelService:
     # ----- the list -----
     async def list_models(self, user: UserInfo) -> list[dict[str, Any]]:
         listing = await self._fresh_listing()
-        return listing.entries + self._custom_entries(user, listing)
+        custom = await asyncio.to_thread(self._custom_entries, user, listing)
+        return listing.entries + custom
 
     async def refresh(self) -> None:
         """Fetch every connection's models now, whatever the cache's age."""
@@ -179,7 +184,8 @@ class ModelService:
         return await asyncio.shield(self._refreshing)
 
     async def _fetch_all(self) -> _Listing:
-        self.settings()
+        if self._settings is None:
+            await asyncio.to_thread(self.settings)
         providers = dict(self._providers)
         results = await asyncio.gather(
             *(self._fetch_one(key, p) for key, p in providers.items()), return_exceptions=True
@@ -312,13 +318,15 @@ class ModelService:
             raise InvalidInput("model is required")
         listing = await self._fresh_listing()
         route = listing.routes.get(model_id)
-        if route is None and model_id not in _custom_ids_cache(self, listing):
+        if route is None and model_id not in await asyncio.to_thread(
+            _custom_ids_cache, self, listing
+        ):
             listing = await self._fresh_listing(force=True)
             route = listing.routes.get(model_id)
         if route is not None:
             return ResolvedModel(model_id, route[1], self.provider(route[0]))
         try:
-            row = self.custom_store.get(model_id)
+            row = await asyncio.to_thread(self.custom_store.get, model_id)
         except NotFound:
             row = None
         if row is None or not row.is_active or not self.can_read(user, row):
@@ -344,11 +352,8 @@ class ModelService:
     # ----- custom models -----
     @staticmethod
     def can_read(user: UserInfo, row: CustomModel) -> bool:
-        return user.is_admin or row.user_id == user.id or row.access_control is None
-
-    @staticmethod
-    def can_write(user: UserInfo, row: CustomModel) -> bool:
-        return user.is_admin or row.user_id == user.id
+        """A custom model without ``access_control`` is every user's (Open WebUI's rule)."""
+        return authz.can_read(user, row, public=authz.is_public(row))
 
     @staticmethod
     def custom_json(row: CustomModel) -> dict[str, Any]:
@@ -381,25 +386,25 @@ class ModelService:
         if model_id in (await self._fresh_listing()).routes:
             raise InvalidInput(f"{model_id} is already the id of a connection's model")
         fields = {"name": model_id, "params": {}, "meta": {}, **_custom_fields(form)}
-        row = self.custom_store.create(model_id, user.id, **fields)
+        row = await asyncio.to_thread(self.custom_store.create, model_id, user.id, **fields)
         return self.custom_json(row)
 
     def update_custom(self, user: UserInfo, model_id: str, form: dict[str, Any]) -> dict[str, Any]:
         row = self.custom_store.get(model_id)
-        if not self.can_write(user, row):
+        if not authz.can_write(user, row):
             raise Forbidden("Only the model's owner or an admin may change it")
         fields = _custom_fields(form)
         return self.custom_json(self.custom_store.update(model_id, **fields))
 
     def toggle_custom(self, user: UserInfo, model_id: str) -> dict[str, Any]:
         row = self.custom_store.get(model_id)
-        if not self.can_write(user, row):
+        if not authz.can_write(user, row):
             raise Forbidden("Only the model's owner or an admin may change it")
         return self.custom_json(self.custom_store.update(model_id, is_active=not row.is_active))
 
     def delete_custom(self, user: UserInfo, model_id: str) -> None:
         row = self.custom_store.get(model_id)
-        if not self.can_write(user, row):
+        if not authz.can_write(user, row):
             raise Forbidden("Only the model's owner or an admin may delete it")
         self.custom_store.delete(model_id)
 

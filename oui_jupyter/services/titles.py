@@ -7,6 +7,7 @@ A title the user already set is never replaced.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -103,10 +104,12 @@ class TitleService:
         if self.titles:
             try:
                 text = await self._ask(user, model_id, TITLE_PROMPT.format(**values), 24)
-                chat = self.turns.chat_head(chat_id, user.id)
+                chat = await asyncio.to_thread(self.turns.chat_head, chat_id, user.id)
                 if chat.title in DEFAULT_TITLES:
                     title = clean_title(text, user_text)
-                    self.chats.store.update_chat(chat_id, user.id, title=title)
+                    await asyncio.to_thread(
+                        self.chats.store.update_chat, chat_id, user.id, title=title
+                    )
                     self.hub.emit(user.id, "chat:title", title, chat_id=chat_id)
             except OuiError as error:
                 log.warning("oui: title generation for chat %s failed: %s", chat_id, error.message)
@@ -116,12 +119,16 @@ class TitleService:
             try:
                 text = await self._ask(user, model_id, TAGS_PROMPT.format(**values), 16)
                 names = clean_tags(text)
-                for name in names:
-                    self.chats.add_tag(user.id, chat_id, name)
                 if names:
-                    tags = [t.name for t in self.chats.tag_store.chat_tags(chat_id, user.id)]
+                    tags = await asyncio.to_thread(self._tag, user, chat_id, names)
                     self.hub.emit(user.id, "chat:tags", tags, chat_id=chat_id)
             except OuiError as error:
                 log.warning("oui: tags generation for chat %s failed: %s", chat_id, error.message)
             except Exception:
                 log.exception("oui: tags generation for chat %s failed", chat_id)
+
+    def _tag(self, user: UserInfo, chat_id: str, names: list[str]) -> list[str]:
+        """Add the tags; the chat's tag names after (database calls: run in a thread)."""
+        for name in names:
+            self.chats.add_tag(user, chat_id, name)
+        return [t.name for t in self.chats.tag_store.chat_tags(chat_id, user.id)]

@@ -72,22 +72,34 @@ class UserService:
             return "admin"  # a single-user server's user owns it
         return "user"
 
-    def resolve(self, identity: Identity) -> UserInfo:
-        """The user's row, created on first sight; cached while nothing about them changes."""
-        info = UserInfo(
+    def info(self, identity: Identity) -> UserInfo:
+        """Who ``identity`` is to oui (in memory: no database)."""
+        return UserInfo(
             id=identity.username,
             name=identity.name or identity.username,
             display_name=identity.display_name or identity.username,
             role=self.role_of(identity),
             groups=identity.groups,
         )
-        if self._seen.get(info.id) != info:
-            self.store.upsert(
-                info.id,
-                name=info.name,
-                display_name=info.display_name,
-                role=info.role,
-                groups=list(info.groups),
-            )
-            self._seen[info.id] = info
+
+    def is_saved(self, info: UserInfo) -> bool:
+        """Whether ``info`` is already the user's row (in memory: no database)."""
+        return self._seen.get(info.id) == info
+
+    def save(self, info: UserInfo) -> None:
+        """Write the user's row (a database call)."""
+        self.store.upsert(
+            info.id,
+            name=info.name,
+            display_name=info.display_name,
+            role=info.role,
+            groups=list(info.groups),
+        )
+        self._seen[info.id] = info
+
+    def resolve(self, identity: Identity) -> UserInfo:
+        """The user's row, created on first sight; cached while nothing about them changes."""
+        info = self.info(identity)
+        if not self.is_saved(info):
+            self.save(info)
         return info

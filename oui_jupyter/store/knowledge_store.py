@@ -1,30 +1,24 @@
 """SQL for knowledge collections and uploaded files.
 
-A collection is visible to its owner, and to everyone when ``shared``; only the owner
-(or an admin) may change it. A file is visible to its owner, and to readers of a
-collection that contains it.
+Who may read or change them is decided by the services (``services/authz.py``); this
+store takes filters already decided (an owner id, or ``None`` for everything).
 """
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import or_, select
 
-from oui_jupyter.errors import Forbidden, NotFound
+from oui_jupyter.errors import NotFound
 from oui_jupyter.store.db import Database
 from oui_jupyter.store.orm import File, Knowledge
 
 KNOWLEDGE_FIELDS = ("name", "description", "data", "meta", "access_control", "shared")
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: str
-    is_admin: bool = False
 
 
 class KnowledgeStore:
@@ -60,40 +54,32 @@ class KnowledgeStore:
             s.add(row)
         return row
 
-    def _visible(self, s, knowledge_id: str, actor: Actor) -> Knowledge:
+    @staticmethod
+    def _row(s: Any, knowledge_id: str) -> Knowledge:
         row = s.get(Knowledge, knowledge_id)
-        if row is None or not (row.shared or row.user_id == actor.id or actor.is_admin):
+        if row is None:
             raise NotFound(f"Knowledge {knowledge_id} not found")
         return row
-
-    def _writable(self, s, knowledge_id: str, actor: Actor) -> Knowledge:
-        row = self._visible(s, knowledge_id, actor)
-        if row.user_id != actor.id and not actor.is_admin:
-            raise Forbidden("Only the owner may change this collection")
-        return row
-
-    def get(self, knowledge_id: str, actor: Actor) -> Knowledge:
-        with self.db.reader() as s:
-            return self._visible(s, knowledge_id, actor)
 
     def find(self, knowledge_id: str) -> Knowledge | None:
         with self.db.reader() as s:
             return s.get(Knowledge, knowledge_id)
 
-    def list(self, actor: Actor) -> list[Knowledge]:
+    def list(self, visible_to: str | None) -> builtins.list[Knowledge]:
+        """Collections of ``visible_to`` and the shared ones (``None``: every collection)."""
         with self.db.reader() as s:
             q = select(Knowledge).order_by(Knowledge.updated_at.desc())
-            if not actor.is_admin:
-                q = q.where(or_(Knowledge.user_id == actor.id, Knowledge.shared.is_(True)))
+            if visible_to is not None:
+                q = q.where(or_(Knowledge.user_id == visible_to, Knowledge.shared.is_(True)))
             return list(s.scalars(q))
 
-    def list_all(self) -> list[Knowledge]:
+    def list_all(self) -> builtins.list[Knowledge]:
         with self.db.reader() as s:
             return list(s.scalars(select(Knowledge)))
 
-    def update(self, knowledge_id: str, actor: Actor, **changes: Any) -> Knowledge:
+    def update(self, knowledge_id: str, **changes: Any) -> Knowledge:
         with self.db.session() as s:
-            row = self._writable(s, knowledge_id, actor)
+            row = self._row(s, knowledge_id)
             for key, value in changes.items():
                 if key in KNOWLEDGE_FIELDS:
                     setattr(row, key, value)
@@ -103,16 +89,15 @@ class KnowledgeStore:
     def update_data(
         self,
         knowledge_id: str,
-        actor: Actor,
         *,
-        add_files=(),
-        remove_files=(),
-        add_paths=(),
-        remove_paths=(),
+        add_files: Iterable[str] = (),
+        remove_files: Iterable[str] = (),
+        add_paths: Iterable[str] = (),
+        remove_paths: Iterable[str] = (),
     ) -> Knowledge:
         """Add/remove file ids and workspace paths, keeping order and uniqueness."""
         with self.db.session() as s:
-            row = self._writable(s, knowledge_id, actor)
+            row = self._row(s, knowledge_id)
             data = dict(row.data or {})
             files = [f for f in data.get("file_ids", []) if f not in set(remove_files)]
             paths = [p for p in data.get("paths", []) if p not in set(remove_paths)]
@@ -123,13 +108,13 @@ class KnowledgeStore:
             row.updated_at = time.time()
             return row
 
-    def delete(self, knowledge_id: str, actor: Actor) -> Knowledge:
+    def delete(self, knowledge_id: str) -> Knowledge:
         with self.db.session() as s:
-            row = self._writable(s, knowledge_id, actor)
+            row = self._row(s, knowledge_id)
             s.delete(row)
             return row
 
-    def collections_with_file(self, file_id: str) -> list[Knowledge]:
+    def collections_with_file(self, file_id: str) -> builtins.list[Knowledge]:
         with self.db.reader() as s:
             return [
                 k
@@ -170,23 +155,19 @@ class KnowledgeStore:
             s.add(row)
         return row
 
-    def get_file(self, file_id: str, actor: Actor | None = None) -> File:
-        """The file if ``actor`` may read it (``None``: no check)."""
+    def get_file(self, file_id: str) -> File:
         with self.db.reader() as s:
             row = s.get(File, file_id)
             if row is None:
                 raise NotFound(f"File {file_id} not found")
-            if actor is None or row.user_id == actor.id or actor.is_admin:
-                return row
-        if any(k.shared or k.user_id == actor.id for k in self.collections_with_file(file_id)):
             return row
-        raise NotFound(f"File {file_id} not found")
 
-    def list_files(self, actor: Actor) -> list[File]:
+    def list_files(self, owner: str | None) -> builtins.list[File]:
+        """Uploads of ``owner`` (``None``: every upload), newest first."""
         with self.db.reader() as s:
             q = select(File).order_by(File.created_at.desc())
-            if not actor.is_admin:
-                q = q.where(File.user_id == actor.id)
+            if owner is not None:
+                q = q.where(File.user_id == owner)
             return list(s.scalars(q))
 
     def set_file_status(
@@ -201,10 +182,10 @@ class KnowledgeStore:
                     row.data = {**(row.data or {}), **data}
                 row.updated_at = time.time()
 
-    def delete_file(self, file_id: str, actor: Actor) -> File:
+    def delete_file(self, file_id: str) -> File:
         with self.db.session() as s:
             row = s.get(File, file_id)
-            if row is None or (row.user_id != actor.id and not actor.is_admin):
+            if row is None:
                 raise NotFound(f"File {file_id} not found")
             s.delete(row)
             return row

@@ -11,7 +11,10 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from ...errors import InvalidInput, NotFound, PayloadTooLarge
-from ...store.knowledge_store import Actor, KnowledgeStore
+from ...store.knowledge_store import KnowledgeStore
+from ...store.orm import File
+from .. import authz
+from ..users import UserInfo
 from .names import file_collection
 from .service import RetrievalService
 
@@ -40,6 +43,22 @@ def file_to_dict(f: Any) -> dict:
     }
 
 
+def readable_file(
+    store: KnowledgeStore, file_id: str, user: UserInfo | None, *, search: bool = False
+) -> File:
+    """The upload if ``user`` may read it (``None``: no check): theirs, or in a collection
+    they may read. ``search``: as a retrieval for them sees it (``authz.can_search``)."""
+    row = store.get_file(file_id)
+    if user is None:
+        return row
+    check = authz.can_search if search else authz.can_read
+    if check(user, row):
+        return row
+    if any(check(user, k, public=k.shared) for k in store.collections_with_file(file_id)):
+        return row
+    raise NotFound(f"File {file_id} not found")
+
+
 class FileService:
     def __init__(
         self,
@@ -64,7 +83,7 @@ class FileService:
 
     def upload(
         self,
-        actor: Actor,
+        user: UserInfo,
         filename: str,
         data: bytes,
         content_type: str = "",
@@ -85,7 +104,7 @@ class FileService:
         with open(path, "wb") as f:
             f.write(data)
         row = self.store.add_file(
-            actor.id,
+            user.id,
             file_id=file_id,
             filename=name,
             path=path,
@@ -106,9 +125,10 @@ class FileService:
         except Exception:  # status says failed; the log has the rest
             log.debug("processing upload %s failed", file_id, exc_info=True)
 
-    def process(self, file_id: str, actor: Actor | None, collection: str | None = None) -> dict:
-        """(Re)index an upload into ``collection`` (default ``file-<id>``); blocking."""
-        row = self.store.get_file(file_id, actor)
+    def process(self, file_id: str, user: UserInfo | None, collection: str | None = None) -> dict:
+        """(Re)index an upload into ``collection`` (default ``file-<id>``); blocking.
+        ``user``: the caller, who must be able to read it (``None``: the server itself)."""
+        row = readable_file(self.store, file_id, user)
         self.store.set_file_status(file_id, "pending")
         try:
             with open(row.path, "rb") as f:
@@ -128,32 +148,35 @@ class FileService:
         self.store.set_file_status(file_id, "completed", None, {"chunks": result["chunks"]})
         return {**result, "file_id": file_id}
 
-    def list(self, actor: Actor) -> list[dict]:
-        return [file_to_dict(f) for f in self.store.list_files(actor)]
+    def list(self, user: UserInfo) -> list[dict]:
+        return [file_to_dict(f) for f in self.store.list_files(authz.list_scope(user))]
 
-    def get(self, file_id: str, actor: Actor) -> dict:
-        return file_to_dict(self.store.get_file(file_id, actor))
+    def get(self, file_id: str, user: UserInfo) -> dict:
+        return file_to_dict(readable_file(self.store, file_id, user))
 
-    def status(self, file_id: str, actor: Actor) -> dict:
-        f = self.store.get_file(file_id, actor)
+    def status(self, file_id: str, user: UserInfo) -> dict:
+        f = readable_file(self.store, file_id, user)
         return {
             "status": f.status,
             **({"error": f.error} if f.error else {}),
             "chunks": (f.data or {}).get("chunks"),
         }
 
-    def content(self, file_id: str, actor: Actor) -> tuple[bytes, str, str]:
-        f = self.store.get_file(file_id, actor)
+    def content(self, file_id: str, user: UserInfo) -> tuple[bytes, str, str]:
+        f = readable_file(self.store, file_id, user)
         try:
             with open(f.path, "rb") as fh:
                 return fh.read(), f.content_type, f.filename
         except OSError:
             raise NotFound(f"the content of file {file_id} is gone") from None
 
-    def delete(self, file_id: str, actor: Actor) -> bool:
-        f = self.store.delete_file(file_id, actor)
+    def delete(self, file_id: str, user: UserInfo) -> bool:
+        row = self.store.get_file(file_id)
+        if not authz.can_write(user, row):
+            raise NotFound(f"File {file_id} not found")
+        f = self.store.delete_file(file_id)
         for k in self.store.collections_with_file(file_id):
-            self.store.update_data(k.id, Actor(k.user_id), remove_files=[file_id])
+            self.store.update_data(k.id, remove_files=[file_id])
         try:
             os.remove(f.path)
         except OSError:

@@ -7,12 +7,16 @@ over those (:meth:`KnowledgeService.resolve`, the retrieval service's resolver).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from ...errors import InvalidInput, NotFound
+from ...errors import Forbidden, InvalidInput, NotFound
 from ...store.index_types import SearchFilter
-from ...store.knowledge_store import Actor, KnowledgeStore
+from ...store.knowledge_store import KnowledgeStore
 from ...store.orm import Knowledge
+from .. import authz
+from ..users import UserInfo
+from .files import FileService, readable_file
 from .names import file_collection, private_collection
 from .service import RetrievalService
 
@@ -67,7 +71,7 @@ class KnowledgeService:
     # ----- CRUD -----
     def create(
         self,
-        actor: Actor,
+        user: UserInfo,
         name: str,
         description: str = "",
         *,
@@ -80,7 +84,7 @@ class KnowledgeService:
         for path in (data or {}).get("paths") or []:
             self._check_path(path)  # refused before anything is stored
         row = self.store.create(
-            actor.id,
+            user.id,
             name.strip(),
             description,
             data=None,
@@ -89,31 +93,45 @@ class KnowledgeService:
         )
         if data and (data.get("file_ids") or data.get("paths")):
             return self.add(
-                row.id, actor, file_ids=data.get("file_ids") or [], paths=data.get("paths") or []
+                row.id, user, file_ids=data.get("file_ids") or [], paths=data.get("paths") or []
             )
         return self.to_dict(row)
 
-    def list(self, actor: Actor) -> list[dict]:
-        return [self.to_dict(r) for r in self.store.list(actor)]
+    def _readable(self, knowledge_id: str, user: UserInfo) -> Knowledge:
+        row = self.store.find(knowledge_id)
+        if row is None or not authz.can_read(user, row, public=row.shared):
+            raise NotFound(f"Knowledge {knowledge_id} not found")
+        return row
 
-    def get(self, knowledge_id: str, actor: Actor) -> dict:
-        return self.to_dict(self.store.get(knowledge_id, actor))
+    def _writable(self, knowledge_id: str, user: UserInfo) -> Knowledge:
+        row = self._readable(knowledge_id, user)
+        if not authz.can_write(user, row):
+            raise Forbidden("Only the owner may change this collection")
+        return row
 
-    def update(self, knowledge_id: str, actor: Actor, **changes: Any) -> dict:
+    def list(self, user: UserInfo) -> list[dict]:
+        return [self.to_dict(r) for r in self.store.list(authz.list_scope(user))]
+
+    def get(self, knowledge_id: str, user: UserInfo) -> dict:
+        return self.to_dict(self._readable(knowledge_id, user))
+
+    def update(self, knowledge_id: str, user: UserInfo, **changes: Any) -> dict:
         changes = {k: v for k, v in changes.items() if v is not None}
         if "name" in changes and not str(changes["name"]).strip():
             raise InvalidInput("name must not be empty")
-        return self.to_dict(self.store.update(knowledge_id, actor, **changes))
+        self._writable(knowledge_id, user)
+        return self.to_dict(self.store.update(knowledge_id, **changes))
 
-    def delete(self, knowledge_id: str, actor: Actor) -> bool:
-        self.store.delete(knowledge_id, actor)
+    def delete(self, knowledge_id: str, user: UserInfo) -> bool:
+        self._writable(knowledge_id, user)
+        self.store.delete(knowledge_id)
         return True
 
-    def reset(self, knowledge_id: str, actor: Actor) -> dict:
-        row = self.store.get(knowledge_id, actor)
+    def reset(self, knowledge_id: str, user: UserInfo) -> dict:
+        row = self._readable(knowledge_id, user)
         data = row.data or {}
         return self.remove(
-            knowledge_id, actor, file_ids=data.get("file_ids", []), paths=data.get("paths", [])
+            knowledge_id, user, file_ids=data.get("file_ids", []), paths=data.get("paths", [])
         )
 
     # ----- members -----
@@ -130,25 +148,41 @@ class KnowledgeService:
         rel = self.retrieval.workspace.rel(abs_path)
         return rel + "/" if os.path.isdir(abs_path) and not rel.endswith("/") else rel
 
-    def add(self, knowledge_id: str, actor: Actor, *, file_ids=(), paths=()) -> dict:
+    def add(
+        self,
+        knowledge_id: str,
+        user: UserInfo,
+        *,
+        file_ids: Sequence[str] = (),
+        paths: Sequence[str] = (),
+    ) -> dict:
         for fid in file_ids:
-            self.store.get_file(fid, actor)  # NotFound unless readable
+            readable_file(self.store, fid, user)  # NotFound unless readable
         rels = [self._check_path(p) for p in paths]
-        row = self.store.update_data(knowledge_id, actor, add_files=list(file_ids), add_paths=rels)
+        self._writable(knowledge_id, user)
+        row = self.store.update_data(knowledge_id, add_files=list(file_ids), add_paths=rels)
         for rel in rels:
             if not rel.endswith("/"):
                 self.retrieval.notify_path(rel)
         return self.to_dict(row)
 
-    def remove(self, knowledge_id: str, actor: Actor, *, file_ids=(), paths=()) -> dict:
+    def remove(
+        self,
+        knowledge_id: str,
+        user: UserInfo,
+        *,
+        file_ids: Sequence[str] = (),
+        paths: Sequence[str] = (),
+    ) -> dict:
         rels = [p.replace("\\", "/").lstrip("/") for p in paths]
-        row = self.store.update_data(
-            knowledge_id, actor, remove_files=list(file_ids), remove_paths=rels
-        )
+        self._writable(knowledge_id, user)
+        row = self.store.update_data(knowledge_id, remove_files=list(file_ids), remove_paths=rels)
         return self.to_dict(row)
 
-    def reindex(self, files_service) -> dict:
-        """Re-process every uploaded file of every collection (admin), and rescan the workspace."""
+    def reindex(self, user: UserInfo, files_service: FileService) -> dict:
+        """Re-process every uploaded file of every collection (admins), and rescan the
+        workspace."""
+        authz.require_admin(user, "Only admins may reindex everything")
         count = 0
         for row in self.store.list_all():
             for fid in (row.data or {}).get("file_ids", []):
@@ -161,15 +195,16 @@ class KnowledgeService:
         return {"files": count}
 
     # ----- the retrieval resolver -----
-    def resolve(self, name: str, user_id: str | None) -> SearchFilter | None:
-        """What a collection name means for ``user_id``: a knowledge id, ``file-<id>``, or
-        the user's own named collection (``None``, the raw index collection, without a user)."""
+    def resolve(self, name: str, user: UserInfo | None) -> SearchFilter | None:
+        """What a collection name means for ``user``: a knowledge id, ``file-<id>``, or
+        the user's own named collection (``None``, the raw index collection, without a user).
+        A search sees what ``authz.can_search`` lets it."""
         if name.startswith("file-"):
             fid = name[len("file-") :]
             try:
-                self.store.get_file(fid, Actor(user_id) if user_id else None)
+                readable_file(self.store, fid, user, search=True)
             except NotFound:
-                if user_id is None:
+                if user is None:
                     return None
                 raise
             return SearchFilter(collections=[name])
@@ -177,23 +212,24 @@ class KnowledgeService:
         if row is None:
             return (
                 None
-                if user_id is None
-                else SearchFilter(collections=[private_collection(user_id, name)])
+                if user is None
+                else SearchFilter(collections=[private_collection(user.id, name)])
             )
-        if user_id is not None and not (row.shared or row.user_id == user_id):
+        if user is not None and not authz.can_search(user, row, public=row.shared):
             raise NotFound(f"Knowledge {name} not found")
         data = row.data or {}
-        flt = SearchFilter(
-            collections=[file_collection(f) for f in data.get("file_ids", [])], sources=[]
-        )
+        sources: list[str] = []
         for p in data.get("paths", []):
             if p.endswith("/"):
                 # a folder: every indexed workspace file under it
-                flt.sources.extend(
+                sources.extend(
                     s for s in self.retrieval.store.sources("workspace") if s.startswith(p)
                 )
             else:
-                flt.sources.append(p)
+                sources.append(p)
+        flt = SearchFilter(
+            collections=[file_collection(f) for f in data.get("file_ids", [])], sources=sources
+        )
         if not flt.collections and not flt.sources:
             flt.collections = ["\x00empty"]  # matches nothing
         return flt

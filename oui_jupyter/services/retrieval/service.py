@@ -23,6 +23,7 @@ from ...heap import freeze_long_lived
 from ...providers.embeddings import DEFAULT_MODEL, EmbeddingProvider, make_embedding_provider
 from ...store.index_types import ChunkIn, FileRecord, Hit, SearchFilter
 from ...store.vector_index import RenamesCollections, VectorIndex
+from ..users import UserInfo
 from .defaults import DEFAULT_EXCLUDE, DEFAULT_RAG_TEMPLATE
 from .indexer import WORKSPACE, Indexer
 from .loaders import Section, Unsupported, file_type_of, load
@@ -87,8 +88,8 @@ API_SETTINGS = {
 _API_NAME = {f: api for api, f in API_SETTINGS.items()}
 
 
-# Collections resolver: (name, user_id) -> SearchFilter for a knowledge collection, or None.
-CollectionResolver = Callable[[str, "str | None"], "SearchFilter | None"]
+# Collections resolver: (name, user) -> SearchFilter for a knowledge collection, or None.
+CollectionResolver = Callable[[str, "UserInfo | None"], "SearchFilter | None"]
 
 
 def index_path(data_dir: str, root_dir: str) -> str:
@@ -330,19 +331,21 @@ class RetrievalService:
     def resolve_filter(
         self,
         collection_names: Sequence[str],
-        user_id: str | None = None,
+        user: UserInfo | None = None,
         filters: dict | None = None,
     ) -> SearchFilter:
         """Collections by name: ``workspace``, a knowledge collection id (via the resolver),
         ``file-<id>`` (one upload) or any collection made by ``process_text``."""
-        flt = SearchFilter(collections=[], sources=[])
+        collections: list[str] = []
+        sources: list[str] = []
         for name in collection_names or [WORKSPACE]:
-            sub = self.resolver(name, user_id) if self.resolver and name != WORKSPACE else None
+            sub = self.resolver(name, user) if self.resolver and name != WORKSPACE else None
             if sub is not None:
-                flt.collections.extend(sub.collections or [])
-                flt.sources.extend(sub.sources or [])
+                collections.extend(sub.collections or [])
+                sources.extend(sub.sources or [])
             else:
-                flt.collections.append(name)
+                collections.append(name)
+        flt = SearchFilter(collections=collections, sources=sources)
         filters = filters or {}
         globs = filters.get("path") or filters.get("glob") or filters.get("globs")
         if globs:
@@ -410,13 +413,13 @@ class RetrievalService:
         *,
         filters: dict | None = None,
         mode: str | None = None,
-        user_id: str | None = None,
+        user: UserInfo | None = None,
     ) -> dict:
         """Open WebUI's ``query/collection`` answer, plus ``retrievers``."""
         if not query or not query.strip():
             raise InvalidInput("query must not be empty")
         res = self.search(
-            query, k=k, flt=self.resolve_filter(collection_names, user_id, filters), mode=mode
+            query, k=k, flt=self.resolve_filter(collection_names, user, filters), mode=mode
         )
         return {
             "documents": [[h.text for h in res.hits]],
@@ -517,14 +520,14 @@ class RetrievalService:
         features: dict | None = None,
         budget: int | None = None,
         *,
-        user_id: str | None = None,
+        user: UserInfo | None = None,
         k: int | None = None,
     ) -> tuple[str, list[dict]]:
         """``(prompt_block, sources)`` for a chat turn, or ``("", [])`` when the turn names no
         retrieval source. ``files``: Open WebUI items (``{"type": "file"|"collection", "id"}``,
         or ``{"type": "path", "path": "nb.ipynb"}`` / a folder ``"dir/"`` in the workspace);
         ``features.workspace``: search the whole workspace. ``budget``: chars of source text."""
-        flt = self._rag_filter(files or [], features or {}, user_id)
+        flt = self._rag_filter(files or [], features or {}, user)
         if flt is None or not query.strip():
             return "", []
         res = self.search(query, k=k or self.config.rag_top_k, flt=flt)
@@ -536,7 +539,7 @@ class RetrievalService:
         )
 
     def _rag_filter(
-        self, files: Sequence[dict], features: dict, user_id: str | None
+        self, files: Sequence[dict], features: dict, user: UserInfo | None
     ) -> SearchFilter | None:
         names: list[str] = []
         sources: list[str] = []
@@ -560,7 +563,7 @@ class RetrievalService:
             names.append(WORKSPACE)
         if not names and not sources:
             return None
-        flt = self.resolve_filter(names, user_id) if names else SearchFilter(collections=[])
+        flt = self.resolve_filter(names, user) if names else SearchFilter(collections=[])
         if sources:
             flt.sources = (flt.sources or []) + sources
         if globs and not features.get("workspace"):
