@@ -12,6 +12,8 @@ from oui_jupyter.services.users import UserInfo
 from oui_jupyter.store import migrate
 from oui_jupyter.store.chats import ChatStore
 from oui_jupyter.store.db import Database
+from oui_jupyter.store.folders import FolderStore
+from oui_jupyter.store.tags import TagStore
 from oui_jupyter.store.users import UserStore
 
 ALICE = UserInfo(id="alice", name="alice", display_name="Alice", role="user", groups=())
@@ -32,7 +34,7 @@ def open_database(url: str) -> Database:
 
 
 def chat_service(db: Database, **kwargs: Any) -> ChatService:
-    return ChatService(ChatStore(db), **kwargs)
+    return ChatService(ChatStore(db), TagStore(db), FolderStore(db), **kwargs)
 
 
 class FakeProvider:
