@@ -199,7 +199,9 @@ export class ChatController implements IDisposable {
       try {
         await api.updateChat(this._chatId, { models: [id] });
       } catch (error) {
-        this._errorOccurred.emit(`Could not save the model: ${errorMessage(error)}`);
+        this._errorOccurred.emit(
+          `Could not save the model: ${errorMessage(error)}`
+        );
       }
     }
   }
@@ -234,7 +236,10 @@ export class ChatController implements IDisposable {
   }
 
   /** Ask for a new answer (a sibling) to the user message above `assistantId`. */
-  async regenerate(assistantId: string, options: ISendOptions = {}): Promise<void> {
+  async regenerate(
+    assistantId: string,
+    options: ISendOptions = {}
+  ): Promise<void> {
     await this._ensureServerIds();
     const assistant = this._history.messages[assistantId];
     const userId = assistant?.parentId;
@@ -254,18 +259,30 @@ export class ChatController implements IDisposable {
       session_id: this.socket.sessionId,
       regenerate: true,
       files: user?.files?.length ? user.files : undefined,
-      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+      features: {
+        workspace: options.workspace ?? this._settings.workspaceKnowledge
+      }
     });
   }
 
   /** Extend a stopped or interrupted answer: the server streams on into the same message. */
-  async continueAnswer(assistantId: string, options: ISendOptions = {}): Promise<void> {
+  async continueAnswer(
+    assistantId: string,
+    options: ISendOptions = {}
+  ): Promise<void> {
     await this._ensureServerIds();
     const assistant = this._history.messages[assistantId];
-    if (!assistant || assistant.role !== 'assistant' || !this._chatId || this.generating) {
+    if (
+      !assistant ||
+      assistant.role !== 'assistant' ||
+      !this._chatId ||
+      this.generating
+    ) {
       return;
     }
-    const user = assistant.parentId ? this._history.messages[assistant.parentId] : undefined;
+    const user = assistant.parentId
+      ? this._history.messages[assistant.parentId]
+      : undefined;
     const streaming: IHistoryMessage = {
       ...assistant,
       done: false,
@@ -284,7 +301,9 @@ export class ChatController implements IDisposable {
       session_id: this.socket.sessionId,
       continue: true,
       files: user?.files?.length ? user.files : undefined,
-      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+      features: {
+        workspace: options.workspace ?? this._settings.workspaceKnowledge
+      }
     });
   }
 
@@ -335,13 +354,18 @@ export class ChatController implements IDisposable {
       try {
         chat = await api.getChat(chatId);
       } catch (error) {
-        this._errorOccurred.emit(`Could not refresh the chat: ${errorMessage(error)}`);
+        this._errorOccurred.emit(
+          `Could not refresh the chat: ${errorMessage(error)}`
+        );
         return;
       }
       if (this._chatId !== chatId) {
         return;
       }
-      this._history = mergeHistories(this._history, normalizeHistory(chat.chat.history));
+      this._history = mergeHistories(
+        this._history,
+        normalizeHistory(chat.chat.history)
+      );
       this._title = chat.title || this._title;
       this._reloaded.emit();
     } finally {
@@ -363,7 +387,9 @@ export class ChatController implements IDisposable {
     options: ISendOptions
   ): Promise<void> {
     if (!this._model) {
-      this._errorOccurred.emit('No model is available: configure a connection or the embedded model.');
+      this._errorOccurred.emit(
+        'No model is available: configure a connection or the embedded model.'
+      );
       return;
     }
     if (!this._chatId) {
@@ -379,7 +405,9 @@ export class ChatController implements IDisposable {
         this._title = chat.title || title;
         this._listChanged.emit({ id: chat.id, title: this._title });
       } catch (error) {
-        this._errorOccurred.emit(`Could not create the chat: ${errorMessage(error)}`);
+        this._errorOccurred.emit(
+          `Could not create the chat: ${errorMessage(error)}`
+        );
         return;
       }
     }
@@ -405,7 +433,9 @@ export class ChatController implements IDisposable {
       parent_id: parentId,
       session_id: this.socket.sessionId,
       files: user.files,
-      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+      features: {
+        workspace: options.workspace ?? this._settings.workspaceKnowledge
+      }
     });
   }
 
@@ -436,7 +466,11 @@ export class ChatController implements IDisposable {
       this._adopt(started.message_id);
       const userId = this._history.messages[started.message_id]?.parentId;
       if (started.user_message_id && userId && userId.startsWith(LOCAL)) {
-        this._history = renameMessage(this._history, userId, started.user_message_id);
+        this._history = renameMessage(
+          this._history,
+          userId,
+          started.user_message_id
+        );
         this._renamed.emit({ from: userId, to: started.user_message_id });
         this._structureChanged.emit();
       }
@@ -469,7 +503,10 @@ export class ChatController implements IDisposable {
       // Frames created it first; drop the local placeholder.
       this._history = removeSubtree(this._history, pending);
       const server = this._history.messages[serverId];
-      this._history = { ...this._history, currentId: server ? serverId : this._history.currentId };
+      this._history = {
+        ...this._history,
+        currentId: server ? serverId : this._history.currentId
+      };
     } else {
       this._history = renameMessage(this._history, pending, serverId);
       this._renamed.emit({ from: pending, to: serverId });
@@ -501,7 +538,9 @@ export class ChatController implements IDisposable {
         messages: branch(history)
       });
     } catch (error) {
-      this._errorOccurred.emit(`Could not save the branch: ${errorMessage(error)}`);
+      this._errorOccurred.emit(
+        `Could not save the branch: ${errorMessage(error)}`
+      );
     }
   }
 
@@ -611,7 +650,10 @@ export class ChatController implements IDisposable {
   private _reloaded = new Signal<this, void>(this);
   private _structureChanged = new Signal<this, void>(this);
   private _messagesChanged = new Signal<this, string[]>(this);
-  private _listChanged = new Signal<this, { id: string; title?: string } | null>(this);
+  private _listChanged = new Signal<
+    this,
+    { id: string; title?: string } | null
+  >(this);
   private _modelsChanged = new Signal<this, void>(this);
   private _progressChanged = new Signal<this, IIndexProgress | null>(this);
   private _settingsChanged = new Signal<this, IChatSettings>(this);
