@@ -21,6 +21,8 @@ export interface IRenderStats {
 }
 
 declare global {
+  // The DOM's own interface, augmented: its name is not ours to choose.
+  // eslint-disable-next-line @typescript-eslint/naming-convention
   interface Window {
     ouiJupyterStats?: IRenderStats;
   }
