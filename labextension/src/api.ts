@@ -246,3 +246,17 @@ export async function stopChat(chatId: string): Promise<void> {
     method: 'POST'
   });
 }
+
+/**
+ * The calls the sidebar controller makes. This module's functions are the real client;
+ * a test passes a fake.
+ */
+export interface IChatClient {
+  listModels(): Promise<IModel[]>;
+  getRetrievalStatus(): Promise<Record<string, unknown>>;
+  getChat(id: string): Promise<IChatResponse>;
+  newChat(chat: IChatBody): Promise<IChatResponse>;
+  updateChat(id: string, chat: IChatBody): Promise<IChatResponse>;
+  startCompletion(request: ICompletionRequest): Promise<ICompletionStarted>;
+  stopChat(chatId: string): Promise<void>;
+}

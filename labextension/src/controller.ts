@@ -4,7 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as api from './api';
 import type { IHistory, IHistoryMessage, IMessageFile, IModel } from './api';
 import { randomId } from './backoff';
-import { ConnectionState, EventSocket } from './events';
+import { ConnectionState, EventSocket, IEventSocket } from './events';
 import { errorMessage } from './handler';
 import {
   IEventFrame,
@@ -43,12 +43,13 @@ export interface ISendOptions {
 export class ChatController implements IDisposable {
   constructor(options: ChatController.IOptions = {}) {
     this.socket = options.socket ?? new EventSocket();
+    this._client = options.client ?? api;
     this.socket.received.connect(this._onFrame, this);
     this.socket.reconnected.connect(this._onReconnected, this);
     this.socket.stateChanged.connect(this._onSocketState, this);
   }
 
-  readonly socket: EventSocket;
+  readonly socket: IEventSocket;
 
   get settings(): IChatSettings {
     return this._settings;
@@ -136,7 +137,7 @@ export class ChatController implements IDisposable {
   /** Read the models (and pick the default one). */
   async loadModels(): Promise<void> {
     try {
-      this._models = await api.listModels();
+      this._models = await this._client.listModels();
     } catch (error) {
       this._models = [];
       this._errorOccurred.emit(`Could not list models: ${errorMessage(error)}`);
@@ -150,7 +151,7 @@ export class ChatController implements IDisposable {
   /** Show the index progress if the workspace is being indexed right now. */
   async loadIndexStatus(): Promise<void> {
     try {
-      this._progress = indexProgress(await api.getRetrievalStatus());
+      this._progress = indexProgress(await this._client.getRetrievalStatus());
       this._progressChanged.emit(this._progress);
     } catch {
       // No retrieval on this server: no progress bar, nothing to report.
@@ -172,7 +173,7 @@ export class ChatController implements IDisposable {
   async openChat(id: string): Promise<void> {
     this._gate.hold();
     try {
-      const chat = await api.getChat(id);
+      const chat = await this._client.getChat(id);
       this._chatId = chat.id;
       this._title = chat.title || chat.chat.title || 'Chat';
       this._history = normalizeHistory(chat.chat.history);
@@ -197,7 +198,7 @@ export class ChatController implements IDisposable {
     this._modelsChanged.emit();
     if (this._chatId) {
       try {
-        await api.updateChat(this._chatId, { models: [id] });
+        await this._client.updateChat(this._chatId, { models: [id] });
       } catch (error) {
         this._errorOccurred.emit(
           `Could not save the model: ${errorMessage(error)}`
@@ -314,7 +315,7 @@ export class ChatController implements IDisposable {
       return;
     }
     try {
-      await api.stopChat(chatId);
+      await this._client.stopChat(chatId);
     } catch (error) {
       if (!this.socket.send({ type: 'chat:stop', chat_id: chatId })) {
         this._errorOccurred.emit(`Could not stop: ${errorMessage(error)}`);
@@ -352,7 +353,7 @@ export class ChatController implements IDisposable {
     try {
       let chat: api.IChatResponse;
       try {
-        chat = await api.getChat(chatId);
+        chat = await this._client.getChat(chatId);
       } catch (error) {
         this._errorOccurred.emit(
           `Could not refresh the chat: ${errorMessage(error)}`
@@ -395,7 +396,7 @@ export class ChatController implements IDisposable {
     if (!this._chatId) {
       try {
         const title = content.trim().split('\n')[0].slice(0, 60) || 'New chat';
-        const chat = await api.newChat({
+        const chat = await this._client.newChat({
           title,
           models: [this._model],
           history: emptyHistory(),
@@ -459,7 +460,7 @@ export class ChatController implements IDisposable {
     this._pendingAssistant = placeholder.id;
     const chatId = request.chat_id;
     try {
-      const started = await api.startCompletion(request);
+      const started = await this._client.startCompletion(request);
       if (this._chatId !== chatId) {
         return;
       }
@@ -533,7 +534,7 @@ export class ChatController implements IDisposable {
     }
     const history = this._history;
     try {
-      await api.updateChat(this._chatId, {
+      await this._client.updateChat(this._chatId, {
         history,
         messages: branch(history)
       });
@@ -558,7 +559,7 @@ export class ChatController implements IDisposable {
     return usable[0]?.id ?? this._models[0]?.id ?? '';
   }
 
-  private _onFrame(_: EventSocket, frame: IEventFrame): void {
+  private _onFrame(_: IEventSocket, frame: IEventFrame): void {
     if (this._gate.offer(frame)) {
       return;
     }
@@ -625,7 +626,7 @@ export class ChatController implements IDisposable {
    * The socket's first open: an answer read before the socket was registered on the server
    * may have streamed on (or ended) unseen meanwhile. Reconnects resync in `_onReconnected`.
    */
-  private _onSocketState(_: EventSocket, state: ConnectionState): void {
+  private _onSocketState(_: IEventSocket, state: ConnectionState): void {
     if (state !== 'open' || this._socketOpened) {
       return;
     }
@@ -635,6 +636,7 @@ export class ChatController implements IDisposable {
     }
   }
 
+  private _client: api.IChatClient;
   private _settings: IChatSettings = DEFAULT_SETTINGS;
   private _chatId: string | null = null;
   private _title = 'New chat';
@@ -663,6 +665,9 @@ export class ChatController implements IDisposable {
 
 export namespace ChatController {
   export interface IOptions {
-    socket?: EventSocket;
+    /** The events socket; a new `EventSocket` by default. */
+    socket?: IEventSocket;
+    /** The REST calls; the functions of `./api` (the server) by default. */
+    client?: api.IChatClient;
   }
 }
