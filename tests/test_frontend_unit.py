@@ -1,5 +1,5 @@
-"""The frontend's own unit tests (vitest: the event reducer, markdown, the API client) are part
-of the suite: the README's test command runs them too."""
+"""The frontend's own unit tests (vitest: the event reducer, markdown, the API client) and its
+lint (prettier, eslint) are part of the suite: the README's test command runs them too."""
 
 from __future__ import annotations
 
@@ -36,21 +36,40 @@ def failures(report: dict[str, Any]) -> str:
     return "\n\n".join(lines)[-4000:]
 
 
-def test_vitest_suite_passes(tmp_path: Path) -> None:
+def npm_and_env() -> tuple[str, dict[str, str]]:
     npm = shutil.which("npm")
     assert npm, "npm is needed (setup installs Node.js' npm with the frontend build)"
     assert (LABEXTENSION / "node_modules").is_dir(), (
         "run scripts/setup.sh: it installs the frontend"
     )
-    test_files = sorted((LABEXTENSION / "test").rglob("*.test.ts"))
-    assert test_files, "no vitest files under labextension/test"
-    report_path = tmp_path / "vitest.json"
     env = dict(
         os.environ,
         CI="true",
         NO_COLOR="1",
         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     )
+    return npm, env
+
+
+def test_frontend_lint_passes() -> None:
+    """`npm run lint:check`: prettier's formatting and eslint's rules (`npm run lint` fixes)."""
+    npm, env = npm_and_env()
+    result = subprocess.run(
+        [npm, "run", "lint:check", "--silent"],
+        cwd=LABEXTENSION,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+def test_vitest_suite_passes(tmp_path: Path) -> None:
+    npm, env = npm_and_env()
+    test_files = sorted((LABEXTENSION / "test").rglob("*.test.ts"))
+    assert test_files, "no vitest files under labextension/test"
+    report_path = tmp_path / "vitest.json"
     result = subprocess.run(
         [npm, "test", "--silent", "--", "--reporter=json", f"--outputFile={report_path}"],
         cwd=LABEXTENSION,
