@@ -168,7 +168,9 @@ function asList<T>(data: unknown): T[] {
 }
 
 export async function listChats(page: number): Promise<IChatSummary[]> {
-  return asList<IChatSummary>(await requestAPI<unknown>(`v1/chats/?page=${page}`));
+  return asList<IChatSummary>(
+    await requestAPI<unknown>(`v1/chats/?page=${page}`)
+  );
 }
 
 export async function searchChats(
@@ -204,10 +206,9 @@ export function updateChat(
 }
 
 export function pinChat(id: string): Promise<IChatResponse> {
-  return requestAPI<IChatResponse>(
-    `v1/chats/${encodeURIComponent(id)}/pin`,
-    { method: 'POST' }
-  );
+  return requestAPI<IChatResponse>(`v1/chats/${encodeURIComponent(id)}/pin`, {
+    method: 'POST'
+  });
 }
 
 export async function deleteChat(id: string): Promise<void> {
@@ -241,8 +242,21 @@ export function getRetrievalStatus(): Promise<Record<string, unknown>> {
 }
 
 export async function stopChat(chatId: string): Promise<void> {
-  await requestAPI<unknown>(
-    `tasks/chat/${encodeURIComponent(chatId)}/stop`,
-    { method: 'POST' }
-  );
+  await requestAPI<unknown>(`tasks/chat/${encodeURIComponent(chatId)}/stop`, {
+    method: 'POST'
+  });
+}
+
+/**
+ * The calls the sidebar controller makes. This module's functions are the real client;
+ * a test passes a fake.
+ */
+export interface IChatClient {
+  listModels(): Promise<IModel[]>;
+  getRetrievalStatus(): Promise<Record<string, unknown>>;
+  getChat(id: string): Promise<IChatResponse>;
+  newChat(chat: IChatBody): Promise<IChatResponse>;
+  updateChat(id: string, chat: IChatBody): Promise<IChatResponse>;
+  startCompletion(request: ICompletionRequest): Promise<ICompletionStarted>;
+  stopChat(chatId: string): Promise<void>;
 }

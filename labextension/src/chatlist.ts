@@ -30,13 +30,20 @@ export class ChatList extends Widget {
       window.clearTimeout(this._searchTimer);
       this._searchTimer = window.setTimeout(() => void this.refresh(), 250);
     };
-    const create = iconButton(addIcon, 'New chat', 'jp-mod-accept jp-OuiChatList-new', 'New');
+    const create = iconButton(
+      addIcon,
+      'New chat',
+      'jp-mod-accept jp-OuiChatList-new',
+      'New'
+    );
     create.onclick = () => options.onNew();
     header.append(this._search, create);
 
     this._scroller = document.createElement('div');
     this._scroller.className = 'jp-OuiChatList-scroller';
-    this._scroller.addEventListener('scroll', this._onScroll, { passive: true });
+    this._scroller.addEventListener('scroll', this._onScroll, {
+      passive: true
+    });
     this._list = document.createElement('ul');
     this._list.className = 'jp-OuiChatList-items';
     this._list.setAttribute('aria-label', 'Chats');
@@ -53,7 +60,9 @@ export class ChatList extends Widget {
     this._list.querySelectorAll('.jp-OuiChatList-item').forEach(item => {
       const active = (item as HTMLElement).dataset.chatId === id;
       item.classList.toggle('jp-mod-active', active);
-      item.querySelector('.jp-OuiChatList-open')?.setAttribute('aria-current', active ? 'true' : 'false');
+      item
+        .querySelector('.jp-OuiChatList-open')
+        ?.setAttribute('aria-current', active ? 'true' : 'false');
     });
   }
 
@@ -87,7 +96,9 @@ export class ChatList extends Widget {
     const page = this._page + 1;
     const text = this._search.value.trim();
     try {
-      const items = text ? await api.searchChats(text, page) : await api.listChats(page);
+      const items = text
+        ? await api.searchChats(text, page)
+        : await api.listChats(page);
       if (generation !== this._generation) {
         return;
       }
@@ -98,7 +109,11 @@ export class ChatList extends Widget {
       this._items.push(...fresh);
       this._render();
       this._status.textContent =
-        this._items.length === 0 ? (text ? 'No chats match.' : 'No chats yet.') : '';
+        this._items.length === 0
+          ? text
+            ? 'No chats match.'
+            : 'No chats yet.'
+          : '';
     } catch (error) {
       if (generation === this._generation) {
         this._exhausted = true;
@@ -108,7 +123,11 @@ export class ChatList extends Widget {
       if (generation === this._generation) {
         this._loading = false;
         // Fill the visible height before waiting for scroll events.
-        if (!this._exhausted && this._scroller.scrollHeight <= this._scroller.clientHeight + 40 && this.isVisible) {
+        if (
+          !this._exhausted &&
+          this._scroller.scrollHeight <= this._scroller.clientHeight + 40 &&
+          this.isVisible
+        ) {
           void this._loadMore(generation);
         }
       }
@@ -143,14 +162,29 @@ export class ChatList extends Widget {
     li.classList.toggle('jp-mod-pinned', !!chat.pinned);
     const open = button(chat.title || 'Untitled', 'jp-OuiChatList-open');
     open.title = chat.title;
-    open.setAttribute('aria-current', chat.id === this._activeId ? 'true' : 'false');
+    open.setAttribute(
+      'aria-current',
+      chat.id === this._activeId ? 'true' : 'false'
+    );
     open.onclick = () => this._options.onOpen(chat.id);
-    const pin = iconButton(pinIcon, `${chat.pinned ? 'Unpin' : 'Pin'} ${chat.title}`, 'jp-OuiChatList-pin');
+    const pin = iconButton(
+      pinIcon,
+      `${chat.pinned ? 'Unpin' : 'Pin'} ${chat.title}`,
+      'jp-OuiChatList-pin'
+    );
     pin.setAttribute('aria-pressed', chat.pinned ? 'true' : 'false');
     pin.onclick = () => void this._pin(chat);
-    const rename = iconButton(editIcon, `Rename ${chat.title}`, 'jp-OuiChatList-rename');
+    const rename = iconButton(
+      editIcon,
+      `Rename ${chat.title}`,
+      'jp-OuiChatList-rename'
+    );
     rename.onclick = () => void this._rename(chat);
-    const remove = iconButton(deleteIcon, `Delete ${chat.title}`, 'jp-OuiChatList-delete');
+    const remove = iconButton(
+      deleteIcon,
+      `Delete ${chat.title}`,
+      'jp-OuiChatList-delete'
+    );
     remove.onclick = () => void this._delete(chat);
     const actions = document.createElement('span');
     actions.className = 'jp-OuiChatList-actions';

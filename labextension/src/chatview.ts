@@ -5,7 +5,12 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { Composer } from './composer';
 import { ChatController } from './controller';
-import { MessageWidget, IMessageActions, renameRenderStats, warmUpMarkdown } from './message';
+import {
+  MessageWidget,
+  IMessageActions,
+  renameRenderStats,
+  warmUpMarkdown
+} from './message';
 import { RemoteMediaSanitizer } from './remotemedia';
 import { iconButton } from './ui';
 import { ModelPicker } from './modelpicker';
@@ -32,7 +37,12 @@ export class ChatView extends Panel {
 
     const header = new Widget();
     header.addClass('jp-OuiChatView-header');
-    const back = iconButton(caretLeftIcon, 'Back to the chat list', 'jp-OuiChatView-back', 'Chats');
+    const back = iconButton(
+      caretLeftIcon,
+      'Back to the chat list',
+      'jp-OuiChatView-back',
+      'Chats'
+    );
     back.onclick = () => options.onBack();
     this._title = document.createElement('h2');
     this._title.className = 'jp-OuiChatView-title';
@@ -48,7 +58,9 @@ export class ChatView extends Panel {
     this._empty.className = 'jp-OuiChatView-empty';
     this._empty.textContent = 'Ask a question about your notebooks and files.';
     this._list.node.appendChild(this._empty);
-    this._list.node.addEventListener('scroll', this._onScroll, { passive: true });
+    this._list.node.addEventListener('scroll', this._onScroll, {
+      passive: true
+    });
 
     this._composer = new Composer({
       settings: this._controller.settings,

@@ -4,13 +4,28 @@ import { CommandIDs } from './tokens';
 
 const ACTIONS: { label: string; command: string; title: string }[] = [
   { label: 'Copy', command: CommandIDs.copyCode, title: 'Copy the code' },
-  { label: 'Insert', command: CommandIDs.insertBelow, title: 'Insert as a new cell below the active cell' },
-  { label: 'Replace', command: CommandIDs.replaceCell, title: 'Replace the active cell' },
-  { label: 'Run', command: CommandIDs.insertAndRun, title: 'Insert below the active cell and run it' }
+  {
+    label: 'Insert',
+    command: CommandIDs.insertBelow,
+    title: 'Insert as a new cell below the active cell'
+  },
+  {
+    label: 'Replace',
+    command: CommandIDs.replaceCell,
+    title: 'Replace the active cell'
+  },
+  {
+    label: 'Run',
+    command: CommandIDs.insertAndRun,
+    title: 'Insert below the active cell and run it'
+  }
 ];
 
 /** Add copy / insert / replace / run buttons above every code block under `host`. */
-export function decorateCodeBlocks(host: HTMLElement, commands: CommandRegistry): void {
+export function decorateCodeBlocks(
+  host: HTMLElement,
+  commands: CommandRegistry
+): void {
   host.querySelectorAll('pre').forEach(pre => {
     const previous = pre.previousElementSibling;
     if (previous?.classList.contains('jp-OuiCodeActions')) {
@@ -28,7 +43,10 @@ export function decorateCodeBlocks(host: HTMLElement, commands: CommandRegistry)
       b.dataset.command = action.command;
       b.textContent = action.label;
       b.title = action.title;
-      b.onclick = () => void commands.execute(action.command, { code: code.replace(/\n$/, '') });
+      b.onclick = () =>
+        void commands.execute(action.command, {
+          code: code.replace(/\n$/, '')
+        });
       bar.appendChild(b);
     }
     pre.before(bar);

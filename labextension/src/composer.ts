@@ -53,7 +53,11 @@ export class Composer extends Widget {
       this._fileInput.value = '';
       files.forEach(file => void this._attach(file, file.name));
     };
-    const attach = iconButton(fileUploadIcon, 'Attach files (or drop them here from the file browser)', 'jp-OuiComposer-attach');
+    const attach = iconButton(
+      fileUploadIcon,
+      'Attach files (or drop them here from the file browser)',
+      'jp-OuiComposer-attach'
+    );
     attach.onclick = () => this._fileInput.click();
 
     const toggle = document.createElement('label');
@@ -79,7 +83,14 @@ export class Composer extends Widget {
     this._stop.onclick = () => options.onStop();
     this._stop.hidden = true;
 
-    controls.append(this._fileInput, attach, toggle, this._collection, this._send, this._stop);
+    controls.append(
+      this._fileInput,
+      attach,
+      toggle,
+      this._collection,
+      this._send,
+      this._stop
+    );
     this.node.append(this._chips, this._input, controls);
     this.settings = options.settings;
   }
@@ -126,12 +137,20 @@ export class Composer extends Widget {
     if (!typed && this._contexts.length === 0) {
       return;
     }
-    const context = this._contexts.map(c => `${c.label}:\n${c.text}`).join('\n\n');
+    const context = this._contexts
+      .map(c => `${c.label}:\n${c.text}`)
+      .join('\n\n');
     const text = context ? `${typed || 'Explain this.'}\n\n${context}` : typed;
     const files = [...this._files];
-    const collection = this._knowledge.find(k => k.id === this._collection.value);
+    const collection = this._knowledge.find(
+      k => k.id === this._collection.value
+    );
     if (collection) {
-      files.push({ type: 'collection', id: collection.id, name: collection.name });
+      files.push({
+        type: 'collection',
+        id: collection.id,
+        name: collection.name
+      });
     }
     this._input.value = '';
     this._contexts = [];
@@ -153,7 +172,9 @@ export class Composer extends Widget {
       this._setCollections(await api.listKnowledge());
     } catch (error) {
       if (!quiet) {
-        this._options.onError(`Could not list collections: ${errorMessage(error)}`);
+        this._options.onError(
+          `Could not list collections: ${errorMessage(error)}`
+        );
       }
     } finally {
       this._loadingCollections = false;
@@ -195,7 +216,9 @@ export class Composer extends Widget {
         }
         break;
       case 'drop': {
-        const files = Array.from((event as DragEvent).dataTransfer?.files ?? []);
+        const files = Array.from(
+          (event as DragEvent).dataTransfer?.files ?? []
+        );
         if (files.length > 0) {
           event.preventDefault();
           files.forEach(file => void this._attach(file, file.name));
@@ -218,14 +241,28 @@ export class Composer extends Widget {
   }
 
   protected onAfterAttach(): void {
-    for (const type of ['lm-dragenter', 'lm-dragleave', 'lm-dragover', 'lm-drop', 'dragover', 'drop']) {
+    for (const type of [
+      'lm-dragenter',
+      'lm-dragleave',
+      'lm-dragover',
+      'lm-drop',
+      'dragover',
+      'drop'
+    ]) {
       this.node.addEventListener(type, this);
     }
     void this.loadCollections(true);
   }
 
   protected onBeforeDetach(): void {
-    for (const type of ['lm-dragenter', 'lm-dragleave', 'lm-dragover', 'lm-drop', 'dragover', 'drop']) {
+    for (const type of [
+      'lm-dragenter',
+      'lm-dragleave',
+      'lm-dragover',
+      'lm-drop',
+      'dragover',
+      'drop'
+    ]) {
       this.node.removeEventListener(type, this);
     }
   }
@@ -272,10 +309,14 @@ export class Composer extends Widget {
     const chips: HTMLElement[] = [];
     this._contexts.forEach((context, i) => {
       chips.push(
-        chip(`Context: ${context.label}`, fenced(context.text).slice(0, 400), () => {
-          this._contexts.splice(i, 1);
-          this._renderChips();
-        })
+        chip(
+          `Context: ${context.label}`,
+          fenced(context.text).slice(0, 400),
+          () => {
+            this._contexts.splice(i, 1);
+            this._renderChips();
+          }
+        )
       );
     });
     this._files.forEach((file, i) => {
@@ -304,7 +345,12 @@ export class Composer extends Widget {
       return;
     }
     const wantsShift = this._settings.sendWith === 'Shift Enter';
-    if (event.shiftKey === wantsShift && !event.altKey && !event.ctrlKey && !event.metaKey) {
+    if (
+      event.shiftKey === wantsShift &&
+      !event.altKey &&
+      !event.ctrlKey &&
+      !event.metaKey
+    ) {
       event.preventDefault();
       this.submit();
     }
@@ -339,7 +385,11 @@ export namespace Composer {
   }
 }
 
-function chip(label: string, title: string, onRemove: (() => void) | null): HTMLElement {
+function chip(
+  label: string,
+  title: string,
+  onRemove: (() => void) | null
+): HTMLElement {
   const span = document.createElement('span');
   span.className = 'jp-OuiChip';
   span.title = title;
@@ -347,7 +397,11 @@ function chip(label: string, title: string, onRemove: (() => void) | null): HTML
   text.textContent = label;
   span.appendChild(text);
   if (onRemove) {
-    const remove = iconButton(closeIcon, `Remove ${label}`, 'jp-OuiChip-remove');
+    const remove = iconButton(
+      closeIcon,
+      `Remove ${label}`,
+      'jp-OuiChip-remove'
+    );
     remove.onclick = onRemove;
     span.appendChild(remove);
   }

@@ -4,7 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as api from './api';
 import type { IHistory, IHistoryMessage, IMessageFile, IModel } from './api';
 import { randomId } from './backoff';
-import { ConnectionState, EventSocket } from './events';
+import { ConnectionState, EventSocket, IEventSocket } from './events';
 import { errorMessage } from './handler';
 import {
   IEventFrame,
@@ -43,12 +43,13 @@ export interface ISendOptions {
 export class ChatController implements IDisposable {
   constructor(options: ChatController.IOptions = {}) {
     this.socket = options.socket ?? new EventSocket();
+    this._client = options.client ?? api;
     this.socket.received.connect(this._onFrame, this);
     this.socket.reconnected.connect(this._onReconnected, this);
     this.socket.stateChanged.connect(this._onSocketState, this);
   }
 
-  readonly socket: EventSocket;
+  readonly socket: IEventSocket;
 
   get settings(): IChatSettings {
     return this._settings;
@@ -136,7 +137,7 @@ export class ChatController implements IDisposable {
   /** Read the models (and pick the default one). */
   async loadModels(): Promise<void> {
     try {
-      this._models = await api.listModels();
+      this._models = await this._client.listModels();
     } catch (error) {
       this._models = [];
       this._errorOccurred.emit(`Could not list models: ${errorMessage(error)}`);
@@ -150,7 +151,7 @@ export class ChatController implements IDisposable {
   /** Show the index progress if the workspace is being indexed right now. */
   async loadIndexStatus(): Promise<void> {
     try {
-      this._progress = indexProgress(await api.getRetrievalStatus());
+      this._progress = indexProgress(await this._client.getRetrievalStatus());
       this._progressChanged.emit(this._progress);
     } catch {
       // No retrieval on this server: no progress bar, nothing to report.
@@ -172,7 +173,7 @@ export class ChatController implements IDisposable {
   async openChat(id: string): Promise<void> {
     this._gate.hold();
     try {
-      const chat = await api.getChat(id);
+      const chat = await this._client.getChat(id);
       this._chatId = chat.id;
       this._title = chat.title || chat.chat.title || 'Chat';
       this._history = normalizeHistory(chat.chat.history);
@@ -197,9 +198,11 @@ export class ChatController implements IDisposable {
     this._modelsChanged.emit();
     if (this._chatId) {
       try {
-        await api.updateChat(this._chatId, { models: [id] });
+        await this._client.updateChat(this._chatId, { models: [id] });
       } catch (error) {
-        this._errorOccurred.emit(`Could not save the model: ${errorMessage(error)}`);
+        this._errorOccurred.emit(
+          `Could not save the model: ${errorMessage(error)}`
+        );
       }
     }
   }
@@ -234,7 +237,10 @@ export class ChatController implements IDisposable {
   }
 
   /** Ask for a new answer (a sibling) to the user message above `assistantId`. */
-  async regenerate(assistantId: string, options: ISendOptions = {}): Promise<void> {
+  async regenerate(
+    assistantId: string,
+    options: ISendOptions = {}
+  ): Promise<void> {
     await this._ensureServerIds();
     const assistant = this._history.messages[assistantId];
     const userId = assistant?.parentId;
@@ -254,18 +260,30 @@ export class ChatController implements IDisposable {
       session_id: this.socket.sessionId,
       regenerate: true,
       files: user?.files?.length ? user.files : undefined,
-      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+      features: {
+        workspace: options.workspace ?? this._settings.workspaceKnowledge
+      }
     });
   }
 
   /** Extend a stopped or interrupted answer: the server streams on into the same message. */
-  async continueAnswer(assistantId: string, options: ISendOptions = {}): Promise<void> {
+  async continueAnswer(
+    assistantId: string,
+    options: ISendOptions = {}
+  ): Promise<void> {
     await this._ensureServerIds();
     const assistant = this._history.messages[assistantId];
-    if (!assistant || assistant.role !== 'assistant' || !this._chatId || this.generating) {
+    if (
+      !assistant ||
+      assistant.role !== 'assistant' ||
+      !this._chatId ||
+      this.generating
+    ) {
       return;
     }
-    const user = assistant.parentId ? this._history.messages[assistant.parentId] : undefined;
+    const user = assistant.parentId
+      ? this._history.messages[assistant.parentId]
+      : undefined;
     const streaming: IHistoryMessage = {
       ...assistant,
       done: false,
@@ -284,7 +302,9 @@ export class ChatController implements IDisposable {
       session_id: this.socket.sessionId,
       continue: true,
       files: user?.files?.length ? user.files : undefined,
-      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+      features: {
+        workspace: options.workspace ?? this._settings.workspaceKnowledge
+      }
     });
   }
 
@@ -295,7 +315,7 @@ export class ChatController implements IDisposable {
       return;
     }
     try {
-      await api.stopChat(chatId);
+      await this._client.stopChat(chatId);
     } catch (error) {
       if (!this.socket.send({ type: 'chat:stop', chat_id: chatId })) {
         this._errorOccurred.emit(`Could not stop: ${errorMessage(error)}`);
@@ -333,15 +353,20 @@ export class ChatController implements IDisposable {
     try {
       let chat: api.IChatResponse;
       try {
-        chat = await api.getChat(chatId);
+        chat = await this._client.getChat(chatId);
       } catch (error) {
-        this._errorOccurred.emit(`Could not refresh the chat: ${errorMessage(error)}`);
+        this._errorOccurred.emit(
+          `Could not refresh the chat: ${errorMessage(error)}`
+        );
         return;
       }
       if (this._chatId !== chatId) {
         return;
       }
-      this._history = mergeHistories(this._history, normalizeHistory(chat.chat.history));
+      this._history = mergeHistories(
+        this._history,
+        normalizeHistory(chat.chat.history)
+      );
       this._title = chat.title || this._title;
       this._reloaded.emit();
     } finally {
@@ -363,13 +388,15 @@ export class ChatController implements IDisposable {
     options: ISendOptions
   ): Promise<void> {
     if (!this._model) {
-      this._errorOccurred.emit('No model is available: configure a connection or the embedded model.');
+      this._errorOccurred.emit(
+        'No model is available: configure a connection or the embedded model.'
+      );
       return;
     }
     if (!this._chatId) {
       try {
         const title = content.trim().split('\n')[0].slice(0, 60) || 'New chat';
-        const chat = await api.newChat({
+        const chat = await this._client.newChat({
           title,
           models: [this._model],
           history: emptyHistory(),
@@ -379,7 +406,9 @@ export class ChatController implements IDisposable {
         this._title = chat.title || title;
         this._listChanged.emit({ id: chat.id, title: this._title });
       } catch (error) {
-        this._errorOccurred.emit(`Could not create the chat: ${errorMessage(error)}`);
+        this._errorOccurred.emit(
+          `Could not create the chat: ${errorMessage(error)}`
+        );
         return;
       }
     }
@@ -405,7 +434,9 @@ export class ChatController implements IDisposable {
       parent_id: parentId,
       session_id: this.socket.sessionId,
       files: user.files,
-      features: { workspace: options.workspace ?? this._settings.workspaceKnowledge }
+      features: {
+        workspace: options.workspace ?? this._settings.workspaceKnowledge
+      }
     });
   }
 
@@ -429,14 +460,18 @@ export class ChatController implements IDisposable {
     this._pendingAssistant = placeholder.id;
     const chatId = request.chat_id;
     try {
-      const started = await api.startCompletion(request);
+      const started = await this._client.startCompletion(request);
       if (this._chatId !== chatId) {
         return;
       }
       this._adopt(started.message_id);
       const userId = this._history.messages[started.message_id]?.parentId;
       if (started.user_message_id && userId && userId.startsWith(LOCAL)) {
-        this._history = renameMessage(this._history, userId, started.user_message_id);
+        this._history = renameMessage(
+          this._history,
+          userId,
+          started.user_message_id
+        );
         this._renamed.emit({ from: userId, to: started.user_message_id });
         this._structureChanged.emit();
       }
@@ -469,7 +504,10 @@ export class ChatController implements IDisposable {
       // Frames created it first; drop the local placeholder.
       this._history = removeSubtree(this._history, pending);
       const server = this._history.messages[serverId];
-      this._history = { ...this._history, currentId: server ? serverId : this._history.currentId };
+      this._history = {
+        ...this._history,
+        currentId: server ? serverId : this._history.currentId
+      };
     } else {
       this._history = renameMessage(this._history, pending, serverId);
       this._renamed.emit({ from: pending, to: serverId });
@@ -496,12 +534,14 @@ export class ChatController implements IDisposable {
     }
     const history = this._history;
     try {
-      await api.updateChat(this._chatId, {
+      await this._client.updateChat(this._chatId, {
         history,
         messages: branch(history)
       });
     } catch (error) {
-      this._errorOccurred.emit(`Could not save the branch: ${errorMessage(error)}`);
+      this._errorOccurred.emit(
+        `Could not save the branch: ${errorMessage(error)}`
+      );
     }
   }
 
@@ -519,7 +559,7 @@ export class ChatController implements IDisposable {
     return usable[0]?.id ?? this._models[0]?.id ?? '';
   }
 
-  private _onFrame(_: EventSocket, frame: IEventFrame): void {
+  private _onFrame(_: IEventSocket, frame: IEventFrame): void {
     if (this._gate.offer(frame)) {
       return;
     }
@@ -586,7 +626,7 @@ export class ChatController implements IDisposable {
    * The socket's first open: an answer read before the socket was registered on the server
    * may have streamed on (or ended) unseen meanwhile. Reconnects resync in `_onReconnected`.
    */
-  private _onSocketState(_: EventSocket, state: ConnectionState): void {
+  private _onSocketState(_: IEventSocket, state: ConnectionState): void {
     if (state !== 'open' || this._socketOpened) {
       return;
     }
@@ -596,6 +636,7 @@ export class ChatController implements IDisposable {
     }
   }
 
+  private _client: api.IChatClient;
   private _settings: IChatSettings = DEFAULT_SETTINGS;
   private _chatId: string | null = null;
   private _title = 'New chat';
@@ -611,7 +652,10 @@ export class ChatController implements IDisposable {
   private _reloaded = new Signal<this, void>(this);
   private _structureChanged = new Signal<this, void>(this);
   private _messagesChanged = new Signal<this, string[]>(this);
-  private _listChanged = new Signal<this, { id: string; title?: string } | null>(this);
+  private _listChanged = new Signal<
+    this,
+    { id: string; title?: string } | null
+  >(this);
   private _modelsChanged = new Signal<this, void>(this);
   private _progressChanged = new Signal<this, IIndexProgress | null>(this);
   private _settingsChanged = new Signal<this, IChatSettings>(this);
@@ -621,6 +665,9 @@ export class ChatController implements IDisposable {
 
 export namespace ChatController {
   export interface IOptions {
-    socket?: EventSocket;
+    /** The events socket; a new `EventSocket` by default. */
+    socket?: IEventSocket;
+    /** The REST calls; the functions of `./api` (the server) by default. */
+    client?: api.IChatClient;
   }
 }

@@ -9,11 +9,26 @@ import { IEventFrame, parseFrame } from './reducer';
 /** Connection state of the events socket. */
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 
+/** What the sidebar needs of the events socket (a test passes a fake). */
+export interface IEventSocket extends IDisposable {
+  /** The id sent as `session_id` with completions started from this tab. */
+  readonly sessionId: string;
+  /** A frame arrived. */
+  readonly received: ISignal<IEventSocket, IEventFrame>;
+  /** The connection opened or closed. */
+  readonly stateChanged: ISignal<IEventSocket, ConnectionState>;
+  /** The socket opened again after a drop: resynchronise. */
+  readonly reconnected: ISignal<IEventSocket, void>;
+  readonly state: ConnectionState;
+  /** Send a frame; returns false when the socket is not open. */
+  send(frame: Record<string, unknown>): boolean;
+}
+
 /**
  * The `oui/api/events` WebSocket: reconnects with back-off after a drop
  * and tells listeners when it is open again so they can resynchronise.
  */
-export class EventSocket implements IDisposable {
+export class EventSocket implements IEventSocket {
   constructor(options: EventSocket.IOptions = {}) {
     this._settings = options.serverSettings ?? ServerConnection.makeSettings();
     this.sessionId = options.sessionId ?? randomId();

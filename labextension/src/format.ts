@@ -38,10 +38,19 @@ export function normalizeSource(raw: unknown): ISource | null {
   }
   const document = Array.isArray(raw.document) ? raw.document[0] : undefined;
   const snippet =
-    typeof raw.snippet === 'string' ? raw.snippet : typeof document === 'string' ? document : undefined;
-  const kind = nested && typeof nested.type === 'string' ? nested.type : 'workspace';
+    typeof raw.snippet === 'string'
+      ? raw.snippet
+      : typeof document === 'string'
+        ? document
+        : undefined;
+  const kind =
+    nested && typeof nested.type === 'string' ? nested.type : 'workspace';
   const name =
-    typeof raw.name === 'string' ? raw.name : nested && typeof nested.name === 'string' ? nested.name : undefined;
+    typeof raw.name === 'string'
+      ? raw.name
+      : nested && typeof nested.name === 'string'
+        ? nested.name
+        : undefined;
   const source: ISource = {
     source: path,
     cell: num(raw.cell),
@@ -95,7 +104,12 @@ export function uniqueSources(sources: ISource[]): ISource[] {
   const sorted = [...sources].sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
   const result: ISource[] = [];
   for (const source of sorted) {
-    const key = [source.source, source.cell_id ?? source.cell, source.start_line, source.page].join('|');
+    const key = [
+      source.source,
+      source.cell_id ?? source.cell,
+      source.start_line,
+      source.page
+    ].join('|');
     if (!seen.has(key)) {
       seen.add(key);
       result.push(source);

@@ -37,7 +37,10 @@ export async function requestAPI<T>(
     const message =
       data !== null && typeof data === 'object' && 'message' in data
         ? String((data as { message: unknown }).message)
-        : typeof data === 'string' && data.length > 0 && data.length < 300 && !data.trimStart().startsWith('<')
+        : typeof data === 'string' &&
+            data.length > 0 &&
+            data.length < 300 &&
+            !data.trimStart().startsWith('<')
           ? data
           : `${response.status} ${response.statusText || 'error'}`;
     throw new ServerConnection.ResponseError(response, message);

@@ -8,5 +8,8 @@ const pinSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 
   <path class="jp-icon3" fill="#616161" d="M16 3l5 5-2 1-3 3 1 5-2 2-4-4-5 6-1-1 6-5-4-4 2-2 5 1 3-3z"/>
 </svg>`;
 
-export const chatIcon = new LabIcon({ name: 'oui-jupyter:chat', svgstr: chatSvg });
+export const chatIcon = new LabIcon({
+  name: 'oui-jupyter:chat',
+  svgstr: chatSvg
+});
 export const pinIcon = new LabIcon({ name: 'oui-jupyter:pin', svgstr: pinSvg });

@@ -25,7 +25,12 @@ const sidebar: JupyterFrontEndPlugin<IOuiChat> = {
   autoStart: true,
   provides: IOuiChat,
   requires: [IRenderMimeRegistry],
-  optional: [ILayoutRestorer, ISettingRegistry, ICommandPalette, IDocumentManager],
+  optional: [
+    ILayoutRestorer,
+    ISettingRegistry,
+    ICommandPalette,
+    IDocumentManager
+  ],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
@@ -34,7 +39,15 @@ const sidebar: JupyterFrontEndPlugin<IOuiChat> = {
     palette: ICommandPalette | null,
     docManager: IDocumentManager | null
   ): IOuiChat =>
-    activateSidebar(app, sidebar.id, rendermime, restorer, settingRegistry, palette, docManager)
+    activateSidebar(
+      app,
+      sidebar.id,
+      rendermime,
+      restorer,
+      settingRegistry,
+      palette,
+      docManager
+    )
 };
 
 /**
@@ -43,7 +56,8 @@ const sidebar: JupyterFrontEndPlugin<IOuiChat> = {
  */
 const notebookActions: JupyterFrontEndPlugin<void> = {
   id: 'oui-jupyter:notebook-actions',
-  description: 'Insert and run chat code in notebooks; ask the chat about cells and errors.',
+  description:
+    'Insert and run chat code in notebooks; ask the chat about cells and errors.',
   autoStart: true,
   requires: [IOuiChat, INotebookTracker],
   optional: [IEditorTracker],
@@ -61,7 +75,8 @@ const notebookActions: JupyterFrontEndPlugin<void> = {
  */
 const sourceLinks: JupyterFrontEndPlugin<void> = {
   id: 'oui-jupyter:source-links',
-  description: 'Open the workspace files that notebook search results link to, in this app.',
+  description:
+    'Open the workspace files that notebook search results link to, in this app.',
   autoStart: true,
   activate: (app: JupyterFrontEnd): void => installSourceLinks(app)
 };

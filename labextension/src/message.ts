@@ -21,6 +21,8 @@ export interface IRenderStats {
 }
 
 declare global {
+  // The DOM's own interface, augmented: its name is not ours to choose.
+  // eslint-disable-next-line @typescript-eslint/naming-convention
   interface Window {
     ouiJupyterStats?: IRenderStats;
   }
@@ -53,7 +55,9 @@ export function warmUpMarkdown(rendermime: IRenderMimeRegistry): Promise<void> {
   if (!warmed) {
     const renderer = rendermime.createRenderer('text/markdown');
     warmed = renderer
-      .renderModel(new MimeModel({ data: { 'text/markdown': '*warm*' }, trusted: false }))
+      .renderModel(
+        new MimeModel({ data: { 'text/markdown': '*warm*' }, trusted: false })
+      )
       .catch(() => undefined)
       .then(() => renderer.dispose());
   }
@@ -131,7 +135,9 @@ export class MessageWidget extends Widget {
     this._plain.className = 'jp-OuiMessage-plain';
     this._body.appendChild(this._plain);
     this._body.addEventListener('click', event => {
-      const held = (event.target as Element | null)?.closest?.('.jp-OuiRemoteImage');
+      const held = (event.target as Element | null)?.closest?.(
+        '.jp-OuiRemoteImage'
+      );
       if (held instanceof HTMLElement) {
         event.preventDefault();
         loadHeldImage(held);
@@ -260,7 +266,9 @@ export class MessageWidget extends Widget {
     this._role.textContent = m.role === 'user' ? 'You' : m.model || 'Assistant';
     this.node.setAttribute(
       'aria-label',
-      m.role === 'user' ? 'Your message' : `Answer from ${m.model || 'the assistant'}`
+      m.role === 'user'
+        ? 'Your message'
+        : `Answer from ${m.model || 'the assistant'}`
     );
     this._updateNav();
     this._updateFiles();
@@ -272,7 +280,10 @@ export class MessageWidget extends Widget {
     const notice = answerNotice(m);
     this._notice.textContent = notice ?? '';
     this._notice.hidden = !notice;
-    this.toggleClass('jp-mod-interrupted', m.role === 'assistant' && m.interrupted === true && !streaming);
+    this.toggleClass(
+      'jp-mod-interrupted',
+      m.role === 'assistant' && m.interrupted === true && !streaming
+    );
     this._updateCitations();
     this._updateToolbar(streaming);
     this._updateContent();
@@ -357,14 +368,22 @@ export class MessageWidget extends Widget {
     if (count <= 1) {
       return;
     }
-    const prev = iconButton(caretLeftIcon, 'Previous version', 'jp-OuiMessage-prev');
+    const prev = iconButton(
+      caretLeftIcon,
+      'Previous version',
+      'jp-OuiMessage-prev'
+    );
     prev.disabled = index === 0;
     prev.onclick = () => this._actions.switchBranch(this._message.id, -1);
     const label = document.createElement('span');
     label.className = 'jp-OuiMessage-branchLabel';
     label.textContent = `${index + 1}/${count}`;
     label.setAttribute('aria-label', `Version ${index + 1} of ${count}`);
-    const next = iconButton(caretRightIcon, 'Next version', 'jp-OuiMessage-next');
+    const next = iconButton(
+      caretRightIcon,
+      'Next version',
+      'jp-OuiMessage-next'
+    );
     next.disabled = index === count - 1;
     next.onclick = () => this._actions.switchBranch(this._message.id, 1);
     this._nav.append(prev, label, next);
@@ -380,8 +399,10 @@ export class MessageWidget extends Widget {
       ...files.map(file => {
         const chip = document.createElement('span');
         chip.className = 'jp-OuiChip';
-        chip.textContent = file.type === 'collection' ? `Collection: ${file.name}` : file.name;
-        chip.title = file.type === 'collection' ? 'Knowledge collection' : 'Attached file';
+        chip.textContent =
+          file.type === 'collection' ? `Collection: ${file.name}` : file.name;
+        chip.title =
+          file.type === 'collection' ? 'Knowledge collection' : 'Attached file';
         return chip;
       })
     );
@@ -404,7 +425,9 @@ export class MessageWidget extends Widget {
     this._citations.appendChild(label);
     unique.forEach((source: ISource, i: number) => {
       const label = `${i + 1}. ${citationLabel(source)}`;
-      const tooltip = source.snippet ? `${source.source}\n\n${source.snippet}` : source.source;
+      const tooltip = source.snippet
+        ? `${source.source}\n\n${source.snippet}`
+        : source.source;
       if (source.openable === false) {
         const chip = document.createElement('span');
         chip.className = 'jp-OuiChip jp-OuiCitation jp-mod-static';
@@ -439,7 +462,9 @@ export class MessageWidget extends Widget {
     const copy = button('Copy', 'jp-OuiMessage-copy');
     copy.setAttribute('aria-label', 'Copy message');
     copy.onclick = () =>
-      void this._commands.execute(CommandIDs.copyCode, { code: this._message.content });
+      void this._commands.execute(CommandIDs.copyCode, {
+        code: this._message.content
+      });
     this._toolbar.appendChild(copy);
     if (this._message.role === 'user') {
       const edit = button('Edit', 'jp-OuiMessage-editButton');

@@ -16,7 +16,7 @@ export class ModelPicker extends Widget {
     label.textContent = 'Model';
     this._select = document.createElement('select');
     this._select.className = 'jp-mod-styled jp-OuiModelPicker-select';
-    const id = `jp-OuiModelPicker-${Private.nextId++}`;
+    const id = `jp-OuiModelPicker-${Private.nextId()}`;
     this._select.id = id;
     label.htmlFor = id;
     this._select.onchange = () => {
@@ -76,5 +76,10 @@ export class ModelPicker extends Widget {
 }
 
 namespace Private {
-  export let nextId = 0;
+  let counter = 0;
+
+  /** A number not given out before, for unique element ids. */
+  export function nextId(): number {
+    return counter++;
+  }
 }

@@ -2,7 +2,11 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
 import { CodeEditor } from '@jupyterlab/codeeditor';
 import { IEditorTracker } from '@jupyterlab/fileeditor';
-import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import {
+  INotebookTracker,
+  NotebookActions,
+  NotebookPanel
+} from '@jupyterlab/notebook';
 import { Cell, CodeCell } from '@jupyterlab/cells';
 
 import { basename, fenced, hasError, IOutputLike, outputsText } from './format';
@@ -20,7 +24,9 @@ export function activateNotebookActions(
   const target = (): NotebookPanel | null => {
     const panel = notebooks.currentWidget;
     if (!panel) {
-      Notification.warning('Open a notebook first: the code goes into its active cell.');
+      Notification.warning(
+        'Open a notebook first: the code goes into its active cell.'
+      );
       return null;
     }
     return panel;
@@ -80,7 +86,9 @@ export function activateNotebookActions(
       if (context) {
         chat.addContext(context);
       } else {
-        Notification.warning('Select some text in a notebook cell or an editor first.');
+        Notification.warning(
+          'Select some text in a notebook cell or an editor first.'
+        );
       }
     }
   });
@@ -99,7 +107,10 @@ export function activateNotebookActions(
     caption: 'Ask the Open WebUI chat to explain the error of this cell',
     isVisible: () => {
       const cell = notebooks.activeCell;
-      return cell instanceof CodeCell && hasError(cell.model.outputs.toJSON() as IOutputLike[]);
+      return (
+        cell instanceof CodeCell &&
+        hasError(cell.model.outputs.toJSON() as IOutputLike[])
+      );
     },
     execute: async () => {
       const context = activeCellContext(true);
@@ -113,17 +124,40 @@ export function activateNotebookActions(
   // "Ask about Selection" takes the cell's source.)
   const cell = '.jp-Notebook .jp-Cell';
   app.contextMenu.addItem({ type: 'separator', selector: cell, rank: 69 });
-  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: cell, rank: 70 });
-  app.contextMenu.addItem({ command: CommandIDs.askCell, selector: cell, rank: 71 });
-  app.contextMenu.addItem({ command: CommandIDs.explainError, selector: cell, rank: 72 });
-  app.contextMenu.addItem({ type: 'separator', selector: '.jp-FileEditor', rank: 69 });
-  app.contextMenu.addItem({ command: CommandIDs.askSelection, selector: '.jp-FileEditor', rank: 70 });
+  app.contextMenu.addItem({
+    command: CommandIDs.askSelection,
+    selector: cell,
+    rank: 70
+  });
+  app.contextMenu.addItem({
+    command: CommandIDs.askCell,
+    selector: cell,
+    rank: 71
+  });
+  app.contextMenu.addItem({
+    command: CommandIDs.explainError,
+    selector: cell,
+    rank: 72
+  });
+  app.contextMenu.addItem({
+    type: 'separator',
+    selector: '.jp-FileEditor',
+    rank: 69
+  });
+  app.contextMenu.addItem({
+    command: CommandIDs.askSelection,
+    selector: '.jp-FileEditor',
+    rank: 70
+  });
 }
 
 function insertBelow(panel: NotebookPanel, code: string): void {
   const notebook = panel.content;
   if (notebook.widgets.length === 0) {
-    notebook.model?.sharedModel.insertCell(0, { cell_type: 'code', source: code });
+    notebook.model?.sharedModel.insertCell(0, {
+      cell_type: 'code',
+      source: code
+    });
     notebook.activeCellIndex = 0;
     return;
   }
@@ -134,7 +168,11 @@ function insertBelow(panel: NotebookPanel, code: string): void {
   notebook.activeCell?.model.sharedModel.setSource(code);
 }
 
-function cellContext(panel: NotebookPanel, cell: Cell, withOutputs: boolean): IChatContext {
+function cellContext(
+  panel: NotebookPanel,
+  cell: Cell,
+  withOutputs: boolean
+): IChatContext {
   const index = panel.content.widgets.indexOf(cell);
   const language = cell.model.type === 'code' ? 'python' : 'markdown';
   let text = fenced(cell.model.sharedModel.getSource(), language);
@@ -166,7 +204,10 @@ function selectionContext(
     const editor = fileEditor.content.editor;
     const text = selectedText(editor) || editor.model.sharedModel.getSource();
     const line = editor.getSelection().start.line + 1;
-    return { label: `${basename(fileEditor.context.path)}, line ${line}`, text: fenced(text) };
+    return {
+      label: `${basename(fileEditor.context.path)}, line ${line}`,
+      text: fenced(text)
+    };
   }
   const panel = notebooks.currentWidget;
   const cell = notebooks.activeCell;
@@ -176,7 +217,10 @@ function selectionContext(
       return cellContext(panel, cell, false);
     }
     const index = panel.content.widgets.indexOf(cell);
-    return { label: `${basename(panel.context.path)}, cell ${index + 1} (selection)`, text: fenced(text) };
+    return {
+      label: `${basename(panel.context.path)}, cell ${index + 1} (selection)`,
+      text: fenced(text)
+    };
   }
   return null;
 }

@@ -230,7 +230,12 @@ export function reduceChatEvent(
   chatId: string,
   frame: IEventFrame
 ): IReduceResult {
-  const none: IReduceResult = { history, changed: [], structural: false, resync: false };
+  const none: IReduceResult = {
+    history,
+    changed: [],
+    structural: false,
+    resync: false
+  };
   if (frame.chat_id !== chatId) {
     return none;
   }
@@ -281,8 +286,11 @@ export function reduceChatEvent(
         return none;
       }
       const description =
-        typeof frame.data.description === 'string' ? frame.data.description : '';
-      const status = frame.data.done === true ? undefined : description || undefined;
+        typeof frame.data.description === 'string'
+          ? frame.data.description
+          : '';
+      const status =
+        frame.data.done === true ? undefined : description || undefined;
       if (status === message.status) {
         return none;
       }
@@ -298,7 +306,11 @@ export function reduceChatEvent(
       let next = history;
       for (const message of Object.values(history.messages)) {
         if (message.role === 'assistant' && message.done === false) {
-          next = updateMessage(next, { ...message, done: true, status: undefined });
+          next = updateMessage(next, {
+            ...message,
+            done: true,
+            status: undefined
+          });
           changed.push(message.id);
         }
       }
@@ -358,7 +370,8 @@ export function indexProgress(data: unknown): IIndexProgress | null {
       : filesTotal > 0
         ? Math.min(1, filesDone / filesTotal)
         : 1;
-  const busy = state === 'scanning' || state === 'indexing' || state === 'starting';
+  const busy =
+    state === 'scanning' || state === 'indexing' || state === 'starting';
   if (busy && filesTotal === 0) {
     // The first walk of the workspace has not counted anything yet: no "0/0 files".
     return { fraction: 0, label: 'Scanning workspace…', active: true };

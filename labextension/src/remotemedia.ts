@@ -54,7 +54,11 @@ export function cssRemoteHost(style: string, origin: string): string | null {
 }
 
 /** A button standing in for a remote image; a click loads it. */
-function placeholder(doc: Document, image: HTMLImageElement, host: string): HTMLElement {
+function placeholder(
+  doc: Document,
+  image: HTMLImageElement,
+  host: string
+): HTMLElement {
   const button = doc.createElement('button');
   button.type = 'button';
   button.className = 'jp-OuiButton jp-OuiRemoteImage';
@@ -87,7 +91,9 @@ export function holdRemoteMedia(sanitized: string, origin: string): string {
         continue;
       }
       const host =
-        name === 'srcset' ? srcsetHost(value, origin) : remoteHost(value, origin);
+        name === 'srcset'
+          ? srcsetHost(value, origin)
+          : remoteHost(value, origin);
       if (!host) {
         continue;
       }

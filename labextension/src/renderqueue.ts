@@ -20,7 +20,10 @@ export class RenderQueue {
     while (this._tasks.length > 0) {
       await nextFrame();
       const start = performance.now();
-      while (this._tasks.length > 0 && performance.now() - start < this.budgetMs) {
+      while (
+        this._tasks.length > 0 &&
+        performance.now() - start < this.budgetMs
+      ) {
         const task = this._tasks.shift() as () => Promise<void>;
         try {
           await task();

@@ -69,7 +69,10 @@ export class ChatSidebar extends Panel {
         Private.remember(c.chatId);
       }
     }, this);
-    c.progressChanged.connect((_, progress) => this._progress.setProgress(progress), this);
+    c.progressChanged.connect(
+      (_, progress) => this._progress.setProgress(progress),
+      this
+    );
     c.listChanged.connect((_, change) => {
       if (change) {
         this._list.updateTitle(change.id, change.title);

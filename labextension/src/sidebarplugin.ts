@@ -10,7 +10,13 @@ import { ChatController } from './controller';
 import { chatIcon } from './icons';
 import { openSource } from './opensource';
 import { ChatSidebar } from './sidebar';
-import { CommandIDs, DEFAULT_SETTINGS, IChatContext, IChatSettings, IOuiChat } from './tokens';
+import {
+  CommandIDs,
+  DEFAULT_SETTINGS,
+  IChatContext,
+  IChatSettings,
+  IOuiChat
+} from './tokens';
 
 const CATEGORY = 'Open WebUI';
 
@@ -113,7 +119,9 @@ export function activateSidebar(
       if (!sidebar.showingChat) {
         sidebar.newChat();
       }
-      const text = [prompt, ...context.map(c => `${c.label}:\n${c.text}`)].join('\n\n');
+      const text = [prompt, ...context.map(c => `${c.label}:\n${c.text}`)].join(
+        '\n\n'
+      );
       await controller.send(text);
     }
   };
@@ -122,26 +130,45 @@ export function activateSidebar(
 function readSettings(composite: unknown): IChatSettings {
   const value = (composite ?? {}) as Partial<IChatSettings>;
   return {
-    defaultModel: typeof value.defaultModel === 'string' ? value.defaultModel : DEFAULT_SETTINGS.defaultModel,
+    defaultModel:
+      typeof value.defaultModel === 'string'
+        ? value.defaultModel
+        : DEFAULT_SETTINGS.defaultModel,
     sendWith: value.sendWith === 'Shift Enter' ? 'Shift Enter' : 'Enter',
     workspaceKnowledge:
-      typeof value.workspaceKnowledge === 'boolean' ? value.workspaceKnowledge : DEFAULT_SETTINGS.workspaceKnowledge,
-    codeActions: typeof value.codeActions === 'boolean' ? value.codeActions : DEFAULT_SETTINGS.codeActions
+      typeof value.workspaceKnowledge === 'boolean'
+        ? value.workspaceKnowledge
+        : DEFAULT_SETTINGS.workspaceKnowledge,
+    codeActions:
+      typeof value.codeActions === 'boolean'
+        ? value.codeActions
+        : DEFAULT_SETTINGS.codeActions
   };
 }
 
 /** A workspace file as a Blob, through the contents API. */
-async function readBlob(contents: Contents.IManager, path: string): Promise<Blob> {
+async function readBlob(
+  contents: Contents.IManager,
+  path: string
+): Promise<Blob> {
   const model = await contents.get(path, { content: true });
   if (model.type === 'directory') {
     throw new Error('folders cannot be attached');
   }
   if (model.format === 'base64') {
-    const bytes = Uint8Array.from(atob(String(model.content)), ch => ch.charCodeAt(0));
-    return new Blob([bytes], { type: model.mimetype || 'application/octet-stream' });
+    const bytes = Uint8Array.from(atob(String(model.content)), ch =>
+      ch.charCodeAt(0)
+    );
+    return new Blob([bytes], {
+      type: model.mimetype || 'application/octet-stream'
+    });
   }
   if (model.format === 'json') {
-    return new Blob([JSON.stringify(model.content)], { type: 'application/json' });
+    return new Blob([JSON.stringify(model.content)], {
+      type: 'application/json'
+    });
   }
-  return new Blob([String(model.content)], { type: model.mimetype || 'text/plain' });
+  return new Blob([String(model.content)], {
+    type: model.mimetype || 'text/plain'
+  });
 }

@@ -39,13 +39,19 @@ export function installSourceLinks(app: JupyterFrontEnd): void {
   const inLab = app.name === 'JupyterLab';
   const onClick = (event: MouseEvent): void => {
     const target = event.target as Element | null;
-    const link = target?.closest?.('a[data-oui-source]') as HTMLAnchorElement | null;
+    const link = target?.closest?.(
+      'a[data-oui-source]'
+    ) as HTMLAnchorElement | null;
     const source = link ? sourceOfLink(link) : null;
     if (!link || !source) {
       return;
     }
     const plainClick =
-      event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey && !event.altKey;
+      event.button === 0 &&
+      !event.ctrlKey &&
+      !event.metaKey &&
+      !event.shiftKey &&
+      !event.altKey;
     if (inLab && plainClick && app.commands.hasCommand(CommandIDs.openSource)) {
       event.preventDefault();
       void app.commands.execute(CommandIDs.openSource, { ...source });

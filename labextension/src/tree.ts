@@ -184,14 +184,18 @@ export function removeSubtree(history: IHistory, id: string): IHistory {
  * Make sure a history read from the server is well formed: every message has
  * `childrenIds`, and `currentId` names a message (else the newest leaf).
  */
-export function normalizeHistory(history: Partial<IHistory> | undefined): IHistory {
+export function normalizeHistory(
+  history: Partial<IHistory> | undefined
+): IHistory {
   const messages: Record<string, IHistoryMessage> = {};
   for (const [id, message] of Object.entries(history?.messages ?? {})) {
     messages[id] = {
       ...message,
       id: message.id ?? id,
       parentId: message.parentId ?? null,
-      childrenIds: Array.isArray(message.childrenIds) ? message.childrenIds : [],
+      childrenIds: Array.isArray(message.childrenIds)
+        ? message.childrenIds
+        : [],
       content: typeof message.content === 'string' ? message.content : ''
     };
     if (message.sources !== undefined && message.sources !== null) {
@@ -203,7 +207,9 @@ export function normalizeHistory(history: Partial<IHistory> | undefined): IHisto
     const newest = Object.values(messages).sort(
       (a, b) => (b.timestamp ?? 0) - (a.timestamp ?? 0)
     )[0];
-    currentId = newest ? latestLeaf({ messages, currentId: null }, newest.id) : null;
+    currentId = newest
+      ? latestLeaf({ messages, currentId: null }, newest.id)
+      : null;
   }
   return { messages, currentId };
 }
@@ -231,7 +237,8 @@ export function mergeHistories(local: IHistory, server: IHistory): IHistory {
   const path = branch(local);
   for (let i = path.length - 1; i >= 0; i--) {
     const mine = path[i];
-    const live = mine.role === 'assistant' && (mine.done === false || !!mine.error);
+    const live =
+      mine.role === 'assistant' && (mine.done === false || !!mine.error);
     if (live && !(mine.id in server.messages)) {
       for (let j = i; j >= 0 && !(path[j].id in server.messages); j--) {
         keep.unshift(path[j]);

@@ -24,7 +24,9 @@ export function iconButton(
   b.className = `jp-OuiButton jp-OuiIconButton ${className}`.trim();
   b.title = label;
   b.setAttribute('aria-label', label);
-  b.appendChild(icon.element({ tag: 'span', className: 'jp-OuiIconButton-icon' }));
+  b.appendChild(
+    icon.element({ tag: 'span', className: 'jp-OuiIconButton-icon' })
+  );
   if (text) {
     const span = document.createElement('span');
     span.textContent = text;

@@ -1,13 +1,30 @@
 import { describe, expect, it } from 'vitest';
 
 import { backoffDelay, randomId } from '../src/backoff';
-import { normalizeSource, normalizeSources, citationLabel, dateGroup, fenced, hasError, outputsText, stripAnsi, toMillis, uniqueSources } from '../src/format';
+import {
+  normalizeSource,
+  normalizeSources,
+  citationLabel,
+  dateGroup,
+  fenced,
+  hasError,
+  outputsText,
+  stripAnsi,
+  toMillis,
+  uniqueSources
+} from '../src/format';
 
 describe('citations', () => {
   it('labels cells, lines and pages', () => {
-    expect(citationLabel({ source: 'dir/a.ipynb', cell: 3 })).toBe('a.ipynb · cell 4');
-    expect(citationLabel({ source: 'x.py', start_line: 10, end_line: 20 })).toBe('x.py · L10-20');
-    expect(citationLabel({ source: 'x.py', start_line: 7, end_line: 7 })).toBe('x.py · L7');
+    expect(citationLabel({ source: 'dir/a.ipynb', cell: 3 })).toBe(
+      'a.ipynb · cell 4'
+    );
+    expect(
+      citationLabel({ source: 'x.py', start_line: 10, end_line: 20 })
+    ).toBe('x.py · L10-20');
+    expect(citationLabel({ source: 'x.py', start_line: 7, end_line: 7 })).toBe(
+      'x.py · L7'
+    );
     expect(citationLabel({ source: 'p.pdf', page: 2 })).toBe('p.pdf · p. 2');
     expect(citationLabel({ source: 'notes.md' })).toBe('notes.md');
   });
@@ -29,7 +46,12 @@ describe('normalizeSource', () => {
   it('reads the retrieval shape (path + Open WebUI source object)', () => {
     const raw = {
       id: 1,
-      source: { id: 'nb/a.ipynb', name: 'nb/a.ipynb', type: 'workspace', collection: 'workspace' },
+      source: {
+        id: 'nb/a.ipynb',
+        name: 'nb/a.ipynb',
+        type: 'workspace',
+        collection: 'workspace'
+      },
       document: ['x = 1'],
       path: 'nb/a.ipynb',
       cell: 3,
@@ -56,9 +78,21 @@ describe('normalizeSource', () => {
   });
 
   it('marks uploads and collections as not openable, drops junk', () => {
-    const upload = normalizeSource({ source: { id: 'f1', name: 'paper.pdf', type: 'collection' }, document: ['abc'], page: 2 });
-    expect(upload).toMatchObject({ source: 'f1', name: 'paper.pdf', page: 2, snippet: 'abc', openable: false });
-    expect(normalizeSources([null, 3, {}, { path: 'a.py' }]).map(s => s.source)).toEqual(['a.py']);
+    const upload = normalizeSource({
+      source: { id: 'f1', name: 'paper.pdf', type: 'collection' },
+      document: ['abc'],
+      page: 2
+    });
+    expect(upload).toMatchObject({
+      source: 'f1',
+      name: 'paper.pdf',
+      page: 2,
+      snippet: 'abc',
+      openable: false
+    });
+    expect(
+      normalizeSources([null, 3, {}, { path: 'a.py' }]).map(s => s.source)
+    ).toEqual(['a.py']);
     expect(normalizeSources('nope')).toEqual([]);
   });
 });
@@ -68,12 +102,21 @@ describe('outputs', () => {
     const outputs = [
       { output_type: 'stream', text: ['a\n', 'b'] },
       { output_type: 'execute_result', data: { 'text/plain': '42' } },
-      { output_type: 'error', ename: 'ZeroDivisionError', evalue: 'division by zero', traceback: ['\u001b[0;31mZeroDivisionError\u001b[0m: division by zero'] }
+      {
+        output_type: 'error',
+        ename: 'ZeroDivisionError',
+        evalue: 'division by zero',
+        traceback: ['\u001b[0;31mZeroDivisionError\u001b[0m: division by zero']
+      }
     ];
-    expect(outputsText(outputs)).toBe('a\nb\n42\nZeroDivisionError: division by zero');
+    expect(outputsText(outputs)).toBe(
+      'a\nb\n42\nZeroDivisionError: division by zero'
+    );
     expect(hasError(outputs)).toBe(true);
     expect(hasError(outputs.slice(0, 2))).toBe(false);
-    expect(outputsText([{ output_type: 'stream', text: 'x'.repeat(50) }], 10)).toBe('xxxxxxxxxx\n… (truncated)');
+    expect(
+      outputsText([{ output_type: 'stream', text: 'x'.repeat(50) }], 10)
+    ).toBe('xxxxxxxxxx\n… (truncated)');
     expect(stripAnsi('\u001b[1;32mok\u001b[0m')).toBe('ok');
   });
 
@@ -92,7 +135,9 @@ describe('dates', () => {
     expect(dateGroup(now / 1000, now)).toBe('Today');
     expect(dateGroup(now / 1000 - 24 * 3600, now)).toBe('Yesterday');
     expect(dateGroup(now / 1000 - 3 * 24 * 3600, now)).toBe('Previous 7 days');
-    expect(dateGroup(now / 1000 - 20 * 24 * 3600, now)).toBe('Previous 30 days');
+    expect(dateGroup(now / 1000 - 20 * 24 * 3600, now)).toBe(
+      'Previous 30 days'
+    );
     expect(dateGroup(0, now)).toBe('Older');
   });
 });
@@ -100,7 +145,9 @@ describe('dates', () => {
 describe('back-off', () => {
   it('grows exponentially with a cap and bounded jitter', () => {
     const none = () => 0;
-    expect([0, 1, 2, 3, 10].map(a => backoffDelay(a, 500, 15000, none))).toEqual([500, 1000, 2000, 4000, 15000]);
+    expect(
+      [0, 1, 2, 3, 10].map(a => backoffDelay(a, 500, 15000, none))
+    ).toEqual([500, 1000, 2000, 4000, 15000]);
     expect(backoffDelay(0, 500, 15000, () => 1)).toBe(600);
     expect(randomId()).not.toBe(randomId());
   });

@@ -14,7 +14,10 @@ import {
 } from '../src/reducer';
 import { addMessage, emptyHistory } from '../src/tree';
 
-const assistant = (content = '', extra: Partial<IHistoryMessage> = {}): IHistoryMessage => ({
+const assistant = (
+  content = '',
+  extra: Partial<IHistoryMessage> = {}
+): IHistoryMessage => ({
   id: 'a',
   parentId: 'u',
   childrenIds: [],
@@ -26,23 +29,49 @@ const assistant = (content = '', extra: Partial<IHistoryMessage> = {}): IHistory
 
 function chat(): IHistory {
   let h = emptyHistory();
-  h = addMessage(h, { id: 'u', parentId: null, childrenIds: [], role: 'user', content: 'hi' });
+  h = addMessage(h, {
+    id: 'u',
+    parentId: null,
+    childrenIds: [],
+    role: 'user',
+    content: 'hi'
+  });
   h = addMessage(h, assistant());
   return h;
 }
 
 describe('completionData', () => {
   it('reads our shape, Open WebUI content and OpenAI chunks', () => {
-    expect(completionData({ delta: 'He', offset: 0 })).toEqual({ delta: 'He', offset: 0 });
+    expect(completionData({ delta: 'He', offset: 0 })).toEqual({
+      delta: 'He',
+      offset: 0
+    });
     expect(completionData({ content: 'Hello' })).toEqual({ content: 'Hello' });
-    expect(completionData({ choices: [{ delta: { content: 'x' } }] })).toEqual({ delta: 'x' });
-    expect(completionData({ done: true, citations: [{ source: 'a.py' }, { bogus: 1 }] })).toEqual({
+    expect(completionData({ choices: [{ delta: { content: 'x' } }] })).toEqual({
+      delta: 'x'
+    });
+    expect(
+      completionData({
+        done: true,
+        citations: [{ source: 'a.py' }, { bogus: 1 }]
+      })
+    ).toEqual({
       done: true,
       sources: [
-        { source: 'a.py', cell: null, cell_id: null, start_line: null, end_line: null, page: null, openable: true }
+        {
+          source: 'a.py',
+          cell: null,
+          cell_id: null,
+          start_line: null,
+          end_line: null,
+          page: null,
+          openable: true
+        }
       ]
     });
-    expect(completionData({ error: { content: 'boom' } })).toEqual({ error: 'boom' });
+    expect(completionData({ error: { content: 'boom' } })).toEqual({
+      error: 'boom'
+    });
     expect(completionData('nonsense')).toEqual({});
   });
 });
@@ -60,8 +89,12 @@ describe('applyCompletion', () => {
 
   it('uses offsets to drop replays and detect gaps', () => {
     const m = assistant('Hello');
-    expect(applyCompletion(m, { delta: ' you', offset: 5 }).message.content).toBe('Hello you');
-    expect(applyCompletion(m, { delta: 'lo!', offset: 3 }).message.content).toBe('Hello!');
+    expect(
+      applyCompletion(m, { delta: ' you', offset: 5 }).message.content
+    ).toBe('Hello you');
+    expect(
+      applyCompletion(m, { delta: 'lo!', offset: 3 }).message.content
+    ).toBe('Hello!');
     const gap = applyCompletion(m, { delta: 'zz', offset: 9 });
     expect(gap.resync).toBe(true);
     expect(gap.message.content).toBe('Hello');
@@ -91,22 +124,33 @@ describe('applyCompletion', () => {
 
 describe('interrupted and stopped answers', () => {
   it('reads the interrupted mark of a frame and clears it when the answer streams again', () => {
-    expect(completionData({ done: true, content: 'tok0 ', interrupted: true })).toEqual({
+    expect(
+      completionData({ done: true, content: 'tok0 ', interrupted: true })
+    ).toEqual({
       done: true,
       content: 'tok0 ',
       interrupted: true
     });
-    const marked = applyCompletion(assistant('tok0 '), { done: true, interrupted: true });
+    const marked = applyCompletion(assistant('tok0 '), {
+      done: true,
+      interrupted: true
+    });
     expect(marked.changed).toBe(true);
     expect(marked.message.interrupted).toBe(true);
     expect(marked.message.done).toBe(true);
     const resumed = applyCompletion(marked.message, { content: 'tok0 ' });
     expect(resumed.message.done).toBe(false);
     expect(resumed.message.interrupted).toBeUndefined();
-    const finished = applyCompletion(resumed.message, { done: true, delta: 'tok1 ' });
+    const finished = applyCompletion(resumed.message, {
+      done: true,
+      delta: 'tok1 '
+    });
     expect(finished.message.interrupted).toBeUndefined();
     expect(finished.message.content).toBe('tok0 tok1 ');
-    const stopped = applyCompletion(assistant('x'), { done: true, stopped: true });
+    const stopped = applyCompletion(assistant('x'), {
+      done: true,
+      stopped: true
+    });
     expect(stopped.message.stopped).toBe(true);
   });
 
@@ -116,11 +160,26 @@ describe('interrupted and stopped answers', () => {
     expect(canContinue(interrupted)).toBe(true);
     expect(answerNotice(assistant('half', { interrupted: true }))).toBeNull(); // streaming again
     expect(canContinue(assistant('half', { interrupted: true }))).toBe(false);
-    expect(canContinue(assistant('half', { done: true, stopped: true }))).toBe(true);
-    expect(answerNotice(assistant('half', { done: true, stopped: true }))).toBeNull();
+    expect(canContinue(assistant('half', { done: true, stopped: true }))).toBe(
+      true
+    );
+    expect(
+      answerNotice(assistant('half', { done: true, stopped: true }))
+    ).toBeNull();
     expect(canContinue(assistant('all', { done: true }))).toBe(false);
-    expect(canContinue(assistant('half', { done: true, interrupted: true, error: 'boom' }))).toBe(false);
-    const user: IHistoryMessage = { id: 'u', parentId: null, childrenIds: [], role: 'user', content: 'hi', interrupted: true };
+    expect(
+      canContinue(
+        assistant('half', { done: true, interrupted: true, error: 'boom' })
+      )
+    ).toBe(false);
+    const user: IHistoryMessage = {
+      id: 'u',
+      parentId: null,
+      childrenIds: [],
+      role: 'user',
+      content: 'hi',
+      interrupted: true
+    };
     expect(answerNotice(user)).toBeNull();
     expect(canContinue(user)).toBe(false);
   });
@@ -129,7 +188,12 @@ describe('interrupted and stopped answers', () => {
 describe('reduceChatEvent', () => {
   it('updates only the targeted message', () => {
     const h = chat();
-    const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c1', message_id: 'a', data: { delta: 'Hi' } });
+    const r = reduceChatEvent(h, 'c1', {
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'a',
+      data: { delta: 'Hi' }
+    });
     expect(r.changed).toEqual(['a']);
     expect(r.structural).toBe(false);
     expect(r.history.messages.a.content).toBe('Hi');
@@ -138,14 +202,24 @@ describe('reduceChatEvent', () => {
 
   it('ignores other chats', () => {
     const h = chat();
-    const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c2', message_id: 'a', data: { delta: 'x' } });
+    const r = reduceChatEvent(h, 'c1', {
+      type: 'chat:completion',
+      chat_id: 'c2',
+      message_id: 'a',
+      data: { delta: 'x' }
+    });
     expect(r.history).toBe(h);
     expect(r.changed).toEqual([]);
   });
 
   it('creates a placeholder for an unknown message and asks for a resync', () => {
     const h = chat();
-    const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c1', message_id: 'b', data: { content: 'From another tab' } });
+    const r = reduceChatEvent(h, 'c1', {
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'b',
+      data: { content: 'From another tab' }
+    });
     expect(r.structural).toBe(true);
     expect(r.resync).toBe(true);
     expect(r.history.currentId).toBe('b');
@@ -155,9 +229,17 @@ describe('reduceChatEvent', () => {
 
   it('handles status and cancel', () => {
     let h = chat();
-    h = reduceChatEvent(h, 'c1', { type: 'status', chat_id: 'c1', message_id: 'a', data: { description: 'Searching the workspace' } }).history;
+    h = reduceChatEvent(h, 'c1', {
+      type: 'status',
+      chat_id: 'c1',
+      message_id: 'a',
+      data: { description: 'Searching the workspace' }
+    }).history;
     expect(h.messages.a.status).toBe('Searching the workspace');
-    const cancelled = reduceChatEvent(h, 'c1', { type: 'chat:tasks:cancel', chat_id: 'c1' });
+    const cancelled = reduceChatEvent(h, 'c1', {
+      type: 'chat:tasks:cancel',
+      chat_id: 'c1'
+    });
     expect(cancelled.changed).toEqual(['a']);
     expect(cancelled.history.messages.a.done).toBe(true);
   });
@@ -166,7 +248,12 @@ describe('reduceChatEvent', () => {
     let h = chat();
     const untouched = h.messages.u;
     for (let i = 0; i < 2000; i++) {
-      const r = reduceChatEvent(h, 'c1', { type: 'chat:completion', chat_id: 'c1', message_id: 'a', data: { delta: 't' } });
+      const r = reduceChatEvent(h, 'c1', {
+        type: 'chat:completion',
+        chat_id: 'c1',
+        message_id: 'a',
+        data: { delta: 't' }
+      });
       expect(r.changed).toEqual(['a']);
       h = r.history;
     }
@@ -177,7 +264,10 @@ describe('reduceChatEvent', () => {
 
 describe('frames', () => {
   it('parses frames and rejects junk', () => {
-    expect(parseFrame('{"type":"status","data":{}}')).toEqual({ type: 'status', data: {} });
+    expect(parseFrame('{"type":"status","data":{}}')).toEqual({
+      type: 'status',
+      data: {}
+    });
     expect(parseFrame('not json')).toBeNull();
     expect(parseFrame('[1,2]')).toBeNull();
     expect(parseFrame('{"data":1}')).toBeNull();
@@ -190,21 +280,61 @@ describe('frames', () => {
     expect(errorText(null)).toBeNull();
     expect(errorText({ message: 'm' })).toBe('m');
     expect(errorText({ code: 1 })).toBe('{"code":1}');
-    const p = indexProgress({ files_done: 2, files_total: 4, chunks_embedded: 10, chunks_total: 40 });
-    expect(p).toEqual({ fraction: 0.25, label: 'Indexing workspace: 2/4 files, 10/40 chunks', active: true });
-    expect(indexProgress({ files_done: 4, files_total: 4, chunks_embedded: 40, chunks_total: 40 })?.active).toBe(false);
+    const p = indexProgress({
+      files_done: 2,
+      files_total: 4,
+      chunks_embedded: 10,
+      chunks_total: 40
+    });
+    expect(p).toEqual({
+      fraction: 0.25,
+      label: 'Indexing workspace: 2/4 files, 10/40 chunks',
+      active: true
+    });
+    expect(
+      indexProgress({
+        files_done: 4,
+        files_total: 4,
+        chunks_embedded: 40,
+        chunks_total: 40
+      })?.active
+    ).toBe(false);
     expect(indexProgress(null)).toBeNull();
   });
 });
 
 describe('index progress and status edge cases', () => {
   it('reads the retrieval status shape and states', () => {
-    expect(indexProgress({ files: 2, files_total: 5, chunks: 10, embedded: 5, state: 'indexing' })).toMatchObject({
+    expect(
+      indexProgress({
+        files: 2,
+        files_total: 5,
+        chunks: 10,
+        embedded: 5,
+        state: 'indexing'
+      })
+    ).toMatchObject({
       fraction: 0.5,
       active: true
     });
-    expect(indexProgress({ files: 5, files_total: 5, chunks: 10, embedded: 10, state: 'idle' })?.active).toBe(false);
-    expect(indexProgress({ files: 5, files_total: 5, chunks: 10, embedded: 10, state: 'scanning' })?.active).toBe(true);
+    expect(
+      indexProgress({
+        files: 5,
+        files_total: 5,
+        chunks: 10,
+        embedded: 10,
+        state: 'idle'
+      })?.active
+    ).toBe(false);
+    expect(
+      indexProgress({
+        files: 5,
+        files_total: 5,
+        chunks: 10,
+        embedded: 10,
+        state: 'scanning'
+      })?.active
+    ).toBe(true);
     expect(indexProgress({ state: 'error' })?.active).toBe(false);
   });
 
@@ -217,11 +347,17 @@ describe('index progress and status edge cases', () => {
       });
     }
     // An empty workspace, once scanned, is simply done.
-    expect(indexProgress({ files_done: 0, files_total: 0, state: 'idle' })?.active).toBe(false);
+    expect(
+      indexProgress({ files_done: 0, files_total: 0, state: 'idle' })?.active
+    ).toBe(false);
   });
 
   it('applies a status without message id to the streaming answer', () => {
-    const r = reduceChatEvent(chat(), 'c1', { type: 'status', chat_id: 'c1', data: { description: 'Searching sources', done: false } });
+    const r = reduceChatEvent(chat(), 'c1', {
+      type: 'status',
+      chat_id: 'c1',
+      data: { description: 'Searching sources', done: false }
+    });
     expect(r.history.messages.a.status).toBe('Searching sources');
     expect(r.changed).toEqual(['a']);
   });

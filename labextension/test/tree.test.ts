@@ -15,8 +15,21 @@ import {
   switchSibling
 } from '../src/tree';
 
-function msg(id: string, parentId: string | null, role: 'user' | 'assistant', extra: Partial<IHistoryMessage> = {}): IHistoryMessage {
-  return { id, parentId, childrenIds: [], role, content: id, timestamp: 1, ...extra };
+function msg(
+  id: string,
+  parentId: string | null,
+  role: 'user' | 'assistant',
+  extra: Partial<IHistoryMessage> = {}
+): IHistoryMessage {
+  return {
+    id,
+    parentId,
+    childrenIds: [],
+    role,
+    content: id,
+    timestamp: 1,
+    ...extra
+  };
 }
 
 /** u1 -> a1, a1' (regenerated) ; a1 -> u2 -> a2 ; u1' (edited) -> a3 */
@@ -102,14 +115,30 @@ describe('edits', () => {
   it('normalises server histories', () => {
     const h = normalizeHistory({
       messages: {
-        a: { id: 'a', parentId: null, role: 'user', content: 'hi', timestamp: 1 } as unknown as IHistoryMessage,
-        b: { id: 'b', parentId: 'a', childrenIds: [], role: 'assistant', content: 'yo', timestamp: 2 }
+        a: {
+          id: 'a',
+          parentId: null,
+          role: 'user',
+          content: 'hi',
+          timestamp: 1
+        } as unknown as IHistoryMessage,
+        b: {
+          id: 'b',
+          parentId: 'a',
+          childrenIds: [],
+          role: 'assistant',
+          content: 'yo',
+          timestamp: 2
+        }
       },
       currentId: 'missing'
     });
     expect(h.messages.a.childrenIds).toEqual([]);
     expect(h.currentId).toBe('b');
-    expect(normalizeHistory(undefined)).toEqual({ messages: {}, currentId: null });
+    expect(normalizeHistory(undefined)).toEqual({
+      messages: {},
+      currentId: null
+    });
   });
 });
 
@@ -117,8 +146,17 @@ describe('mergeHistories', () => {
   it('keeps text streamed locally that the server has not saved', () => {
     let server = emptyHistory();
     server = addMessage(server, msg('u', null, 'user'));
-    server = addMessage(server, msg('a', 'u', 'assistant', { content: 'Hel', done: false }));
-    const local = { ...server, messages: { ...server.messages, a: { ...server.messages.a, content: 'Hello wor' } } };
+    server = addMessage(
+      server,
+      msg('a', 'u', 'assistant', { content: 'Hel', done: false })
+    );
+    const local = {
+      ...server,
+      messages: {
+        ...server.messages,
+        a: { ...server.messages.a, content: 'Hello wor' }
+      }
+    };
     const merged = mergeHistories(local, server);
     expect(merged.messages.a.content).toBe('Hello wor');
   });
@@ -128,9 +166,17 @@ describe('mergeHistories', () => {
     server = addMessage(server, msg('u', null, 'user'));
     server = addMessage(server, msg('a', 'u', 'assistant', { done: true }));
     let local = addMessage(server, msg('local-u', 'a', 'user'));
-    local = addMessage(local, msg('local-a', 'local-u', 'assistant', { done: false }));
+    local = addMessage(
+      local,
+      msg('local-a', 'local-u', 'assistant', { done: false })
+    );
     const merged = mergeHistories(local, server);
-    expect(branch(merged).map(m => m.id)).toEqual(['u', 'a', 'local-u', 'local-a']);
+    expect(branch(merged).map(m => m.id)).toEqual([
+      'u',
+      'a',
+      'local-u',
+      'local-a'
+    ]);
   });
 
   it('drops finished local placeholders the server replaced', () => {

@@ -85,18 +85,6 @@ def llama_settings(base_url: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def eventually(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` (sync) until it returns a truthy value; fail after ``timeout`` (safety)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert loop.time() < deadline, "condition not met before the safety timeout"
-        await asyncio.sleep(interval)
-
-
 def frames_of(
     frames: list[dict[str, Any]], message_id: str, type_: str = "chat:completion"
 ) -> list[dict[str, Any]]:

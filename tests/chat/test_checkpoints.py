@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from support.polling import eventually
 
-from chat.helpers import eventually, frames_until, is_done, scripted_settings, services_of, sse_text
+from chat.helpers import frames_until, is_done, scripted_settings, services_of, sse_text
 from oui_jupyter.services.checkpoints import Checkpoints, DeadAnswerSweep
 from oui_jupyter.store import migrate
 from oui_jupyter.store.chats import ChatStore, NewMessage

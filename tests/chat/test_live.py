@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from support.polling import eventually
 
 from chat.helpers import (
-    eventually,
     frames_of,
     frames_until,
     is_done,
@@ -132,19 +132,8 @@ async def test_closing_the_socket_does_not_stop_the_generation(
         ]
 
     await eventually(lambda: scripted_openai.completed == 1)
-    message = await eventually_async(saved, lambda m: m["done"])
+    message = await eventually(saved, until=lambda m: m["done"])
     assert message["content"] == full and "stopped" not in message
-
-
-async def eventually_async(fetch: Any, check: Any, tries: int = 200) -> Any:
-    import asyncio
-
-    for _ in range(tries):
-        value = await fetch()
-        if check(value):
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met before the safety limit")
 
 
 async def test_live_mode_on_the_message_route(api, new_chat, ws_connect):

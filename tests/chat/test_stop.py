@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from support.polling import eventually
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from chat.helpers import (
-    eventually,
     frames_of,
     frames_until,
     is_done,

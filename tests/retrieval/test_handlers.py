@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.polling import wait_indexed
 
 from retrieval.helpers import make_workspace
 
@@ -28,20 +29,6 @@ def oui_extra_config(jp_root_dir: Path) -> dict[str, Any]:
     }
 
 
-async def wait_indexed(api, files: int = 7, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = (await api("GET", "v1/retrieval/status")).json()
-        if (
-            st["files_total"] >= files
-            and st["files"] == st["files_total"]
-            and st["state"] == "idle"
-        ):
-            return st
-        assert time.monotonic() < deadline, st
-        await asyncio.sleep(0.1)
-
-
 def multipart(filename: str, data: bytes, content_type: str = "text/plain") -> tuple[bytes, dict]:
     boundary = uuid.uuid4().hex
     body = (
@@ -56,7 +43,7 @@ def multipart(filename: str, data: bytes, content_type: str = "text/plain") -> t
 
 
 async def test_status_and_workspace_query(api):
-    st = await wait_indexed(api)
+    st = await wait_indexed(api, files=7)
     assert st["chunks"] > 10 and st["skipped"] == {}
     r = await api(
         "POST",
@@ -173,7 +160,7 @@ async def test_process_text_then_query_it(api):
 
 
 async def test_upload_knowledge_and_ownership(api):
-    await wait_indexed(api)
+    await wait_indexed(api, files=7)
     body, headers = multipart("lab notes.md", b"# Lab\n\nThe centrifuge spins at 12000 rpm.\n")
     r = await api("POST", "v1/files/", raw=body, headers=headers)
     assert r.code == 200, r.body
@@ -257,7 +244,7 @@ async def test_upload_limits_and_unreadable(api):
 
 
 async def test_live_edit_through_contents_api(api, jp_fetch):
-    await wait_indexed(api)
+    await wait_indexed(api, files=7)
     model = {
         "type": "file",
         "format": "text",

@@ -3,14 +3,13 @@ off here, so nothing else could have noticed), and progress reaches the user's s
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chat.helpers import frames_until
+from support.polling import eventually
 
 from retrieval.helpers import make_workspace
 
@@ -29,16 +28,6 @@ async def keyword_sources(api: Any, query: str) -> list[str]:
     )
     assert r.code == 200, r.body
     return [m["source"] for m in r.json()["metadatas"][0]]
-
-
-async def eventually(check: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)
 
 
 async def index_counts(api: Any) -> tuple[int, int]:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chat.helpers import llama_settings, sse_events, sse_text
+from support.polling import wait_indexed
 
 from retrieval.helpers import make_workspace
 
@@ -26,16 +25,6 @@ def oui_extra_config(jp_root_dir: Path, llama_server: str) -> dict[str, Any]:
     return llama_settings(llama_server, index_start_delay=0.0, index_poll_interval=0.3)
 
 
-async def wait_indexed(api: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = (await api("GET", "v1/retrieval/status")).json()
-        if st["files_total"] and st["files"] == st["files_total"] and st["state"] == "idle":
-            return
-        assert time.monotonic() < deadline, st
-        await asyncio.sleep(0.1)
-
-
 async def new_chat(api: Any) -> str:
     r = await api("POST", "v1/chats/new", {"chat": {"title": "RAG", "models": ["smollm2"]}})
     assert r.code == 200, r.body
@@ -47,7 +36,7 @@ def assistant(chat: dict[str, Any], message_id: str) -> dict[str, Any]:
 
 
 async def test_workspace_turn_streams_and_stores_sources_of_the_cell(api):
-    await wait_indexed(api)
+    await wait_indexed(api, timeout=60.0)
     chat_id = await new_chat(api)
     r = await api(
         "POST",
@@ -80,7 +69,7 @@ async def test_workspace_turn_streams_and_stores_sources_of_the_cell(api):
 
 
 async def test_message_route_with_a_file_cites_only_that_file(api):
-    await wait_indexed(api)
+    await wait_indexed(api, timeout=60.0)
     chat_id = await new_chat(api)
     r = await api(
         "POST",
@@ -102,7 +91,7 @@ async def test_message_route_with_a_file_cites_only_that_file(api):
 
 
 async def test_custom_model_knowledge_is_retrieved_without_being_named(api):
-    await wait_indexed(api)
+    await wait_indexed(api, timeout=60.0)
     r = await api("POST", "v1/knowledge/create", {"name": "Geometry", "description": "the code"})
     assert r.code == 200, r.body
     kid = r.json()["id"]

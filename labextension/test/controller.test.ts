@@ -1,0 +1,558 @@
+import { ServerConnection } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+import { afterEach, beforeEach, describe, expect, it, Mock, vi } from 'vitest';
+
+import type {
+  IChatBody,
+  IChatClient,
+  IChatResponse,
+  ICompletionRequest,
+  ICompletionStarted,
+  IHistory,
+  IHistoryMessage
+} from '../src/api';
+import { ChatController } from '../src/controller';
+import type { ConnectionState, IEventSocket } from '../src/events';
+import type { IEventFrame } from '../src/reducer';
+
+/** The events socket, driven by the test: `push` delivers a frame from the server. */
+class FakeSocket implements IEventSocket {
+  readonly sessionId = 'session-1';
+  state: ConnectionState = 'open';
+  readonly sent: Record<string, unknown>[] = [];
+  isDisposed = false;
+
+  get received(): ISignal<IEventSocket, IEventFrame> {
+    return this._received;
+  }
+  get stateChanged(): ISignal<IEventSocket, ConnectionState> {
+    return this._stateChanged;
+  }
+  get reconnected(): ISignal<IEventSocket, void> {
+    return this._reconnected;
+  }
+
+  send(frame: Record<string, unknown>): boolean {
+    if (this.state !== 'open') {
+      return false;
+    }
+    this.sent.push(frame);
+    return true;
+  }
+
+  push(frame: IEventFrame): void {
+    this._received.emit(frame);
+  }
+
+  reconnect(): void {
+    this._reconnected.emit();
+  }
+
+  dispose(): void {
+    this.isDisposed = true;
+    Signal.clearData(this);
+  }
+
+  private _received = new Signal<IEventSocket, IEventFrame>(this);
+  private _stateChanged = new Signal<IEventSocket, ConnectionState>(this);
+  private _reconnected = new Signal<IEventSocket, void>(this);
+}
+
+type FakeClient = { [K in keyof IChatClient]: Mock<IChatClient[K]> };
+
+/** The REST API as a store of chats: `stored` is what the server would answer. */
+function fakeClient(stored: Map<string, IChatResponse>): FakeClient {
+  return {
+    listModels: vi.fn(async () => [{ id: 'm1' }, { id: 'm2' }]),
+    getRetrievalStatus: vi.fn(async () => ({})),
+    getChat: vi.fn(async (id: string) => {
+      const chat = stored.get(id);
+      if (!chat) {
+        throw responseError(404, `Chat ${id} not found`);
+      }
+      return structuredClone(chat);
+    }),
+    newChat: vi.fn(async (chat: IChatBody) => {
+      const created = chatResponse('c1', chat);
+      stored.set(created.id, created);
+      return structuredClone(created);
+    }),
+    updateChat: vi.fn(async (id: string, chat: IChatBody) =>
+      chatResponse(id, chat)
+    ),
+    startCompletion: vi.fn(
+      async (request: ICompletionRequest): Promise<ICompletionStarted> => ({
+        chat_id: request.chat_id,
+        message_id: 'a1',
+        user_message_id: 'u1'
+      })
+    ),
+    stopChat: vi.fn(async () => undefined)
+  };
+}
+
+function chatResponse(id: string, chat: IChatBody): IChatResponse {
+  return {
+    id,
+    title: chat.title ?? '',
+    chat,
+    created_at: 1,
+    updated_at: 1
+  };
+}
+
+function responseError(
+  status: number,
+  message: string
+): ServerConnection.ResponseError {
+  return new ServerConnection.ResponseError(
+    new Response(null, { status }),
+    message
+  );
+}
+
+function message(
+  fields: Partial<IHistoryMessage> & Pick<IHistoryMessage, 'id' | 'role'>
+): IHistoryMessage {
+  return {
+    parentId: null,
+    childrenIds: [],
+    content: '',
+    done: true,
+    timestamp: 1,
+    ...fields
+  };
+}
+
+/** A chat whose one answer `a1` (to `u1`) is the given assistant message. */
+function answeredChat(answer: Partial<IHistoryMessage>): IChatResponse {
+  const history: IHistory = {
+    messages: {
+      u1: message({
+        id: 'u1',
+        role: 'user',
+        content: 'Question',
+        childrenIds: ['a1']
+      }),
+      a1: message({
+        id: 'a1',
+        role: 'assistant',
+        parentId: 'u1',
+        content: 'Old answer',
+        model: 'm2',
+        ...answer
+      })
+    },
+    currentId: 'a1'
+  };
+  return chatResponse('c1', { title: 'Saved', models: ['m2'], history });
+}
+
+/** Let the controller's pending promise chains run to their end. */
+const settle = (): Promise<void> =>
+  new Promise(resolve => setImmediate(resolve));
+
+function deferred<T>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('ChatController', () => {
+  let stored: Map<string, IChatResponse>;
+  let client: FakeClient;
+  let socket: FakeSocket;
+  let controller: ChatController;
+  let errors: string[];
+  let listChanges: ({ id: string; title?: string } | null)[];
+  let changedIds: string[][];
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const storage = new Map<string, string>();
+    vi.stubGlobal('window', globalThis);
+    vi.stubGlobal('localStorage', {
+      getItem: (key: string) => storage.get(key) ?? null,
+      setItem: (key: string, value: string) => storage.set(key, value)
+    });
+    stored = new Map();
+    client = fakeClient(stored);
+    socket = new FakeSocket();
+    controller = new ChatController({ socket, client });
+    errors = [];
+    listChanges = [];
+    changedIds = [];
+    controller.errorOccurred.connect((_, error) => errors.push(error));
+    controller.listChanged.connect((_, change) => listChanges.push(change));
+    controller.messagesChanged.connect((_, ids) => changedIds.push(ids));
+    await controller.loadModels();
+  });
+
+  afterEach(() => {
+    controller.dispose();
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it('uses the injected socket and picks the first model', () => {
+    expect(controller.socket).toBe(socket);
+    expect(controller.models.map(m => m.id)).toEqual(['m1', 'm2']);
+    expect(controller.model).toBe('m1');
+  });
+
+  it('sends a first message: creates the chat, then posts the turn', async () => {
+    await controller.send('Plot the data\nplease');
+
+    expect(client.newChat).toHaveBeenCalledWith({
+      title: 'Plot the data',
+      models: ['m1'],
+      history: { messages: {}, currentId: null },
+      messages: []
+    });
+    expect(listChanges).toEqual([{ id: 'c1', title: 'Plot the data' }]);
+    expect(client.startCompletion).toHaveBeenCalledTimes(1);
+    expect(client.startCompletion.mock.calls[0][0]).toEqual({
+      model: 'm1',
+      messages: [{ role: 'user', content: 'Plot the data\nplease' }],
+      stream: true,
+      chat_id: 'c1',
+      parent_id: null,
+      session_id: 'session-1',
+      files: undefined,
+      features: { workspace: true }
+    });
+
+    // The local placeholders took the ids the server gave them.
+    const history = controller.history;
+    expect(controller.chatId).toBe('c1');
+    expect(controller.title).toBe('Plot the data');
+    expect(Object.keys(history.messages).sort()).toEqual(['a1', 'u1']);
+    expect(history.currentId).toBe('a1');
+    expect(history.messages.u1).toMatchObject({
+      role: 'user',
+      parentId: null,
+      childrenIds: ['a1'],
+      content: 'Plot the data\nplease'
+    });
+    expect(history.messages.a1).toMatchObject({
+      role: 'assistant',
+      parentId: 'u1',
+      content: '',
+      model: 'm1',
+      done: false
+    });
+    expect(controller.generating).toBe(true);
+  });
+
+  it('sends the workspace and files options with the turn', async () => {
+    const files = [{ type: 'file' as const, id: 'f1', name: 'data.csv' }];
+    await controller.send('Summarise', { files, workspace: false });
+
+    const request = client.startCompletion.mock.calls[0][0];
+    expect(request.files).toEqual(files);
+    expect(request.features).toEqual({ workspace: false });
+    expect(controller.history.messages.u1.files).toEqual(files);
+  });
+
+  it('streams the answer in from the events socket, then re-reads the chat', async () => {
+    await controller.send('Hello');
+    socket.push({
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'a1',
+      data: { delta: 'Hi', offset: 0 }
+    });
+    socket.push({
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'a1',
+      data: { delta: ' there', offset: 2 }
+    });
+    expect(controller.history.messages.a1.content).toBe('Hi there');
+    expect(controller.generating).toBe(true);
+    expect(changedIds).toEqual([['a1'], ['a1']]);
+
+    const final = answeredChat({ content: 'Hi there', model: 'm1' });
+    final.chat.history!.messages.u1.content = 'Hello';
+    stored.set('c1', final);
+    socket.push({
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'a1',
+      data: { done: true, usage: { total_tokens: 7 } }
+    });
+    expect(controller.history.messages.a1).toMatchObject({
+      content: 'Hi there',
+      done: true,
+      usage: { total_tokens: 7 }
+    });
+    expect(controller.generating).toBe(false);
+    expect(listChanges).toContainEqual({ id: 'c1' });
+
+    expect(client.getChat).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(400);
+    expect(client.getChat).toHaveBeenCalledWith('c1');
+    expect(controller.history.messages.a1.content).toBe('Hi there');
+    expect(controller.title).toBe('Saved');
+  });
+
+  it('streams frames that beat the POST answer into the placeholder', async () => {
+    const started = deferred<ICompletionStarted>();
+    client.startCompletion.mockReturnValueOnce(started.promise);
+    const sending = controller.send('Hello');
+    await settle();
+    expect(client.startCompletion).toHaveBeenCalledTimes(1);
+
+    socket.push({
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'a1',
+      data: { delta: 'Early' }
+    });
+    const assistants = Object.values(controller.history.messages).filter(
+      m => m.role === 'assistant'
+    );
+    expect(assistants.map(m => [m.id, m.content])).toEqual([['a1', 'Early']]);
+
+    started.resolve({ chat_id: 'c1', message_id: 'a1', user_message_id: 'u1' });
+    await sending;
+    expect(Object.keys(controller.history.messages).sort()).toEqual([
+      'a1',
+      'u1'
+    ]);
+    expect(controller.history.messages.a1.content).toBe('Early');
+    expect(controller.history.messages.u1.childrenIds).toEqual(['a1']);
+  });
+
+  it('leaves the open chat alone on frames of another chat', async () => {
+    await controller.send('Hello');
+    const before = controller.history;
+    socket.push({
+      type: 'chat:completion',
+      chat_id: 'c2',
+      message_id: 'x1',
+      data: { delta: 'elsewhere', done: true }
+    });
+    expect(controller.history).toBe(before);
+    expect(listChanges).toContainEqual({ id: 'c2' });
+  });
+
+  it('applies a title frame to the open chat and the list', async () => {
+    await controller.send('Hello');
+    socket.push({ type: 'chat:title', chat_id: 'c1', data: 'Greetings' });
+    expect(controller.title).toBe('Greetings');
+    expect(listChanges).toContainEqual({ id: 'c1', title: 'Greetings' });
+  });
+
+  describe('stop', () => {
+    it('asks the server to stop, and re-reads the chat if no end comes', async () => {
+      await controller.send('Hello');
+      await controller.stop();
+      expect(client.stopChat).toHaveBeenCalledWith('c1');
+      expect(socket.sent).toEqual([]);
+
+      stored.set('c1', answeredChat({ content: '', stopped: true }));
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(client.getChat).toHaveBeenCalledWith('c1');
+      expect(controller.generating).toBe(false);
+      expect(errors).toEqual([]);
+    });
+
+    it('does not re-read a chat whose answer ended meanwhile', async () => {
+      await controller.send('Hello');
+      await controller.stop();
+      socket.push({ type: 'chat:tasks:cancel', chat_id: 'c1' });
+      expect(controller.history.messages.a1.done).toBe(true);
+      expect(controller.generating).toBe(false);
+      client.getChat.mockClear();
+      await vi.advanceTimersByTimeAsync(2000);
+      // Only the re-read the cancel frame asks for, none for the stop.
+      expect(client.getChat).toHaveBeenCalledTimes(1);
+    });
+
+    it('falls back to a stop frame on the socket when the request fails', async () => {
+      await controller.send('Hello');
+      client.stopChat.mockRejectedValueOnce(responseError(502, 'Bad gateway'));
+      await controller.stop();
+      expect(socket.sent).toEqual([{ type: 'chat:stop', chat_id: 'c1' }]);
+      expect(errors).toEqual([]);
+    });
+
+    it('reports the error when neither the request nor the socket works', async () => {
+      await controller.send('Hello');
+      client.stopChat.mockRejectedValueOnce(responseError(503, 'Gone'));
+      socket.state = 'closed';
+      await controller.stop();
+      expect(errors).toEqual(['Could not stop: Gone (HTTP 503)']);
+    });
+
+    it('does nothing without an open chat', async () => {
+      await controller.stop();
+      expect(client.stopChat).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('regenerate and continue', () => {
+    it('regenerates: a new sibling answer under the same question', async () => {
+      stored.set('c1', answeredChat({}));
+      await controller.openChat('c1');
+      expect(controller.model).toBe('m2');
+      client.startCompletion.mockResolvedValueOnce({
+        chat_id: 'c1',
+        message_id: 'a2'
+      });
+
+      await controller.regenerate('a1');
+
+      expect(client.startCompletion.mock.calls[0][0]).toEqual({
+        model: 'm2',
+        messages: [{ role: 'user', content: 'Question' }],
+        stream: true,
+        chat_id: 'c1',
+        parent_id: 'u1',
+        session_id: 'session-1',
+        regenerate: true,
+        files: undefined,
+        features: { workspace: true }
+      });
+      const history = controller.history;
+      expect(history.messages.u1.childrenIds).toEqual(['a1', 'a2']);
+      expect(history.currentId).toBe('a2');
+      expect(history.messages.a2).toMatchObject({
+        role: 'assistant',
+        parentId: 'u1',
+        content: '',
+        done: false
+      });
+      expect(history.messages.a1.content).toBe('Old answer');
+      expect(controller.generating).toBe(true);
+    });
+
+    it('continues a stopped answer in the same message', async () => {
+      stored.set('c1', answeredChat({ content: 'Half', stopped: true }));
+      await controller.openChat('c1');
+      client.startCompletion.mockResolvedValueOnce({
+        chat_id: 'c1',
+        message_id: 'a1'
+      });
+
+      await controller.continueAnswer('a1');
+
+      expect(client.startCompletion.mock.calls[0][0]).toEqual({
+        model: 'm2',
+        messages: [
+          { role: 'user', content: 'Question' },
+          { role: 'assistant', content: 'Half' }
+        ],
+        stream: true,
+        chat_id: 'c1',
+        parent_id: 'a1',
+        session_id: 'session-1',
+        continue: true,
+        files: undefined,
+        features: { workspace: true }
+      });
+      expect(controller.history.messages.a1).toMatchObject({
+        content: 'Half',
+        done: false
+      });
+      expect(controller.history.messages.a1.stopped).toBeUndefined();
+      expect(controller.generating).toBe(true);
+
+      socket.push({
+        type: 'chat:completion',
+        chat_id: 'c1',
+        message_id: 'a1',
+        data: { delta: ' and the rest', offset: 4 }
+      });
+      expect(controller.history.messages.a1.content).toBe('Half and the rest');
+    });
+
+    it('does not continue while an answer is streaming', async () => {
+      stored.set('c1', answeredChat({ content: 'Half', done: false }));
+      await controller.openChat('c1');
+      await controller.continueAnswer('a1');
+      expect(client.startCompletion).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('errors', () => {
+    it('shows a failed completion on its answer', async () => {
+      client.startCompletion.mockRejectedValueOnce(
+        responseError(500, 'Model exploded')
+      );
+      await controller.send('Hello');
+
+      const answer = Object.values(controller.history.messages).find(
+        m => m.role === 'assistant'
+      )!;
+      expect(answer).toMatchObject({
+        done: true,
+        error: 'Model exploded (HTTP 500)'
+      });
+      expect(changedIds).toContainEqual([answer.id]);
+      expect(controller.generating).toBe(false);
+      expect(errors).toEqual([]);
+
+      // The next message does not hang under the turn the server never saved.
+      await controller.send('Again');
+      const retry = client.startCompletion.mock.calls[1][0];
+      expect(retry.parent_id).toBeNull();
+      expect(retry.messages).toEqual([{ role: 'user', content: 'Again' }]);
+    });
+
+    it('reports a chat that cannot be created, and sends nothing', async () => {
+      client.newChat.mockRejectedValueOnce(responseError(500, 'Disk full'));
+      await controller.send('Hello');
+      expect(errors).toEqual([
+        'Could not create the chat: Disk full (HTTP 500)'
+      ]);
+      expect(client.startCompletion).not.toHaveBeenCalled();
+      expect(controller.chatId).toBeNull();
+      expect(controller.history.messages).toEqual({});
+    });
+
+    it('reports models that cannot be listed, then sends nothing', async () => {
+      client.listModels.mockRejectedValueOnce(
+        new ServerConnection.NetworkError(new TypeError('Failed to fetch'))
+      );
+      controller.newChat();
+      await controller.loadModels();
+      expect(errors).toEqual([
+        'Could not list models: Cannot reach the Jupyter server: Failed to fetch'
+      ]);
+      expect(controller.models).toEqual([]);
+
+      await controller.send('Hello');
+      expect(errors[1]).toMatch(/^No model is available/);
+      expect(client.newChat).not.toHaveBeenCalled();
+    });
+
+    it('reports a chat that cannot be re-read', async () => {
+      await controller.send('Hello');
+      client.getChat.mockRejectedValueOnce(responseError(500, 'Locked'));
+      await controller.resync();
+      expect(errors).toEqual(['Could not refresh the chat: Locked (HTTP 500)']);
+      expect(controller.history.messages.a1.done).toBe(false);
+    });
+  });
+
+  it('re-reads the open chat and the list after a reconnect', async () => {
+    await controller.send('Hello');
+    stored.set('c1', answeredChat({ content: 'Done meanwhile' }));
+    socket.reconnect();
+    await settle();
+    expect(client.getChat).toHaveBeenCalledWith('c1');
+    expect(listChanges).toContainEqual(null);
+    expect(controller.history.messages.a1.content).toBe('Done meanwhile');
+    expect(controller.generating).toBe(false);
+  });
+});
