@@ -11,6 +11,8 @@ from .service import RetrievalConfig, RetrievalService
 
 if TYPE_CHECKING:
     from ...store.db import Database
+    from ...store.index_types import SearchFilter
+    from ..users import UserInfo
 
 
 @dataclass
@@ -39,12 +41,20 @@ def build_retrieval(
     from .files import FileService
     from .knowledge import KnowledgeService
 
-    retrieval = RetrievalService(config, on_progress=on_progress)
     users = UserStore(db)
-    retrieval.user_ids = lambda: [user.id for user in users.list()]
     store = KnowledgeStore(db)
+
+    def resolve(name: str, user: UserInfo | None) -> SearchFilter | None:
+        """Collection names are knowledge's to resolve; knowledge is built on retrieval."""
+        return knowledge.resolve(name, user)
+
+    retrieval = RetrievalService(
+        config,
+        on_progress=on_progress,
+        resolver=resolve,
+        user_ids=lambda: [user.id for user in users.list()],
+    )
     knowledge = KnowledgeService(store, retrieval)
-    retrieval.resolver = knowledge.resolve
     files = FileService(
         store, retrieval, os.path.join(config.data_dir, "uploads"), max_upload_size=max_upload_size
     )

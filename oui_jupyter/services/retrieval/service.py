@@ -107,12 +107,15 @@ class RetrievalService:
         *,
         on_progress: Callable[[dict], Any] | None = None,
         resolver: CollectionResolver | None = None,
+        user_ids: Callable[[], list[str]] | None = None,
     ) -> None:
+        """``resolver``: what a collection name means for a user (knowledge's answer);
+        ``user_ids``: every user id (the database's), to rename private collections of old
+        indexes."""
         self.config = config
         self.on_progress = on_progress
         self.resolver = resolver
-        #: every user id (the database's), to rename private collections of old indexes
-        self.user_ids: Callable[[], list[str]] | None = None
+        self.user_ids = user_ids
         store_class = config.retrieval_store_class
         if store_class is None:
             from ...store.duckdb_store import DuckDBVectorStore
