@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.tasks import TaskRegistry
     from oui_jupyter.services.titles import TitleService
     from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.store.chats import NewMessage
     from oui_jupyter.store.turns import TurnStore
 
 log = logging.getLogger(__name__)
@@ -558,16 +559,7 @@ class CompletionService:
                     )
                 user_message_id, user_text = row.id, row.content
                 message_id = options.message_id or str(uuid.uuid4())
-                to_insert.append(
-                    NewMessage(
-                        id=message_id,
-                        role="assistant",
-                        content="",
-                        parent_id=user_message_id,
-                        model=resolved.id,
-                        done=False,
-                    )
-                )
+                to_insert.append(_empty_answer(message_id, user_message_id, resolved.id))
         else:
             if named is not None:
                 content = named.get("content") or ""
@@ -595,16 +587,7 @@ class CompletionService:
                     extra=extra,
                 )
             )
-            to_insert.append(
-                NewMessage(
-                    id=message_id,
-                    role="assistant",
-                    content="",
-                    parent_id=user_message_id,
-                    model=resolved.id,
-                    done=False,
-                )
-            )
+            to_insert.append(_empty_answer(message_id, user_message_id, resolved.id))
             tail.append({"role": "user", "content": content})
             leaf = parent
         if not client_branch:
@@ -760,6 +743,15 @@ class CompletionService:
             "model": resolved.upstream_id,
             "messages": upstream,
         }
+
+
+def _empty_answer(message_id: str, parent_id: str | None, model: str) -> NewMessage:
+    """The assistant row a turn writes before the model answers (filled in as it streams)."""
+    from oui_jupyter.store.chats import NewMessage
+
+    return NewMessage(
+        id=message_id, role="assistant", content="", parent_id=parent_id, model=model, done=False
+    )
 
 
 def _passthrough(message: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from oui_jupyter.errors import NotFound
 from oui_jupyter.store.chats import NewMessage
 from oui_jupyter.store.db import Database, json_text, table_of
-from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag, Tag
+from oui_jupyter.store.orm import MESSAGE_COLUMN_NAMES, Chat, ChatMessage, ChatTag, Tag
 
 BATCH_ROWS = 2000
 
@@ -37,19 +37,6 @@ _CHAT_COLUMNS = (
     "archived",
     "folder_id",
     "share_id",
-    "created_at",
-    "updated_at",
-)
-_MESSAGE_COLUMNS = (
-    "id",
-    "chat_id",
-    "parent_id",
-    "seq",
-    "role",
-    "content",
-    "model",
-    "done",
-    "extra",
     "created_at",
     "updated_at",
 )
@@ -84,7 +71,7 @@ class ChatBulkStore:
             insert(chat).values({c: bindparam(c) for c in _CHAT_COLUMNS})
         )
         self._insert_message = db.prepare(
-            insert(message).values({c: bindparam(c) for c in _MESSAGE_COLUMNS})
+            insert(message).values({c: bindparam(c) for c in MESSAGE_COLUMN_NAMES})
         )
         dialect_insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
         self._insert_tag = db.prepare(
@@ -115,7 +102,7 @@ class ChatBulkStore:
                 message.c.chat_id == source
             )
         )
-        copied = [c for c in _MESSAGE_COLUMNS if c != "chat_id"]
+        copied = [c for c in MESSAGE_COLUMN_NAMES if c != "chat_id"]
         self._copy_messages = db.prepare(
             insert(message).from_select(
                 ["chat_id", *copied],

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.store.db import Database, json_text, json_value
 from oui_jupyter.store.folders import owned_folder
-from oui_jupyter.store.orm import Chat, ChatMessage, ChatTag
+from oui_jupyter.store.orm import MESSAGE_COLUMN_NAMES, Chat, ChatMessage, ChatTag
 
 PAGE_SIZE = 60
 # A merge naming more messages than this reads the chat's rows in one scan, not by id.
@@ -121,24 +121,7 @@ class ChatStore:
             )
         )
         self._insert_message = db.prepare(
-            insert(table).values(
-                {
-                    name: bindparam(name)
-                    for name in (
-                        "id",
-                        "chat_id",
-                        "parent_id",
-                        "seq",
-                        "role",
-                        "content",
-                        "model",
-                        "done",
-                        "extra",
-                        "created_at",
-                        "updated_at",
-                    )
-                }
-            )
+            insert(table).values({name: bindparam(name) for name in MESSAGE_COLUMN_NAMES})
         )
 
     # ----- chats -----

@@ -113,6 +113,22 @@ class ChatMessage(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+#: every column of a message row, as the stores' prepared INSERTs and bulk copies name them
+MESSAGE_COLUMN_NAMES = (
+    "id",
+    "chat_id",
+    "parent_id",
+    "seq",
+    "role",
+    "content",
+    "model",
+    "done",
+    "extra",
+    "created_at",
+    "updated_at",
+)
+
+
 class Tag(Base):
     __tablename__ = "tag"
 

@@ -34,21 +34,7 @@ from sqlalchemy import (
 from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.store.chats import NewMessage
 from oui_jupyter.store.db import Database, json_text, json_value, table_of
-from oui_jupyter.store.orm import Chat, ChatMessage
-
-_MESSAGE_COLUMNS = (
-    "id",
-    "chat_id",
-    "parent_id",
-    "seq",
-    "role",
-    "content",
-    "model",
-    "done",
-    "extra",
-    "created_at",
-    "updated_at",
-)
+from oui_jupyter.store.orm import MESSAGE_COLUMN_NAMES, Chat, ChatMessage
 
 
 @dataclass(frozen=True)
@@ -103,7 +89,7 @@ class TurnStore:
             select(func.max(message.c.seq)).where(message.c.chat_id == chat_id)
         )
         self._insert = db.prepare(
-            insert(message).values({name: bindparam(name) for name in _MESSAGE_COLUMNS})
+            insert(message).values({name: bindparam(name) for name in MESSAGE_COLUMN_NAMES})
         )
         self._touch = db.prepare(
             update(chat)

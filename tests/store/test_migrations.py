@@ -111,3 +111,11 @@ def test_two_servers_starting_together_migrate_once(postgres_database_url, monke
         t.join()
     assert errors == []
     assert len(runs) == 1
+
+
+def test_message_column_names_are_the_message_table() -> None:
+    """The stores' prepared INSERTs and bulk copies name every column of a message row."""
+    from oui_jupyter.store.orm import MESSAGE_COLUMN_NAMES, ChatMessage
+
+    assert sorted(MESSAGE_COLUMN_NAMES) == sorted(c.name for c in ChatMessage.__table__.columns)
+    assert len(set(MESSAGE_COLUMN_NAMES)) == len(MESSAGE_COLUMN_NAMES)
