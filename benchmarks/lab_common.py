@@ -19,16 +19,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = os.environ.get("OUI_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 
 def free_port() -> int:

@@ -31,19 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("OUI_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("OUI_TEST_ARTIFACTS", REPO / "test-artifacts")) / "browser"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,13 +6,13 @@ widget used is the notebook's chat (read back over REST).
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from nb_live import LiveServer, start_live_server, stop_live_server
+from support.chromium import CHROMIUM, CHROMIUM_ARGS
 from support.lab_notebook import run_all_cells
 
 from oui_jupyter.notebook.client import OuiClient
@@ -20,16 +20,6 @@ from oui_jupyter.notebook.discovery import ServerInfo
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("OUI_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOTEBOOK = "notebooks/03_widgets.ipynb"
 
 

@@ -1,0 +1,17 @@
+"""The Chromium the browser tests and benchmarks drive, and how it is started."""
+
+from __future__ import annotations
+
+import os
+
+CHROMIUM = os.environ.get("OUI_CHROMIUM", "/usr/bin/chromium")
+#: headless on a machine with no sandbox, GPU or network beyond localhost
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
