@@ -318,17 +318,14 @@ class ModelService:
             raise InvalidInput("model is required")
         listing = await self._fresh_listing()
         route = listing.routes.get(model_id)
-        if route is None and model_id not in await asyncio.to_thread(
-            _custom_ids_cache, self, listing
-        ):
-            listing = await self._fresh_listing(force=True)
-            route = listing.routes.get(model_id)
         if route is not None:
             return ResolvedModel(model_id, route[1], self.provider(route[0]))
-        try:
-            row = await asyncio.to_thread(self.custom_store.get, model_id)
-        except NotFound:
-            row = None
+        row = await asyncio.to_thread(self._custom_row, model_id)
+        if row is None:  # not a custom model: perhaps an upstream's new one
+            listing = await self._fresh_listing(force=True)
+            route = listing.routes.get(model_id)
+            if route is not None:
+                return ResolvedModel(model_id, route[1], self.provider(route[0]))
         if row is None or not row.is_active or not self.can_read(user, row):
             if model_id == LOCAL_MODEL_ID and self.local is not None and not self.local.installed:
                 raise NotReady(INSTALL_HINT, reason="local_model_missing")
@@ -350,6 +347,13 @@ class ModelService:
         )
 
     # ----- custom models -----
+    def _custom_row(self, model_id: str) -> CustomModel | None:
+        """The custom model of that id, if there is one (a database call)."""
+        try:
+            return self.custom_store.get(model_id)
+        except NotFound:
+            return None
+
     @staticmethod
     def can_read(user: UserInfo, row: CustomModel) -> bool:
         """A custom model without ``access_control`` is every user's (Open WebUI's rule)."""
@@ -417,11 +421,6 @@ class ModelService:
                 await provider.aclose()
             except OuiError:
                 pass
-
-
-def _custom_ids_cache(service: ModelService, listing: _Listing) -> set[str]:
-    """Ids that are custom models: a miss in the routes is not worth a refetch for them."""
-    return {r.id for r in service.custom_store.list()}
 
 
 def _custom_fields(form: dict[str, Any]) -> dict[str, Any]:
