@@ -322,6 +322,45 @@ class OuiJupyter(ExtensionApp):
         50 * 1024 * 1024, help="Largest file accepted by oui/api/v1/files/ (413 past it)."
     ).tag(config=True)
 
+    # ----- teams on JupyterHub (issue #16) -----
+    team_mode = Enum(
+        ["", "service", "client"],
+        "",
+        help="'' (single-user: everything in this server), 'service' (the oui team service the "
+        "hub runs: python -m oui_jupyter.team) or 'client' (a user's server under a team hub: "
+        "chats, models, completions, knowledge, files, admin and events go to the service; the "
+        "workspace index stays here). Default: $OUI_TEAM_MODE, else 'client' when $OUI_TEAM_URL "
+        "is set.",
+    ).tag(config=True)
+
+    @default("team_mode")
+    def _default_team_mode(self) -> str:
+        mode = os.environ.get("OUI_TEAM_MODE", "")
+        if mode in ("service", "client"):
+            return mode
+        return "client" if os.environ.get("OUI_TEAM_URL") else ""
+
+    team_url = Unicode(
+        help="Base URL of the oui team service, as user servers reach it (e.g. "
+        "http://127.0.0.1:8090/services/oui/); its API is under <team_url>oui/api/. "
+        "Env: $OUI_TEAM_URL.",
+    ).tag(config=True)
+
+    @default("team_url")
+    def _default_team_url(self) -> str:
+        return os.environ.get("OUI_TEAM_URL", "")
+
+    hub_admins = Set(
+        Unicode(),
+        help="Hub user names that are oui admins in team mode, besides the hub's own admins. "
+        "Env: $OUI_HUB_ADMINS (comma-separated).",
+    ).tag(config=True)
+
+    @default("hub_admins")
+    def _default_hub_admins(self) -> set[str]:
+        raw = os.environ.get("OUI_HUB_ADMINS", "")
+        return {name.strip() for name in raw.split(",") if name.strip()}
+
     retrieval_store_class = Type(
         default_value=None,
         allow_none=True,
