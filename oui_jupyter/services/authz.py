@@ -59,9 +59,9 @@ def can_write(user: UserInfo, resource: Owned) -> bool:
     return _granted(user, _rule(resource, "write"))
 
 
-def can_share(user: UserInfo, resource: Owned) -> bool:
-    """Who may change who else has access (``access_control``, ``shared``): admins and the
-    owner, not the holders of a write grant."""
+def can_manage(user: UserInfo, resource: Owned) -> bool:
+    """Who may change who else has access (``access_control``, ``shared``) and delete the
+    resource: admins and the owner, not the holders of a write grant."""
     return user.is_admin or owns(user, resource)
 
 

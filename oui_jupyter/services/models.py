@@ -400,7 +400,8 @@ class ModelService:
         if not authz.can_write(user, row):
             raise Forbidden("Only the model's owner or an admin may change it")
         fields = _custom_fields(form)
-        if "access_control" in fields and not authz.can_share(user, row):
+        changes_access = fields.get("access_control", row.access_control) != row.access_control
+        if changes_access and not authz.can_manage(user, row):
             raise Forbidden("Only the model's owner or an admin may change who may use it")
         return self.custom_json(self.custom_store.update(model_id, **fields))
 
@@ -416,7 +417,7 @@ class ModelService:
         row = self.custom_store.get(model_id)
         if not self.can_read(user, row):
             raise NotFound(f"Model {model_id} not found")
-        if not authz.can_write(user, row):
+        if not authz.can_manage(user, row):
             raise Forbidden("Only the model's owner or an admin may delete it")
         self.custom_store.delete(model_id)
 

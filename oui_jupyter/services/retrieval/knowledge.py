@@ -127,12 +127,16 @@ class KnowledgeService:
         if "access_control" in changes:
             changes["access_control"] = authz.validate_access_control(changes["access_control"])
         row = self._writable(knowledge_id, user)
-        if ("access_control" in changes or "shared" in changes) and not authz.can_share(user, row):
+        changes_access = changes.get("access_control", row.access_control) != row.access_control
+        if (changes_access or changes.get("shared", row.shared) != row.shared) and not (
+            authz.can_manage(user, row)
+        ):
             raise Forbidden("Only the collection's owner or an admin may change who has access")
         return self.to_dict(self.store.update(knowledge_id, **changes))
 
     def delete(self, knowledge_id: str, user: UserInfo) -> bool:
-        self._writable(knowledge_id, user)
+        if not authz.can_manage(user, self._writable(knowledge_id, user)):
+            raise Forbidden("Only the collection's owner or an admin may delete it")
         self.store.delete(knowledge_id)
         return True
 
