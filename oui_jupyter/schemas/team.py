@@ -13,6 +13,8 @@ class GroupResponse(msgspec.Struct):
     id: str
     name: str
     members: list[str]
+    #: Open WebUI's name for the members
+    user_ids: list[str]
     member_count: int
 
 

@@ -30,13 +30,14 @@ def list_users(user: UserInfo, store: UserStore) -> list[dict[str, Any]]:
 
 
 def list_groups(user: UserInfo, store: UserStore) -> list[dict[str, Any]]:
-    """Every group a user was seen in, by name, with its members (admins)."""
+    """Every group a user was seen in, by name, with its members (admins); ``user_ids`` is
+    Open WebUI's name for them."""
     authz.require_admin(user, "Only admins may list the groups")
     members: dict[str, list[str]] = {}
     for row in store.list():
         for group in row.groups or []:
             members.setdefault(str(group), []).append(row.id)
     return [
-        {"id": name, "name": name, "members": ids, "member_count": len(ids)}
+        {"id": name, "name": name, "members": ids, "user_ids": ids, "member_count": len(ids)}
         for name, ids in sorted(members.items())
     ]

@@ -165,6 +165,7 @@ async def test_admins_list_users_and_groups(api):
         "id": "chemistry",
         "name": "chemistry",
         "members": ["erin"],
+        "user_ids": ["erin"],
         "member_count": 1,
     }
     for plain in ("dave", "bob"):
@@ -245,3 +246,17 @@ async def test_the_default_limit_applies_without_a_stored_setting(api, jp_server
     await usage_rows_when(jp_serverapp, 1)
     r = await api("POST", "chat/completions", ask("fast"), user="frank")
     assert r.code == 429 and "of 1 for group 'chemistry'" in r.json()["detail"]
+
+
+async def test_last_activity_is_kept_fresh(api, monkeypatch):
+    monkeypatch.setattr("oui_jupyter.services.users.ACTIVITY_INTERVAL", 0.5)
+    assert (await api("GET", "v1/users/user", user="dave")).code == 200
+
+    async def last_active() -> int:
+        users = {u["id"]: u for u in (await api("GET", "v1/users/", user="carol")).json()}
+        return int(users["dave"]["last_active_at"])
+
+    first = await last_active()
+    await asyncio.sleep(1.1)
+    assert (await api("GET", "v1/chats/", user="dave")).code == 200
+    assert await last_active() > first
