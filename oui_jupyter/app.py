@@ -361,6 +361,15 @@ class OuiJupyter(ExtensionApp):
         raw = os.environ.get("OUI_HUB_ADMINS", "")
         return {name.strip() for name in raw.split(",") if name.strip()}
 
+    group_daily_tokens = Dict(
+        value_trait=Int(),
+        key_trait=Unicode(),
+        help="Daily token limits per group (hub groups), e.g. {'students': 200000}: a user in a "
+        "limited group whose turns used that many prompt + completion tokens today (UTC) gets "
+        "429 until midnight UTC. The default for what admins store through "
+        "oui/api/v1/usage/limits (a stored setting wins).",
+    ).tag(config=True)
+
     retrieval_store_class = Type(
         default_value=None,
         allow_none=True,
@@ -486,8 +495,10 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.services.completions import CompletionService
         from oui_jupyter.services.models import ModelService
         from oui_jupyter.services.titles import TitleService
+        from oui_jupyter.services.usage import UsageService
         from oui_jupyter.store.custom_models import CustomModelStore
         from oui_jupyter.store.turns import TurnStore
+        from oui_jupyter.store.usage import UsageStore
 
         local = None
         if self.local_model_enabled:
@@ -547,6 +558,7 @@ class OuiJupyter(ExtensionApp):
             checkpoints=checkpoints,
             titles=titles,
             context_builder=context_builder,
+            usage=UsageService(UsageStore(db), config_store, dict(self.group_daily_tokens)),
         )
         return models, completions
 

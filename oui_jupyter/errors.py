@@ -14,6 +14,9 @@ class OuiError(Exception):
         super().__init__(message)
         self.message = message or self.__class__.__doc__ or self.__class__.__name__
         self.reason = reason
+        #: response headers and extra body fields an error answers with (``RateLimited``)
+        self.headers: dict[str, str] = {}
+        self.fields: dict[str, str] = {}
 
 
 class InvalidInput(OuiError):
@@ -50,3 +53,14 @@ class ProviderTimeout(ProviderError):
 
 class NotReady(OuiError):
     """A component is not available yet or not installed."""
+
+
+class RateLimited(OuiError):
+    """A limit on use is reached: try again later (``retry_after`` seconds)."""
+
+    def __init__(self, message: str = "", *, retry_after: int, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = max(1, int(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}
+        # Open WebUI's clients read an error's ``detail``.
+        self.fields = {"detail": self.message}

@@ -46,6 +46,7 @@ ERROR_STATUS: dict[type[errors.OuiError], int] = {
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.InvalidInput: 422,
+    errors.RateLimited: 429,
     errors.ProviderTimeout: 504,
     errors.ProviderError: 502,
     errors.NotReady: 503,
@@ -279,4 +280,6 @@ class OuiHandler(APIHandler):
         if self._headers_written:
             return  # a streaming response reports its own errors
         self.clear()
-        self.write_json({"message": e.message, "reason": e.reason}, status=status)
+        for name, value in e.headers.items():
+            self.set_header(name, value)
+        self.write_json({"message": e.message, "reason": e.reason, **e.fields}, status=status)

@@ -306,7 +306,9 @@ class CloneChatHandler(ChatWorkHandler):
 class ShareChatHandler(ChatWorkHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
-            "Give a chat a share id readable by this server's users", response=ChatResponse
+            "Share a snapshot of the chat with every user of the team (sharing again takes a "
+            "new snapshot under the same share id)",
+            response=ChatResponse,
         ),
         "delete": Operation("Stop sharing a chat", response=bool),
     }
@@ -446,6 +448,20 @@ class SharedChatHandler(ChatWorkHandler):
             return chat
 
         await self.answer(shared)
+
+
+class CloneSharedChatHandler(ChatWorkHandler):
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation(
+            "Copy a shared chat's snapshot into your own chats (any user who can read it)",
+            response=ChatResponse,
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def post(self, share_id: str) -> None:
+        await self.answer(lambda: self.chat_bulk.clone_shared(self.user, share_id))
 
 
 class ExportChatHandler(ChatWorkHandler):

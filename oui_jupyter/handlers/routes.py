@@ -17,6 +17,7 @@ from oui_jupyter.handlers import (
     models,
     retrieval,
     tasks,
+    team,
 )
 from oui_jupyter.handlers.base import OuiHandler
 
@@ -44,6 +45,7 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"v1/chats/tags", chats.ChatsByTagHandler),
     (rf"v1/chats/folder/{FOLDER_ID}", chats.ChatsInFolderHandler),
     (rf"v1/chats/share/{SHARE_ID}", chats.SharedChatHandler),
+    (rf"v1/chats/share/{SHARE_ID}/clone", chats.CloneSharedChatHandler),
     (rf"v1/chats/{CHAT_ID}", chats.ChatHandler),
     (rf"v1/chats/{CHAT_ID}/pin", chats.PinChatHandler),
     (rf"v1/chats/{CHAT_ID}/archive", chats.ArchiveChatHandler),
@@ -92,6 +94,11 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/files/{FILE_ID}", files.FileHandler),
     (rf"v1/files/{FILE_ID}/content", files.FileContentHandler),
     (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
+    # team: admins' users, groups, usage and limits
+    (r"v1/users/?", team.UsersHandler),
+    (r"v1/groups/?", team.GroupsHandler),
+    (r"v1/usage/?", team.UsageHandler),
+    (r"v1/usage/limits", team.UsageLimitsHandler),
     # folders
     (r"v1/folders/?", folders.FoldersHandler),
     (rf"v1/folders/{FOLDER_ID}(?:/update(?:/parent|/expanded)?)?", folders.FolderHandler),

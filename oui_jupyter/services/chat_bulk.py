@@ -196,6 +196,25 @@ class ChatBulkService:
         self.store.clone_chat(chat_id, copy)
         return self.chats.get(user, copy.id)
 
+    def clone_shared(self, user: UserInfo, share_id: str) -> ChatResponse:
+        """A chat of ``user``'s own with the messages of a shared snapshot (anyone may clone
+        what they may read; the shared chat and its owner are untouched)."""
+        shared = self.chats.shared(share_id)
+        if shared is None:
+            raise NotFound(f"Shared chat {share_id} not found")
+        item = {
+            "chat": {
+                **shared.chat,
+                "title": f"Clone of {shared.title}",
+                "originalChatId": shared.id,
+            },
+            "meta": shared.meta,
+        }
+        new = self._new_chat(user, item)
+        new.created_at = new.updated_at = time.time()
+        self.store.insert_chats([new])
+        return self._response(new)
+
     # ----- export -----
     def chat_ids(self, user: UserInfo) -> list[str]:
         return self.store.chat_ids(user.id)

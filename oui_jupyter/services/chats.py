@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from oui_jupyter.errors import Conflict, InvalidInput, NotFound
 from oui_jupyter.heap import release
 from oui_jupyter.schemas.chats import (
@@ -25,6 +27,7 @@ from oui_jupyter.schemas.chats import (
 from oui_jupyter.store.chats import ChatStore, MessageRow, NewMessage
 from oui_jupyter.store.folders import FolderStore
 from oui_jupyter.store.orm import Chat, ChatMessage, Folder, Tag
+from oui_jupyter.store.shares import ShareStore
 from oui_jupyter.store.tags import TagStore
 
 if TYPE_CHECKING:
@@ -199,10 +202,13 @@ class ChatService:
         *,
         overlays: Sequence[LiveOverlay] = (),
         hub: EventHub | None = None,
+        shares: ShareStore | None = None,
     ) -> None:
         """``overlays``: the live generations' partial messages, merged into reads;
-        ``hub``: where a per-message edit is told to the user's sockets."""
+        ``hub``: where a per-message edit is told to the user's sockets; ``shares``: the
+        shared snapshots (default: in the chats' database)."""
         self.store = store
+        self.shares = shares if shares is not None else ShareStore(store.db)
         self.tag_store = tag_store
         self.folder_store = folder_store
         self.overlays: list[LiveOverlay] = list(overlays)
@@ -396,17 +402,24 @@ class ChatService:
         return self.get(user, chat_id)
 
     def share(self, user: UserInfo, chat_id: str) -> ChatResponse:
-        chat = self.store.get_chat(chat_id, user.id)
-        if chat.share_id is None:
-            self.store.set_share_id(chat_id, user.id, new_id())
-        return self.get(user, chat_id)
+        """Share a snapshot of the chat as it is now (Open WebUI's share): sharing again
+        takes a new snapshot under the same share id."""
+        response = self.get(user, chat_id)
+        response.share_id = response.share_id or new_id()
+        self.shares.put(chat_id, user.id, response.share_id, msgspec.to_builtins(response))
+        return response
 
     def shared(self, share_id: str) -> ChatResponse | None:
+        """The snapshot a share id shows (any user may read it); a chat shared before
+        snapshots existed shows as it is."""
+        row = self.shares.get(share_id)
+        if row is not None:
+            return msgspec.convert(row.snapshot, ChatResponse)
         chat = self.store.chat_by_share_id(share_id)
         return None if chat is None else self.response(chat)
 
     def unshare(self, user: UserInfo, chat_id: str) -> None:
-        self.store.set_share_id(chat_id, user.id, None)
+        self.shares.remove(chat_id, user.id)
 
     # ----- tags -----
     def tags(self, user: UserInfo, chat_id: str) -> list[TagResponse]:

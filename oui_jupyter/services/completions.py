@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.models import ModelService, ResolvedModel
     from oui_jupyter.services.tasks import TaskRegistry
     from oui_jupyter.services.titles import TitleService
+    from oui_jupyter.services.usage import UsageService
     from oui_jupyter.services.users import UserInfo
     from oui_jupyter.store.chats import NewMessage
     from oui_jupyter.store.turns import TurnStore
@@ -251,6 +252,15 @@ class Generation:
 
     def _finish(self, interrupted: bool = False) -> None:
         service, hub = self.service, self.service.hub
+        if service.usage is not None and (self.chunks or self.usage):  # the upstream answered
+            service.usage.record_turn(
+                user_id=self.user_id,
+                model=self.model.id,
+                chat_id=self.chat_id,
+                usage=self.usage,
+                prompt=self.body.get("messages") or [],
+                completion=self.text()[len(self.prefix) :],
+            )
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
@@ -390,9 +400,11 @@ class CompletionService:
         checkpoints: Checkpoints | None = None,
         titles: TitleService | None = None,
         context_builder: ContextBuilder | None = None,
+        usage: UsageService | None = None,
     ) -> None:
         """``titles``: writes a first turn's title and tags (None: no titles);
-        ``context_builder``: retrieval for turns that name files or features (None: none)."""
+        ``context_builder``: retrieval for turns that name files or features (None: none);
+        ``usage``: records each turn's tokens and enforces the daily limits (None: neither)."""
         self.models = models
         self.chats = chats
         self.turns = turns
@@ -403,13 +415,20 @@ class CompletionService:
         self.checkpoints = checkpoints  # None: an answer is written at its end only
         self.context_builder = context_builder
         self.titles = titles
+        self.usage = usage
         self.pacer = StartPacer()
+
+    async def _admit(self, user: UserInfo) -> None:
+        """Before a turn starts: ``RateLimited`` (429) past the user's daily token limit."""
+        if self.usage is not None:
+            await self.usage.check(user)
 
     # ----- entry points -----
     async def from_openai(
         self, user: UserInfo, model: str, messages: Any, options: TurnOptions
     ) -> Generation:
         """A turn of ``chat/completions``: the client sends the branch as ``messages``."""
+        await self._admit(user)
         await self.pacer.enter()
         persisted = options.chat_id is not None or options.new_chat
         # A persisted turn that names its user message (or answers a stored one again) may
@@ -423,7 +442,12 @@ class CompletionService:
                 user, resolved, list(messages), options, None
             )
             body = self._body(resolved, prompt, options)
-            return Generation(self, user=user, model=resolved, body=body, sources=sources)
+            asked_usage = "stream_options" in body
+            if not asked_usage and self.usage is not None:  # the usage record's tokens
+                body["stream_options"] = {"include_usage": True}
+            generation = Generation(self, user=user, model=resolved, body=body, sources=sources)
+            generation.relay_usage_chunk = asked_usage or self.usage is None
+            return generation
         named = named_user_message(options.user_message)
         if options.new_chat:
             created = self.chats.create(
@@ -461,6 +485,7 @@ class CompletionService:
         self, user: UserInfo, chat_id: str, content: str, model: str | None, options: TurnOptions
     ) -> Generation:
         """A turn of ``chats/{id}/message``: the server reads the branch from the database."""
+        await self._admit(user)
         await self.pacer.enter()
         chat = self.turns.chat_head(chat_id, user.id)
         model = model or next((m for m in chat.models if isinstance(m, str)), None)
@@ -488,11 +513,22 @@ class CompletionService:
         """``stream: false`` without a chat: the upstream's answer as is."""
         if options.regenerate or options.continue_:
             raise InvalidInput("regenerate and continue need a chat_id")
+        await self._admit(user)
         await self.pacer.enter()
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)
         prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
-        answer = await resolved.provider.complete(self._body(resolved, prompt, options))
+        body = self._body(resolved, prompt, options)
+        answer = await resolved.provider.complete(body)
+        if self.usage is not None:
+            self.usage.record_turn(
+                user_id=user.id,
+                model=resolved.id,
+                chat_id=None,
+                usage=answer.get("usage") if isinstance(answer, dict) else None,
+                prompt=body["messages"],
+                completion=_answer_text(answer),
+            )
         if isinstance(answer, dict):
             answer["model"] = resolved.id
             if sources:
@@ -752,6 +788,14 @@ def _empty_answer(message_id: str, parent_id: str | None, model: str) -> NewMess
     return NewMessage(
         id=message_id, role="assistant", content="", parent_id=parent_id, model=model, done=False
     )
+
+
+def _answer_text(answer: Any) -> str:
+    """The text of an upstream ``chat.completion`` (for an estimate of its tokens)."""
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return ""
+    return text_of((choices[0].get("message") or {}).get("content"))
 
 
 def _passthrough(message: dict[str, Any]) -> dict[str, Any]:

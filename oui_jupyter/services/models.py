@@ -395,20 +395,29 @@ class ModelService:
 
     def update_custom(self, user: UserInfo, model_id: str, form: dict[str, Any]) -> dict[str, Any]:
         row = self.custom_store.get(model_id)
+        if not self.can_read(user, row):
+            raise NotFound(f"Model {model_id} not found")
         if not authz.can_write(user, row):
             raise Forbidden("Only the model's owner or an admin may change it")
         fields = _custom_fields(form)
+        changes_access = fields.get("access_control", row.access_control) != row.access_control
+        if changes_access and not authz.can_manage(user, row):
+            raise Forbidden("Only the model's owner or an admin may change who may use it")
         return self.custom_json(self.custom_store.update(model_id, **fields))
 
     def toggle_custom(self, user: UserInfo, model_id: str) -> dict[str, Any]:
         row = self.custom_store.get(model_id)
+        if not self.can_read(user, row):
+            raise NotFound(f"Model {model_id} not found")
         if not authz.can_write(user, row):
             raise Forbidden("Only the model's owner or an admin may change it")
         return self.custom_json(self.custom_store.update(model_id, is_active=not row.is_active))
 
     def delete_custom(self, user: UserInfo, model_id: str) -> None:
         row = self.custom_store.get(model_id)
-        if not authz.can_write(user, row):
+        if not self.can_read(user, row):
+            raise NotFound(f"Model {model_id} not found")
+        if not authz.can_manage(user, row):
             raise Forbidden("Only the model's owner or an admin may delete it")
         self.custom_store.delete(model_id)
 
@@ -445,7 +454,7 @@ def _custom_fields(form: dict[str, Any]) -> dict[str, Any]:
     ):
         raise InvalidInput("params.system must be a string")
     if "access_control" in form:
-        fields["access_control"] = form["access_control"]
+        fields["access_control"] = authz.validate_access_control(form["access_control"])
     if "is_active" in form:
         fields["is_active"] = bool(form["is_active"])
     return fields

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,11 @@ def identity_from_jupyter(user: Any, owner: str | None = None) -> Identity:
     )
 
 
+#: how often a user's row is written again while nothing about them changes: their
+#: ``last_active_at`` (admins' user list) is this fresh
+ACTIVITY_INTERVAL = 60.0
+
+
 class UserService:
     def __init__(self, store: UserStore, admin_users: set[str], owner: str | None = None) -> None:
         self.store = store
@@ -64,6 +70,7 @@ class UserService:
         # The server's owner (JUPYTERHUB_USER under JupyterHub, where others reach it by sharing).
         self.owner = owner if owner is not None else os.environ.get("JUPYTERHUB_USER")
         self._seen: dict[str, UserInfo] = {}
+        self._saved_at: dict[str, float] = {}
 
     def role_of(self, identity: Identity) -> str:
         if identity.username in self.admin_users or identity.hub_admin:
@@ -83,8 +90,13 @@ class UserService:
         )
 
     def is_saved(self, info: UserInfo) -> bool:
-        """Whether ``info`` is already the user's row (in memory: no database)."""
-        return self._seen.get(info.id) == info
+        """Whether ``info`` is already the user's row, written in the last
+        ``ACTIVITY_INTERVAL`` seconds (in memory: no database)."""
+        return (
+            self._seen.get(info.id) == info
+            and time.monotonic() - self._saved_at.get(info.id, -ACTIVITY_INTERVAL)
+            < ACTIVITY_INTERVAL
+        )
 
     def save(self, info: UserInfo) -> None:
         """Write the user's row (a database call)."""
@@ -96,6 +108,7 @@ class UserService:
             groups=list(info.groups),
         )
         self._seen[info.id] = info
+        self._saved_at[info.id] = time.monotonic()
 
     def resolve(self, identity: Identity) -> UserInfo:
         """The user's row, created on first sight; cached while nothing about them changes."""

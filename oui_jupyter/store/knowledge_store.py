@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from oui_jupyter.errors import NotFound
 from oui_jupyter.store.db import Database
@@ -66,11 +66,20 @@ class KnowledgeStore:
             return s.get(Knowledge, knowledge_id)
 
     def list(self, visible_to: str | None) -> builtins.list[Knowledge]:
-        """Collections of ``visible_to`` and the shared ones (``None``: every collection)."""
+        """Collections of ``visible_to``, the shared ones and those whose ``access_control``
+        names anyone (the service keeps those it grants); ``None``: every collection."""
         with self.db.reader() as s:
             q = select(Knowledge).order_by(Knowledge.updated_at.desc())
             if visible_to is not None:
-                q = q.where(or_(Knowledge.user_id == visible_to, Knowledge.shared.is_(True)))
+                # SQL NULL, JSON null and {} grant no one: the other rules are candidates.
+                rules = func.coalesce(cast(Knowledge.access_control, String), "null")
+                q = q.where(
+                    or_(
+                        Knowledge.user_id == visible_to,
+                        Knowledge.shared.is_(True),
+                        rules.not_in(["null", "{}"]),
+                    )
+                )
             return list(s.scalars(q))
 
     def list_all(self) -> builtins.list[Knowledge]:

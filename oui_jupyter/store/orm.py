@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -215,6 +216,42 @@ class File(Base):
     meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ChatShare(Base):
+    """The snapshot of a shared chat (Open WebUI shares a copy): what ``share_id`` readers
+    see, taken when the owner shares (again); the chat itself goes on changing."""
+
+    __tablename__ = "chat_share"
+    __table_args__ = (Index("ix_chat_share_chat_id", "chat_id", unique=True),)
+
+    share_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chat.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(255))
+    #: the ChatResponse at share time (title, chat with its history, meta...)
+    snapshot: Mapped[JSONValue] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Usage(Base):
+    """One completion turn: who, which model, how many tokens (the upstream's ``usage``, or
+    an estimate when it gave none: ``estimated``). Users' rows may go; their usage stays."""
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        Index("ix_usage_user_created", "user_id", "created_at"),
+        Index("ix_usage_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    model: Mapped[str] = mapped_column(String(255))
+    chat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 # Every table above: what Alembic migrates and compares against.

@@ -88,7 +88,7 @@ class KnowledgeService:
             name.strip(),
             description,
             data=None,
-            access_control=access_control,
+            access_control=authz.validate_access_control(access_control),
             shared=shared,
         )
         if data and (data.get("file_ids") or data.get("paths")):
@@ -110,7 +110,12 @@ class KnowledgeService:
         return row
 
     def list(self, user: UserInfo) -> list[dict]:
-        return [self.to_dict(r) for r in self.store.list(authz.list_scope(user))]
+        """The user's collections, the shared ones and those granted to them or their groups."""
+        return [
+            self.to_dict(r)
+            for r in self.store.list(authz.list_scope(user))
+            if authz.can_read(user, r, public=r.shared)
+        ]
 
     def get(self, knowledge_id: str, user: UserInfo) -> dict:
         return self.to_dict(self._readable(knowledge_id, user))
@@ -119,11 +124,19 @@ class KnowledgeService:
         changes = {k: v for k, v in changes.items() if v is not None}
         if "name" in changes and not str(changes["name"]).strip():
             raise InvalidInput("name must not be empty")
-        self._writable(knowledge_id, user)
+        if "access_control" in changes:
+            changes["access_control"] = authz.validate_access_control(changes["access_control"])
+        row = self._writable(knowledge_id, user)
+        changes_access = changes.get("access_control", row.access_control) != row.access_control
+        if (changes_access or changes.get("shared", row.shared) != row.shared) and not (
+            authz.can_manage(user, row)
+        ):
+            raise Forbidden("Only the collection's owner or an admin may change who has access")
         return self.to_dict(self.store.update(knowledge_id, **changes))
 
     def delete(self, knowledge_id: str, user: UserInfo) -> bool:
-        self._writable(knowledge_id, user)
+        if not authz.can_manage(user, self._writable(knowledge_id, user)):
+            raise Forbidden("Only the collection's owner or an admin may delete it")
         self.store.delete(knowledge_id)
         return True
 
