@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any
 
@@ -25,6 +26,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Float, Unicode, default
 
 from oui_jupyter.handlers.base import AUTH_RESOURCE
+
+AUTH_HEADER = re.compile(r"(?:token|bearer)\s+(.+)", re.IGNORECASE)
 
 
 class HubUser(User):
@@ -104,9 +107,23 @@ class HubServiceIdentityProvider(IdentityProvider):
         handler._oui_hub_user = user  # type: ignore[attr-defined]
         return user
 
+    @staticmethod
+    def token_of(handler: web.RequestHandler) -> str:
+        """The request's hub token: ``Authorization: token|bearer <t>``, or ``?token=<t>`` on
+        a WebSocket upgrade (browsers cannot set headers there). No cookies."""
+        match = AUTH_HEADER.match(handler.request.headers.get("Authorization", ""))
+        if match:
+            return match.group(1).strip()
+        if handler.request.headers.get("Upgrade", "").lower() == "websocket":
+            return handler.get_argument("token", "")
+        return ""
+
     async def _authenticate(self, handler: web.RequestHandler) -> User | None:
+        token = self.token_of(handler)
+        if not token:
+            return None
         hub_auth = self.hub_auth
-        model = await hub_auth.get_user(handler, sync=False)
+        model = await hub_auth.user_for_token(token, sync=False)
         if not model:
             return None
         scopes = set(model.get("scopes") or ())

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 from support.hub import HUB_ADMIN, OUI_ONLY_ADMIN, TEAM_KEY, Hub, http, process_environ
+from support.oui_process import stop_process
 
 
 def test_roles_and_groups_come_from_the_hub(hub: Hub) -> None:
@@ -112,3 +121,76 @@ def test_the_services_jupyter_apis_are_refused(hub: Hub) -> None:
             assert answer.status == 403, (user, method, path, answer.status, answer.text[:200])
     terminals = hub.request(HUB_ADMIN, "/services/oui/api/terminals", "POST", {})
     assert terminals.status in (403, 404)
+
+
+def test_a_websocket_may_carry_its_token_in_the_url(hub: Hub) -> None:
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    base = hub.url.replace("http://", "ws://") + "/services/oui/oui/api/events"
+
+    async def ping(url: str) -> Any:
+        conn = await websocket_connect(HTTPRequest(url, request_timeout=30))
+        try:
+            await conn.write_message(json.dumps({"type": "ping"}))
+            return json.loads(await asyncio.wait_for(conn.read_message(), 30))
+        finally:
+            conn.close()
+
+    assert asyncio.run(ping(f"{base}?token={hub.token_for('alice')}")) == {"type": "pong"}
+    try:
+        asyncio.run(ping(f"{base}?token=not-a-hub-token"))
+    except HTTPClientError as exc:
+        assert exc.code in (401, 403)
+    else:
+        raise AssertionError("a WebSocket with a bad token was accepted")
+
+
+def test_the_service_restarts_on_the_same_database(hub: Hub) -> None:
+    created = hub.service_api("bob", "v1/chats/new", "POST", {"chat": {"title": "kept"}})
+    assert created.status == 200, created.text
+    chat_id = created.json()["id"]
+    hub.stop_service()
+    down = hub.service_api("bob", f"v1/chats/{chat_id}")
+    assert down.status in (502, 503), down.status  # the proxy: nothing behind the route
+    hub.start_service()
+    again = hub.service_api("bob", f"v1/chats/{chat_id}")
+    assert again.status == 200, again.text
+    assert again.json()["title"] == "kept"
+    # another process on the same database and hub credentials serves the same chats
+    replica, url = hub.start_replica()
+    try:
+        seen = http(
+            "GET",
+            f"{url}oui/api/v1/chats/{chat_id}",
+            headers={"Authorization": f"token {hub.token_for('bob')}"},
+        )
+        assert seen.status == 200, seen.text
+        assert seen.json()["title"] == "kept"
+        assert http("GET", f"{url}oui/api/v1/chats/{chat_id}").status in (401, 403)
+    finally:
+        stop_process(replica)
+
+
+def test_the_team_embeds_with_one_model(hub: Hub) -> None:
+    answer = hub.service_api(
+        "alice", "v1/embeddings", "POST", {"input": ["penguins", "seabirds"]}, timeout=240
+    )
+    assert answer.status == 200, answer.text
+    body = answer.json()
+    assert body["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert [len(item["embedding"]) for item in body["data"]] == [384, 384]
+
+
+def test_the_service_needs_its_database_url(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "oui_jupyter.team"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "OUI_TEAM_DATABASE_URL is not set" in done.stderr
