@@ -64,6 +64,12 @@ def test_a_user_servers_own_token_acts_as_its_user_in_the_service(hub: Hub) -> N
     )
     assert direct.status == 200, direct.text
     assert direct.json()["id"] == "alice"
+    # a hub admin's server token: her admin flag is looked up too
+    hub.spawn(HUB_ADMIN)
+    admin_token = process_environ(hub.server_pid(HUB_ADMIN))["JUPYTERHUB_API_TOKEN"]
+    theirs = hub.service_api(None, "v1/users/user", token=admin_token)
+    assert theirs.status == 200, theirs.text
+    assert (theirs.json()["id"], theirs.json()["role"]) == (HUB_ADMIN, "admin")
 
 
 def test_every_user_lists_the_team_models(hub: Hub) -> None:
