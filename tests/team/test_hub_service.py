@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from support.hub import HUB_ADMIN, OUI_ONLY_ADMIN, TEAM_KEY, Hub, http, process_environ
+from support.hub import (
+    EXAMPLE_CONFIG,
+    HUB_ADMIN,
+    JUPYTERHUB,
+    OUI_ONLY_ADMIN,
+    TEAM_KEY,
+    Hub,
+    http,
+    process_environ,
+)
 from support.oui_process import stop_process
 
 
@@ -200,3 +209,18 @@ def test_the_service_needs_its_database_url(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "OUI_TEAM_DATABASE_URL is not set" in done.stderr
+
+
+def test_the_example_hub_needs_the_team_database(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_"))}
+    done = subprocess.run(
+        [str(JUPYTERHUB), "-f", str(EXAMPLE_CONFIG)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "OUI_TEAM_DATABASE_URL is not set" in done.stderr
+    assert not (tmp_path / "jupyterhub.sqlite").exists()  # it stopped before starting
