@@ -224,6 +224,10 @@ class PgBus:
         import psycopg
 
         conn: psycopg.Connection[Any] | None = None
+        try:  # at once: the first event should not wait for a connection
+            conn = self._connect("oui-bus publisher")
+        except psycopg.Error as error:
+            log.warning("oui: the event bus cannot publish yet (%s)", error)
         while not self._stop.is_set():
             first = self._outbox.get()
             if first is None:
