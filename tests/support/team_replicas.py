@@ -7,10 +7,13 @@ in for the hub; alice is an admin (``OUI_ADMIN_USERS`` / ``OUI_HUB_ADMINS``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,35 @@ from support.oui_process import OuiProcess
 
 TESTS = Path(__file__).resolve().parents[1]
 LISTENER = "oui-bus oui_team_events"  # the bus listener's application_name
+
+
+@contextlib.contextmanager
+def team_database() -> Iterator[str]:
+    """A fresh, empty database: on $OUI_TEST_POSTGRES_URL's server when it is set (dropped
+    after), else in a cluster of the test's own (``support.pgcluster``)."""
+    base = os.environ.get("OUI_TEST_POSTGRES_URL", "")
+    if not base:
+        from support.pgcluster import PgCluster
+
+        cluster = PgCluster().start()
+        try:
+            yield cluster.url
+        finally:
+            cluster.stop()
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(base).set(drivername="postgresql")
+    admin = server.render_as_string(hide_password=False)
+    name = f"oui_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Replica(OuiProcess):

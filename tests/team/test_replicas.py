@@ -15,9 +15,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import _postgres_database
 from support.polling import eventually
-from support.team_replicas import Replica, listener_pids, start_replicas, terminate_listeners
+from support.team_replicas import (
+    Replica,
+    listener_pids,
+    start_replicas,
+    terminate_listeners,
+)
+from support.team_replicas import team_database as fresh_team_database
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
@@ -25,8 +30,9 @@ LONG = {"x_chunks": 400, "x_delay": 0.05}
 
 
 @pytest.fixture(scope="module")
-def team_database(request: pytest.FixtureRequest) -> Iterator[str]:
-    yield from _postgres_database(request)
+def team_database() -> Iterator[str]:
+    with fresh_team_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
