@@ -13,7 +13,8 @@ A message is ``header`` (a JSON object; ``k`` = its kind, ``o`` = the replica th
 an optional ``body`` (text: an event's frame, already encoded once). NOTIFY's payload is under
 8000 bytes: a longer message goes as several notifications ``origin:id:index:count:piece``,
 reassembled by the listener. A replica ignores what it sent itself: it has already delivered
-it locally, so each socket gets each event exactly once.
+it locally, so each socket gets each event exactly once (a batch sent again after a lost
+connection is recognised by its messages' numbers and not delivered twice).
 
 Request/reply (``gather``): the asking replica publishes a request and waits for one reply from
 each other replica (they are counted in ``pg_stat_activity`` by their listener's
@@ -115,6 +116,7 @@ class PgBus:
         self._outbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._ids = itertools.count()
         self._partial: dict[tuple[str, str], list[str]] = {}
+        self._last_heard: dict[str, int] = {}  # origin -> the number of its last message
         self._gathers: dict[str, _Gather] = {}
         self._stop = threading.Event()
         self._listening = threading.Event()
@@ -256,13 +258,25 @@ class PgBus:
                         conn.close()
                     conn = None
                     if attempt == 2 or self._stop.is_set():
-                        log.warning(
-                            "oui: %d bus messages not sent (%s)", len(batch), error.__class__
-                        )
+                        dropped = len(batch) + self._drain()  # stale by the time it is back
+                        log.warning("oui: %d bus messages not sent (%s)", dropped, error)
                         break
                     time.sleep(self.reconnect_delay)
         if conn is not None:
             conn.close()
+
+    def _drain(self) -> int:
+        """Drop what is queued (the database is unreachable); how many were dropped."""
+        dropped = 0
+        while True:
+            try:
+                item = self._outbox.get_nowait()
+            except queue.Empty:
+                return dropped
+            if item is None:
+                self._stop.set()
+                return dropped
+            dropped += 1
 
     def _listen(self) -> None:
         import psycopg
@@ -304,11 +318,18 @@ class PgBus:
             origin, message_id, index, count, piece = payload.split(":", 4)
             last = int(count) - 1
             position = int(index)
+            number = int(message_id, 16)
         except ValueError:
             log.warning("oui: a malformed bus message was ignored")
             return
         if origin == self.replica:
             return
+        if position == 0:
+            # A replica numbers its messages in the order it sends them: one numbered as one
+            # heard already was sent again (its commit's answer lost): once is enough.
+            if number <= self._last_heard.get(origin, -1):
+                return
+            self._last_heard[origin] = number
         if last > 0:
             key = (origin, message_id)
             parts = self._partial.setdefault(key, [])

@@ -21,6 +21,7 @@ from support.oui_process import OuiProcess
 
 TESTS = Path(__file__).resolve().parents[1]
 LISTENER = "oui-bus oui_team_events"  # the bus listener's application_name
+PUBLISHER = "oui-bus publisher"
 
 
 @contextlib.contextmanager
@@ -125,13 +126,17 @@ def listener_pids(database_url: str) -> list[int]:
 
 
 def terminate_listeners(database_url: str) -> list[int]:
-    """``pg_terminate_backend`` every bus listener of this database; their pids."""
+    """``pg_terminate_backend`` every connection of the replicas' buses on this database (the
+    listeners and the publishers); the listeners' pids."""
     import psycopg
     from sqlalchemy.engine import make_url
 
     pids = listener_pids(database_url)
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for pid in pids:
-            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name IN (%s, %s)",
+            (LISTENER, PUBLISHER),
+        )
     return pids

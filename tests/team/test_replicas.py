@@ -327,3 +327,30 @@ def test_a_payload_larger_than_notify_allows_arrives_whole(team_database: str) -
     heard, heard_by_sender = asyncio.run(run())
     assert heard == [("carol", body), ("carol", "small")]
     assert heard_by_sender == []  # a replica never hears itself
+
+
+def test_the_listener_drops_repeats_its_own_and_broken_messages() -> None:
+    """What the listener hears, piece by piece (no database: its parser alone)."""
+    from oui_jupyter.team.bus import PgBus
+
+    async def run() -> list[tuple[str, str]]:
+        bus = PgBus("postgresql://nobody@127.0.0.1:1/none")
+        bus._loop = asyncio.get_running_loop()
+        heard: list[tuple[str, str]] = []
+        bus.on("event", lambda head, body: heard.append((head["u"], body)))
+        head = '{"u":"carol","k":"event","o":"other"}\n'
+        for payload in [
+            f"other:0:0:1:{head}one",
+            f"other:0:0:1:{head}one",  # sent again after a lost answer to its commit
+            f"other:1:0:2:{head}tw",
+            "other:1:1:2:o",
+            "other:2:1:2:lost its first piece",
+            f"{bus.replica}:0:0:1:{head}mine",  # this replica's own: delivered locally
+            "not a message",
+            f"other:3:0:1:{head}three",
+        ]:
+            bus._heard(payload)
+        await asyncio.sleep(0.05)
+        return heard
+
+    assert asyncio.run(run()) == [("carol", "one"), ("carol", "two"), ("carol", "three")]
