@@ -101,7 +101,7 @@ class PgBus:
         channel: str = CHANNEL,
         reconnect_delay: float = 0.5,
         ping_interval: float = 5.0,
-        reply_timeout: float = 1.0,
+        reply_timeout: float = 3.0,
     ) -> None:
         self.dsn = libpq_dsn(url)
         self.channel = channel

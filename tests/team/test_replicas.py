@@ -354,3 +354,53 @@ def test_the_listener_drops_repeats_its_own_and_broken_messages() -> None:
         return heard
 
     assert asyncio.run(run()) == [("carol", "one"), ("carol", "two"), ("carol", "three")]
+
+
+async def test_the_bus_comes_back_after_the_database_restarts(
+    tmp_path: Any, scripted_openai_module: Any
+) -> None:
+    """Two replicas on a cluster of the test's own, restarted under them (``pg_ctl restart``):
+    both buses listen again, and a turn on one reaches a socket on the other."""
+    from support.pgcluster import PgCluster
+
+    cluster = PgCluster().start()
+    try:
+        a, b = await asyncio.to_thread(
+            start_replicas, tmp_path, cluster.url, scripted_openai_module.base_url
+        )
+        try:
+            before = await asyncio.to_thread(listener_pids, cluster.url)
+            assert len(before) == 2
+            await asyncio.to_thread(
+                cluster._as_postgres,
+                str(cluster.bin / "pg_ctl"),
+                "-D",
+                str(cluster.data),
+                "-l",
+                str(cluster.log),
+                "-w",
+                "-m",
+                "fast",
+                "restart",
+            )
+
+            async def both_back() -> bool:
+                try:
+                    pids = await asyncio.to_thread(listener_pids, cluster.url)
+                except Exception:  # still starting
+                    return False
+                return len(pids) == 2 and not set(pids) & set(before)
+
+            await eventually(both_back, timeout=30)
+            on_b = await connect(b)
+            chat_id = await new_chat(a)
+            started = await start_turn(a, chat_id, "fast")
+            frames = await frames_until(on_b, is_done(started["message_id"]), timeout=15)
+            assert frames[-1]["data"]["content"].startswith("tok0 ")
+            assert deltas_text(frames, started["message_id"]) == frames[-1]["data"]["content"]
+            on_b.close()
+        finally:
+            a.stop()
+            b.stop()
+    finally:
+        cluster.stop()
