@@ -380,6 +380,8 @@ class OuiJupyter(ExtensionApp):
         "Default: oui_jupyter.store.vector_store.DuckDBVectorStore (imported on first use).",
     ).tag(config=True)
 
+    _server_loop: asyncio.AbstractEventLoop
+
     def initialize_settings(self) -> None:
         from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 
@@ -412,7 +414,7 @@ class OuiJupyter(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._server_loop = asyncio.get_running_loop()
         loop.call_later(self.warm_up_delay, self.runtime.warm_up)
 
     async def stop_extension(self) -> None:
@@ -452,6 +454,15 @@ class OuiJupyter(ExtensionApp):
             db, lifecycle, config_store, chats, hub, registry, retrieval.retrieval
         )
         lifecycle.on_close(registry.cancel_all)
+        if self.team_mode == "service" and db.dialect == "postgresql":
+            from oui_jupyter.team.bus import PgBus, connect_replicas
+
+            bus = PgBus(db.url)  # the replicas' live events, stops and settings (issue #16)
+            connect_replicas(
+                bus, hub=hub, registry=registry, models=models, retrieval=retrieval.retrieval
+            )
+            bus.start(self._server_loop)
+            lifecycle.on_close(bus.close)
         services = Services(
             db=db,
             users=self._build_users(UserStore(db)),

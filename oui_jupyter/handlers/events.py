@@ -140,11 +140,18 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             if not isinstance(chat_id, str) or not chat_id:
                 self._error("chat:stop needs a chat_id")
                 return
-            stopped = self.services.completions.stop(self.user, chat_id)
-            self.send_frame(
-                _encode(
-                    {"type": "chat:stop", "chat_id": chat_id, "data": {"task_ids": stopped}}
-                ).decode()
-            )
+            tasks = self.services.tasks
+            if tasks.bus is None:
+                self._stopped(chat_id, tasks.stop_chat(self.user.id, chat_id))
+            else:  # the turn may run in another replica
+                stop = asyncio.ensure_future(tasks.stop_everywhere(self.user.id, chat_id))
+                stop.add_done_callback(lambda done: self._stopped(chat_id, done.result()))
         else:
             self._error(f"Unknown frame type: {kind}")
+
+    def _stopped(self, chat_id: str, task_ids: list[str]) -> None:
+        self.send_frame(
+            _encode(
+                {"type": "chat:stop", "chat_id": chat_id, "data": {"task_ids": task_ids}}
+            ).decode()
+        )

@@ -18,8 +18,9 @@ class ChatTasksHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def get(self, chat_id: str) -> None:
-        self.write_json(TaskListResponse(task_ids=self.completions.running(self.user, chat_id)))
+    async def get(self, chat_id: str) -> None:
+        running = await self.services.tasks.running_everywhere(self.user.id, chat_id)
+        self.write_json(TaskListResponse(task_ids=running))
 
 
 class StopChatTaskHandler(OuiHandler):
@@ -32,6 +33,6 @@ class StopChatTaskHandler(OuiHandler):
 
     @web.authenticated
     @authorized
-    def post(self, chat_id: str) -> None:
-        stopped = self.completions.stop(self.user, chat_id)
+    async def post(self, chat_id: str) -> None:
+        stopped = await self.services.tasks.stop_everywhere(self.user.id, chat_id)
         self.write_json(StopResponse(status=bool(stopped), task_ids=stopped))

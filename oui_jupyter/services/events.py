@@ -5,6 +5,10 @@ user, never to anyone else's. Deltas of a streaming answer are batched: the firs
 once, later ones at most every ``batch_ms`` milliseconds, each batch as one
 ``chat:completion`` frame ``{"delta": text, "offset": n}`` (``offset`` = where ``delta``
 starts in the full answer, so a client that re-read the chat can drop what it already has).
+
+With a ``relay`` (the team service's replicas: ``oui_jupyter.team.bus``), every frame is also
+published to the other replicas, which ``deliver`` it to their own sockets of the user; a
+replica never hears its own frames back, so each socket gets each frame once.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ class Socket(Protocol):
         """Queue one text frame; must not raise when the socket has gone."""
 
 
+class Relay(Protocol):
+    def publish(self, kind: str, header: dict[str, Any] | None = None, body: str = "") -> None:
+        """Send to the other replicas; from any thread, never blocking."""
+
+
 @dataclass
 class _Stream:
     parts: list[str] = field(default_factory=list)
@@ -49,6 +58,7 @@ class EventHub:
         self._sockets: dict[str, set[Socket]] = defaultdict(set)
         self._streams: dict[tuple[str, str, str], _Stream] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.relay: Relay | None = None
 
     # ----- sockets -----
     def add(self, user_id: str, socket: Socket) -> None:
@@ -75,12 +85,13 @@ class EventHub:
         chat_id: str | None = None,
         message_id: str | None = None,
     ) -> None:
-        """One frame to the user's sockets; from a worker thread it is handed to the loop."""
-        sockets = self._sockets.get(user_id)
-        if not sockets:
+        """One frame to the user's sockets (and the relay's); from a worker thread it is
+        handed to the loop."""
+        relay = self.relay
+        if relay is None and not self._sockets.get(user_id):
             return
         loop = self._loop
-        if loop is not None and not _running_on(loop):
+        if relay is None and loop is not None and not _running_on(loop):
             loop.call_soon_threadsafe(
                 functools.partial(
                     self.emit, user_id, type_, data, chat_id=chat_id, message_id=message_id
@@ -94,7 +105,17 @@ class EventHub:
             frame["message_id"] = message_id
         frame["data"] = data
         text = _encode(frame).decode()
-        for socket in list(sockets):
+        if relay is not None:
+            relay.publish("event", {"u": user_id}, text)
+            if loop is not None and not _running_on(loop):
+                if self._sockets.get(user_id):
+                    loop.call_soon_threadsafe(self.deliver, user_id, text)
+                return
+        self.deliver(user_id, text)
+
+    def deliver(self, user_id: str, text: str) -> None:
+        """On the loop: one encoded frame to this process's sockets of the user."""
+        for socket in list(self._sockets.get(user_id, ())):
             socket.send_frame(text)
 
     def broadcast_all(self, frame: dict[str, Any]) -> None:
@@ -113,7 +134,7 @@ class EventHub:
 
     def delta(self, user_id: str, chat_id: str, message_id: str, text: str, offset: int) -> None:
         """Queue ``text`` (which starts at ``offset`` of the answer) for the user's sockets."""
-        if user_id not in self._sockets or not text:
+        if (self.relay is None and user_id not in self._sockets) or not text:
             return
         key = (user_id, chat_id, message_id)
         stream = self._streams.get(key)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +114,9 @@ class ModelService:
         self.completion_timeout = completion_timeout
         self.connect_timeout = connect_timeout
         self._settings: dict[str, Any] | None = None
+        self._settings_version = 0  # bumped by ``forget_settings``
+        # Told after an admin changed the settings (the team service's other replicas).
+        self.on_settings_changed: Callable[[], None] | None = None
         self._providers: dict[str, OpenAICompatProvider] = {}
         self._listing: _Listing | None = None
         self._refreshing: asyncio.Future[_Listing] | None = None
@@ -129,11 +133,26 @@ class ModelService:
 
     # ----- connection settings (admin) -----
     def settings(self) -> dict[str, Any]:
-        if self._settings is None:
+        settings = self._settings
+        while settings is None:
+            version = self._settings_version
             stored = self.config_store.get(CONFIG_KEY)
-            self._settings = conn.normalize_settings(stored) if stored else self.base_settings
+            settings = conn.normalize_settings(stored) if stored else self.base_settings
+            if version != self._settings_version:  # forgotten while read: read again
+                settings = None
+                continue
+            self._settings = settings
             self._rebuild_providers()
-        return self._settings
+        return settings
+
+    def forget_settings(self) -> None:
+        """On the event loop: another replica changed the settings; read them again."""
+        self._settings_version += 1
+        self._settings = None
+        self._listing = None
+        old, self._providers = self._providers, {}
+        for provider in old.values():
+            _close_later(provider)
 
     def redacted_settings(self, user: UserInfo) -> dict[str, Any]:
         authz.require_admin(user, "Only admins may read the connection settings")
@@ -147,6 +166,8 @@ class ModelService:
         self._settings = new
         self._rebuild_providers()
         self._listing = None
+        if self.on_settings_changed is not None:
+            self.on_settings_changed()
         log.info(
             "oui: connection settings updated (%d connections)", len(new["OPENAI_API_BASE_URLS"])
         )

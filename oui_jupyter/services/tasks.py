@@ -3,6 +3,10 @@
 Every persisted generation registers here while it runs, whether its caller streams it over
 HTTP or it runs as a live server task. ``overlay`` is added to ``ChatService.overlays`` so a
 chat read mid-stream shows the partial answer without a write per token.
+
+With a ``bus`` (the team service's replicas: ``oui_jupyter.team.bus``), ``stop_everywhere``
+and ``running_everywhere`` also ask the other replicas: a turn runs in the replica that
+started it, and a stop or a listing may come to any of them.
 """
 
 from __future__ import annotations
@@ -28,10 +32,16 @@ class Running(Protocol):
     def stop(self) -> None: ...
 
 
+class Peers(Protocol):
+    async def gather(self, kind: str, header: dict[str, Any]) -> list[dict[str, Any]]:
+        """Ask every other replica; their replies."""
+
+
 class TaskRegistry:
     def __init__(self) -> None:
         self._by_chat: dict[str, dict[str, Running]] = defaultdict(dict)
         self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self.bus: Peers | None = None
 
     def register(self, generation: Running) -> None:
         if generation.chat_id and generation.message_id:
@@ -74,6 +84,22 @@ class TaskRegistry:
             generation.stop()
             stopped.append(generation.task_id)
         return stopped
+
+    async def stop_everywhere(self, user_id: str, chat_id: str) -> list[str]:
+        """``stop_chat`` here and in every other replica; all the task ids stopped."""
+        stopped = self.stop_chat(user_id, chat_id)
+        if self.bus is not None:
+            for reply in await self.bus.gather("stop", {"u": user_id, "c": chat_id}):
+                stopped.extend(str(t) for t in reply.get("t") or ())
+        return stopped
+
+    async def running_everywhere(self, user_id: str, chat_id: str) -> list[str]:
+        """The task ids of the user's generations in this chat, in every replica."""
+        running = [g.task_id for g in self.running(user_id, chat_id)]
+        if self.bus is not None:
+            for reply in await self.bus.gather("tasks", {"u": user_id, "c": chat_id}):
+                running.extend(str(t) for t in reply.get("t") or ())
+        return running
 
     def cancel_all(self) -> None:
         for task in list(self._tasks.values()):
