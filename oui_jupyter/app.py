@@ -549,6 +549,9 @@ class OuiJupyter(ExtensionApp):
         except Exception:
             self.log.exception("oui: could not mark the answers a stopped server left unfinished")
         lifecycle.on_first_use(sweep.schedule_recheck)
+        if self.team_mode == "service":  # replicas: one that crashes never sweeps at start
+            lifecycle.on_first_use(lambda: sweep.run_periodically(checkpoints.stale_after))
+            lifecycle.on_close(sweep.stop)
         titles = TitleService(
             models=models,
             chats=chats,

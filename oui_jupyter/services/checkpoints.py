@@ -147,6 +147,7 @@ class DeadAnswerSweep:
         self.stale_after = stale_after
         self._pending: list[UnfinishedAnswer] = []
         self._recheck: asyncio.Task[Any] | None = None  # kept: the loop holds tasks weakly
+        self._periodic: asyncio.Task[Any] | None = None
 
     def _split(
         self, answers: list[UnfinishedAnswer]
@@ -188,6 +189,34 @@ class DeadAnswerSweep:
         self._pending = []
         answers = await asyncio.to_thread(self.turns.unfinished_answers, keys)
         marked, _, _ = await asyncio.to_thread(self._split, answers)
+        self._announce(marked)
+        return marked
+
+    def run_periodically(self, interval: float) -> None:
+        """On the event loop: look for abandoned answers every ``interval`` seconds, for as
+        long as the server runs. A team service's replicas need it: one that crashes leaves
+        its answers to the others, which never restart to sweep them at start."""
+        if self._periodic is None:
+            self._periodic = asyncio.get_running_loop().create_task(
+                self._sweep_forever(interval), name="oui-dead-answers-periodic"
+            )
+
+    async def _sweep_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                answers = await asyncio.to_thread(self.turns.unfinished_answers)
+                marked, _, _ = await asyncio.to_thread(self._split, answers)
+                self._announce(marked)
+            except Exception:
+                log.exception("oui: could not look for answers a stopped server left unfinished")
+
+    def stop(self) -> None:
+        if self._periodic is not None:
+            self._periodic.cancel()
+            self._periodic = None
+
+    def _announce(self, marked: list[UnfinishedAnswer]) -> None:
         for answer in marked:
             if self.hub is not None:
                 self.hub.emit(
@@ -202,4 +231,3 @@ class DeadAnswerSweep:
                 "oui: %d answer(s) left unfinished by a stopped server marked interrupted",
                 len(marked),
             )
-        return marked

@@ -211,6 +211,31 @@ def test_an_answer_being_written_is_never_marked(oui_database_url: str) -> None:
     db.dispose()
 
 
+def test_a_team_service_sweeps_answers_a_crashed_replica_left(oui_database_url: str) -> None:
+    """Replicas never restart to sweep at start: the periodic sweep marks an answer whose
+    writer died after this replica started, and leaves one still being written alone."""
+    db, turns = open_store(oui_database_url)
+    hub = RecordingHub()
+    sweep = DeadAnswerSweep(turns, hub, stale_after=0.3)  # type: ignore[arg-type]
+    assert sweep.at_start() == 0  # nothing to mark yet: the other replica is alive
+
+    async def scenario() -> None:
+        sweep.run_periodically(0.2)
+        chat_with_answer(db, turns, "dead")  # its replica dies now: never written again
+        chat_with_answer(db, turns, "alive")
+        for _ in range(8):  # the alive one's replica checkpoints it every 0.1 s
+            await asyncio.sleep(0.1)
+            assert turns.checkpoint_message("alive", "a", "tok ")
+        sweep.stop()
+
+    asyncio.run(scenario())
+    dead, alive = turns.message("dead", "a"), turns.message("alive", "a")
+    assert dead is not None and dead.done and dead.extra == {"interrupted": True}
+    assert alive is not None and alive.done is False
+    assert [(f[1], f[3]) for f in hub.frames] == [("chat:completion", "dead")]
+    db.dispose()
+
+
 class RecordingHub:
     def __init__(self) -> None:
         self.frames: list[tuple[Any, ...]] = []
