@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 FIRST_RETRY = 0.5
 MAX_RETRY = 10.0
+#: Frames a client sends while the first connection to the service is being made wait for it.
+MAX_PENDING = 64
 
 
 class RelayEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -38,6 +40,8 @@ class RelayEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     _upstream: WebSocketClientConnection | None = None
     _task: asyncio.Task[None] | None = None
     _closed = False
+    _down = False
+    _pending: list[str | bytes]
 
     @property
     def client(self) -> ClientRuntime:
@@ -59,6 +63,7 @@ class RelayEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         self.set_nodelay(True)
+        self._pending = []
         self.client.sockets.add(self)
         self._task = asyncio.get_running_loop().create_task(self._relay_upstream())
 
@@ -91,15 +96,13 @@ class RelayEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     async def _relay_upstream(self) -> None:
         delay = FIRST_RETRY
-        down = False
         while not self._closed:
             try:
                 upstream = await self._connect()
             except Exception as error:  # refused, timed out, 503 from the proxy...
-                if not down:
+                if not self._down:
                     log.warning("oui: team events socket unreachable: %r", error)
-                    self._say("error", {"message": UNREACHABLE, "team_service": "unreachable"})
-                    down = True
+                    self._went_down()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY)
                 continue
@@ -108,9 +111,12 @@ class RelayEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
                 return
             self._upstream = upstream
             delay = FIRST_RETRY
-            if down:
+            if self._down:
                 self._say("status", {"team_service": "connected"})
-                down = False
+                self._down = False
+            pending, self._pending = self._pending, []
+            for frame in pending:
+                upstream.write_message(frame)
             while True:
                 message = await upstream.read_message()
                 if message is None or self._closed:
@@ -118,12 +124,19 @@ class RelayEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
                 self.send_local(message if isinstance(message, str) else message.decode())
             self._upstream = None
             if not self._closed:  # the service went away: say so, then reconnect
-                self._say("error", {"message": UNREACHABLE, "team_service": "unreachable"})
-                down = True
+                self._went_down()
+
+    def _went_down(self) -> None:
+        self._down = True
+        self._pending = []
+        self._say("error", {"message": UNREACHABLE, "team_service": "unreachable"})
 
     def on_message(self, message: str | bytes) -> None:
         upstream = self._upstream
         if upstream is None:
+            if not self._down and len(self._pending) < MAX_PENDING:
+                self._pending.append(message)  # the first connection is being made
+                return
             self._say("error", {"message": UNREACHABLE, "team_service": "unreachable"})
             return
         try:
