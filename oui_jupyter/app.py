@@ -31,9 +31,9 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.services.retrieval.build import RetrievalBundle
     from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
     from oui_jupyter.services.tasks import TaskRegistry
-    from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.services.users import UserInfo, UserService
     from oui_jupyter.store.db import Database
-    from oui_jupyter.store.users import ConfigStore
+    from oui_jupyter.store.users import ConfigStore, UserStore
     from oui_jupyter.team.client.runtime import ClientRuntime
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -430,7 +430,6 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.services.chats import ChatService
         from oui_jupyter.services.events import EventHub
         from oui_jupyter.services.tasks import TaskRegistry
-        from oui_jupyter.services.users import UserService
         from oui_jupyter.store import migrate
         from oui_jupyter.store.chat_bulk import ChatBulkStore
         from oui_jupyter.store.chats import ChatStore
@@ -456,7 +455,7 @@ class OuiJupyter(ExtensionApp):
         lifecycle.on_close(registry.cancel_all)
         services = Services(
             db=db,
-            users=UserService(UserStore(db), set(self.admin_users), owner=self.owner_name),
+            users=self._build_users(UserStore(db)),
             chats=chats,
             chat_bulk=ChatBulkService(
                 chats,
@@ -479,6 +478,14 @@ class OuiJupyter(ExtensionApp):
         services.on_close(db.dispose)
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
+
+    def _build_users(self, store: UserStore) -> UserService:
+        """Roles: in team mode (service and client) the hub's admins and ``hub_admins`` only."""
+        from oui_jupyter.services.users import UserService
+
+        if self.team_mode:
+            return UserService(store, set(self.hub_admins), owner=None, team=True)
+        return UserService(store, set(self.admin_users), owner=self.owner_name)
 
     def _build_completions(
         self,

@@ -14,7 +14,19 @@ PIP=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 # The CPU build of torch first, so sentence-transformers does not pull a CUDA one.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
 # The package, editable: hatch-jupyter-builder runs `npm install` + the frontend build.
+# The test extra brings JupyterHub (tests/team run a real hub).
 "${PIP[@]}" -e ".[local,test]"
+
+# JupyterHub's proxy for tests/team: npm's configurable-http-proxy (the PyPI package of the
+# same name is a different, partial port), kept inside .venv/chp.
+CHP=.venv/chp/node_modules/.bin/configurable-http-proxy
+if [ -x "$CHP" ]; then
+  echo "configurable-http-proxy: already in $CHP"
+else
+  echo "configurable-http-proxy: installing configurable-http-proxy@5 into .venv/chp (npm)"
+  mkdir -p .venv/chp
+  npm install --prefix .venv/chp --no-audit --no-fund --silent configurable-http-proxy@5
+fi
 
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then

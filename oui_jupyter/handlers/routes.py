@@ -10,6 +10,7 @@ from oui_jupyter.handlers import (
     chats,
     completions,
     core,
+    embeddings,
     events,
     files,
     folders,
@@ -68,6 +69,8 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"v1/openai/config/update", models.OpenAIConfigUpdateHandler),
     (r"chat/completions", completions.ChatCompletionsHandler),
     (r"v1/chat/completions", completions.ChatCompletionsHandler),
+    (r"embeddings", embeddings.EmbeddingsHandler),
+    (r"v1/embeddings", embeddings.EmbeddingsHandler),
     (rf"tasks/chat/{CHAT_ID}", tasks.ChatTasksHandler),
     (rf"tasks/chat/{CHAT_ID}/stop", tasks.StopChatTaskHandler),
     (r"events", events.EventsHandler),  # type: ignore[list-item]

@@ -58,9 +58,23 @@ def identity_from_jupyter(user: Any, owner: str | None = None) -> Identity:
 
 
 class UserService:
-    def __init__(self, store: UserStore, admin_users: set[str], owner: str | None = None) -> None:
+    """Roles: single-user, the server's owner and ``admin_users`` (and hub admins) are admins.
+
+    ``team`` (the oui team service and user servers under a team hub): only hub admins and
+    ``admin_users`` (there: ``OuiJupyter.hub_admins``) are; owning a server makes no one one.
+    """
+
+    def __init__(
+        self,
+        store: UserStore,
+        admin_users: set[str],
+        owner: str | None = None,
+        *,
+        team: bool = False,
+    ) -> None:
         self.store = store
         self.admin_users = admin_users
+        self.team = team
         # The server's owner (JUPYTERHUB_USER under JupyterHub, where others reach it by sharing).
         self.owner = owner if owner is not None else os.environ.get("JUPYTERHUB_USER")
         self._seen: dict[str, UserInfo] = {}
@@ -68,6 +82,8 @@ class UserService:
     def role_of(self, identity: Identity) -> str:
         if identity.username in self.admin_users or identity.hub_admin:
             return "admin"
+        if self.team:
+            return "user"
         if self.owner is None or identity.username == self.owner:
             return "admin"  # a single-user server's user owns it
         return "user"
