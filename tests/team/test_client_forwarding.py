@@ -217,3 +217,60 @@ async def test_forwarding_adds_little_latency(alice_server: str, team_service: A
         f"{forwarded * 1000:.2f} ms, added {overhead_ms:.2f} ms"
     )
     assert overhead_ms < 25, overhead_ms
+
+
+async def test_time_to_first_token_added_by_the_hop(alice_server: str, team_service: Any) -> None:
+    import httpx
+
+    headers = {"Authorization": f"token {TEAM_TOKEN}"}
+    body = {"model": "fast", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    async def ttft_p50(client: httpx.AsyncClient, url: str, n: int = 20) -> float:
+        times = []
+        for i in range(n + 1):
+            t0 = time.perf_counter()
+            async with client.stream("POST", url, json=body, headers=headers) as response:
+                assert response.status_code == 200
+                async for line in response.aiter_lines():
+                    if "tok0" in line:
+                        if i:  # the first one warms connections and caches
+                            times.append(time.perf_counter() - t0)
+                        break
+        return statistics.median(times)
+
+    async with httpx.AsyncClient() as client:
+        direct = await ttft_p50(client, f"{team_service.url}/oui/api/chat/completions")
+        forwarded = await ttft_p50(client, alice_server + "chat/completions")
+    added = (forwarded - direct) * 1000
+    print(
+        f"time to first token p50: service {direct * 1000:.2f} ms, via alice's server "
+        f"{forwarded * 1000:.2f} ms, added {added:.2f} ms"
+    )
+    assert added < 25, added
+
+
+async def test_a_caller_gone_mid_stream_stops_the_answer(
+    alice_server: str, scripted_openai: Any
+) -> None:
+    import httpx
+
+    body = {
+        "model": "slow",
+        "stream": True,
+        "x_chunks": 200,
+        "x_delay": 0.05,
+        "messages": [{"role": "user", "content": "long"}],
+    }
+    headers = {"Authorization": f"token {TEAM_TOKEN}"}
+    async with httpx.AsyncClient() as client:
+        async with client.stream(
+            "POST", alice_server + "chat/completions", json=body, headers=headers
+        ) as response:
+            async for line in response.aiter_lines():
+                if "tok1" in line:
+                    break  # leave after two tokens: the connection closes
+    deadline = time.monotonic() + 20
+    while not scripted_openai.closed_early:  # the service stopped reading the upstream
+        assert time.monotonic() < deadline, "the answer kept streaming after the caller left"
+        await asyncio.sleep(0.05)
+    assert scripted_openai.completed == 0
