@@ -48,13 +48,13 @@ def client_runtime(app: OuiJupyter) -> ClientRuntime:
     settings = team_settings(app)
 
     def build(runtime: ClientRuntime) -> RetrievalService | None:
-        from oui_jupyter.services.retrieval.service import RetrievalService
+        from oui_jupyter.team.client.embeddings import TeamClientRetrieval
 
         if not app.index_workspace:
             return None
         Path(app.data_dir).mkdir(parents=True, exist_ok=True)
         config = embeddings_config(app._retrieval_config(), settings)
-        retrieval = RetrievalService(config, on_progress=runtime.index_progress)
+        retrieval = TeamClientRetrieval(config, on_progress=runtime.index_progress)
         app._listen_to_contents(retrieval)
         log.info("oui: team client of %s; workspace index in %s", settings.team_url, app.data_dir)
         return retrieval
