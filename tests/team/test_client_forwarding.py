@@ -152,6 +152,10 @@ async def test_workspace_search_is_local(api: Any, team_service: Any) -> None:
         {"collection_names": ["workspace", "kb1"], "query": "flux"},
     )
     assert mixed.code == 422 and "separate requests" in mixed.json()["detail"]
+    bad = await api("POST", "v1/retrieval/query/doc", {"collection_name": "workspace", "k": 1})
+    assert bad.code == 422 and "query" in bad.json()["detail"]
+    huge = b'{"collection_name": "workspace", "query": "' + b"q" * (10 * 1024 * 1024) + b'"}'
+    assert (await api("POST", "v1/retrieval/query/doc", raw=huge, timeout=60)).code == 413
 
 
 async def test_workspace_context_goes_along_and_the_stored_message_is_hers(

@@ -120,6 +120,41 @@ def test_workspace_context_and_the_stored_message(alice: Hub) -> None:
     assert users == [typed]
 
 
+def test_her_events_socket_relays_and_adds_the_index_progress(alice: Hub) -> None:
+    import asyncio
+    import json
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    hub = alice
+    wait_indexed(hub)
+    url = hub.url.replace("http://", "ws://") + "/user/alice/oui/api/events"
+    token = hub.token_for("alice")
+
+    async def frames() -> tuple[dict[str, Any], dict[str, Any]]:
+        socket = await websocket_connect(
+            HTTPRequest(url, headers={"Authorization": f"token {token}"})
+        )
+        socket.write_message(json.dumps({"type": "ping"}))
+        pong = progress = None
+        (Path(hub.homes / "alice") / "more.md").write_text("Tribbles multiply quickly.\n")
+        while pong is None or progress is None:
+            message = await asyncio.wait_for(socket.read_message(), 60)
+            assert message is not None
+            frame = json.loads(message)
+            if frame["type"] == "pong":
+                pong = frame
+            elif frame["type"] == "index:progress":
+                progress = frame
+        socket.close()
+        return pong, progress
+
+    pong, progress = asyncio.run(frames())
+    assert pong == {"type": "pong"}  # the service's answer, relayed
+    assert "files_total" in progress["data"]  # this server's own index
+
+
 def test_her_server_loads_no_torch(alice: Hub) -> None:
     hub = alice
     wait_indexed(hub)

@@ -8,6 +8,7 @@ chunk as they arrive; other bodies pass through whole, status and JSON errors un
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, ClassVar
 
@@ -64,8 +65,6 @@ class ClientHandler(APIHandler):
         self._client_gone = True
         response = self._response
         if response is not None:  # stop reading: the service sees its client go
-            import asyncio
-
             asyncio.get_running_loop().create_task(response.aclose())
         super().on_connection_close()
 

@@ -10,7 +10,8 @@ import msgspec
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from oui_jupyter.handlers.base import Operation
+from oui_jupyter.errors import OuiError
+from oui_jupyter.handlers.base import Operation, status_for
 from oui_jupyter.schemas.retrieval import QueryCollectionForm, QueryDocForm, RetrievalStatus
 from oui_jupyter.team.client.forward import ClientHandler
 from oui_jupyter.team.client.workspace import WORKSPACE, split_turn, turn_query, workspace_sources
@@ -30,8 +31,12 @@ class LocalHandler(ClientHandler):
 
     def parse_local(self, schema: type[Any]) -> Any:
         body = self.request.body or b"{}"
-        if len(body) > self.client.max_body_size:
-            raise web.HTTPError(413)
+        limit = self.client.max_body_size
+        if len(body) > limit:
+            self.write_error_json(
+                413, f"Request body is {len(body)} bytes; the limit is {limit}", "too_large"
+            )
+            return None
         try:
             return msgspec.json.decode(body, type=schema)
         except msgspec.ValidationError as exc:
@@ -102,12 +107,7 @@ class WorkspaceQueryHandler(LocalHandler):
                 filters=None if f is None else {"path": f.path, "file_type": f.file_type},
                 mode=mode,
             )
-        except Exception as error:  # an OuiError (bad mode, empty query...)
-            from oui_jupyter.errors import OuiError
-            from oui_jupyter.handlers.base import status_for
-
-            if not isinstance(error, OuiError):
-                raise
+        except OuiError as error:  # a bad mode, an empty query...
             self.write_error_json(status_for(error), error.message, error.reason or "")
             return
         self.write_json(result)
