@@ -54,10 +54,21 @@ class EmbeddingsHandler(APIHandler):
         )
 
 
+class EchoHeadersHandler(APIHandler):
+    """What a forwarded request carried (the headers the service saw)."""
+
+    auth_resource = "oui"
+
+    @web.authenticated
+    def get(self) -> None:
+        self.finish({"user": self.current_user.username, "headers": dict(self.request.headers)})
+
+
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "fake_team_embeddings"}]
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     route = url_path_join(serverapp.base_url, "oui", "api", "embeddings")
-    serverapp.web_app.add_handlers(".*$", [(route, EmbeddingsHandler)])
+    echo = url_path_join(serverapp.base_url, "oui", "api", "x-echo-headers")
+    serverapp.web_app.add_handlers(".*$", [(route, EmbeddingsHandler), (echo, EchoHeadersHandler)])

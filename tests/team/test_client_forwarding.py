@@ -77,6 +77,24 @@ async def test_sidebar_routes_reach_the_service_as_alice(api: Any, team_service:
     assert models.code == 200 and "fast" in [m["id"] for m in models.json()["data"]]
 
 
+async def test_the_caller_is_authenticated_here_and_never_forwarded(api: Any) -> None:
+    nobody = {"Authorization": "token not-a-token"}
+    for route in ("v1/chats/", "v1/retrieval/status", "models"):
+        assert (await api("GET", route, user=None, headers=nobody)).code == 403, route
+    seen = await api(
+        "GET",
+        "x-echo-headers",
+        user="bob",  # bob may use alice's server here: the service still sees her token
+        headers={"Cookie": "session=abc", "X-XSRFToken": "xyz", "Prefer": "return=minimal"},
+    )
+    assert seen.code == 200, seen.body
+    assert seen.json()["user"] == "alice"
+    headers = {k.lower(): v for k, v in seen.json()["headers"].items()}
+    assert headers["authorization"] == f"token {TEAM_TOKEN}"
+    assert headers["prefer"] == "return=minimal"
+    assert "cookie" not in headers and "x-xsrftoken" not in headers
+
+
 async def test_upstream_errors_pass_through_unchanged(api: Any, team_service: Any) -> None:
     missing = await api("GET", "v1/chats/no-such-chat")
     direct_status, direct = team_service.as_alice("GET", "oui/api/v1/chats/no-such-chat")
