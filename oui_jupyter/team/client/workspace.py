@@ -42,23 +42,35 @@ def last_user_text(messages: Any) -> str:
 
 
 def is_workspace_item(item: Any) -> bool:
-    """A ``files`` item naming a workspace path or folder (not an upload or a collection)."""
-    if not isinstance(item, dict) or not item.get("path"):
+    """A ``files`` item naming a workspace path or folder (not an upload or a team
+    collection), or the ``workspace`` collection itself."""
+    if not isinstance(item, dict):
         return False
     kind = item.get("type", "file")
+    if kind == "collection" and item.get("id") == WORKSPACE:
+        return True
+    if not item.get("path"):
+        return False
     return not (kind in ("file", "collection") and item.get("id"))
 
 
 def split_turn(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, dict[str, Any]]:
-    """``(workspace items, whole workspace?, body without them)``."""
+    """``(workspace paths and folders, whole workspace?, body without them)``; the body
+    itself when the turn names nothing of the workspace."""
     files = body.get("files")
     items: list[dict[str, Any]] = []
     rest_files: list[Any] = []
+    whole_collection = False
     if isinstance(files, list):
         for item in files:
-            (items if is_workspace_item(item) else rest_files).append(item)
+            if not is_workspace_item(item):
+                rest_files.append(item)
+            elif item.get("type") == "collection":
+                whole_collection = True
+            else:
+                items.append(item)
     features = body.get("features")
-    whole = isinstance(features, dict) and bool(features.get(WORKSPACE))
+    whole = whole_collection or (isinstance(features, dict) and bool(features.get(WORKSPACE)))
     if not items and not whole:
         return [], False, body
     out = dict(body)
