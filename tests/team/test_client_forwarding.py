@@ -164,12 +164,22 @@ async def test_workspace_search_is_local(api: Any, team_service: Any) -> None:
     )
     assert found.code == 200, found.body
     assert found.json()["metadatas"][0][0]["source"] == "notes.md"
+    added = await api(
+        "POST",
+        "v1/retrieval/process/text",
+        {"name": "team-note", "content": "Tribbles purr and multiply.", "collection_name": "kb"},
+    )
+    assert added.code == 200, added.body  # a collection of alice's on the service
     mixed = await api(
         "POST",
         "v1/retrieval/query/collection",
-        {"collection_names": ["workspace", "kb1"], "query": "flux"},
+        {"collection_names": ["workspace", "kb"], "query": "tribbles flux capacitor", "k": 4},
     )
-    assert mixed.code == 422 and "separate requests" in mixed.json()["detail"]
+    assert mixed.code == 200, mixed.body
+    sources = {m.get("source") or m.get("name") for m in mixed.json()["metadatas"][0]}
+    assert "notes.md" in sources and "team-note" in sources, mixed.json()
+    distances = mixed.json()["distances"][0]
+    assert distances == sorted(distances, reverse=True)
     bad = await api("POST", "v1/retrieval/query/doc", {"collection_name": "workspace", "k": 1})
     assert bad.code == 422 and "query" in bad.json()["detail"]
     huge = b'{"collection_name": "workspace", "query": "' + b"q" * (10 * 1024 * 1024) + b'"}'

@@ -14,6 +14,7 @@ from oui_jupyter.errors import OuiError
 from oui_jupyter.handlers.base import Operation, status_for
 from oui_jupyter.schemas.retrieval import QueryCollectionForm, QueryDocForm, RetrievalStatus
 from oui_jupyter.team.client.forward import ClientHandler
+from oui_jupyter.team.client.upstream import unreachable_body
 from oui_jupyter.team.client.workspace import WORKSPACE, split_turn, turn_query, workspace_sources
 
 if TYPE_CHECKING:  # the index (DuckDB, numpy) is built after start
@@ -62,9 +63,9 @@ class WorkspaceStatusHandler(LocalHandler):
 
 
 class WorkspaceQueryHandler(LocalHandler):
-    """``query/collection`` naming only ``workspace`` (or nothing: the workspace) and
-    ``query/doc`` on ``workspace`` are answered here; names of team collections only go to
-    the service; a mix is refused (422: one request each)."""
+    """``query/collection`` naming ``workspace`` (or nothing: the workspace) and ``query/doc``
+    on ``workspace`` are answered here; names of team collections only go to the service; a
+    mix is searched in both places and merged by score (the service down: 503)."""
 
     single = False
 
@@ -80,14 +81,6 @@ class WorkspaceQueryHandler(LocalHandler):
         team_only = names is not None and bool(names) and WORKSPACE not in names
         if names is None or team_only:
             await self.forward()  # team collections (or a bad body: the service says so)
-            return
-        if any(name != WORKSPACE for name in names):
-            self.write_error_json(
-                422,
-                "Query the workspace and the team's collections in separate requests "
-                "(the workspace is searched on your server, collections on the team service)",
-                "mixed_collections",
-            )
             return
         form = self.parse_local(QueryDocForm if self.single else QueryCollectionForm)
         if form is None:
@@ -110,11 +103,59 @@ class WorkspaceQueryHandler(LocalHandler):
         except OuiError as error:  # a bad mode, an empty query...
             self.write_error_json(status_for(error), error.message, error.reason or "")
             return
+        others = [name for name in names if name != WORKSPACE]
+        if others:
+            remote = await self.team_part({**peek, "collection_names": others})
+            if remote is None:
+                return
+            result = merge_results(result, remote, form.k or self.client.rag_top_k)
         self.write_json(result)
+
+    async def team_part(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The service's answer for the team collections of a mixed query (None: an error
+        was answered)."""
+        import httpx
+
+        upstream = self.client.upstream
+        try:
+            response = await upstream.send(
+                "POST", self.api_path(), "", _encode(body), upstream.headers(self.request.headers)
+            )
+            data = await response.aread()
+            await response.aclose()
+        except httpx.TransportError:
+            self.write_json(unreachable_body(), 503)
+            return None
+        if response.status_code != 200:
+            self.set_status(response.status_code)
+            self.set_header("Content-Type", "application/json")
+            self.finish(data)
+            return None
+        answer: dict[str, Any] = msgspec.json.decode(data)
+        return answer
 
 
 class WorkspaceQueryDocHandler(WorkspaceQueryHandler):
     single = True
+
+
+def merge_results(a: dict[str, Any], b: dict[str, Any], k: int) -> dict[str, Any]:
+    """Two ``query/collection`` answers as one: the ``k`` best hits of both by score."""
+    hits = [
+        hit
+        for answer in (a, b)
+        for hit in zip(
+            answer["documents"][0], answer["metadatas"][0], answer["distances"][0], strict=True
+        )
+    ]
+    hits.sort(key=lambda hit: -hit[2])
+    best = hits[:k]
+    return {
+        "documents": [[h[0] for h in best]],
+        "metadatas": [[h[1] for h in best]],
+        "distances": [[h[2] for h in best]],
+        "retrievers": sorted({*a.get("retrievers", []), *b.get("retrievers", [])}),
+    }
 
 
 def _names(body: Any, single: bool) -> list[str] | None:

@@ -3,9 +3,10 @@
 Answered here (the workspace stays with the user's files):
 
 - ``v1/retrieval/status``: the workspace index of this server;
-- ``v1/retrieval/query/collection`` when ``collection_names`` is empty or only
-  ``["workspace"]``, ``v1/retrieval/query/doc`` when ``collection_name`` is ``workspace``
-  (team collections only: forwarded; a mix of both: 422);
+- ``v1/retrieval/query/collection`` when ``collection_names`` is empty or names
+  ``workspace`` (with team collections too: those are searched by the service and the two
+  answers merged by score), ``v1/retrieval/query/doc`` when ``collection_name`` is
+  ``workspace`` (team collections only: forwarded);
 - ``chat/completions``, ``v1/chat/completions``, ``v1/chats/{id}/message``: workspace items of
   ``files`` and ``features.workspace`` are searched here, then the turn is forwarded without
   them and with ``workspace_context`` (a turn without them is forwarded as is);
