@@ -22,6 +22,7 @@ servers run as the hub's own Unix user (``SimpleLocalProcessSpawner``, homes und
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -47,6 +48,11 @@ c.JupyterHub.hub_port = int(os.environ.get("OUI_HUB_PORT", "8081"))
 c.ConfigurableHTTPProxy.api_url = (
     f"http://127.0.0.1:{int(os.environ.get('OUI_PROXY_API_PORT', '8001'))}"
 )
+# configurable-http-proxy from PATH (npm install -g configurable-http-proxy), else the copy
+# scripts/setup.sh puts next to the virtual environment's packages (.venv/chp).
+_chp = Path(sys.prefix) / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
+if not shutil.which("configurable-http-proxy") and _chp.exists():
+    c.ConfigurableHTTPProxy.command = [str(_chp)]
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = hub_admins

@@ -21,10 +21,10 @@ class EmbeddingsHandler(OuiHandler):
             "Embed texts with the embedding model of the retrieval settings (OpenAI's "
             f"/v1/embeddings): at most {LIMITS.max_inputs} inputs of "
             f"{LIMITS.max_input_chars} characters each (413 past either); 'model' left out "
-            "or naming that model (404 otherwise)",
+            "or naming that model (404 otherwise); 502/504 when an embedding endpoint fails",
             body=CreateEmbeddings,
             response=EmbeddingsResponse,
-            statuses=(404, 413, 422, 503),
+            statuses=(404, 413, 422, 502, 503, 504),
         )
     }
 

@@ -12,6 +12,7 @@ A failed test's report carries the hub's and the service's logs.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,16 +22,27 @@ from support.pgcluster import PgCluster
 from support.scripted_openai import ScriptedOpenAI
 
 
+def fresh_database(base: str) -> Iterator[str]:
+    """A new database on the server of ``base`` (dropped afterwards)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(base).set(drivername="postgresql")
+    name = f"oui_team_{uuid.uuid4().hex[:12]}"
+    admin = server.render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
 def team_database_url() -> Iterator[str]:
     """A fresh, empty team database for this module's hub."""
     base = os.environ.get("OUI_TEST_POSTGRES_URL", "")
     if base:
-        from conftest import _fresh_postgres_database
-
-        url, drop = _fresh_postgres_database(base)
-        yield url
-        drop()
+        yield from fresh_database(base)
         return
     cluster = PgCluster().start()
     yield cluster.url

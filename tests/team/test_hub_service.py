@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from support.hub import HUB_ADMIN, OUI_ONLY_ADMIN, TEAM_KEY, Hub, http, process_environ
+from support.hub import (
+    EXAMPLE_CONFIG,
+    HUB_ADMIN,
+    JUPYTERHUB,
+    OUI_ONLY_ADMIN,
+    TEAM_KEY,
+    Hub,
+    http,
+    process_environ,
+)
 from support.oui_process import stop_process
 
 
@@ -64,6 +73,12 @@ def test_a_user_servers_own_token_acts_as_its_user_in_the_service(hub: Hub) -> N
     )
     assert direct.status == 200, direct.text
     assert direct.json()["id"] == "alice"
+    # a hub admin's server token: her admin flag is looked up too
+    hub.spawn(HUB_ADMIN)
+    admin_token = process_environ(hub.server_pid(HUB_ADMIN))["JUPYTERHUB_API_TOKEN"]
+    theirs = hub.service_api(None, "v1/users/user", token=admin_token)
+    assert theirs.status == 200, theirs.text
+    assert (theirs.json()["id"], theirs.json()["role"]) == (HUB_ADMIN, "admin")
 
 
 def test_every_user_lists_the_team_models(hub: Hub) -> None:
@@ -194,3 +209,18 @@ def test_the_service_needs_its_database_url(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "OUI_TEAM_DATABASE_URL is not set" in done.stderr
+
+
+def test_the_example_hub_needs_the_team_database(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OUI_", "JUPYTERHUB_"))}
+    done = subprocess.run(
+        [str(JUPYTERHUB), "-f", str(EXAMPLE_CONFIG)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "OUI_TEAM_DATABASE_URL is not set" in done.stderr
+    assert not (tmp_path / "jupyterhub.sqlite").exists()  # it stopped before starting

