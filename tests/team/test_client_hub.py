@@ -52,12 +52,12 @@ def wait_indexed(hub: Hub, timeout: float = 180) -> dict[str, Any]:
         time.sleep(0.3)
 
 
-def search(hub: Hub) -> Any:
+def search(hub: Hub, query: str = "flux capacitor power") -> Any:
     return hub.user_api(
         "alice",
         "v1/retrieval/query/collection",
         "POST",
-        {"collection_names": ["workspace"], "query": "flux capacitor power", "k": 1},
+        {"collection_names": ["workspace"], "query": query, "k": 1},
     )
 
 
@@ -196,8 +196,9 @@ def test_service_stopped_then_restarted(alice: Hub) -> None:
         assert "not reachable" in down.json()["detail"]
         assert "workspace search still works" in down.json()["detail"]
         assert "Traceback" not in down.text
-        found = search(hub)
-        assert found.status == 200 and found.json()["metadatas"][0][0]["source"] == "notes.md"
+        found = search(hub, "how many gigawatts for the DeLorean")  # never embedded before
+        assert found.status == 200, found.text
+        assert found.json()["metadatas"][0][0]["source"] == "notes.md"
     finally:
         hub.start_service()
     listed = hub.user_api("alice", "v1/chats/")

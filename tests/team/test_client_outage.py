@@ -58,13 +58,13 @@ async def open_events(jp_ws_fetch: Any) -> WebSocketClientConnection:
     )
 
 
-async def workspace_hits(api: Any) -> list[str]:
+async def workspace_hits(api: Any, query: str = "warp core dilithium") -> list[str]:
     deadline = time.monotonic() + 60
     while True:
         found = await api(
             "POST",
             "v1/retrieval/query/doc",
-            {"collection_name": "workspace", "query": "warp core dilithium", "k": 1},
+            {"collection_name": "workspace", "query": query, "k": 1},
         )
         assert found.code == 200, found.body
         sources = [m["source"] for m in found.json()["metadatas"][0]]
@@ -99,7 +99,10 @@ async def test_service_down_then_back(api: Any, jp_ws_fetch: Any, team_service: 
         {"model": "fast", "stream": True, "messages": [{"role": "user", "content": "x"}]},
     )
     assert streamed.code == 503 and "not reachable" in streamed.json()["detail"]
-    assert await workspace_hits(api) == ["notes.md"]  # the workspace is searched here
+    status = await api("GET", "v1/retrieval/status")
+    assert status.json()["embedded"] >= 1  # vectors exist: a new query needs embedding
+    # a query never seen (not embedded before): searched here, by keywords while away
+    assert await workspace_hits(api, "which crystals run the warp core") == ["notes.md"]
     error = await next_frame(socket, "error")
     assert error["data"]["team_service"] == "unreachable"
     other = await open_events(jp_ws_fetch)  # a socket still opens, and says why it is quiet

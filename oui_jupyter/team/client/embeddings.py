@@ -7,11 +7,14 @@ an index stays valid), without loading the ``openai`` package (~30 MB of a user 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import ProviderError, ProviderTimeout
 from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import httpx
@@ -54,7 +57,9 @@ class TeamEmbeddings:
         if self._http is None:
             import httpx
 
-            self._http = httpx.Client(timeout=self.timeout, trust_env=False)
+            # a service that does not answer is known at once: searches fall back to keywords
+            timeout = httpx.Timeout(self.timeout, connect=5.0)
+            self._http = httpx.Client(timeout=timeout, trust_env=False)
         return self._http
 
     def _batch(self, texts: list[str]) -> list[list[float]]:
@@ -92,7 +97,15 @@ class TeamEmbeddings:
 
 
 class TeamClientRetrieval(RetrievalService):
-    """The workspace index of a team client: embeddings from the team service."""
+    """The workspace index of a team client: embeddings from the team service. While the
+    service is away a query is not embedded: the search is by keywords (BM25) alone."""
+
+    def _query_vector(self, query: str) -> Any:
+        try:
+            return super()._query_vector(query)
+        except ProviderError as error:  # ProviderTimeout too
+            log.warning("oui: workspace search by keywords only: %s", error.message)
+            return None
 
     @staticmethod
     def _make_embedder(config: RetrievalConfig) -> EmbeddingProvider:
