@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.services.users import UserInfo, UserService
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore, UserStore
+    from oui_jupyter.team.client.runtime import ClientRuntime
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 CHANGING_ACTIONS = frozenset({"create", "save", "upload", "rename", "copy", "delete"})
@@ -392,7 +393,13 @@ class OuiJupyter(ExtensionApp):
         # the whole heap (~100 ms with JupyterLab's modules loaded) before the first answer.
         freeze_long_lived(collect=False)
 
-        self.runtime = Runtime(self.build_services)
+        self.runtime: Runtime | ClientRuntime
+        if self.team_mode == "client":  # a user's server under a team hub: oui_jupyter/team
+            from oui_jupyter.team.client.wiring import client_runtime
+
+            self.runtime = client_runtime(self)
+        else:
+            self.runtime = Runtime(self.build_services)
         assert self.serverapp is not None  # an extension is initialised by its server
         provider = type(self.serverapp.identity_provider)
         single_user = provider in (IdentityProvider, PasswordIdentityProvider)
@@ -409,9 +416,12 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.handlers.routes import NOT_FOUND, ROUTES
 
         prefix = url_path_join("/", "oui", "api")
-        self.handlers.extend(
-            (url_path_join(prefix, path), handler) for path, handler in [*ROUTES, NOT_FOUND]
-        )
+        table: list[tuple[str, type]] = [*ROUTES, NOT_FOUND]
+        if self.team_mode == "client":
+            from oui_jupyter.team.client.routes import CLIENT_ROUTES
+
+            table = CLIENT_ROUTES
+        self.handlers.extend((url_path_join(prefix, path), handler) for path, handler in table)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         loop = self._server_loop = asyncio.get_running_loop()
@@ -564,9 +574,16 @@ class OuiJupyter(ExtensionApp):
         )
 
         def context_builder(
-            query: str, files: list[Any], features: dict[str, Any], user: UserInfo
+            query: str,
+            files: list[Any],
+            features: dict[str, Any],
+            user: UserInfo,
+            workspace: list[dict[str, Any]] | None = None,
         ) -> tuple[str, list[dict[str, Any]]]:
-            return retrieval.build_rag_context(query, files, features, None, user=user)
+            from oui_jupyter.services.workspace_context import hits_of
+
+            extra = hits_of(workspace) if workspace else None
+            return retrieval.build_rag_context(query, files, features, None, user=user, extra=extra)
 
         completions = CompletionService(
             models=models,

@@ -22,6 +22,7 @@ from oui_jupyter.schemas.completions import (
     LiveTaskResponse,
 )
 from oui_jupyter.services.completions import UNSET, ClientGone, Generation, TurnOptions
+from oui_jupyter.services.workspace_context import workspace_sources
 
 _encode = msgspec.json.Encoder().encode
 _NOT_PARAMS = {"model", "messages", "stream", *OUI_FIELDS}
@@ -220,6 +221,7 @@ class ChatCompletionsHandler(StreamingHandler):
             new_chat=form.chat_id is None and form.parent_id is None and bool(user_message),
             folder_id=form.folder_id,
             title=bool((form.background_tasks or {}).get("title_generation", True)),
+            workspace_sources=workspace_sources(body.get("workspace_context")),
         )
         completions = self.completions
         if form.session_id is not None:
@@ -275,6 +277,11 @@ class ChatMessageHandler(StreamingHandler):
             features=form.features or {},
             message_id=form.id,
             user_message={"id": form.user_message_id} if form.user_message_id else None,
+            workspace_sources=workspace_sources(
+                None
+                if form.workspace_context is None
+                else msgspec.to_builtins(form.workspace_context)
+            ),
         )
         completions = self.completions
         generation = await completions.from_message(

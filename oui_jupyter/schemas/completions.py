@@ -51,6 +51,7 @@ OUI_FIELDS = (
     "terminal_id",
     "chat_variables",
     "new_chat",
+    "workspace_context",
 )
 # Keys of Open WebUI's ``params`` that are OpenAI sampling parameters (the rest are its own).
 OPENAI_PARAMS = (
@@ -65,6 +66,14 @@ OPENAI_PARAMS = (
     "logit_bias",
     "reasoning_effort",
 )
+
+
+class WorkspaceContextForm(msgspec.Struct, forbid_unknown_fields=True):
+    """The workspace hits a team client server adds to a turn (the user's server searched
+    them): Open WebUI sources, each with ``document: [text]`` and ``metadata: [object]``;
+    at most 32 sources and 64,000 characters of text (else 413)."""
+
+    sources: list[dict[str, Any]]
 
 
 class UserMessageForm(msgspec.Struct):
@@ -121,6 +130,7 @@ class ChatCompletionForm(msgspec.Struct):
     background_tasks: dict[str, Any] | None = None
     params: dict[str, Any] | None = None
     folder_id: Id | None = None
+    workspace_context: WorkspaceContextForm | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
@@ -141,6 +151,7 @@ class ChatMessageForm(msgspec.Struct):
     stream: bool = False
     session_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     params: dict[str, Any] | None = None
+    workspace_context: WorkspaceContextForm | None = None
 
 
 class LiveTaskResponse(msgspec.Struct):

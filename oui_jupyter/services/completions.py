@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
 
 log = logging.getLogger(__name__)
 
-# (query, files, features, user) -> (prompt block that replaces the last user message, sources)
+# (query, files, features, user[, workspace sources]) -> (prompt block that replaces the last
+# user message, sources); the fifth argument is only passed when a turn has workspace_context.
 ContextBuilder = Callable[..., Any]
 # Called with each upstream chunk (raw JSON bytes, decoded) while the answer streams.
 Sink = Callable[[bytes, dict[str, Any]], Awaitable[None]]
@@ -123,6 +124,9 @@ class TurnOptions:
     new_chat: bool = False  # no chat_id: make the chat first (Open WebUI's first turn)
     folder_id: str | None = None
     title: bool = True  # a first turn may schedule a title (background_tasks.title_generation)
+    # A team client server's workspace hits (``workspace_context.sources``, checked): merged
+    # into the turn's one RAG block (services/workspace_context.py).
+    workspace_sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Generation:
@@ -720,7 +724,10 @@ class CompletionService:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
         files = [*options.files, *resolved.knowledge]
-        if self.context_builder is None or not (files or any(options.features.values())):
+        workspace = options.workspace_sources
+        if self.context_builder is None or not (
+            files or any(options.features.values()) or workspace
+        ):
             return messages, []
         last = len(messages) - 1
         while last >= 0 and messages[last].get("role") != "user":
@@ -737,12 +744,11 @@ class CompletionService:
             )
         try:
             builder = self.context_builder
+            args = (query, files, options.features, user, *([workspace] if workspace else []))
             if inspect.iscoroutinefunction(builder):
-                block, sources = await builder(query, files, options.features, user)
+                block, sources = await builder(*args)
             else:  # retrieval is blocking: keep it off the event loop
-                block, sources = await asyncio.to_thread(
-                    builder, query, files, options.features, user
-                )
+                block, sources = await asyncio.to_thread(builder, *args)
         finally:
             if chat_id:
                 self.hub.emit(

@@ -525,17 +525,25 @@ class RetrievalService:
         *,
         user: UserInfo | None = None,
         k: int | None = None,
+        extra: Sequence[Hit] | None = None,
     ) -> tuple[str, list[dict]]:
         """``(prompt_block, sources)`` for a chat turn, or ``("", [])`` when the turn names no
         retrieval source. ``files``: Open WebUI items (``{"type": "file"|"collection", "id"}``,
         or ``{"type": "path", "path": "nb.ipynb"}`` / a folder ``"dir/"`` in the workspace);
-        ``features.workspace``: search the whole workspace. ``budget``: chars of source text."""
+        ``features.workspace``: search the whole workspace. ``budget``: chars of source text.
+        ``extra``: hits found elsewhere (a team client's workspace), merged by score."""
         flt = self._rag_filter(files or [], features or {}, user)
-        if flt is None or not query.strip():
+        if (flt is None and not extra) or not query.strip():
             return "", []
-        res = self.search(query, k=k or self.config.rag_top_k, flt=flt)
+        hits = (
+            self.search(query, k=k or self.config.rag_top_k, flt=flt).hits
+            if flt is not None
+            else []
+        )
+        if extra:
+            hits = sorted([*hits, *extra], key=lambda hit: -hit.score)
         return build_context(
-            res.hits,
+            hits,
             query,
             template=self.config.rag_template,
             budget_chars=budget or self.config.rag_budget_chars,

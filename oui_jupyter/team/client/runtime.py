@@ -1,0 +1,99 @@
+"""What a team client server holds: the team upstream, the local workspace index (built in
+a thread after start, as single-user mode's services) and the local events sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+
+from oui_jupyter.team.client.upstream import TeamSettings, TeamUpstream
+
+if TYPE_CHECKING:
+    from oui_jupyter.services.retrieval.service import RetrievalService
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+
+class LocalSocket(Protocol):
+    def send_local(self, frame: str) -> None: ...
+
+
+class ClientRuntime:
+    """``warm_up``/``ready``/``close`` as ``oui_jupyter.runtime.Runtime``; ``ready`` answers
+    the workspace index (None when ``index_workspace`` is off)."""
+
+    def __init__(
+        self,
+        settings: TeamSettings,
+        build_retrieval: Callable[[ClientRuntime], RetrievalService | None],
+        *,
+        max_body_size: int,
+        max_upload_size: int,
+        rag_top_k: int,
+        rag_budget_chars: int,
+    ) -> None:
+        self.settings = settings
+        self.upstream = TeamUpstream(settings)
+        self.max_body_size = max_body_size
+        self.max_upload_size = max_upload_size
+        self.rag_top_k = rag_top_k
+        self.rag_budget_chars = rag_budget_chars
+        self._build = build_retrieval
+        self._future: asyncio.Future[RetrievalService | None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oui-client-init")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._built = False
+        self.retrieval: RetrievalService | None = None
+        self.sockets: set[LocalSocket] = set()
+
+    def warm_up(self) -> asyncio.Future[RetrievalService | None]:
+        if self._future is None:
+            loop = asyncio.get_running_loop()
+            self._loop = loop
+            self._future = asyncio.ensure_future(
+                loop.run_in_executor(self._executor, self._build_and_keep)
+            )
+        return self._future
+
+    def _build_and_keep(self) -> RetrievalService | None:
+        self.retrieval = self._build(self)
+        self._built = True
+        return self.retrieval
+
+    async def ready(self) -> RetrievalService | None:
+        if self._built:
+            return self.retrieval
+        return await asyncio.shield(self.warm_up())
+
+    def activate(self) -> None:
+        """The first use of oui here opens the workspace index (as single-user mode)."""
+        if self.retrieval is not None:
+            self.retrieval.start()
+
+    # ----- local events: the workspace index's progress -----
+    def index_progress(self, data: dict[str, Any]) -> None:
+        """``index:progress`` to every local socket; safe from the indexer's threads."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        frame = _encode({"type": "index:progress", "data": data}).decode()
+        loop.call_soon_threadsafe(self._broadcast, frame)
+
+    def _broadcast(self, frame: str) -> None:
+        for socket in list(self.sockets):
+            socket.send_local(frame)
+
+    def close(self) -> None:
+        self.upstream.close()
+        if self.retrieval is not None:
+            try:
+                self.retrieval.stop()
+            except Exception:
+                log.exception("oui: error while closing the workspace index")
+        self._executor.shutdown(wait=False)
