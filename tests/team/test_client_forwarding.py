@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 from team.client_support import TEAM_TOKEN, TeamServiceProcess
 
 NOTE = "The flux capacitor of the DeLorean needs 1.21 gigawatts of electrical power to work.\n"
@@ -223,62 +223,6 @@ async def test_workspace_context_goes_along_and_the_stored_message_is_hers(
     )
     assert done.code == 200, done.body
     assert "Bananas" in scripted_openai.requests[-1]["messages"][-1]["content"]
-
-
-async def test_forwarding_adds_little_latency(alice_server: str, team_service: Any) -> None:
-    import httpx
-
-    headers = {"Authorization": f"token {TEAM_TOKEN}"}
-
-    async def p50(client: httpx.AsyncClient, url: str, n: int = 40) -> float:
-        await client.get(url, headers=headers)  # connections made, caches warm
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            response = await client.get(url, headers=headers)
-            times.append(time.perf_counter() - t0)
-            assert response.status_code == 200
-        return statistics.median(times)
-
-    async with httpx.AsyncClient() as client:
-        direct = await p50(client, f"{team_service.url}/oui/api/v1/users/user")
-        forwarded = await p50(client, alice_server + "v1/users/user")
-    overhead_ms = (forwarded - direct) * 1000
-    print(
-        f"forwarding p50: direct {direct * 1000:.2f} ms, via alice's server "
-        f"{forwarded * 1000:.2f} ms, added {overhead_ms:.2f} ms"
-    )
-    assert overhead_ms < 25, overhead_ms
-
-
-async def test_time_to_first_token_added_by_the_hop(alice_server: str, team_service: Any) -> None:
-    import httpx
-
-    headers = {"Authorization": f"token {TEAM_TOKEN}"}
-    body = {"model": "fast", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-
-    async def ttft_p50(client: httpx.AsyncClient, url: str, n: int = 20) -> float:
-        times = []
-        for i in range(n + 1):
-            t0 = time.perf_counter()
-            async with client.stream("POST", url, json=body, headers=headers) as response:
-                assert response.status_code == 200
-                async for line in response.aiter_lines():
-                    if "tok0" in line:
-                        if i:  # the first one warms connections and caches
-                            times.append(time.perf_counter() - t0)
-                        break
-        return statistics.median(times)
-
-    async with httpx.AsyncClient() as client:
-        direct = await ttft_p50(client, f"{team_service.url}/oui/api/chat/completions")
-        forwarded = await ttft_p50(client, alice_server + "chat/completions")
-    added = (forwarded - direct) * 1000
-    print(
-        f"time to first token p50: service {direct * 1000:.2f} ms, via alice's server "
-        f"{forwarded * 1000:.2f} ms, added {added:.2f} ms"
-    )
-    assert added < 25, added
 
 
 async def test_a_caller_gone_mid_stream_stops_the_answer(

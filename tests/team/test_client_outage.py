@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from team.client_support import TEAM_TOKEN, TeamServiceProcess
 from tornado.websocket import WebSocketClientConnection
+
+from team.client_support import TEAM_TOKEN, TeamServiceProcess
 
 
 @pytest.fixture

@@ -53,16 +53,18 @@ def test_owning_a_server_makes_no_one_admin(hub: Hub) -> None:
 
 
 def test_a_user_servers_own_token_acts_as_its_user_in_the_service(hub: Hub) -> None:
-    """$JUPYTERHUB_API_TOKEN of alice's server (what the team client sends) reaches the
-    service as alice, with her groups (looked up by the service: that token cannot read them)."""
-    hub.add_group("readers", "alice")
-    hub.spawn("alice")
-    env = process_environ(hub.server_pid("alice"))
+    """$JUPYTERHUB_API_TOKEN of a user's server (what the team client sends) reaches the
+    service as that user, with their groups (looked up by the service: that token cannot read them).
+    A user the service has not seen yet: it keeps what it looked up for a while."""
+    hub.create_users("gina")
+    hub.add_group("readers", "gina")
+    hub.spawn("gina")
+    env = process_environ(hub.server_pid("gina"))
     token = env["JUPYTERHUB_API_TOKEN"]
     assert env["OUI_TEAM_URL"] == hub.service_url
     me = hub.service_api(None, "v1/users/user", token=token)
     assert me.status == 200, me.text
-    assert me.json()["id"] == "alice"
+    assert me.json()["id"] == "gina"
     assert me.json()["role"] == "user"
     assert "readers" in me.json()["groups"]
     # and at the service's internal address, as the team client calls it
@@ -72,7 +74,7 @@ def test_a_user_servers_own_token_acts_as_its_user_in_the_service(hub: Hub) -> N
         headers={"Authorization": f"token {token}"},
     )
     assert direct.status == 200, direct.text
-    assert direct.json()["id"] == "alice"
+    assert direct.json()["id"] == "gina"
     # a hub admin's server token: her admin flag is looked up too
     hub.spawn(HUB_ADMIN)
     admin_token = process_environ(hub.server_pid(HUB_ADMIN))["JUPYTERHUB_API_TOKEN"]
