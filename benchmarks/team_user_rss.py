@@ -186,9 +186,7 @@ def main(n: int, single_user: bool) -> None:
             service.stop()
 
         if single_user:
-            single = OuiProcess(
-                tmp / "single", f"sqlite:///{tmp / 'single.db'}", upstream.base_url
-            )
+            single = OuiProcess(tmp / "single", f"sqlite:///{tmp / 'single.db'}", upstream.base_url)
             with_workspace(single, work)
             single.start()
             t0 = time.monotonic()

@@ -208,3 +208,27 @@ def test_service_stopped_then_restarted(alice: Hub) -> None:
         "alice", f"v1/chats/{chats[0]}/message", "POST", {"content": "back?", "model": "fast"}
     )
     assert turn.status == 200 and turn.json()["done"], turn.text
+
+
+def test_the_notebook_client_works_through_her_server(alice: Hub) -> None:
+    """What ``%%chat``, ``%oui`` and the widgets call (``oui_jupyter.notebook.client``) works
+    against her own server unchanged: models and chats come from the service, the workspace
+    search from her server, and a streamed turn is saved in the team's database."""
+    from oui_jupyter.notebook.client import OuiClient
+    from oui_jupyter.notebook.discovery import ServerInfo
+
+    hub = alice
+    wait_indexed(hub)
+    info = ServerInfo(url=f"{hub.url}/user/alice/", token=hub.token_for("alice"))
+    with OuiClient(info) as client:
+        assert "fast" in [m["id"] for m in client.models()]
+        hits = client.search("flux capacitor power", k=1)
+        assert [hit.path for hit in hits] == ["notes.md"]
+        chat = client.create_chat("from her notebook", "fast")
+        turn = client.stream_message(chat["id"], "Hello from the kernel", model="fast")
+        text = "".join(turn)
+        assert text and turn.message is not None and turn.message["content"] == text
+    stored = hub.service_api("alice", f"v1/chats/{chat['id']}")
+    assert stored.status == 200, stored.text
+    contents = [m["content"] for m in stored.json()["chat"]["messages"]]
+    assert contents == ["Hello from the kernel", text]
