@@ -6,7 +6,9 @@ team client mode as another process, against the scripted OpenAI upstream.
 
 Prints p50/p99 of a GET (``v1/users/user``) and of the time to first token of a streaming
 ``chat/completions``, straight to the service and through alice's server, with one
-keep-alive client each (the hop's own connection to the service is kept alive too)."""
+keep-alive client each (the hop's own connection to the service is kept alive too); then the
+time to first token a single-user oui server gives on the same upstream, and what the team
+hop adds over it."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 import httpx
-from support.oui_process import TOKEN
+from support.oui_process import TOKEN, OuiProcess
 from support.scripted_openai import ScriptedOpenAI
 from team.client_support import TEAM_TOKEN, ClientProcess, TeamServiceProcess
 
@@ -63,10 +65,14 @@ def main(n: int) -> None:
     client = ClientProcess(root / "client", service, "--OuiJupyter.index_workspace=False")
     client.args.remove("--OuiJupyter.index_workspace=True")
     client.start()
+    single = OuiProcess(root / "single", f"sqlite:///{root / 'single.db'}", upstream.base_url)
+    single.start()
     try:
+        alone = asyncio.run(measure(single.url, TOKEN, n))
         direct = asyncio.run(measure(service.url, TEAM_TOKEN, n))
         hop = asyncio.run(measure(client.url, TOKEN, n))
     finally:
+        single.stop()
         client.stop()
         service.stop()
         upstream.stop()
@@ -76,6 +82,13 @@ def main(n: int) -> None:
             f"client p50 {pct(b, 0.5):.2f} ms p99 {pct(b, 0.99):.2f} ms | added p50 "
             f"{(statistics.median(b) - statistics.median(a)) * 1000:.2f} ms"
         )
+    ttft_single, ttft_team = alone[1], hop[1]
+    print(
+        f"TTFT single-user server p50 {pct(ttft_single, 0.5):.2f} ms p99 "
+        f"{pct(ttft_single, 0.99):.2f} ms | team (user server -> service -> upstream) p50 "
+        f"{pct(ttft_team, 0.5):.2f} ms p99 {pct(ttft_team, 0.99):.2f} ms | added by the team "
+        f"hop p50 {(statistics.median(ttft_team) - statistics.median(ttft_single)) * 1000:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

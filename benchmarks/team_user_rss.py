@@ -74,6 +74,8 @@ def wait_indexed(server: OuiProcess, n: int, timeout: float = 1800) -> dict[str,
             and status["files_total"] >= n
             and status["files"] == status["files_total"]
             and status["state"] == "idle"
+            and status["embedded"] > 0
+            and not status["pending"]
         ):
             return status
         if time.monotonic() > deadline:
