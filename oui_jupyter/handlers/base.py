@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import ensure_async
+from tornado import web
 
 from oui_jupyter import errors, json_pieces
 from oui_jupyter.heap import collections_paused, release
@@ -101,6 +103,16 @@ class Operation:
     body_rules: dict[str, Any] | None = None
     #: a required body described by hand (uploads), in place of ``body``'s schema
     body_schema: dict[str, Any] | None = None
+
+
+async def authorize_socket(handler: JupyterHandler) -> None:
+    """What ``@authorized`` does for a verb, for a WebSocket's ``get`` (it has no such
+    decorator): 403 unless Jupyter's authorizer lets the user read oui."""
+    allowed = await ensure_async(
+        handler.authorizer.is_authorized(handler, handler.current_user, "read", AUTH_RESOURCE)
+    )
+    if not allowed:
+        raise web.HTTPError(403)
 
 
 async def resolve_caller(handler: JupyterHandler, *, activate: bool) -> tuple[Services, UserInfo]:

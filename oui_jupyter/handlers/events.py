@@ -16,12 +16,10 @@ import msgspec
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
-from jupyter_server.utils import ensure_async
-from tornado import web
 from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketHandler
 
-from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation, resolve_caller
+from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation, authorize_socket, resolve_caller
 from oui_jupyter.jsonlimits import MAX_JSON_DEPTH, json_depth_exceeds
 from oui_jupyter.runtime import Services
 from oui_jupyter.services.users import UserInfo
@@ -63,11 +61,7 @@ class EventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        allowed = await ensure_async(
-            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
-        )
-        if not allowed:
-            raise web.HTTPError(403)
+        await authorize_socket(self)
         self.services, self.user = await resolve_caller(self, activate=True)
         result = super().get(*args, **kwargs)
         if result is not None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import Conflict, InvalidInput, NotFound, ProviderError
+from oui_jupyter.services.message_text import text_of
 from oui_jupyter.services.models import model_params
 from oui_jupyter.services.pacing import StartPacer
 
@@ -55,17 +56,6 @@ UNSET: Any = object()
 
 class ClientGone(Exception):
     """The HTTP client went away mid-stream: the generation stops and is saved as stopped."""
-
-
-def text_of(content: Any) -> str:
-    """A message's text, whether ``content`` is a string or OpenAI content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
 
 
 # Keys of Open WebUI's user_message that are columns or derived; the rest is kept as extra.

@@ -230,6 +230,6 @@ def _count(usage: dict[str, Any] | None, key: str) -> int | None:
 
 
 def _texts(messages: list[dict[str, Any]]) -> list[str]:
-    from oui_jupyter.services.completions import text_of
+    from oui_jupyter.services.message_text import text_of
 
     return [text_of(m.get("content")) for m in messages if isinstance(m, dict)]

@@ -16,11 +16,9 @@ import msgspec
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
-from jupyter_server.utils import ensure_async
-from tornado import web
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, WebSocketHandler
 
-from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
+from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation, authorize_socket
 from oui_jupyter.team.client.runtime import ClientRuntime
 from oui_jupyter.team.client.upstream import UNREACHABLE
 
@@ -49,11 +47,7 @@ class RelayEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        allowed = await ensure_async(
-            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
-        )
-        if not allowed:
-            raise web.HTTPError(403)
+        await authorize_socket(self)
         await self.client.ready()
         self.client.activate()
         result = super().get(*args, **kwargs)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from oui_jupyter.services.message_text import text_of
+
 if TYPE_CHECKING:
     from oui_jupyter.services.retrieval.service import RetrievalService
     from oui_jupyter.store.index_types import SearchFilter
@@ -21,23 +23,12 @@ WORKSPACE = "workspace"
 MAX_SOURCE_CHARS = 8000
 
 
-def _text_of(content: Any) -> str:
-    """A message's text, whether ``content`` is a string or OpenAI content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
-
-
 def last_user_text(messages: Any) -> str:
     if not isinstance(messages, list):
         return ""
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            return _text_of(message.get("content"))
+            return text_of(message.get("content"))
     return ""
 
 
