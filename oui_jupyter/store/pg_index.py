@@ -99,10 +99,11 @@ class PgVectorIndex(MemoryBacked):
     """Chunks, metadata and embeddings in the team database; search from memory."""
 
     def __init__(self, path: str = "", *, embedding_model: str = "", db: Database) -> None:
-        """``path``: unused (the index is the database's; ``path`` shows which, no password)."""
+        """``path``: unused: the index is in ``db`` (``self.path`` names its tables only, not
+        the database's address, which users of the team service must not learn)."""
         super().__init__()
         self.db = db
-        self.path = db.engine.url.render_as_string(hide_password=True)
+        self.path = f"{db.dialect}:{CHUNKS.name}"
         self.embedding_model = embedding_model
         #: writes and reloads, one at a time: memory follows the database's order
         self._sync = threading.RLock()
