@@ -5,66 +5,34 @@ through one is gone from the other's search; a replica restarted on an empty dat
 all, retrieval settings included.
 
 Real parts: two ``jupyter server`` processes in service mode on one fresh PostgreSQL database,
-a scripted OpenAI upstream, and an OpenAI-compatible embeddings endpoint (bag-of-words vectors:
-no model to load) so that vector search is exercised too.
+a scripted OpenAI upstream, and an OpenAI-compatible embeddings endpoint
+(``support.embeddings_endpoint``: no model to load) so that vector search is exercised too.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from retrieval.helpers import HashEmbedder
+from support.embeddings_endpoint import embeddings_endpoint
 from support.team_replicas import Replica, start_replicas
 from support.team_replicas import team_database as fresh_team_database
 
 LAB = b"# Lab\n\nThe centrifuge spins at 12000 rpm in the cold room.\n"
 
 
-class _Embeddings(BaseHTTPRequestHandler):
-    embedder = HashEmbedder(dim=32)
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        vecs = self.embedder.embed(body["input"])
-        out = json.dumps(
-            {
-                "object": "list",
-                "data": [
-                    {"object": "embedding", "index": i, "embedding": v.tolist()}
-                    for i, v in enumerate(vecs)
-                ],
-                "model": body["model"],
-                "usage": {"prompt_tokens": 1, "total_tokens": 1},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def embeddings_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Embeddings)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with embeddings_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
