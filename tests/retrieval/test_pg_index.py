@@ -101,3 +101,16 @@ def test_a_replica_opened_later_has_everything(db: Database):
         "dim": 3,
     }
     assert found(late, "kept") == ["a.txt"] and late.reloads == 0
+
+
+def test_upload_bytes_in_the_database(db: Database):
+    from oui_jupyter.store.blobs import DbBlobs
+
+    blobs = DbBlobs(db)
+    path = blobs.put("f1", "notes.txt", b"\x00bytes\xff")
+    assert DbBlobs(db).get(path) == b"\x00bytes\xff"  # another replica reads them
+    blobs.remove(path)
+    with pytest.raises(KeyError):
+        blobs.get(path)
+    with pytest.raises(KeyError):
+        blobs.get("/data/uploads/f1_notes.txt")  # not one of the database's

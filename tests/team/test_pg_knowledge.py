@@ -26,6 +26,7 @@ from support.embeddings_endpoint import embeddings_endpoint
 from support.team_replicas import Replica, start_replicas
 from support.team_replicas import team_database as fresh_team_database
 
+MAX_UPLOAD = 64 * 1024
 LAB = b"# Lab\n\nThe centrifuge spins at 12000 rpm in the cold room.\n"
 
 
@@ -45,23 +46,42 @@ def scripted() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def replicas(
-    tmp_path_factory: pytest.TempPathFactory, scripted: Any, embeddings_url: str
-) -> Iterator[list[Replica]]:
+def team_database() -> Iterator[str]:
     with fresh_team_database() as url:
-        started = start_replicas(
-            tmp_path_factory.mktemp("pgknowledge"),
-            url,
-            scripted.base_url,
-            2,
-            "--OuiJupyter.embedding_engine=openai",
-            f"--OuiJupyter.embedding_base_url={embeddings_url}",
-            "--OuiJupyter.embedding_model=bag-of-words",
-            "--OuiJupyter.index_start_delay=0",
-        )
-        yield started
-        for replica in started:
-            replica.stop()
+        yield url
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory,
+    team_database: str,
+    scripted: Any,
+    embeddings_url: str,
+) -> Iterator[list[Replica]]:
+    started = start_replicas(
+        tmp_path_factory.mktemp("pgknowledge"),
+        team_database,
+        scripted.base_url,
+        2,
+        "--OuiJupyter.embedding_engine=openai",
+        f"--OuiJupyter.embedding_base_url={embeddings_url}",
+        "--OuiJupyter.embedding_model=bag-of-words",
+        "--OuiJupyter.index_start_delay=0",
+        f"--OuiJupyter.max_upload_size={MAX_UPLOAD}",
+    )
+    yield started
+    for replica in started:
+        replica.stop()
+
+
+def blob_ids(database_url: str) -> set[str]:
+    """The uploads whose bytes the team database holds."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as conn:
+        return {row[0] for row in conn.execute("SELECT id FROM file_blob").fetchall()}
 
 
 def raw(
@@ -80,23 +100,21 @@ def raw(
         return error.code, error.read()
 
 
-def upload(replica: Replica, filename: str, data: bytes) -> str:
+def post_file(replica: Replica, filename: str, data: bytes) -> tuple[int, bytes]:
+    """``POST v1/files/`` as alice: the upload form Open WebUI sends."""
     boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-            "Content-Type: text/plain\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
     )
-    status, answer = raw(
-        replica,
-        "POST",
-        "v1/files/",
-        body,
-        **{"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
+    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    content_type = f"multipart/form-data; boundary={boundary}"
+    return raw(replica, "POST", "v1/files/", body, **{"Content-Type": content_type})
+
+
+def upload(replica: Replica, filename: str, data: bytes) -> str:
+    """An upload through ``replica``, once it is processed."""
+    status, answer = post_file(replica, filename, data)
     assert status == 200, answer
     file_id = str(json.loads(answer)["id"])
     deadline = time.monotonic() + 30
@@ -194,15 +212,19 @@ def test_a_collection_made_on_a_is_listed_downloaded_and_searched_on_b(
         assert not (data / "uploads").exists() and not (data / "retrieval").exists()
 
 
-def test_a_file_removed_on_b_leaves_the_search_of_a(replicas: list[Replica]) -> None:
+def test_a_file_removed_on_b_leaves_the_search_of_a(
+    replicas: list[Replica], team_database: str
+) -> None:
     a, b = replicas
     keep = upload(a, "keep.txt", b"The tubas stay in the band room.\n")
     gone = upload(a, "gone.txt", b"The tubas go on tour by bus.\n")
     band = collection(a, "Band", keep, gone)
     assert names(query(a, band, "tubas")) == ["gone.txt", "keep.txt"]
     assert names(query(b, band, "tubas")) == ["gone.txt", "keep.txt"]
+    assert {keep, gone} <= blob_ids(team_database)
     status, _ = b.call("DELETE", f"v1/files/{gone}")
     assert status == 200
+    assert keep in blob_ids(team_database) and gone not in blob_ids(team_database)
     assert names(query(a, band, "tubas tour")) == ["keep.txt"]
     assert raw(a, "GET", f"v1/files/{gone}/content")[0] == 404
     # removed from the collection only (the upload stays): gone from its search too
@@ -229,3 +251,12 @@ def test_a_replica_restarted_on_an_empty_data_dir_has_everything(
     assert names(query(b, knowledge_id, "centrifuge cold room", "vector")) == ["lab notes.md"]
     # the settings an admin saved through A are read from the database by the new process
     assert b.call("GET", "v1/retrieval/config")[1]["rag_budget_chars"] == 4321
+
+
+def test_uploads_past_the_limit_are_refused_and_not_kept(
+    replicas: list[Replica], team_database: str
+) -> None:
+    before = blob_ids(team_database)
+    status, answer = post_file(replicas[1], "big.txt", b"x" * (MAX_UPLOAD + 1))
+    assert status == 413, answer
+    assert blob_ids(team_database) == before
