@@ -459,18 +459,24 @@ class OuiJupyter(ExtensionApp):
         chats = ChatService(
             ChatStore(db), TagStore(db), FolderStore(db), overlays=[registry.overlay], hub=hub
         )
-        retrieval = self._build_retrieval(db, lifecycle, on_progress=hub.index_progress)
+        # The team service's replicas keep no state beside PostgreSQL (issue #16).
+        shared = self.team_mode == "service" and db.dialect == "postgresql"
+        retrieval = self._build_retrieval(
+            db, lifecycle, on_progress=hub.index_progress, shared=shared
+        )
         models, completions = self._build_completions(
             db, lifecycle, config_store, chats, hub, registry, retrieval.retrieval
         )
         lifecycle.on_close(registry.cancel_all)
-        if self.team_mode == "service" and db.dialect == "postgresql":
+        if shared:
+            from oui_jupyter.services.retrieval.build import persist_settings
             from oui_jupyter.team.bus import PgBus, connect_replicas
 
             bus = PgBus(db.url)  # the replicas' live events, stops and settings (issue #16)
             connect_replicas(
                 bus, hub=hub, registry=registry, models=models, retrieval=retrieval.retrieval
             )
+            persist_settings(retrieval.retrieval, config_store)  # for replicas started later
             bus.start(self._server_loop)
             lifecycle.on_close(bus.close)
         services = Services(
@@ -605,9 +611,10 @@ class OuiJupyter(ExtensionApp):
         db: Database,
         lifecycle: Lifecycle,
         on_progress: Callable[[dict[str, Any]], Any] | None = None,
+        shared: bool = False,
     ) -> RetrievalBundle:
         """Workspace index, knowledge collections and uploads (issue #5); the index opens in
-        a background thread after ``index_start_delay``."""
+        a background thread after ``index_start_delay``. ``shared``: kept in ``db``."""
         from oui_jupyter.services.retrieval.build import build_retrieval
 
         config = self._retrieval_config()
@@ -617,6 +624,7 @@ class OuiJupyter(ExtensionApp):
             max_upload_size=self.max_upload_size,
             on_progress=on_progress,
             start=False,
+            shared=shared,
         )
         lifecycle.on_close(bundle.close)
         lifecycle.on_first_use(bundle.retrieval.start)

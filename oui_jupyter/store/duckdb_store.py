@@ -16,22 +16,25 @@ thread-safe, so every DuckDB call holds ``_db_lock``.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .index_types import ChunkIn, FileRecord, SearchFilter, text_hash
-from .memory_index import MemoryIndex, Rows
+from .index_types import ChunkIn, FileRecord
+from .memory_backed import (
+    MemoryBacked,
+    chunk_rows,
+    new_chunk_count,
+    replaced_files,
+    unique_vectors,
+)
+from .memory_index import Rows
 
 if TYPE_CHECKING:
     import duckdb
-    import numpy as np
-    from numpy.typing import ArrayLike, NDArray
-
-    from .memory_index import Ranked
+    from numpy.typing import ArrayLike
 
 SCHEMA_VERSION = "1"
 
@@ -51,19 +54,17 @@ _FILE_COLUMNS = (
 )
 
 
-class DuckDBVectorStore:
+class DuckDBVectorStore(MemoryBacked):
     """Chunks, metadata and embeddings in DuckDB; search from memory."""
 
     def __init__(self, path: str, *, embedding_model: str = "", read_only: bool = False) -> None:
+        super().__init__()
         self.path = path
         self.embedding_model = embedding_model
         self._read_only = read_only
         self._db_lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._loaded = threading.Event()
         self._next_id = 1  # the next chunk id (guarded by _db_lock)
-        #: what search reads; benchmarks look at its size
-        self.memory = MemoryIndex()
 
     # -- lifecycle ----------------------------------------------------------------
     def open(self) -> None:
@@ -86,10 +87,6 @@ class DuckDBVectorStore:
             if self._con is not None:
                 self._con.close()
                 self._con = None
-
-    @property
-    def loaded(self) -> bool:
-        return self._loaded.is_set()
 
     @property
     def _db(self) -> duckdb.DuckDBPyConnection:
@@ -172,23 +169,11 @@ class DuckDBVectorStore:
         """
         import numpy as np
 
-        n_new = sum(len(chunks) for _, chunks in batch if chunks is not None)
+        n_new = new_chunk_count(batch)
         with self._db_lock:
             next_id = self._next_id
             self._next_id += n_new
-        rows = Rows()
-        ords: list[int] = []
-        for rec, chunks in batch:
-            for i, ch in enumerate(chunks or ()):
-                rows.ids.append(next_id)
-                next_id += 1
-                rows.collections.append(rec.collection)
-                rows.sources.append(rec.source)
-                rows.file_types.append(rec.file_type)
-                rows.texts.append(ch.text)
-                rows.hashes.append(text_hash(ch.text))
-                rows.metas.append(json.dumps(ch.meta, separators=(",", ":")))
-                ords.append(i)
+        rows, ords = chunk_rows(batch, next_id)
         cached: dict[str, bytes] = {}
         with self._db_lock:
             con = self._db
@@ -214,7 +199,7 @@ class DuckDBVectorStore:
                 con.register("_files_in", files)
                 con.execute("INSERT INTO files SELECT * FROM _files_in")
                 con.unregister("_files_in")
-                replaced = [(r.collection, r.source) for r, c in batch if c is not None]
+                replaced = replaced_files(batch)
                 if replaced:
                     con.register(
                         "_gone",
@@ -257,9 +242,7 @@ class DuckDBVectorStore:
             except Exception:
                 con.execute("ROLLBACK")
                 raise
-        return self.memory.replace_files(
-            [(r.collection, r.source) for r, c in batch if c is not None], rows, cached
-        )
+        return self.memory.replace_files(replaced_files(batch), rows, cached)
 
     def delete_files(self, collection: str, sources: Sequence[str]) -> int:
         """Forget files (and their chunks); returns how many were known."""
@@ -326,9 +309,6 @@ class DuckDBVectorStore:
             self._load()
         return renames
 
-    def sources(self, collection: str) -> list[str]:
-        return self.memory.sources(collection)
-
     # -- embeddings -------------------------------------------------------------------
     def set_embedding_model(self, model: str) -> None:
         """Switch the model the vectors belong to: reload cached vectors of that model;
@@ -346,20 +326,13 @@ class DuckDBVectorStore:
             ).fetchall()
         self.memory.put_vectors_by_id([(r[0], r[1]) for r in rows])
 
-    def pending(self, limit: int) -> list[tuple[int, str, str]]:
-        """Up to ``limit`` chunks without a vector: ``(position, text_hash, text)``."""
-        return self.memory.pending(limit)
-
     def put_embeddings(self, model: str, items: Sequence[tuple[int, str]], vecs: ArrayLike) -> None:
         """Store vectors for ``items`` = ``(position, text_hash)`` computed with ``model``."""
         import numpy as np
 
         if model != self.embedding_model or len(items) == 0:
             return
-        matrix = np.ascontiguousarray(vecs, dtype=np.float32)
-        uniq: dict[str, bytes] = {}
-        for (_, h), v in zip(items, matrix, strict=False):
-            uniq.setdefault(h, v.tobytes())
+        matrix, uniq = unique_vectors(items, vecs)
         with self._db_lock:
             con = self._db
             con.register(
@@ -378,41 +351,3 @@ class DuckDBVectorStore:
             con.unregister("_emb_in")
         # positions may have been compacted/killed meanwhile: matched by hash
         self.memory.put_vectors_matching(items, matrix)
-
-    def has_vectors(self) -> bool:
-        return self.memory.has_vectors()
-
-    # -- search (from memory) -------------------------------------------------------------
-    def reading(self) -> threading.RLock:
-        """Hold while turning positions into results: no compaction can renumber them."""
-        return self.memory.reading()
-
-    def mask(self, flt: SearchFilter | None) -> NDArray[np.bool_]:
-        return self.memory.mask(flt)
-
-    def keyword_search(self, query: str, n: int, mask: NDArray[np.bool_] | None = None) -> Ranked:
-        return self.memory.keyword_search(query, n, mask)
-
-    def vector_search(
-        self, qvec: ArrayLike, n: int, mask: NDArray[np.bool_] | None = None
-    ) -> Ranked:
-        return self.memory.vector_search(qvec, n, mask)
-
-    def fetch(self, positions: Sequence[int]) -> list[tuple[str, dict[str, Any]]]:
-        return self.memory.fetch(positions)
-
-    # -- stats ------------------------------------------------------------------------
-    def stats(self, collection: str | None = None) -> dict[str, Any]:
-        st = self.memory.stats(collection)
-        return {
-            "files": st["files"],
-            "chunks": st["chunks"],
-            "embedded": st["embedded"],
-            "pending": st["pending"],
-            "model": self.embedding_model,
-            "dim": st["dim"],
-        }
-
-    def nbytes(self) -> int:
-        """Rough resident size of the in-memory index (vectors, masks, BM25, texts)."""
-        return self.memory.nbytes()

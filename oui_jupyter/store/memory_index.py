@@ -205,6 +205,15 @@ class MemoryIndex:
                     np.array([p for p, _ in keep], np.int64), vecs[[i for _, i in keep]]
                 )
 
+    def collections_of(self, items: Sequence[tuple[int, str]]) -> set[str]:
+        """The collections of ``items`` = ``(position, text_hash)`` still where they were."""
+        with self._lock:
+            return {
+                self._colls.names[int(self._coll[p])]
+                for p, h in items
+                if p < self._n and self._alive[p] and self._hashes[p] == h
+            }
+
     def pending(self, limit: int) -> list[tuple[int, str, str]]:
         """Up to ``limit`` chunks without a vector: ``(position, text_hash, text)``."""
         import numpy as np

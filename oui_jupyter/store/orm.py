@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -252,6 +253,84 @@ class Usage(Base):
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+# -- the team service's retrieval index and uploads (issue #16: replicas keep no state of
+# their own). Single-user servers keep them in DuckDB and under the data dir: these tables
+# exist there, empty. ``oui_jupyter.store.pg_index`` reads and writes them.
+
+
+class RagFile(Base):
+    """A file or document of a collection (DuckDB's ``files``)."""
+
+    __tablename__ = "rag_file"
+
+    collection: Mapped[str] = mapped_column(String(512), primary_key=True)
+    source: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime: Mapped[float] = mapped_column(Float)
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_type: Mapped[str] = mapped_column(String(64))
+    n_chunks: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    indexed_at: Mapped[float] = mapped_column(Float)
+
+
+class RagChunk(Base):
+    """A chunk of a file (DuckDB's ``chunks``); ``meta`` is JSON text."""
+
+    __tablename__ = "rag_chunk"
+    __table_args__ = (Index("ix_rag_chunk_collection_source", "collection", "source"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    collection: Mapped[str] = mapped_column(String(512))
+    source: Mapped[str] = mapped_column(String(2048))
+    ord: Mapped[int] = mapped_column(Integer)
+    file_type: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    meta: Mapped[str] = mapped_column(Text)
+
+
+class RagEmbedding(Base):
+    """The embedding cache: a chunk text's float32 vector under one model."""
+
+    __tablename__ = "rag_embedding"
+
+    model: Mapped[str] = mapped_column(String(512), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vec: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RagMeta(Base):
+    """Key/value of the index (the embedding model); ``number``: the counters (``generation``,
+    bumped by every write, and ``next_chunk_id``)."""
+
+    __tablename__ = "rag_meta"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RagCollection(Base):
+    """The generation of the last write to each collection: what a replica reloads."""
+
+    __tablename__ = "rag_collection"
+    __table_args__ = (Index("ix_rag_collection_generation", "generation"),)
+
+    collection: Mapped[str] = mapped_column(String(512), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class FileBlob(Base):
+    """An upload's bytes, in the team service (single-user servers keep them on disk)."""
+
+    __tablename__ = "file_blob"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 # Every table above: what Alembic migrates and compares against.

@@ -3,14 +3,11 @@ switch that re-embeds the index in the background."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
+from support.embeddings_endpoint import EmbeddingsEndpoint, embeddings_endpoint
 
 from oui_jupyter.errors import ProviderError
 from oui_jupyter.providers.embeddings import OpenAIEmbeddings
@@ -18,50 +15,10 @@ from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalSer
 from retrieval.helpers import HashEmbedder
 
 
-class _Endpoint(BaseHTTPRequestHandler):
-    embedder = HashEmbedder(dim=16)
-    fail = False
-    requests: ClassVar[list[dict]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
-        if self.path != "/v1/embeddings" or type(self).fail:
-            self.send_response(500)
-            self.end_headers()
-            return
-        vecs = self.embedder.embed(body["input"]) * 3.0  # not normalised: the client must do it
-        data = [
-            {"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)
-        ]
-        out = json.dumps(
-            {
-                "object": "list",
-                "data": data[::-1],
-                "model": body["model"],
-                "usage": {"prompt_tokens": 1, "total_tokens": 1},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    _Endpoint.fail = False
-    _Endpoint.requests = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with embeddings_endpoint() as url:
+        yield url
 
 
 def test_openai_engine_batches_orders_and_normalises(endpoint):
@@ -70,11 +27,11 @@ def test_openai_engine_batches_orders_and_normalises(endpoint):
     assert vecs.shape == (3, 16)
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0)
     assert np.allclose(vecs[1], HashEmbedder(16).embed(["gamma"])[0], atol=1e-6)  # order kept
-    assert [len(r["input"]) for r in _Endpoint.requests] == [2, 1]
+    assert [len(r["input"]) for r in EmbeddingsEndpoint.requests] == [2, 1]
 
 
 def test_openai_engine_errors_are_provider_errors(endpoint):
-    _Endpoint.fail = True
+    EmbeddingsEndpoint.fail = True
     with pytest.raises(ProviderError):
         OpenAIEmbeddings("fake-embed", base_url=endpoint).embed(["x"])
 
@@ -107,7 +64,9 @@ def test_switching_model_reembeds_in_background(ws_root: Path, tmp_path: Path, e
         assert svc.indexer.wait_idle(30, embedded=True)
         st = svc.status()
         assert st["embedded"] == st["chunks"] == n and st["pending"] == 0
-        assert sum(len(r["input"]) for r in _Endpoint.requests) >= n - 1  # everything re-embedded
+        assert (
+            sum(len(r["input"]) for r in EmbeddingsEndpoint.requests) >= n - 1
+        )  # everything re-embedded
         assert svc.store.stats()["dim"] == 16
         res = svc.query(["workspace"], "hydraulic pressure sensor dome", 3, mode="vector")
         assert (

@@ -1,8 +1,43 @@
+"""The stored indexes, each test on every engine: DuckDB (single-user servers) and the team
+database's (``PgVectorIndex``) on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from oui_jupyter.store import migrate
+from oui_jupyter.store.db import Database
+from oui_jupyter.store.pg_index import PgVectorIndex
+from oui_jupyter.store.vector_index import VectorIndex
 from oui_jupyter.store.vector_store import ChunkIn, DuckDBVectorStore, FileRecord, SearchFilter
+
+MakeStore = Callable[..., DuckDBVectorStore | PgVectorIndex]
+
+
+@pytest.fixture(params=["duckdb", "sqlite", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+    """``make_store(model)``: an index on this test's storage (the same one each call)."""
+    if request.param == "duckdb":
+        path = str(tmp_path / "idx.duckdb")
+        yield lambda model="": DuckDBVectorStore(path, embedding_model=model)
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'oui.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database_url")
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    yield lambda model="": PgVectorIndex("", embedding_model=model, db=db)
+    db.dispose()
+
+
+def test_both_engines_are_vector_indexes():
+    assert issubclass(DuckDBVectorStore, VectorIndex)
+    assert issubclass(PgVectorIndex, VectorIndex)
 
 
 def rec(source, collection="workspace", n=1, ftype="py"):
@@ -23,9 +58,8 @@ def unit(v):
     return v / np.linalg.norm(v)
 
 
-def test_write_search_persist_and_reload(tmp_path):
-    path = str(tmp_path / "idx.duckdb")
-    st = DuckDBVectorStore(path, embedding_model="m1")
+def test_write_search_persist_and_reload(make_store):
+    st = make_store("m1")
     st.open()
     pending = st.write_files(
         [
@@ -44,7 +78,7 @@ def test_write_search_persist_and_reload(tmp_path):
     assert st.fetch(pos[:1])[0][0] == "gamma delta" and scores[0] > scores[1]
     st.close()
 
-    st2 = DuckDBVectorStore(path, embedding_model="m1")
+    st2 = make_store("m1")
     st2.open()
     assert st2.stats() == {
         "files": 2,
@@ -62,8 +96,8 @@ def test_write_search_persist_and_reload(tmp_path):
     st2.close()
 
 
-def test_unchanged_text_is_never_reembedded(tmp_path):
-    st = DuckDBVectorStore(str(tmp_path / "i.duckdb"), embedding_model="m")
+def test_unchanged_text_is_never_reembedded(make_store):
+    st = make_store("m")
     st.open()
     st.write_files([(rec("a.py"), chunks("a.py", ["one", "two"]))])
     items = st.pending(10)
@@ -75,8 +109,8 @@ def test_unchanged_text_is_never_reembedded(tmp_path):
     assert st.write_files([(rec("moved.py"), chunks("moved.py", ["one"]))]) == 0
 
 
-def test_filters_collections_sources_globs_types(tmp_path):
-    st = DuckDBVectorStore(str(tmp_path / "i.duckdb"))
+def test_filters_collections_sources_globs_types(make_store):
+    st = make_store()
     st.open()
     st.write_files(
         [
@@ -105,8 +139,8 @@ def test_filters_collections_sources_globs_types(tmp_path):
     assert sources(SearchFilter(collections=["nope"])) == []
 
 
-def test_compaction_keeps_search_right(tmp_path):
-    st = DuckDBVectorStore(str(tmp_path / "i.duckdb"), embedding_model="m")
+def test_compaction_keeps_search_right(make_store):
+    st = make_store("m")
     st.open()
     batch = [
         (rec(f"f{i}.py"), chunks(f"f{i}.py", [f"token{i} common", f"other{i} common"]))
@@ -128,8 +162,8 @@ def test_compaction_keeps_search_right(tmp_path):
     assert len(pos) == 400
 
 
-def test_model_change_makes_everything_pending_and_back(tmp_path):
-    st = DuckDBVectorStore(str(tmp_path / "i.duckdb"), embedding_model="m1")
+def test_model_change_makes_everything_pending_and_back(make_store):
+    st = make_store("m1")
     st.open()
     st.write_files([(rec("a.py"), chunks("a.py", ["x", "y"]))])
     items = st.pending(10)

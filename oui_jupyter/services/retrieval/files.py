@@ -1,4 +1,5 @@
-"""Uploaded files: stored under the data dir, processed into the index in the background."""
+"""Uploaded files: their bytes under the data dir (or in the team database: ``DbBlobs``),
+processed into the index in the background."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import re
 import uuid
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from ...errors import InvalidInput, NotFound, PayloadTooLarge
 from ...store.knowledge_store import KnowledgeStore
@@ -59,6 +60,44 @@ def readable_file(
     raise NotFound(f"File {file_id} not found")
 
 
+class Blobs(Protocol):
+    """Where uploads' bytes are kept; ``File.path`` says where one is."""
+
+    def put(self, file_id: str, name: str, data: bytes) -> str:
+        """Keep ``data``; returns the path to record."""
+        ...
+
+    def get(self, path: str) -> bytes:
+        """The bytes at ``path`` (``OSError`` or ``KeyError`` when gone)."""
+        ...
+
+    def remove(self, path: str) -> None: ...
+
+
+class DiskBlobs:
+    """Files under ``upload_dir`` (single-user servers)."""
+
+    def __init__(self, upload_dir: str) -> None:
+        self.upload_dir = upload_dir
+
+    def put(self, file_id: str, name: str, data: bytes) -> str:
+        os.makedirs(self.upload_dir, exist_ok=True)
+        path = os.path.join(self.upload_dir, f"{file_id}_{_SAFE.sub('_', name)[:150]}")
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def get(self, path: str) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+    def remove(self, path: str) -> None:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
 class FileService:
     def __init__(
         self,
@@ -68,10 +107,13 @@ class FileService:
         *,
         max_upload_size: int = 50 * 1024 * 1024,
         executor: Executor | None = None,
+        blobs: Blobs | None = None,
     ) -> None:
+        """``blobs``: where the bytes go (default: files under ``upload_dir``)."""
         self.store = store
         self.retrieval = retrieval
         self.upload_dir = upload_dir
+        self.blobs: Blobs = blobs or DiskBlobs(upload_dir)
         self.max_upload_size = max_upload_size
         self._executor = executor or ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="oui-files"
@@ -99,10 +141,7 @@ class FileService:
         if not name:
             raise InvalidInput("the upload has no file name")
         file_id = str(uuid.uuid4())
-        os.makedirs(self.upload_dir, exist_ok=True)
-        path = os.path.join(self.upload_dir, f"{file_id}_{_SAFE.sub('_', name)[:150]}")
-        with open(path, "wb") as f:
-            f.write(data)
+        path = self.blobs.put(file_id, name, data)
         row = self.store.add_file(
             user.id,
             file_id=file_id,
@@ -131,8 +170,7 @@ class FileService:
         row = readable_file(self.store, file_id, user)
         self.store.set_file_status(file_id, "pending")
         try:
-            with open(row.path, "rb") as f:
-                data = f.read()
+            data = self.blobs.get(row.path)
             result = self.retrieval.process_file(
                 collection or file_collection(file_id),
                 data,
@@ -165,9 +203,8 @@ class FileService:
     def content(self, file_id: str, user: UserInfo) -> tuple[bytes, str, str]:
         f = readable_file(self.store, file_id, user)
         try:
-            with open(f.path, "rb") as fh:
-                return fh.read(), f.content_type, f.filename
-        except OSError:
+            return self.blobs.get(f.path), f.content_type, f.filename
+        except (OSError, KeyError):
             raise NotFound(f"the content of file {file_id} is gone") from None
 
     def delete(self, file_id: str, user: UserInfo) -> bool:
@@ -177,9 +214,6 @@ class FileService:
         f = self.store.delete_file(file_id)
         for k in self.store.collections_with_file(file_id):
             self.store.update_data(k.id, remove_files=[file_id])
-        try:
-            os.remove(f.path)
-        except OSError:
-            pass
+        self.blobs.remove(f.path)
         self.retrieval.delete_collection(file_collection(file_id))
         return True
