@@ -114,14 +114,16 @@ class KnowledgeForm(msgspec.Struct):
     description: str = ""
     data: KnowledgeData | None = None
     shared: bool = False
-    access_control: dict[str, Any] | None = None
+    #: Open WebUI's: ``null`` sent is everyone on the team (as ``shared: true``); left out, the
+    #: collection is its owner's; an object grants its readers and writers
+    access_control: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class KnowledgeUpdateForm(msgspec.Struct):
     name: Name | None = None
     description: str | None = None
     shared: bool | None = None
-    access_control: dict[str, Any] | None = None
+    access_control: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class KnowledgeFileForm(msgspec.Struct):

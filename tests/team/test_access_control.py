@@ -265,6 +265,34 @@ async def test_bob_cannot_reach_alices_chats_files_or_collections(api):
     assert r.code == 200 and "zebra" in r.json()["documents"][0][0]
 
 
+async def test_a_collection_is_everyones_with_open_webuis_null(api):
+    """``access_control: null`` sent is everyone on the team (``shared``); left out, the
+    collection is its owner's, read back as ``{}``; an object makes it not everyone's."""
+    r = await api("POST", "v1/knowledge/create", {"name": "Mine"}, user="dave")
+    mine = r.json()
+    assert (mine["access_control"], mine["shared"]) == ({}, False)
+    r = await api(
+        "POST", "v1/knowledge/create", {"name": "Team", "access_control": None}, user="dave"
+    )
+    team = r.json()
+    assert (team["access_control"], team["shared"]) == (None, True)
+    seen = [k["id"] for k in (await api("GET", "v1/knowledge/", user="frank")).json()]
+    assert team["id"] in seen and mine["id"] not in seen
+
+    grant = {"access_control": {"write": {"user_ids": ["frank"]}}}
+    r = await api("POST", f"v1/knowledge/{mine['id']}/update", grant, user="dave")
+    assert r.code == 200, r.body
+    everyone = {"access_control": None}
+    r = await api("POST", f"v1/knowledge/{mine['id']}/update", everyone, user="frank")
+    assert r.code == 403  # making it everyone's is the owner's call
+    r = await api("POST", f"v1/knowledge/{mine['id']}/update", everyone, user="dave")
+    assert r.code == 200 and (r.json()["access_control"], r.json()["shared"]) == (None, True)
+    assert mine["id"] in [k["id"] for k in (await api("GET", "v1/knowledge/", user="erin")).json()]
+    r = await api("POST", f"v1/knowledge/{mine['id']}/update", {"access_control": {}}, user="dave")
+    assert r.code == 200 and (r.json()["access_control"], r.json()["shared"]) == ({}, False)
+    assert (await api("GET", f"v1/knowledge/{mine['id']}", user="erin")).code == 404
+
+
 BAD_ACCESS_CONTROL = [
     {"read": []},
     {"admin": {}},

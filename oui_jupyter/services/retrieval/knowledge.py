@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from msgspec import UNSET
+
 from ...errors import Forbidden, InvalidInput, NotFound
 from ...store.index_types import SearchFilter
 from ...store.knowledge_store import KnowledgeStore
@@ -53,7 +55,8 @@ class KnowledgeService:
                 "paths": list(data.get("paths", [])),
             },
             "meta": row.meta or {},
-            "access_control": row.access_control,
+            # Open WebUI's reading: null is everyone's, {} the owner's only
+            "access_control": None if row.shared else (row.access_control or {}),
             "shared": row.shared,
             "created_at": int(row.created_at),
             "updated_at": int(row.updated_at),
@@ -77,10 +80,16 @@ class KnowledgeService:
         *,
         data: dict | None = None,
         shared: bool = False,
-        access_control: Any = None,
+        access_control: Any = UNSET,
     ) -> dict:
+        """``access_control``: ``None`` is Open WebUI's "everyone" (``shared``); left out, the
+        collection is its owner's (with ``shared`` as given)."""
         if not name.strip():
             raise InvalidInput("name must not be empty")
+        if access_control is None:
+            shared = True
+        elif access_control is UNSET:
+            access_control = None
         for path in (data or {}).get("paths") or []:
             self._check_path(path)  # refused before anything is stored
         row = self.store.create(
@@ -121,11 +130,15 @@ class KnowledgeService:
         return self.to_dict(self._readable(knowledge_id, user))
 
     def update(self, knowledge_id: str, user: UserInfo, **changes: Any) -> dict:
+        access = changes.pop("access_control", UNSET)
         changes = {k: v for k, v in changes.items() if v is not None}
         if "name" in changes and not str(changes["name"]).strip():
             raise InvalidInput("name must not be empty")
-        if "access_control" in changes:
-            changes["access_control"] = authz.validate_access_control(changes["access_control"])
+        if access is None:  # Open WebUI's null: everyone on the team
+            changes.update(shared=True, access_control=None)
+        elif access is not UNSET:  # an object: only those it grants (and not everyone)
+            changes["access_control"] = authz.validate_access_control(access)
+            changes.setdefault("shared", False)
         row = self._writable(knowledge_id, user)
         changes_access = changes.get("access_control", row.access_control) != row.access_control
         if (changes_access or changes.get("shared", row.shared) != row.shared) and not (
