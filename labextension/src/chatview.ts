@@ -12,14 +12,15 @@ import {
   warmUpMarkdown
 } from './message';
 import { RemoteMediaSanitizer } from './remotemedia';
-import { iconButton } from './ui';
+import { button, iconButton } from './ui';
 import { ModelPicker } from './modelpicker';
 import { IChatContext } from './tokens';
 import { branch, siblingPosition } from './tree';
 
 /**
  * The open chat: header (back, title, model), the messages of the current
- * branch, and the composer. Message widgets are kept by id; a token only
+ * branch, and the composer. A shared snapshot shows read-only: a banner with
+ * its owner and "Clone into my chats" instead of the model and composer. Message widgets are kept by id; a token only
  * touches the one streaming message.
  */
 export class ChatView extends Panel {
@@ -49,6 +50,17 @@ export class ChatView extends Panel {
     header.node.append(back, this._title);
     this._picker = new ModelPicker(id => void this._controller.setModel(id));
 
+    this._sharedBar = new Widget();
+    this._sharedBar.addClass('jp-OuiChatView-shared');
+    this._sharedBar.node.setAttribute('role', 'status');
+    this._sharedText = document.createElement('span');
+    this._sharedText.className = 'jp-OuiChatView-sharedText';
+    const clone = button('Clone into my chats', 'jp-mod-accept');
+    clone.classList.add('jp-OuiChatView-clone');
+    clone.onclick = () => options.onClone();
+    this._sharedBar.node.append(this._sharedText, clone);
+    this._sharedBar.hide();
+
     this._list = new Widget();
     this._list.addClass('jp-OuiChatView-messages');
     this._list.node.setAttribute('role', 'log');
@@ -75,6 +87,7 @@ export class ChatView extends Panel {
     });
 
     this.addWidget(header);
+    this.addWidget(this._sharedBar);
     this.addWidget(this._picker);
     this.addWidget(this._list);
     this.addWidget(this._composer);
@@ -174,11 +187,26 @@ export class ChatView extends Panel {
       previous = widget.node;
     }
     this._empty.hidden = path.length > 0;
+    this._showShared();
     this._title.textContent = c.title;
     this._title.title = c.title;
     this._composer.generating = c.generating;
     this._stick = true;
     this._stickToBottom();
+  }
+
+  /** Read-only for a shared snapshot: its banner; no model picker, no composer. */
+  private _showShared(): void {
+    const shared = this._controller.shared;
+    this.toggleClass('jp-mod-readonly', shared !== null);
+    this._sharedBar.setHidden(shared === null);
+    this._picker.setHidden(shared !== null);
+    this._composer.setHidden(shared !== null);
+    if (shared) {
+      this._sharedText.textContent = shared.owner
+        ? `Shared by ${shared.owner} — read-only`
+        : 'Shared chat — read-only';
+    }
   }
 
   private _onMessagesChanged(_: ChatController, ids: string[]): void {
@@ -245,6 +273,8 @@ export class ChatView extends Panel {
   private _actions: IMessageActions;
   private _title: HTMLElement;
   private _picker: ModelPicker;
+  private _sharedBar: Widget;
+  private _sharedText: HTMLElement;
   private _list: Widget;
   private _empty: HTMLElement;
   private _composer: Composer;
@@ -260,6 +290,8 @@ export namespace ChatView {
     rendermime: IRenderMimeRegistry;
     commands: CommandRegistry;
     onBack: () => void;
+    /** Clone the shared snapshot on show into one's own chats. */
+    onClone: () => void;
     onError: (message: string) => void;
     readPath: (path: string) => Promise<Blob>;
   }
