@@ -160,6 +160,7 @@ export class ChatView extends Panel {
       }
     }
     const host = this._list.node;
+    const userLabel = c.shared ? c.shared.owner || 'Owner' : 'You';
     let previous: Element = this._empty;
     for (const message of path) {
       const position = siblingPosition(history, message.id);
@@ -171,7 +172,8 @@ export class ChatView extends Panel {
           rendermime: this._rendermime,
           commands: this._commands,
           actions: this._actions,
-          codeActions: c.settings.codeActions
+          codeActions: c.settings.codeActions,
+          userLabel
         });
         this._widgets.set(message.id, widget);
         // Plain DOM insertion: messages need no Lumino lifecycle, and the
@@ -179,6 +181,7 @@ export class ChatView extends Panel {
         host.insertBefore(widget.node, previous.nextSibling);
         this._observer.observe(widget.node);
       } else {
+        widget.userLabel = userLabel;
         widget.setMessage(message, position);
         if (previous.nextSibling !== widget.node) {
           host.insertBefore(widget.node, previous.nextSibling);

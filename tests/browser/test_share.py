@@ -64,8 +64,7 @@ def test_share_from_the_list_shows_copies_and_ends_the_link(
 
     dialog.get_by_role("button", name="Unshare").click()
     dialog.wait_for(state="detached")
-    page.wait_for_function("() => true")
-    page.wait_for_timeout(200)
+    page.wait_for_timeout(300)
     assert share_id not in fake.shares
     assert chat["share_id"] is None
 
@@ -76,7 +75,13 @@ def test_shared_link_opens_read_only_and_clones(
     snapshot = fake.add_shared(
         "alice",
         f"Sales {HOSTILE}",
-        [("user", f"Why does this fail? {HOSTILE}"), ("assistant", f"Because **x**. {HOSTILE}")],
+        [
+            ("user", f"Why does this fail? {HOSTILE}"),
+            (
+                "assistant",
+                f"Because **x**. {HOSTILE}\n\n![chart](https://example.org/chart.png)",
+            ),
+        ],
     )
     share_id = snapshot["share_id"]
     page = open_lab_with(fake_context, lab_server, f"oui-share={share_id}")
@@ -98,13 +103,21 @@ def test_shared_link_opens_read_only_and_clones(
         html = messages.nth(i).locator(".jp-OuiMessage-body").inner_html()
         assert "onerror" not in html
     assert page.evaluate("() => [window.__xss, window.__alerts]") == [0, 0]
+    # The remote image stays behind its button, as in one's own chats.
+    held = sidebar.locator(".jp-OuiRemoteImage")
+    held.wait_for()
+    assert held.inner_text().startswith("Load image from example.org")
+    assert sidebar.locator("img[src*='example.org']").count() == 0
+    # The owner wrote the question, not "You".
+    user = sidebar.locator(".jp-OuiMessage[data-role='user']")
+    assert user.locator(".jp-OuiMessage-role").inner_text() == "alice"
+    assert user.get_attribute("aria-label") == "Message from alice"
     # Read-only: no composer, no model picker, no edit or regenerate.
-    assert (
-        sidebar.get_by_role("textbox", name="Message").count() == 0
-        or not sidebar.get_by_role("textbox", name="Message").is_visible()
-    )
+    assert not sidebar.get_by_role("textbox", name="Message").is_visible()
+    assert not sidebar.locator(".jp-OuiModelPicker").first.is_visible()
     assert not sidebar.get_by_role("button", name="Regenerate answer").is_visible()
     assert not sidebar.get_by_role("button", name="Edit and resend").is_visible()
+    assert sidebar.get_by_role("button", name="Copy message").count() == 2
     screenshot(page, "share-read-only")
 
     before = set(fake.chats)
@@ -113,6 +126,8 @@ def test_shared_link_opens_read_only_and_clones(
     (clone_id,) = set(fake.chats) - before
     assert fake.chats[clone_id]["chat"]["originalChatId"] == snapshot["id"]
     banner.wait_for(state="hidden")
+    assert user.locator(".jp-OuiMessage-role").inner_text() == "You"
+    sidebar.get_by_role("button", name="Regenerate answer").wait_for()
     # One's own chat now: it takes a new turn under the cloned messages.
     box = sidebar.get_by_role("textbox", name="Message")
     box.wait_for(state="visible")
