@@ -1,5 +1,5 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { caretLeftIcon } from '@jupyterlab/ui-components';
+import { caretLeftIcon, linkIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
@@ -47,7 +47,13 @@ export class ChatView extends Panel {
     back.onclick = () => options.onBack();
     this._title = document.createElement('h2');
     this._title.className = 'jp-OuiChatView-title';
-    header.node.append(back, this._title);
+    this._share = iconButton(
+      linkIcon,
+      'Share link to this chat',
+      'jp-OuiChatView-share'
+    );
+    this._share.onclick = () => options.onShare();
+    header.node.append(back, this._title, this._share);
     this._picker = new ModelPicker(id => void this._controller.setModel(id));
 
     this._sharedBar = new Widget();
@@ -203,6 +209,8 @@ export class ChatView extends Panel {
     const shared = this._controller.shared;
     this.toggleClass('jp-mod-readonly', shared !== null);
     this._sharedBar.setHidden(shared === null);
+    // One's own chat, once created, can be shared from here.
+    this._share.hidden = shared !== null || this._controller.chatId === null;
     this._picker.setHidden(shared !== null);
     this._composer.setHidden(shared !== null);
     if (shared) {
@@ -276,6 +284,7 @@ export class ChatView extends Panel {
   private _actions: IMessageActions;
   private _title: HTMLElement;
   private _picker: ModelPicker;
+  private _share: HTMLButtonElement;
   private _sharedBar: Widget;
   private _sharedText: HTMLElement;
   private _list: Widget;
@@ -293,6 +302,8 @@ export namespace ChatView {
     rendermime: IRenderMimeRegistry;
     commands: CommandRegistry;
     onBack: () => void;
+    /** Share the open chat by link. */
+    onShare: () => void;
     /** Clone the shared snapshot on show into one's own chats. */
     onClone: () => void;
     onError: (message: string) => void;

@@ -58,6 +58,12 @@ export class ChatSidebar extends Panel {
       commands: options.commands,
       onBack: () => this.showList(),
       onClone: () => void this.cloneShared(),
+      onShare: () => {
+        const c = this.controller;
+        if (c.chatId) {
+          void this.shareChat(c.chatId, c.title);
+        }
+      },
       onError: message => this.showError(message),
       readPath: options.readPath
     });

@@ -39,11 +39,15 @@ def test_share_from_the_list_shows_copies_and_ends_the_link(
     )
     sidebar = open_sidebar(page)
     sidebar.get_by_role("button", name="New chat").click()
+    # No link to a chat that does not exist yet.
+    header_share = sidebar.get_by_role("button", name="Share link to this chat")
+    assert not header_share.is_visible()
     box = sidebar.get_by_role("textbox", name="Message")
     box.fill("Plot the sales")
     box.press("Enter")
     turn = fake.wait_turn(page, 1)
     fake.stream(turn, ["A line ", "chart."], page)
+    header_share.wait_for(state="visible")
     sidebar.get_by_role("button", name="Back to the chat list").click()
     item = sidebar.locator(".jp-OuiChatList-item", has_text="Plot the sales")
     item.hover()
@@ -118,6 +122,7 @@ def test_shared_link_opens_read_only_and_clones(
     assert not sidebar.get_by_role("button", name="Regenerate answer").is_visible()
     assert not sidebar.get_by_role("button", name="Edit and resend").is_visible()
     assert sidebar.get_by_role("button", name="Copy message").count() == 2
+    assert not sidebar.get_by_role("button", name="Share link to this chat").is_visible()
     screenshot(page, "share-read-only")
 
     before = set(fake.chats)
@@ -135,6 +140,7 @@ def test_shared_link_opens_read_only_and_clones(
     box.press("Enter")
     turn = fake.wait_turn(page, 1)
     assert turn.chat_id == clone_id
+    sidebar.get_by_role("button", name="Share link to this chat").wait_for(state="visible")
     assert turn.request["parent_id"] == snapshot["chat"]["history"]["currentId"]
     assert page.evaluate("() => [window.__xss, window.__alerts]") == [0, 0]
     screenshot(page, "share-cloned")
