@@ -20,6 +20,8 @@ export interface ILinkConfig {
   hubPrefix?: string;
   /** The hub user owning this server, when under JupyterHub. */
   hubUser?: string;
+  /** The hub's origin when it is not the page's (JupyterHub's subdomains). */
+  hubHost?: string;
 }
 
 /**
@@ -31,7 +33,8 @@ export function shareLink(shareId: string, config: ILinkConfig): string {
   const origin = config.origin.replace(/\/+$/, '');
   const query = `lab?${SHARE_PARAM}=${encodeURIComponent(shareId)}`;
   if (config.hubPrefix && config.hubUser) {
-    return `${origin}${slashed(config.hubPrefix)}user-redirect/${query}`;
+    const hub = (config.hubHost || origin).replace(/\/+$/, '');
+    return `${hub}${slashed(config.hubPrefix)}user-redirect/${query}`;
   }
   return `${origin}${slashed(config.baseUrl || '/')}${query}`;
 }

@@ -49,7 +49,8 @@ export function activateSidebar(
         origin: window.location.origin,
         baseUrl: PageConfig.getOption('baseUrl') || '/',
         hubPrefix: PageConfig.getOption('hubPrefix'),
-        hubUser: PageConfig.getOption('hubUser')
+        hubUser: PageConfig.getOption('hubUser'),
+        hubHost: PageConfig.getOption('hubHost')
       }),
     copy: text => Clipboard.copyToSystem(text)
   });

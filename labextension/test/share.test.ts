@@ -25,6 +25,18 @@ describe('shareLink', () => {
     ).toBe('https://hub.example.org/jhub/user-redirect/lab?oui-share=abc');
   });
 
+  it('goes to the hub host when the hub has its own (subdomains)', () => {
+    expect(
+      shareLink('s-1', {
+        origin: 'https://alice.users.example.org',
+        baseUrl: '/user/alice/',
+        hubPrefix: '/hub/',
+        hubUser: 'alice',
+        hubHost: 'https://hub.example.org'
+      })
+    ).toBe('https://hub.example.org/hub/user-redirect/lab?oui-share=s-1');
+  });
+
   it("opens this server's lab without a hub", () => {
     expect(
       shareLink('abc', { origin: 'http://127.0.0.1:8888', baseUrl: '/' })
