@@ -5,6 +5,7 @@ chats, and the message for an unknown link."""
 
 from __future__ import annotations
 
+import urllib.error
 import uuid
 from typing import Any
 
@@ -172,3 +173,67 @@ def test_unknown_share_link_says_so(
     )
     sidebar.get_by_text("Shared by bob — read-only").wait_for()
     page.close()
+
+
+def test_share_open_and_clone_against_the_real_server(browser: Any, lab_server: LabServer) -> None:
+    """The same flow on the real routes (no fake): what the sidebar reads of their answers."""
+    history = {
+        "messages": {
+            "u1": {
+                "id": "u1",
+                "parentId": None,
+                "childrenIds": ["a1"],
+                "role": "user",
+                "content": f"Real question {HOSTILE}",
+                "timestamp": 1,
+            },
+            "a1": {
+                "id": "a1",
+                "parentId": "u1",
+                "childrenIds": [],
+                "role": "assistant",
+                "content": "Real **answer**",
+                "done": True,
+                "timestamp": 2,
+            },
+        },
+        "currentId": "a1",
+    }
+    title = f"Real share {uuid.uuid4().hex[:6]}"
+    chat = lab_server.api(
+        "POST", "oui/api/v1/chats/new", {"chat": {"title": title, "history": history}}
+    )
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = open_lab_with(context, lab_server, "x=1")
+        sidebar = open_sidebar(page)
+        item = sidebar.locator(".jp-OuiChatList-item", has_text=title)
+        item.hover()
+        item.get_by_role("button", name=f"Share link {title}").click()
+        link = page.locator(".jp-Dialog").get_by_role("textbox", name="Share link").input_value()
+        page.locator(".jp-Dialog").get_by_role("button", name="Done").click()
+        share_id = lab_server.api("GET", f"oui/api/v1/chats/{chat['id']}")["share_id"]
+        assert link == f"{lab_server.url}lab?oui-share={share_id}"
+
+        other = open_lab_with(page.context, lab_server, f"oui-share={share_id}")
+        shared = other.locator("#oui-jupyter-sidebar")
+        shared.get_by_text(f"Shared by {chat['user_id']} — read-only").wait_for()
+        shared.locator(".jp-OuiMessage-markdown strong", has_text="answer").wait_for()
+        assert other.evaluate("() => [window.__xss, window.__alerts]") == [0, 0]
+        shared.get_by_role("button", name="Clone into my chats").click()
+        shared.locator(".jp-OuiChatView-title", has_text=f"Clone of {title}").wait_for()
+        other.close()
+
+        # Unshare from the list ends the link on the server.
+        item.hover()
+        item.get_by_role("button", name=f"Share link {title}").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Unshare").click()
+        page.locator(".jp-Dialog").wait_for(state="detached")
+        page.wait_for_timeout(300)
+        try:
+            lab_server.api("GET", f"oui/api/v1/chats/share/{share_id}")
+            raise AssertionError("the link still opens")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404
+    finally:
+        context.close()
