@@ -87,6 +87,10 @@ export interface IChatResponse {
   pinned?: boolean | null;
   archived?: boolean;
   folder_id?: string | null;
+  /** Set while the chat is shared by link. */
+  share_id?: string | null;
+  /** The owner's display name, where the server tells it. */
+  user_name?: string;
 }
 
 /** A model as listed by `oui/api/models`. */
@@ -247,6 +251,35 @@ export async function stopChat(chatId: string): Promise<void> {
   });
 }
 
+/** Share a snapshot of the chat (again: a new snapshot under the same `share_id`). */
+export function shareChat(id: string): Promise<IChatResponse> {
+  return requestAPI<IChatResponse>(`v1/chats/${encodeURIComponent(id)}/share`, {
+    method: 'POST'
+  });
+}
+
+/** End the chat's share link. */
+export async function unshareChat(id: string): Promise<void> {
+  await requestAPI<unknown>(`v1/chats/${encodeURIComponent(id)}/share`, {
+    method: 'DELETE'
+  });
+}
+
+/** The snapshot a share link shows (any user of the team). */
+export function getSharedChat(shareId: string): Promise<IChatResponse> {
+  return requestAPI<IChatResponse>(
+    `v1/chats/share/${encodeURIComponent(shareId)}`
+  );
+}
+
+/** Copy a shared snapshot into a new chat of one's own. */
+export function cloneSharedChat(shareId: string): Promise<IChatResponse> {
+  return requestAPI<IChatResponse>(
+    `v1/chats/share/${encodeURIComponent(shareId)}/clone`,
+    { method: 'POST' }
+  );
+}
+
 /**
  * The calls the sidebar controller makes. This module's functions are the real client;
  * a test passes a fake.
@@ -259,4 +292,8 @@ export interface IChatClient {
   updateChat(id: string, chat: IChatBody): Promise<IChatResponse>;
   startCompletion(request: ICompletionRequest): Promise<ICompletionStarted>;
   stopChat(chatId: string): Promise<void>;
+  shareChat(id: string): Promise<IChatResponse>;
+  unshareChat(id: string): Promise<void>;
+  getSharedChat(shareId: string): Promise<IChatResponse>;
+  cloneSharedChat(shareId: string): Promise<IChatResponse>;
 }

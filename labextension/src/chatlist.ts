@@ -1,5 +1,10 @@
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
-import { addIcon, deleteIcon, editIcon } from '@jupyterlab/ui-components';
+import {
+  addIcon,
+  deleteIcon,
+  editIcon,
+  linkIcon
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
@@ -11,7 +16,7 @@ import { button, iconButton } from './ui';
 
 /**
  * The chat list: newest first, paged as it scrolls, with search, pin,
- * rename, delete (confirmed) and new chat.
+ * share by link, rename, delete (confirmed) and new chat.
  */
 export class ChatList extends Widget {
   constructor(options: ChatList.IOptions) {
@@ -180,6 +185,12 @@ export class ChatList extends Widget {
       'jp-OuiChatList-rename'
     );
     rename.onclick = () => void this._rename(chat);
+    const share = iconButton(
+      linkIcon,
+      `Share link ${chat.title}`,
+      'jp-OuiChatList-share'
+    );
+    share.onclick = () => this._options.onShare(chat.id, chat.title);
     const remove = iconButton(
       deleteIcon,
       `Delete ${chat.title}`,
@@ -188,7 +199,7 @@ export class ChatList extends Widget {
     remove.onclick = () => void this._delete(chat);
     const actions = document.createElement('span');
     actions.className = 'jp-OuiChatList-actions';
-    actions.append(pin, rename, remove);
+    actions.append(pin, share, rename, remove);
     li.append(open, actions);
     return li;
   }
@@ -269,6 +280,8 @@ export namespace ChatList {
     onNew: () => void;
     onDeleted: (id: string) => void;
     onRenamed: (id: string, title: string) => void;
+    /** Share the chat by link (the sidebar shows the link). */
+    onShare: (id: string, title: string) => void;
     onError: (message: string) => void;
   }
 }

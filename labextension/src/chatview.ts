@@ -1,5 +1,5 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { caretLeftIcon } from '@jupyterlab/ui-components';
+import { caretLeftIcon, linkIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
@@ -12,14 +12,15 @@ import {
   warmUpMarkdown
 } from './message';
 import { RemoteMediaSanitizer } from './remotemedia';
-import { iconButton } from './ui';
+import { button, iconButton } from './ui';
 import { ModelPicker } from './modelpicker';
 import { IChatContext } from './tokens';
 import { branch, siblingPosition } from './tree';
 
 /**
  * The open chat: header (back, title, model), the messages of the current
- * branch, and the composer. Message widgets are kept by id; a token only
+ * branch, and the composer. A shared snapshot shows read-only: a banner with
+ * its owner and "Clone into my chats" instead of the model and composer. Message widgets are kept by id; a token only
  * touches the one streaming message.
  */
 export class ChatView extends Panel {
@@ -46,8 +47,25 @@ export class ChatView extends Panel {
     back.onclick = () => options.onBack();
     this._title = document.createElement('h2');
     this._title.className = 'jp-OuiChatView-title';
-    header.node.append(back, this._title);
+    this._share = iconButton(
+      linkIcon,
+      'Share link to this chat',
+      'jp-OuiChatView-share'
+    );
+    this._share.onclick = () => options.onShare();
+    header.node.append(back, this._title, this._share);
     this._picker = new ModelPicker(id => void this._controller.setModel(id));
+
+    this._sharedBar = new Widget();
+    this._sharedBar.addClass('jp-OuiChatView-shared');
+    this._sharedBar.node.setAttribute('role', 'status');
+    this._sharedText = document.createElement('span');
+    this._sharedText.className = 'jp-OuiChatView-sharedText';
+    const clone = button('Clone into my chats', 'jp-mod-accept');
+    clone.classList.add('jp-OuiChatView-clone');
+    clone.onclick = () => options.onClone();
+    this._sharedBar.node.append(this._sharedText, clone);
+    this._sharedBar.hide();
 
     this._list = new Widget();
     this._list.addClass('jp-OuiChatView-messages');
@@ -75,6 +93,7 @@ export class ChatView extends Panel {
     });
 
     this.addWidget(header);
+    this.addWidget(this._sharedBar);
     this.addWidget(this._picker);
     this.addWidget(this._list);
     this.addWidget(this._composer);
@@ -147,6 +166,7 @@ export class ChatView extends Panel {
       }
     }
     const host = this._list.node;
+    const userLabel = c.shared ? c.shared.owner || 'Owner' : 'You';
     let previous: Element = this._empty;
     for (const message of path) {
       const position = siblingPosition(history, message.id);
@@ -158,7 +178,8 @@ export class ChatView extends Panel {
           rendermime: this._rendermime,
           commands: this._commands,
           actions: this._actions,
-          codeActions: c.settings.codeActions
+          codeActions: c.settings.codeActions,
+          userLabel
         });
         this._widgets.set(message.id, widget);
         // Plain DOM insertion: messages need no Lumino lifecycle, and the
@@ -166,6 +187,7 @@ export class ChatView extends Panel {
         host.insertBefore(widget.node, previous.nextSibling);
         this._observer.observe(widget.node);
       } else {
+        widget.userLabel = userLabel;
         widget.setMessage(message, position);
         if (previous.nextSibling !== widget.node) {
           host.insertBefore(widget.node, previous.nextSibling);
@@ -174,11 +196,28 @@ export class ChatView extends Panel {
       previous = widget.node;
     }
     this._empty.hidden = path.length > 0;
+    this._showShared();
     this._title.textContent = c.title;
     this._title.title = c.title;
     this._composer.generating = c.generating;
     this._stick = true;
     this._stickToBottom();
+  }
+
+  /** Read-only for a shared snapshot: its banner; no model picker, no composer. */
+  private _showShared(): void {
+    const shared = this._controller.shared;
+    this.toggleClass('jp-mod-readonly', shared !== null);
+    this._sharedBar.setHidden(shared === null);
+    // One's own chat, once created, can be shared from here.
+    this._share.hidden = shared !== null || this._controller.chatId === null;
+    this._picker.setHidden(shared !== null);
+    this._composer.setHidden(shared !== null);
+    if (shared) {
+      this._sharedText.textContent = shared.owner
+        ? `Shared by ${shared.owner} — read-only`
+        : 'Shared chat — read-only';
+    }
   }
 
   private _onMessagesChanged(_: ChatController, ids: string[]): void {
@@ -245,6 +284,9 @@ export class ChatView extends Panel {
   private _actions: IMessageActions;
   private _title: HTMLElement;
   private _picker: ModelPicker;
+  private _share: HTMLButtonElement;
+  private _sharedBar: Widget;
+  private _sharedText: HTMLElement;
   private _list: Widget;
   private _empty: HTMLElement;
   private _composer: Composer;
@@ -260,6 +302,10 @@ export namespace ChatView {
     rendermime: IRenderMimeRegistry;
     commands: CommandRegistry;
     onBack: () => void;
+    /** Share the open chat by link. */
+    onShare: () => void;
+    /** Clone the shared snapshot on show into one's own chats. */
+    onClone: () => void;
     onError: (message: string) => void;
     readPath: (path: string) => Promise<Blob>;
   }

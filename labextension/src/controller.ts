@@ -1,3 +1,4 @@
+import { ServerConnection } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -34,6 +35,13 @@ const LAST_MODEL_KEY = 'oui-jupyter:last-model';
 export interface ISendOptions {
   files?: IMessageFile[];
   workspace?: boolean;
+}
+
+/** A shared snapshot shown read-only (someone's chat, by its link). */
+export interface ISharedView {
+  shareId: string;
+  /** The owner's name (or id) as the server tells it; '' when unknown. */
+  owner: string;
 }
 
 /**
@@ -84,6 +92,10 @@ export class ChatController implements IDisposable {
   }
   get progress(): IIndexProgress | null {
     return this._progress;
+  }
+  /** The shared snapshot on show (read-only), or null for one's own chat. */
+  get shared(): ISharedView | null {
+    return this._shared;
   }
 
   /** The open chat changed or was re-read: rebuild the message list. */
@@ -160,6 +172,7 @@ export class ChatController implements IDisposable {
 
   /** Start an empty chat (created on the server with the first message). */
   newChat(): void {
+    this._shared = null;
     this._chatId = null;
     this._title = 'New chat';
     this._history = emptyHistory();
@@ -174,21 +187,92 @@ export class ChatController implements IDisposable {
     this._gate.hold();
     try {
       const chat = await this._client.getChat(id);
-      this._chatId = chat.id;
-      this._title = chat.title || chat.chat.title || 'Chat';
-      this._history = normalizeHistory(chat.chat.history);
-      this._pendingAssistant = null;
-      const remembered = chat.chat.models?.[0];
-      if (remembered) {
-        this._model = remembered;
-      } else if (!this._model) {
-        this._model = this._defaultModel();
-      }
-      this._reloaded.emit();
-      this._modelsChanged.emit();
+      this._show(chat);
     } finally {
       this._applyHeldFrames();
     }
+  }
+
+  /**
+   * Share a snapshot of chat `chatId` by link: its share id, or null (the
+   * error is reported) when the server refused.
+   */
+  async share(chatId: string): Promise<string | null> {
+    try {
+      const chat = await this._client.shareChat(chatId);
+      if (!chat.share_id) {
+        throw new Error('the server gave no share id');
+      }
+      return chat.share_id;
+    } catch (error) {
+      this._errorOccurred.emit(`Could not share: ${errorMessage(error)}`);
+      return null;
+    }
+  }
+
+  /** End chat `chatId`'s share link; whether it ended. */
+  async unshare(chatId: string): Promise<boolean> {
+    try {
+      await this._client.unshareChat(chatId);
+      return true;
+    } catch (error) {
+      this._errorOccurred.emit(`Could not unshare: ${errorMessage(error)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Show the snapshot behind share `shareId`, read-only. False (and the
+   * reason reported) when the link is unknown, ended or unreadable; what was
+   * on show stays.
+   */
+  async openShared(shareId: string): Promise<boolean> {
+    let chat: api.IChatResponse;
+    try {
+      chat = await this._client.getSharedChat(shareId);
+    } catch (error) {
+      this._errorOccurred.emit(
+        error instanceof ServerConnection.ResponseError &&
+          error.response.status === 404
+          ? 'This share link is unknown or has ended: ask its owner for a new one.'
+          : `Could not open the shared chat: ${errorMessage(error)}`
+      );
+      return false;
+    }
+    this._shared = {
+      shareId,
+      owner: chat.user_name || chat.user_id || ''
+    };
+    this._chatId = null;
+    this._title = chat.title || chat.chat?.title || 'Shared chat';
+    this._history = normalizeHistory(chat.chat?.history);
+    this._pendingAssistant = null;
+    this._reloaded.emit();
+    return true;
+  }
+
+  /**
+   * Copy the shared snapshot on show into a new chat of one's own and open
+   * it: its id, or null (the error is reported).
+   */
+  async cloneShared(): Promise<string | null> {
+    const shared = this._shared;
+    if (!shared) {
+      return null;
+    }
+    let chat: api.IChatResponse;
+    try {
+      chat = await this._client.cloneSharedChat(shared.shareId);
+    } catch (error) {
+      this._errorOccurred.emit(`Could not clone: ${errorMessage(error)}`);
+      return null;
+    }
+    if (this._shared !== shared) {
+      return null;
+    }
+    this._show(chat);
+    this._listChanged.emit({ id: chat.id, title: this._title });
+    return chat.id;
   }
 
   /** Choose the model; remembered in the chat (`chat.models`). */
@@ -209,6 +293,9 @@ export class ChatController implements IDisposable {
 
   /** Send a new user message at the end of the current branch. */
   async send(content: string, options: ISendOptions = {}): Promise<void> {
+    if (this._shared) {
+      return;
+    }
     // A turn that failed before the server saved it stays visible, but the
     // next message hangs under the last message the server knows.
     let parentId = this._history.currentId;
@@ -225,7 +312,7 @@ export class ChatController implements IDisposable {
     options: ISendOptions = {}
   ): Promise<void> {
     const original = this._history.messages[userId];
-    if (!original) {
+    if (!original || this._shared) {
       return;
     }
     await this._ensureServerIds();
@@ -241,6 +328,9 @@ export class ChatController implements IDisposable {
     assistantId: string,
     options: ISendOptions = {}
   ): Promise<void> {
+    if (this._shared) {
+      return;
+    }
     await this._ensureServerIds();
     const assistant = this._history.messages[assistantId];
     const userId = assistant?.parentId;
@@ -271,6 +361,9 @@ export class ChatController implements IDisposable {
     assistantId: string,
     options: ISendOptions = {}
   ): Promise<void> {
+    if (this._shared) {
+      return;
+    }
     await this._ensureServerIds();
     const assistant = this._history.messages[assistantId];
     if (
@@ -372,6 +465,23 @@ export class ChatController implements IDisposable {
     } finally {
       this._applyHeldFrames();
     }
+  }
+
+  /** Show one's own chat `chat` (read from the server). */
+  private _show(chat: api.IChatResponse): void {
+    this._shared = null;
+    this._chatId = chat.id;
+    this._title = chat.title || chat.chat.title || 'Chat';
+    this._history = normalizeHistory(chat.chat.history);
+    this._pendingAssistant = null;
+    const remembered = chat.chat.models?.[0];
+    if (remembered) {
+      this._model = remembered;
+    } else if (!this._model) {
+      this._model = this._defaultModel();
+    }
+    this._reloaded.emit();
+    this._modelsChanged.emit();
   }
 
   private _applyHeldFrames(): void {
@@ -644,6 +754,7 @@ export class ChatController implements IDisposable {
   private _models: IModel[] = [];
   private _model = '';
   private _progress: IIndexProgress | null = null;
+  private _shared: ISharedView | null = null;
   private _pendingAssistant: string | null = null;
   private _resync = new Deadline(() => void this.resync());
   private _gate = new FrameGate<IEventFrame>();

@@ -86,6 +86,7 @@ export class MessageWidget extends Widget {
     this._commands = options.commands;
     this._actions = options.actions;
     this.codeActions = options.codeActions;
+    this.userLabel = options.userLabel ?? 'You';
     this.addClass('jp-OuiMessage');
     this.node.setAttribute('role', 'article');
 
@@ -148,6 +149,9 @@ export class MessageWidget extends Widget {
 
   /** Show code-block actions (copy, insert, run) under code blocks. */
   codeActions: boolean;
+
+  /** Who wrote the user messages: "You", or a shared chat's owner (applied by `setMessage`). */
+  userLabel: string;
 
   get message(): IHistoryMessage {
     return this._message;
@@ -263,11 +267,15 @@ export class MessageWidget extends Widget {
     this.node.dataset.messageId = m.id;
     this.toggleClass('jp-mod-streaming', streaming);
     this.node.setAttribute('aria-busy', streaming ? 'true' : 'false');
-    this._role.textContent = m.role === 'user' ? 'You' : m.model || 'Assistant';
+    const mine = this.userLabel === 'You';
+    this._role.textContent =
+      m.role === 'user' ? this.userLabel : m.model || 'Assistant';
     this.node.setAttribute(
       'aria-label',
       m.role === 'user'
-        ? 'Your message'
+        ? mine
+          ? 'Your message'
+          : `Message from ${this.userLabel}`
         : `Answer from ${m.model || 'the assistant'}`
     );
     this._updateNav();
@@ -524,5 +532,7 @@ export namespace MessageWidget {
     commands: CommandRegistry;
     actions: IMessageActions;
     codeActions: boolean;
+    /** Who wrote the user messages; "You" by default. */
+    userLabel?: string;
   }
 }

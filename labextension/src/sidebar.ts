@@ -10,6 +10,8 @@ import { errorMessage } from './handler';
 import { chatIcon } from './icons';
 import { iconButton } from './ui';
 import { IndexProgressBar } from './progress';
+import { parseShareRef } from './share';
+import { showShareDialog } from './sharedialog';
 import { IChatContext } from './tokens';
 
 /**
@@ -26,6 +28,7 @@ export class ChatSidebar extends Panel {
     this.node.setAttribute('role', 'region');
     this.node.setAttribute('aria-label', 'Open WebUI chat');
     this.controller = options.controller;
+    this._options = options;
 
     this._banner = new Widget();
     this._banner.addClass('jp-OuiSidebar-banner');
@@ -46,6 +49,7 @@ export class ChatSidebar extends Panel {
           void this.controller.resync();
         }
       },
+      onShare: (id, title) => void this.shareChat(id, title),
       onError: message => this.showError(message)
     });
     this._view = new ChatView({
@@ -53,6 +57,13 @@ export class ChatSidebar extends Panel {
       rendermime: options.rendermime,
       commands: options.commands,
       onBack: () => this.showList(),
+      onClone: () => void this.cloneShared(),
+      onShare: () => {
+        const c = this.controller;
+        if (c.chatId) {
+          void this.shareChat(c.chatId, c.title);
+        }
+      },
       onError: message => this.showError(message),
       readPath: options.readPath
     });
@@ -91,9 +102,9 @@ export class ChatSidebar extends Panel {
 
   readonly controller: ChatController;
 
-  /** Whether the open chat (not the list) is showing. */
+  /** Whether one's own open chat (not the list, nor a shared snapshot) is showing. */
   get showingChat(): boolean {
-    return !this._view.isHidden;
+    return !this._view.isHidden && this.controller.shared === null;
   }
 
   showList(): void {
@@ -129,8 +140,60 @@ export class ChatSidebar extends Panel {
     }
   }
 
+  /** Share chat `id` by link: show the link (copied to the clipboard), offer to end it. */
+  async shareChat(id: string, title: string): Promise<void> {
+    const shareId = await this.controller.share(id);
+    if (!shareId) {
+      return;
+    }
+    const link = this._options.shareLink(shareId);
+    let copied = true;
+    try {
+      this._options.copy(link);
+    } catch {
+      copied = false;
+    }
+    if (await showShareDialog(link, title || 'Untitled', copied)) {
+      await this.controller.unshare(id);
+    }
+  }
+
+  /**
+   * Show the shared snapshot behind `ref` (a share link or id) read-only.
+   * An unknown or ended link leaves a message at the top of the panel.
+   */
+  async openShared(ref: string): Promise<boolean> {
+    this._skipRestore = true;
+    const shareId = parseShareRef(ref);
+    if (!shareId) {
+      this.showError(`Not a share link: "${ref.slice(0, 200)}".`);
+      return false;
+    }
+    if (!(await this.controller.openShared(shareId))) {
+      return false;
+    }
+    Private.remember(null);
+    this._banner.hide();
+    this._list.activeId = null;
+    this._list.hide();
+    this._view.show();
+    return true;
+  }
+
+  /** Clone the shared snapshot on show into one's own chats and open the copy. */
+  async cloneShared(): Promise<void> {
+    const id = await this.controller.cloneShared();
+    if (id) {
+      this._list.activeId = id;
+      Private.remember(id);
+      this.showChat();
+    }
+  }
+
   addContext(context: IChatContext): void {
-    if (this._view.isHidden) {
+    if (this.controller.shared) {
+      this.newChat();
+    } else if (this._view.isHidden) {
       this.showChat();
     }
     this._view.addContext(context);
@@ -156,11 +219,13 @@ export class ChatSidebar extends Panel {
   /** After a page refresh, reopen the chat this tab had open (it may still be streaming). */
   private _restore(): void {
     const id = Private.remembered();
-    if (id && this.controller.chatId === null) {
+    if (id && this.controller.chatId === null && !this._skipRestore) {
       void this.openChat(id);
     }
   }
 
+  private _options: ChatSidebar.IOptions;
+  private _skipRestore = false;
   private _banner: Widget;
   private _progress: IndexProgressBar;
   private _list: ChatList;
@@ -198,5 +263,9 @@ export namespace ChatSidebar {
     rendermime: IRenderMimeRegistry;
     commands: CommandRegistry;
     readPath: (path: string) => Promise<Blob>;
+    /** The link that opens share `shareId` (see share.ts). */
+    shareLink: (shareId: string) => string;
+    /** Put text on the system clipboard (throws when it cannot). */
+    copy: (text: string) => void;
   }
 }

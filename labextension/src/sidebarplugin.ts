@@ -1,5 +1,11 @@
 import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
-import { Clipboard, ICommandPalette, Notification } from '@jupyterlab/apputils';
+import {
+  Clipboard,
+  ICommandPalette,
+  InputDialog,
+  Notification
+} from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Contents } from '@jupyterlab/services';
@@ -9,6 +15,7 @@ import type { ISource } from './api';
 import { ChatController } from './controller';
 import { chatIcon } from './icons';
 import { openSource } from './opensource';
+import { shareLink, takeShareParam } from './share';
 import { ChatSidebar } from './sidebar';
 import {
   CommandIDs,
@@ -36,7 +43,16 @@ export function activateSidebar(
     controller,
     rendermime,
     commands: app.commands,
-    readPath: path => readBlob(contents, path)
+    readPath: path => readBlob(contents, path),
+    shareLink: shareId =>
+      shareLink(shareId, {
+        origin: window.location.origin,
+        baseUrl: PageConfig.getOption('baseUrl') || '/',
+        hubPrefix: PageConfig.getOption('hubPrefix'),
+        hubUser: PageConfig.getOption('hubUser'),
+        hubHost: PageConfig.getOption('hubHost')
+      }),
+    copy: text => Clipboard.copyToSystem(text)
   });
   app.shell.add(sidebar, 'left', { rank: 650 });
   restorer?.add(sidebar, 'oui-jupyter-sidebar');
@@ -60,6 +76,26 @@ export function activateSidebar(
     execute: () => {
       reveal();
       sidebar.newChat();
+    }
+  });
+  app.commands.addCommand(CommandIDs.openShared, {
+    label: 'Open Shared Chat…',
+    caption: 'Open a chat shared by link (read-only; clone it to continue)',
+    execute: async args => {
+      let ref = typeof args.link === 'string' ? args.link : '';
+      if (!ref) {
+        const result = await InputDialog.getText({
+          title: 'Open shared chat',
+          placeholder: 'A share link or id',
+          okLabel: 'Open'
+        });
+        if (!result.button.accept || !result.value?.trim()) {
+          return;
+        }
+        ref = result.value;
+      }
+      reveal();
+      await sidebar.openShared(ref);
     }
   });
   app.commands.addCommand(CommandIDs.copyCode, {
@@ -88,6 +124,15 @@ export function activateSidebar(
   });
   palette?.addItem({ command: CommandIDs.open, category: CATEGORY });
   palette?.addItem({ command: CommandIDs.newChat, category: CATEGORY });
+  palette?.addItem({ command: CommandIDs.openShared, category: CATEGORY });
+
+  // A share link opens the lab with `?oui-share=<id>`: show that snapshot, and
+  // reveal the sidebar once the layout is restored (which decides the left area).
+  const shared = takeShareParam(window);
+  if (shared !== null) {
+    void sidebar.openShared(shared);
+    void app.restored.then(reveal);
+  }
 
   if (settingRegistry) {
     void settingRegistry

@@ -4,6 +4,7 @@ import { Token } from '@lumino/coreutils';
 export namespace CommandIDs {
   export const open = 'oui-jupyter:open';
   export const newChat = 'oui-jupyter:new-chat';
+  export const openShared = 'oui-jupyter:open-shared';
   export const copyCode = 'oui-jupyter:copy-code';
   export const insertBelow = 'oui-jupyter:insert-cell-below';
   export const replaceCell = 'oui-jupyter:replace-active-cell';

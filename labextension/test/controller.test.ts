@@ -60,8 +60,14 @@ class FakeSocket implements IEventSocket {
 
 type FakeClient = { [K in keyof IChatClient]: Mock<IChatClient[K]> };
 
-/** The REST API as a store of chats: `stored` is what the server would answer. */
-function fakeClient(stored: Map<string, IChatResponse>): FakeClient {
+/**
+ * The REST API as a store of chats: `stored` is what the server would answer;
+ * `shares` holds the snapshots by share id.
+ */
+function fakeClient(
+  stored: Map<string, IChatResponse>,
+  shares: Map<string, IChatResponse> = new Map()
+): FakeClient {
   return {
     listModels: vi.fn(async () => [{ id: 'm1' }, { id: 'm2' }]),
     getRetrievalStatus: vi.fn(async () => ({})),
@@ -87,7 +93,43 @@ function fakeClient(stored: Map<string, IChatResponse>): FakeClient {
         user_message_id: 'u1'
       })
     ),
-    stopChat: vi.fn(async () => undefined)
+    stopChat: vi.fn(async () => undefined),
+    shareChat: vi.fn(async (id: string) => {
+      const chat = stored.get(id);
+      if (!chat) {
+        throw responseError(404, `Chat ${id} not found`);
+      }
+      chat.share_id = chat.share_id ?? `share-${id}`;
+      shares.set(chat.share_id, structuredClone(chat));
+      return structuredClone(chat);
+    }),
+    unshareChat: vi.fn(async (id: string) => {
+      for (const [shareId, chat] of shares) {
+        if (chat.id === id) {
+          shares.delete(shareId);
+        }
+      }
+    }),
+    getSharedChat: vi.fn(async (shareId: string) => {
+      const chat = shares.get(shareId);
+      if (!chat) {
+        throw responseError(404, `Shared chat ${shareId} not found`);
+      }
+      return structuredClone(chat);
+    }),
+    cloneSharedChat: vi.fn(async (shareId: string) => {
+      const chat = shares.get(shareId);
+      if (!chat) {
+        throw responseError(404, `Shared chat ${shareId} not found`);
+      }
+      const clone = chatResponse('clone-1', {
+        ...structuredClone(chat.chat),
+        title: `Clone of ${chat.title}`
+      });
+      clone.user_id = 'bob';
+      stored.set(clone.id, clone);
+      return structuredClone(clone);
+    })
   };
 }
 
@@ -554,5 +596,140 @@ describe('ChatController', () => {
     expect(listChanges).toContainEqual(null);
     expect(controller.history.messages.a1.content).toBe('Done meanwhile');
     expect(controller.generating).toBe(false);
+  });
+
+  describe('sharing', () => {
+    let shares: Map<string, IChatResponse>;
+
+    beforeEach(async () => {
+      controller.dispose();
+      shares = new Map();
+      client = fakeClient(stored, shares);
+      socket = new FakeSocket();
+      controller = new ChatController({ socket, client });
+      errors = [];
+      listChanges = [];
+      controller.errorOccurred.connect((_, error) => errors.push(error));
+      controller.listChanged.connect((_, change) => listChanges.push(change));
+      await controller.loadModels();
+      const alice = answeredChat({ content: '<img src=x onerror=alert(1)>' });
+      alice.id = 'alice-chat';
+      alice.user_id = 'alice';
+      stored.set(alice.id, alice);
+    });
+
+    it('shares a chat: its share id', async () => {
+      expect(await controller.share('alice-chat')).toBe('share-alice-chat');
+      expect(client.shareChat).toHaveBeenCalledWith('alice-chat');
+      expect(shares.has('share-alice-chat')).toBe(true);
+      expect(errors).toEqual([]);
+    });
+
+    it('reports a refused share and gives no id', async () => {
+      expect(await controller.share('nope')).toBeNull();
+      expect(errors).toEqual([
+        'Could not share: Chat nope not found (HTTP 404)'
+      ]);
+    });
+
+    it('ends a link', async () => {
+      await controller.share('alice-chat');
+      expect(await controller.unshare('alice-chat')).toBe(true);
+      expect(client.unshareChat).toHaveBeenCalledWith('alice-chat');
+      expect(shares.size).toBe(0);
+    });
+
+    it('shows a snapshot read-only, its owner named', async () => {
+      const shareId = (await controller.share('alice-chat'))!;
+      let reloads = 0;
+      controller.reloaded.connect(() => reloads++);
+
+      expect(await controller.openShared(shareId)).toBe(true);
+
+      expect(client.getSharedChat).toHaveBeenCalledWith('share-alice-chat');
+      expect(controller.shared).toEqual({
+        shareId: 'share-alice-chat',
+        owner: 'alice'
+      });
+      // Not one's own chat: nothing may write to alice's chat id.
+      expect(controller.chatId).toBeNull();
+      expect(controller.title).toBe('Saved');
+      expect(controller.history.messages.a1.content).toBe(
+        '<img src=x onerror=alert(1)>'
+      );
+      expect(reloads).toBe(1);
+
+      await controller.send('Can I add to it?');
+      await controller.regenerate('a1');
+      await controller.continueAnswer('a1');
+      await controller.editAndResend('u1', 'Changed');
+      expect(client.newChat).not.toHaveBeenCalled();
+      expect(client.startCompletion).not.toHaveBeenCalled();
+      expect(client.updateChat).not.toHaveBeenCalled();
+    });
+
+    it('tells an unknown or ended link apart from other failures', async () => {
+      expect(await controller.openShared('gone')).toBe(false);
+      expect(errors).toEqual([
+        'This share link is unknown or has ended: ask its owner for a new one.'
+      ]);
+      expect(controller.shared).toBeNull();
+
+      client.getSharedChat.mockRejectedValueOnce(
+        responseError(503, 'The oui team service is not reachable')
+      );
+      expect(await controller.openShared('x')).toBe(false);
+      expect(errors[1]).toBe(
+        'Could not open the shared chat: The oui team service is not reachable (HTTP 503)'
+      );
+    });
+
+    it("clones the snapshot into a chat of one's own and opens it", async () => {
+      const shareId = (await controller.share('alice-chat'))!;
+      await controller.openShared(shareId);
+
+      expect(await controller.cloneShared()).toBe('clone-1');
+
+      expect(client.cloneSharedChat).toHaveBeenCalledWith('share-alice-chat');
+      expect(controller.shared).toBeNull();
+      expect(controller.chatId).toBe('clone-1');
+      expect(controller.title).toBe('Clone of Saved');
+      expect(controller.model).toBe('m2');
+      expect(Object.keys(controller.history.messages).sort()).toEqual([
+        'a1',
+        'u1'
+      ]);
+      expect(listChanges).toEqual([{ id: 'clone-1', title: 'Clone of Saved' }]);
+      // The clone is one's own: it takes new turns.
+      await controller.send('Continue from here');
+      expect(client.startCompletion.mock.calls[0][0]).toMatchObject({
+        chat_id: 'clone-1',
+        parent_id: 'a1'
+      });
+    });
+
+    it('clones nothing without a snapshot on show; a failed clone keeps it', async () => {
+      expect(await controller.cloneShared()).toBeNull();
+      expect(client.cloneSharedChat).not.toHaveBeenCalled();
+
+      const shareId = (await controller.share('alice-chat'))!;
+      await controller.openShared(shareId);
+      client.cloneSharedChat.mockRejectedValueOnce(responseError(500, 'boom'));
+      expect(await controller.cloneShared()).toBeNull();
+      expect(errors).toEqual(['Could not clone: boom (HTTP 500)']);
+      expect(controller.shared?.shareId).toBe('share-alice-chat');
+    });
+
+    it("leaves the snapshot for a new chat or one of one's own", async () => {
+      const shareId = (await controller.share('alice-chat'))!;
+      await controller.openShared(shareId);
+      controller.newChat();
+      expect(controller.shared).toBeNull();
+
+      await controller.openShared(shareId);
+      await controller.openChat('alice-chat');
+      expect(controller.shared).toBeNull();
+      expect(controller.chatId).toBe('alice-chat');
+    });
   });
 });

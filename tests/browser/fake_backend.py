@@ -57,6 +57,8 @@ class FakeBackend:
     sockets: list[Any] = field(default_factory=list)
     sent_frames: list[dict[str, Any]] = field(default_factory=list)
     uploads: list[str] = field(default_factory=list)
+    # Share id -> the snapshot (a ChatResponse with ``user_id`` and ``share_id``).
+    shares: dict[str, dict[str, Any]] = field(default_factory=dict)
     _last_body: bytes | None = None
 
     # -- wiring -------------------------------------------------------------
@@ -151,6 +153,41 @@ class FakeBackend:
             page.wait_for_timeout(20)
         return self.turns[count - 1]
 
+    def add_shared(self, owner: str, title: str, messages: list[tuple[str, str]]) -> dict[str, Any]:
+        """A snapshot someone else (``owner``) shared: ``messages`` as (role, content), one
+        branch; returns it (its ``share_id`` opens it)."""
+        history: dict[str, Any] = {"messages": {}, "currentId": None}
+        parent = None
+        for role, content in messages:
+            message_id = _id()
+            history["messages"][message_id] = {
+                "id": message_id,
+                "parentId": parent,
+                "childrenIds": [],
+                "role": role,
+                "content": content,
+                "model": "smollm2" if role == "assistant" else None,
+                "done": True,
+                "timestamp": int(time.time()),
+            }
+            if parent:
+                history["messages"][parent]["childrenIds"].append(message_id)
+            parent = message_id
+        history["currentId"] = parent
+        now = int(time.time())
+        snapshot = {
+            "id": _id(),
+            "user_id": owner,
+            "title": title,
+            "chat": {"title": title, "models": ["smollm2"], "history": history},
+            "created_at": now,
+            "updated_at": now,
+            "share_id": _id(),
+            "pinned": False,
+        }
+        self.shares[snapshot["share_id"]] = snapshot
+        return snapshot
+
     # -- REST ----------------------------------------------------------------
     def _handle(self, route: Any, request: Any) -> None:
         url = request.url.split("/oui/api/", 1)[1]
@@ -196,6 +233,9 @@ class FakeBackend:
                 "pinned": False,
             }
             return 200, self.chats[chat_id]
+        shared = self._share_route(method, path)
+        if shared is not None:
+            return shared
         m = re.fullmatch(r"v1/chats/([0-9a-f]+)(/pin)?", path)
         if m:
             chat = self.chats.get(m.group(1))
@@ -220,6 +260,47 @@ class FakeBackend:
             self._stop(m.group(1))
             return 200, {"status": True}
         return 404, {"message": f"no fake route for {method} {path}"}
+
+    def _share_route(self, method: str, path: str) -> tuple[int, Any] | None:
+        """``v1/chats/{id}/share`` (POST a snapshot, DELETE the link),
+        ``v1/chats/share/{share_id}`` and its ``/clone``, as docs/API.md says."""
+        m = re.fullmatch(r"v1/chats/share/([\w-]+)(/clone)?", path)
+        if m:
+            snapshot = self.shares.get(m.group(1))
+            if snapshot is None:
+                return 404, {"message": f"Shared chat {m.group(1)} not found"}
+            if not m.group(2):
+                return 200, snapshot
+            chat_id = _id()
+            now = int(time.time())
+            chat = json.loads(json.dumps(snapshot["chat"]))
+            chat["title"] = f"Clone of {snapshot['title']}"
+            chat["originalChatId"] = snapshot["id"]
+            self.chats[chat_id] = {
+                "id": chat_id,
+                "user_id": "me",
+                "title": chat["title"],
+                "chat": chat,
+                "created_at": now,
+                "updated_at": now,
+                "pinned": False,
+                "share_id": None,
+            }
+            return 200, self.chats[chat_id]
+        m = re.fullmatch(r"v1/chats/([0-9a-f]+)/share", path)
+        if not m:
+            return None
+        chat = self.chats.get(m.group(1))
+        if chat is None:
+            return 404, {"message": "Chat not found"}
+        if method == "DELETE":
+            self.shares.pop(chat.get("share_id") or "", None)
+            chat["share_id"] = None
+            return 200, True
+        chat["share_id"] = chat.get("share_id") or _id()
+        snapshot = json.loads(json.dumps({**chat, "user_id": "me"}))
+        self.shares[chat["share_id"]] = snapshot
+        return 200, snapshot
 
     def _summary(self, chat: dict[str, Any]) -> dict[str, Any]:
         return {k: chat[k] for k in ("id", "title", "updated_at", "created_at", "pinned")}
