@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -95,7 +96,16 @@ class Chat(Base):
 
 class ChatMessage(Base):
     __tablename__ = "chat_message"
-    __table_args__ = (Index("ix_chat_message_chat_seq", "chat_id", "seq"),)
+    __table_args__ = (
+        Index("ix_chat_message_chat_seq", "chat_id", "seq"),
+        # the answers being written, for the sweep of those a dead server left (checkpoints)
+        Index(
+            "ix_chat_message_unfinished",
+            "chat_id",
+            postgresql_where=text("done = false AND role = 'assistant'"),
+            sqlite_where=text("done = false AND role = 'assistant'"),
+        ),
+    )
 
     # Message ids are the client's (Open WebUI makes them in the browser): unique per chat.
     chat_id: Mapped[str] = mapped_column(

@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, Table, and_, func, select, text
+from sqlalchemy import BigInteger, MetaData, Table, and_, func, select, text
 
 from oui_jupyter.store import migrate
 from oui_jupyter.store.db import Database
@@ -56,10 +56,13 @@ def value_for(table: Table, column: Any, n: int) -> Any:
         kind = str
     if kind is bool:
         return n % 2 == 0
-    if kind is int:
-        return 1_000_000_007 * (n + 1)
+    if kind is int:  # past 2**31 where the column takes 64 bits
+        wide = isinstance(column.type, BigInteger)
+        return (1_000_000_007 if wide else 700_000_001) * (n + 1)
     if kind is float:
         return 1_764_000_000.25 + n
+    if kind is bytes:  # every byte value, NUL included
+        return f"{n}.{table.name}.{column.name}".encode() + bytes(range(256))
     if kind in (dict, list):
         return {"row": n, "text": "é ✓ 漢字", "list": [1, 2.5, None, True], "nested": {"k": "v"}}
     value = f"{n}.{table.name}.{column.name}-é漢"
