@@ -294,7 +294,9 @@ class OuiJupyter(ExtensionApp):
     index_exclude = List(
         Unicode(),
         help="Glob patterns (gitignore syntax) never indexed, besides .gitignore and hidden files. "
-        "Default: node_modules, .venv, __pycache__, .ipynb_checkpoints and similar.",
+        "Default: node_modules, .venv, __pycache__, .ipynb_checkpoints and similar, and test "
+        "fixtures (tests/, fixtures/, test_*.py, *_test.py, conftest.py); setting this replaces "
+        "the whole list, so a list without the fixture patterns indexes them again.",
     ).tag(config=True)
 
     @default("index_exclude")

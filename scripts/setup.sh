@@ -1,38 +1,94 @@
 #!/usr/bin/env bash
 # Idempotent set-up: .venv with oui-jupyter (editable, frontend built), the embedded model
-# and the test tools. The first run compiles llama-cpp-python (~10 min); pip caches it.
+# and the test tools. Each step says what it does and about how long it takes, and how long
+# it took. The first run compiles llama-cpp-python (~10 min); pip caches it, so later runs
+# (and fresh .venvs on the same machine) take a minute or two.
 # Usage: bash scripts/setup.sh [--browser]   (--browser also installs Chromium for UI tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SETUP_START=$SECONDS
+STEP_START=$SECONDS
+# step "what it does (about how long)": announce a step before it starts
+step() {
+  STEP_START=$SECONDS
+  echo "==> $1"
+}
+# done_step [note]: the elapsed time of the step that just ended
+done_step() {
+  echo "    done in $((SECONDS - STEP_START)) s${1:+ ($1)}"
+}
+
 PYTHON=${PYTHON:-python3}
+step "Python environment .venv and an up-to-date pip (seconds)"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 "${PIP[@]}" --upgrade pip
+done_step
+
 # The CPU build of torch first, so sentence-transformers does not pull a CUDA one.
-.venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
+if .venv/bin/python -c "import torch" 2>/dev/null; then
+  echo "==> torch (CPU): already installed"
+else
+  step "torch 2.13.0, CPU build (about 1-2 minutes: a ~200 MB download)"
+  "${PIP[@]}" "torch==2.13.0"
+  done_step
+fi
+
+# The embedded model's runtime: llama-cpp-python (from the `local` extra) compiles llama.cpp
+# from source. Installed on its own first so that the long compile is announced before it
+# starts; the package step below then finds it satisfied.
+LLAMA_REQ=$(grep -o '"llama-cpp-python[^"]*"' pyproject.toml | head -n 1 | tr -d '"' || true)
+if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  echo "==> llama-cpp-python: already installed"
+elif [ -n "$LLAMA_REQ" ]; then
+  CACHED=$(.venv/bin/python -m pip cache list --disable-pip-version-check llama_cpp_python 2>/dev/null || true)
+  case "$CACHED" in
+    *llama_cpp_python*)
+      step "llama-cpp-python from pip's cache of an earlier compile (under a minute)"
+      "${PIP[@]}" "$LLAMA_REQ"
+      done_step
+      ;;
+    *)
+      step "compiling llama-cpp-python (about 10 minutes, once per machine; pip caches it)"
+      # without -q: pip's spinner shows that the build is still going
+      .venv/bin/python -m pip install --disable-pip-version-check "$LLAMA_REQ"
+      done_step
+      ;;
+  esac
+fi
+
 # The package, editable: hatch-jupyter-builder runs `npm install` + the frontend build.
 # The test extra brings JupyterHub (tests/team run a real hub).
+step "oui-jupyter (editable) with its dependencies and the JupyterLab frontend build (npm): about 2-5 minutes the first time, under a minute after"
 "${PIP[@]}" -e ".[local,test]"
+done_step
 
 # JupyterHub's proxy for tests/team: npm's configurable-http-proxy (the PyPI package of the
 # same name is a different, partial port), kept inside .venv/chp.
 CHP=.venv/chp/node_modules/.bin/configurable-http-proxy
 if [ -x "$CHP" ]; then
-  echo "configurable-http-proxy: already in $CHP"
+  echo "==> configurable-http-proxy: already in $CHP"
 else
-  echo "configurable-http-proxy: installing configurable-http-proxy@5 into .venv/chp (npm)"
+  step "configurable-http-proxy@5 into .venv/chp, for the JupyterHub tests (npm, under a minute)"
   mkdir -p .venv/chp
   npm install --prefix .venv/chp --no-audit --no-fund --silent configurable-http-proxy@5
+  done_step
 fi
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ]; then
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+if [ "${1:-}" = "--browser" ]; then
+  if command -v chromium >/dev/null 2>&1; then
+    echo "==> Chromium: already installed"
   else
-    sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
+    step "Chromium for the browser tests (apt, about 1-3 minutes)"
+    if [ "$(id -u)" = "0" ]; then
+      apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    else
+      sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
+    fi
+    done_step
   fi
 fi
-echo "oui-jupyter: set up in $(pwd)/.venv"
+echo "oui-jupyter: set up in $(pwd)/.venv ($((SECONDS - SETUP_START)) s)"

@@ -23,6 +23,13 @@ DEFAULT_EXCLUDE = (
     "*.so",
     "*.egg-info/",
     ".DS_Store",
+    # test fixtures: made-up notes and code that would outrank the user's own files
+    # (set ``c.OuiJupyter.index_exclude`` without these to index them)
+    "tests/",
+    "fixtures/",
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
 )
 
 # A compact form of Open WebUI's default RAG template: the embedded model has a small
