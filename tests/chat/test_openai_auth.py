@@ -91,3 +91,17 @@ async def test_other_routes_keep_jupyters_403(oui_url: str) -> None:
         )
         assert response.code == 403, path
         assert "WWW-Authenticate" not in response.headers
+
+
+async def test_the_openapi_document_describes_the_401(api: Any) -> None:
+    import jsonschema
+
+    paths = (await api("GET", "openapi.json")).json()["paths"]
+    for path, verb in (
+        ("/oui/api/models", "get"),
+        ("/oui/api/chat/completions", "post"),
+        ("/oui/api/v1/chat/completions", "post"),
+    ):
+        documented = paths[path][verb]["responses"]["401"]["content"]["application/json"]
+        jsonschema.validate(OPENAI_KEY_ERROR, documented["schema"])
+    assert "401" not in paths["/oui/api/v1/chats/new"]["post"]["responses"]
