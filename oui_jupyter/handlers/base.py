@@ -131,6 +131,48 @@ async def resolve_caller(handler: JupyterHandler, *, activate: bool) -> tuple[Se
     return services, user
 
 
+#: the OpenAI-compatible routes (after ``oui/api/``): no valid key there is a 401 (``OpenAIKeyAuth``)
+OPENAI_KEY_PATHS = frozenset({"chat/completions", "v1/chat/completions", "models"})
+#: the body of a 401 on the OpenAI-compatible routes, as OpenAI's own API answers it
+OPENAI_KEY_ERROR = {
+    "error": {
+        "message": "Invalid or missing API key: send a Jupyter token as 'Authorization: Bearer ...'",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    }
+}
+
+
+class OpenAIKeyAuth(APIHandler):
+    """Mixed in (first) by the OpenAI-compatible routes (``chat/completions``,
+    ``v1/chat/completions``, ``models``): a caller with no valid key gets 401 with an
+    OpenAI-shaped error and ``WWW-Authenticate: Bearer``, where Jupyter answers 403, so
+    OpenAI clients raise their authentication error. An authenticated caller who is not
+    authorized still gets 403."""
+
+    def openai_key_route(self) -> bool:
+        """Whether this request is on an OpenAI-compatible route (a catch-all narrows it)."""
+        return True
+
+    def _key_missing(self) -> bool:
+        if not hasattr(self, "_jupyter_current_user"):
+            return False  # refused before authentication
+        return self._jupyter_current_user is None and self.check_host() and self.openai_key_route()
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        refused = isinstance(e, web.HTTPError) and e.status_code == 403
+        if not (refused and self._key_missing()) or self._finished or self._headers_written:
+            super()._handle_request_exception(e)
+            return
+        self.log.warning("oui %s %s -> 401: no valid key", self.request.method, self.request.path)
+        self.clear()
+        self.set_status(401)
+        self.set_header("WWW-Authenticate", "Bearer")
+        self.set_header("Content-Type", "application/json")
+        self.finish(msgspec.json.encode(OPENAI_KEY_ERROR))
+
+
 class OuiHandler(APIHandler):
     """Base of every oui route.
 

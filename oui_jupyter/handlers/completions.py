@@ -12,7 +12,13 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from oui_jupyter.errors import InvalidInput
-from oui_jupyter.handlers.base import Operation, OuiHandler, convert_body, status_for
+from oui_jupyter.handlers.base import (
+    OpenAIKeyAuth,
+    Operation,
+    OuiHandler,
+    convert_body,
+    status_for,
+)
 from oui_jupyter.schemas.completions import (
     OPENAI_PARAMS,
     OUI_FIELDS,
@@ -182,7 +188,7 @@ def sampling_params(params: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (params or {}).items() if k in OPENAI_PARAMS and v is not None}
 
 
-class ChatCompletionsHandler(StreamingHandler):
+class ChatCompletionsHandler(OpenAIKeyAuth, StreamingHandler):
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
             "OpenAI-compatible chat completion: SSE chunks with stream: true, a chat.completion "

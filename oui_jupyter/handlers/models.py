@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from oui_jupyter.handlers.base import Operation, OuiHandler
+from oui_jupyter.handlers.base import OpenAIKeyAuth, Operation, OuiHandler
 from oui_jupyter.providers.connections import SETTINGS_FIELDS
 from oui_jupyter.schemas.models import (
     CustomModelForm,
@@ -20,7 +20,7 @@ from oui_jupyter.schemas.models import (
 from oui_jupyter.services import authz
 
 
-class ModelsHandler(OuiHandler):
+class ModelsHandler(OpenAIKeyAuth, OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Every connection's models (unreachable ones marked available: false), the embedded "

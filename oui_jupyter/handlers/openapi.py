@@ -8,13 +8,36 @@ from typing import Any
 
 import msgspec
 
-from oui_jupyter.handlers.base import Operation, OuiHandler
+from oui_jupyter.handlers.base import OpenAIKeyAuth, Operation, OuiHandler
 from oui_jupyter.jsonlimits import MAX_JSON_DEPTH
 from oui_jupyter.schemas.core import ErrorResponse
 
 NAMED_GROUP = re.compile(r"\(\?P<(\w+)>([^)]*)\)")
 OPTIONAL_GROUP = re.compile(r"\(\?:[^()]*(?:\([^()]*\)[^()]*)*\)\?")
 REF = "#/components/schemas/{name}"
+OPENAI_KEY_401 = "No valid key: OpenAI's error (code invalid_api_key), WWW-Authenticate: Bearer"
+OPENAI_KEY_ERROR_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["message", "type", "param", "code"],
+                        "properties": {
+                            "message": {"type": "string"},
+                            "type": {"type": "string", "enum": ["invalid_request_error"]},
+                            "param": {"type": "null"},
+                            "code": {"type": "string", "enum": ["invalid_api_key"]},
+                        },
+                    }
+                },
+            }
+        }
+    }
+}
 DESCRIPTION = (
     "Open WebUI's API shapes under oui/api/. Every request is refused with a JSON error: "
     f"400 for malformed JSON or JSON nested deeper than {MAX_JSON_DEPTH} arrays/objects, "
@@ -110,13 +133,13 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def openapi_document(routes: list[tuple[str, type[OuiHandler]]], version: str) -> dict[str, Any]:
-    operations: list[tuple[str, str, list[tuple[str, str]], Operation]] = []
+    operations: list[tuple[str, str, list[tuple[str, str]], Operation, bool]] = []
     types: list[Any] = [ErrorResponse]
     for pattern, handler in routes:
         path = openapi_path(pattern)
         params = NAMED_GROUP.findall(pattern)  # (name, regex)
         for verb, op in handler.api.items():
-            operations.append((path, verb, params, op))
+            operations.append((path, verb, params, op, issubclass(handler, OpenAIKeyAuth)))
             for t in (op.body, op.query, op.response):
                 if t is not None and t is not str:
                     types.append(t)
@@ -124,7 +147,7 @@ def openapi_document(routes: list[tuple[str, type[OuiHandler]]], version: str) -
     by_type = dict(zip(map(id, types), schemas, strict=False))
     error = {"content": {"application/json": {"schema": by_type[id(ErrorResponse)]}}}
     paths: dict[str, dict[str, Any]] = {}
-    for path, verb, params, op in operations:
+    for path, verb, params, op, key_401 in operations:
         entry: dict[str, Any] = {
             "summary": op.summary,
             "operationId": f"{verb}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
@@ -144,6 +167,12 @@ def openapi_document(routes: list[tuple[str, type[OuiHandler]]], version: str) -
                 "422": {"description": "Invalid fields", **error},
             },
         }
+        if key_401:
+            entry["responses"]["401"] = {
+                "description": OPENAI_KEY_401,
+                **copy.deepcopy(OPENAI_KEY_ERROR_BODY),
+            }
+            entry["responses"]["403"]["description"] = "Not allowed"
         if op.response is not None:
             entry["responses"]["200"]["content"] = {
                 op.content_type: {"schema": by_type.get(id(op.response), {"type": "string"})}

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from oui_jupyter.handlers.base import OPENAI_KEY_ERROR
 from team.client_support import TEAM_TOKEN, TeamServiceProcess
 
 NOTE = "The flux capacitor of the DeLorean needs 1.21 gigawatts of electrical power to work.\n"
@@ -79,8 +80,19 @@ async def test_sidebar_routes_reach_the_service_as_alice(api: Any, team_service:
 
 async def test_the_caller_is_authenticated_here_and_never_forwarded(api: Any) -> None:
     nobody = {"Authorization": "token not-a-token"}
-    for route in ("v1/chats/", "v1/retrieval/status", "models"):
+    for route in ("v1/chats/", "v1/retrieval/status", "v1/models"):
         assert (await api("GET", route, user=None, headers=nobody)).code == 403, route
+    # the OpenAI-compatible routes answer as OpenAI does, as on a lone server
+    for method, route in (
+        ("GET", "models"),
+        ("POST", "chat/completions"),
+        ("POST", "v1/chat/completions"),
+    ):
+        body = {} if method == "POST" else None
+        refused = await api(method, route, body, user=None, headers=nobody)
+        assert refused.code == 401, (route, refused.body)
+        assert refused.json() == OPENAI_KEY_ERROR
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
     seen = await api(
         "GET",
         "x-echo-headers",

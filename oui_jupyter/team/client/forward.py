@@ -14,11 +14,10 @@ from typing import Any, ClassVar
 
 import msgspec
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation
+from oui_jupyter.handlers.base import AUTH_RESOURCE, OPENAI_KEY_PATHS, OpenAIKeyAuth, Operation
 from oui_jupyter.team.client.runtime import ClientRuntime
 from oui_jupyter.team.client.upstream import RESPONSE_HEADERS, unreachable_body
 
@@ -27,8 +26,9 @@ _encode = msgspec.json.Encoder().encode
 UPLOAD_PATH = "v1/files"
 
 
-class ClientHandler(APIHandler):
-    """Base of the routes of a team client server (``routes.CLIENT_ROUTES``)."""
+class ClientHandler(OpenAIKeyAuth):
+    """Base of the routes of a team client server (``routes.CLIENT_ROUTES``). On the
+    OpenAI-compatible paths a caller without a valid key gets 401, as on a lone server."""
 
     auth_resource = AUTH_RESOURCE
     api: ClassVar[dict[str, Operation]] = {}
@@ -56,6 +56,9 @@ class ClientHandler(APIHandler):
         path = self.request.path
         at = path.find(marker, max(len(self.base_url) - 1, 0))
         return path[at + len(marker) :] if at >= 0 else ""
+
+    def openai_key_route(self) -> bool:
+        return self.api_path() in OPENAI_KEY_PATHS
 
     # ----- forwarding -----
     _client_gone = False
