@@ -87,6 +87,9 @@ export class ChatView extends Panel {
           files: value.files,
           workspace: value.workspace
         }),
+      onWorkspaceChange: value => {
+        this._controller.workspace = value;
+      },
       onStop: () => void this._controller.stop(),
       onError: message => options.onError(message),
       readPath: options.readPath
@@ -105,6 +108,10 @@ export class ChatView extends Panel {
 
     const c = this._controller;
     c.reloaded.connect(this._rebuild, this);
+    // A chat opened (or a new one): its Workspace choice as last used.
+    c.reloaded.connect(() => {
+      this._composer.workspace = c.workspace;
+    }, this);
     c.structureChanged.connect(this._rebuild, this);
     c.messagesChanged.connect(this._onMessagesChanged, this);
     c.renamed.connect((_, { from, to }) => {
@@ -119,14 +126,21 @@ export class ChatView extends Panel {
     c.listChanged.connect(this._onTitle, this);
     c.settingsChanged.connect((_, settings) => {
       this._composer.settings = settings;
+      this._composer.workspace = c.workspace;
       for (const widget of this._widgets.values()) {
         widget.codeActions = settings.codeActions;
       }
     }, this);
     this._actions = {
-      regenerate: id => void c.regenerate(id),
-      continueAnswer: id => void c.continueAnswer(id),
-      editAndResend: (id, content) => void c.editAndResend(id, content),
+      // Every turn goes with the Workspace checkbox as it is now.
+      regenerate: id =>
+        void c.regenerate(id, { workspace: this._composer.workspace }),
+      continueAnswer: id =>
+        void c.continueAnswer(id, { workspace: this._composer.workspace }),
+      editAndResend: (id, content) =>
+        void c.editAndResend(id, content, {
+          workspace: this._composer.workspace
+        }),
       switchBranch: (id, step) => c.switchBranch(id, step),
       rendered: () => this._stickToBottom()
     };

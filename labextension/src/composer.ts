@@ -66,6 +66,8 @@ export class Composer extends Widget {
     this._workspace = document.createElement('input');
     this._workspace.type = 'checkbox';
     this._workspace.checked = options.settings.workspaceKnowledge;
+    this._workspace.onchange = () =>
+      this._options.onWorkspaceChange?.(this._workspace.checked);
     toggle.append(this._workspace, document.createTextNode(' Workspace'));
 
     this._collection = document.createElement('select');
@@ -108,6 +110,14 @@ export class Composer extends Widget {
     this._generating = value;
     this._stop.hidden = !value;
     this._send.hidden = value;
+  }
+
+  /** Whether the Workspace checkbox is ticked. */
+  get workspace(): boolean {
+    return this._workspace.checked;
+  }
+  set workspace(value: boolean) {
+    this._workspace.checked = value;
   }
 
   /** Reset the workspace toggle to the settings' default (new chat). */
@@ -378,6 +388,8 @@ export namespace Composer {
   export interface IOptions {
     settings: IChatSettings;
     onSubmit: (value: IComposerSubmit) => void;
+    /** The user ticked or cleared the Workspace checkbox. */
+    onWorkspaceChange?: (value: boolean) => void;
     onStop: () => void;
     onError: (message: string) => void;
     /** Read a workspace file as a Blob (drag from the file browser). */

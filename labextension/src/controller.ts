@@ -30,6 +30,9 @@ import {
 
 const LOCAL = 'local-';
 const LAST_MODEL_KEY = 'oui-jupyter:last-model';
+const WORKSPACE_KEY = 'oui-jupyter:workspace-by-chat';
+/** How many chats' Workspace choices are kept (the oldest are dropped). */
+const WORKSPACE_KEEP = 500;
 
 /** What to send with a new message. */
 export interface ISendOptions {
@@ -83,6 +86,19 @@ export class ChatController implements IDisposable {
   /** The model the next message goes to. */
   get model(): string {
     return this._model;
+  }
+  /**
+   * The Workspace checkbox for the open chat: as it was last used in this
+   * chat (remembered per chat, across reloads), else the setting's default.
+   */
+  get workspace(): boolean {
+    return this._workspace ?? this._settings.workspaceKnowledge;
+  }
+  set workspace(value: boolean) {
+    this._workspace = value;
+    if (this._chatId && !this._shared) {
+      Private.rememberWorkspace(this._chatId, value);
+    }
   }
   /** Whether an answer in the current branch is still streaming. */
   get generating(): boolean {
@@ -177,6 +193,7 @@ export class ChatController implements IDisposable {
     this._title = 'New chat';
     this._history = emptyHistory();
     this._model = this._defaultModel();
+    this._workspace = null;
     this._pendingAssistant = null;
     this._reloaded.emit();
     this._modelsChanged.emit();
@@ -319,7 +336,7 @@ export class ChatController implements IDisposable {
     const parentId = this._history.messages[userId]?.parentId ?? null;
     await this._turn(parentId, content, {
       files: options.files ?? original.files,
-      workspace: options.workspace
+      workspace: options.workspace ?? this.workspace
     });
   }
 
@@ -350,9 +367,7 @@ export class ChatController implements IDisposable {
       session_id: this.socket.sessionId,
       regenerate: true,
       files: user?.files?.length ? user.files : undefined,
-      features: {
-        workspace: options.workspace ?? this._settings.workspaceKnowledge
-      }
+      features: { workspace: this._useWorkspace(options) }
     });
   }
 
@@ -395,9 +410,7 @@ export class ChatController implements IDisposable {
       session_id: this.socket.sessionId,
       continue: true,
       files: user?.files?.length ? user.files : undefined,
-      features: {
-        workspace: options.workspace ?? this._settings.workspaceKnowledge
-      }
+      features: { workspace: this._useWorkspace(options) }
     });
   }
 
@@ -473,6 +486,7 @@ export class ChatController implements IDisposable {
     this._chatId = chat.id;
     this._title = chat.title || chat.chat.title || 'Chat';
     this._history = normalizeHistory(chat.chat.history);
+    this._workspace = Private.recallWorkspace(chat.id);
     this._pendingAssistant = null;
     const remembered = chat.chat.models?.[0];
     if (remembered) {
@@ -544,10 +558,15 @@ export class ChatController implements IDisposable {
       parent_id: parentId,
       session_id: this.socket.sessionId,
       files: user.files,
-      features: {
-        workspace: options.workspace ?? this._settings.workspaceKnowledge
-      }
+      features: { workspace: this._useWorkspace(options) }
     });
+  }
+
+  /** The Workspace choice for this turn (given, or the chat's), remembered. */
+  private _useWorkspace(options: ISendOptions): boolean {
+    const value = options.workspace ?? this.workspace;
+    this.workspace = value;
+    return value;
   }
 
   private _placeholder(parentId: string): IHistoryMessage {
@@ -753,6 +772,7 @@ export class ChatController implements IDisposable {
   private _history: IHistory = emptyHistory();
   private _models: IModel[] = [];
   private _model = '';
+  private _workspace: boolean | null = null;
   private _progress: IIndexProgress | null = null;
   private _shared: ISharedView | null = null;
   private _pendingAssistant: string | null = null;
@@ -780,5 +800,45 @@ export namespace ChatController {
     socket?: IEventSocket;
     /** The REST calls; the functions of `./api` (the server) by default. */
     client?: api.IChatClient;
+  }
+}
+
+namespace Private {
+  /** The remembered Workspace choices, by chat id, oldest first. */
+  export function readAll(): Record<string, boolean> {
+    try {
+      const raw = window.localStorage.getItem(WORKSPACE_KEY);
+      const parsed: unknown = raw ? JSON.parse(raw) : {};
+      return parsed && typeof parsed === 'object'
+        ? (parsed as Record<string, boolean>)
+        : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** The Workspace choice last used in chat `id`, or null when none was kept. */
+  export function recallWorkspace(id: string): boolean | null {
+    const value = readAll()[id];
+    return typeof value === 'boolean' ? value : null;
+  }
+
+  /** Keep chat `id`'s Workspace choice (the most recent last). */
+  export function rememberWorkspace(id: string, value: boolean): void {
+    const all = readAll();
+    if (all[id] === value) {
+      return;
+    }
+    delete all[id];
+    all[id] = value;
+    const ids = Object.keys(all);
+    for (const old of ids.slice(0, Math.max(0, ids.length - WORKSPACE_KEEP))) {
+      delete all[old];
+    }
+    try {
+      window.localStorage.setItem(WORKSPACE_KEY, JSON.stringify(all));
+    } catch {
+      // Storage full or disabled: the choice lasts for this page only.
+    }
   }
 }

@@ -526,6 +526,86 @@ describe('ChatController', () => {
     });
   });
 
+  describe('the Workspace checkbox', () => {
+    const workspaceOf = (call: number): unknown =>
+      client.startCompletion.mock.calls[call][0].features;
+
+    beforeEach(() => {
+      client.startCompletion.mockResolvedValue({
+        chat_id: 'c1',
+        message_id: 'a2'
+      });
+    });
+
+    it('regenerates, continues and edits with the value it is given', async () => {
+      stored.set('c1', answeredChat({ stopped: true }));
+      await controller.openChat('c1');
+      // The setting says on; the checkbox says off: the checkbox wins.
+      expect(controller.settings.workspaceKnowledge).toBe(true);
+
+      await controller.regenerate('a1', { workspace: false });
+      expect(workspaceOf(0)).toEqual({ workspace: false });
+
+      await controller.openChat('c1');
+      await controller.continueAnswer('a1', { workspace: false });
+      expect(workspaceOf(1)).toEqual({ workspace: false });
+
+      await controller.openChat('c1');
+      await controller.editAndResend('u1', 'Changed', { workspace: false });
+      expect(workspaceOf(2)).toEqual({ workspace: false });
+    });
+
+    it("falls back to the chat's last choice, not the setting", async () => {
+      stored.set('c1', answeredChat({}));
+      await controller.openChat('c1');
+      controller.workspace = false;
+
+      await controller.regenerate('a1');
+
+      expect(workspaceOf(0)).toEqual({ workspace: false });
+    });
+
+    it('remembers the choice per chat, across controllers', async () => {
+      stored.set('c1', answeredChat({}));
+      stored.set('c2', { ...answeredChat({}), id: 'c2' });
+      await controller.openChat('c1');
+      expect(controller.workspace).toBe(true);
+      await controller.regenerate('a1', { workspace: false });
+      expect(controller.workspace).toBe(false);
+
+      await controller.openChat('c2');
+      expect(controller.workspace).toBe(true);
+      controller.newChat();
+      expect(controller.workspace).toBe(true);
+
+      // A reload of the page: a new controller reads the kept choice.
+      const again = new ChatController({ socket: new FakeSocket(), client });
+      await again.loadModels();
+      await again.openChat('c1');
+      expect(again.workspace).toBe(false);
+      await again.openChat('c2');
+      expect(again.workspace).toBe(true);
+      again.dispose();
+    });
+
+    it("keeps a new chat's first choice under the id it is given", async () => {
+      client.startCompletion.mockResolvedValueOnce({
+        chat_id: 'created-1',
+        message_id: 'a1'
+      });
+      await controller.send('Hello', { workspace: false });
+      const created = client.newChat.mock.results[0]
+        .value as Promise<IChatResponse>;
+      const id = (await created).id;
+      stored.set(id, { ...answeredChat({}), id });
+
+      controller.newChat();
+      await controller.openChat(id);
+
+      expect(controller.workspace).toBe(false);
+    });
+  });
+
   describe('errors', () => {
     it('shows a failed completion on its answer', async () => {
       client.startCompletion.mockRejectedValueOnce(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .conftest import LabServer, open_sidebar, screenshot
+from .conftest import LabServer, open_lab, open_sidebar, screenshot
 from .fake_backend import FakeBackend
 
 
@@ -103,6 +103,36 @@ def test_regenerate_and_switch_branches(fake_page: Any, fake: FakeBackend) -> No
     assert fake.chats[first.chat_id]["chat"]["history"]["currentId"] == first.message_id
     sidebar.get_by_role("button", name="Next version").click()
     answers(sidebar).last.get_by_text("Green").wait_for()
+
+
+def test_workspace_checkbox_holds_on_regenerate_and_per_chat(
+    fake_page: Any, fake: FakeBackend
+) -> None:
+    page = fake_page
+    sidebar = open_sidebar(page)
+    sidebar.get_by_role("button", name="New chat").click()
+    workspace = sidebar.get_by_role("checkbox", name="Workspace")
+    assert workspace.is_checked()  # the setting's default for a new chat
+    workspace.uncheck()
+    box = sidebar.get_by_role("textbox", name="Message")
+    box.fill("No sources please")
+    box.press("Enter")
+    first = fake.wait_turn(page, 1)
+    assert first.request["features"] == {"workspace": False}
+    fake.stream(first, ["Plain"], page)
+    sidebar.get_by_role("button", name="Regenerate answer").click()
+    second = fake.wait_turn(page, 2)
+    assert second.request["regenerate"] is True
+    assert second.request["features"] == {"workspace": False}
+    fake.stream(second, ["Still plain"], page)
+    # A new chat starts from the setting; reopening the first shows its own choice.
+    sidebar.get_by_role("button", name="Back to the chat list").click()
+    sidebar.get_by_role("button", name="New chat").click()
+    assert workspace.is_checked()
+    sidebar.get_by_role("button", name="Back to the chat list").click()
+    sidebar.locator(".jp-OuiChatList-open", has_text="No sources please").click()
+    answers(sidebar).last.get_by_text("Still plain").wait_for()
+    assert not workspace.is_checked()
 
 
 def test_interrupted_answer_shows_a_notice_and_continues(fake_page: Any, fake: FakeBackend) -> None:
@@ -241,6 +271,9 @@ def test_code_block_insert_and_run_in_notebook(
     fake.stream(turn, ["Run this:\n\n```python\nprint(6 * 7)\n```\n"], page)
     actions = answers(sidebar).last.locator(".jp-OuiCodeActions")
     actions.wait_for()
+    # No band behind each line: the code is transparent on the block's background.
+    code = answers(sidebar).last.locator("pre code")
+    assert code.evaluate("el => getComputedStyle(el).backgroundColor") == "rgba(0, 0, 0, 0)"
     screenshot(page, "08-code-actions")
     actions.get_by_role("button", name="Run").click()
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
@@ -312,7 +345,31 @@ def test_model_picker_greys_out_unavailable_and_remembers_per_chat(
     assert picker.input_value() == "smollm2"
     # The narrow sidebar cuts long names: the whole one is the picker's tooltip.
     assert picker.get_attribute("title") == picker.locator("option:checked").inner_text()
+    # Looks like a picker: JupyterLab's HTMLSelect with its caret; the embedded model's
+    # short name, without a " · local" suffix; no hint while another model is listed.
+    assert sidebar.locator(".jp-OuiModelPicker .jp-HTMLSelect svg").count() == 1
+    assert picker.locator("option:checked").inner_text() == "SmolLM2 (embedded)"
+    assert not sidebar.locator(".jp-OuiModelPicker-hint").is_visible()
     assert fake.chats[turn.chat_id]["chat"]["models"] == ["smollm2"]
+
+
+def test_model_picker_says_how_to_add_a_model_when_only_the_embedded_one(
+    browser: Any, lab_server: LabServer, fake_context: Any, fake: FakeBackend
+) -> None:
+    fake.models = [m for m in fake.models if m["connection"] == "local"]
+    page = open_lab(browser, lab_server, context=fake_context)
+    sidebar = open_sidebar(page)
+    sidebar.get_by_role("button", name="New chat").click()
+    hint = sidebar.locator(".jp-OuiModelPicker-hint")
+    hint.wait_for(state="visible")
+    assert "c.OuiJupyter.openai_api_base_urls" in hint.inner_text()
+    # Nothing remote: the hint is text, not a link to load.
+    assert hint.locator("a, img").count() == 0
+    # At the default sidebar width the picker fits: the caret stays inside the sidebar.
+    picker = sidebar.locator(".jp-OuiModelPicker .jp-HTMLSelect")
+    box, panel = picker.bounding_box(), sidebar.bounding_box()
+    assert box["x"] + box["width"] <= panel["x"] + panel["width"]
+    screenshot(page, "12-model-picker-hint")
 
 
 def test_index_progress_bar(fake_page: Any, fake: FakeBackend) -> None:
