@@ -12,7 +12,6 @@ import os
 import statistics
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,19 +38,11 @@ def p50(values: list[float]) -> float:
 
 @contextlib.contextmanager
 def fresh_database() -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
+    """A fresh database on ``SERVER``, dropped after the run."""
+    from support.pgdatabase import fresh_database as on_server
 
-    base = make_url(SERVER).set(drivername="postgresql")
-    admin = base.render_as_string(hide_password=False)
-    name = f"oui_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with on_server(SERVER, "oui_bench") as url:
+        yield url
 
 
 @contextlib.contextmanager

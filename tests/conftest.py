@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -70,20 +69,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def _fresh_postgres_database(url: str) -> tuple[str, Callable[[], None]]:
     """A new empty database on the server of ``url``; returns its URL and a dropper."""
-    import psycopg
-    from sqlalchemy.engine import make_url
+    from support.pgdatabase import create_database
 
-    base = make_url(url).set(drivername="postgresql")
-    name = f"oui_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
+    return create_database(url)
 
 
 @pytest.fixture

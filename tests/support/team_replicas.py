@@ -12,7 +12,6 @@ import json
 import os
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,19 +37,10 @@ def team_database() -> Iterator[str]:
         finally:
             cluster.stop()
         return
-    import psycopg
-    from sqlalchemy.engine import make_url
+    from support.pgdatabase import fresh_database
 
-    server = make_url(base).set(drivername="postgresql")
-    admin = server.render_as_string(hide_password=False)
-    name = f"oui_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(base) as url:
+        yield url
 
 
 class Replica(OuiProcess):

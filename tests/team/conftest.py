@@ -12,29 +12,14 @@ A failed test's report carries the hub's and the service's logs.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from support.hub import Hub
 from support.pgcluster import PgCluster
+from support.pgdatabase import fresh_database
 from support.scripted_openai import ScriptedOpenAI
-
-
-def fresh_database(base: str) -> Iterator[str]:
-    """A new database on the server of ``base`` (dropped afterwards)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    server = make_url(base).set(drivername="postgresql")
-    name = f"oui_team_{uuid.uuid4().hex[:12]}"
-    admin = server.render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +27,8 @@ def team_database_url() -> Iterator[str]:
     """A fresh, empty team database for this module's hub."""
     base = os.environ.get("OUI_TEST_POSTGRES_URL", "")
     if base:
-        yield from fresh_database(base)
+        with fresh_database(base, "oui_team") as url:
+            yield url
         return
     cluster = PgCluster().start()
     yield cluster.url
