@@ -22,6 +22,15 @@ pytestmark = pytest.mark.browser
 
 NOTEBOOK = "notebooks/03_widgets.ipynb"
 
+ACTIVATE_TAB = """path => {
+    const shell = window.jupyterapp.shell;
+    if (shell.currentWidget?.context?.path === path) return true;
+    for (const widget of shell.widgets("main")) {
+        if (widget.context?.path === path) shell.activateById(widget.id);
+    }
+    return false;
+}"""
+
 
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory, llama_server: str) -> Iterator[LiveServer]:
@@ -87,14 +96,9 @@ def test_chat_widget_in_the_browser(lab_server: LiveServer, tmp_path: Path, fron
                     timeout=60_000,
                 )
                 assert len(page.context.pages) == 1
-                page.evaluate(
-                    f"window.jupyterapp.commands.execute('docmanager:open', {{path: {path!r}}})"
-                )
-                page.wait_for_function(
-                    "path => window.jupyterapp.shell.currentWidget?.context?.path === path",
-                    arg=path,
-                    timeout=60_000,
-                )
+                # back to the notebook's tab: activated again on every poll, because a tab
+                # opened a moment ago (or its kernel dialog) can take the focus back
+                page.wait_for_function(ACTIVATE_TAB, arg=path, timeout=60_000)
             else:  # Notebook 7 opens it in its own page, not in JupyterLab
                 with page.context.expect_page(timeout=60_000) as opened:
                     first.click()
