@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -87,8 +89,24 @@ def openai_tool(tool: Tool) -> dict[str, Any]:
     return {"type": "function", "function": function_spec(tool)}
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+#: threads that run blocking tool work: their own, so that long queries never hold up
+#: the threads the request handlers use (``asyncio.to_thread``)
+TOOL_THREADS = 4
+
+
+def tool_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(TOOL_THREADS, thread_name_prefix="oui-tool")
+        return _pool
+
+
 class BlockingTool:
-    """Base of tools whose work blocks: subclasses set the class attributes and ``call``."""
+    """Base of tools whose work blocks: subclasses set the class attributes and ``call``,
+    which runs in the tools' own threads (``tool_pool``)."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -96,7 +114,8 @@ class BlockingTool:
     requires_approval: ClassVar[bool] = False
 
     async def run(self, args: dict[str, Any], context: ToolContext) -> ToolResult:
-        return await asyncio.to_thread(self.call, args, context)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(tool_pool(), self.call, args, context)
 
     def call(self, args: dict[str, Any], context: ToolContext) -> ToolResult:
         raise NotImplementedError

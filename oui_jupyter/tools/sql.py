@@ -147,7 +147,7 @@ class SqlTool(BlockingTool):
             ":memory:",
             config={"autoload_known_extensions": False, "autoinstall_known_extensions": False},
         )
-        timer = threading.Timer(self.limits.sql_timeout, conn.interrupt)
+        timer = threading.Timer(self.limits.sql_timeout, _interrupt, [conn])
         try:
             query = self._checked(conn, args["query"])
             query, files = rewrite_paths(query, Confined(context.root_dir))
@@ -207,6 +207,13 @@ class SqlTool(BlockingTool):
             conn.execute("SET memory_limit = ?", [self.limits.sql_memory_limit])
         conn.execute("SET enable_external_access = false")
         conn.execute("SET lock_configuration = true")
+
+
+def _interrupt(conn: duckdb.DuckDBPyConnection) -> None:
+    try:
+        conn.interrupt()
+    except Exception:  # closed meanwhile: the query is over anyway
+        pass
 
 
 def _first_line(exc: BaseException) -> str:
