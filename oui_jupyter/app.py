@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore, UserStore
     from oui_jupyter.team.client.runtime import ClientRuntime
+    from oui_jupyter.tools.registry import ToolRegistry
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 CHANGING_ACTIONS = frozenset({"create", "save", "upload", "rename", "copy", "delete"})
@@ -325,6 +326,46 @@ class OuiJupyter(ExtensionApp):
         50 * 1024 * 1024, help="Largest file accepted by oui/api/v1/files/ (413 past it)."
     ).tag(config=True)
 
+    # ----- tools (issue #12) -----
+    tool_entry_points = Bool(
+        True,
+        help="Offer the tools of installed packages (Python entry points in group "
+        "'oui_jupyter.tools') beside the built-in ones. Tool code never comes from the database.",
+    ).tag(config=True)
+
+    tool_access_control = Dict(
+        key_trait=Unicode(),
+        help="Who may use a tool, by tool name: an Open WebUI access_control "
+        "({'read': {'group_ids': [...], 'user_ids': [...]}}; {} is admins only). A tool not "
+        "named here is everyone's, unless it says otherwise itself.",
+    ).tag(config=True)
+
+    tool_timeout = Float(
+        120.0, help="Seconds one tool call may take before it is abandoned with an error."
+    ).tag(config=True)
+
+    tool_sql_timeout = Float(
+        30.0, help="Seconds a query of the sql tool may run before DuckDB interrupts it."
+    ).tag(config=True)
+
+    tool_sql_max_rows = Int(
+        1000, help="Most rows the sql tool answers with (a call asks for 50 by default)."
+    ).tag(config=True)
+
+    tool_sql_memory_limit = Unicode(
+        "", help="DuckDB memory_limit of one sql tool query, e.g. '4GB' (''; DuckDB's default)."
+    ).tag(config=True)
+
+    tool_max_output_chars = Int(
+        20_000, help="Most characters of one tool result the model is sent."
+    ).tag(config=True)
+
+    tool_max_file_bytes = Int(
+        50 * 1024 * 1024,
+        help="read_notebook parses notebooks up to this size (bytes); read_file counts the "
+        "lines of files up to it.",
+    ).tag(config=True)
+
     # ----- teams on JupyterHub (issue #16) -----
     team_mode = Enum(
         ["", "service", "client"],
@@ -501,11 +542,32 @@ class OuiJupyter(ExtensionApp):
             completions=completions,
             events=hub,
             tasks=registry,
+            tools=self._build_tools(retrieval.retrieval),
             lifecycle=lifecycle,
         )
         services.on_close(db.dispose)
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
+
+    def _build_tools(self, retrieval: RetrievalService) -> ToolRegistry:
+        """The tool registry (issue #12): the built-ins and installed packages' tools."""
+        from oui_jupyter.tools.base import ToolLimits
+        from oui_jupyter.tools.builtin import builtin_tools
+        from oui_jupyter.tools.registry import ToolRegistry
+
+        limits = ToolLimits(
+            max_output_chars=self.tool_max_output_chars,
+            max_file_bytes=self.tool_max_file_bytes,
+            sql_timeout=self.tool_sql_timeout,
+            sql_max_rows=self.tool_sql_max_rows,
+            sql_memory_limit=self.tool_sql_memory_limit,
+        )
+        return ToolRegistry(
+            builtin_tools(retrieval, limits),
+            access=dict(self.tool_access_control),
+            entry_points=self.tool_entry_points,
+            timeout=self.tool_timeout,
+        )
 
     def _build_users(self, store: UserStore) -> UserService:
         """Roles: in team mode (service and client) the hub's admins and ``hub_admins`` only."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.users import UserService
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore
+    from oui_jupyter.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Services:
     completions: CompletionService
     events: EventHub
     tasks: TaskRegistry
+    tools: ToolRegistry
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def on_close(self, closer: Callable[[], Any]) -> None:

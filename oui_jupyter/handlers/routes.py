@@ -19,6 +19,7 @@ from oui_jupyter.handlers import (
     retrieval,
     tasks,
     team,
+    tools,
 )
 from oui_jupyter.handlers.base import OuiHandler
 
@@ -97,6 +98,8 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/files/{FILE_ID}", files.FileHandler),
     (rf"v1/files/{FILE_ID}/content", files.FileContentHandler),
     (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
+    # tools
+    (r"v1/tools/?", tools.ToolsHandler),
     # team: admins' users, groups, usage and limits
     (r"v1/users/?", team.UsersHandler),
     (r"v1/groups/?", team.GroupsHandler),
