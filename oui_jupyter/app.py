@@ -292,6 +292,36 @@ class OuiJupyter(ExtensionApp):
         6000, min=0, help="Most characters of source text a chat turn's RAG context holds."
     ).tag(config=True)
 
+    rag_relevance_threshold = Float(
+        help="The relevance a workspace passage needs to be shown to the model when a turn "
+        "searches the whole workspace (features.workspace): its cosine similarity to the "
+        "question plus 0.5 x the idf-weighted share of the question's words it holds. A turn "
+        "where none clears it answers without sources and its status says so. 0: every "
+        "passage. Files, folders and collections the user names are used whatever their "
+        "scores. The default suits all-MiniLM-L6-v2 (benchmarks/retrieval_relevance.py).",
+        min=0.0,
+        max=1.0,
+    ).tag(config=True)
+
+    @default("rag_relevance_threshold")
+    def _default_rag_relevance_threshold(self) -> float:
+        from oui_jupyter.services.retrieval.defaults import DEFAULT_MIN_RELEVANCE
+
+        return DEFAULT_MIN_RELEVANCE
+
+    rag_keyword_relevance = Float(
+        help="For a workspace passage without a cosine similarity (the embedding model still "
+        "loading): the idf-weighted share of the question's words it must hold.",
+        min=0.0,
+        max=1.0,
+    ).tag(config=True)
+
+    @default("rag_keyword_relevance")
+    def _default_rag_keyword_relevance(self) -> float:
+        from oui_jupyter.services.retrieval.defaults import DEFAULT_MIN_COVERAGE
+
+        return DEFAULT_MIN_COVERAGE
+
     index_exclude = List(
         Unicode(),
         help="Glob patterns (gitignore syntax) never indexed, besides .gitignore and hidden files. "
@@ -649,11 +679,12 @@ class OuiJupyter(ExtensionApp):
             features: dict[str, Any],
             user: UserInfo,
             workspace: list[dict[str, Any]] | None = None,
-        ) -> tuple[str, list[dict[str, Any]]]:
+        ) -> tuple[str, list[dict[str, Any]], str | None]:
             from oui_jupyter.services.workspace_context import hits_of
 
             extra = hits_of(workspace) if workspace else None
-            return retrieval.build_rag_context(query, files, features, None, user=user, extra=extra)
+            ctx = retrieval.rag_context(query, files, features, None, user=user, extra=extra)
+            return ctx.prompt, ctx.sources, ctx.note
 
         completions = CompletionService(
             models=models,

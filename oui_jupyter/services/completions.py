@@ -47,7 +47,8 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
 log = logging.getLogger(__name__)
 
 # (query, files, features, user[, workspace sources]) -> (prompt block that replaces the last
-# user message, sources); the fifth argument is only passed when a turn has workspace_context.
+# user message, sources[, note]); the fifth argument is only passed when a turn has
+# workspace_context; the note (e.g. no workspace file matched) ends the turn's search status.
 ContextBuilder = Callable[..., Any]
 # Called with each upstream chunk (raw JSON bytes, decoded) while the answer streams.
 Sink = Callable[[bytes, dict[str, Any]], Awaitable[None]]
@@ -732,19 +733,22 @@ class CompletionService:
                 {"description": "Searching sources", "done": False},
                 chat_id=chat_id,
             )
+        note = None
         try:
             builder = self.context_builder
             args = (query, files, options.features, user, *([workspace] if workspace else []))
             if inspect.iscoroutinefunction(builder):
-                block, sources = await builder(*args)
+                found = await builder(*args)
             else:  # retrieval is blocking: keep it off the event loop
-                block, sources = await asyncio.to_thread(builder, *args)
+                found = await asyncio.to_thread(builder, *args)
+            block, sources = found[0], found[1]
+            note = found[2] if len(found) > 2 else None
         finally:
             if chat_id:
                 self.hub.emit(
                     user.id,
                     "status",
-                    {"description": "Searched sources", "done": True},
+                    {"description": note or "Searched sources", "done": True},
                     chat_id=chat_id,
                 )
         if block:
