@@ -206,6 +206,18 @@ class OuiJupyter(ExtensionApp):
         config=True
     )
 
+    enable_evaluation_arena_models = Bool(
+        help="List the arena model (arena-model: two models drawn at random answer side by "
+        "side, unnamed until rated) when two or more models are available. Admins may switch it "
+        "at run time (oui/api/v1/evaluations/config, stored, which then wins). Default: "
+        "$ENABLE_EVALUATION_ARENA_MODELS (true/false), else off.",
+    ).tag(config=True)
+
+    @default("enable_evaluation_arena_models")
+    def _default_enable_evaluation_arena_models(self) -> bool:
+        raw = os.environ.get("ENABLE_EVALUATION_ARENA_MODELS", "")
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+
     # ----- retrieval over the workspace (issue #5) -----
     index_workspace = Bool(
         True,
@@ -512,12 +524,14 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.services.app_config import AppConfigService
         from oui_jupyter.services.chat_bulk import ChatBulkService, ImportLimits
         from oui_jupyter.services.chats import ChatService
+        from oui_jupyter.services.evaluations import EvaluationService
         from oui_jupyter.services.events import EventHub
         from oui_jupyter.services.tasks import TaskRegistry
         from oui_jupyter.store import migrate
         from oui_jupyter.store.chat_bulk import ChatBulkStore
         from oui_jupyter.store.chats import ChatStore
         from oui_jupyter.store.db import Database
+        from oui_jupyter.store.feedback import FeedbackStore
         from oui_jupyter.store.folders import FolderStore
         from oui_jupyter.store.tags import TagStore
         from oui_jupyter.store.users import ConfigStore, UserStore
@@ -570,6 +584,11 @@ class OuiJupyter(ExtensionApp):
             files=retrieval.files,
             models=models,
             completions=completions,
+            evaluations=EvaluationService(
+                FeedbackStore(db),
+                config_store,
+                arena_default=self.enable_evaluation_arena_models,
+            ),
             events=hub,
             tasks=registry,
             tools=self._build_tools(retrieval.retrieval),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.chat_bulk import ChatBulkService
     from oui_jupyter.services.chats import ChatService
     from oui_jupyter.services.completions import CompletionService
+    from oui_jupyter.services.evaluations import EvaluationService
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.models import ModelService
     from oui_jupyter.services.retrieval.files import FileService
@@ -85,6 +86,7 @@ class Services:
     files: FileService
     models: ModelService
     completions: CompletionService
+    evaluations: EvaluationService
     events: EventHub
     tasks: TaskRegistry
     tools: ToolRegistry

@@ -24,7 +24,8 @@ class ModelsHandler(OpenAIKeyAuth, OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Every connection's models (unreachable ones marked available: false), the embedded "
-            "local model and the custom models",
+            "local model, the custom models and, when admins turned it on and two models are "
+            "available, the arena (`arena-model`)",
             query=ModelListQuery,
             response=ModelListResponse,
         )
@@ -37,7 +38,10 @@ class ModelsHandler(OpenAIKeyAuth, OuiHandler):
         models = self.models
         if query.refresh:
             await models.refresh()
-        self.write_json({"data": await models.list_models(self.user)})
+        entries = await models.list_models(self.user)
+        evaluations = self.services.evaluations
+        arena = await self.off_loop(evaluations.arena_enabled)
+        self.write_json({"data": evaluations.with_arena(entries, arena)})
 
 
 class CustomModelsHandler(OuiHandler):

@@ -11,6 +11,7 @@ from oui_jupyter.handlers import (
     completions,
     core,
     embeddings,
+    evaluations,
     events,
     files,
     folders,
@@ -29,6 +30,7 @@ SHARE_ID = r"(?P<share_id>[\w-]{1,64})"
 KNOWLEDGE_ID = r"(?P<knowledge_id>[\w-]{1,64})"
 FILE_ID = r"(?P<file_id>[\w-]{1,64})"
 MESSAGE_ID = r"(?P<message_id>[\w-]{1,64})"
+FEEDBACK_ID = r"(?P<feedback_id>[\w-]{1,64})"
 
 ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"version", core.VersionHandler),
@@ -105,6 +107,14 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"v1/groups/?", team.GroupsHandler),
     (r"v1/usage/?", team.UsageHandler),
     (r"v1/usage/limits", team.UsageLimitsHandler),
+    # ratings, the leaderboard and the arena
+    (r"v1/evaluations/config", evaluations.EvaluationConfigHandler),
+    (r"v1/evaluations/feedback", evaluations.FeedbackHandler),
+    (r"v1/evaluations/feedbacks", evaluations.FeedbacksHandler),
+    (r"v1/evaluations/feedbacks/user", evaluations.UserFeedbacksHandler),
+    (r"v1/evaluations/feedbacks/all", evaluations.AllFeedbacksHandler),
+    (rf"v1/evaluations/feedback/{FEEDBACK_ID}", evaluations.FeedbackByIdHandler),
+    (r"v1/evaluations/leaderboard", evaluations.LeaderboardHandler),
     # folders
     (r"v1/folders/?", folders.FoldersHandler),
     (rf"v1/folders/{FOLDER_ID}(?:/update(?:/parent|/expanded)?)?", folders.FolderHandler),

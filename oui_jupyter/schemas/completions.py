@@ -161,6 +161,8 @@ class LiveTaskResponse(msgspec.Struct):
     user_message_id: str | None
     task_ids: list[str] = msgspec.field(default_factory=list)  # Open WebUI reads these two
     status: bool = True
+    #: every answer's id, in the order of ``task_ids`` (an arena turn has two)
+    message_ids: list[str] = msgspec.field(default_factory=list)
 
 
 class AssistantMessageResponse(msgspec.Struct, omit_defaults=True):

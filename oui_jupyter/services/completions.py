@@ -118,6 +118,8 @@ class TurnOptions:
     # A team client server's workspace hits (``workspace_context.sources``, checked): merged
     # into the turn's one RAG block (services/workspace_context.py).
     workspace_sources: list[dict[str, Any]] = field(default_factory=list)
+    # Kept on the answer's message and told in its start event (an arena answer's mark).
+    answer_extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Generation:
@@ -590,7 +592,9 @@ class CompletionService:
                     )
                 user_message_id, user_text = row.id, row.content
                 message_id = options.message_id or str(uuid.uuid4())
-                to_insert.append(_empty_answer(message_id, user_message_id, resolved.id))
+                to_insert.append(
+                    _empty_answer(message_id, user_message_id, resolved.id, options.answer_extra)
+                )
         else:
             if named is not None:
                 content = named.get("content") or ""
@@ -618,7 +622,9 @@ class CompletionService:
                     extra=extra,
                 )
             )
-            to_insert.append(_empty_answer(message_id, user_message_id, resolved.id))
+            to_insert.append(
+                _empty_answer(message_id, user_message_id, resolved.id, options.answer_extra)
+            )
             tail.append({"role": "user", "content": content})
             leaf = parent
         if not client_branch:
@@ -658,6 +664,7 @@ class CompletionService:
             "done": False,
             "model": resolved.id,
             "parentId": user_message_id,
+            **options.answer_extra,
         }
         if sources:
             start["sources"] = sources
@@ -781,12 +788,20 @@ class CompletionService:
         }
 
 
-def _empty_answer(message_id: str, parent_id: str | None, model: str) -> NewMessage:
+def _empty_answer(
+    message_id: str, parent_id: str | None, model: str, extra: dict[str, Any] | None = None
+) -> NewMessage:
     """The assistant row a turn writes before the model answers (filled in as it streams)."""
     from oui_jupyter.store.chats import NewMessage
 
     return NewMessage(
-        id=message_id, role="assistant", content="", parent_id=parent_id, model=model, done=False
+        id=message_id,
+        role="assistant",
+        content="",
+        parent_id=parent_id,
+        model=model,
+        done=False,
+        extra=dict(extra or {}),
     )
 
 
