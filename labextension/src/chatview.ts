@@ -4,6 +4,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { Composer } from './composer';
+import type { IImageAttachment } from './images';
 import { ChatController } from './controller';
 import {
   MessageWidget,
@@ -92,7 +93,8 @@ export class ChatView extends Panel {
       },
       onStop: () => void this._controller.stop(),
       onError: message => options.onError(message),
-      readPath: options.readPath
+      readPath: options.readPath,
+      outputImage: options.outputImage
     });
 
     this.addWidget(header);
@@ -322,5 +324,7 @@ export namespace ChatView {
     onClone: () => void;
     onError: (message: string) => void;
     readPath: (path: string) => Promise<Blob>;
+    /** The active notebook cell's image output (the composer's attach-output button). */
+    outputImage?: () => IImageAttachment | null;
   }
 }

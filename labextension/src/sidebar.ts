@@ -8,6 +8,7 @@ import { ChatView } from './chatview';
 import { ChatController } from './controller';
 import { errorMessage } from './handler';
 import { chatIcon } from './icons';
+import type { IImageAttachment } from './images';
 import { iconButton } from './ui';
 import { IndexProgressBar } from './progress';
 import { parseShareRef } from './share';
@@ -65,7 +66,8 @@ export class ChatSidebar extends Panel {
         }
       },
       onError: message => this.showError(message),
-      readPath: options.readPath
+      readPath: options.readPath,
+      outputImage: options.outputImage
     });
     this.addWidget(this._banner);
     this.addWidget(this._progress);
@@ -191,13 +193,24 @@ export class ChatSidebar extends Panel {
   }
 
   addContext(context: IChatContext): void {
+    this._showComposer();
+    this._view.addContext(context);
+    this._view.composer.focusInput();
+  }
+
+  /** Attach an image to the next message (uploaded at once). */
+  async attachImage(image: IImageAttachment): Promise<void> {
+    this._showComposer();
+    this._view.composer.focusInput();
+    await this._view.composer.attachImage(image);
+  }
+
+  private _showComposer(): void {
     if (this.controller.shared) {
       this.newChat();
     } else if (this._view.isHidden) {
       this.showChat();
     }
-    this._view.addContext(context);
-    this._view.composer.focusInput();
   }
 
   focusInput(): void {
@@ -263,6 +276,8 @@ export namespace ChatSidebar {
     rendermime: IRenderMimeRegistry;
     commands: CommandRegistry;
     readPath: (path: string) => Promise<Blob>;
+    /** The active notebook cell's image output (the composer's attach-output button). */
+    outputImage?: () => IImageAttachment | null;
     /** The link that opens share `shareId` (see share.ts). */
     shareLink: (shareId: string) => string;
     /** Put text on the system clipboard (throws when it cannot). */
