@@ -8,7 +8,8 @@ Two measurements:
   and serialise it (``msgspec``, as the provider does before the ``openai`` client sends it);
 * end to end through a real ``jupyter server`` and the scripted upstream (its own process):
   a persisted ``stream: false`` turn with the PNG minus the same turn without it, paired. This
-  also counts moving 1.4 MB of base64 over loopback twice and the upstream parsing it.
+  also counts moving 1.4 MB of base64 over loopback twice and the upstream parsing it: the
+  same pair sent to the upstream directly is printed as a baseline.
 
 Usage: python benchmarks/vision_turn.py [runs=60] [megabytes=1]
 """
@@ -34,7 +35,7 @@ from _chat import AUTH, Upstream, new_chat, pct, post, start_oui
 from support.png import noise_png
 
 
-def summary(name: str, values: list[float]) -> dict[str, float]:
+def summary(name: str, values: list[float]) -> dict[str, Any]:
     ms = [v * 1000 for v in values]
     p50, p95 = statistics.median(ms), pct(ms, 0.95)
     print(f"{name:<44} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   (n={len(ms)})")
@@ -116,10 +117,20 @@ def end_to_end(png: bytes, runs: int) -> dict[str, float]:
         bodies = {True: turn_body(chat, png), False: turn_body(chat, None)}
         encoded = {k: json.dumps(v).encode() for k, v in bodies.items()}  # outside the timer
 
-        def timed(image: bool) -> float:
+        direct = {
+            k: json.dumps({**v, "chat_id": None}).encode()  # the upstream ignores chat_id
+            for k, v in bodies.items()
+        }
+
+        def timed(image: bool, upstream_only: bool = False) -> float:
+            url = (
+                f"{upstream.base_url}/chat/completions"
+                if upstream_only
+                else (f"{server.url}/oui/api/chat/completions")
+            )
             request = urllib.request.Request(
-                f"{server.url}/oui/api/chat/completions",
-                data=encoded[image],
+                url,
+                data=(direct if upstream_only else encoded)[image],
                 method="POST",
                 headers={**AUTH, "Content-Type": "application/json"},
             )
@@ -140,7 +151,10 @@ def end_to_end(png: bytes, runs: int) -> dict[str, float]:
             added.append(a - b)
         summary("end to end, turn with the PNG", with_image)
         summary("end to end, the same turn without it", without)
-        return summary("end to end, added by the PNG (paired)", added)
+        result = summary("end to end, added by the PNG (paired)", added)
+        baseline = [timed(True, True) - timed(False, True) for _ in range(runs)]
+        result["upstream_alone"] = summary("the upstream alone, added by the PNG", baseline)
+        return result
     finally:
         server.stop()
         upstream.stop()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import InvalidInput, NotFound, PayloadTooLarge
+from oui_jupyter.services.message_text import text_of
 
 if TYPE_CHECKING:
     from oui_jupyter.services.models import ResolvedModel
@@ -103,7 +104,8 @@ def with_text(content: Any, text: str) -> Any:
     """``content`` with its text replaced by ``text`` (its images kept, after it)."""
     if not has_images(content):
         return text
-    return [{"type": "text", "text": text}, *(p for p in content if p.get("type") == "image_url")]
+    images = (p for p in content if isinstance(p, dict) and p.get("type") == "image_url")
+    return [{"type": "text", "text": text}, *images]
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,18 @@ class VisionService:
         return await asyncio.to_thread(self._save, user, content, urls, items)
 
     def _save(self, user: UserInfo, content: Any, urls: list[str], items: list[Any]) -> SavedImages:
+        # Every image is checked before any is saved: a refused message leaves no uploads.
+        decoded = {u: self.decode(u, n) for n, u in enumerate(urls, 1) if u.startswith("data:")}
+        known = {
+            u: self.files.get(self._file_id(u, n), user)
+            for n, u in enumerate(urls, 1)
+            if u not in decoded
+        }
         saved: dict[str, dict[str, Any]] = {}
         data_urls: dict[str, str] = {}
         for n, url in enumerate(urls, 1):
-            if url.startswith("data:"):
-                mime, raw = self.decode(url, n)
+            if url in decoded:
+                mime, raw = decoded[url]
                 upload = self.files.upload(
                     user,
                     f"image-{n}.{EXTENSIONS[mime]}",
@@ -171,18 +180,13 @@ class VisionService:
                 data_urls[upload["id"]] = f"data:{mime};base64,{url.partition(',')[2]}"
                 saved[url] = _item(upload["id"], upload["filename"], mime, len(raw))
             else:
-                file_id = self._file_id(url, n)
-                row = self.files.get(file_id, user)
+                row = known[url]
                 meta = row["meta"]
-                saved[url] = _item(file_id, row["filename"], meta["content_type"], meta["size"])
-        text = "".join(
-            str(p.get("text") or "")
-            for p in (content if isinstance(content, list) else [])
-            if isinstance(p, dict) and p.get("type") == "text"
-        )
-        if isinstance(content, str):
-            text = content
-        parts = [{"type": "text", "text": text}, *(image_part(saved[u]["url"]) for u in urls)]
+                saved[url] = _item(row["id"], row["filename"], meta["content_type"], meta["size"])
+        parts = [
+            {"type": "text", "text": text_of(content)},
+            *(image_part(saved[u]["url"]) for u in urls),
+        ]
         others = [i for i in items if not is_image_item(i)]
         return SavedImages(parts, [*others, *saved.values()], data_urls)
 

@@ -241,7 +241,7 @@ async def test_a_custom_model_may_see_images_and_earlier_images_become_a_note(ap
     ("content", "status", "words"),
     [
         (parts("x", *(data_url(solid_png(w)) for w in (4, 5, 6, 7))), 422, "may carry 3 images"),
-        (parts("x", data_url(b"hello, not an image")), 422, "not a PNG, JPEG, GIF or WebP"),
+        (parts("x", data_url(solid_png()), data_url(b"not one")), 422, "image 2 is not a PNG"),
         (parts("x", "data:image/png,raw"), 422, "must be base64"),
         (parts("x", "data:image/png;base64,%%%"), 422, "not valid base64"),
         (parts("x", "https://example.com/cat.png"), 422, "other URLs are not fetched"),
@@ -258,3 +258,4 @@ async def test_image_limits(api, scripted_openai, content, status, words):
     assert words in r.json()["message"]
     assert scripted_openai.requests == []
     assert (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]["history"]["messages"] == {}
+    assert (await api("GET", "v1/files/")).json() == []  # nothing saved, not even image 1
