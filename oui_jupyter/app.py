@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.models import ModelService
     from oui_jupyter.services.retrieval.build import RetrievalBundle
+    from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
     from oui_jupyter.services.tasks import TaskRegistry
     from oui_jupyter.services.users import UserInfo, UserService
@@ -368,6 +369,22 @@ class OuiJupyter(ExtensionApp):
         50 * 1024 * 1024, help="Largest file accepted by oui/api/v1/files/ (413 past it)."
     ).tag(config=True)
 
+    max_image_size = Int(
+        5 * 1024 * 1024,
+        help="Largest image a chat message may carry, in bytes (413 past it); images are PNG, "
+        "JPEG, GIF or WebP.",
+    ).tag(config=True)
+
+    max_images_per_message = Int(
+        8, help="Most images one chat message may carry (422 past it)."
+    ).tag(config=True)
+
+    max_images_per_request = Int(
+        16,
+        help="Most images one upstream request carries: the newest are sent, older ones of the "
+        "chat become a one-line note.",
+    ).tag(config=True)
+
     # ----- tools (issue #12) -----
     tool_entry_points = Bool(
         True,
@@ -552,7 +569,7 @@ class OuiJupyter(ExtensionApp):
             db, lifecycle, on_progress=hub.index_progress, shared=shared
         )
         models, completions = self._build_completions(
-            db, lifecycle, config_store, chats, hub, registry, retrieval.retrieval
+            db, lifecycle, config_store, chats, hub, registry, retrieval.retrieval, retrieval.files
         )
         lifecycle.on_close(registry.cancel_all)
         if shared:
@@ -635,14 +652,16 @@ class OuiJupyter(ExtensionApp):
         hub: EventHub,
         registry: TaskRegistry,
         retrieval: RetrievalService,
+        files: FileService,
     ) -> tuple[ModelService, CompletionService]:
-        """Models, completions and background titles (issue #4)."""
+        """Models, completions, background titles (issue #4) and images in turns."""
         from oui_jupyter.providers.local_llama import LocalLlamaServer
         from oui_jupyter.services.checkpoints import Checkpoints, DeadAnswerSweep
         from oui_jupyter.services.completions import CompletionService
         from oui_jupyter.services.models import ModelService
         from oui_jupyter.services.titles import TitleService
         from oui_jupyter.services.usage import UsageService
+        from oui_jupyter.services.vision import ImageLimits, VisionService
         from oui_jupyter.store.custom_models import CustomModelStore
         from oui_jupyter.store.turns import TurnStore
         from oui_jupyter.store.usage import UsageStore
@@ -717,6 +736,14 @@ class OuiJupyter(ExtensionApp):
             titles=titles,
             context_builder=context_builder,
             usage=UsageService(UsageStore(db), config_store, dict(self.group_daily_tokens)),
+            vision=VisionService(
+                files,
+                ImageLimits(
+                    per_message=self.max_images_per_message,
+                    max_bytes=self.max_image_size,
+                    per_request=self.max_images_per_request,
+                ),
+            ),
         )
         return models, completions
 

@@ -32,12 +32,19 @@ export interface ISource {
   openable?: boolean;
 }
 
-/** A file attached to a message (Open WebUI `files` entries). */
+/** A file attached to a message (Open WebUI `files` entries; `image`: shown to a vision model). */
 export interface IMessageFile {
-  type: 'file' | 'collection';
+  type: 'file' | 'collection' | 'image';
   id: string;
   name: string;
+  /** Images: the file's content URL (`/api/v1/files/<id>/content`). */
+  url?: string;
 }
+
+/** One OpenAI content part of a message. */
+export type IContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string } };
 
 /** One node of the message tree. */
 export interface IHistoryMessage {
@@ -187,7 +194,7 @@ export interface IFileModel {
 /** One message of an OpenAI chat request. */
 export interface ICompletionMessage {
   role: 'user' | 'assistant' | 'system';
-  content: string;
+  content: string | IContentPart[];
 }
 
 /** Body of `POST oui/api/chat/completions` as the sidebar sends it. */
@@ -298,10 +305,21 @@ export async function listKnowledge(): Promise<IKnowledge[]> {
   return asList<IKnowledge>(await requestAPI<unknown>('v1/knowledge/'));
 }
 
-export function uploadFile(file: Blob, name: string): Promise<IFileModel> {
+/** Upload a file; `process: false` keeps it out of the index (images). */
+export function uploadFile(
+  file: Blob,
+  name: string,
+  process = true
+): Promise<IFileModel> {
   const form = new FormData();
   form.append('file', file, name);
-  return requestAPI<IFileModel>('v1/files/', { method: 'POST', body: form });
+  return requestAPI<IFileModel>(
+    process ? 'v1/files/' : 'v1/files/?process=false',
+    {
+      method: 'POST',
+      body: form
+    }
+  );
 }
 
 export function startCompletion(

@@ -5,6 +5,7 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import type { IHistoryMessage } from './api';
 import { Composer } from './composer';
+import type { IImageAttachment } from './images';
 import { ChatController } from './controller';
 import { arenaGroup, arenaRevealed, arenaTitle } from './feedback';
 import {
@@ -99,7 +100,8 @@ export class ChatView extends Panel {
       },
       onStop: () => void this._controller.stop(),
       onError: message => options.onError(message),
-      readPath: options.readPath
+      readPath: options.readPath,
+      outputImage: options.outputImage
     });
 
     this.addWidget(header);
@@ -421,5 +423,7 @@ export namespace ChatView {
     onClone: () => void;
     onError: (message: string) => void;
     readPath: (path: string) => Promise<Blob>;
+    /** The active notebook cell's image output (the composer's attach-output button). */
+    outputImage?: () => IImageAttachment | null;
   }
 }

@@ -4,6 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
 import type { IHistory, IHistoryMessage, IMessageFile, IModel } from './api';
+import { contentParts } from './images';
 import { randomId } from './backoff';
 import { ConnectionState, EventSocket, IEventSocket } from './events';
 import {
@@ -716,7 +717,11 @@ export class ChatController implements IDisposable {
   private _requestMessages(leafId: string): api.ICompletionMessage[] {
     return branch(this._history, leafId)
       .filter(m => !m.error)
-      .map(m => ({ role: m.role, content: m.content }));
+      .map(m => ({
+        role: m.role,
+        content:
+          m.role === 'user' ? contentParts(m.content, m.files) : m.content
+      }));
   }
 
   /** Local placeholder ids must be replaced by the server's before branching. */

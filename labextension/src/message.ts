@@ -15,6 +15,7 @@ import { thumbDownIcon, thumbUpIcon } from './icons';
 import { CommandIDs } from './tokens';
 import { button, iconButton } from './ui';
 import { loadHeldImage } from './remotemedia';
+import { thumbnail } from './images';
 
 /** Render counters, read by the benchmarks and browser tests. */
 export interface IRenderStats {
@@ -436,7 +437,16 @@ export class MessageWidget extends Widget {
         chip.textContent =
           file.type === 'collection' ? `Collection: ${file.name}` : file.name;
         chip.title =
-          file.type === 'collection' ? 'Knowledge collection' : 'Attached file';
+          file.type === 'collection'
+            ? 'Knowledge collection'
+            : file.type === 'image'
+              ? 'Attached image'
+              : 'Attached file';
+        if (file.type === 'image' && typeof file.id === 'string' && file.id) {
+          // From the file's id through the files API: never a URL the message carries.
+          chip.classList.add('jp-OuiChip-image');
+          chip.prepend(thumbnail(file.id, file.name));
+        }
         return chip;
       })
     );

@@ -10,6 +10,7 @@ import { getLeaderboard } from './api';
 import type { ILeaderboard } from './api';
 import { errorMessage } from './handler';
 import { chatIcon } from './icons';
+import type { IImageAttachment } from './images';
 import { iconButton } from './ui';
 import { LeaderboardView } from './leaderboard';
 import { IndexProgressBar } from './progress';
@@ -74,7 +75,8 @@ export class ChatSidebar extends Panel {
         }
       },
       onError: message => this.showError(message),
-      readPath: options.readPath
+      readPath: options.readPath,
+      outputImage: options.outputImage
     });
     this.addWidget(this._banner);
     this.addWidget(this._progress);
@@ -213,13 +215,24 @@ export class ChatSidebar extends Panel {
   }
 
   addContext(context: IChatContext): void {
+    this._showComposer();
+    this._view.addContext(context);
+    this._view.composer.focusInput();
+  }
+
+  /** Attach an image to the next message (uploaded at once). */
+  async attachImage(image: IImageAttachment): Promise<void> {
+    this._showComposer();
+    this._view.composer.focusInput();
+    await this._view.composer.attachImage(image);
+  }
+
+  private _showComposer(): void {
     if (this.controller.shared) {
       this.newChat();
     } else if (this._view.isHidden) {
       this.showChat();
     }
-    this._view.addContext(context);
-    this._view.composer.focusInput();
   }
 
   focusInput(): void {
@@ -286,6 +299,8 @@ export namespace ChatSidebar {
     rendermime: IRenderMimeRegistry;
     commands: CommandRegistry;
     readPath: (path: string) => Promise<Blob>;
+    /** The active notebook cell's image output (the composer's attach-output button). */
+    outputImage?: () => IImageAttachment | null;
     /** The link that opens share `shareId` (see share.ts). */
     shareLink: (shareId: string) => string;
     /** Put text on the system clipboard (throws when it cannot). */

@@ -31,6 +31,7 @@ from oui_jupyter.errors import Conflict, InvalidInput, NotFound, ProviderError
 from oui_jupyter.services.message_text import text_of
 from oui_jupyter.services.models import model_params
 from oui_jupyter.services.pacing import StartPacer
+from oui_jupyter.services.vision import SavedImages, is_image_item, row_content, with_text
 
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.chats import ChatService
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.titles import TitleService
     from oui_jupyter.services.usage import UsageService
     from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.services.vision import VisionService
     from oui_jupyter.store.chats import NewMessage
     from oui_jupyter.store.turns import TurnStore
 
@@ -398,10 +400,12 @@ class CompletionService:
         titles: TitleService | None = None,
         context_builder: ContextBuilder | None = None,
         usage: UsageService | None = None,
+        vision: VisionService | None = None,
     ) -> None:
         """``titles``: writes a first turn's title and tags (None: no titles);
         ``context_builder``: retrieval for turns that name files or features (None: none);
-        ``usage``: records each turn's tokens and enforces the daily limits (None: neither)."""
+        ``usage``: records each turn's tokens and enforces the daily limits (None: neither);
+        ``vision``: saves and inlines the images of turns (None: parts go as they came)."""
         self.models = models
         self.chats = chats
         self.turns = turns
@@ -413,6 +417,7 @@ class CompletionService:
         self.context_builder = context_builder
         self.titles = titles
         self.usage = usage
+        self.vision = vision
         self.pacer = StartPacer()
 
     async def _admit(self, user: UserInfo) -> None:
@@ -432,12 +437,14 @@ class CompletionService:
         # leave the branch to the server: then ``messages`` is empty or only system messages.
         messages = validate_messages(messages, allow_empty=persisted)
         resolved = await self.models.resolve(model, user)
+        self._check_images(resolved, messages, options)
         if not persisted:
             if options.regenerate or options.continue_:
                 raise InvalidInput("regenerate and continue need a chat_id")
             prompt, sources = await self._with_context(
                 user, resolved, list(messages), options, None
             )
+            prompt = await self._inline(user, resolved, prompt, None)
             body = self._body(resolved, prompt, options)
             asked_usage = "stream_options" in body
             if not asked_usage and self.usage is not None:  # the usage record's tokens
@@ -479,7 +486,7 @@ class CompletionService:
         return generations
 
     async def from_message(
-        self, user: UserInfo, chat_id: str, content: str, model: str | None, options: TurnOptions
+        self, user: UserInfo, chat_id: str, content: Any, model: str | None, options: TurnOptions
     ) -> Generation:
         """A turn of ``chats/{id}/message``: the server reads the branch from the database."""
         await self._admit(user)
@@ -495,7 +502,7 @@ class CompletionService:
         history: list[dict[str, Any]] = []
         if parent is not None:
             rows = self.turns.branch(chat_id, parent, self.max_history_messages)
-            history = [{"role": r["role"], "content": r["content"]} for r in rows]
+            history = [{"role": r["role"], "content": row_content(r)} for r in rows]
         options.chat_id = chat_id
         if options.user_message is not None:
             options.user_message = {**options.user_message, "content": content}
@@ -514,7 +521,9 @@ class CompletionService:
         await self.pacer.enter()
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)
+        self._check_images(resolved, messages, options)
         prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
+        prompt = await self._inline(user, resolved, prompt, None)
         body = self._body(resolved, prompt, options)
         answer = await resolved.provider.complete(body)
         if self.usage is not None:
@@ -567,6 +576,7 @@ class CompletionService:
         prefix = ""
         first_turn = not has_messages
         to_insert: list[NewMessage] = []
+        saved: SavedImages | None = None
         if placeholder is not None:  # a stored empty answer (Open WebUI made the turn itself)
             message_id, user_message_id = placeholder
             user_row = self.turns.message(chat_id, user_message_id) if user_message_id else None
@@ -610,7 +620,14 @@ class CompletionService:
                 **{k: v for k, v in (named or {}).items() if k not in _USER_MESSAGE_CORE},
                 "models": (named or {}).get("models") or [resolved.id],
             }
-            if options.files and not extra.get("files"):
+            if self.vision is not None:
+                items = (named or {}).get("files") or options.files
+                saved = await self.vision.save_new(user, resolved, content, list(items))
+            if saved is not None:
+                content, extra["files"] = saved.content, saved.files
+                if client_branch and messages[-1].get("role") == "user":
+                    messages = [*messages[:-1], {**messages[-1], "content": content}]
+            elif options.files and not extra.get("files"):
                 extra["files"] = options.files
             message_id = options.message_id or str(uuid.uuid4())
             to_insert.append(
@@ -633,10 +650,11 @@ class CompletionService:
             )
             messages = [
                 *messages,
-                *({"role": r["role"], "content": r["content"]} for r in rows),
+                *({"role": r["role"], "content": row_content(r)} for r in rows),
                 *tail,
             ]
         prompt, sources = await self._with_context(user, resolved, messages, options, chat_id)
+        prompt = await self._inline(user, resolved, prompt, saved)
         body = self._body(resolved, prompt, options)
         asked_usage = "stream_options" in body
         if not asked_usage:  # the saved message records usage when the upstream reports it
@@ -721,7 +739,7 @@ class CompletionService:
         chat_id: str | None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
-        files = [*options.files, *resolved.knowledge]
+        files = [*(f for f in options.files if not is_image_item(f)), *resolved.knowledge]
         workspace = options.workspace_sources
         if self.context_builder is None or not (
             files or any(options.features.values()) or workspace
@@ -760,8 +778,35 @@ class CompletionService:
                 )
         if block:
             messages = [*messages]
-            messages[last] = {**messages[last], "content": block}
+            messages[last] = {
+                **messages[last],
+                "content": with_text(messages[last].get("content"), block),
+            }
         return messages, list(sources or [])
+
+    def _check_images(
+        self, resolved: ResolvedModel, messages: list[dict[str, Any]], options: TurnOptions
+    ) -> None:
+        """A new message's images for a text-only model: refused before anything is written."""
+        if self.vision is None:
+            return
+        named = options.user_message or {}
+        users = [m for m in messages if m.get("role") == "user"]
+        content = (
+            named["content"] if "content" in named else (users[-1] if users else {}).get("content")
+        )
+        self.vision.check_new(resolved, content, list(named.get("files") or options.files))
+
+    async def _inline(
+        self,
+        user: UserInfo,
+        resolved: ResolvedModel,
+        prompt: list[dict[str, Any]],
+        saved: SavedImages | None,
+    ) -> list[dict[str, Any]]:
+        if self.vision is None:
+            return prompt
+        return await self.vision.inline(user, resolved, prompt, saved)
 
     def _body(
         self, resolved: ResolvedModel, messages: list[dict[str, Any]], options: TurnOptions

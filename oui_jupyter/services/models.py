@@ -76,6 +76,7 @@ class ResolvedModel:
     params: dict[str, Any] = field(default_factory=dict)
     custom: bool = False
     knowledge: list[dict[str, Any]] = field(default_factory=list)  # Open WebUI file items
+    vision: bool = False  # it sees images (``info.meta.capabilities.vision``)
 
 
 @dataclass
@@ -252,6 +253,9 @@ class ModelService:
                     "connection_type": "external",
                     "available": available,
                     "tags": [{"name": t} for t in connection.tags],
+                    "info": {
+                        "meta": {"capabilities": {"vision": connection.sees_images(upstream_id)}}
+                    },
                 }
                 if reason:
                     entry["unavailable_reason"] = reason
@@ -270,7 +274,8 @@ class ModelService:
                 "info": {
                     "meta": {
                         "description": "A tiny 135M-parameter model that runs offline "
-                        "on this server's CPU: fine for trying things, weak at answers."
+                        "on this server's CPU: fine for trying things, weak at answers.",
+                        "capabilities": {"vision": False},
                     }
                 },
                 "tags": [{"name": "local"}],
@@ -340,13 +345,13 @@ class ModelService:
         listing = await self._fresh_listing()
         route = listing.routes.get(model_id)
         if route is not None:
-            return ResolvedModel(model_id, route[1], self.provider(route[0]))
+            return self._routed(model_id, route)
         row = await asyncio.to_thread(self._custom_row, model_id)
         if row is None:  # not a custom model: perhaps an upstream's new one
             listing = await self._fresh_listing(force=True)
             route = listing.routes.get(model_id)
             if route is not None:
-                return ResolvedModel(model_id, route[1], self.provider(route[0]))
+                return self._routed(model_id, route)
         if row is None or not row.is_active or not self.can_read(user, row):
             if model_id == LOCAL_MODEL_ID and self.local is not None and not self.local.installed:
                 raise NotReady(INSTALL_HINT, reason="local_model_missing")
@@ -357,6 +362,8 @@ class ModelService:
             raise NotFound(f"Model {model_id}: its base model {row.base_model_id} is not available")
         params = dict(row.params or {})
         system = params.pop("system", None)
+        capabilities = (row.meta or {}).get("capabilities")
+        vision = capabilities.get("vision") if isinstance(capabilities, dict) else None
         return ResolvedModel(
             model_id,
             base_route[1],
@@ -365,6 +372,14 @@ class ModelService:
             params=model_params(params),
             custom=True,
             knowledge=knowledge_items(row.meta),
+            vision=vision if isinstance(vision, bool) else self._routed("", base_route).vision,
+        )
+
+    def _routed(self, model_id: str, route: tuple[str, str]) -> ResolvedModel:
+        """A connection's model; it sees images when its connection says so."""
+        provider = self.provider(route[0])
+        return ResolvedModel(
+            model_id, route[1], provider, vision=provider.connection.sees_images(route[1])
         )
 
     # ----- custom models -----

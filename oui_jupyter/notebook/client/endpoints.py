@@ -127,7 +127,7 @@ class OuiApi:
     def stream_message(
         self,
         chat_id: str,
-        content: str,
+        content: str | list[dict[str, Any]],
         *,
         model: str | None = None,
         parent_id: str | None = None,

@@ -82,8 +82,7 @@ def turn_query(body: dict[str, Any], message_route: bool) -> str:
     """The text retrieval searches for: a ``v1/chats/{id}/message`` turn's ``content``, else
     the last user message of ``messages`` (or Open WebUI's ``user_message``)."""
     if message_route:
-        content = body.get("content")
-        return content if isinstance(content, str) else ""
+        return text_of(body.get("content"))
     text = last_user_text(body.get("messages"))
     if text:
         return text
