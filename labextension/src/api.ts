@@ -101,6 +101,8 @@ export interface IModel {
   connection?: string;
   available?: boolean;
   unavailable_reason?: string | null;
+  /** Its connection has not answered yet: listed from what it listed last. */
+  pending?: boolean;
 }
 
 /** A knowledge collection. */
