@@ -167,6 +167,12 @@ class OuiJupyter(ExtensionApp):
         help="Seconds to wait for a connection's model list; slower ones are marked unavailable.",
     ).tag(config=True)
 
+    models_list_budget = Float(
+        0.3,
+        help="Seconds the model list waits for the connections: those still answering are "
+        "listed from their last known models (pending) and a models:updated event follows.",
+    ).tag(config=True)
+
     completion_timeout = Float(
         120.0, help="Seconds of upstream silence before a completion fails with 504."
     ).tag(config=True)
@@ -685,9 +691,12 @@ class OuiJupyter(ExtensionApp):
             local=local,
             fetch_timeout=self.models_fetch_timeout,
             cache_ttl=self.models_cache_ttl,
+            list_budget=self.models_list_budget,
             completion_timeout=self.completion_timeout,
             connect_timeout=self.connect_timeout,
         )
+        models.on_updated = lambda: hub.broadcast_all({"type": "models:updated", "data": {}})
+        lifecycle.on_first_use(models.prefetch)
         turns = TurnStore(db)
         checkpoints = Checkpoints(turns, self.checkpoint_interval)
         lifecycle.on_close(checkpoints.close)

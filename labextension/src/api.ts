@@ -175,6 +175,8 @@ export interface IModel {
   unavailable_reason?: string | null;
   /** The arena: two models drawn at random answer each prompt. */
   arena?: boolean;
+  /** Its connection has not answered yet: listed from what it listed last. */
+  pending?: boolean;
 }
 
 /** A knowledge collection. */

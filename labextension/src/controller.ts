@@ -771,6 +771,10 @@ export class ChatController implements IDisposable {
         this._progress = indexProgress(frame.data);
         this._progressChanged.emit(this._progress);
         return;
+      case 'models:updated':
+        // A connection that was still answering has listed its models.
+        void this.loadModels();
+        return;
       case 'chat:title': {
         const title = titleOf(frame);
         if (frame.chat_id && title) {
@@ -822,6 +826,7 @@ export class ChatController implements IDisposable {
 
   private _onReconnected(): void {
     void this.resync();
+    void this.loadModels(); // a models:updated may have gone by meanwhile
     this._listChanged.emit(null);
   }
 

@@ -678,6 +678,24 @@ describe('ChatController', () => {
     });
   });
 
+  it('reloads the models when the server says the list changed', async () => {
+    const changes: number[] = [];
+    controller.modelsChanged.connect(() =>
+      changes.push(controller.models.length)
+    );
+    client.listModels.mockResolvedValueOnce([
+      { id: 'm1' },
+      { id: 'm2' },
+      { id: 'late', connection: '1' }
+    ]);
+    socket.push({ type: 'models:updated', data: {} });
+    await settle();
+    expect(client.listModels).toHaveBeenCalledTimes(2);
+    expect(controller.models.map(m => m.id)).toEqual(['m1', 'm2', 'late']);
+    expect(controller.model).toBe('m1');
+    expect(changes).toEqual([3]);
+  });
+
   it('re-reads the open chat and the list after a reconnect', async () => {
     await controller.send('Hello');
     stored.set('c1', answeredChat({ content: 'Done meanwhile' }));

@@ -25,7 +25,10 @@ class ModelsHandler(OpenAIKeyAuth, OuiHandler):
         "get": Operation(
             "Every connection's models (unreachable ones marked available: false), the embedded "
             "local model, the custom models and, when admins turned it on and two models are "
-            "available, the arena (`arena-model`)",
+            "available, the arena (`arena-model`), within models_list_budget: connections "
+            "still answering are listed from their last known models (pending: true) and "
+            "named in pending (?wait=true waits for them); a models:updated event follows "
+            "when they have answered",
             query=ModelListQuery,
             response=ModelListResponse,
         )
@@ -35,13 +38,13 @@ class ModelsHandler(OpenAIKeyAuth, OuiHandler):
     @authorized
     async def get(self) -> None:
         query = self.parse_query(ModelListQuery)
-        models = self.models
-        if query.refresh:
-            await models.refresh()
-        entries = await models.list_models(self.user)
+        listing = await self.models.model_list(
+            self.user, refresh=query.refresh, complete=query.wait
+        )
         evaluations = self.services.evaluations
         arena = await self.off_loop(evaluations.arena_enabled)
-        self.write_json({"data": evaluations.with_arena(entries, arena)})
+        listing["data"] = evaluations.with_arena(listing["data"], arena)
+        self.write_json(listing)
 
 
 class CustomModelsHandler(OuiHandler):
