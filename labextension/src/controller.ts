@@ -6,6 +6,7 @@ import * as api from './api';
 import type { IHistory, IHistoryMessage, IMessageFile, IModel } from './api';
 import { randomId } from './backoff';
 import { ConnectionState, EventSocket, IEventSocket } from './events';
+import { placeholderTitle } from './format';
 import { errorMessage } from './handler';
 import {
   IEventFrame,
@@ -519,7 +520,7 @@ export class ChatController implements IDisposable {
     }
     if (!this._chatId) {
       try {
-        const title = content.trim().split('\n')[0].slice(0, 60) || 'New chat';
+        const title = placeholderTitle(content);
         const chat = await this._client.newChat({
           title,
           models: [this._model],
