@@ -13,6 +13,7 @@ import {
   annotationOf,
   feedbackForm
 } from './feedback';
+import { placeholderTitle } from './format';
 import { errorMessage } from './handler';
 import {
   IEventFrame,
@@ -558,7 +559,7 @@ export class ChatController implements IDisposable {
     }
     if (!this._chatId) {
       try {
-        const title = content.trim().split('\n')[0].slice(0, 60) || 'New chat';
+        const title = placeholderTitle(content);
         const chat = await this._client.newChat({
           title,
           models: [this._model],

@@ -219,3 +219,25 @@ export function fenced(text: string, language = ''): string {
   const fence = '`'.repeat(longest + 1);
   return `${fence}${language}\n${text}\n${fence}`;
 }
+
+/**
+ * A new chat's title until the server writes a generated one: the prompt's
+ * first line with letters, at most `limit` characters, cut after a whole word
+ * ("…" marks the cut). The server recognises it as a placeholder
+ * (`services/title_text.py`, `fallback_title`).
+ */
+export function placeholderTitle(prompt: string, limit = 60): string {
+  const lines = prompt.split('\n').map(l => l.split(/\s+/).join(' ').trim());
+  const line =
+    lines.find(l => l && !l.startsWith('```') && /\p{L}/u.test(l)) ??
+    prompt.split(/\s+/).join(' ').trim();
+  const chars = Array.from(line);
+  if (chars.length <= limit) {
+    return line || 'New Chat';
+  }
+  let head = chars.slice(0, limit - 1).join('');
+  if (chars[limit - 1] !== ' ' && head.includes(' ')) {
+    head = head.slice(0, head.lastIndexOf(' '));
+  }
+  return head.replace(/[\s,;:\-–—]+$/u, '') + '…';
+}

@@ -9,6 +9,7 @@ import {
   fenced,
   hasError,
   outputsText,
+  placeholderTitle,
   stripAnsi,
   toMillis,
   uniqueSources
@@ -150,5 +151,27 @@ describe('back-off', () => {
     ).toEqual([500, 1000, 2000, 4000, 15000]);
     expect(backoffDelay(0, 500, 15000, () => 1)).toBe(600);
     expect(randomId()).not.toBe(randomId());
+  });
+});
+
+describe('placeholder titles', () => {
+  it('keeps a short prompt whole and cuts a long one after a word', () => {
+    expect(placeholderTitle('  What is a  monad?\nmore')).toBe(
+      'What is a monad?'
+    );
+    const long =
+      'Can you explain how the garbage collector in CPython decides when to run?';
+    const title = placeholderTitle(long);
+    expect(title).toBe('Can you explain how the garbage collector in CPython…');
+    expect(Array.from(title).length).toBeLessThanOrEqual(60);
+    expect(long.startsWith(title.slice(0, -1))).toBe(true);
+  });
+
+  it('skips code fences and cuts a single long word only as a last resort', () => {
+    expect(placeholderTitle('```python\nprint(1)\n```\nWhy no output?')).toBe(
+      'print(1)'
+    );
+    expect(placeholderTitle('x'.repeat(80))).toBe('x'.repeat(59) + '…');
+    expect(placeholderTitle('   ')).toBe('New Chat');
   });
 });

@@ -9,9 +9,9 @@ import pytest
 
 @pytest.fixture
 def new_chat(api: Any) -> Any:
-    async def make(user: str = "alice", model: str = "smollm2") -> str:
+    async def make(user: str = "alice", model: str = "smollm2", title: str = "New Chat") -> str:
         r = await api(
-            "POST", "v1/chats/new", {"chat": {"title": "New Chat", "models": [model]}}, user=user
+            "POST", "v1/chats/new", {"chat": {"title": title, "models": [model]}}, user=user
         )
         assert r.code == 200, r.body
         return r.json()["id"]

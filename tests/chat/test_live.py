@@ -255,13 +255,16 @@ async def test_the_socket_needs_authentication(jp_ws_fetch):
     assert info.value.code in (401, 403)
 
 
+REVERSE = [{"role": "user", "content": "How do I reverse a string in Python?"}]
+
+
 class TestTitleAndTags:
     @pytest.fixture
     def oui_extra_config(self, scripted_openai: Any) -> dict[str, Any]:
         scripted_openai.replies.update(
             {
-                "Write a short title": "Greeting the world",
-                "topic tags": "greetings, Social, this is far too long a tag",
+                "short title": "Title: Reversing a Python string.",
+                "topic tags": "python, Strings, hello, this is far too long a tag",
             }
         )
         return scripted_settings(
@@ -273,7 +276,7 @@ class TestTitleAndTags:
     ):
         ws = await ws_connect()
         chat_id = await new_chat(model="fast")
-        started = await live_turn(api, chat_id, model="fast")
+        started = await live_turn(api, chat_id, model="fast", messages=REVERSE)
         frames = await frames_until(ws, lambda f: f.get("type") == "chat:tags")
         done = [i for i, f in enumerate(frames) if is_done(started["message_id"])(f)]
         titles = [i for i, f in enumerate(frames) if f["type"] == "chat:title"]
@@ -281,15 +284,15 @@ class TestTitleAndTags:
         assert frames[titles[0]] == {
             "type": "chat:title",
             "chat_id": chat_id,
-            "data": "Greeting the world",
+            "data": "Reversing a Python string",
         }
-        assert frames[-1]["chat_id"] == chat_id and frames[-1]["data"] == ["greetings", "social"]
+        assert frames[-1]["chat_id"] == chat_id and frames[-1]["data"] == ["python", "strings"]
         chat = (await api("GET", f"v1/chats/{chat_id}")).json()
-        assert chat["title"] == "Greeting the world"
+        assert chat["title"] == "Reversing a Python string"
         tags = (await api("GET", f"v1/chats/{chat_id}/tags")).json()
-        assert sorted(t["name"] for t in tags) == ["greetings", "social"]
+        assert sorted(t["name"] for t in tags) == ["python", "strings"]
         # The title and tags requests went to the chat's model (the default task model).
-        asked = [r for r in scripted_openai.requests if "title" in r["messages"][-1]["content"]]
+        asked = [r for r in scripted_openai.requests if "title" in r["messages"][0]["content"]]
         assert asked and asked[0]["model"] == "fast"
         # A second turn does not retitle the chat.
         count = len(scripted_openai.requests)
@@ -297,6 +300,22 @@ class TestTitleAndTags:
         await frames_until(ws, is_done(second["message_id"]))
         await assert_nothing_pending(ws)
         assert len(scripted_openai.requests) == count + 1
+
+    async def test_the_sidebars_placeholder_is_replaced_and_a_users_title_kept(
+        self, api, new_chat, ws_connect
+    ):
+        ws = await ws_connect()
+        for title, expected in [
+            ("How do I reverse a string…", "Reversing a Python string"),
+            ("Strings", "Strings"),
+        ]:
+            chat_id = await new_chat(model="fast", title=title)
+            started = await live_turn(api, chat_id, model="fast", messages=REVERSE)
+            await frames_until(
+                ws, lambda f, c=chat_id: f.get("type") == "chat:tags" and f.get("chat_id") == c
+            )
+            assert (await api("GET", f"v1/chats/{chat_id}")).json()["title"] == expected
+            assert started["message_id"]
 
     async def test_a_failing_title_model_never_becomes_a_chat_error(
         self, api, new_chat, ws_connect, scripted_openai, jp_serverapp
@@ -307,10 +326,11 @@ class TestTitleAndTags:
         started = await live_turn(api, chat_id, model="fast")
         frames = await frames_until(ws, is_done(started["message_id"]))
         assert "error" not in frames[-1]["data"]
-        await eventually(
-            lambda: [r["model"] for r in scripted_openai.requests].count("error500") == 2
-        )
-        await assert_nothing_pending(ws)  # no title, no tags, no error frame
+        # The chat is titled with its prompt; "Hello there" has no topic: no tags are asked.
+        frames = await frames_until(ws, lambda f: f.get("type") == "chat:title")
+        assert frames[-1] == {"type": "chat:title", "chat_id": chat_id, "data": "Hello there"}
+        await assert_nothing_pending(ws)  # no tags, no error frame
+        assert [r["model"] for r in scripted_openai.requests].count("error500") == 1
         chat = (await api("GET", f"v1/chats/{chat_id}")).json()
-        assert chat["title"] == "New Chat"
+        assert chat["title"] == "Hello there"
         assert "error" not in chat["chat"]["history"]["messages"][started["message_id"]]

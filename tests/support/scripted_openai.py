@@ -21,8 +21,8 @@ for measuring delivery delays.
 models (``list_delay`` makes it slow, ``list_status`` makes it fail, ``list_gate``, a
 ``threading.Event``, holds every answer until it is set; ``list_requests`` counts the calls). Every completion request body is recorded in ``requests`` and its headers in ``headers``;
 streams the client closed before their end are counted in ``closed_early``. ``replies`` maps a
-substring of the last user message to the answer's text (split into one delta per word), for
-scripting answers such as titles and tags.
+substring of the last user message (else of a leading system message) to the answer's text
+(split into one delta per word), for scripting answers such as titles and tags.
 
 Fixtures: ``scripted_openai`` (function scope: the session's server, its records cleared).
 """
@@ -142,10 +142,14 @@ class ScriptedOpenAI:
         messages = request.get("messages") or [{}]
         last = next((m for m in reversed(messages) if m.get("role") == "user"), messages[-1])
         content = str(last.get("content") or "")
-        for key, reply in self.replies.items():
-            if key in content:
-                words = reply.split(" ")
-                return [w + " " for w in words[:-1]] + [words[-1]]
+        system = (
+            str(messages[0].get("content") or "") if messages[0].get("role") == "system" else ""
+        )
+        for text in (content, system):
+            for key, reply in self.replies.items():
+                if key in text:
+                    words = reply.split(" ")
+                    return [w + " " for w in words[:-1]] + [words[-1]]
         return [f"tok{i} " for i in range(chunks)]
 
     async def _route(
