@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from oui_jupyter.store.db import Database
 from oui_jupyter.store.orm import ConfigEntry, User
@@ -18,7 +19,16 @@ class UserStore:
     def upsert(
         self, user_id: str, *, name: str, display_name: str, role: str, groups: list[str]
     ) -> User:
-        """Create the user on first sight; refresh what Jupyter says about them."""
+        """Create the user on first sight; refresh what Jupyter says about them. Two first
+        requests of one user may race to create the row: the loser updates it instead."""
+        try:
+            return self._upsert(user_id, name, display_name, role, groups)
+        except IntegrityError:
+            return self._upsert(user_id, name, display_name, role, groups)
+
+    def _upsert(
+        self, user_id: str, name: str, display_name: str, role: str, groups: list[str]
+    ) -> User:
         now = time.time()
         with self.db.session() as session:
             user = session.get(User, user_id)

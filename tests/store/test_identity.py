@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from jupyter_server.auth.identity import User
+from sqlalchemy.orm import Session
 
 from oui_jupyter.services.users import Identity, UserService, identity_from_jupyter
 from oui_jupyter.store import migrate
 from oui_jupyter.store.db import Database
+from oui_jupyter.store.orm import User as UserRow
 from oui_jupyter.store.users import UserStore
 
 
@@ -59,3 +61,23 @@ def test_user_row_made_once_and_refreshed_on_change(tmp_path):
     users.resolve(Identity(username="eve", name="Eve Renamed"))
     assert users.store.get("eve").name == "Eve Renamed"
     assert len(users.store.list()) == 1
+
+
+def test_two_first_requests_racing_to_create_a_user_both_succeed(tmp_path, monkeypatch):
+    """The second creator finds the row only on commit (the other request made it between
+    its read and its insert): it updates the row instead of failing."""
+    store = service(tmp_path, owner="owner").store
+    store.upsert("racer", name="Racer", display_name="Racer", role="user", groups=[])
+    real_get = Session.get
+    missed = []
+
+    def get_before_the_other_commit(self, entity, ident, **kwargs):
+        if entity is UserRow and not missed:
+            missed.append(ident)
+            return None  # what the loser of the race saw
+        return real_get(self, entity, ident, **kwargs)
+
+    monkeypatch.setattr(Session, "get", get_before_the_other_commit)
+    row = store.upsert("racer", name="Racer 2", display_name="R2", role="admin", groups=["g"])
+    assert missed == ["racer"] and row.role == "admin"
+    assert store.get("racer").display_name == "R2" and len(store.list()) == 1
