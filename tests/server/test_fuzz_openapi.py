@@ -39,6 +39,8 @@ EXCLUDED = {
     # chunking re-embeds and re-indexes everything; tested with real values elsewhere.
     "/oui/api/v1/openai/config/update": "POST",
     "/oui/api/v1/retrieval/config/update": "POST",
+    "/oui/api/v1/images/config/update": "POST",
+    "/oui/api/v1/audio/config/update": "POST",
     # Embed with the embedding endpoint, a closed port here (no model to load): every valid
     # body is a 502 by design. Tested with the real model in tests/retrieval/test_embeddings_api.py.
     "/oui/api/embeddings": "POST",
