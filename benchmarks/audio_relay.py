@@ -5,7 +5,9 @@ multipart, answer relayed back).
 The upstream (``tests/support/scripted_media.py``, its own process) reads the multipart form
 and answers at once, or after ``delay`` seconds standing in for the model's work (a fast
 GPU whisper takes ~0.3-1 s for 30 s of speech); each client keeps its connection alive and
-the two paths alternate. Overhead = (p50 through oui - p50 direct) / p50 direct.
+the two paths alternate. Overhead = (p50 through oui - p50 direct) / p50 direct. The CPU
+time each server process spends per transcription is read from ``/proc`` (Linux): on a
+loaded machine wall times mostly measure waiting for a core, CPU time does not.
 
 Usage: python audio_relay.py [repeats=40] [delays=0,0.3] [rate=16000]
 """
@@ -58,6 +60,12 @@ def upstream(delay: float) -> tuple[subprocess.Popen[bytes], str]:
     return proc, proc.stdout.readline().decode().strip()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> float:
     t0 = time.perf_counter()
     response = client.post(url, content=body, headers=headers)
@@ -95,9 +103,13 @@ def measure(delay: float, repeats: int, clip: bytes) -> dict[str, float]:
             for _ in range(3):  # warm: connections, the services, the first relay
                 for name, (url, headers) in paths.items():
                     timed(clients[name], url, body, headers)
+            cpu = {name: 0.0 for name in paths}
+            pids = {"direct": proc.pid, "oui": server.proc.pid}  # type: ignore[union-attr]
             for _ in range(repeats):
                 for name, (url, headers) in paths.items():
+                    before = cpu_seconds(pids[name])
                     times[name].append(timed(clients[name], url, body, headers))
+                    cpu[name] += cpu_seconds(pids[name]) - before
         direct_p50 = statistics.median(times["direct"]) * 1000
         oui_p50 = statistics.median(times["oui"]) * 1000
         return {
@@ -107,6 +119,10 @@ def measure(delay: float, repeats: int, clip: bytes) -> dict[str, float]:
             "oui_p50_ms": round(oui_p50, 2),
             "added_ms": round(oui_p50 - direct_p50, 2),
             "overhead_pct": round(100 * (oui_p50 - direct_p50) / direct_p50, 1),
+            # CPU per transcription: the upstream's own (direct), oui's (relayed)
+            "upstream_cpu_ms": round(1000 * cpu["direct"] / repeats, 2),
+            "oui_cpu_ms": round(1000 * cpu["oui"] / repeats, 2),
+            "load_average": round(os.getloadavg()[0], 1),
         }
     finally:
         server.stop()
@@ -124,7 +140,8 @@ def main() -> None:
         print(
             f"30 s WAV ({r['clip_bytes'] / 1e6:.2f} MB), upstream work {r['delay_s']:g} s: "
             f"direct {r['direct_p50_ms']:.1f} ms, through oui {r['oui_p50_ms']:.1f} ms, "
-            f"+{r['added_ms']:.1f} ms ({r['overhead_pct']:+.1f}%)"
+            f"+{r['added_ms']:.1f} ms ({r['overhead_pct']:+.1f}%); CPU: upstream "
+            f"{r['upstream_cpu_ms']:.1f} ms, oui {r['oui_cpu_ms']:.1f} ms; load {r['load_average']}"
         )
     print(json.dumps(results))
 

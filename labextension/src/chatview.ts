@@ -3,6 +3,7 @@ import { caretLeftIcon, linkIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
+import { loadAudioFeatures } from './audio';
 import { Composer } from './composer';
 import { ChatController } from './controller';
 import {
@@ -93,6 +94,13 @@ export class ChatView extends Panel {
       onStop: () => void this._controller.stop(),
       onError: message => options.onError(message),
       readPath: options.readPath
+    });
+
+    void loadAudioFeatures().then(features => {
+      this._composer.dictation = features.stt;
+      if (features.tts) {
+        this._widgets.forEach(widget => widget.refreshActions());
+      }
     });
 
     this.addWidget(header);

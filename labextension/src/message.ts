@@ -6,8 +6,10 @@ import { caretLeftIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import type { IHistoryMessage, ISource } from './api';
+import { audioFeatures, readAloud } from './audio';
 import { decorateCodeBlocks } from './codeblocks';
 import { citationLabel, uniqueSources } from './format';
+import { errorMessage } from './handler';
 import { answerNotice, canContinue, errorText } from './reducer';
 import { renderQueue } from './renderqueue';
 import { CommandIDs } from './tokens';
@@ -456,9 +458,17 @@ export class MessageWidget extends Widget {
     });
   }
 
+  /** Rebuild the actions (the server's audio features came in). */
+  refreshActions(): void {
+    this._toolbarKey = '';
+    const m = this._message;
+    this._updateToolbar(m.role === 'assistant' && m.done === false);
+  }
+
   private _updateToolbar(streaming: boolean): void {
     const resumable = canContinue(this._message);
-    const key = `${this._message.role}/${streaming}/${resumable}`;
+    const speech = audioFeatures().tts;
+    const key = `${this._message.role}/${streaming}/${resumable}/${speech}`;
     if (this._toolbarKey === key) {
       return;
     }
@@ -490,7 +500,26 @@ export class MessageWidget extends Widget {
         this._toolbar.appendChild(more);
       }
       this._toolbar.appendChild(again);
+      if (speech && this._message.content.trim()) {
+        const aloud = button('Read aloud', 'jp-OuiMessage-readAloud');
+        aloud.setAttribute('aria-label', 'Read answer aloud');
+        aloud.onclick = () => {
+          aloud.disabled = true;
+          readAloud
+            .toggle(this._message.id, this._message.content)
+            .catch(error => this._showSpeechError(errorMessage(error)))
+            .finally(() => {
+              aloud.disabled = false;
+            });
+        };
+        this._toolbar.appendChild(aloud);
+      }
     }
+  }
+
+  private _showSpeechError(message: string): void {
+    this._notice.textContent = `Could not read aloud: ${message}`;
+    this._notice.hidden = false;
   }
 
   private _rendermime: IRenderMimeRegistry;

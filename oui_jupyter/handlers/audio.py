@@ -4,6 +4,7 @@ text (a multipart upload, read as it streams in and bounded), text to speech (re
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from jupyter_server.auth.decorator import authorized
@@ -11,13 +12,14 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from oui_jupyter.errors import ProviderError
+from oui_jupyter.errors import InvalidInput, MalformedRequest, OuiError, ProviderError
 from oui_jupyter.handlers.base import AUTH_RESOURCE, Operation, OuiHandler
-from oui_jupyter.handlers.multipart import Upload, parse_one_file
+from oui_jupyter.handlers.multipart import MAX_FIELD, MultipartReader, boundary_of, disposition
 from oui_jupyter.schemas.media import AudioConfig, SpeechForm, Transcription
 
 if TYPE_CHECKING:
     from oui_jupyter.services.audio import AudioService
+    from oui_jupyter.services.audio import Transcription as AudioTranscription
 
 #: multipart framing allowed on top of the file itself
 MULTIPART_SLACK = 64 * 1024
@@ -81,8 +83,9 @@ class AudioConfigUpdateHandler(AudioHandler):
 @web.stream_request_body
 class TranscriptionsHandler(AudioHandler):
     """The upload is refused before it is read when the caller may not, speech to text is
-    off, or ``Content-Length`` is far over the limit; else it is kept as it streams in, and
-    dropped past the limit (413 at its end)."""
+    off, or ``Content-Length`` is far over the limit; else its file is relayed to the
+    endpoint as it streams in. Past a limit (or at bad input) the relay is cut and the rest
+    of the body read and dropped, so the caller reads the error (413, 422) at its end."""
 
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
@@ -96,13 +99,18 @@ class TranscriptionsHandler(AudioHandler):
         )
     }
 
-    _chunks: list[bytes]
     _received = 0
-    _over = False
+    _error: OuiError | None = None
     _target: Any = None
+    _reader: MultipartReader | None = None
+    _transcription: AudioTranscription | None = None
+    _in_file = False
+    _field = ""
 
     async def prepare(self) -> None:  # type: ignore[override]
-        self._chunks = []
+        self._fields: dict[str, str] = {}
+        self._after: dict[str, str] = {}
+        self._value = bytearray()
         await super().prepare()
         if self.current_user is None or self.request.method != "POST":
             raise web.HTTPError(403) if self.current_user is None else web.HTTPError(405)
@@ -115,36 +123,78 @@ class TranscriptionsHandler(AudioHandler):
         declared = int(self.request.headers.get("Content-Length", "0") or 0)
         if declared > DRAIN_FACTOR * self.audio.max_upload_size + MULTIPART_SLACK:
             raise self.audio.too_large(declared)
+        try:
+            self._reader = MultipartReader(
+                boundary_of(self.request.headers.get("Content-Type", ""))
+            )
+        except OuiError as error:
+            self._fail(error)
 
-    def data_received(self, chunk: bytes) -> None:
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         self._received += len(chunk)
-        if self._over:
-            return
+        if self._error is not None:
+            return None
         if self._received > self.audio.max_upload_size + MULTIPART_SLACK:
-            self._over = True
-            self._chunks = []
-            return
-        self._chunks.append(chunk)
+            self._fail(self.audio.too_large(self._received))
+            return None
+        return self._feed(chunk)
+
+    async def _feed(self, chunk: bytes) -> None:
+        assert self._reader is not None
+        try:
+            for kind, value in self._reader.feed(chunk):
+                await self._on(kind, value)
+        except OuiError as error:
+            self._fail(error)
+
+    async def _on(self, kind: str, value: Any) -> None:
+        if kind == "part":
+            name, params = disposition(value)
+            if "filename" in params:
+                if name != "file" or self._transcription is not None:
+                    raise InvalidInput("send exactly one file, in the multipart field named 'file'")
+                self._transcription = self.audio.transcription(
+                    self._target, params["filename"], value.get("Content-Type", ""), self._fields
+                )
+                self._in_file = True
+            else:
+                self._field, self._value = name, bytearray()
+        elif kind == "data":
+            if self._in_file:
+                assert self._transcription is not None
+                await self._transcription.add(value)
+            elif self._field and len(self._value) <= MAX_FIELD:
+                self._value += value
+        elif kind == "end":
+            if self._in_file:
+                self._in_file = False
+            elif self._field and len(self._value) <= MAX_FIELD:
+                fields = self._fields if self._transcription is None else self._after
+                fields[self._field] = self._value.decode("utf-8", "replace")
+
+    def _fail(self, error: OuiError) -> None:
+        """Keep the first error; cut the relay; drop what is still to come."""
+        if self._error is None:
+            self._error = error
+        if self._transcription is not None:
+            self._transcription.abort()
+
+    def on_connection_close(self) -> None:
+        if self._transcription is not None:
+            self._transcription.abort()
+        super().on_connection_close()
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        if self._over:
-            raise self.audio.too_large(self._received)
-        chunks, self._chunks = self._chunks, []
-        content_type = self.request.headers.get("Content-Type", "")
-        fields, upload = await asyncio.to_thread(_parse, content_type, chunks)
-        text = await self.audio.transcribe(
-            self._target, upload.filename, upload.content_type, upload.data, fields
-        )
-        self.write_json(text)
-
-
-def _parse(content_type: str, chunks: list[bytes]) -> tuple[dict[str, str], Upload]:
-    """The form of the received chunks (dropped once joined: one copy of the upload)."""
-    body = b"".join(chunks)
-    chunks.clear()
-    return parse_one_file(content_type, body)
+        if self._error is not None:
+            raise self._error
+        assert self._reader is not None
+        if not self._reader.done:
+            raise MalformedRequest("the multipart body is cut or malformed")
+        if self._transcription is None:
+            raise InvalidInput("send exactly one file, in the multipart field named 'file'")
+        self.write_json(await self._transcription.finish(self._after))
 
 
 class SpeechHandler(AudioHandler):

@@ -2,8 +2,8 @@
 ``/audio/transcriptions``, ``/audio/speech``), with ``httpx`` (imported on first use, off the
 event loop).
 
-Uploads are sent from the bytes already received (no copy into one request body) and
-answers are read within a size limit; speech is relayed chunk by chunk as it arrives. Every
+Uploads are relayed while they are received (``FormUpload``), answers are read within a
+size limit, and speech is relayed chunk by chunk as it arrives. Every
 failure becomes a domain error whose message is safe to show: the upstream's 400/422 refusal
 (a prompt or a file it will not take) 422, its 413 413, its 429 429, anything else it answers
 502, a timeout 504, an unreachable host 502.
@@ -94,19 +94,12 @@ def _filename(name: str, content_type: str) -> str:
     return f"audio.{subtype.group(0) if subtype and subtype.group(0) else 'bin'}"
 
 
-def multipart(
-    fields: Iterable[tuple[str, str]], filename: str, content_type: str, data: memoryview
-) -> tuple[str, list[bytes | memoryview], int]:
-    """A ``multipart/form-data`` body of ``fields`` then the file, as pieces (the file's bytes
-    are not copied); its content type and length."""
-    boundary = uuid.uuid4().hex
-    head = b""
-    for name, value in fields:
-        head += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-            + value.encode()
-            + b"\r\n"
-        )
+def form_head(
+    boundary: str, fields: Iterable[tuple[str, str]], filename: str, content_type: str
+) -> bytes:
+    """A ``multipart/form-data`` body up to the file's content: ``fields``, then the file's
+    part headers (a safe name and type: quotes and line breaks never pass)."""
+    head = form_fields(boundary, fields)
     base_type = (content_type or "").split(";", 1)[0].strip()
     safe_type = base_type if re.match(r"^[\w.+-]+/[\w.+-]+$", base_type) else ""
     head += (
@@ -114,9 +107,84 @@ def multipart(
         f'filename="{_filename(filename, content_type)}"\r\n'
         f"Content-Type: {safe_type or 'application/octet-stream'}\r\n\r\n"
     ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    pieces: list[bytes | memoryview] = [head, data, tail]
-    return f"multipart/form-data; boundary={boundary}", pieces, len(head) + len(data) + len(tail)
+    return head
+
+
+def form_fields(boundary: str, fields: Iterable[tuple[str, str]]) -> bytes:
+    return b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        + value.encode()
+        + b"\r\n"
+        for name, value in fields
+    )
+
+
+def form_tail(boundary: str, fields: Iterable[tuple[str, str]] = ()) -> bytes:
+    """The end of the file's part, more ``fields``, the closing delimiter."""
+    return b"\r\n" + form_fields(boundary, fields) + f"--{boundary}--\r\n".encode()
+
+
+_END = object()
+
+
+class FormUpload:
+    """A ``multipart/form-data`` upload whose file is relayed while it is received: ``put``
+    its pieces (waiting while the endpoint reads slower), then ``finish`` for the answer's
+    JSON. Sent chunked: its length is not known until the file ends."""
+
+    def __init__(
+        self,
+        upstream: MediaUpstream,
+        ep: Endpoint,
+        path: str,
+        fields: Iterable[tuple[str, str]],
+        filename: str,
+        content_type: str,
+        *,
+        queue_size: int = 8,
+    ) -> None:
+        self.boundary = uuid.uuid4().hex
+        self._head = form_head(self.boundary, fields, filename, content_type)
+        self._trailing: list[tuple[str, str]] = []
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
+        self._task = asyncio.ensure_future(
+            upstream.post_form(
+                ep, path, f"multipart/form-data; boundary={self.boundary}", self._body()
+            )
+        )
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        yield self._head
+        while (piece := await self._queue.get()) is not _END:
+            yield piece
+        yield form_tail(self.boundary, self._trailing)
+
+    async def _put(self, item: Any) -> None:
+        if self._task.done():
+            return  # the endpoint answered already (an error): nothing more to send
+        put = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({put, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+
+    async def put(self, piece: bytes) -> None:
+        await self._put(piece)
+
+    async def finish(self, fields: Iterable[tuple[str, str]] = ()) -> Any:
+        """End the file (``fields`` after it); the endpoint's answer."""
+        self._trailing = list(fields)
+        await self._put(_END)
+        return await self._task
+
+    def abort(self) -> None:
+        """Stop the upload (the endpoint sees the request cut)."""
+        self._task.cancel()
+        self._task.add_done_callback(_retrieve)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass
@@ -225,31 +293,24 @@ class MediaUpstream:
             data = await self._read(response, limit, label)
             return data, response.headers.get("content-type", "")
 
-    async def post_multipart(
+    async def post_form(
         self,
         ep: Endpoint,
         path: str,
-        fields: Iterable[tuple[str, str]],
-        filename: str,
         content_type: str,
-        data: memoryview,
+        body: AsyncIterator[bytes],
         limit: int = 4 * 1024 * 1024,
     ) -> Any:
-        """``POST`` a file and form fields as ``multipart/form-data``; the answer's JSON."""
-        kind, pieces, length = multipart(fields, filename, content_type, data)
-
-        async def body() -> AsyncIterator[bytes | memoryview]:
-            for piece in pieces:
-                yield piece
-
-        headers = {**ep.headers(), "Content-Type": kind, "Content-Length": str(length)}
+        """``POST`` a form streamed from ``body``; the answer's JSON (a plain-text answer,
+        as ``response_format`` text/srt/vtt gives, as ``{"text"}``)."""
+        headers = {**ep.headers(), "Content-Type": content_type}
         async with self._send(
-            "POST", ep.url(path), ep.base_url, content=body(), headers=headers
+            "POST", ep.url(path), ep.base_url, content=body, headers=headers
         ) as response:
             raw = await self._read(response, limit, ep.base_url)
-            content_type = response.headers.get("content-type", "")
-        if "json" not in content_type and not raw.lstrip().startswith(b"{"):
-            return {"text": raw.decode("utf-8", "replace")}  # response_format text, srt, vtt
+            answered_type = response.headers.get("content-type", "")
+        if "json" not in answered_type and not raw.lstrip().startswith(b"{"):
+            return {"text": raw.decode("utf-8", "replace")}
         try:
             return msgspec.json.decode(raw)
         except msgspec.DecodeError:

@@ -1,8 +1,9 @@
 """Speech to text and text to speech through OpenAI-compatible ``/audio/transcriptions`` and
 ``/audio/speech`` endpoints (OpenAI, faster-whisper servers, Kokoro servers and the like).
 
-Uploads are bounded in size (and, where the header tells, in duration) before anything is
-sent; speech input is bounded in length. The configured model wins over a request's, as in
+A recording is relayed while it is received, bounded in size and, where its header tells
+(WAV), in duration: past a limit the upload to the endpoint is cut and the caller gets 413.
+Speech input is bounded in length. The configured model wins over a request's, as in
 Open WebUI; the request's voice wins over the configured default.
 """
 
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import InvalidInput, NotReady, PayloadTooLarge, ProviderError
 from oui_jupyter.providers import media_settings as ms
-from oui_jupyter.providers.media import MediaUpstream, Streamed
-from oui_jupyter.services.audio_limits import wav_duration
+from oui_jupyter.providers.media import FormUpload, MediaUpstream, Streamed
+from oui_jupyter.services.audio_limits import HEADER_SCAN, WavHeader, wav_header
 from oui_jupyter.services.media_config import StoredSettings
 
 if TYPE_CHECKING:
@@ -95,48 +96,24 @@ class AudioService:
             reason="audio_too_large",
         )
 
-    def check_audio(self, data: memoryview) -> None:
-        """Refuse an empty, too large or (where its header says) too long recording."""
-        if not len(data):
-            raise InvalidInput("the audio file is empty", reason="audio_empty")
-        if len(data) > self.max_upload_size:
-            raise self.too_large(len(data))
-        seconds = wav_duration(data)
-        if seconds is not None and seconds > self.max_duration:
-            raise PayloadTooLarge(
-                f"the recording is {seconds:.0f} s long; the limit is {self.max_duration:g} s",
-                reason="audio_too_long",
-            )
+    def too_long(self, seconds: float) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"the recording is {seconds:.0f} s long; the limit is {self.max_duration:g} s",
+            reason="audio_too_long",
+        )
 
-    async def transcribe(
+    def transcription(
         self,
         target: tuple[ms.Endpoint, dict[str, Any]],
         filename: str,
         content_type: str,
-        data: memoryview,
         fields: dict[str, str],
-    ) -> dict[str, str]:
-        """``{text}`` of a recording, from the endpoint ``target`` (see :meth:`target`)."""
-        found, settings = target
-        self.check_audio(data)
-        model = settings["AUDIO_STT_MODEL"] or fields.get("model") or "whisper-1"
-        extra = [(name, fields[name]) for name in STT_FIELDS if fields.get(name)]
-        answer = await self.upstream.post_multipart(
-            found,
-            "audio/transcriptions",
-            [("model", model), *extra],
-            filename,
-            content_type,
-            data,
-        )
-        if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
-            raise ProviderError(
-                f"The speech server at {found.base_url} answered without a text",
-                reason="upstream_no_text",
-            )
-        return {"text": answer["text"]}
+    ) -> Transcription:
+        """A recording to transcribe with the endpoint ``target`` (see :meth:`target`), fed
+        as it is received."""
+        return Transcription(self, target, filename, content_type, fields)
 
-    # ----- text to speech -----
+    # ----- text to speech -----    # ----- text to speech -----
     @asynccontextmanager
     async def speech(self, user: UserInfo, form: dict[str, Any]) -> AsyncIterator[Streamed]:
         """The endpoint's audio for ``form`` (OpenAI's speech body), relayed as it comes."""
@@ -166,3 +143,83 @@ class AudioService:
                     reason="upstream_not_audio",
                 )
             yield streamed
+
+
+def _fields(fields: dict[str, str]) -> list[tuple[str, str]]:
+    return [(name, fields[name]) for name in STT_FIELDS if fields.get(name)]
+
+
+class Transcription:
+    """One recording relayed to the endpoint while it is received: its first bytes (up to
+    ``HEADER_SCAN``) are held until the header is checked (WAV: the duration), then every
+    piece goes on at once. Each limit raises as soon as it is passed."""
+
+    def __init__(
+        self,
+        service: AudioService,
+        target: tuple[ms.Endpoint, dict[str, Any]],
+        filename: str,
+        content_type: str,
+        fields: dict[str, str],
+    ) -> None:
+        self.service = service
+        self.endpoint, settings = target
+        self.filename = filename
+        self.content_type = content_type
+        self.model = settings["AUDIO_STT_MODEL"] or fields.get("model") or "whisper-1"
+        self.fields = fields
+        self.size = 0
+        self._head = bytearray()
+        self._wav: WavHeader | None = None
+        self._upload: FormUpload | None = None
+
+    async def add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.service.max_upload_size:
+            raise self.service.too_large(self.size)
+        if self._upload is None:
+            self._head += piece
+            if len(self._head) >= HEADER_SCAN:
+                await self._start()
+            return
+        if self._wav is not None and self._wav.data_size is None:
+            seconds = self._wav.seconds(self.size)
+            if seconds > self.service.max_duration:
+                raise self.service.too_long(seconds)
+        await self._upload.put(piece)
+
+    async def _start(self) -> None:
+        head, self._head = bytes(self._head), bytearray()
+        self._wav = wav_header(head)
+        if self._wav is not None:
+            seconds = self._wav.seconds(self.size)
+            if seconds > self.service.max_duration:
+                raise self.service.too_long(seconds)
+        self._upload = FormUpload(
+            self.service.upstream,
+            self.endpoint,
+            "audio/transcriptions",
+            [("model", self.model), *_fields(self.fields)],
+            self.filename,
+            self.content_type,
+        )
+        await self._upload.put(head)
+
+    async def finish(self, fields: dict[str, str] | None = None) -> dict[str, str]:
+        """The file is whole (``fields`` came after it): ``{text}``."""
+        if self._upload is None:
+            if not self._head:
+                raise InvalidInput("the audio file is empty", reason="audio_empty")
+            await self._start()
+        assert self._upload is not None
+        answer = await self._upload.finish(_fields(fields or {}))
+        if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
+            raise ProviderError(
+                f"The speech server at {self.endpoint.base_url} answered without a text",
+                reason="upstream_no_text",
+            )
+        return {"text": answer["text"]}
+
+    def abort(self) -> None:
+        if self._upload is not None:
+            self._upload.abort()

@@ -117,9 +117,10 @@ async def test_a_wav_over_the_duration_limit_is_413_and_a_broken_one_422(upload,
     r = await upload(b"")
     assert r.code == 422 and "empty" in r.json()["message"]
     assert scripted_media.requests == []
-    # A header written before the length was known: the bytes there tell the duration.
-    r = await upload(wav_bytes(100.0, header_only=True) + bytes(16000))
-    assert r.code == 200, r.body
+    # A header written before the length was known: the bytes tell the duration, as they come.
+    r = await upload(wav_bytes(6.0, rate=8000, declared=0xFFFFFFFF))
+    assert r.code == 413 and r.json()["reason"] == "audio_too_long"
+    assert (await upload(wav_bytes(4.0, rate=8000, declared=0xFFFFFFFF))).code == 200
 
 
 async def test_a_request_without_one_file_field_is_422(api, upload, scripted_media):
@@ -215,3 +216,14 @@ async def test_audio_settings_are_admins_only_redacted_and_switch_off(api, uploa
     assert r.code == 200 and r.json()["tts"]["OPENAI_API_KEY"] == ""
     assert (await api("POST", "v1/audio/speech", {"input": "hi"})).code == 200
     assert "Authorization" not in scripted_media.requests[-1]["headers"]
+
+
+async def test_an_unreachable_transcriber_is_a_502(api, upload, scripted_media):
+    from oui_jupyter.providers.local_llama import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/v1"
+    r = await api("POST", "v1/audio/config/update", {"stt": {"OPENAI_API_BASE_URL": closed}})
+    assert r.code == 200
+    r = await upload(wav_bytes(3.0))  # more than the header the relay holds back
+    assert r.code == 502 and "Cannot reach" in r.json()["message"]
+    assert r.json()["reason"] == "upstream_unreachable"

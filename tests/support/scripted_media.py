@@ -47,9 +47,17 @@ def png_bytes(width: int = 2, height: int = 2) -> bytes:
     )
 
 
-def wav_bytes(seconds: float, rate: int = 16000, channels: int = 1, *, header_only: bool = False):
+def wav_bytes(
+    seconds: float,
+    rate: int = 16000,
+    channels: int = 1,
+    *,
+    header_only: bool = False,
+    declared: int | None = None,
+) -> bytes:
     """A 16-bit PCM WAV of ``seconds`` of silence (``header_only``: the header claims that
-    much but no samples follow, as a file cut short)."""
+    much but no samples follow, as a file cut short; ``declared``: the data size the header
+    says, e.g. 0xFFFFFFFF as a recorder that did not know it writes)."""
     byte_rate = rate * channels * 2
     size = int(seconds * byte_rate)
     header = (
@@ -58,7 +66,7 @@ def wav_bytes(seconds: float, rate: int = 16000, channels: int = 1, *, header_on
         + b"WAVEfmt "
         + struct.pack("<IHHIIHH", 16, 1, channels, rate, byte_rate, channels * 2, 16)
         + b"data"
-        + struct.pack("<I", size)
+        + struct.pack("<I", size if declared is None else declared)
     )
     return header if header_only else header + bytes(size)
 
