@@ -30,13 +30,8 @@ DRAIN_FACTOR = 2
 UPLOAD_SCHEMA = {
     "type": "object",
     "required": ["file"],
-    "properties": {
-        "file": {"type": "string", "format": "binary"},
-        "model": {"type": "string"},
-        "language": {"type": "string"},
-        "prompt": {"type": "string"},
-        "temperature": {"type": "string"},
-    },
+    "properties": {"file": {"type": "string", "format": "binary"}},
+    "additionalProperties": False,
 }
 
 
@@ -89,7 +84,8 @@ class TranscriptionsHandler(AudioHandler):
 
     api: ClassVar[dict[str, Operation]] = {
         "post": Operation(
-            "Transcribe a recording (multipart field `file`; WAV, MP3, WebM, Ogg...): its text. "
+            "Transcribe a recording (multipart field `file`; WAV, MP3, WebM, Ogg...; optional "
+            "text fields `language`, `prompt`, `temperature`): its text. "
             "413 over the size limit, or over the duration limit where the file's header says "
             "it (WAV); 503 when speech to text is off or has no endpoint",
             response=Transcription,

@@ -73,7 +73,11 @@ class MultipartReader:
                     break
                 text = bytes(buffer[:at]).decode("utf-8", "replace")
                 del buffer[: at + 4]
-                events.append(("part", httputil.HTTPHeaders.parse(text)))
+                try:
+                    headers = httputil.HTTPHeaders.parse(text)
+                except (httputil.HTTPInputError, ValueError):
+                    raise MalformedRequest("a multipart part's headers are malformed") from None
+                events.append(("part", headers))
                 self._state = "body"
             elif state == "body":
                 at = buffer.find(self.delimiter)

@@ -121,6 +121,9 @@ def test_the_multipart_reader_reads_parts_fed_in_any_pieces():
     two, kind = multipart_body([("file", "a", "x/y", b"1"), ("file", "b", "x/y", b"2")])
     with pytest.raises(InvalidInput):
         parse_one_file(kind, two)
+    bad = b'--b\r\nContent-Disposition: form-data; name="\x05"\r\n\x7f\r\n\r\nx\r\n--b--\r\n'
+    with pytest.raises(MalformedRequest):
+        parse_one_file("multipart/form-data; boundary=b", bad)
     one, kind = multipart_body([("file", "a", "x/y", b"1" * 100)])
     with pytest.raises(MalformedRequest):
         parse_one_file(kind, one[:-60])
