@@ -24,9 +24,11 @@ from oui_jupyter.heap import freeze_long_lived
 from oui_jupyter.runtime import Lifecycle, Runtime, Services
 
 if TYPE_CHECKING:  # built in a thread after start: not imported at extension load
+    from oui_jupyter.services.audio import AudioService
     from oui_jupyter.services.chats import ChatService
     from oui_jupyter.services.completions import CompletionService
     from oui_jupyter.services.events import EventHub
+    from oui_jupyter.services.images import ImageService
     from oui_jupyter.services.models import ModelService
     from oui_jupyter.services.retrieval.build import RetrievalBundle
     from oui_jupyter.services.retrieval.files import FileService
@@ -431,6 +433,60 @@ class OuiJupyter(ExtensionApp):
         "lines of files up to it.",
     ).tag(config=True)
 
+    # ----- image generation and audio (issue #14) -----
+    images_config = Dict(
+        help="Image generation settings under Open WebUI's variable names: "
+        "ENABLE_IMAGE_GENERATION, IMAGE_GENERATION_ENGINE ('openai'), IMAGES_OPENAI_API_BASE_URL, "
+        "IMAGES_OPENAI_API_KEY, IMAGE_GENERATION_MODEL, IMAGE_SIZE, IMAGE_STEPS. Default: those "
+        "environment variables. An empty base URL (and key) follows the first OpenAI connection. "
+        "Admins may replace them at run time (oui/api/v1/images/config/update, stored in the "
+        "database, which then wins).",
+    ).tag(config=True)
+
+    @default("images_config")
+    def _default_images_config(self) -> dict[str, Any]:
+        from oui_jupyter.providers.media_settings import IMAGES_DEFAULTS, from_env
+
+        return from_env(IMAGES_DEFAULTS)
+
+    audio_config = Dict(
+        help="Audio settings under Open WebUI's variable names: AUDIO_STT_ENGINE and "
+        "AUDIO_TTS_ENGINE ('openai', or '' for off), AUDIO_STT_OPENAI_API_BASE_URL / _KEY, "
+        "AUDIO_STT_MODEL, AUDIO_TTS_OPENAI_API_BASE_URL / _KEY, AUDIO_TTS_MODEL, "
+        "AUDIO_TTS_VOICE. Default: those environment variables. An empty base URL (and key) "
+        "follows the first OpenAI connection. Admins may replace them at run time "
+        "(oui/api/v1/audio/config/update).",
+    ).tag(config=True)
+
+    @default("audio_config")
+    def _default_audio_config(self) -> dict[str, Any]:
+        from oui_jupyter.providers.media_settings import AUDIO_DEFAULTS, from_env
+
+        return from_env(AUDIO_DEFAULTS)
+
+    audio_max_upload_size = Int(
+        25 * 1024 * 1024,
+        help="Largest recording v1/audio/transcriptions accepts, in bytes (larger: 413).",
+    ).tag(config=True)
+
+    audio_max_duration = Float(
+        900.0,
+        help="Longest recording v1/audio/transcriptions accepts, in seconds, where the file's "
+        "header says its length (WAV); longer: 413.",
+    ).tag(config=True)
+
+    speech_max_input = Int(
+        4096, help="Longest text v1/audio/speech speaks, in characters (longer: 422)."
+    ).tag(config=True)
+
+    image_max_bytes = Int(
+        20 * 1024 * 1024, help="Largest generated image accepted from the images endpoint."
+    ).tag(config=True)
+
+    media_timeout = Float(
+        120.0, help="Seconds to wait for the images and audio endpoints (then 504)."
+    ).tag(config=True)
+
     # ----- teams on JupyterHub (issue #16) -----
     team_mode = Enum(
         ["", "service", "client"],
@@ -589,6 +645,15 @@ class OuiJupyter(ExtensionApp):
             persist_settings(retrieval.retrieval, config_store)  # for replicas started later
             bus.start(self._server_loop)
             lifecycle.on_close(bus.close)
+        images, audio = self._build_media(config_store, models, retrieval.files)
+        app_config = AppConfigService(version=__version__)
+        app_config.contributors.append(
+            lambda config, _user: config.features.update(
+                enable_image_generation=images.available(),
+                enable_audio_stt=audio.available("stt"),
+                enable_audio_tts=audio.available("tts"),
+            )
+        )
         services = Services(
             db=db,
             users=self._build_users(UserStore(db)),
@@ -601,7 +666,7 @@ class OuiJupyter(ExtensionApp):
                 ),
             ),
             config_store=config_store,
-            app_config=AppConfigService(version=__version__),
+            app_config=app_config,
             retrieval=retrieval.retrieval,
             knowledge=retrieval.knowledge,
             files=retrieval.files,
@@ -615,6 +680,8 @@ class OuiJupyter(ExtensionApp):
             events=hub,
             tasks=registry,
             tools=self._build_tools(retrieval.retrieval),
+            images=images,
+            audio=audio,
             lifecycle=lifecycle,
         )
         services.on_close(db.dispose)
@@ -640,6 +707,42 @@ class OuiJupyter(ExtensionApp):
             entry_points=self.tool_entry_points,
             timeout=self.tool_timeout,
         )
+
+    def _build_media(
+        self,
+        config_store: ConfigStore,
+        models: ModelService,
+        files: FileService,
+    ) -> tuple[ImageService, AudioService]:
+        """Image generation and audio (issue #14): their settings follow the connections'."""
+        from oui_jupyter.providers import media_settings as ms
+        from oui_jupyter.providers.connections import connections_from_settings
+        from oui_jupyter.providers.media import MediaUpstream
+        from oui_jupyter.services.audio import AudioService
+        from oui_jupyter.services.images import ImageService
+        from oui_jupyter.services.media_config import StoredSettings
+
+        def connections() -> list[Any]:
+            return connections_from_settings(models.settings())
+
+        upstream = MediaUpstream(timeout=self.media_timeout, connect_timeout=self.connect_timeout)
+        image_settings = StoredSettings(
+            config_store, "images", ms.IMAGES_DEFAULTS, self.images_config, connections
+        )
+        audio_settings = StoredSettings(
+            config_store, "audio", ms.AUDIO_DEFAULTS, self.audio_config, connections
+        )
+        for stored in (image_settings, audio_settings):
+            stored.load()  # the feature flags of oui/api/config start right
+        images = ImageService(image_settings, upstream, files, max_image_bytes=self.image_max_bytes)
+        audio = AudioService(
+            audio_settings,
+            upstream,
+            max_upload_size=self.audio_max_upload_size,
+            max_duration=self.audio_max_duration,
+            max_speech_chars=self.speech_max_input,
+        )
+        return images, audio
 
     def _build_users(self, store: UserStore) -> UserService:
         """Roles: in team mode (service and client) the hub's admins and ``hub_admins`` only."""

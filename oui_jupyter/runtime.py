@@ -18,11 +18,13 @@ from oui_jupyter.heap import freeze_long_lived
 
 if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension load
     from oui_jupyter.services.app_config import AppConfigService
+    from oui_jupyter.services.audio import AudioService
     from oui_jupyter.services.chat_bulk import ChatBulkService
     from oui_jupyter.services.chats import ChatService
     from oui_jupyter.services.completions import CompletionService
     from oui_jupyter.services.evaluations import EvaluationService
     from oui_jupyter.services.events import EventHub
+    from oui_jupyter.services.images import ImageService
     from oui_jupyter.services.models import ModelService
     from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.knowledge import KnowledgeService
@@ -90,6 +92,8 @@ class Services:
     events: EventHub
     tasks: TaskRegistry
     tools: ToolRegistry
+    images: ImageService
+    audio: AudioService
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def on_close(self, closer: Callable[[], Any]) -> None:

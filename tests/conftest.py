@@ -19,6 +19,7 @@ pytest_plugins = (
     "pytest_jupyter.jupyter_server",
     "support.llama_server",
     "support.scripted_openai",
+    "support.scripted_media",
 )
 
 POSTGRES_URL = os.environ.get("OUI_TEST_POSTGRES_URL", "")

@@ -4,6 +4,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
 import type { IHistoryMessage } from './api';
+import { loadAudioFeatures } from './audio';
 import { Composer } from './composer';
 import type { IImageAttachment } from './images';
 import { ChatController } from './controller';
@@ -102,6 +103,13 @@ export class ChatView extends Panel {
       onError: message => options.onError(message),
       readPath: options.readPath,
       outputImage: options.outputImage
+    });
+
+    void loadAudioFeatures().then(features => {
+      this._composer.dictation = features.stt;
+      if (features.tts) {
+        this._widgets.forEach(widget => widget.refreshActions());
+      }
     });
 
     this.addWidget(header);

@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
 import type { IKnowledge, IMessageFile } from './api';
+import { Dictation, DictationState } from './audio';
 import { basename, fenced } from './format';
 import { errorMessage } from './handler';
 import {
@@ -106,6 +107,16 @@ export class Composer extends Widget {
     this._collection.onfocus = () => void this.loadCollections();
     this._setCollections([]);
 
+    this._dictation = new Dictation({
+      onText: text => this.insertText(text),
+      onError: message => this._options.onError(message),
+      onState: state => this._showDictation(state)
+    });
+    this._mic = button('Dictate', 'jp-OuiComposer-dictate');
+    this._mic.onclick = () => void this._dictation.toggle();
+    this._mic.hidden = true;
+    this._showDictation('idle');
+
     this._send = button('Send', 'jp-mod-accept jp-OuiComposer-send');
     this._send.setAttribute('aria-label', 'Send message');
     this._send.onclick = () => this.submit();
@@ -120,6 +131,7 @@ export class Composer extends Widget {
       attachOutput,
       toggle,
       this._collection,
+      this._mic,
       this._send,
       this._stop
     );
@@ -140,6 +152,19 @@ export class Composer extends Widget {
     this._generating = value;
     this._stop.hidden = !value;
     this._send.hidden = value;
+  }
+
+  /** Offer dictation (the server has speech to text). */
+  set dictation(enabled: boolean) {
+    this._mic.hidden = !enabled;
+  }
+
+  /** Add `text` to what is typed (dictation), on a new word. */
+  insertText(text: string): void {
+    const typed = this._input.value;
+    const gap = typed && !/\s$/.test(typed) ? ' ' : '';
+    this._input.value = `${typed}${gap}${text}`;
+    this._input.focus();
   }
 
   /** Whether the Workspace checkbox is ticked. */
@@ -411,6 +436,20 @@ export class Composer extends Widget {
     this._chips.replaceChildren(...chips);
   }
 
+  private _showDictation(state: DictationState): void {
+    const labels: Record<DictationState, [string, string]> = {
+      idle: ['Dictate', 'Dictate into the message (microphone)'],
+      recording: ['Stop dictation', 'Stop recording and transcribe'],
+      transcribing: ['Transcribing…', 'Transcribing the recording']
+    };
+    const [text, label] = labels[state];
+    this._mic.textContent = text;
+    this._mic.title = label;
+    this._mic.setAttribute('aria-label', text);
+    this._mic.disabled = state === 'transcribing';
+    this._mic.classList.toggle('jp-mod-recording', state === 'recording');
+  }
+
   private _onKeyDown = (event: KeyboardEvent): void => {
     if (event.key === 'Escape' && this._generating) {
       event.preventDefault();
@@ -441,6 +480,8 @@ export class Composer extends Widget {
   private _collection: HTMLSelectElement;
   private _send: HTMLButtonElement;
   private _stop: HTMLButtonElement;
+  private _mic: HTMLButtonElement;
+  private _dictation: Dictation;
   private _generating = false;
   private _contexts: IChatContext[] = [];
   private _files: IMessageFile[] = [];

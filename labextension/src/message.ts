@@ -6,9 +6,11 @@ import { caretLeftIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import type { IHistoryMessage, ISource } from './api';
+import { audioFeatures, readAloud } from './audio';
 import { decorateCodeBlocks } from './codeblocks';
 import { IRating, MAX_COMMENT } from './feedback';
 import { citationLabel, uniqueSources } from './format';
+import { errorMessage } from './handler';
 import { answerNotice, canContinue, errorText } from './reducer';
 import { renderQueue } from './renderqueue';
 import { thumbDownIcon, thumbUpIcon } from './icons';
@@ -492,8 +494,16 @@ export class MessageWidget extends Widget {
     });
   }
 
+  /** Rebuild the actions (the server's audio features came in). */
+  refreshActions(): void {
+    this._toolbarKey = '';
+    const m = this._message;
+    this._updateToolbar(m.role === 'assistant' && m.done === false);
+  }
+
   private _updateToolbar(streaming: boolean): void {
     const resumable = canContinue(this._message);
+    const speech = audioFeatures().tts;
     const rating = this._message.annotation?.rating ?? 0;
     const score = this._message.annotation?.details?.rating ?? 0;
     const key = [
@@ -503,7 +513,8 @@ export class MessageWidget extends Widget {
       this._rateable,
       this._message.arena === true,
       rating,
-      score
+      score,
+      speech
     ].join('/');
     if (this._toolbarKey === key) {
       return;
@@ -538,6 +549,20 @@ export class MessageWidget extends Widget {
         again.setAttribute('aria-label', 'Regenerate answer');
         again.onclick = () => this._actions.regenerate(this._message.id);
         this._toolbar.appendChild(again);
+      }
+      if (speech && this._message.content.trim()) {
+        const aloud = button('Read aloud', 'jp-OuiMessage-readAloud');
+        aloud.setAttribute('aria-label', 'Read answer aloud');
+        aloud.onclick = () => {
+          aloud.disabled = true;
+          readAloud
+            .toggle(this._message.id, this._message.content)
+            .catch(error => this._showSpeechError(errorMessage(error)))
+            .finally(() => {
+              aloud.disabled = false;
+            });
+        };
+        this._toolbar.appendChild(aloud);
       }
       if (this._rateable) {
         this._toolbar.appendChild(this._ratingButtons(rating, score));
@@ -636,6 +661,11 @@ export class MessageWidget extends Widget {
   private _closeRatingForm(): void {
     this._ratingForm?.remove();
     this._ratingForm = null;
+  }
+
+  private _showSpeechError(message: string): void {
+    this._notice.textContent = `Could not read aloud: ${message}`;
+    this._notice.hidden = false;
   }
 
   private _rendermime: IRenderMimeRegistry;

@@ -94,10 +94,10 @@ class FileContentHandler(OuiHandler):
         data, content_type, filename = await asyncio.to_thread(
             self.files.content, file_id, self.user
         )
-        self.set_header("Content-Type", content_type or "application/octet-stream")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.finish(data)
+        # APIHandler.finish would say application/json
+        self.finish(data, set_content_type=content_type or "application/octet-stream")
 
 
 class FileStatusHandler(OuiHandler):

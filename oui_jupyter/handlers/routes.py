@@ -7,6 +7,7 @@ table, ``NOT_FOUND`` answers every other path under ``oui/api/`` with a JSON 404
 from __future__ import annotations
 
 from oui_jupyter.handlers import (
+    audio,
     chats,
     completions,
     core,
@@ -15,6 +16,7 @@ from oui_jupyter.handlers import (
     events,
     files,
     folders,
+    images,
     knowledge,
     models,
     retrieval,
@@ -102,6 +104,17 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
     # tools
     (r"v1/tools/?", tools.ToolsHandler),
+    # images and audio
+    (r"v1/images/config", images.ImagesConfigHandler),
+    (r"v1/images/config/update", images.ImagesConfigUpdateHandler),
+    (r"v1/images/image/config", images.ImageConfigHandler),
+    (r"v1/images/image/config/update", images.ImageConfigUpdateHandler),
+    (r"v1/images/models", images.ImageModelsHandler),
+    (r"v1/images/generations/?", images.ImageGenerationsHandler),
+    (r"v1/audio/config", audio.AudioConfigHandler),
+    (r"v1/audio/config/update", audio.AudioConfigUpdateHandler),
+    (r"v1/audio/transcriptions", audio.TranscriptionsHandler),
+    (r"v1/audio/speech", audio.SpeechHandler),
     # team: admins' users, groups, usage and limits
     (r"v1/users/?", team.UsersHandler),
     (r"v1/groups/?", team.GroupsHandler),

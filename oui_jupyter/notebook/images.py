@@ -13,21 +13,10 @@ import os
 import sys
 from typing import Any
 
+from oui_jupyter.image_types import image_type
 from oui_jupyter.notebook.client import OuiError
 
 MAX_BYTES = 5 * 1024 * 1024  # the server's default per image (it answers 413 past its own)
-
-
-def image_type(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def data_url(data: bytes) -> str:

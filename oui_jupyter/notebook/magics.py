@@ -230,6 +230,36 @@ class OuiMagics(Magics):
             return value
         return None
 
+    # -- %%image
+    @magic_arguments()
+    @argument("-m", "--model", help="image model (default: the one the server's admin set)")
+    @argument("--size", metavar="WxH", help="e.g. 1024x1024 (default: the server's)")
+    @argument("-n", type=int, default=1, help="how many images (1-4)")
+    @cell_magic
+    def image(self, line: str, cell: str) -> None:
+        """Generate images from the cell's prompt (``{name}`` filled from the notebook) and
+        show them as image outputs; each is also saved as one of your files on the server."""
+        from IPython.display import display
+
+        from oui_jupyter.notebook.image_outputs import image_bundle
+
+        args = parse_argstring(self.image, line)
+        try:
+            prompt = fill_template(cell, self.ipython.user_ns).strip()
+            if not prompt:
+                raise OuiError("oui: the cell is empty: describe the image below %%image")
+            images = self.session.client.generate_images(
+                prompt, model=_unquote(args.model), size=_unquote(args.size), n=args.n
+            )
+            for item in images:
+                try:
+                    data, metadata = image_bundle(item["data"], prompt, item["url"])
+                except ValueError as error:
+                    raise OuiError(f"oui: the server answered an image that is {error}") from None
+                display(data, metadata=metadata, raw=True)
+        except OuiError as error:
+            say(str(error))
+
     # -- %oui
     @magic_arguments()
     @argument(
@@ -266,7 +296,8 @@ class OuiMagics(Magics):
         )
         print(
             "Cells: %%chat [-m MODEL] [--new | --chat ID] [--workspace | --knowledge NAME] "
-            "[-f markdown|code|text|json] [--with VAR] [--image VAR_OR_PATH] [--figure]"
+            "[-f markdown|code|text|json] [--with VAR] [--image VAR_OR_PATH] [--figure]; "
+            "%%image [-m MODEL] [--size WxH] [-n N]"
         )
 
     def _oui_models(self, _words: str, _args: Any) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import InvalidInput, NotFound, PayloadTooLarge
+from oui_jupyter.image_types import EXTENSIONS, image_type
 from oui_jupyter.services.message_text import text_of
 
 if TYPE_CHECKING:
@@ -28,25 +29,11 @@ if TYPE_CHECKING:
     from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.users import UserInfo
 
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 # A file of this server, as Open WebUI writes it (any prefix: ``/oui``, a base URL, a host).
 _FILE_URL = re.compile(r"(?:^|/)api/v1/files/(?P<id>[A-Za-z0-9_-]{1,64})(?:/content)?/?$")
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+/-]*)(?P<params>(?:;[^,;]*)*),", re.ASCII)
 NOT_SHOWN = "[an image: not shown, the model does not see images]"
 OVER_BUDGET = "[an earlier image: left out, the request holds enough images]"
-
-
-def sniff(data: bytes) -> str | None:
-    """The image type of ``data`` by its first bytes (None: not one we accept)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def file_url(file_id: str) -> str:
@@ -209,7 +196,7 @@ class VisionService:
             raise PayloadTooLarge(
                 f"image {n} is {len(raw)} bytes; the limit is {self.limits.max_bytes} per image"
             )
-        mime = sniff(raw)
+        mime = image_type(raw)
         if mime is None:
             raise InvalidInput(f"image {n} is not a PNG, JPEG, GIF or WebP image")
         return mime, raw
@@ -289,7 +276,7 @@ class VisionService:
                 raw, _type, _name = self.files.content(file_id, user)
             except NotFound:
                 raise InvalidInput(f"image {n}: file {file_id} is gone") from None
-            mime = sniff(raw) or ""
+            mime = image_type(raw) or ""
             if not mime:
                 raise InvalidInput(f"image {n}: file {file_id} is not a PNG, JPEG, GIF or WebP")
             data_url = f"data:{mime};base64,{base64.b64encode(raw).decode()}"

@@ -15,6 +15,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+#: a tenth of a second of 8 kHz silence: what the fake speech route answers
+SILENT_WAV = (
+    b"RIFF"
+    + (36 + 1600).to_bytes(4, "little")
+    + b"WAVEfmt "
+    + bytes.fromhex("1000000001000100401f0000803e000002001000")
+    + b"data"
+    + (1600).to_bytes(4, "little")
+    + bytes(1600)
+)
+
 
 def _id() -> str:
     return uuid.uuid4().hex
@@ -68,6 +79,10 @@ class FakeBackend:
     upload_bytes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     # Share id -> the snapshot (a ChatResponse with ``user_id`` and ``share_id``).
     shares: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Speech to text and text to speech (``oui/api/config`` features), and what they got.
+    audio: bool = False
+    transcriptions: list[dict[str, Any]] = field(default_factory=list)
+    speeches: list[dict[str, Any]] = field(default_factory=list)
     _last_body: bytes | None = None
 
     # -- wiring -------------------------------------------------------------
@@ -211,12 +226,32 @@ class FakeBackend:
             kind, data = self.upload_bytes[content[1]]
             route.fulfill(status=200, content_type=kind, body=data)
             return
+        if path == "v1/audio/speech":
+            self.speeches.append(json.loads(request.post_data or "{}"))
+            route.fulfill(status=200, content_type="audio/wav", body=SILENT_WAV)
+            return
+        if path == "v1/audio/transcriptions":
+            data = request.post_data_buffer or b""
+            match = re.search(rb'filename="([^"]*)"\r\nContent-Type: ([^\r]*)', data)
+            self.transcriptions.append(
+                {
+                    "content_type": request.headers.get("content-type", ""),
+                    "size": len(data),
+                    "filename": match.group(1).decode() if match else None,
+                    "file_type": match.group(2).decode() if match else None,
+                }
+            )
         status, payload = self._dispatch(method, path, query, body)
         route.fulfill(status=status, content_type="application/json", body=json.dumps(payload))
 
     def _dispatch(self, method: str, path: str, query: str, body: Any) -> tuple[int, Any]:
         if path == "models":
             return 200, {"data": self.models}
+        if path == "config":
+            features = {"enable_audio_stt": self.audio, "enable_audio_tts": self.audio}
+            return 200, {"name": "oui-jupyter", "features": features}
+        if path == "v1/audio/transcriptions":
+            return 200, {"text": "dictated words"}
         if path == "v1/knowledge/":
             return 200, [{"id": "k1", "name": "Papers", "description": "PDFs"}]
         if path == "v1/files/" and method == "POST":

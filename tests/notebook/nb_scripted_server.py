@@ -33,6 +33,8 @@ class State:
         self.answer_chunks = ["Hello", ", ", "world", "."]
         self.chunk_delay = 0.0
         self.pending_models: list[dict[str, Any]] = []  # listed only with ?wait=true
+        self.image_bytes = b"\x89PNG\r\n\x1a\n scripted image"
+        self.image_error: tuple[int, str] | None = None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -135,6 +137,22 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, chat)
             if parts[3:] == ["message"]:
                 return self._turn(chat, body)
+        if path == "v1/images/generations":
+            if self.state.image_error is not None:
+                code, message = self.state.image_error
+                return self._send(code, {"message": message, "reason": None})
+            return self._send(
+                200,
+                [{"url": f"/oui/api/v1/files/img-{i}/content"} for i in range(body.get("n", 1))],
+            )
+        if parts[:2] == ["v1", "files"] and parts[3:] == ["content"]:
+            data = self.state.image_bytes
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
         if path.startswith("tasks/chat/"):
             return self._send(200, {"status": True})
         return self._send(404, {"message": f"no route {path}", "reason": None})

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.scripted_media import ScriptedMedia
 
 TOKEN = "fuzz-token"
 EXAMPLES = int(os.environ.get("OUI_FUZZ_EXAMPLES", "50"))
@@ -39,6 +40,8 @@ EXCLUDED = {
     # chunking re-embeds and re-indexes everything; tested with real values elsewhere.
     "/oui/api/v1/openai/config/update": "POST",
     "/oui/api/v1/retrieval/config/update": "POST",
+    "/oui/api/v1/images/config/update": "POST",
+    "/oui/api/v1/audio/config/update": "POST",
     # Embed with the embedding endpoint, a closed port here (no model to load): every valid
     # body is a 502 by design. Tested with the real model in tests/retrieval/test_embeddings_api.py.
     "/oui/api/embeddings": "POST",
@@ -53,7 +56,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def media_upstream() -> Iterator[ScriptedMedia]:
+    """The images and audio endpoint of the fuzzed server: scripted, on localhost."""
+    server = ScriptedMedia().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(
+    tmp_path_factory: pytest.TempPathFactory, media_upstream: ScriptedMedia
+) -> Iterator[str]:
     root = tmp_path_factory.mktemp("fuzz")
     (root / "notes.md").write_text("# Notes\n\nThe fuzzer may read this file.\n")
     port = _free_port()
@@ -76,6 +89,14 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         JUPYTER_CONFIG_DIR=str(root / "jc"),
         OPENAI_API_BASE_URL="",
         OLLAMA_BASE_URL="",
+        # Image generation and audio on, against the scripted endpoint (off, every call of
+        # theirs would be a 503 by design).
+        ENABLE_IMAGE_GENERATION="true",
+        IMAGES_OPENAI_API_BASE_URL=media_upstream.base_url,
+        AUDIO_STT_ENGINE="openai",
+        AUDIO_STT_OPENAI_API_BASE_URL=media_upstream.base_url,
+        AUDIO_TTS_ENGINE="openai",
+        AUDIO_TTS_OPENAI_API_BASE_URL=media_upstream.base_url,
     )
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(

@@ -14,4 +14,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # a fake microphone (a tone), allowed without a prompt: dictation tests record from it
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]

@@ -36,6 +36,13 @@ class AsyncOuiClient(ClientBase["httpx.AsyncClient"]):
             response = await self.http.request(method, self._url(path), **kwargs)
         return self._answer(response)
 
+    async def download(self, path: str) -> bytes:
+        """The bytes of ``oui/api/<path>`` (a file's content)."""
+        with self._reaching():
+            response = await self.http.get(self._url(path))
+        raise_for(response, self.server)
+        return response.content
+
     async def _run(self, plan: Plan[T]) -> T:
         step = advance(plan)
         while not isinstance(step, Done):
@@ -45,6 +52,8 @@ class AsyncOuiClient(ClientBase["httpx.AsyncClient"]):
     async def _do(self, step: Step) -> Any:
         if isinstance(step, Sleep):
             return await asyncio.sleep(step.seconds)
+        if step.raw:
+            return await self.download(step.path)
         return await self.request(step.method, step.path, **step.options())
 
     async def _open(self, stream: Stream) -> AsyncTurn:

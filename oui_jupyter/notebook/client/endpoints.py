@@ -40,6 +40,15 @@ def chat_path(chat_id: str, rest: str = "") -> str:
     return f"v1/chats/{quote(chat_id, safe='')}{rest}"
 
 
+def api_path(url: str) -> str:
+    """``/base/oui/api/v1/files/x/content`` -> ``v1/files/x/content`` (the client's paths)."""
+    marker = "oui/api/"
+    at = url.rfind(marker)
+    if at < 0:
+        raise OuiError(f"oui: the server answered a URL outside its API: {url[:200]}")
+    return url[at + len(marker) :]
+
+
 def listed_models(body: Any) -> list[dict[str, Any]]:
     return list(body.get("data", []))
 
@@ -129,6 +138,21 @@ class OuiApi:
     @endpoint
     def stop(self, chat_id: str) -> Plan[None]:
         yield Call("POST", f"tasks/chat/{quote(chat_id, safe='')}/stop")
+
+    @endpoint
+    def generate_images(
+        self, prompt: str, *, model: str | None = None, size: str | None = None, n: int = 1
+    ) -> Plan[list[dict[str, Any]]]:
+        """Generate images (the server saves each as one of your files): for each, its
+        ``url`` on the server and its ``data`` (the image's bytes)."""
+        body: dict[str, Any] = {"prompt": prompt, "n": n}
+        body.update({k: v for k, v in (("model", model), ("size", size)) if v})
+        images = []
+        for item in (yield Call("POST", "v1/images/generations", json=body)) or []:
+            url = str(item.get("url", ""))
+            data = yield Call("GET", api_path(url), raw=True)
+            images.append({"url": url, "data": data})
+        return images
 
     # -- turns
     @streaming

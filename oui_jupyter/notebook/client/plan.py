@@ -31,12 +31,14 @@ A = TypeVar("A")
 
 @dataclass(frozen=True)
 class Call:
-    """One request to ``oui/api/<path>``; the plan is sent its JSON answer (``None`` if empty)."""
+    """One request to ``oui/api/<path>``; the plan is sent its JSON answer (``None`` if empty),
+    or with ``raw`` its bytes (a file's content)."""
 
     method: str
     path: str
     params: dict[str, Any] | None = None
     json: Any = None
+    raw: bool = False
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of the HTTP request (only those set)."""

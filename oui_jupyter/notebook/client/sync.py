@@ -36,6 +36,13 @@ class OuiClient(ClientBase["httpx.Client"]):
             response = self.http.request(method, self._url(path), **kwargs)
         return self._answer(response)
 
+    def download(self, path: str) -> bytes:
+        """The bytes of ``oui/api/<path>`` (a file's content)."""
+        with self._reaching():
+            response = self.http.get(self._url(path))
+        raise_for(response, self.server)
+        return response.content
+
     def _run(self, plan: Plan[T]) -> T:
         step = advance(plan)
         while not isinstance(step, Done):
@@ -45,6 +52,8 @@ class OuiClient(ClientBase["httpx.Client"]):
     def _do(self, step: Step) -> Any:
         if isinstance(step, Sleep):
             return time.sleep(step.seconds)
+        if step.raw:
+            return self.download(step.path)
         return self.request(step.method, step.path, **step.options())
 
     def _open(self, stream: Stream) -> SyncTurn:

@@ -23,7 +23,8 @@ from oui_jupyter.team.client.upstream import RESPONSE_HEADERS, unreachable_body
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
-UPLOAD_PATH = "v1/files"
+#: uploads: limited by the upload size (the service applies its own limits)
+UPLOAD_PATHS = frozenset({"v1/files", "v1/audio/transcriptions"})
 
 
 class ClientHandler(OpenAIKeyAuth):
@@ -46,7 +47,7 @@ class ClientHandler(OpenAIKeyAuth):
         self.write_json({"detail": message, "message": message, "reason": reason}, status)
 
     def body_limit(self, path: str) -> int:
-        if path.rstrip("/") == UPLOAD_PATH:
+        if path.rstrip("/") in UPLOAD_PATHS:
             return self.client.max_upload_size
         return self.client.max_body_size
 
