@@ -79,6 +79,7 @@ class ScriptedMedia:
     def __init__(self, port: int = 0) -> None:
         self.port = port
         self.requests: list[dict[str, Any]] = []
+        self.model_requests: list[dict[str, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -87,6 +88,7 @@ class ScriptedMedia:
 
     def reset(self) -> None:
         self.requests.clear()
+        self.model_requests.clear()
         self.image_mode = "b64"
         self.image_models = ["img-1", "img-2"]
         self.fail_status = 0
@@ -152,7 +154,8 @@ class ScriptedMedia:
         )
 
     async def _models(self, request: web.Request) -> web.Response:
-        self._record(request)
+        # apart from ``requests``: the server lists a connection's models whenever it likes
+        self.model_requests.append({"path": request.path, "headers": dict(request.headers)})
         return web.json_response(
             {"data": [{"id": m, "object": "model"} for m in self.image_models]}
         )
