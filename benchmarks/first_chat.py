@@ -12,7 +12,8 @@ streamed `chat/completions` turn in a new chat:
 
 First event: the first SSE `data:` line (a status, the sources or a token); first token: the
 first chunk with text. Usage: python first_chat.py [--code DIR] [--cases index,restart,off,loaded]
-(`--code`: the oui_jupyter source tree the server runs, e.g. another checkout, for a before/after).
+(`--code`: the oui_jupyter source tree the server runs, e.g. another checkout, for a before/after;
+`--files`, `--max-kb`: the workspace's size).
 """
 
 from __future__ import annotations
@@ -44,15 +45,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_workspace(root: Path, count: int = FILES) -> int:
-    """``count`` standard-library modules of 2-40 KB (by path; no tests, no site-packages)."""
+def make_workspace(root: Path, count: int = FILES, max_kb: int = 10) -> int:
+    """``count`` standard-library modules of 1 to ``max_kb`` KB (by path; no tests, no
+    site-packages)."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     picked = []
     for path in sorted(stdlib.rglob("*.py")):
         rel = path.relative_to(stdlib)
         if {"site-packages", "test", "tests", "idle_test"} & set(rel.parts):
             continue
-        if 2_000 <= path.stat().st_size <= 40_000:
+        if 1_000 <= path.stat().st_size <= max_kb * 1_000:
             picked.append(rel)
         if len(picked) == count:
             break
@@ -108,10 +110,14 @@ class Server:
         deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/status", timeout=1)
+                probe = urllib.request.Request(
+                    f"http://127.0.0.1:{self.port}/api/status", headers=AUTH
+                )
+                urllib.request.urlopen(probe, timeout=1)
                 return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.close()
                     raise RuntimeError("jupyter server did not start") from None
                 time.sleep(0.1)
 
@@ -228,13 +234,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--code", help="the oui_jupyter source tree to run (default: installed)")
     parser.add_argument("--cases", default="index,restart,off,loaded")
+    parser.add_argument("--files", type=int, default=FILES)
+    parser.add_argument("--max-kb", type=int, default=10, help="largest file taken, in KB")
     args = parser.parse_args()
     cases = args.cases.split(",")
     base = Path(tempfile.mkdtemp(prefix="oui-first-chat-"))
     results: dict[str, dict[str, Any]] = {}
     try:
         root = base / "root"
-        files = make_workspace(root)
+        files = make_workspace(root, args.files, args.max_kb)
         data = base / "data"
         if {"index", "restart", "off"} & set(cases):
             results["(a) during the initial index"] = case_index(base, args.code, data, root)
@@ -261,7 +269,10 @@ def main() -> None:
                     hog.join(5)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(f"workspace: {files} standard-library files; code: {args.code or 'installed'}")
+    print(
+        f"workspace: {files} standard-library files of 1-{args.max_kb} KB; "
+        f"code: {args.code or 'installed'}; {os.cpu_count()} CPUs"
+    )
     print(f"{'case':<32}{'first event s':>14}{'first token s':>14}{'total s':>9}{'sources':>8}")
     for name, r in results.items():
         print(
