@@ -70,7 +70,7 @@ def start_oui(upstream: Upstream, *extra: str, data_dir: str | None = None) -> J
         data_dir=data_dir,
     )
     server.start()
-    server.get("/oui/api/models")  # services built, model list cached
+    server.get("/oui/api/models", timeout=60)  # services built, model list cached
     server.wait_until_settled()
     return server
 

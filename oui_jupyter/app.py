@@ -30,12 +30,14 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.models import ModelService
     from oui_jupyter.services.retrieval.build import RetrievalBundle
+    from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
     from oui_jupyter.services.tasks import TaskRegistry
     from oui_jupyter.services.users import UserInfo, UserService
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore, UserStore
     from oui_jupyter.team.client.runtime import ClientRuntime
+    from oui_jupyter.tools.registry import ToolRegistry
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 CHANGING_ACTIONS = frozenset({"create", "save", "upload", "rename", "copy", "delete"})
@@ -166,6 +168,12 @@ class OuiJupyter(ExtensionApp):
         help="Seconds to wait for a connection's model list; slower ones are marked unavailable.",
     ).tag(config=True)
 
+    models_list_budget = Float(
+        0.3,
+        help="Seconds the model list waits for the connections: those still answering are "
+        "listed from their last known models (pending) and a models:updated event follows.",
+    ).tag(config=True)
+
     completion_timeout = Float(
         120.0, help="Seconds of upstream silence before a completion fails with 504."
     ).tag(config=True)
@@ -205,6 +213,18 @@ class OuiJupyter(ExtensionApp):
     enable_tags_generation = Bool(True, help="Generate a chat's tags after its first answer.").tag(
         config=True
     )
+
+    enable_evaluation_arena_models = Bool(
+        help="List the arena model (arena-model: two models drawn at random answer side by "
+        "side, unnamed until rated) when two or more models are available. Admins may switch it "
+        "at run time (oui/api/v1/evaluations/config, stored, which then wins). Default: "
+        "$ENABLE_EVALUATION_ARENA_MODELS (true/false), else off.",
+    ).tag(config=True)
+
+    @default("enable_evaluation_arena_models")
+    def _default_enable_evaluation_arena_models(self) -> bool:
+        raw = os.environ.get("ENABLE_EVALUATION_ARENA_MODELS", "")
+        return raw.strip().lower() in ("1", "true", "yes", "on")
 
     # ----- retrieval over the workspace (issue #5) -----
     index_workspace = Bool(
@@ -292,6 +312,36 @@ class OuiJupyter(ExtensionApp):
         6000, min=0, help="Most characters of source text a chat turn's RAG context holds."
     ).tag(config=True)
 
+    rag_relevance_threshold = Float(
+        help="The relevance a workspace passage needs to be shown to the model when a turn "
+        "searches the whole workspace (features.workspace): its cosine similarity to the "
+        "question plus 0.5 x the idf-weighted share of the question's words it holds. A turn "
+        "where none clears it answers without sources and its status says so. 0: every "
+        "passage. Files, folders and collections the user names are used whatever their "
+        "scores. The default suits all-MiniLM-L6-v2 (benchmarks/retrieval_relevance.py).",
+        min=0.0,
+        max=1.0,
+    ).tag(config=True)
+
+    @default("rag_relevance_threshold")
+    def _default_rag_relevance_threshold(self) -> float:
+        from oui_jupyter.services.retrieval.defaults import DEFAULT_MIN_RELEVANCE
+
+        return DEFAULT_MIN_RELEVANCE
+
+    rag_keyword_relevance = Float(
+        help="For a workspace passage without a cosine similarity (the embedding model still "
+        "loading): the idf-weighted share of the question's words it must hold.",
+        min=0.0,
+        max=1.0,
+    ).tag(config=True)
+
+    @default("rag_keyword_relevance")
+    def _default_rag_keyword_relevance(self) -> float:
+        from oui_jupyter.services.retrieval.defaults import DEFAULT_MIN_COVERAGE
+
+        return DEFAULT_MIN_COVERAGE
+
     index_exclude = List(
         Unicode(),
         help="Glob patterns (gitignore syntax) never indexed, besides .gitignore and hidden files. "
@@ -324,6 +374,62 @@ class OuiJupyter(ExtensionApp):
 
     max_upload_size = Int(
         50 * 1024 * 1024, help="Largest file accepted by oui/api/v1/files/ (413 past it)."
+    ).tag(config=True)
+
+    max_image_size = Int(
+        5 * 1024 * 1024,
+        help="Largest image a chat message may carry, in bytes (413 past it); images are PNG, "
+        "JPEG, GIF or WebP.",
+    ).tag(config=True)
+
+    max_images_per_message = Int(
+        8, help="Most images one chat message may carry (422 past it)."
+    ).tag(config=True)
+
+    max_images_per_request = Int(
+        16,
+        help="Most images one upstream request carries: the newest are sent, older ones of the "
+        "chat become a one-line note.",
+    ).tag(config=True)
+
+    # ----- tools (issue #12) -----
+    tool_entry_points = Bool(
+        True,
+        help="Offer the tools of installed packages (Python entry points in group "
+        "'oui_jupyter.tools') beside the built-in ones. Tool code never comes from the database.",
+    ).tag(config=True)
+
+    tool_access_control = Dict(
+        key_trait=Unicode(),
+        help="Who may use a tool, by tool name: an Open WebUI access_control "
+        "({'read': {'group_ids': [...], 'user_ids': [...]}}; {} is admins only). A tool not "
+        "named here is everyone's, unless it says otherwise itself.",
+    ).tag(config=True)
+
+    tool_timeout = Float(
+        120.0, help="Seconds one tool call may take before it is abandoned with an error."
+    ).tag(config=True)
+
+    tool_sql_timeout = Float(
+        30.0, help="Seconds a query of the sql tool may run before DuckDB interrupts it."
+    ).tag(config=True)
+
+    tool_sql_max_rows = Int(
+        1000, help="Most rows the sql tool answers with (a call asks for 50 by default)."
+    ).tag(config=True)
+
+    tool_sql_memory_limit = Unicode(
+        "", help="DuckDB memory_limit of one sql tool query, e.g. '4GB' (''; DuckDB's default)."
+    ).tag(config=True)
+
+    tool_max_output_chars = Int(
+        20_000, help="Most characters of one tool result the model is sent."
+    ).tag(config=True)
+
+    tool_max_file_bytes = Int(
+        50 * 1024 * 1024,
+        help="read_notebook parses notebooks up to this size (bytes); read_file counts the "
+        "lines of files up to it.",
     ).tag(config=True)
 
     # ----- teams on JupyterHub (issue #16) -----
@@ -443,12 +549,14 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.services.app_config import AppConfigService
         from oui_jupyter.services.chat_bulk import ChatBulkService, ImportLimits
         from oui_jupyter.services.chats import ChatService
+        from oui_jupyter.services.evaluations import EvaluationService
         from oui_jupyter.services.events import EventHub
         from oui_jupyter.services.tasks import TaskRegistry
         from oui_jupyter.store import migrate
         from oui_jupyter.store.chat_bulk import ChatBulkStore
         from oui_jupyter.store.chats import ChatStore
         from oui_jupyter.store.db import Database
+        from oui_jupyter.store.feedback import FeedbackStore
         from oui_jupyter.store.folders import FolderStore
         from oui_jupyter.store.tags import TagStore
         from oui_jupyter.store.users import ConfigStore, UserStore
@@ -470,7 +578,15 @@ class OuiJupyter(ExtensionApp):
             db, lifecycle, on_progress=hub.index_progress, shared=shared, activity=activity
         )
         models, completions = self._build_completions(
-            db, lifecycle, config_store, chats, hub, registry, retrieval.retrieval, activity
+            db,
+            lifecycle,
+            config_store,
+            chats,
+            hub,
+            registry,
+            retrieval.retrieval,
+            retrieval.files,
+            activity,
         )
         lifecycle.on_close(registry.cancel_all)
         if shared:
@@ -502,13 +618,39 @@ class OuiJupyter(ExtensionApp):
             files=retrieval.files,
             models=models,
             completions=completions,
+            evaluations=EvaluationService(
+                FeedbackStore(db),
+                config_store,
+                arena_default=self.enable_evaluation_arena_models,
+            ),
             events=hub,
             tasks=registry,
+            tools=self._build_tools(retrieval.retrieval),
             lifecycle=lifecycle,
         )
         services.on_close(db.dispose)
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
+
+    def _build_tools(self, retrieval: RetrievalService) -> ToolRegistry:
+        """The tool registry (issue #12): the built-ins and installed packages' tools."""
+        from oui_jupyter.tools.base import ToolLimits
+        from oui_jupyter.tools.builtin import builtin_tools
+        from oui_jupyter.tools.registry import ToolRegistry
+
+        limits = ToolLimits(
+            max_output_chars=self.tool_max_output_chars,
+            max_file_bytes=self.tool_max_file_bytes,
+            sql_timeout=self.tool_sql_timeout,
+            sql_max_rows=self.tool_sql_max_rows,
+            sql_memory_limit=self.tool_sql_memory_limit,
+        )
+        return ToolRegistry(
+            builtin_tools(retrieval, limits),
+            access=dict(self.tool_access_control),
+            entry_points=self.tool_entry_points,
+            timeout=self.tool_timeout,
+        )
 
     def _build_users(self, store: UserStore) -> UserService:
         """Roles: in team mode (service and client) the hub's admins and ``hub_admins`` only."""
@@ -527,15 +669,17 @@ class OuiJupyter(ExtensionApp):
         hub: EventHub,
         registry: TaskRegistry,
         retrieval: RetrievalService,
+        files: FileService,
         activity: GenerationActivity | None = None,
     ) -> tuple[ModelService, CompletionService]:
-        """Models, completions and background titles (issue #4)."""
+        """Models, completions, background titles (issue #4) and images in turns."""
         from oui_jupyter.providers.local_llama import LocalLlamaServer
         from oui_jupyter.services.checkpoints import Checkpoints, DeadAnswerSweep
         from oui_jupyter.services.completions import CompletionService
         from oui_jupyter.services.models import ModelService
         from oui_jupyter.services.titles import TitleService
         from oui_jupyter.services.usage import UsageService
+        from oui_jupyter.services.vision import ImageLimits, VisionService
         from oui_jupyter.store.custom_models import CustomModelStore
         from oui_jupyter.store.turns import TurnStore
         from oui_jupyter.store.usage import UsageStore
@@ -560,9 +704,12 @@ class OuiJupyter(ExtensionApp):
             local=local,
             fetch_timeout=self.models_fetch_timeout,
             cache_ttl=self.models_cache_ttl,
+            list_budget=self.models_list_budget,
             completion_timeout=self.completion_timeout,
             connect_timeout=self.connect_timeout,
         )
+        models.on_updated = lambda: hub.broadcast_all({"type": "models:updated", "data": {}})
+        lifecycle.on_first_use(models.prefetch)
         turns = TurnStore(db)
         checkpoints = Checkpoints(turns, self.checkpoint_interval)
         lifecycle.on_close(checkpoints.close)
@@ -592,11 +739,12 @@ class OuiJupyter(ExtensionApp):
             features: dict[str, Any],
             user: UserInfo,
             workspace: list[dict[str, Any]] | None = None,
-        ) -> tuple[str, list[dict[str, Any]]]:
+        ) -> tuple[str, list[dict[str, Any]], str | None]:
             from oui_jupyter.services.workspace_context import hits_of
 
             extra = hits_of(workspace) if workspace else None
-            return retrieval.build_rag_context(query, files, features, None, user=user, extra=extra)
+            ctx = retrieval.rag_context(query, files, features, None, user=user, extra=extra)
+            return ctx.prompt, ctx.sources, ctx.note
 
         completions = CompletionService(
             models=models,
@@ -611,6 +759,14 @@ class OuiJupyter(ExtensionApp):
             context_builder=context_builder,
             activity=activity,
             usage=UsageService(UsageStore(db), config_store, dict(self.group_daily_tokens)),
+            vision=VisionService(
+                files,
+                ImageLimits(
+                    per_message=self.max_images_per_message,
+                    max_bytes=self.max_image_size,
+                    per_request=self.max_images_per_request,
+                ),
+            ),
         )
         return models, completions
 

@@ -22,6 +22,10 @@ PIECE_BYTES = 256 * 1024
 MAX_SPLIT_DEPTH = 8
 #: a dict or list with more entries than this is encoded this many entries at a time
 PIECE_ENTRIES = 2000
+#: a body of fewer values than this is decoded in one call, whatever its size: a decode's
+#: time grows with the values (a 1 MB image as a ``data:`` URL is one string, ~0.5 ms), and
+#: each level split scans the whole piece again
+FEW_VALUES = 4096
 
 _plain = msgspec.json.Decoder()
 _object_of_raw = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -63,7 +67,11 @@ def decode(body: bytes, schema: type[T]) -> T:
     A schema with ``scans_raw = True`` holds its large values as ``msgspec.Raw`` (only
     scanned, ~1 ms a MB) and decodes them later with ``decode_value``: it is decoded in one
     call, since a value decoded in pieces cannot be turned back into ``Raw``."""
-    if len(body) <= PIECE_BYTES or getattr(schema, "scans_raw", False):
+    if (
+        len(body) <= PIECE_BYTES
+        or getattr(schema, "scans_raw", False)
+        or body.count(b",") < FEW_VALUES  # a separator per value: the values are few
+    ):
         return msgspec.json.decode(body, type=schema)
     value = _in_pieces(body, 0)
     if schema is Any:

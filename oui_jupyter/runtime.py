@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.chat_bulk import ChatBulkService
     from oui_jupyter.services.chats import ChatService
     from oui_jupyter.services.completions import CompletionService
+    from oui_jupyter.services.evaluations import EvaluationService
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.models import ModelService
     from oui_jupyter.services.retrieval.files import FileService
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.users import UserService
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore
+    from oui_jupyter.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +86,10 @@ class Services:
     files: FileService
     models: ModelService
     completions: CompletionService
+    evaluations: EvaluationService
     events: EventHub
     tasks: TaskRegistry
+    tools: ToolRegistry
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def on_close(self, closer: Callable[[], Any]) -> None:

@@ -52,6 +52,18 @@ def test_a_large_body_decodes_to_what_one_call_gives() -> None:
     assert json_pieces.decode(body, ChatForm) == msgspec.json.decode(body, type=ChatForm)
 
 
+def test_a_large_body_of_few_values_decodes_in_one_call(monkeypatch: Any) -> None:
+    """An image as a data: URL: one long string, decoded in one call (splitting it level by
+    level would scan it again at each level)."""
+    body = msgspec.json.encode({"messages": [{"content": [{"url": "A" * 2_000_000}]}]})
+
+    def no_pieces(*_args: Any) -> Any:
+        raise AssertionError("split into pieces")
+
+    monkeypatch.setattr(json_pieces, "_in_pieces", no_pieces)
+    assert json_pieces.decode(body, Any) == msgspec.json.decode(body)  # type: ignore[arg-type]
+
+
 def test_a_large_bad_body_raises_what_one_call_raises() -> None:
     body = json.dumps(big_value()).encode()
     with pytest.raises(msgspec.DecodeError):

@@ -1,4 +1,5 @@
-"""The newcomer's scripts: lab.sh opens the example project, setup.sh announces its steps."""
+"""The newcomer's scripts: lab.sh opens (a copy of) the example project, setup.sh announces
+its steps."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 
 
-@pytest.mark.parametrize("name", ["setup.sh", "lab.sh"])
+@pytest.mark.parametrize("name", ["setup.sh", "lab.sh", "examples.sh"])
 def test_scripts_parse(name: str):
     result = subprocess.run(["bash", "-n", str(SCRIPTS / name)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -40,9 +41,12 @@ def test_setup_announces_each_step_and_times_it():
 def fake_checkout(tmp_path: Path) -> Path:
     root = tmp_path / "checkout"
     (root / "scripts").mkdir(parents=True)
-    (root / "notebooks").mkdir()
+    (root / "notebooks" / "data").mkdir(parents=True)
+    (root / "notebooks" / "01.ipynb").write_text("{}")
+    (root / "notebooks" / "data" / "sales.csv").write_text("a,b\n")
     (root / ".venv" / "bin").mkdir(parents=True)
     shutil.copy(SCRIPTS / "lab.sh", root / "scripts" / "lab.sh")
+    shutil.copy(SCRIPTS / "examples.sh", root / "scripts" / "examples.sh")
     (root / "scripts" / "setup.sh").write_text("echo set-up\n")
     jupyter = root / ".venv" / "bin" / "jupyter"
     jupyter.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/argv"\n')
@@ -59,7 +63,32 @@ def test_lab_serves_the_example_project_and_passes_arguments_on(tmp_path: Path):
     root = fake_checkout(tmp_path)
     argv = lab_argv(root, "--port", "8890", "--no-browser")
     assert argv[0] == "lab" and argv[-3:] == ["--port", "8890", "--no-browser"]
-    assert f"--ServerApp.root_dir={root / 'notebooks'}" in argv
+    assert f"--ServerApp.root_dir={root / 'my-examples'}" in argv
+    assert (root / "my-examples" / "01.ipynb").read_text() == "{}"
+    assert (root / "my-examples" / "data" / "sales.csv").read_text() == "a,b\n"
+
+
+def test_lab_serves_a_copy_that_keeps_your_changes(tmp_path: Path):
+    """Running and saving the notebooks changes the copy, never notebooks/; a later start
+    keeps the copy's files and adds examples new in notebooks/."""
+    root = fake_checkout(tmp_path)
+    lab_argv(root)
+    (root / "my-examples" / "01.ipynb").write_text('{"outputs": "saved"}')
+    (root / "notebooks" / "02.ipynb").write_text("{}")
+    lab_argv(root)
+    assert (root / "notebooks" / "01.ipynb").read_text() == "{}"
+    assert (root / "my-examples" / "01.ipynb").read_text() == '{"outputs": "saved"}'
+    assert (root / "my-examples" / "02.ipynb").read_text() == "{}"
+
+
+def test_the_copy_is_ignored_by_git():
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(
+        ["git", "-C", str(REPO), "check-ignore", "-q", "my-examples/01_quickstart.ipynb"],
+        capture_output=True,
+    )
+    assert ignored.returncode == 0, "my-examples/ (lab.sh's copy of notebooks/) is not ignored"
 
 
 @pytest.mark.parametrize("own", ["--ServerApp.root_dir={d}", "--notebook-dir={d}", "{d}"])
@@ -68,4 +97,4 @@ def test_lab_keeps_a_root_of_your_own(tmp_path: Path, own: str):
     mine = own.format(d=tmp_path)
     argv = lab_argv(root, mine)
     assert argv[-1] == mine
-    assert not [a for a in argv if "notebooks" in a]
+    assert not [a for a in argv if "notebooks" in a or "my-examples" in a]

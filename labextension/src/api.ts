@@ -32,12 +32,19 @@ export interface ISource {
   openable?: boolean;
 }
 
-/** A file attached to a message (Open WebUI `files` entries). */
+/** A file attached to a message (Open WebUI `files` entries; `image`: shown to a vision model). */
 export interface IMessageFile {
-  type: 'file' | 'collection';
+  type: 'file' | 'collection' | 'image';
   id: string;
   name: string;
+  /** Images: the file's content URL (`/api/v1/files/<id>/content`). */
+  url?: string;
 }
+
+/** One OpenAI content part of a message. */
+export type IContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string } };
 
 /** One node of the message tree. */
 export interface IHistoryMessage {
@@ -59,6 +66,71 @@ export interface IHistoryMessage {
   interrupted?: boolean;
   /** Status line (e.g. "Searching the workspace"). Client-side only. */
   status?: string;
+  /** One of an arena turn's answers: its model stays unnamed until rated. */
+  arena?: boolean;
+  /** The user's rating of this answer (Open WebUI's `annotation`). */
+  annotation?: IAnnotation | null;
+  /** The id of that rating (`v1/evaluations/feedback/{id}`). */
+  feedbackId?: string | null;
+}
+
+/** A rating as it is kept on its message. */
+export interface IAnnotation {
+  /** Thumbs up (1) or down (-1). */
+  rating: 1 | -1;
+  details?: { rating?: number | null } | null;
+  reason?: string | null;
+  comment?: string | null;
+  tags?: string[] | null;
+}
+
+/** Body of `POST oui/api/v1/evaluations/feedback` (Open WebUI's shape). */
+export interface IFeedbackForm {
+  type: 'rating';
+  data: {
+    rating: 1 | -1;
+    model_id: string;
+    sibling_model_ids?: string[] | null;
+    reason?: string;
+    comment?: string;
+    details?: { rating?: number | null } | null;
+  };
+  meta: {
+    chat_id: string;
+    message_id: string;
+    arena?: boolean;
+  };
+}
+
+/** A stored rating, as the server answers it. */
+export interface IFeedback {
+  id: string;
+  user_id: string;
+  version: number;
+  type: string;
+  data: IFeedbackForm['data'];
+  meta: IFeedbackForm['meta'];
+  created_at: number;
+  updated_at: number;
+}
+
+/** One row of `v1/evaluations/leaderboard`. */
+export interface ILeaderboardEntry {
+  rank: number;
+  id: string;
+  rating: number;
+  won: number;
+  lost: number;
+  count: number;
+  win_rate: number | null;
+}
+
+/** The answer of `v1/evaluations/leaderboard`. */
+export interface ILeaderboard {
+  models: ILeaderboardEntry[];
+  feedbacks: number;
+  k_factor: number;
+  initial_rating: number;
 }
 
 /** The message tree of a chat. */
@@ -101,6 +173,10 @@ export interface IModel {
   connection?: string;
   available?: boolean;
   unavailable_reason?: string | null;
+  /** The arena: two models drawn at random answer each prompt. */
+  arena?: boolean;
+  /** Its connection has not answered yet: listed from what it listed last. */
+  pending?: boolean;
 }
 
 /** A knowledge collection. */
@@ -120,7 +196,7 @@ export interface IFileModel {
 /** One message of an OpenAI chat request. */
 export interface ICompletionMessage {
   role: 'user' | 'assistant' | 'system';
-  content: string;
+  content: string | IContentPart[];
 }
 
 /** Body of `POST oui/api/chat/completions` as the sidebar sends it. */
@@ -146,6 +222,8 @@ export interface ICompletionStarted {
   chat_id: string;
   message_id: string;
   user_message_id?: string;
+  /** Every answer's id: two for an arena turn, the first being `message_id`. */
+  message_ids?: string[];
 }
 
 const json = (body: unknown): RequestInit => ({
@@ -229,10 +307,21 @@ export async function listKnowledge(): Promise<IKnowledge[]> {
   return asList<IKnowledge>(await requestAPI<unknown>('v1/knowledge/'));
 }
 
-export function uploadFile(file: Blob, name: string): Promise<IFileModel> {
+/** Upload a file; `process: false` keeps it out of the index (images). */
+export function uploadFile(
+  file: Blob,
+  name: string,
+  process = true
+): Promise<IFileModel> {
   const form = new FormData();
   form.append('file', file, name);
-  return requestAPI<IFileModel>('v1/files/', { method: 'POST', body: form });
+  return requestAPI<IFileModel>(
+    process ? 'v1/files/' : 'v1/files/?process=false',
+    {
+      method: 'POST',
+      body: form
+    }
+  );
 }
 
 export function startCompletion(
@@ -280,6 +369,22 @@ export function cloneSharedChat(shareId: string): Promise<IChatResponse> {
   );
 }
 
+/** Rate an answer; with `feedbackId`, update that rating. */
+export function submitFeedback(
+  form: IFeedbackForm,
+  feedbackId?: string | null
+): Promise<IFeedback> {
+  const path = feedbackId
+    ? `v1/evaluations/feedback/${encodeURIComponent(feedbackId)}`
+    : 'v1/evaluations/feedback';
+  return requestAPI<IFeedback>(path, json(form));
+}
+
+/** Per-model Elo and win rate from every rating. */
+export function getLeaderboard(): Promise<ILeaderboard> {
+  return requestAPI<ILeaderboard>('v1/evaluations/leaderboard');
+}
+
 /**
  * The calls the sidebar controller makes. This module's functions are the real client;
  * a test passes a fake.
@@ -296,4 +401,8 @@ export interface IChatClient {
   unshareChat(id: string): Promise<void>;
   getSharedChat(shareId: string): Promise<IChatResponse>;
   cloneSharedChat(shareId: string): Promise<IChatResponse>;
+  submitFeedback(
+    form: IFeedbackForm,
+    feedbackId?: string | null
+  ): Promise<IFeedback>;
 }

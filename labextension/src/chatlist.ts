@@ -42,7 +42,10 @@ export class ChatList extends Widget {
       'New'
     );
     create.onclick = () => options.onNew();
-    header.append(this._search, create);
+    const board = button('Leaderboard', 'jp-OuiChatList-leaderboard');
+    board.title = "Models' Elo and win rate from the ratings";
+    board.onclick = () => options.onLeaderboard?.();
+    header.append(this._search, create, board);
 
     this._scroller = document.createElement('div');
     this._scroller.className = 'jp-OuiChatList-scroller';
@@ -283,6 +286,8 @@ export namespace ChatList {
     /** Share the chat by link (the sidebar shows the link). */
     onShare: (id: string, title: string) => void;
     onError: (message: string) => void;
+    /** Show the models' leaderboard. */
+    onLeaderboard?: () => void;
   }
 }
 

@@ -3,8 +3,11 @@ import { caretLeftIcon, linkIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 
+import type { IHistoryMessage } from './api';
 import { Composer } from './composer';
+import type { IImageAttachment } from './images';
 import { ChatController } from './controller';
+import { arenaGroup, arenaRevealed, arenaTitle } from './feedback';
 import {
   MessageWidget,
   IMessageActions,
@@ -16,6 +19,11 @@ import { button, iconButton } from './ui';
 import { ModelPicker } from './modelpicker';
 import { IChatContext } from './tokens';
 import { branch, siblingPosition } from './tree';
+
+/** An arena answer whose sibling is not here (yet): still unnamed until rated. */
+function loneArenaTitle(message: IHistoryMessage): string | null {
+  return message.arena ? arenaTitle(0, message, !!message.annotation) : null;
+}
 
 /**
  * The open chat: header (back, title, model), the messages of the current
@@ -92,7 +100,8 @@ export class ChatView extends Panel {
       },
       onStop: () => void this._controller.stop(),
       onError: message => options.onError(message),
-      readPath: options.readPath
+      readPath: options.readPath,
+      outputImage: options.outputImage
     });
 
     this.addWidget(header);
@@ -142,7 +151,8 @@ export class ChatView extends Panel {
           workspace: this._composer.workspace
         }),
       switchBranch: (id, step) => c.switchBranch(id, step),
-      rendered: () => this._stickToBottom()
+      rendered: () => this._stickToBottom(),
+      rate: (id, rating) => c.rate(id, rating)
     };
     this._rebuild();
     this._onModels();
@@ -165,12 +175,23 @@ export class ChatView extends Panel {
     super.dispose();
   }
 
-  /** Rebuild the message list for the current branch, reusing widgets by id. */
+  /**
+   * Rebuild the message list for the current branch, reusing widgets by id. An arena
+   * answer on the branch shows with its sibling side by side ("Model A", "Model B").
+   */
   private _rebuild(): void {
     const c = this._controller;
     const history = c.history;
     const path = branch(history);
+    const groups = new Map<string, IHistoryMessage[]>();
     const keep = new Set(path.map(m => m.id));
+    for (const message of path) {
+      const group = arenaGroup(history, message);
+      if (group.length) {
+        groups.set(message.id, group);
+        group.forEach(m => keep.add(m.id));
+      }
+    }
     for (const [id, widget] of this._widgets) {
       if (!keep.has(id)) {
         this._observer.unobserve(widget.node);
@@ -181,33 +202,46 @@ export class ChatView extends Panel {
     }
     const host = this._list.node;
     const userLabel = c.shared ? c.shared.owner || 'Owner' : 'You';
+    const usedArenas = new Set<string>();
     let previous: Element = this._empty;
     for (const message of path) {
-      const position = siblingPosition(history, message.id);
-      let widget = this._widgets.get(message.id);
-      if (!widget) {
-        widget = new MessageWidget({
-          message,
-          position,
-          rendermime: this._rendermime,
-          commands: this._commands,
-          actions: this._actions,
-          codeActions: c.settings.codeActions,
-          userLabel
-        });
-        this._widgets.set(message.id, widget);
-        // Plain DOM insertion: messages need no Lumino lifecycle, and the
-        // view may be built while the sidebar is collapsed.
-        host.insertBefore(widget.node, previous.nextSibling);
-        this._observer.observe(widget.node);
-      } else {
-        widget.userLabel = userLabel;
-        widget.setMessage(message, position);
-        if (previous.nextSibling !== widget.node) {
-          host.insertBefore(widget.node, previous.nextSibling);
+      const group = groups.get(message.id);
+      if (group) {
+        const parentId = message.parentId as string;
+        usedArenas.add(parentId);
+        const arena = this._arena(parentId);
+        const nodes = group.map(
+          m => this._widgetFor(m, { index: 0, count: 1 }, userLabel).node
+        );
+        if (
+          arena.children.length !== nodes.length ||
+          nodes.some((node, i) => arena.children[i] !== node)
+        ) {
+          arena.replaceChildren(...nodes);
         }
+        this._labelArena(group);
+        if (previous.nextSibling !== arena) {
+          host.insertBefore(arena, previous.nextSibling);
+        }
+        previous = arena;
+        continue;
+      }
+      const widget = this._widgetFor(
+        message,
+        siblingPosition(history, message.id),
+        userLabel
+      );
+      widget.arenaTitle = loneArenaTitle(message);
+      if (previous.nextSibling !== widget.node) {
+        host.insertBefore(widget.node, previous.nextSibling);
       }
       previous = widget.node;
+    }
+    for (const [parentId, arena] of this._arenas) {
+      if (!usedArenas.has(parentId)) {
+        arena.remove();
+        this._arenas.delete(parentId);
+      }
     }
     this._empty.hidden = path.length > 0;
     this._showShared();
@@ -216,6 +250,64 @@ export class ChatView extends Panel {
     this._composer.generating = c.generating;
     this._stick = true;
     this._stickToBottom();
+  }
+
+  /** The widget of `message` (made on first sight), up to date. */
+  private _widgetFor(
+    message: IHistoryMessage,
+    position: { index: number; count: number },
+    userLabel: string
+  ): MessageWidget {
+    const c = this._controller;
+    let widget = this._widgets.get(message.id);
+    if (!widget) {
+      widget = new MessageWidget({
+        message,
+        position,
+        rendermime: this._rendermime,
+        commands: this._commands,
+        actions: this._actions,
+        codeActions: c.settings.codeActions,
+        userLabel
+      });
+      this._widgets.set(message.id, widget);
+      // Plain DOM insertion (by the caller): messages need no Lumino lifecycle,
+      // and the view may be built while the sidebar is collapsed.
+      this._observer.observe(widget.node);
+    } else {
+      widget.userLabel = userLabel;
+      widget.setMessage(message, position);
+    }
+    widget.rateable = c.shared === null;
+    return widget;
+  }
+
+  /** The side-by-side box of the arena answers to user message `parentId`. */
+  private _arena(parentId: string): HTMLElement {
+    let arena = this._arenas.get(parentId);
+    if (!arena) {
+      arena = document.createElement('div');
+      arena.className = 'jp-OuiArena';
+      arena.setAttribute('role', 'group');
+      arena.setAttribute(
+        'aria-label',
+        'Arena: two answers, unnamed until rated'
+      );
+      this._arenas.set(parentId, arena);
+    }
+    return arena;
+  }
+
+  /** "Model A", "Model B"; their models once one of them is rated. */
+  private _labelArena(group: IHistoryMessage[]): void {
+    const revealed = arenaRevealed(group);
+    group.forEach((m, i) => {
+      const widget = this._widgets.get(m.id);
+      if (widget) {
+        widget.arenaTitle = arenaTitle(i, m, revealed);
+        widget.node.classList.toggle('jp-mod-revealed', revealed);
+      }
+    });
   }
 
   /** Read-only for a shared snapshot: its banner; no model picker, no composer. */
@@ -239,8 +331,16 @@ export class ChatView extends Panel {
     for (const id of ids) {
       const widget = this._widgets.get(id);
       const message = history.messages[id];
-      if (widget && message) {
+      if (!widget || !message) {
+        continue;
+      }
+      const group = arenaGroup(history, message);
+      if (group.length) {
+        widget.setMessage(message, { index: 0, count: 1 });
+        this._labelArena(group);
+      } else {
         widget.setMessage(message, siblingPosition(history, id));
+        widget.arenaTitle = loneArenaTitle(message);
       }
     }
     this._composer.generating = this._controller.generating;
@@ -306,6 +406,7 @@ export class ChatView extends Panel {
   private _composer: Composer;
   private _observer: IntersectionObserver;
   private _widgets = new Map<string, MessageWidget>();
+  private _arenas = new Map<string, HTMLElement>();
   private _stick = true;
   private _scrollFrame = 0;
 }
@@ -322,5 +423,7 @@ export namespace ChatView {
     onClone: () => void;
     onError: (message: string) => void;
     readPath: (path: string) => Promise<Blob>;
+    /** The active notebook cell's image output (the composer's attach-output button). */
+    outputImage?: () => IImageAttachment | null;
   }
 }

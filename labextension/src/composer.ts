@@ -1,4 +1,8 @@
-import { closeIcon, fileUploadIcon } from '@jupyterlab/ui-components';
+import {
+  closeIcon,
+  fileUploadIcon,
+  imageIcon
+} from '@jupyterlab/ui-components';
 import { Drag } from '@lumino/dragdrop';
 import { Widget } from '@lumino/widgets';
 
@@ -6,6 +10,13 @@ import * as api from './api';
 import type { IKnowledge, IMessageFile } from './api';
 import { basename, fenced } from './format';
 import { errorMessage } from './handler';
+import {
+  fileUrl,
+  IImageAttachment,
+  isImage,
+  rememberThumbnail,
+  thumbnail
+} from './images';
 import { button, iconButton } from './ui';
 import { IChatContext, IChatSettings } from './tokens';
 
@@ -40,6 +51,17 @@ export class Composer extends Widget {
     this._input.rows = 3;
     this._input.setAttribute('aria-label', 'Message');
     this._input.onkeydown = this._onKeyDown;
+    this._input.onpaste = event => {
+      const pasted = Array.from(event.clipboardData?.files ?? []).filter(
+        isImage
+      );
+      if (pasted.length > 0) {
+        event.preventDefault();
+        pasted.forEach(
+          file => void this._attach(file, file.name || 'pasted.png')
+        );
+      }
+    };
 
     const controls = document.createElement('div');
     controls.className = 'jp-OuiComposer-controls';
@@ -59,6 +81,13 @@ export class Composer extends Widget {
       'jp-OuiComposer-attach'
     );
     attach.onclick = () => this._fileInput.click();
+    const attachOutput = iconButton(
+      imageIcon,
+      "Attach the active notebook cell's image output",
+      'jp-OuiComposer-attachOutput'
+    );
+    attachOutput.onclick = () => this.attachOutput();
+    attachOutput.hidden = !options.outputImage;
 
     const toggle = document.createElement('label');
     toggle.className = 'jp-OuiComposer-workspace';
@@ -88,6 +117,7 @@ export class Composer extends Widget {
     controls.append(
       this._fileInput,
       attach,
+      attachOutput,
       toggle,
       this._collection,
       this._send,
@@ -144,13 +174,16 @@ export class Composer extends Widget {
       return;
     }
     const typed = this._input.value.trim();
-    if (!typed && this._contexts.length === 0) {
+    const images = this._files.some(f => f.type === 'image');
+    if (!typed && this._contexts.length === 0 && !images) {
       return;
     }
     const context = this._contexts
       .map(c => `${c.label}:\n${c.text}`)
       .join('\n\n');
-    const text = context ? `${typed || 'Explain this.'}\n\n${context}` : typed;
+    const text = context
+      ? `${typed || 'Explain this.'}\n\n${context}`
+      : typed || 'What does this image show?';
     const files = [...this._files];
     const collection = this._knowledge.find(
       k => k.id === this._collection.value
@@ -240,6 +273,23 @@ export class Composer extends Widget {
     }
   }
 
+  /** Attach an image (a cell's output, a pasted picture): uploaded, shown as a thumbnail. */
+  attachImage(image: IImageAttachment): Promise<void> {
+    return this._attach(image.blob, image.name);
+  }
+
+  /** Attach the image output of the active notebook cell. */
+  attachOutput(): void {
+    const image = this._options.outputImage?.();
+    if (!image) {
+      this._options.onError(
+        'Select a notebook cell that shows an image (a plot) first.'
+      );
+      return;
+    }
+    void this.attachImage(image);
+  }
+
   /** Attach a file of the workspace (read through the contents API, then uploaded). */
   async attachPath(path: string): Promise<void> {
     try {
@@ -282,12 +332,20 @@ export class Composer extends Widget {
     this._pending.push(name);
     this._renderChips();
     try {
-      const uploaded = await api.uploadFile(blob, name);
-      this._files.push({
-        type: 'file',
-        id: uploaded.id,
-        name: uploaded.meta?.name || uploaded.filename || name
-      });
+      const image = isImage(blob);
+      const uploaded = await api.uploadFile(blob, name, !image);
+      const shown = uploaded.meta?.name || uploaded.filename || name;
+      if (image) {
+        rememberThumbnail(uploaded.id, blob);
+        this._files.push({
+          type: 'image',
+          id: uploaded.id,
+          name: shown,
+          url: fileUrl(uploaded.id)
+        });
+      } else {
+        this._files.push({ type: 'file', id: uploaded.id, name: shown });
+      }
     } catch (error) {
       this._options.onError(`Could not upload ${name}: ${errorMessage(error)}`);
     } finally {
@@ -330,12 +388,20 @@ export class Composer extends Widget {
       );
     });
     this._files.forEach((file, i) => {
-      chips.push(
-        chip(file.name, `Attached file ${file.name}`, () => {
+      const image = file.type === 'image';
+      const c = chip(
+        file.name,
+        image ? `Attached image ${file.name}` : `Attached file ${file.name}`,
+        () => {
           this._files.splice(i, 1);
           this._renderChips();
-        })
+        }
       );
+      if (image) {
+        c.classList.add('jp-OuiChip-image');
+        c.prepend(thumbnail(file.id, file.name));
+      }
+      chips.push(c);
     });
     for (const name of this._pending) {
       const c = chip(`Uploading ${name}…`, `Uploading ${name}`, null);
@@ -394,6 +460,8 @@ export namespace Composer {
     onError: (message: string) => void;
     /** Read a workspace file as a Blob (drag from the file browser). */
     readPath: (path: string) => Promise<Blob>;
+    /** The active notebook cell's image output, if any (the attach-output button). */
+    outputImage?: () => IImageAttachment | null;
   }
 }
 

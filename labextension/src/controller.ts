@@ -4,8 +4,15 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
 import type { IHistory, IHistoryMessage, IMessageFile, IModel } from './api';
+import { contentParts } from './images';
 import { randomId } from './backoff';
 import { ConnectionState, EventSocket, IEventSocket } from './events';
+import {
+  ARENA_MODEL_ID,
+  IRating,
+  annotationOf,
+  feedbackForm
+} from './feedback';
 import { errorMessage } from './handler';
 import {
   IEventFrame,
@@ -437,6 +444,38 @@ export class ChatController implements IDisposable {
     }, 2000);
   }
 
+  /**
+   * Rate answer `id` (thumbs, then perhaps a 1-10 score and a comment): saved on the server,
+   * then on the message (an arena's names show). Resolves whether it was saved.
+   */
+  async rate(id: string, rating: IRating): Promise<boolean> {
+    const chatId = this._chatId;
+    const message = this._history.messages[id];
+    if (!chatId || this._shared || !message || message.role !== 'assistant') {
+      return false;
+    }
+    const form = feedbackForm(chatId, this._history, message, rating);
+    try {
+      const saved = await this._client.submitFeedback(form, message.feedbackId);
+      const current = this._history.messages[id];
+      if (this._chatId !== chatId || !current) {
+        return true;
+      }
+      this._history = updateMessage(this._history, {
+        ...current,
+        annotation: annotationOf(rating),
+        feedbackId: saved.id
+      });
+      this._messagesChanged.emit([id]);
+      return true;
+    } catch (error) {
+      this._errorOccurred.emit(
+        `Could not save the rating: ${errorMessage(error)}`
+      );
+      return false;
+    }
+  }
+
   /** Show the sibling `step` away from message `id` ("<" / ">"). */
   switchBranch(id: string, step: number): void {
     const currentId = switchSibling(this._history, id, step);
@@ -570,16 +609,46 @@ export class ChatController implements IDisposable {
   }
 
   private _placeholder(parentId: string): IHistoryMessage {
+    const arena = this._model === ARENA_MODEL_ID;
     return {
       id: LOCAL + randomId(),
       parentId,
       childrenIds: [],
       role: 'assistant',
       content: '',
-      model: this._model,
+      // An arena answer learns its model from the server (and shows it once rated).
+      model: arena ? undefined : this._model,
+      arena: arena || undefined,
       timestamp: Math.floor(Date.now() / 1000),
       done: false
     };
+  }
+
+  /** An arena turn's other answers: placeholders beside the first, under its user message. */
+  private _addArenaSiblings(started: api.ICompletionStarted): void {
+    const first = this._history.messages[started.message_id];
+    const parentId = first?.parentId;
+    const extra = (started.message_ids ?? []).filter(
+      id => !(id in this._history.messages)
+    );
+    if (!parentId || extra.length === 0) {
+      return;
+    }
+    const currentId = this._history.currentId;
+    for (const id of extra) {
+      this._history = addMessage(this._history, {
+        id,
+        parentId,
+        childrenIds: [],
+        role: 'assistant',
+        content: '',
+        arena: true,
+        timestamp: Math.floor(Date.now() / 1000),
+        done: false
+      });
+    }
+    this._history = { ...this._history, currentId };
+    this._structureChanged.emit();
   }
 
   private async _start(
@@ -604,6 +673,7 @@ export class ChatController implements IDisposable {
         this._renamed.emit({ from: userId, to: started.user_message_id });
         this._structureChanged.emit();
       }
+      this._addArenaSiblings(started);
     } catch (error) {
       if (this._chatId !== chatId) {
         return;
@@ -648,7 +718,11 @@ export class ChatController implements IDisposable {
   private _requestMessages(leafId: string): api.ICompletionMessage[] {
     return branch(this._history, leafId)
       .filter(m => !m.error)
-      .map(m => ({ role: m.role, content: m.content }));
+      .map(m => ({
+        role: m.role,
+        content:
+          m.role === 'user' ? contentParts(m.content, m.files) : m.content
+      }));
   }
 
   /** Local placeholder ids must be replaced by the server's before branching. */
@@ -697,6 +771,10 @@ export class ChatController implements IDisposable {
       case 'index:progress':
         this._progress = indexProgress(frame.data);
         this._progressChanged.emit(this._progress);
+        return;
+      case 'models:updated':
+        // A connection that was still answering has listed its models.
+        void this.loadModels();
         return;
       case 'chat:title': {
         const title = titleOf(frame);
@@ -749,6 +827,7 @@ export class ChatController implements IDisposable {
 
   private _onReconnected(): void {
     void this.resync();
+    void this.loadModels(); // a models:updated may have gone by meanwhile
     this._listChanged.emit(null);
   }
 

@@ -7,12 +7,15 @@ import { Widget } from '@lumino/widgets';
 
 import type { IHistoryMessage, ISource } from './api';
 import { decorateCodeBlocks } from './codeblocks';
+import { IRating, MAX_COMMENT } from './feedback';
 import { citationLabel, uniqueSources } from './format';
 import { answerNotice, canContinue, errorText } from './reducer';
 import { renderQueue } from './renderqueue';
+import { thumbDownIcon, thumbUpIcon } from './icons';
 import { CommandIDs } from './tokens';
 import { button, iconButton } from './ui';
 import { loadHeldImage } from './remotemedia';
+import { thumbnail } from './images';
 
 /** Render counters, read by the benchmarks and browser tests. */
 export interface IRenderStats {
@@ -72,6 +75,8 @@ export interface IMessageActions {
   editAndResend(id: string, content: string): void;
   switchBranch(id: string, step: number): void;
   rendered(widget: MessageWidget): void;
+  /** Rate an answer; resolves whether the rating was saved. */
+  rate(id: string, rating: IRating): Promise<boolean>;
 }
 
 /**
@@ -152,6 +157,28 @@ export class MessageWidget extends Widget {
 
   /** Who wrote the user messages: "You", or a shared chat's owner (applied by `setMessage`). */
   userLabel: string;
+
+  /** Whether answers show the rating buttons (one's own chats, not shared snapshots). */
+  get rateable(): boolean {
+    return this._rateable;
+  }
+  set rateable(value: boolean) {
+    if (value !== this._rateable) {
+      this._rateable = value;
+      this._schedule();
+    }
+  }
+
+  /** An arena answer's header ("Model A", with its model once revealed); null otherwise. */
+  get arenaTitle(): string | null {
+    return this._arenaTitle;
+  }
+  set arenaTitle(value: string | null) {
+    if (value !== this._arenaTitle) {
+      this._arenaTitle = value;
+      this._schedule();
+    }
+  }
 
   get message(): IHistoryMessage {
     return this._message;
@@ -268,15 +295,15 @@ export class MessageWidget extends Widget {
     this.toggleClass('jp-mod-streaming', streaming);
     this.node.setAttribute('aria-busy', streaming ? 'true' : 'false');
     const mine = this.userLabel === 'You';
-    this._role.textContent =
-      m.role === 'user' ? this.userLabel : m.model || 'Assistant';
+    const author = this._arenaTitle ?? (m.model || 'Assistant');
+    this._role.textContent = m.role === 'user' ? this.userLabel : author;
     this.node.setAttribute(
       'aria-label',
       m.role === 'user'
         ? mine
           ? 'Your message'
           : `Message from ${this.userLabel}`
-        : `Answer from ${m.model || 'the assistant'}`
+        : `Answer from ${this._arenaTitle ?? (m.model || 'the assistant')}`
     );
     this._updateNav();
     this._updateFiles();
@@ -410,7 +437,16 @@ export class MessageWidget extends Widget {
         chip.textContent =
           file.type === 'collection' ? `Collection: ${file.name}` : file.name;
         chip.title =
-          file.type === 'collection' ? 'Knowledge collection' : 'Attached file';
+          file.type === 'collection'
+            ? 'Knowledge collection'
+            : file.type === 'image'
+              ? 'Attached image'
+              : 'Attached file';
+        if (file.type === 'image' && typeof file.id === 'string' && file.id) {
+          // From the file's id through the files API: never a URL the message carries.
+          chip.classList.add('jp-OuiChip-image');
+          chip.prepend(thumbnail(file.id, file.name));
+        }
         return chip;
       })
     );
@@ -458,7 +494,17 @@ export class MessageWidget extends Widget {
 
   private _updateToolbar(streaming: boolean): void {
     const resumable = canContinue(this._message);
-    const key = `${this._message.role}/${streaming}/${resumable}`;
+    const rating = this._message.annotation?.rating ?? 0;
+    const score = this._message.annotation?.details?.rating ?? 0;
+    const key = [
+      this._message.role,
+      streaming,
+      resumable,
+      this._rateable,
+      this._message.arena === true,
+      rating,
+      score
+    ].join('/');
     if (this._toolbarKey === key) {
       return;
     }
@@ -480,17 +526,116 @@ export class MessageWidget extends Widget {
       edit.onclick = () => this.edit();
       this._toolbar.appendChild(edit);
     } else if (this._message.role === 'assistant') {
-      const again = button('Regenerate', 'jp-OuiMessage-regenerate');
-      again.setAttribute('aria-label', 'Regenerate answer');
-      again.onclick = () => this._actions.regenerate(this._message.id);
       if (resumable) {
         const more = button('Continue', 'jp-OuiMessage-continue');
         more.setAttribute('aria-label', 'Continue answer');
         more.onclick = () => this._actions.continueAnswer(this._message.id);
         this._toolbar.appendChild(more);
       }
-      this._toolbar.appendChild(again);
+      // An arena turn is answered once, by both models: no regenerating one of them.
+      if (!this._message.arena) {
+        const again = button('Regenerate', 'jp-OuiMessage-regenerate');
+        again.setAttribute('aria-label', 'Regenerate answer');
+        again.onclick = () => this._actions.regenerate(this._message.id);
+        this._toolbar.appendChild(again);
+      }
+      if (this._rateable) {
+        this._toolbar.appendChild(this._ratingButtons(rating, score));
+      }
     }
+  }
+
+  /** Thumbs up and down; a thumb opens the 1-10 rating and comment form. */
+  private _ratingButtons(rating: number, score: number): HTMLElement {
+    const group = document.createElement('span');
+    group.className = 'jp-OuiRating';
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', 'Rate this answer');
+    const thumb = (value: 1 | -1, label: string) => {
+      const b = iconButton(
+        value > 0 ? thumbUpIcon : thumbDownIcon,
+        label,
+        `jp-OuiRating-thumb jp-OuiRating-${value > 0 ? 'up' : 'down'}`
+      );
+      b.setAttribute('aria-pressed', rating === value ? 'true' : 'false');
+      b.onclick = () => {
+        void this._actions.rate(this._message.id, { rating: value });
+        this._openRatingForm(value);
+      };
+      return b;
+    };
+    group.append(thumb(1, 'Good answer'), thumb(-1, 'Bad answer'));
+    if (score) {
+      const summary = document.createElement('span');
+      summary.className = 'jp-OuiRating-summary';
+      summary.textContent = `${score}/10`;
+      group.appendChild(summary);
+    }
+    return group;
+  }
+
+  /** Open WebUI's rating form: 1-10, a comment, Save. */
+  private _openRatingForm(rating: 1 | -1): void {
+    this._ratingForm?.remove();
+    const form = document.createElement('form');
+    form.className = 'jp-OuiRating-form';
+    form.setAttribute('aria-label', 'Rating details');
+    const title = document.createElement('div');
+    title.className = 'jp-OuiRating-formTitle';
+    title.textContent =
+      rating > 0 ? 'What was good? Rate 1-10' : 'What went wrong? Rate 1-10';
+    const scale = document.createElement('div');
+    scale.className = 'jp-OuiRating-scale';
+    scale.setAttribute('role', 'group');
+    scale.setAttribute('aria-label', 'Rating from 1 to 10');
+    let score: number | null =
+      this._message.annotation?.details?.rating ?? null;
+    const choices: HTMLButtonElement[] = [];
+    for (let n = 1; n <= 10; n++) {
+      const choice = button(String(n), 'jp-OuiRating-score');
+      choice.type = 'button';
+      choice.setAttribute('aria-label', `${n} out of 10`);
+      choice.setAttribute('aria-pressed', score === n ? 'true' : 'false');
+      choice.onclick = () => {
+        score = n;
+        choices.forEach((c, i) =>
+          c.setAttribute('aria-pressed', i + 1 === n ? 'true' : 'false')
+        );
+      };
+      choices.push(choice);
+    }
+    scale.append(...choices);
+    const comment = document.createElement('textarea');
+    comment.className = 'jp-mod-styled jp-OuiRating-comment';
+    comment.maxLength = MAX_COMMENT;
+    comment.placeholder = 'Feel free to add specific details';
+    comment.setAttribute('aria-label', 'Comment');
+    comment.value = this._message.annotation?.comment ?? '';
+    const save = button('Save', 'jp-mod-accept jp-OuiRating-save');
+    save.type = 'submit';
+    const cancel = button('Close', 'jp-OuiRating-close');
+    cancel.type = 'button';
+    cancel.onclick = () => this._closeRatingForm();
+    form.onsubmit = event => {
+      event.preventDefault();
+      const value: IRating = { rating, score, comment: comment.value.trim() };
+      void this._actions.rate(this._message.id, value).then(saved => {
+        if (saved) {
+          this._closeRatingForm();
+        }
+      });
+    };
+    const row = document.createElement('div');
+    row.className = 'jp-OuiRating-formButtons';
+    row.append(cancel, save);
+    form.append(title, scale, comment, row);
+    this._toolbar.after(form);
+    this._ratingForm = form;
+  }
+
+  private _closeRatingForm(): void {
+    this._ratingForm?.remove();
+    this._ratingForm = null;
   }
 
   private _rendermime: IRenderMimeRegistry;
@@ -511,6 +656,9 @@ export class MessageWidget extends Widget {
   private _citations: HTMLElement;
   private _toolbar: HTMLElement;
   private _editor: HTMLFormElement | null = null;
+  private _ratingForm: HTMLFormElement | null = null;
+  private _rateable = false;
+  private _arenaTitle: string | null = null;
   private _frame = 0;
   private _timer = 0;
   private _nextRenderAt = 0;

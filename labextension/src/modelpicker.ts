@@ -69,7 +69,9 @@ export class ModelPicker extends Widget {
       option.disabled = unavailable;
       option.title = unavailable
         ? model.unavailable_reason || 'Unavailable'
-        : `${model.id}${model.owned_by ? ` (${model.owned_by})` : ''}`;
+        : `${model.id}${model.owned_by ? ` (${model.owned_by})` : ''}${
+            model.pending ? '; its server is still answering' : ''
+          }`;
       return option;
     });
     if (models.length === 0) {

@@ -10,6 +10,12 @@ import {
 import { Cell, CodeCell } from '@jupyterlab/cells';
 
 import { basename, fenced, hasError, IOutputLike, outputsText } from './format';
+import {
+  dataUrlBlob,
+  IImageAttachment,
+  IOutputJSON,
+  lastImageOutput
+} from './images';
 import { CommandIDs, IChatContext, IOuiChat } from './tokens';
 
 /** Code-block actions on notebooks and the "Ask about..." context menu commands. */
@@ -120,6 +126,45 @@ export function activateNotebookActions(
     }
   });
 
+  /** The image output of the active cell (its last one), named after the notebook. */
+  const activeCellImage = (): IImageAttachment | null => {
+    const panel = notebooks.currentWidget;
+    const cell = notebooks.activeCell;
+    if (!panel || !(cell instanceof CodeCell)) {
+      return null;
+    }
+    const index = panel.content.widgets.indexOf(cell);
+    const name = `${basename(panel.context.path).replace(/\.ipynb$/, '')}-cell${index + 1}`;
+    return lastImageOutput(cell.model.outputs.toJSON() as IOutputJSON[], name);
+  };
+  chat.setOutputImageSource(activeCellImage);
+
+  commands.addCommand(CommandIDs.askOutput, {
+    label: 'Ask about This Output',
+    caption: 'Attach this image output to a message in the Open WebUI chat',
+    execute: async () => {
+      // The image right-clicked on; else (a keyboard-opened menu) the active cell's.
+      const node = app.contextMenuHitTest(
+        n => n.classList.contains('jp-RenderedImage') || n.tagName === 'IMG'
+      );
+      const img =
+        node?.tagName === 'IMG' ? node : (node?.querySelector('img') ?? null);
+      const blob = img ? dataUrlBlob((img as HTMLImageElement).src) : null;
+      const panel = notebooks.currentWidget;
+      const image = blob
+        ? {
+            blob,
+            name: `${basename(panel?.context.path ?? 'output').replace(/\.ipynb$/, '')}-output.${blob.type.split('/')[1]}`
+          }
+        : activeCellImage();
+      if (!image) {
+        Notification.warning('No image output to attach here.');
+        return;
+      }
+      await chat.attachImage(image);
+    }
+  });
+
   // One group, set apart, after the cell's own commands. (Without a selection,
   // "Ask about Selection" takes the cell's source.)
   const cell = '.jp-Notebook .jp-Cell';
@@ -138,6 +183,11 @@ export function activateNotebookActions(
     command: CommandIDs.explainError,
     selector: cell,
     rank: 72
+  });
+  app.contextMenu.addItem({
+    command: CommandIDs.askOutput,
+    selector: '.jp-Notebook .jp-RenderedImage',
+    rank: 73
   });
   app.contextMenu.addItem({
     type: 'separator',

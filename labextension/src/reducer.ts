@@ -31,6 +31,10 @@ export interface ICompletionData {
   /** The server marked the answer interrupted (a server that stopped while writing it). */
   interrupted?: boolean;
   stopped?: boolean;
+  /** One of an arena turn's answers (its start event says so). */
+  arena?: boolean;
+  /** The user message it answers (its start event names it). */
+  parentId?: string;
 }
 
 /** Result of applying one frame to one message. */
@@ -127,6 +131,12 @@ export function completionData(data: unknown): ICompletionData {
   if (data.stopped === true) {
     result.stopped = true;
   }
+  if (data.arena === true) {
+    result.arena = true;
+  }
+  if (typeof data.parentId === 'string') {
+    result.parentId = data.parentId;
+  }
   return result;
 }
 
@@ -175,7 +185,11 @@ export function applyCompletion(
     next.error = data.error;
     next.done = true;
   }
-  if (data.model !== undefined && !message.model) {
+  if (data.arena && !message.arena) {
+    next.arena = true;
+  }
+  // An arena placeholder learns its real model from the server (shown once rated).
+  if (data.model !== undefined && (!message.model || next.arena)) {
     next.model = data.model;
   }
   const changed =
@@ -186,6 +200,8 @@ export function applyCompletion(
     next.usage !== message.usage ||
     next.interrupted !== message.interrupted ||
     next.stopped !== message.stopped ||
+    next.arena !== message.arena ||
+    next.model !== message.model ||
     next.status !== message.status;
   return { message: changed ? next : message, changed, resync };
 }
@@ -255,9 +271,15 @@ export function reduceChatEvent(
       let resync = false;
       let message = history.messages[messageId];
       if (!message) {
+        // An answer this tab did not start (or an arena's second): under the user message
+        // its start event names, else the current one.
+        const parent =
+          data.parentId && data.parentId in history.messages
+            ? data.parentId
+            : history.currentId;
         message = {
           id: messageId,
-          parentId: history.currentId,
+          parentId: parent,
           childrenIds: [],
           role: 'assistant',
           content: '',

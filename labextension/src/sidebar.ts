@@ -6,9 +6,13 @@ import { Panel, Widget } from '@lumino/widgets';
 import { ChatList } from './chatlist';
 import { ChatView } from './chatview';
 import { ChatController } from './controller';
+import { getLeaderboard } from './api';
+import type { ILeaderboard } from './api';
 import { errorMessage } from './handler';
 import { chatIcon } from './icons';
+import type { IImageAttachment } from './images';
 import { iconButton } from './ui';
+import { LeaderboardView } from './leaderboard';
 import { IndexProgressBar } from './progress';
 import { parseShareRef } from './share';
 import { showShareDialog } from './sharedialog';
@@ -50,7 +54,13 @@ export class ChatSidebar extends Panel {
         }
       },
       onShare: (id, title) => void this.shareChat(id, title),
-      onError: message => this.showError(message)
+      onError: message => this.showError(message),
+      onLeaderboard: () => this.showLeaderboard()
+    });
+    this._leaderboard = new LeaderboardView({
+      load: options.loadLeaderboard ?? getLeaderboard,
+      models: () => this.controller.models,
+      onBack: () => this.showList()
     });
     this._view = new ChatView({
       controller: this.controller,
@@ -65,13 +75,16 @@ export class ChatSidebar extends Panel {
         }
       },
       onError: message => this.showError(message),
-      readPath: options.readPath
+      readPath: options.readPath,
+      outputImage: options.outputImage
     });
     this.addWidget(this._banner);
     this.addWidget(this._progress);
     this.addWidget(this._list);
+    this.addWidget(this._leaderboard);
     this.addWidget(this._view);
     this._view.hide();
+    this._leaderboard.hide();
 
     const c = this.controller;
     c.errorOccurred.connect((_, message) => this.showError(message), this);
@@ -110,14 +123,24 @@ export class ChatSidebar extends Panel {
   showList(): void {
     Private.remember(null);
     this._view.hide();
+    this._leaderboard.hide();
     this._list.show();
     this._list.activeId = this.controller.chatId;
   }
 
   showChat(): void {
     this._list.hide();
+    this._leaderboard.hide();
     this._view.show();
     this._view.composer.focusInput();
+  }
+
+  /** The models' leaderboard (Elo and win rate), read afresh. */
+  showLeaderboard(): void {
+    this._list.hide();
+    this._view.hide();
+    this._leaderboard.show();
+    void this._leaderboard.refresh();
   }
 
   newChat(): void {
@@ -176,6 +199,7 @@ export class ChatSidebar extends Panel {
     this._banner.hide();
     this._list.activeId = null;
     this._list.hide();
+    this._leaderboard.hide();
     this._view.show();
     return true;
   }
@@ -191,13 +215,24 @@ export class ChatSidebar extends Panel {
   }
 
   addContext(context: IChatContext): void {
+    this._showComposer();
+    this._view.addContext(context);
+    this._view.composer.focusInput();
+  }
+
+  /** Attach an image to the next message (uploaded at once). */
+  async attachImage(image: IImageAttachment): Promise<void> {
+    this._showComposer();
+    this._view.composer.focusInput();
+    await this._view.composer.attachImage(image);
+  }
+
+  private _showComposer(): void {
     if (this.controller.shared) {
       this.newChat();
     } else if (this._view.isHidden) {
       this.showChat();
     }
-    this._view.addContext(context);
-    this._view.composer.focusInput();
   }
 
   focusInput(): void {
@@ -229,6 +264,7 @@ export class ChatSidebar extends Panel {
   private _banner: Widget;
   private _progress: IndexProgressBar;
   private _list: ChatList;
+  private _leaderboard: LeaderboardView;
   private _view: ChatView;
 }
 
@@ -263,9 +299,13 @@ export namespace ChatSidebar {
     rendermime: IRenderMimeRegistry;
     commands: CommandRegistry;
     readPath: (path: string) => Promise<Blob>;
+    /** The active notebook cell's image output (the composer's attach-output button). */
+    outputImage?: () => IImageAttachment | null;
     /** The link that opens share `shareId` (see share.ts). */
     shareLink: (shareId: string) => string;
     /** Put text on the system clipboard (throws when it cannot). */
     copy: (text: string) => void;
+    /** Read the leaderboard (the server's by default). */
+    loadLeaderboard?: () => Promise<ILeaderboard>;
   }
 }

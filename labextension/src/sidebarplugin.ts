@@ -12,6 +12,7 @@ import { Contents } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import type { ISource } from './api';
+import type { IImageAttachment } from './images';
 import { ChatController } from './controller';
 import { chatIcon } from './icons';
 import { openSource } from './opensource';
@@ -39,11 +40,13 @@ export function activateSidebar(
 ): IOuiChat {
   const controller = new ChatController();
   const contents = app.serviceManager.contents;
+  let outputSource: (() => IImageAttachment | null) | null = null;
   const sidebar = new ChatSidebar({
     controller,
     rendermime,
     commands: app.commands,
     readPath: path => readBlob(contents, path),
+    outputImage: () => outputSource?.() ?? null,
     shareLink: shareId =>
       shareLink(shareId, {
         origin: window.location.origin,
@@ -168,6 +171,13 @@ export function activateSidebar(
         '\n\n'
       );
       await controller.send(text);
+    },
+    attachImage: async (image: IImageAttachment) => {
+      reveal();
+      await sidebar.attachImage(image);
+    },
+    setOutputImageSource: source => {
+      outputSource = source;
     }
   };
 }

@@ -1,5 +1,7 @@
 import { Token } from '@lumino/coreutils';
 
+import type { IImageAttachment } from './images';
+
 /** Ids of the commands the extension registers. */
 export namespace CommandIDs {
   export const open = 'oui-jupyter:open';
@@ -13,6 +15,7 @@ export namespace CommandIDs {
   export const askSelection = 'oui-jupyter:ask-about-selection';
   export const askCell = 'oui-jupyter:ask-about-cell';
   export const explainError = 'oui-jupyter:explain-error';
+  export const askOutput = 'oui-jupyter:ask-about-output';
 }
 
 /** A piece of workspace context sent with the next message. */
@@ -31,6 +34,10 @@ export interface IOuiChat {
   addContext(context: IChatContext): void;
   /** Send `prompt` (with optional context) in the open chat, or a new one. */
   ask(prompt: string, context?: IChatContext[]): Promise<void>;
+  /** Attach an image (a cell's output) to the next message and reveal the sidebar. */
+  attachImage(image: IImageAttachment): Promise<void>;
+  /** Where the composer's attach-output button takes the active cell's image from. */
+  setOutputImageSource(source: () => IImageAttachment | null): void;
 }
 
 export const IOuiChat = new Token<IOuiChat>(

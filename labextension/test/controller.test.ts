@@ -8,6 +8,7 @@ import type {
   IChatResponse,
   ICompletionRequest,
   ICompletionStarted,
+  IFeedbackForm,
   IHistory,
   IHistoryMessage
 } from '../src/api';
@@ -129,7 +130,17 @@ function fakeClient(
       clone.user_id = 'bob';
       stored.set(clone.id, clone);
       return structuredClone(clone);
-    })
+    }),
+    submitFeedback: vi.fn(async (form: IFeedbackForm) => ({
+      id: 'fb1',
+      user_id: 'alice',
+      version: 0,
+      type: 'rating',
+      data: form.data,
+      meta: form.meta,
+      created_at: 1,
+      updated_at: 1
+    }))
   };
 }
 
@@ -667,6 +678,24 @@ describe('ChatController', () => {
     });
   });
 
+  it('reloads the models when the server says the list changed', async () => {
+    const changes: number[] = [];
+    controller.modelsChanged.connect(() =>
+      changes.push(controller.models.length)
+    );
+    client.listModels.mockResolvedValueOnce([
+      { id: 'm1' },
+      { id: 'm2' },
+      { id: 'late', connection: '1' }
+    ]);
+    socket.push({ type: 'models:updated', data: {} });
+    await settle();
+    expect(client.listModels).toHaveBeenCalledTimes(2);
+    expect(controller.models.map(m => m.id)).toEqual(['m1', 'm2', 'late']);
+    expect(controller.model).toBe('m1');
+    expect(changes).toEqual([3]);
+  });
+
   it('re-reads the open chat and the list after a reconnect', async () => {
     await controller.send('Hello');
     stored.set('c1', answeredChat({ content: 'Done meanwhile' }));
@@ -810,6 +839,100 @@ describe('ChatController', () => {
       await controller.openChat('alice-chat');
       expect(controller.shared).toBeNull();
       expect(controller.chatId).toBe('alice-chat');
+    });
+  });
+  it('rates an answer: Open WebUI feedback, then the annotation on the message', async () => {
+    stored.set('c1', answeredChat({}));
+    await controller.openChat('c1');
+    expect(await controller.rate('a1', { rating: 1 })).toBe(true);
+    expect(client.submitFeedback).toHaveBeenLastCalledWith(
+      {
+        type: 'rating',
+        data: {
+          rating: 1,
+          model_id: 'm2',
+          sibling_model_ids: null,
+          reason: '',
+          comment: ''
+        },
+        meta: { chat_id: 'c1', message_id: 'a1', arena: false }
+      },
+      undefined
+    );
+    expect(controller.history.messages.a1.feedbackId).toBe('fb1');
+    expect(controller.history.messages.a1.annotation?.rating).toBe(1);
+    // The details update the same rating, by its id.
+    await controller.rate('a1', { rating: -1, score: 3, comment: ' Wrong ' });
+    const [form, id] = client.submitFeedback.mock.calls[1];
+    expect(id).toBe('fb1');
+    expect(form.data).toMatchObject({
+      rating: -1,
+      details: { rating: 3 },
+      comment: ' Wrong '
+    });
+    expect(controller.history.messages.a1.annotation?.details).toEqual({
+      rating: 3
+    });
+    expect(changedIds.slice(-2)).toEqual([['a1'], ['a1']]);
+  });
+
+  it('tells a rating that could not be saved, and keeps the message as it was', async () => {
+    stored.set('c1', answeredChat({}));
+    await controller.openChat('c1');
+    client.submitFeedback.mockRejectedValueOnce(
+      responseError(404, 'Message a1 not found')
+    );
+    expect(await controller.rate('a1', { rating: 1 })).toBe(false);
+    expect(errors).toEqual([
+      'Could not save the rating: Message a1 not found (HTTP 404)'
+    ]);
+    expect(controller.history.messages.a1.annotation).toBeUndefined();
+  });
+
+  it('an arena turn shows both answers, unnamed, each learning its model', async () => {
+    client.startCompletion.mockImplementationOnce(async request => ({
+      chat_id: request.chat_id,
+      message_id: 'a1',
+      message_ids: ['a1', 'b1'],
+      user_message_id: 'u1'
+    }));
+    await controller.setModel('arena-model');
+    await controller.send('Which is faster?');
+    expect(client.startCompletion.mock.calls[0][0].model).toBe('arena-model');
+    const history = controller.history;
+    expect(history.messages.u1.childrenIds).toEqual(['a1', 'b1']);
+    expect(history.messages.a1).toMatchObject({ arena: true, done: false });
+    expect(history.messages.a1.model).toBeUndefined();
+    expect(history.messages.b1).toMatchObject({
+      arena: true,
+      parentId: 'u1',
+      done: false
+    });
+    expect(history.currentId).toBe('a1');
+    socket.push({
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'b1',
+      data: {
+        content: '',
+        done: false,
+        model: 'm2',
+        parentId: 'u1',
+        arena: true
+      }
+    });
+    expect(controller.history.messages.b1.model).toBe('m2');
+    // Rating one compares it with the other's model.
+    socket.push({
+      type: 'chat:completion',
+      chat_id: 'c1',
+      message_id: 'a1',
+      data: { content: 'A', done: true, model: 'm1', arena: true }
+    });
+    await controller.rate('a1', { rating: 1 });
+    expect(client.submitFeedback.mock.calls[0][0]).toMatchObject({
+      data: { rating: 1, model_id: 'm1', sibling_model_ids: ['m2'] },
+      meta: { chat_id: 'c1', message_id: 'a1', arena: true }
     });
   });
 });

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built after start: not imported at extension load
     from oui_jupyter.services.retrieval.knowledge import KnowledgeService
     from oui_jupyter.services.retrieval.service import RetrievalService
     from oui_jupyter.services.users import UserService
+    from oui_jupyter.tools.registry import ToolRegistry
 
 AUTH_RESOURCE = "oui"
 NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)"
@@ -238,6 +239,10 @@ class OuiHandler(APIHandler):
     @property
     def files(self) -> FileService:
         return self.services.files
+
+    @property
+    def tools(self) -> ToolRegistry:
+        return self.services.tools
 
     # ----- input -----
     def parse_body(self, schema: type[T]) -> T:

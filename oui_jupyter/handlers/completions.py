@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ from oui_jupyter.schemas.completions import (
     LiveTaskResponse,
 )
 from oui_jupyter.services.completions import UNSET, ClientGone, Generation, TurnOptions
+from oui_jupyter.services.evaluations import ARENA_MARK, ARENA_MODEL_ID
 from oui_jupyter.services.workspace_context import workspace_sources
 
 _encode = msgspec.json.Encoder().encode
@@ -185,6 +187,7 @@ class StreamingHandler(OuiHandler):
                 message_id=generation.message_id or "",
                 user_message_id=generation.user_message_id,
                 task_ids=task_ids,
+                message_ids=[g.message_id or "" for g in (generation, *more)],
             )
         )
 
@@ -254,6 +257,9 @@ class ChatCompletionsHandler(OpenAIKeyAuth, StreamingHandler):
             workspace_sources=workspace_sources(body.get("workspace_context")),
         )
         completions = self.completions
+        if form.model == ARENA_MODEL_ID:
+            await self.start_arena(form, options)
+            return
         if form.session_id is not None:
             if form.chat_id is None and not options.new_chat:
                 raise InvalidInput("session_id (live mode) needs a chat_id")
@@ -287,6 +293,31 @@ class ChatCompletionsHandler(OpenAIKeyAuth, StreamingHandler):
             raise generation.error
         self.write_json(generation.completion())
 
+    async def start_arena(self, form: ChatCompletionForm, options: TurnOptions) -> None:
+        """The arena model's turn: two models drawn at random answer the same user message,
+        as two sibling answers marked ``arena`` (live mode only: both stream over the socket)."""
+        if form.session_id is None or options.regenerate or options.continue_:
+            raise InvalidInput(
+                f"{ARENA_MODEL_ID} answers new turns in live mode (with a session_id), "
+                "not regenerate or continue"
+            )
+        if form.chat_id is None and not options.new_chat:
+            raise InvalidInput("session_id (live mode) needs a chat_id")
+        evaluations = self.services.evaluations
+        entries = await self.models.list_models(self.user)
+        enabled = await self.off_loop(evaluations.arena_enabled)
+        first, second = evaluations.arena_pair(entries, enabled)
+        options.answer_extra = dict(ARENA_MARK)
+        if options.user_message is None:  # named, so that the second answer joins the first
+            asked = [m for m in form.messages if isinstance(m, dict) and m.get("role") == "user"]
+            if not asked:
+                raise InvalidInput("the last message must be the user's")
+            options.user_message = {"id": str(uuid.uuid4()), "content": asked[-1].get("content")}
+        pairs = [(first, options.message_id or str(uuid.uuid4())), (second, str(uuid.uuid4()))]
+        self.start_live(
+            *await self.completions.from_openai_many(self.user, pairs, form.messages, options)
+        )
+
 
 class ChatMessageHandler(StreamingHandler):
     api: ClassVar[dict[str, Operation]] = {
@@ -305,6 +336,8 @@ class ChatMessageHandler(StreamingHandler):
     @authorized
     async def post(self, chat_id: str) -> None:
         form = self.parse_body(ChatMessageForm)
+        if form.model == ARENA_MODEL_ID:
+            raise InvalidInput(f"{ARENA_MODEL_ID} answers through chat/completions (live mode)")
         options = TurnOptions(
             params=dict(form.params or {}),
             parent_id=form.parent_id if form.parent_id is not None else UNSET,

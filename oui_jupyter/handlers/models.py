@@ -24,7 +24,11 @@ class ModelsHandler(OpenAIKeyAuth, OuiHandler):
     api: ClassVar[dict[str, Operation]] = {
         "get": Operation(
             "Every connection's models (unreachable ones marked available: false), the embedded "
-            "local model and the custom models",
+            "local model, the custom models and, when admins turned it on and two models are "
+            "available, the arena (`arena-model`), within models_list_budget: connections "
+            "still answering are listed from their last known models (pending: true) and "
+            "named in pending (?wait=true waits for them); a models:updated event follows "
+            "when they have answered",
             query=ModelListQuery,
             response=ModelListResponse,
         )
@@ -34,10 +38,13 @@ class ModelsHandler(OpenAIKeyAuth, OuiHandler):
     @authorized
     async def get(self) -> None:
         query = self.parse_query(ModelListQuery)
-        models = self.models
-        if query.refresh:
-            await models.refresh()
-        self.write_json({"data": await models.list_models(self.user)})
+        listing = await self.models.model_list(
+            self.user, refresh=query.refresh, complete=query.wait
+        )
+        evaluations = self.services.evaluations
+        arena = await self.off_loop(evaluations.arena_enabled)
+        listing["data"] = evaluations.with_arena(listing["data"], arena)
+        self.write_json(listing)
 
 
 class CustomModelsHandler(OuiHandler):

@@ -11,6 +11,7 @@ from oui_jupyter.handlers import (
     completions,
     core,
     embeddings,
+    evaluations,
     events,
     files,
     folders,
@@ -19,6 +20,7 @@ from oui_jupyter.handlers import (
     retrieval,
     tasks,
     team,
+    tools,
 )
 from oui_jupyter.handlers.base import OuiHandler
 
@@ -28,6 +30,7 @@ SHARE_ID = r"(?P<share_id>[\w-]{1,64})"
 KNOWLEDGE_ID = r"(?P<knowledge_id>[\w-]{1,64})"
 FILE_ID = r"(?P<file_id>[\w-]{1,64})"
 MESSAGE_ID = r"(?P<message_id>[\w-]{1,64})"
+FEEDBACK_ID = r"(?P<feedback_id>[\w-]{1,64})"
 
 ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"version", core.VersionHandler),
@@ -97,11 +100,21 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/files/{FILE_ID}", files.FileHandler),
     (rf"v1/files/{FILE_ID}/content", files.FileContentHandler),
     (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
+    # tools
+    (r"v1/tools/?", tools.ToolsHandler),
     # team: admins' users, groups, usage and limits
     (r"v1/users/?", team.UsersHandler),
     (r"v1/groups/?", team.GroupsHandler),
     (r"v1/usage/?", team.UsageHandler),
     (r"v1/usage/limits", team.UsageLimitsHandler),
+    # ratings, the leaderboard and the arena
+    (r"v1/evaluations/config", evaluations.EvaluationConfigHandler),
+    (r"v1/evaluations/feedback", evaluations.FeedbackHandler),
+    (r"v1/evaluations/feedbacks", evaluations.FeedbacksHandler),
+    (r"v1/evaluations/feedbacks/user", evaluations.UserFeedbacksHandler),
+    (r"v1/evaluations/feedbacks/all", evaluations.AllFeedbacksHandler),
+    (rf"v1/evaluations/feedback/{FEEDBACK_ID}", evaluations.FeedbackByIdHandler),
+    (r"v1/evaluations/leaderboard", evaluations.LeaderboardHandler),
     # folders
     (r"v1/folders/?", folders.FoldersHandler),
     (rf"v1/folders/{FOLDER_ID}(?:/update(?:/parent|/expanded)?)?", folders.FolderHandler),

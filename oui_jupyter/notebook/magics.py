@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from oui_jupyter.notebook import context, render, safe_html
+from oui_jupyter.notebook import context, images, render, safe_html
 from oui_jupyter.notebook.client import NotFound, OuiError, normalise_sources
 from oui_jupyter.notebook.session import Session, fill_template, shared_session
 
@@ -55,9 +55,15 @@ def _split_names(values: list[str]) -> list[str]:
 class OuiMagics(Magics):
     """Chat with the server's models from notebook cells."""
 
-    def __init__(self, shell: Any, session: Session | None = None) -> None:
+    def __init__(
+        self,
+        shell: Any,
+        session: Session | None = None,
+        figures: images.FigureMemory | None = None,
+    ) -> None:
         super().__init__(shell)
         self.session = session or Session()
+        self.figures = figures or images.FigureMemory()
 
     @property
     def ipython(self) -> InteractiveShell:
@@ -90,6 +96,16 @@ class OuiMagics(Magics):
         metavar="VAR",
         help="describe these variables to the model (DataFrame schema and head, array shape...)",
     )
+    @argument(
+        "--image",
+        dest="images",
+        action="append",
+        default=[],
+        metavar="VAR_OR_PATH",
+        help="show the model an image: a PIL image, a matplotlib figure, image bytes or a file "
+        "path (a vision model)",
+    )
+    @argument("--figure", action="store_true", help="show the model the last matplotlib figure")
     @cell_magic
     def chat(self, line: str, cell: str) -> Any:
         """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook."""
@@ -102,6 +118,9 @@ class OuiMagics(Magics):
             prompt = context.with_context(prompt, described)
             if args.format in FORMAT_HINTS:
                 prompt += "\n\n" + FORMAT_HINTS[args.format]
+            pictures = [self._image(_unquote(name) or "") for name in args.images]
+            if args.figure:
+                pictures.append(images.data_url(images.figure_png(self.figures.current())))
             return self.ask(
                 prompt,
                 model=_unquote(args.model),
@@ -111,10 +130,22 @@ class OuiMagics(Magics):
                 knowledge=_split_names(args.knowledge),
                 fmt=args.format,
                 params={"max_tokens": args.max_tokens} if args.max_tokens else None,
+                image_urls=pictures,
             )
         except OuiError as error:
             say(str(error))
         return None
+
+    def _image(self, name: str) -> str:
+        """``--image NAME``: a notebook variable of that name, else a file path."""
+        namespace = self.ipython.user_ns
+        if name.isidentifier() and name in namespace:
+            return images.data_url(images.image_bytes(namespace[name]))
+        try:
+            root = self.session.server.root_dir
+        except OuiError:
+            root = ""
+        return images.data_url(images.image_bytes(name, root))
 
     def _describe(self, name: str) -> str:
         if name not in self.ipython.user_ns:
@@ -132,8 +163,10 @@ class OuiMagics(Magics):
         knowledge: list[str] | None = None,
         fmt: str = "markdown",
         params: dict[str, Any] | None = None,
+        image_urls: list[str] | None = None,
     ) -> Any:
-        """One turn in the notebook's chat, streamed into the output."""
+        """One turn in the notebook's chat, streamed into the output; ``image_urls``: data URLs
+        shown to the model with the prompt."""
         session = self.session
         model_id = session.resolve_model(model)
         files = session.knowledge_files(knowledge or [])
@@ -144,8 +177,14 @@ class OuiMagics(Magics):
         else:
             target = session.notebook_chat(model_id)
         try:
+            content: str | list[dict[str, Any]] = prompt
+            if image_urls:
+                content = [
+                    {"type": "text", "text": prompt},
+                    *({"type": "image_url", "image_url": {"url": url}} for url in image_urls),
+                ]
             turn = session.client.stream_message(
-                target, prompt, model=model_id, files=files, workspace=workspace, params=params
+                target, content, model=model_id, files=files, workspace=workspace, params=params
             )
         except NotFound:
             if chat_id:  # the model was checked above: the chat is what is missing
@@ -227,7 +266,7 @@ class OuiMagics(Magics):
         )
         print(
             "Cells: %%chat [-m MODEL] [--new | --chat ID] [--workspace | --knowledge NAME] "
-            "[-f markdown|code|text|json] [--with VAR]"
+            "[-f markdown|code|text|json] [--with VAR] [--image VAR_OR_PATH] [--figure]"
         )
 
     def _oui_models(self, _words: str, _args: Any) -> None:
@@ -326,7 +365,9 @@ def _show_oui_error(
 
 def load_ipython_extension(ipython: Any) -> None:
     session = shared_session()
-    ipython.register_magics(OuiMagics(ipython, session=session))
+    figures = images.FigureMemory()
+    figures.install(ipython)
+    ipython.register_magics(OuiMagics(ipython, session=session, figures=figures))
     if not getattr(ipython, "custom_exceptions", ()):  # never replace another extension's handler
         ipython.set_custom_exc((OuiError,), _show_oui_error)
     try:
@@ -340,6 +381,7 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.set_custom_exc((), None)
     magics = ipython.magics_manager.registry.pop("OuiMagics", None)
     if magics is not None:
+        magics.figures.uninstall(ipython)
         for kind in ("line", "cell"):
             table = ipython.magics_manager.magics[kind]
             for name in list(table):

@@ -106,8 +106,10 @@ class Session:
 
     # -- models
     def models(self, refresh: bool = False) -> list[dict[str, Any]]:
+        """The list as the server gives it at once; ``refresh``: read again, waiting for
+        connections that are still answering."""
         if self._models is None or refresh:
-            self._models = self.client.models()
+            self._models = self.client.models(wait=refresh)
         return self._models
 
     def resolve_model(self, wanted: str | None = None) -> str:

@@ -1,7 +1,8 @@
 """OpenAI-compatible connections: from traitlets, from the environment, from the database.
 
 A connection is a base URL, a key and optional per-connection settings (Open WebUI's
-``OPENAI_API_CONFIGS`` entry: ``enable``, ``prefix_id``, ``model_ids``, ``tags``). The admin
+``OPENAI_API_CONFIGS`` entry: ``enable``, ``prefix_id``, ``model_ids``, ``tags``; and ours:
+``vision`` / ``vision_model_ids``, the models that see images). The admin
 form (``oui/api/v1/openai/config``) reads and writes Open WebUI's shape; keys never leave the
 server in clear: they are shown redacted and a redacted key sent back means "keep it".
 """
@@ -31,10 +32,17 @@ class Connection:
     tags: tuple[str, ...] = ()
     name: str = ""
     local: bool = False
+    # Which of its models see images: all (``vision: true`` in its config) or those named in
+    # ``vision_model_ids`` (upstream ids).
+    vision: bool = False
+    vision_model_ids: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         return self.name or self.base_url
+
+    def sees_images(self, upstream_id: str) -> bool:
+        return self.vision or upstream_id in self.vision_model_ids
 
     def public_id(self, upstream_id: str) -> str:
         return f"{self.prefix_id}.{upstream_id}" if self.prefix_id else upstream_id
@@ -124,6 +132,8 @@ def connections_from_settings(settings: dict[str, Any]) -> list[Connection]:
                 model_ids=tuple(str(m) for m in config.get("model_ids") or ()),
                 tags=tuple(str(t) for t in config.get("tags") or ()),
                 name=str(config.get("name") or ""),
+                vision=config.get("vision") is True,
+                vision_model_ids=tuple(str(m) for m in config.get("vision_model_ids") or ()),
             )
         )
     return result

@@ -31,6 +31,7 @@ from oui_jupyter.providers.connections import Connection
 log = logging.getLogger(__name__)
 
 _decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
 # The openai client's header for "give me the HTTP response itself" ("stream": unread).
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 Chunk = tuple[bytes, dict[str, Any]]
@@ -192,7 +193,9 @@ class OpenAICompatProvider:
         return await client.post(
             "/chat/completions",
             cast_to=httpx2.Response,
-            body={**body, "stream": stream},
+            # Encoded here, sent as they are: the client's json.dumps is ~30 times slower,
+            # which shows with images inlined as data: URLs.
+            content=_encode({**body, "stream": stream}),
             options={"headers": {RAW_RESPONSE_HEADER: "stream" if stream else "raw"}},
         )
 

@@ -139,9 +139,13 @@ class ChatCompletionForm(msgspec.Struct):
 class ChatMessageForm(msgspec.Struct):
     """One user turn in a chat, run entirely by the server; ``user_message_id`` and ``id``
     name the user message and the answer (unused ids matching ``[\\w-]{1,64}``), else the
-    server makes them."""
+    server makes them. ``content`` is text, or OpenAI content parts (``text`` and
+    ``image_url`` parts: images for a vision model)."""
 
-    content: Annotated[str, msgspec.Meta(min_length=1)]
+    content: (
+        Annotated[str, msgspec.Meta(min_length=1)]
+        | Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1)]
+    )
     model: str | None = None
     parent_id: Id | None = None
     id: MessageId | None = None
@@ -161,6 +165,8 @@ class LiveTaskResponse(msgspec.Struct):
     user_message_id: str | None
     task_ids: list[str] = msgspec.field(default_factory=list)  # Open WebUI reads these two
     status: bool = True
+    #: every answer's id, in the order of ``task_ids`` (an arena turn has two)
+    message_ids: list[str] = msgspec.field(default_factory=list)
 
 
 class AssistantMessageResponse(msgspec.Struct, omit_defaults=True):

@@ -18,6 +18,7 @@ class ModelEntry(msgspec.Struct):
 
 class ModelListResponse(msgspec.Struct):
     data: list[dict[str, Any]]
+    pending: list[str] = []  # connections that have not answered yet (``connection`` ids)
 
 
 # A custom model's id (``services.models.MODEL_ID``) and name (not blank).
@@ -30,7 +31,8 @@ class ModelIdQuery(msgspec.Struct):
 
 
 class ModelListQuery(msgspec.Struct):
-    refresh: bool = False
+    refresh: bool = False  # fetch every connection's list again now
+    wait: bool = False  # wait for every connection (up to models_fetch_timeout), not the budget
 
 
 class CustomModelForm(msgspec.Struct):

@@ -97,6 +97,8 @@ class RetrievalConfigBody(msgspec.Struct, omit_defaults=True):
     hybrid: bool | None = None
     fusion: Literal["relative", "rrf"] | None = None
     hybrid_alpha: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
+    relevance_threshold: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
+    keyword_relevance: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] | None = None
     rag_template: str | None = None
     rag_budget_chars: Annotated[int, msgspec.Meta(ge=200, le=1_000_000)] | None = None
     exclude: list[str] | None = None

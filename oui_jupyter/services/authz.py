@@ -72,6 +72,14 @@ def can_search(user: UserInfo, resource: Owned, *, public: bool = False) -> bool
     return owns(user, resource) or public or is_granted(user, resource)
 
 
+def can_use_tool(user: UserInfo, access_control: dict[str, Any] | None) -> bool:
+    """Whether ``user`` may use a tool with this ``access_control`` (tools have no owner):
+    ``None`` is everyone's; otherwise admins and the read (or write) grants."""
+    if access_control is None or user.is_admin:
+        return True
+    return _granted(user, access_control.get("read")) or _granted(user, access_control.get("write"))
+
+
 def is_granted(user: UserInfo, resource: Owned) -> bool:
     """Whether ``access_control`` grants ``user`` reading (a read or a write grant)."""
     return _granted(user, _rule(resource, "read")) or _granted(user, _rule(resource, "write"))

@@ -20,10 +20,33 @@ def _heading(message: dict[str, Any]) -> str:
     return f"{role} ({model})" if model and message.get("role") == "assistant" else role
 
 
+def rating_line(message: dict[str, Any]) -> str | None:
+    """The message's rating (its ``annotation``) in a line: thumbs, 1-10, reason, comment."""
+    annotation = message.get("annotation")
+    if not isinstance(annotation, dict) or annotation.get("rating") not in (1, -1):
+        return None
+    parts = [
+        "Rated: "
+        + ("\N{THUMBS UP SIGN} good" if annotation["rating"] == 1 else "\N{THUMBS DOWN SIGN} bad")
+    ]
+    details = annotation.get("details")
+    score = details.get("rating") if isinstance(details, dict) else None
+    if isinstance(score, int) and not isinstance(score, bool):
+        parts.append(f"{score}/10")
+    for key in ("reason", "comment"):
+        text = annotation.get(key)
+        if isinstance(text, str) and text.strip():
+            parts.append(" ".join(text.split()))
+    return " \N{EM DASH} ".join(parts)
+
+
 def to_markdown(chat: ChatResponse) -> str:
     lines = [f"# {chat.title}", ""]
     for message in chat.chat.get("messages", []):
         lines += [f"### {_heading(message)}", "", str(message.get("content", "")).rstrip(), ""]
+        rating = rating_line(message)
+        if rating:
+            lines += [f"*{rating}*", ""]
         for n, source in enumerate(message.get("sources") or [], start=1):
             if isinstance(source, dict):
                 lines.append(f"[{n}] {_source_label(source)}")
@@ -80,6 +103,9 @@ def to_notebook(chat: ChatResponse) -> dict[str, Any]:
         if message.get("role") == "assistant":
             cells.append(_cell("markdown", f"**{_heading(message)}:**"))
             cells.extend(_split_answer(content))
+            rating = rating_line(message)
+            if rating:
+                cells.append(_cell("markdown", f"*{rating}*"))
         else:
             quoted = "\n".join(f"> {line}" for line in content.splitlines()) or ">"
             cells.append(_cell("markdown", f"**{_heading(message)}:**\n\n{quoted}"))

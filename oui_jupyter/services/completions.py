@@ -38,6 +38,7 @@ from oui_jupyter.services.message_text import text_of
 from oui_jupyter.services.models import model_params
 from oui_jupyter.services.pacing import StartPacer
 from oui_jupyter.services.turn_status import StatusSink, TurnStatus
+from oui_jupyter.services.vision import SavedImages, is_image_item, row_content, with_text
 
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.chats import ChatService
@@ -48,13 +49,15 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.titles import TitleService
     from oui_jupyter.services.usage import UsageService
     from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.services.vision import VisionService
     from oui_jupyter.store.chats import NewMessage
     from oui_jupyter.store.turns import TurnStore
 
 log = logging.getLogger(__name__)
 
 # (query, files, features, user[, workspace sources]) -> (prompt block that replaces the last
-# user message, sources); the fifth argument is only passed when a turn has workspace_context.
+# user message, sources[, note]); the fifth argument is only passed when a turn has
+# workspace_context; the note (e.g. no workspace file matched) ends the turn's search status.
 ContextBuilder = Callable[..., Any]
 # Called with each upstream chunk (raw JSON bytes, decoded) while the answer streams.
 Sink = Callable[[bytes, dict[str, Any]], Awaitable[None]]
@@ -126,6 +129,8 @@ class TurnOptions:
     workspace_sources: list[dict[str, Any]] = field(default_factory=list)
     # The SSE stream's writer of status chunks (None: the turn's statuses go to sockets only).
     status_sink: StatusSink | None = None
+    # Kept on the answer's message and told in its start event (an arena answer's mark).
+    answer_extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Generation:
@@ -435,11 +440,13 @@ class CompletionService:
         titles: TitleService | None = None,
         context_builder: ContextBuilder | None = None,
         usage: UsageService | None = None,
+        vision: VisionService | None = None,
         activity: GenerationActivity | None = None,
     ) -> None:
         """``titles``: writes a first turn's title and tags (None: no titles);
         ``context_builder``: retrieval for turns that name files or features (None: none);
         ``usage``: records each turn's tokens and enforces the daily limits (None: neither);
+        ``vision``: saves and inlines the images of turns (None: parts go as they came);
         ``activity``: counts the running turns (background indexing yields to them)."""
         self.models = models
         self.chats = chats
@@ -452,6 +459,7 @@ class CompletionService:
         self.context_builder = context_builder
         self.titles = titles
         self.usage = usage
+        self.vision = vision
         self.activity = activity or GenerationActivity()
         self.pacer = StartPacer()
 
@@ -488,6 +496,7 @@ class CompletionService:
         # leave the branch to the server: then ``messages`` is empty or only system messages.
         messages = validate_messages(messages, allow_empty=persisted)
         resolved = await self.models.resolve(model, user)
+        self._check_images(resolved, messages, options)
         if not persisted:
             if options.regenerate or options.continue_:
                 raise InvalidInput("regenerate and continue need a chat_id")
@@ -495,6 +504,7 @@ class CompletionService:
             prompt, sources = await self._with_context(
                 user, resolved, list(messages), options, status
             )
+            prompt = await self._inline(user, resolved, prompt, None)
             body = self._body(resolved, prompt, options)
             asked_usage = "stream_options" in body
             if not asked_usage and self.usage is not None:  # the usage record's tokens
@@ -538,13 +548,13 @@ class CompletionService:
         return generations
 
     async def from_message(
-        self, user: UserInfo, chat_id: str, content: str, model: str | None, options: TurnOptions
+        self, user: UserInfo, chat_id: str, content: Any, model: str | None, options: TurnOptions
     ) -> Generation:
         """A turn of ``chats/{id}/message``: the server reads the branch from the database."""
         return await self._held(self._from_message(user, chat_id, content, model, options))
 
     async def _from_message(
-        self, user: UserInfo, chat_id: str, content: str, model: str | None, options: TurnOptions
+        self, user: UserInfo, chat_id: str, content: Any, model: str | None, options: TurnOptions
     ) -> Generation:
         await self._admit(user)
         await self.pacer.enter()
@@ -559,7 +569,7 @@ class CompletionService:
         history: list[dict[str, Any]] = []
         if parent is not None:
             rows = self.turns.branch(chat_id, parent, self.max_history_messages)
-            history = [{"role": r["role"], "content": r["content"]} for r in rows]
+            history = [{"role": r["role"], "content": row_content(r)} for r in rows]
         options.chat_id = chat_id
         if options.user_message is not None:
             options.user_message = {**options.user_message, "content": content}
@@ -587,9 +597,11 @@ class CompletionService:
         await self.pacer.enter()
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)
+        self._check_images(resolved, messages, options)
         prompt, sources = await self._with_context(
             user, resolved, list(messages), options, TurnStatus(None, user.id, model=resolved.id)
         )
+        prompt = await self._inline(user, resolved, prompt, None)
         body = self._body(resolved, prompt, options)
         answer = await resolved.provider.complete(body)
         if self.usage is not None:
@@ -642,6 +654,7 @@ class CompletionService:
         prefix = ""
         first_turn = not has_messages
         to_insert: list[NewMessage] = []
+        saved: SavedImages | None = None
         if placeholder is not None:  # a stored empty answer (Open WebUI made the turn itself)
             message_id, user_message_id = placeholder
             user_row = self.turns.message(chat_id, user_message_id) if user_message_id else None
@@ -667,7 +680,9 @@ class CompletionService:
                     )
                 user_message_id, user_text = row.id, row.content
                 message_id = options.message_id or str(uuid.uuid4())
-                to_insert.append(_empty_answer(message_id, user_message_id, resolved.id))
+                to_insert.append(
+                    _empty_answer(message_id, user_message_id, resolved.id, options.answer_extra)
+                )
         else:
             if named is not None:
                 content = named.get("content") or ""
@@ -683,7 +698,14 @@ class CompletionService:
                 **{k: v for k, v in (named or {}).items() if k not in _USER_MESSAGE_CORE},
                 "models": (named or {}).get("models") or [resolved.id],
             }
-            if options.files and not extra.get("files"):
+            if self.vision is not None:
+                items = (named or {}).get("files") or options.files
+                saved = await self.vision.save_new(user, resolved, content, list(items))
+            if saved is not None:
+                content, extra["files"] = saved.content, saved.files
+                if client_branch and messages[-1].get("role") == "user":
+                    messages = [*messages[:-1], {**messages[-1], "content": content}]
+            elif options.files and not extra.get("files"):
                 extra["files"] = options.files
             message_id = options.message_id or str(uuid.uuid4())
             to_insert.append(
@@ -695,7 +717,9 @@ class CompletionService:
                     extra=extra,
                 )
             )
-            to_insert.append(_empty_answer(message_id, user_message_id, resolved.id))
+            to_insert.append(
+                _empty_answer(message_id, user_message_id, resolved.id, options.answer_extra)
+            )
             tail.append({"role": "user", "content": content})
             leaf = parent
         if not client_branch:
@@ -704,7 +728,7 @@ class CompletionService:
             )
             messages = [
                 *messages,
-                *({"role": r["role"], "content": r["content"]} for r in rows),
+                *({"role": r["role"], "content": row_content(r)} for r in rows),
                 *tail,
             ]
         status = TurnStatus(
@@ -716,6 +740,7 @@ class CompletionService:
             sink=options.status_sink,
         )
         prompt, sources = await self._with_context(user, resolved, messages, options, status)
+        prompt = await self._inline(user, resolved, prompt, saved)
         body = self._body(resolved, prompt, options)
         asked_usage = "stream_options" in body
         if not asked_usage:  # the saved message records usage when the upstream reports it
@@ -744,6 +769,7 @@ class CompletionService:
             "done": False,
             "model": resolved.id,
             "parentId": user_message_id,
+            **options.answer_extra,
         }
         if sources:
             start["sources"] = sources
@@ -800,7 +826,7 @@ class CompletionService:
         status: TurnStatus,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
-        files = [*options.files, *resolved.knowledge]
+        files = [*(f for f in options.files if not is_image_item(f)), *resolved.knowledge]
         workspace = options.workspace_sources
         if self.context_builder is None or not (
             files or any(options.features.values()) or workspace
@@ -823,18 +849,49 @@ class CompletionService:
         args = (query, files, options.features, user, *([workspace] if workspace else []))
         try:
             if inspect.iscoroutinefunction(builder):
-                block, sources = await builder(*args)
+                found = await builder(*args)
             else:  # retrieval is blocking: keep it off the event loop
-                block, sources = await asyncio.to_thread(builder, *args)
+                found = await asyncio.to_thread(builder, *args)
         except BaseException:
             status.finish()
             raise
+        block, sources = found[0], found[1]
+        note = found[2] if len(found) > 2 else None  # e.g. no workspace file matched
         if searching or sources:
-            status.say(turn_status.reading(len(sources)) if sources else turn_status.NO_SOURCES)
+            status.say(
+                turn_status.reading(len(sources)) if sources else note or turn_status.NO_SOURCES
+            )
         if block:
             messages = [*messages]
-            messages[last] = {**messages[last], "content": block}
+            messages[last] = {
+                **messages[last],
+                "content": with_text(messages[last].get("content"), block),
+            }
         return messages, list(sources or [])
+
+    def _check_images(
+        self, resolved: ResolvedModel, messages: list[dict[str, Any]], options: TurnOptions
+    ) -> None:
+        """A new message's images for a text-only model: refused before anything is written."""
+        if self.vision is None:
+            return
+        named = options.user_message or {}
+        users = [m for m in messages if m.get("role") == "user"]
+        content = (
+            named["content"] if "content" in named else (users[-1] if users else {}).get("content")
+        )
+        self.vision.check_new(resolved, content, list(named.get("files") or options.files))
+
+    async def _inline(
+        self,
+        user: UserInfo,
+        resolved: ResolvedModel,
+        prompt: list[dict[str, Any]],
+        saved: SavedImages | None,
+    ) -> list[dict[str, Any]]:
+        if self.vision is None:
+            return prompt
+        return await self.vision.inline(user, resolved, prompt, saved)
 
     def _body(
         self, resolved: ResolvedModel, messages: list[dict[str, Any]], options: TurnOptions
@@ -861,12 +918,20 @@ class CompletionService:
         }
 
 
-def _empty_answer(message_id: str, parent_id: str | None, model: str) -> NewMessage:
+def _empty_answer(
+    message_id: str, parent_id: str | None, model: str, extra: dict[str, Any] | None = None
+) -> NewMessage:
     """The assistant row a turn writes before the model answers (filled in as it streams)."""
     from oui_jupyter.store.chats import NewMessage
 
     return NewMessage(
-        id=message_id, role="assistant", content="", parent_id=parent_id, model=model, done=False
+        id=message_id,
+        role="assistant",
+        content="",
+        parent_id=parent_id,
+        model=model,
+        done=False,
+        extra=dict(extra or {}),
     )
 
 

@@ -289,6 +289,17 @@ class KeywordIndex:
                 ids.append(tid)
         return ids
 
+    def term_weights(self, query: str) -> dict[str, float]:
+        """The BM25 idf of each of the query's terms (a term no document holds: the highest)."""
+        with self._lock:
+            n_docs = self._n_docs
+            out = {}
+            for term in tokenize(query):
+                tid = self._vocab.get(term)
+                df = int(self._df[tid]) if tid is not None else 0
+                out[term] = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+            return out
+
     def search(
         self, query: str, n: int, mask: np.ndarray | None = None, n_rows: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -143,6 +143,7 @@ class KnowledgeStore:
         size: int,
         content_type: str,
         meta: dict | None = None,
+        status: str = "pending",
     ) -> File:
         now = time.time()
         row = File(
@@ -153,7 +154,7 @@ class KnowledgeStore:
             hash=hash,
             size=size,
             content_type=content_type,
-            status="pending",
+            status=status,
             error=None,
             data={},
             meta=meta or {},

@@ -106,6 +106,10 @@ class MemoryBacked:
     ) -> Ranked:
         return self.memory.vector_search(qvec, n, mask)
 
+    def term_weights(self, query: str) -> dict[str, float]:
+        """The idf of each query term (the relevance bar weighs keyword evidence by it)."""
+        return self.memory.term_weights(query)
+
     def fetch(self, positions: Sequence[int]) -> list[tuple[str, dict[str, Any]]]:
         return self.memory.fetch(positions)
 

@@ -265,6 +265,10 @@ class MemoryIndex:
         result: Ranked = self._kw.search(query, n, mask=mask, n_rows=self._n)
         return result
 
+    def term_weights(self, query: str) -> dict[str, float]:
+        """The keyword index's idf of each term of ``query``."""
+        return self._kw.term_weights(query)
+
     def vector_search(
         self, qvec: ArrayLike, n: int, mask: NDArray[np.bool_] | None = None
     ) -> Ranked:

@@ -265,6 +265,32 @@ class Usage(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class Feedback(Base):
+    """A rating of an answer (Open WebUI's ``feedback``): ``data`` holds the thumbs
+    (``rating``: 1 or -1), the 1-10 ``details.rating``, ``reason`` and ``comment``; ``meta``
+    the chat and message it rates. One per message; it outlives its chat (the leaderboard
+    keeps counting it, as usage records do)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        Index("ix_feedback_user_updated", "user_id", "updated_at"),
+        Index("ix_feedback_message", "chat_id", "message_id", unique=True),
+        Index("ix_feedback_created", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    meta: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    snapshot: Mapped[JSONValue | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 # -- the team service's retrieval index and uploads (issue #16: replicas keep no state of
 # their own). Single-user servers keep them in DuckDB and under the data dir: these tables
 # exist there, empty. ``oui_jupyter.store.pg_index`` reads and writes them.

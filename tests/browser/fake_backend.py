@@ -20,6 +20,13 @@ def _id() -> str:
     return uuid.uuid4().hex
 
 
+def _text(content: Any) -> str:
+    """A message's text (the server stores the text of content parts)."""
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return content
+
+
 @dataclass
 class Turn:
     """A completion the UI started: the test streams its answer."""
@@ -57,6 +64,8 @@ class FakeBackend:
     sockets: list[Any] = field(default_factory=list)
     sent_frames: list[dict[str, Any]] = field(default_factory=list)
     uploads: list[str] = field(default_factory=list)
+    # Upload id -> (content type, bytes), served by ``v1/files/{id}/content``.
+    upload_bytes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     # Share id -> the snapshot (a ChatResponse with ``user_id`` and ``share_id``).
     shares: dict[str, dict[str, Any]] = field(default_factory=dict)
     _last_body: bytes | None = None
@@ -197,6 +206,11 @@ class FakeBackend:
         self._last_body = request.post_data_buffer
         if request.post_data and "json" in (request.headers.get("content-type") or ""):
             body = json.loads(request.post_data)
+        content = re.fullmatch(r"v1/files/([\w-]+)/content", path)
+        if content and content[1] in self.upload_bytes:
+            kind, data = self.upload_bytes[content[1]]
+            route.fulfill(status=200, content_type=kind, body=data)
+            return
         status, payload = self._dispatch(method, path, query, body)
         route.fulfill(status=status, content_type="application/json", body=json.dumps(payload))
 
@@ -211,7 +225,13 @@ class FakeBackend:
             if match:
                 name = match.group(1).decode()
             self.uploads.append(name)
-            return 200, {"id": _id(), "filename": name, "meta": {"name": name}}
+            file_id = _id()
+            part = re.search(
+                rb"Content-Type: ([\w/.+-]+)\r\n\r\n(.*)\r\n--", self._last_body or b"", re.S
+            )
+            if part:
+                self.upload_bytes[file_id] = (part[1].decode(), part[2])
+            return 200, {"id": file_id, "filename": name, "meta": {"name": name}}
         if path in ("v1/chats/", "v1/chats") and method == "GET":
             page = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("page", "1"))
             items = sorted(self.chats.values(), key=lambda c: -c["updated_at"])
@@ -335,8 +355,9 @@ class FakeBackend:
                 "parentId": parent,
                 "childrenIds": [],
                 "role": "user",
-                "content": body["messages"][-1]["content"],
+                "content": _text(body["messages"][-1]["content"]),
                 "timestamp": now,
+                **({"files": body["files"]} if body.get("files") else {}),
             }
             if parent:
                 messages[parent]["childrenIds"].append(user_id)

@@ -37,6 +37,7 @@ def oui_extra_config(
         scripted_openai.base_url,
         models_fetch_timeout=0.5,
         models_cache_ttl=3600,
+        models_list_budget=30.0,  # every connection answers or times out within it
         admin_users={"alice"},
         default_model_params={"temperature": 0.9, "top_p": 0.5, "max_tokens": 100},
     )

@@ -3,6 +3,10 @@ kernels that server starts (``POST /api/sessions``), so discovery works exactly 
 the kernel's parent is the server, ``JPY_SESSION_NAME`` names the notebook, and the server's
 ``jpserver-<pid>.json`` in the runtime dir holds its URL and token. Nothing oui-specific is
 put in the kernel's environment.
+
+The server's root holds the example project as ``scripts/examples.sh`` copies it for
+``lab.sh`` (under ``notebooks/``), and each executed notebook is saved back there through the
+contents API, as Lab saves it: the tracked notebooks are never written.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +31,7 @@ from support.oui_process import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
+EXAMPLES_SH = REPO / "scripts" / "examples.sh"
 
 
 class AttachedKernelManager(AsyncKernelManager):
@@ -55,6 +59,7 @@ class LiveServer:
     runtime: Path
     process: subprocess.Popen[bytes]
     log: Path
+    tracked_before: str | None = None  # ``notebooks_status()`` before the server started
 
     def http(self) -> httpx.Client:
         return httpx.Client(
@@ -107,7 +112,16 @@ class LiveServer:
             with self.http() as client:
                 client.delete(f"api/sessions/{session['id']}")
         assert self.token not in nbformat.writes(nb), f"the Jupyter token is in the executed {path}"
+        self.save(path, nb)
         return nb
+
+    def save(self, path: str, nb: nbformat.NotebookNode) -> None:
+        """Write ``nb`` to ``path`` through the contents API, as Lab's save does."""
+        with self.http() as client:
+            response = client.put(
+                f"api/contents/{path}", json={"type": "notebook", "format": "json", "content": nb}
+            )
+            response.raise_for_status()
 
 
 def start_live_server(
@@ -120,7 +134,8 @@ def start_live_server(
     root, runtime, config, data = base / "root", base / "runtime", base / "config", base / "data"
     for folder in (root, runtime, config, data):
         folder.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(NOTEBOOKS, root / "notebooks", dirs_exist_ok=True)
+    tracked_before = notebooks_status()
+    copy_examples(root / "notebooks")
     token = secrets.token_hex(16)
     port = free_port()
     settings = {
@@ -169,7 +184,9 @@ def start_live_server(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
-    live = LiveServer(f"http://127.0.0.1:{port}/", token, root, runtime, process, log)
+    live = LiveServer(
+        f"http://127.0.0.1:{port}/", token, root, runtime, process, log, tracked_before
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -181,6 +198,28 @@ def start_live_server(
             time.sleep(0.3)
     stop_live_server(live)
     pytest.fail(f"jupyter server did not answer in 90 s:\n{live.log_tail()}")
+
+
+def copy_examples(to: Path) -> None:
+    """The example project copied as lab.sh copies it (``scripts/examples.sh``)."""
+    subprocess.run(
+        ["bash", str(EXAMPLES_SH)],
+        env={**os.environ, "OUI_EXAMPLES_DIR": str(to)},
+        check=True,
+        capture_output=True,
+    )
+
+
+def notebooks_status() -> str | None:
+    """``git status --porcelain`` of the tracked notebooks/ (None outside a git checkout)."""
+    if not (REPO / ".git").exists():
+        return None
+    return subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=all", "notebooks/"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def stop_live_server(live: LiveServer) -> None:

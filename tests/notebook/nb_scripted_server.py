@@ -32,6 +32,7 @@ class State:
         self.knowledge = [{"id": "kb-1", "name": "papers"}]
         self.answer_chunks = ["Hello", ", ", "world", "."]
         self.chunk_delay = 0.0
+        self.pending_models: list[dict[str, Any]] = []  # listed only with ?wait=true
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -75,7 +76,10 @@ class Handler(BaseHTTPRequestHandler):
         if path == "version":
             return self._send(200, {"version": "0.0-test"})
         if path == "models":
-            return self._send(200, {"data": MODELS})
+            if query.get("wait") == ["true"]:
+                return self._send(200, {"data": MODELS + self.state.pending_models, "pending": []})
+            pending = ["1"] if self.state.pending_models else []
+            return self._send(200, {"data": MODELS, "pending": pending})
         if path == "v1/chats/" and method == "GET":
             items = [{"id": c["id"], "title": c["title"]} for c in chats.values()]
             return self._send(200, list(reversed(items)))

@@ -47,6 +47,21 @@ def test_reads(scripted: ScriptedServer, scripted_info: ServerInfo) -> None:
     assert headers["Authorization"] == f"token {TOKEN}"
 
 
+def test_a_model_of_a_connection_still_answering_is_waited_for(
+    scripted: ScriptedServer, scripted_info: ServerInfo
+) -> None:
+    """The list answers at once, naming connections still answering in ``pending``: a model
+    not listed yet is looked up again in the whole list (``?wait=true``)."""
+    scripted.state.pending_models = [{"id": "late", "object": "model", "name": "Late"}]
+    with OuiClient(scripted_info) as client:
+        assert [m["id"] for m in client.models()] == ["smollm2", "other"]
+        assert client.model("smollm2")["id"] == "smollm2"
+        asked = len(scripted.state.requests)
+        assert client.model("late")["id"] == "late"
+        assert len(scripted.state.requests) == asked + 2
+        assert [m["id"] for m in client.models(wait=True)] == ["smollm2", "other", "late"]
+
+
 def test_chats_are_found_by_exact_title(scripted_info: ServerInfo) -> None:
     with OuiClient(scripted_info) as client:
         assert client.find_chat("nb.ipynb") is None

@@ -14,7 +14,14 @@ from typing import Any
 
 import nbformat
 import pytest
-from nb_live import LiveServer, outputs_text, start_live_server, stop_live_server
+from nb_live import (
+    NOTEBOOKS,
+    LiveServer,
+    notebooks_status,
+    outputs_text,
+    start_live_server,
+    stop_live_server,
+)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -473,3 +480,20 @@ def test_the_server_going_down_is_one_line_in_the_cell(
         assert text.count(down) == 1 and text.strip().count("\n") == 0, text
         assert "is it running?" in text and "Traceback" not in text and "httpx" not in text
     assert live.token not in nbformat.writes(nb)
+
+
+def test_running_the_examples_leaves_the_tracked_notebooks_as_they_are(
+    live_server: LiveServer,
+) -> None:
+    """The examples run (and are saved, as Lab saves them) in lab.sh's copy: the copy has the
+    outputs, notebooks/ is as it was (`git status --porcelain notebooks/`). Runs last in this
+    module, after the other tests ran the four examples."""
+    path = "notebooks/01_quickstart.ipynb"
+    live_server.execute(path)
+    saved = nbformat.read(live_server.root / path, as_version=4)
+    assert any(cell.get("outputs") for cell in saved.cells)  # the run was saved to the copy
+    tracked = nbformat.read(NOTEBOOKS / "01_quickstart.ipynb", as_version=4)
+    assert not any(cell.get("outputs") for cell in tracked.cells if cell.cell_type == "code")
+    if live_server.tracked_before is None:
+        pytest.skip("not a git checkout: the tracked notebooks' status is unknown")
+    assert notebooks_status() == live_server.tracked_before

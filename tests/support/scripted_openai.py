@@ -18,8 +18,8 @@ request's ``model``:
 for measuring delivery delays.
 
 ``stream: false`` gets a ``chat.completion`` of the same text. ``GET /v1/models`` lists these
-models (``list_delay`` makes it slow, ``list_status`` makes it fail; ``list_requests`` counts the
-calls). Every completion request body is recorded in ``requests`` and its headers in ``headers``;
+models (``list_delay`` makes it slow, ``list_status`` makes it fail, ``list_gate``, a
+``threading.Event``, holds every answer until it is set; ``list_requests`` counts the calls). Every completion request body is recorded in ``requests`` and its headers in ``headers``;
 streams the client closed before their end are counted in ``closed_early``. ``replies`` maps a
 substring of the last user message to the answer's text (split into one delta per word), for
 scripting answers such as titles and tags.
@@ -54,6 +54,7 @@ class ScriptedOpenAI:
         self.completed = 0
         self.list_delay = 0.0
         self.list_status = 200
+        self.list_gate: threading.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -72,6 +73,7 @@ class ScriptedOpenAI:
         self.completed = 0
         self.list_delay = 0.0
         self.list_status = 200
+        self.list_gate = None
 
     # ----- lifecycle -----
     def start(self) -> ScriptedOpenAI:
@@ -158,6 +160,9 @@ class ScriptedOpenAI:
             self.list_requests += 1
             if self.list_delay:
                 await asyncio.sleep(self.list_delay)
+            gate = self.list_gate
+            while gate is not None and not gate.is_set():
+                await asyncio.sleep(0.01)
             if self.list_status != 200:
                 self._json(writer, self.list_status, {"error": {"message": "models unavailable"}})
             else:

@@ -31,6 +31,8 @@ from oui_jupyter.notebook.client.plan import (
 from oui_jupyter.notebook.discovery import ServerInfo
 
 MODELS = Call("GET", "models")
+# The whole list: waits for connections still answering (the plain list does not).
+ALL_MODELS = Call("GET", "models", params={"wait": "true"})
 STATUS = Call("GET", "v1/retrieval/status")
 
 
@@ -53,12 +55,18 @@ class OuiApi:
         return str((yield Call("GET", "version")).get("version", ""))
 
     @endpoint
-    def models(self) -> Plan[list[dict[str, Any]]]:
-        return listed_models((yield MODELS))
+    def models(self, wait: bool = False) -> Plan[list[dict[str, Any]]]:
+        """``wait``: also the models of connections that have not answered yet."""
+        return listed_models((yield ALL_MODELS if wait else MODELS))
 
     @endpoint
     def model(self, wanted: str) -> Plan[dict[str, Any]]:
-        return pick_model(listed_models((yield MODELS)), wanted)
+        body = yield MODELS
+        if body.get("pending") and not any(
+            m.get("id") == wanted for m in listed_models(body)
+        ):  # perhaps a model of a connection still answering
+            body = yield ALL_MODELS
+        return pick_model(listed_models(body), wanted)
 
     @endpoint
     def chats(self, page: int = 1) -> Plan[list[dict[str, Any]]]:
@@ -127,7 +135,7 @@ class OuiApi:
     def stream_message(
         self,
         chat_id: str,
-        content: str,
+        content: str | list[dict[str, Any]],
         *,
         model: str | None = None,
         parent_id: str | None = None,

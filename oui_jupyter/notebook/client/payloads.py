@@ -21,7 +21,7 @@ def new_chat_body(title: str, model: str | None) -> dict[str, Any]:
 
 
 def message_body(
-    content: str,
+    content: str | list[dict[str, Any]],
     model: str | None,
     parent_id: str | None,
     files: list[dict[str, Any]] | None,

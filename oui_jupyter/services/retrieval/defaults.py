@@ -32,6 +32,11 @@ DEFAULT_EXCLUDE = (
     "conftest.py",
 )
 
+#: the relevance bar of a turn's workspace hits (services/retrieval/relevance.py), chosen on
+#: the calibration half of benchmarks/retrieval_relevance.py's question set
+DEFAULT_MIN_RELEVANCE = 0.47
+DEFAULT_MIN_COVERAGE = 0.44
+
 # A compact form of Open WebUI's default RAG template: the embedded model has a small
 # context window, so the instructions are short. {{CONTEXT}} and {{QUERY}} are replaced.
 DEFAULT_RAG_TEMPLATE = """### Task:

@@ -151,12 +151,11 @@ class FileService:
             size=len(data),
             content_type=content_type or "application/octet-stream",
             meta=meta,
+            status="pending" if process else "completed",
         )
         if process:
             self._executor.submit(self._process_quietly, file_id)
-        else:
-            self.store.set_file_status(file_id, "completed")
-        return file_to_dict(self.store.get_file(row.id))
+        return file_to_dict(row)
 
     def _process_quietly(self, file_id: str) -> None:
         try:

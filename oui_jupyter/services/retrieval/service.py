@@ -9,6 +9,7 @@ or write are blocking and meant to run off the event loop (``asyncio.to_thread``
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import logging
 import os
@@ -25,11 +26,17 @@ from ...store.index_types import ChunkIn, FileRecord, Hit, SearchFilter
 from ...store.vector_index import RenamesCollections, VectorIndex
 from ..activity import GenerationActivity
 from ..users import UserInfo
-from .defaults import DEFAULT_EXCLUDE, DEFAULT_RAG_TEMPLATE
+from .defaults import (
+    DEFAULT_EXCLUDE,
+    DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_RELEVANCE,
+    DEFAULT_RAG_TEMPLATE,
+)
 from .indexer import WORKSPACE, Indexer
 from .loaders import Section, Unsupported, file_type_of, load
 from .names import PRIVATE_KEYS_MARKER, legacy_private_renames
 from .rag import build_context
+from .relevance import NO_MATCH_NOTE, RelevanceBar
 from .search import FUSIONS, MODES, SearchResult, search
 from .splitter import Splitter, TokenCounter
 from .workspace import Workspace
@@ -65,6 +72,8 @@ class RetrievalConfig:
     index_start_delay: float = 2.0
     rag_template: str = DEFAULT_RAG_TEMPLATE
     rag_budget_chars: int = 6000
+    rag_relevance_threshold: float = DEFAULT_MIN_RELEVANCE
+    rag_keyword_relevance: float = DEFAULT_MIN_COVERAGE
 
 
 #: the settings ``get_config`` shows and ``update_config`` changes at run time: their names
@@ -83,10 +92,22 @@ API_SETTINGS = {
     "hybrid_alpha": "hybrid_alpha",
     "rag_template": "rag_template",
     "rag_budget_chars": "rag_budget_chars",
+    "relevance_threshold": "rag_relevance_threshold",
+    "keyword_relevance": "rag_keyword_relevance",
     "exclude": "index_exclude",
     "max_file_size": "index_max_file_size",
 }
 _API_NAME = {f: api for api, f in API_SETTINGS.items()}
+
+
+@dataclass
+class RagContext:
+    """A turn's retrieval: the prompt block ("" for none), its sources, and ``note`` when the
+    whole workspace was searched and no hit cleared the relevance bar."""
+
+    prompt: str = ""
+    sources: list[dict] = field(default_factory=list)
+    note: str | None = None
 
 
 # Collections resolver: (name, user) -> SearchFilter for a knowledge collection, or None.
@@ -300,6 +321,10 @@ class RetrievalService:
             )
         if new.hybrid_fusion not in FUSIONS or not 0.0 <= new.hybrid_alpha <= 1.0:
             raise InvalidInput(f"fusion is one of {', '.join(FUSIONS)}; 0 <= hybrid_alpha <= 1")
+        if not (
+            0.0 <= new.rag_relevance_threshold <= 1.0 and 0.0 <= new.rag_keyword_relevance <= 1.0
+        ):
+            raise InvalidInput("0 <= relevance_threshold <= 1; 0 <= keyword_relevance <= 1")
         old = self.config
         embed_keys = (
             "embedding_engine",
@@ -535,6 +560,21 @@ class RetrievalService:
         self.store.delete_collection(collection)
 
     # -- RAG ---------------------------------------------------------------------------------
+    @property
+    def relevance_bar(self) -> RelevanceBar:
+        return RelevanceBar(self.config.rag_relevance_threshold, self.config.rag_keyword_relevance)
+
+    def relevant(
+        self, hits: Sequence[Hit], query: str, exempt: Callable[[Hit], bool] | None = None
+    ) -> list[Hit]:
+        """The ``hits`` of ``query`` that clear the relevance bar (or are ``exempt``)."""
+        bar = self.relevance_bar
+        if bar.off:
+            return list(hits)
+        term_weights = getattr(self.store, "term_weights", None)  # optional for an engine
+        weights = term_weights(query) if callable(term_weights) else None
+        return bar.keep(hits, query, exempt, weights)
+
     def build_rag_context(
         self,
         query: str,
@@ -546,31 +586,56 @@ class RetrievalService:
         k: int | None = None,
         extra: Sequence[Hit] | None = None,
     ) -> tuple[str, list[dict]]:
-        """``(prompt_block, sources)`` for a chat turn, or ``("", [])`` when the turn names no
-        retrieval source. ``files``: Open WebUI items (``{"type": "file"|"collection", "id"}``,
-        or ``{"type": "path", "path": "nb.ipynb"}`` / a folder ``"dir/"`` in the workspace);
-        ``features.workspace``: search the whole workspace. ``budget``: chars of source text.
-        ``extra``: hits found elsewhere (a team client's workspace), merged by score."""
-        flt = self._rag_filter(files or [], features or {}, user)
-        if (flt is None and not extra) or not query.strip():
-            return "", []
-        hits = (
-            self.search(query, k=k or self.config.rag_top_k, flt=flt).hits
-            if flt is not None
-            else []
-        )
+        """``(prompt_block, sources)`` of :meth:`rag_context`."""
+        ctx = self.rag_context(query, files, features, budget, user=user, k=k, extra=extra)
+        return ctx.prompt, ctx.sources
+
+    def rag_context(
+        self,
+        query: str,
+        files: Sequence[dict] | None = None,
+        features: dict | None = None,
+        budget: int | None = None,
+        *,
+        user: UserInfo | None = None,
+        k: int | None = None,
+        extra: Sequence[Hit] | None = None,
+    ) -> RagContext:
+        """A chat turn's retrieval (empty when the turn names no retrieval source).
+        ``files``: Open WebUI items (``{"type": "file"|"collection", "id"}``, or
+        ``{"type": "path", "path": "nb.ipynb"}`` / a folder ``"dir/"`` in the workspace);
+        ``features.workspace``: search the whole workspace, keeping only the hits that clear
+        the relevance bar (what ``files`` names is kept whatever its scores).
+        ``budget``: chars of source text. ``extra``: hits found elsewhere (a team client's
+        workspace, already held to its bar), merged by score."""
+        features = features or {}
+        named = self._rag_filter(files or [], features, user)
+        if (named is None and not extra) or not query.strip():
+            return RagContext()
+        hits: list[Hit] = []
+        note = None
+        if named is not None:
+            flt, exempt = named
+            hits = self.search(query, k=k or self.config.rag_top_k, flt=flt).hits
+            if features.get("workspace"):
+                hits = self.relevant(hits, query, exempt)
+                if not any(h.meta.get("collection") == WORKSPACE for h in hits):
+                    note = NO_MATCH_NOTE
         if extra:
             hits = sorted([*hits, *extra], key=lambda hit: -hit.score)
-        return build_context(
+        prompt, sources = build_context(
             hits,
             query,
             template=self.config.rag_template,
             budget_chars=budget or self.config.rag_budget_chars,
         )
+        return RagContext(prompt, sources, note)
 
     def _rag_filter(
         self, files: Sequence[dict], features: dict, user: UserInfo | None
-    ) -> SearchFilter | None:
+    ) -> tuple[SearchFilter, Callable[[Hit], bool]] | None:
+        """The turn's search filter, and which hits the turn named (``files``: exempt from
+        the relevance bar)."""
         names: list[str] = []
         sources: list[str] = []
         globs: list[str] = []
@@ -599,7 +664,17 @@ class RetrievalService:
         if globs and not features.get("workspace"):
             # folders only: restrict the workspace part to them (other collections stay)
             flt.globs = globs
-        return flt
+        named_sources = set(flt.sources or [])
+
+        def exempt(hit: Hit) -> bool:
+            source = str(hit.meta.get("source", ""))
+            return (
+                hit.meta.get("collection") != WORKSPACE
+                or source in named_sources
+                or any(fnmatch.fnmatchcase(source, g) for g in globs)
+            )
+
+        return flt, exempt
 
     # -- used by benchmarks/tests ---------------------------------------------------------------
     def hits(

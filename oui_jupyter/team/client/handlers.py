@@ -15,7 +15,13 @@ from oui_jupyter.handlers.base import Operation, status_for
 from oui_jupyter.schemas.retrieval import QueryCollectionForm, QueryDocForm, RetrievalStatus
 from oui_jupyter.team.client.forward import ClientHandler
 from oui_jupyter.team.client.upstream import unreachable_body
-from oui_jupyter.team.client.workspace import WORKSPACE, split_turn, turn_query, workspace_sources
+from oui_jupyter.team.client.workspace import (
+    WORKSPACE,
+    asks_workspace,
+    split_turn,
+    turn_query,
+    workspace_sources,
+)
 
 if TYPE_CHECKING:  # the index (DuckDB, numpy) is built after start
     from oui_jupyter.services.retrieval.service import RetrievalService
@@ -208,6 +214,7 @@ class WorkspaceTurnHandler(LocalHandler):
                 whole,
                 k=client.rag_top_k,
                 budget_chars=client.rag_budget_chars,
+                relevant_only=asks_workspace(body),
             )
         if sources:
             rest["workspace_context"] = {"sources": sources}

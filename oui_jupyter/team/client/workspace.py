@@ -45,6 +45,12 @@ def is_workspace_item(item: Any) -> bool:
     return not (kind in ("file", "collection") and item.get("id"))
 
 
+def asks_workspace(body: dict[str, Any]) -> bool:
+    """The turn sets ``features.workspace``: the whole workspace, held to the relevance bar."""
+    features = body.get("features")
+    return isinstance(features, dict) and bool(features.get(WORKSPACE))
+
+
 def split_turn(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, dict[str, Any]]:
     """``(workspace paths and folders, whole workspace?, body without them)``; the body
     itself when the turn names nothing of the workspace."""
@@ -61,7 +67,7 @@ def split_turn(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, dict[s
             else:
                 items.append(item)
     features = body.get("features")
-    whole = whole_collection or (isinstance(features, dict) and bool(features.get(WORKSPACE)))
+    whole = whole_collection or asks_workspace(body)
     if not items and not whole:
         return [], False, body
     out = dict(body)
@@ -76,8 +82,7 @@ def turn_query(body: dict[str, Any], message_route: bool) -> str:
     """The text retrieval searches for: a ``v1/chats/{id}/message`` turn's ``content``, else
     the last user message of ``messages`` (or Open WebUI's ``user_message``)."""
     if message_route:
-        content = body.get("content")
-        return content if isinstance(content, str) else ""
+        return text_of(body.get("content"))
     text = last_user_text(body.get("messages"))
     if text:
         return text
@@ -118,14 +123,33 @@ def workspace_sources(
     *,
     k: int,
     budget_chars: int,
+    relevant_only: bool = False,
 ) -> list[dict[str, Any]]:
     """The hits for ``query`` in the named part of the workspace, as Open WebUI sources whose
-    ``document`` is the chunk's text, within ``budget_chars`` in all (blocking)."""
+    ``document`` is the chunk's text, within ``budget_chars`` in all (blocking).
+    ``relevant_only`` (the turn's ``features.workspace``): only hits that clear the relevance
+    bar or lie in a path or folder the turn names."""
     from oui_jupyter.services.retrieval.rag import make_sources
 
     if not query.strip():
         return []
-    hits = retrieval.search(query, k=k, flt=_filter(items, whole)).hits
+    flt = _filter(items, whole)
+    hits = retrieval.search(query, k=k, flt=flt).hits
+    if relevant_only:
+        named = set(flt.sources or [])
+        folders = [
+            str(i["path"]).strip("/") + "/"
+            for i in items
+            if str(i["path"]).endswith("/") or i.get("type") == "directory"
+        ]
+        hits = retrieval.relevant(
+            hits,
+            query,
+            lambda hit: (
+                str(hit.meta.get("source", "")) in named
+                or str(hit.meta.get("source", "")).startswith(tuple(folders))
+            ),
+        )
     used = []
     texts: list[str] = []
     left = max(budget_chars, 200)

@@ -1,0 +1,1 @@
+"""Marmalade Falcon: GPS tracks of migrating peregrine falcons."""
