@@ -24,6 +24,7 @@ from oui_jupyter.heap import freeze_long_lived
 from oui_jupyter.runtime import Lifecycle, Runtime, Services
 
 if TYPE_CHECKING:  # built in a thread after start: not imported at extension load
+    from oui_jupyter.services.activity import GenerationActivity
     from oui_jupyter.services.audio import AudioService
     from oui_jupyter.services.chats import ChatService
     from oui_jupyter.services.completions import CompletionService
@@ -600,6 +601,7 @@ class OuiJupyter(ExtensionApp):
         Each service gets its collaborators in its constructor, so they are built in
         dependency order: the event hub and the task registry first (chats, retrieval and
         completions talk to them), then chats, retrieval, models and completions."""
+        from oui_jupyter.services.activity import GenerationActivity
         from oui_jupyter.services.app_config import AppConfigService
         from oui_jupyter.services.chat_bulk import ChatBulkService, ImportLimits
         from oui_jupyter.services.chats import ChatService
@@ -627,11 +629,20 @@ class OuiJupyter(ExtensionApp):
         )
         # The team service's replicas keep no state beside PostgreSQL (issue #16).
         shared = self.team_mode == "service" and db.dialect == "postgresql"
+        activity = GenerationActivity()  # chats come first: the index's embedding yields
         retrieval = self._build_retrieval(
-            db, lifecycle, on_progress=hub.index_progress, shared=shared
+            db, lifecycle, on_progress=hub.index_progress, shared=shared, activity=activity
         )
         models, completions = self._build_completions(
-            db, lifecycle, config_store, chats, hub, registry, retrieval.retrieval, retrieval.files
+            db,
+            lifecycle,
+            config_store,
+            chats,
+            hub,
+            registry,
+            retrieval.retrieval,
+            retrieval.files,
+            activity,
         )
         lifecycle.on_close(registry.cancel_all)
         if shared:
@@ -762,6 +773,7 @@ class OuiJupyter(ExtensionApp):
         registry: TaskRegistry,
         retrieval: RetrievalService,
         files: FileService,
+        activity: GenerationActivity | None = None,
     ) -> tuple[ModelService, CompletionService]:
         """Models, completions, background titles (issue #4) and images in turns."""
         from oui_jupyter.providers.local_llama import LocalLlamaServer
@@ -781,6 +793,7 @@ class OuiJupyter(ExtensionApp):
                 n_ctx=self.local_model_context,
                 n_threads=self.local_model_threads,
                 log_path=Path(self.data_dir) / "local-model.log",
+                logger=self.log,
             )
             lifecycle.on_close(local.stop)
         models = ModelService(
@@ -847,6 +860,7 @@ class OuiJupyter(ExtensionApp):
             checkpoints=checkpoints,
             titles=titles,
             context_builder=context_builder,
+            activity=activity,
             usage=UsageService(UsageStore(db), config_store, dict(self.group_daily_tokens)),
             vision=VisionService(
                 files,
@@ -865,6 +879,7 @@ class OuiJupyter(ExtensionApp):
         lifecycle: Lifecycle,
         on_progress: Callable[[dict[str, Any]], Any] | None = None,
         shared: bool = False,
+        activity: GenerationActivity | None = None,
     ) -> RetrievalBundle:
         """Workspace index, knowledge collections and uploads (issue #5); the index opens in
         a background thread after ``index_start_delay``. ``shared``: kept in ``db``."""
@@ -878,6 +893,7 @@ class OuiJupyter(ExtensionApp):
             on_progress=on_progress,
             start=False,
             shared=shared,
+            activity=activity,
         )
         lifecycle.on_close(bundle.close)
         lifecycle.on_first_use(bundle.retrieval.start)

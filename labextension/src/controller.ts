@@ -686,6 +686,7 @@ export class ChatController implements IDisposable {
         this._history = updateMessage(this._history, {
           ...message,
           done: true,
+          status: undefined,
           error: errorMessage(error)
         });
         this._messagesChanged.emit([id]);
@@ -800,7 +801,7 @@ export class ChatController implements IDisposable {
     }
     // A frame may beat the POST answer: the pending placeholder is its message.
     if (
-      frame.type === 'chat:completion' &&
+      (frame.type === 'chat:completion' || frame.type === 'status') &&
       frame.message_id &&
       this._pendingAssistant &&
       !(frame.message_id in this._history.messages)

@@ -167,6 +167,10 @@ export function applyCompletion(
     next.stopped = data.stopped || undefined;
   } else if (data.delta !== undefined || data.content !== undefined) {
     next.done = false;
+    if (data.delta !== undefined && data.delta.length > 0) {
+      // The first words are in: what the server was doing before them is over.
+      next.status = undefined;
+    }
     // Streaming again (a continue): no longer interrupted nor stopped.
     next.interrupted = undefined;
     next.stopped = undefined;
@@ -298,12 +302,13 @@ export function reduceChatEvent(
       };
     }
     case 'status': {
-      // Without a message id: the answer streaming in this chat.
-      const message = messageId
-        ? history.messages[messageId]
-        : Object.values(history.messages)
-            .filter(m => m.role === 'assistant' && m.done === false)
-            .pop();
+      // Without a message id (or one the client does not know yet, when the status beats
+      // the POST's answer): the answer streaming in this chat.
+      const message =
+        (messageId ? history.messages[messageId] : undefined) ??
+        Object.values(history.messages)
+          .filter(m => m.role === 'assistant' && m.done === false)
+          .pop();
       if (!message || !isObject(frame.data)) {
         return none;
       }

@@ -361,4 +361,23 @@ describe('index progress and status edge cases', () => {
     expect(r.history.messages.a.status).toBe('Searching sources');
     expect(r.changed).toEqual(['a']);
   });
+
+  it('applies a status for a message not known yet to the streaming answer', () => {
+    const r = reduceChatEvent(chat(), 'c1', {
+      type: 'status',
+      chat_id: 'c1',
+      message_id: 'server-id',
+      data: { description: 'Starting the local model…', done: false }
+    });
+    expect(r.history.messages.a.status).toBe('Starting the local model…');
+  });
+
+  it('shows the status until the first words arrive', () => {
+    const waiting = assistant('', { status: 'Reading 3 sources…' });
+    const started = applyCompletion(waiting, { content: '', done: false });
+    expect(started.message.status).toBe('Reading 3 sources…');
+    const first = applyCompletion(waiting, { delta: 'Hi', offset: 0 });
+    expect(first.message.status).toBeUndefined();
+    expect(first.message.content).toBe('Hi');
+  });
 });

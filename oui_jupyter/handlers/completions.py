@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import msgspec
@@ -12,7 +12,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from oui_jupyter.errors import InvalidInput
+from oui_jupyter.errors import InvalidInput, OuiError
 from oui_jupyter.handlers.base import (
     OpenAIKeyAuth,
     Operation,
@@ -78,7 +78,8 @@ class StreamingHandler(OuiHandler):
     The first event is flushed at once; the events written after it in one turn of the
     event loop are flushed together: one ``send`` instead of one per event when the upstream
     is fast or many answers stream at once (an idle server still flushes each event at the
-    end of the turn that wrote it).
+    end of the turn that wrote it). A turn's ``status`` chunks (``write_status``) may start
+    the stream before the answer exists; a failure after them is an SSE ``error`` event.
     """
 
     _sse_started = False
@@ -87,6 +88,8 @@ class StreamingHandler(OuiHandler):
     _client_gone = False
 
     def _start_sse(self) -> None:
+        if self._sse_started:
+            return
         self._sse_started = True
         # One small write per chunk: sent at once, not held back by Nagle's algorithm until
         # the client acknowledged the previous one (tornado turns it back off at the end).
@@ -114,6 +117,43 @@ class StreamingHandler(OuiHandler):
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_events)
 
+    def write_status(self, chunk: dict[str, Any]) -> None:
+        """A status chunk of the turn (``TurnOptions.status_sink``), sent at once."""
+        if self._client_gone or self._finished:
+            return
+        self._start_sse()
+        self.write(b"data: " + _encode(chunk) + b"\n\n")
+        self._flush_events()
+
+    async def sse_turn(self, turn: Awaitable[Generation]) -> Generation | None:
+        """``turn``'s generation; None when it failed after its statuses started the stream
+        (the failure is then the stream's ``error`` event and the stream is ended)."""
+        try:
+            return await turn
+        except OuiError as error:
+            if not self._sse_started or self._finished:
+                raise
+            await self._end_sse(error)
+            return None
+
+    async def _end_sse(self, error: OuiError | None, final: bytes = b"") -> None:
+        try:
+            if error is not None:
+                body = {
+                    "message": error.message,
+                    "type": "upstream_error",
+                    "code": status_for(error),
+                    "reason": error.reason,
+                }
+                self.write(b"data: " + _encode({"error": body}) + b"\n\n")
+            if final:
+                self.write(final)
+            self.write(b"data: [DONE]\n\n")
+            await self.flush()
+        except StreamClosedError:
+            return
+        self.finish()
+
     def _flush_events(self) -> None:
         self._flush_scheduled = False
         if not self._finished:
@@ -134,24 +174,8 @@ class StreamingHandler(OuiHandler):
         await generation.run(self._sink)
         if generation.error is not None and not self._sse_started:
             raise generation.error  # nothing sent yet: an honest 502/504 with a message
-        if not self._sse_started:
-            self._start_sse()
-        try:
-            if generation.error is not None:
-                error = {
-                    "message": generation.error.message,
-                    "type": "upstream_error",
-                    "code": status_for(generation.error),
-                    "reason": generation.error.reason,
-                }
-                self.write(b"data: " + _encode({"error": error}) + b"\n\n")
-            if final_event is not None:
-                self.write(final_event())
-            self.write(b"data: [DONE]\n\n")
-            await self.flush()
-        except StreamClosedError:
-            return
-        self.finish()
+        self._start_sse()
+        await self._end_sse(generation.error, final_event() if final_event is not None else b"")
 
     def start_live(self, generation: Generation, *more: Generation) -> None:
         """Run the generations as server tasks; answer the first's ids and every task id."""
@@ -255,10 +279,15 @@ class ChatCompletionsHandler(OpenAIKeyAuth, StreamingHandler):
                 await completions.complete_direct(self.user, form.model, form.messages, options)
             )
             return
-        generation = await completions.from_openai(self.user, form.model, form.messages, options)
         if form.stream:
-            await self.stream_generation(generation)
+            options.status_sink = self.write_status
+            streamed = await self.sse_turn(
+                completions.from_openai(self.user, form.model, form.messages, options)
+            )
+            if streamed is not None:
+                await self.stream_generation(streamed)
             return
+        generation = await completions.from_openai(self.user, form.model, form.messages, options)
         await generation.run()
         if generation.error is not None:
             raise generation.error
@@ -323,17 +352,22 @@ class ChatMessageHandler(StreamingHandler):
             ),
         )
         completions = self.completions
+        if form.stream and form.session_id is None:
+            options.status_sink = self.write_status
+            streamed = await self.sse_turn(
+                completions.from_message(self.user, chat_id, form.content, form.model, options)
+            )
+            if streamed is not None:
+                await self.stream_generation(
+                    streamed,
+                    lambda: b"event: message\ndata: " + _encode(streamed.message()) + b"\n\n",
+                )
+            return
         generation = await completions.from_message(
             self.user, chat_id, form.content, form.model, options
         )
         if form.session_id is not None:
             self.start_live(generation)
-            return
-        if form.stream:
-            await self.stream_generation(
-                generation,
-                lambda: b"event: message\ndata: " + _encode(generation.message()) + b"\n\n",
-            )
             return
         await generation.run()
         if generation.error is not None:

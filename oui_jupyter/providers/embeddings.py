@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import NotReady, ProviderError, ProviderTimeout
@@ -57,6 +59,27 @@ class EmbeddingProvider(Protocol):
     def wait_ready(self, timeout: float | None = None) -> bool: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+_threads_lock = threading.Lock()
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Torch's intra-op threads set to ``n`` while the block runs (background embedding
+    beside a chat turn); nothing when torch is not loaded (a remote embedding engine)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    with _threads_lock:
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            torch.set_num_threads(before)
 
 
 def _normalise(vecs: Any) -> np.ndarray:

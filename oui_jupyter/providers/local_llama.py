@@ -13,6 +13,7 @@ import asyncio
 import importlib.util
 import logging
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -83,12 +84,16 @@ class LocalLlamaServer:
         n_threads: int = 2,
         startup_timeout: float = 60.0,
         log_path: Path | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
     ) -> None:
+        """``log_path``: where the server's own output goes (None: nowhere); ``logger``: where
+        its start, readiness and failures are told (the Jupyter server's log)."""
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.startup_timeout = startup_timeout
         self.log_path = log_path
         self.model_path = local_model_path()
+        self.log = logger or log
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
         self._lock: asyncio.Lock | None = None
@@ -121,7 +126,7 @@ class LocalLlamaServer:
         async with self._get_lock():
             if not (self.running and self._port is not None):
                 if self._process is not None:
-                    log.warning(
+                    self.log.warning(
                         "oui: the embedded model server exited (code %s); restarting",
                         self._process.returncode,
                     )
@@ -133,7 +138,14 @@ class LocalLlamaServer:
         port = free_port()
         command = server_command(self.model_path, port, n_ctx=self.n_ctx, n_threads=self.n_threads)
         output: IO[bytes] | int = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        log.info("oui: starting the embedded model server on 127.0.0.1:%d", port)
+        self.log.info(
+            "oui: starting the local model (%s) on 127.0.0.1:%d; its output goes to %s: %s",
+            self.model_path.name,
+            port,
+            self.log_path or "nowhere",
+            shlex.join(command),
+        )
+        started = time.monotonic()
         try:
             self._process = subprocess.Popen(
                 command,
@@ -146,7 +158,21 @@ class LocalLlamaServer:
             if not isinstance(output, int):
                 output.close()
         self._port = port
-        await self._wait_ready(port)
+        try:
+            await self._wait_ready(port)
+        except NotReady as error:
+            self.log.warning(
+                "oui: the local model did not start: %s (see %s)",
+                error.message,
+                self.log_path or "its output, which is discarded",
+            )
+            raise
+        self.log.info(
+            "oui: the local model is ready on 127.0.0.1:%d (pid %s) after %.1f s",
+            port,
+            self.pid,
+            time.monotonic() - started,
+        )
 
     async def _wait_ready(self, port: int) -> None:
         import httpx

@@ -13,7 +13,10 @@ context when the turn names files or features, and then:
 * relays each upstream chunk to the caller's sink (the HTTP SSE writer) and, for a chat, the
   deltas to the user's sockets (batched by the event hub);
 * registers itself in the task registry while it runs: a chat read mid-stream shows the
-  partial answer, and ``stop`` cancels it (closing the upstream stream).
+  partial answer, and ``stop`` cancels it (closing the upstream stream);
+* holds the generation activity from its start to its end (``activity.py``: the workspace
+  index's embedding yields to it) and says what it does until its first token
+  (``turn_status.py``: searching, starting the local model, reading the sources).
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ import inspect
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from oui_jupyter.errors import Conflict, InvalidInput, NotFound, ProviderError
+from oui_jupyter.services import turn_status
+from oui_jupyter.services.activity import GenerationActivity, Hold
 from oui_jupyter.services.message_text import text_of
 from oui_jupyter.services.models import model_params
 from oui_jupyter.services.pacing import StartPacer
+from oui_jupyter.services.turn_status import StatusSink, TurnStatus
 from oui_jupyter.services.vision import SavedImages, is_image_item, row_content, with_text
 
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
@@ -120,6 +127,8 @@ class TurnOptions:
     # A team client server's workspace hits (``workspace_context.sources``, checked): merged
     # into the turn's one RAG block (services/workspace_context.py).
     workspace_sources: list[dict[str, Any]] = field(default_factory=list)
+    # The SSE stream's writer of status chunks (None: the turn's statuses go to sockets only).
+    status_sink: StatusSink | None = None
     # Kept on the answer's message and told in its start event (an arena answer's mark).
     answer_extra: dict[str, Any] = field(default_factory=dict)
 
@@ -141,6 +150,7 @@ class Generation:
         sources: list[dict[str, Any]] | None = None,
         first_turn: bool = False,
         user_text: str = "",
+        status: TurnStatus | None = None,
     ) -> None:
         self.service = service
         self.user_id = user.id
@@ -169,6 +179,13 @@ class Generation:
         self._running = False
         self._stop_requested = False
         self._checkpointer: Checkpointer | None = None
+        self.status = status or TurnStatus(None, user.id, model=model.id)
+        self.hold: Hold | None = None
+
+    def take_hold(self, hold: Hold) -> None:
+        """The turn's activity hold is released when this answer ends (or is dropped unrun)."""
+        self.hold = hold
+        weakref.finalize(self, hold.release)
 
     @property
     def persisted(self) -> bool:
@@ -206,12 +223,14 @@ class Generation:
         stream = self.model.provider.stream(self.body)
         try:
             await self.service.pacer.enter()  # the upstream request: paced like the turn's start
+            await self._start_model()
             async for raw, data in stream:
                 choices = data.get("choices")
                 if choices:
                     choice = choices[0]
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:
+                        self.status.finish()
                         if self.persisted:
                             assert self.chat_id is not None and self.message_id is not None
                             hub.delta(
@@ -249,8 +268,29 @@ class Generation:
             await stream.aclose()
         self._finish()
 
+    async def _start_model(self) -> None:
+        """The embedded model's server starts on first use: say so while it does."""
+        local = getattr(self.service.models, "local", None)
+        provider = self.model.provider
+        connection = getattr(provider, "connection", None)
+        if local is None or not getattr(connection, "local", False) or local.running:
+            return
+        before = self.status.last
+        self.status.say(turn_status.STARTING_LOCAL_MODEL)
+        try:
+            await provider.client()
+        except Exception as exc:
+            from oui_jupyter.providers.openai_compat import map_error
+
+            raise map_error(exc, provider.label) from None
+        if before is not None and before != turn_status.NO_SOURCES:
+            self.status.say(before)  # the model now reads the prompt (and its sources)
+
     def _finish(self, interrupted: bool = False) -> None:
         service, hub = self.service, self.service.hub
+        self.status.finish()
+        if self.hold is not None:
+            self.hold.release()
         if service.usage is not None and (self.chunks or self.usage):  # the upstream answered
             service.usage.record_turn(
                 user_id=self.user_id,
@@ -401,11 +441,13 @@ class CompletionService:
         context_builder: ContextBuilder | None = None,
         usage: UsageService | None = None,
         vision: VisionService | None = None,
+        activity: GenerationActivity | None = None,
     ) -> None:
         """``titles``: writes a first turn's title and tags (None: no titles);
         ``context_builder``: retrieval for turns that name files or features (None: none);
         ``usage``: records each turn's tokens and enforces the daily limits (None: neither);
-        ``vision``: saves and inlines the images of turns (None: parts go as they came)."""
+        ``vision``: saves and inlines the images of turns (None: parts go as they came);
+        ``activity``: counts the running turns (background indexing yields to them)."""
         self.models = models
         self.chats = chats
         self.turns = turns
@@ -418,6 +460,7 @@ class CompletionService:
         self.titles = titles
         self.usage = usage
         self.vision = vision
+        self.activity = activity or GenerationActivity()
         self.pacer = StartPacer()
 
     async def _admit(self, user: UserInfo) -> None:
@@ -430,6 +473,22 @@ class CompletionService:
         self, user: UserInfo, model: str, messages: Any, options: TurnOptions
     ) -> Generation:
         """A turn of ``chat/completions``: the client sends the branch as ``messages``."""
+        return await self._held(self._from_openai(user, model, messages, options))
+
+    async def _held(self, turn: Awaitable[Generation]) -> Generation:
+        """The turn holds the activity from now until its answer ends."""
+        hold = self.activity.hold()
+        try:
+            generation = await turn
+        except BaseException:
+            hold.release()
+            raise
+        generation.take_hold(hold)
+        return generation
+
+    async def _from_openai(
+        self, user: UserInfo, model: str, messages: Any, options: TurnOptions
+    ) -> Generation:
         await self._admit(user)
         await self.pacer.enter()
         persisted = options.chat_id is not None or options.new_chat
@@ -441,15 +500,18 @@ class CompletionService:
         if not persisted:
             if options.regenerate or options.continue_:
                 raise InvalidInput("regenerate and continue need a chat_id")
+            status = TurnStatus(None, user.id, model=resolved.id, sink=options.status_sink)
             prompt, sources = await self._with_context(
-                user, resolved, list(messages), options, None
+                user, resolved, list(messages), options, status
             )
             prompt = await self._inline(user, resolved, prompt, None)
             body = self._body(resolved, prompt, options)
             asked_usage = "stream_options" in body
             if not asked_usage and self.usage is not None:  # the usage record's tokens
                 body["stream_options"] = {"include_usage": True}
-            generation = Generation(self, user=user, model=resolved, body=body, sources=sources)
+            generation = Generation(
+                self, user=user, model=resolved, body=body, sources=sources, status=status
+            )
             generation.relay_usage_chunk = asked_usage or self.usage is None
             return generation
         named = named_user_message(options.user_message)
@@ -489,6 +551,11 @@ class CompletionService:
         self, user: UserInfo, chat_id: str, content: Any, model: str | None, options: TurnOptions
     ) -> Generation:
         """A turn of ``chats/{id}/message``: the server reads the branch from the database."""
+        return await self._held(self._from_message(user, chat_id, content, model, options))
+
+    async def _from_message(
+        self, user: UserInfo, chat_id: str, content: Any, model: str | None, options: TurnOptions
+    ) -> Generation:
         await self._admit(user)
         await self.pacer.enter()
         chat = self.turns.chat_head(chat_id, user.id)
@@ -517,12 +584,23 @@ class CompletionService:
         """``stream: false`` without a chat: the upstream's answer as is."""
         if options.regenerate or options.continue_:
             raise InvalidInput("regenerate and continue need a chat_id")
+        hold = self.activity.hold()
+        try:
+            return await self._complete_direct(user, model, messages, options)
+        finally:
+            hold.release()
+
+    async def _complete_direct(
+        self, user: UserInfo, model: str, messages: Any, options: TurnOptions
+    ) -> dict[str, Any]:
         await self._admit(user)
         await self.pacer.enter()
         messages = validate_messages(messages)
         resolved = await self.models.resolve(model, user)
         self._check_images(resolved, messages, options)
-        prompt, sources = await self._with_context(user, resolved, list(messages), options, None)
+        prompt, sources = await self._with_context(
+            user, resolved, list(messages), options, TurnStatus(None, user.id, model=resolved.id)
+        )
         prompt = await self._inline(user, resolved, prompt, None)
         body = self._body(resolved, prompt, options)
         answer = await resolved.provider.complete(body)
@@ -653,7 +731,15 @@ class CompletionService:
                 *({"role": r["role"], "content": row_content(r)} for r in rows),
                 *tail,
             ]
-        prompt, sources = await self._with_context(user, resolved, messages, options, chat_id)
+        status = TurnStatus(
+            self.hub,
+            user.id,
+            model=resolved.id,
+            chat_id=chat_id,
+            message_id=message_id,
+            sink=options.status_sink,
+        )
+        prompt, sources = await self._with_context(user, resolved, messages, options, status)
         prompt = await self._inline(user, resolved, prompt, saved)
         body = self._body(resolved, prompt, options)
         asked_usage = "stream_options" in body
@@ -675,6 +761,7 @@ class CompletionService:
             sources=sources,
             first_turn=first_turn and options.title,
             user_text=user_text,
+            status=status,
         )
         generation.relay_usage_chunk = asked_usage
         start: dict[str, Any] = {
@@ -736,7 +823,7 @@ class CompletionService:
         resolved: ResolvedModel,
         messages: list[dict[str, Any]],
         options: TurnOptions,
-        chat_id: str | None,
+        status: TurnStatus,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
         files = [*(f for f in options.files if not is_image_item(f)), *resolved.knowledge]
@@ -751,31 +838,29 @@ class CompletionService:
         if last < 0:
             return messages, []
         query = text_of(messages[last].get("content"))
-        if chat_id:
-            self.hub.emit(
-                user.id,
-                "status",
-                {"description": "Searching sources", "done": False},
-                chat_id=chat_id,
+        searching = bool(files or workspace or options.features.get("workspace"))
+        if searching:
+            status.say(
+                turn_status.SEARCHING_WORKSPACE
+                if options.features.get("workspace")
+                else turn_status.SEARCHING_SOURCES
             )
-        note = None
+        builder = self.context_builder
+        args = (query, files, options.features, user, *([workspace] if workspace else []))
         try:
-            builder = self.context_builder
-            args = (query, files, options.features, user, *([workspace] if workspace else []))
             if inspect.iscoroutinefunction(builder):
                 found = await builder(*args)
             else:  # retrieval is blocking: keep it off the event loop
                 found = await asyncio.to_thread(builder, *args)
-            block, sources = found[0], found[1]
-            note = found[2] if len(found) > 2 else None
-        finally:
-            if chat_id:
-                self.hub.emit(
-                    user.id,
-                    "status",
-                    {"description": note or "Searched sources", "done": True},
-                    chat_id=chat_id,
-                )
+        except BaseException:
+            status.finish()
+            raise
+        block, sources = found[0], found[1]
+        note = found[2] if len(found) > 2 else None  # e.g. no workspace file matched
+        if searching or sources:
+            status.say(
+                turn_status.reading(len(sources)) if sources else note or turn_status.NO_SOURCES
+            )
         if block:
             messages = [*messages]
             messages[last] = {

@@ -53,7 +53,11 @@ async def test_workspace_turn_streams_and_stores_sources_of_the_cell(api):
     )
     assert r.code == 200, r.body
     events = sse_events(r.body)
-    first = events[0][1]
+    # What the turn does comes first (status chunks), then the sources, before any token.
+    statuses = [data for _, data in events if isinstance(data, dict) and "status" in data]
+    assert statuses[0]["status"] == {"description": "Searching the workspace…", "done": False}
+    assert all(s["choices"] == [] for s in statuses)
+    first = next(data for _, data in events if isinstance(data, dict) and "status" not in data)
     assert first["choices"] == [] and first["object"] == "chat.completion.chunk"
     sources = first["sources"]
     assert sources[0]["path"] == "analysis.ipynb"

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ...store.db import Database
     from ...store.index_types import SearchFilter
     from ...store.users import ConfigStore
+    from ..activity import GenerationActivity
     from ..users import UserInfo
 
 #: the team service's retrieval settings in the database's config store (API names -> values)
@@ -39,13 +40,15 @@ def build_retrieval(
     on_progress: Callable[[dict], Any] | None = None,
     start: bool = True,
     shared: bool = False,
+    activity: GenerationActivity | None = None,
 ) -> RetrievalBundle:
     """Retrieval + knowledge + files over the SQL database ``db``; ``start`` schedules the
     index to open in the background after ``config.index_start_delay`` seconds.
 
     ``shared``: the team service's replicas share ``db`` (issue #16): the index (unless
     ``config`` names another class) and the uploads' bytes are kept in it, and the retrieval
-    settings an admin saved there (``persist_settings``) win over ``config``."""
+    settings an admin saved there (``persist_settings``) win over ``config``. ``activity``: the
+    running chat turns, which the index's embedding yields to."""
     from ...store.knowledge_store import KnowledgeStore
     from ...store.users import ConfigStore, UserStore
     from .files import Blobs, FileService
@@ -72,6 +75,7 @@ def build_retrieval(
         on_progress=on_progress,
         resolver=resolve,
         user_ids=lambda: [user.id for user in users.list()],
+        activity=activity,
     )
     knowledge = KnowledgeService(store, retrieval)
     files = FileService(

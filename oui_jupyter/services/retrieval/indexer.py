@@ -10,6 +10,9 @@ Two daemon threads:
   right away).
 * **embedder**: embeds chunks that have no vector yet, in batches, unique texts only;
   the store's embedding cache means an unchanged chunk text is never embedded twice.
+  Chats come first: while a turn runs (``activity``), it waits before loading the model and
+  before each slice of a batch; after ``max_pause`` seconds of turns without a break it goes
+  on a slice at a time on one torch thread.
 
 Progress goes to ``on_progress(dict)`` (throttled), the payload of ``index:progress``.
 """
@@ -22,8 +25,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
+from ...providers.embeddings import torch_threads
 from ...store.index_types import ChunkIn, FileRecord
 from .loaders import Unsupported, file_type_of, load
 from .splitter import Splitter
@@ -32,6 +37,7 @@ from .workspace import FileStat, Workspace
 if TYPE_CHECKING:
     from ...providers.embeddings import EmbeddingProvider
     from ...store.vector_index import VectorIndex
+    from ..activity import GenerationActivity
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +60,12 @@ class Indexer:
         embed_batch: int = 256,
         progress_interval: float = 0.25,
         watch: bool = True,
+        activity: GenerationActivity | None = None,
+        max_pause: float = 60.0,
     ) -> None:
         self.store = store
+        self.activity = activity
+        self.max_pause = max_pause
         self.workspace = workspace
         self.splitter = splitter
         self.embedder = embedder
@@ -360,6 +370,9 @@ class Indexer:
                 return worked
             self._embed_busy = True
             if not embedder.ready:
+                self._yield_to_chats()  # importing torch and loading the model: seconds of CPU
+                if self._stop.is_set():
+                    return worked
                 embedder.start_loading()
                 while not embedder.wait_ready(0.2):
                     if self._stop.is_set() or getattr(embedder, "error", None):
@@ -372,26 +385,40 @@ class Indexer:
             if self.store.embedding_model != embedder.model_id:
                 self.store.set_embedding_model(embedder.model_id)
                 continue
+            by_hash: dict[str, list[int]] = {}
             uniq: dict[str, str] = {}
-            for _, h, text in items:
+            for p, h, text in items:
                 uniq.setdefault(h, text)
-            try:
-                vecs = embedder.embed(list(uniq.values()))
-            except Exception as e:
-                self.embed_error = str(e)
-                log.warning("embedding failed: %s", e)
-                self._stop.wait(5.0)
-                return worked
-            self.embed_error = None
-            row_of = {h: i for i, h in enumerate(uniq)}
-            self.store.put_embeddings(
-                embedder.model_id,
-                [(p, h) for p, h, _ in items],
-                vecs[[row_of[h] for _, h, _ in items]],
-            )
-            worked = True
-            self._emit()
+                by_hash.setdefault(h, []).append(p)
+            hashes = list(uniq)
+            step = max(int(getattr(embedder, "batch_size", 32) or 32), 1)
+            for start in range(0, len(hashes), step):
+                part = hashes[start : start + step]
+                quiet = self._yield_to_chats()
+                if self._stop.is_set() or embedder is not self.embedder:
+                    return worked
+                try:
+                    with nullcontext() if quiet else torch_threads(1):
+                        vecs = embedder.embed([uniq[h] for h in part])
+                except Exception as e:
+                    self.embed_error = str(e)
+                    log.warning("embedding failed: %s", e)
+                    self._stop.wait(5.0)
+                    return worked
+                self.embed_error = None
+                rows = [(p, h, i) for i, h in enumerate(part) for p in by_hash[h]]
+                self.store.put_embeddings(
+                    embedder.model_id, [(p, h) for p, h, _ in rows], vecs[[i for _, _, i in rows]]
+                )
+                worked = True
+                self._emit()
         return worked
+
+    def _yield_to_chats(self) -> bool:
+        """Wait while chat turns run, at most ``max_pause`` s; True when none runs now."""
+        if self.activity is None:
+            return True
+        return self.activity.wait_quiet(self.max_pause, self._stop)
 
     # -- progress --------------------------------------------------------------------------------
     def progress(self) -> dict:

@@ -24,6 +24,7 @@ from ...heap import freeze_long_lived
 from ...providers.embeddings import DEFAULT_MODEL, EmbeddingProvider, make_embedding_provider
 from ...store.index_types import ChunkIn, FileRecord, Hit, SearchFilter
 from ...store.vector_index import RenamesCollections, VectorIndex
+from ..activity import GenerationActivity
 from ..users import UserInfo
 from .defaults import (
     DEFAULT_EXCLUDE,
@@ -129,11 +130,14 @@ class RetrievalService:
         on_progress: Callable[[dict], Any] | None = None,
         resolver: CollectionResolver | None = None,
         user_ids: Callable[[], list[str]] | None = None,
+        activity: GenerationActivity | None = None,
     ) -> None:
         """``resolver``: what a collection name means for a user (knowledge's answer);
         ``user_ids``: every user id (the database's), to rename private collections of old
-        indexes."""
+        indexes; ``activity``: the running chat turns, which the embedding yields to."""
         self.config = config
+        self.activity = activity
+        self._warming: EmbeddingProvider | None = None
         self.on_progress = on_progress
         self.resolver = resolver
         self.user_ids = user_ids
@@ -161,6 +165,7 @@ class RetrievalService:
             on_progress=self._progress,
             poll_interval=config.index_poll_interval,
             watch=config.index_workspace,
+            activity=activity,
         )
         self._start_lock = threading.Lock()
         self._open_lock = threading.Lock()
@@ -209,6 +214,8 @@ class RetrievalService:
                 self.store.open()
             self._migrate_private_keys()
             self.indexer.start()  # without index_workspace it only embeds uploads/texts
+            if self.store.has_vectors():  # queries will want the model: load it before them
+                self.warm_embedder()
             freeze_long_lived()  # DuckDB and numpy, loaded for good
         except BaseException as e:
             self._open_error = e
@@ -404,7 +411,7 @@ class RetrievalService:
         qvec = None
         if mode != "keyword":
             if not self.embedder.ready:
-                self.embedder.start_loading()  # next time; keyword answers meanwhile
+                self.warm_embedder()  # for the next turns; keyword answers this one
             elif self.store.has_vectors():
                 qvec = self._query_vector(query)
         if mode == "vector" and qvec is None:
@@ -421,6 +428,18 @@ class RetrievalService:
             alpha=cfg.hybrid_alpha,
             rrf_k=cfg.hybrid_rrf_k,
         )
+
+    def warm_embedder(self) -> None:
+        """Load the embedding model in the background once no chat turn runs: a turn never
+        waits for it (nor shares the CPU with torch's import)."""
+        embedder = self.embedder
+        if embedder.ready or self._warming is embedder:
+            return
+        self._warming = embedder
+        if self.activity is None:
+            embedder.start_loading()
+        else:
+            self.activity.when_quiet(embedder.start_loading, name="oui-embeddings-warm")
 
     def _query_vector(self, query: str) -> Any:
         """The query's embedding; the last few are remembered (UIs repeat queries)."""
