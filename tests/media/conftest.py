@@ -7,22 +7,14 @@ import uuid
 from typing import Any
 
 import pytest
-
-SECRET_KEY = "sk-media-secret-0123456789abcdef"
+from chat.helpers import scripted_settings
 
 
 def media_settings(base_url: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "openai_api_base_urls": [base_url],
-        "openai_api_keys": [SECRET_KEY],
-        "local_model_enabled": False,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-        "index_workspace": False,
-        "admin_users": {"alice"},
-        "media_timeout": 1.0,
-        **extra,
-    }
+    """The chat tests' settings with the scripted media upstream as the only connection."""
+    return scripted_settings(
+        base_url, index_workspace=False, admin_users={"alice"}, media_timeout=1.0, **extra
+    )
 
 
 #: a server with no OpenAI connection (the images and audio variables alone configure them)

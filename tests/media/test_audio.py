@@ -9,10 +9,11 @@ import re
 from typing import Any
 
 import pytest
+from chat.helpers import SECRET_KEY
 from support.scripted_media import SPEECH, wav_bytes
 from tornado.httpclient import HTTPClientError
 
-from media.conftest import SECRET_KEY, media_settings, multipart_body
+from media.conftest import media_settings, multipart_body
 
 MAX_UPLOAD = 256 * 1024
 

@@ -7,9 +7,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from chat.helpers import SECRET_KEY
 from support.scripted_media import PNG
 
-from media.conftest import SECRET_KEY, media_settings
+from media.conftest import media_settings
 
 
 @pytest.fixture
