@@ -35,7 +35,8 @@ from typing import Any
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"token {TOKEN}", "Content-Type": "application/json"}
-QUESTION = "How does shutil.copytree copy a directory tree?"
+#: answerable from the workspace (bisect.py is one of its files), so the turn reads sources
+QUESTION = "How does bisect.insort insert an item into a sorted list?"
 FILES = 200
 
 
@@ -137,14 +138,14 @@ class Server:
                 raise RuntimeError(f"the index did not get there: {status}")
             time.sleep(0.1)
 
-    def first_chat(self, workspace: bool) -> dict[str, Any]:
+    def first_chat(self, workspace: bool, question: str = QUESTION) -> dict[str, Any]:
         chat = self.api("POST", "v1/chats/new", {"chat": {"title": "First", "models": ["smollm2"]}})
         body = {
             "model": "smollm2",
             "stream": True,
             "chat_id": chat["id"],
             "features": {"workspace": workspace},
-            "messages": [{"role": "user", "content": QUESTION}],
+            "messages": [{"role": "user", "content": question}],
             "max_tokens": 32,
             "temperature": 0.0,
         }
@@ -202,14 +203,19 @@ def indexing(status: dict[str, Any]) -> bool:
 
 
 def case_index(
-    base: Path, code: str | None, data: Path, root: Path, finish: bool = True
+    base: Path,
+    code: str | None,
+    data: Path,
+    root: Path,
+    finish: bool = True,
+    question: str = QUESTION,
 ) -> dict[str, Any]:
     """``finish``: wait for the index to be complete before stopping (for the restarts)."""
     server = Server(root, data, base, code)
     try:
         server.api("GET", "v1/retrieval/status")  # the first use: the index opens
         before = server.wait_status(indexing)
-        result = server.first_chat(workspace=True)
+        result = server.first_chat(workspace=True, question=question)
         after = server.api("GET", "v1/retrieval/status")
         result["index_at_send"] = f"{before['embedded']}/{before['chunks']} embedded"
         result["index_after"] = f"{after['embedded']}/{after['chunks']} embedded"
@@ -220,12 +226,14 @@ def case_index(
         server.close()
 
 
-def case_restarted(base: Path, code: str | None, data: Path, root: Path, workspace: bool) -> dict:
+def case_restarted(
+    base: Path, code: str | None, data: Path, root: Path, workspace: bool, question: str = QUESTION
+) -> dict:
     server = Server(root, data, base, code)
     try:
         server.api("GET", "v1/retrieval/status")
         server.wait_status(lambda s: s["ready"] and s["state"] == "idle")
-        return server.first_chat(workspace=workspace)
+        return server.first_chat(workspace=workspace, question=question)
     finally:
         server.close()
 
@@ -236,6 +244,7 @@ def main() -> None:
     parser.add_argument("--cases", default="index,restart,off,loaded")
     parser.add_argument("--files", type=int, default=FILES)
     parser.add_argument("--max-kb", type=int, default=10, help="largest file taken, in KB")
+    parser.add_argument("--question", default=QUESTION, help="the first chat's question")
     args = parser.parse_args()
     cases = args.cases.split(",")
     base = Path(tempfile.mkdtemp(prefix="oui-first-chat-"))
@@ -245,12 +254,16 @@ def main() -> None:
         files = make_workspace(root, args.files, args.max_kb)
         data = base / "data"
         if {"index", "restart", "off"} & set(cases):
-            results["(a) during the initial index"] = case_index(base, args.code, data, root)
+            results["(a) during the initial index"] = case_index(
+                base, args.code, data, root, question=args.question
+            )
         if "restart" in cases:
-            results["(b) restarted, index done"] = case_restarted(base, args.code, data, root, True)
+            results["(b) restarted, index done"] = case_restarted(
+                base, args.code, data, root, True, args.question
+            )
         if "off" in cases:
             results["(c) workspace knowledge off"] = case_restarted(
-                base, args.code, data, root, False
+                base, args.code, data, root, False, args.question
             )
         if "loaded" in cases:
             hogs = [
@@ -261,7 +274,12 @@ def main() -> None:
                 hog.start()
             try:
                 results[f"(a) + {len(hogs)} busy processes"] = case_index(
-                    base, args.code, base / "data-loaded", root, finish=False
+                    base,
+                    args.code,
+                    base / "data-loaded",
+                    root,
+                    finish=False,
+                    question=args.question,
                 )
             finally:
                 for hog in hogs:
