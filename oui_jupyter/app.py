@@ -657,6 +657,7 @@ class OuiJupyter(ExtensionApp):
             bus.start(self._server_loop)
             lifecycle.on_close(bus.close)
         images, audio = self._build_media(config_store, models, retrieval.files)
+        completions.images = images  # image turns (features.image_generation)
         app_config = AppConfigService(version=__version__)
         app_config.contributors.append(
             lambda config, _user: config.features.update(

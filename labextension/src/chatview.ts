@@ -6,7 +6,7 @@ import { Panel, Widget } from '@lumino/widgets';
 import type { IHistoryMessage } from './api';
 import { loadAudioFeatures } from './audio';
 import { Composer } from './composer';
-import type { IImageAttachment } from './images';
+import { loadImageGeneration, type IImageAttachment } from './images';
 import { ChatController } from './controller';
 import { arenaGroup, arenaRevealed, arenaTitle } from './feedback';
 import {
@@ -94,7 +94,8 @@ export class ChatView extends Panel {
       onSubmit: value =>
         void this._controller.send(value.text, {
           files: value.files,
-          workspace: value.workspace
+          workspace: value.workspace,
+          image: value.image
         }),
       onWorkspaceChange: value => {
         this._controller.workspace = value;
@@ -105,6 +106,9 @@ export class ChatView extends Panel {
       outputImage: options.outputImage
     });
 
+    void loadImageGeneration().then(enabled => {
+      this._composer.imageGeneration = enabled;
+    });
     void loadAudioFeatures().then(features => {
       this._composer.dictation = features.stt;
       if (features.tts) {

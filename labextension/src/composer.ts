@@ -29,6 +29,8 @@ export interface IComposerSubmit {
   text: string;
   files: IMessageFile[];
   workspace: boolean;
+  /** Answer with images generated from the text (the Image toggle). */
+  image: boolean;
 }
 
 /**
@@ -100,6 +102,16 @@ export class Composer extends Widget {
       this._options.onWorkspaceChange?.(this._workspace.checked);
     toggle.append(this._workspace, document.createTextNode(' Workspace'));
 
+    this._imageToggle = document.createElement('label');
+    this._imageToggle.className = 'jp-OuiComposer-image';
+    this._imageToggle.title =
+      'Generate an image from the next message instead of a text answer';
+    this._image = document.createElement('input');
+    this._image.type = 'checkbox';
+    this._image.setAttribute('aria-label', 'Generate an image');
+    this._imageToggle.append(this._image, document.createTextNode(' Image'));
+    this._imageToggle.hidden = true;
+
     this._collection = document.createElement('select');
     this._collection.className = 'jp-mod-styled jp-OuiComposer-collection';
     this._collection.setAttribute('aria-label', 'Knowledge collection');
@@ -130,6 +142,7 @@ export class Composer extends Widget {
       attach,
       attachOutput,
       toggle,
+      this._imageToggle,
       this._collection,
       this._mic,
       this._send,
@@ -152,6 +165,14 @@ export class Composer extends Widget {
     this._generating = value;
     this._stop.hidden = !value;
     this._send.hidden = value;
+  }
+
+  /** Offer the Image toggle (the server generates images). */
+  set imageGeneration(enabled: boolean) {
+    this._imageToggle.hidden = !enabled;
+    if (!enabled) {
+      this._image.checked = false;
+    }
   }
 
   /** Offer dictation (the server has speech to text). */
@@ -200,7 +221,12 @@ export class Composer extends Widget {
     }
     const typed = this._input.value.trim();
     const images = this._files.some(f => f.type === 'image');
+    const image = this._image.checked && !this._imageToggle.hidden;
     if (!typed && this._contexts.length === 0 && !images) {
+      return;
+    }
+    if (image && !typed) {
+      this._options.onError('Describe the image to generate first.');
       return;
     }
     const context = this._contexts
@@ -223,8 +249,14 @@ export class Composer extends Widget {
     this._input.value = '';
     this._contexts = [];
     this._files = [];
+    this._image.checked = false; // for one message: the next answers in text again
     this._renderChips();
-    this._options.onSubmit({ text, files, workspace: this._workspace.checked });
+    this._options.onSubmit({
+      text,
+      files,
+      workspace: this._workspace.checked,
+      image
+    });
   }
 
   /**
@@ -478,6 +510,8 @@ export class Composer extends Widget {
   private _fileInput: HTMLInputElement;
   private _workspace: HTMLInputElement;
   private _collection: HTMLSelectElement;
+  private _imageToggle: HTMLLabelElement;
+  private _image: HTMLInputElement;
   private _send: HTMLButtonElement;
   private _stop: HTMLButtonElement;
   private _mic: HTMLButtonElement;

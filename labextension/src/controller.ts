@@ -46,6 +46,8 @@ const WORKSPACE_KEEP = 500;
 export interface ISendOptions {
   files?: IMessageFile[];
   workspace?: boolean;
+  /** Answer with images generated from the message (Open WebUI's image_generation). */
+  image?: boolean;
 }
 
 /** A shared snapshot shown read-only (someone's chat, by its link). */
@@ -598,7 +600,10 @@ export class ChatController implements IDisposable {
       parent_id: parentId,
       session_id: this.socket.sessionId,
       files: user.files,
-      features: { workspace: this._useWorkspace(options) }
+      features: {
+        workspace: this._useWorkspace(options),
+        ...(options.image ? { image_generation: true } : {})
+      }
     });
   }
 

@@ -2,6 +2,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { IContentPart, IMessageFile } from './api';
+import { requestAPI } from './handler';
 
 /** The image types a vision model gets (the server checks the bytes too). */
 export const IMAGE_TYPES = [
@@ -113,6 +114,11 @@ export function rememberThumbnail(id: string, blob: Blob): void {
 }
 
 async function fetchBlobUrl(id: string): Promise<string> {
+  return URL.createObjectURL(await fetchImage(id));
+}
+
+/** An uploaded image's bytes, through the authenticated files API. */
+export async function fetchImage(id: string): Promise<Blob> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(
     settings.baseUrl,
@@ -131,7 +137,48 @@ async function fetchBlobUrl(id: string): Promise<string> {
   if (!isImage(blob)) {
     throw new Error('not an image');
   }
-  return URL.createObjectURL(blob);
+  return blob;
+}
+
+/** Base64 of bytes (in slices: no argument list grows with the image). */
+export function bytesBase64(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+/** An nbformat `display_data` output of one image. */
+export interface IImageOutput {
+  [key: string]: string | Record<string, string>;
+  output_type: 'display_data';
+  data: Record<string, string>;
+  metadata: Record<string, never>;
+}
+
+/** An nbformat `display_data` output that shows an image (base64, no HTML). */
+export function imageOutput(bytes: Uint8Array, mime: string): IImageOutput {
+  if (!OUTPUT_TYPES.includes(mime)) {
+    throw new Error(`not an image type a notebook shows: ${mime}`);
+  }
+  return {
+    output_type: 'display_data',
+    data: { [mime]: bytesBase64(bytes) },
+    metadata: {}
+  };
+}
+
+/** Whether the server generates images (`oui/api/config`); false when it cannot say. */
+export async function loadImageGeneration(): Promise<boolean> {
+  try {
+    const config = await requestAPI<{ features?: Record<string, unknown> }>(
+      'config'
+    );
+    return config?.features?.enable_image_generation === true;
+  } catch {
+    return false;
+  }
 }
 
 /** An `<img>` thumbnail of an uploaded image (empty until it loads). */

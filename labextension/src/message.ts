@@ -5,7 +5,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { caretLeftIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import type { IHistoryMessage, ISource } from './api';
+import type { IHistoryMessage, IMessageFile, ISource } from './api';
 import { audioFeatures, readAloud } from './audio';
 import { decorateCodeBlocks } from './codeblocks';
 import { IRating, MAX_COMMENT } from './feedback';
@@ -432,6 +432,14 @@ export class MessageWidget extends Widget {
       return;
     }
     this._shownFiles = files;
+    if (this._message.role === 'assistant') {
+      this._files.replaceChildren(
+        ...files
+          .filter(f => f.type === 'image' && typeof f.id === 'string' && f.id)
+          .map(file => this._generatedImage(file))
+      );
+      return;
+    }
     this._files.replaceChildren(
       ...files.map(file => {
         const chip = document.createElement('span');
@@ -452,6 +460,37 @@ export class MessageWidget extends Widget {
         return chip;
       })
     );
+  }
+
+  /** A generated image: larger, click to enlarge, and a button that puts it in a notebook. */
+  private _generatedImage(file: IMessageFile): HTMLElement {
+    const figure = document.createElement('figure');
+    figure.className = 'jp-OuiMessage-image';
+    // From the file's id through the files API: never a URL the message carries.
+    const img = thumbnail(file.id, file.name);
+    img.classList.add('jp-OuiMessage-imageView');
+    img.tabIndex = 0;
+    img.title = `${file.name} (click to enlarge)`;
+    const zoom = (): void => {
+      figure.classList.toggle('jp-mod-expanded');
+    };
+    img.onclick = zoom;
+    img.onkeydown = event => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        zoom();
+      }
+    };
+    const insert = button('Insert into notebook', 'jp-OuiMessage-insertImage');
+    insert.title =
+      'Add a cell below the active cell of the current notebook with this image as its output';
+    insert.onclick = () =>
+      void this._commands.execute(CommandIDs.insertImage, {
+        id: file.id,
+        name: file.name
+      });
+    figure.append(img, insert);
+    return figure;
   }
 
   private _updateCitations(): void {

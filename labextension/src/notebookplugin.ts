@@ -12,10 +12,14 @@ import { Cell, CodeCell } from '@jupyterlab/cells';
 import { basename, fenced, hasError, IOutputLike, outputsText } from './format';
 import {
   dataUrlBlob,
+  fetchImage,
   IImageAttachment,
+  IImageOutput,
+  imageOutput,
   IOutputJSON,
   lastImageOutput
 } from './images';
+import { errorMessage } from './handler';
 import { CommandIDs, IChatContext, IOuiChat } from './tokens';
 
 /** Code-block actions on notebooks and the "Ask about..." context menu commands. */
@@ -47,6 +51,34 @@ export function activateNotebookActions(
       if (panel) {
         insertBelow(panel, codeOf(args));
         app.shell.activateById(panel.id);
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.insertImage, {
+    label: 'Insert Image into Notebook',
+    caption:
+      'Add a cell below the active cell of the current notebook that shows the image',
+    execute: async args => {
+      const panel = notebooks.currentWidget;
+      if (!panel) {
+        Notification.warning(
+          'Open a notebook first: the image goes below its active cell.'
+        );
+        return;
+      }
+      const id = String(args.id ?? '');
+      try {
+        const blob = await fetchImage(id);
+        const output = imageOutput(
+          new Uint8Array(await blob.arrayBuffer()),
+          blob.type
+        );
+        insertOutputCell(panel, output);
+        app.shell.activateById(panel.id);
+      } catch (error) {
+        Notification.error(
+          `Could not insert the image: ${errorMessage(error)}`
+        );
       }
     }
   });
@@ -216,6 +248,24 @@ function insertBelow(panel: NotebookPanel, code: string): void {
     NotebookActions.changeCellType(notebook, 'code');
   }
   notebook.activeCell?.model.sharedModel.setSource(code);
+}
+
+/** A new code cell below the active one (first when empty) whose output is `output`. */
+function insertOutputCell(panel: NotebookPanel, output: IImageOutput): void {
+  const notebook = panel.content;
+  const model = notebook.model;
+  if (!model) {
+    return;
+  }
+  const index =
+    notebook.widgets.length === 0 ? 0 : notebook.activeCellIndex + 1;
+  model.sharedModel.insertCell(index, {
+    cell_type: 'code',
+    source: '',
+    metadata: {},
+    outputs: [output]
+  });
+  notebook.activeCellIndex = index;
 }
 
 function cellContext(

@@ -3,7 +3,7 @@
  *
  * Fields consumed are listed in `.handoff/frontend.md`; keep them in sync.
  */
-import type { IHistory, IHistoryMessage, ISource } from './api';
+import type { IHistory, IHistoryMessage, IMessageFile, ISource } from './api';
 import { normalizeSources } from './format';
 import { addMessage, updateMessage } from './tree';
 
@@ -33,6 +33,8 @@ export interface ICompletionData {
   stopped?: boolean;
   /** One of an arena turn's answers (its start event says so). */
   arena?: boolean;
+  /** The answer's generated images (file items of our files API). */
+  files?: IMessageFile[];
   /** The user message it answers (its start event names it). */
   parentId?: string;
 }
@@ -134,6 +136,10 @@ export function completionData(data: unknown): ICompletionData {
   if (data.arena === true) {
     result.arena = true;
   }
+  const files = imageFiles(data.files);
+  if (files.length > 0) {
+    result.files = files;
+  }
   if (typeof data.parentId === 'string') {
     result.parentId = data.parentId;
   }
@@ -185,6 +191,9 @@ export function applyCompletion(
     next.error = data.error;
     next.done = true;
   }
+  if (data.files !== undefined) {
+    next.files = data.files;
+  }
   if (data.arena && !message.arena) {
     next.arena = true;
   }
@@ -201,6 +210,7 @@ export function applyCompletion(
     next.interrupted !== message.interrupted ||
     next.stopped !== message.stopped ||
     next.arena !== message.arena ||
+    next.files !== message.files ||
     next.model !== message.model ||
     next.status !== message.status;
   return { message: changed ? next : message, changed, resync };
@@ -415,4 +425,29 @@ export function indexProgress(data: unknown): IIndexProgress | null {
     label: `Indexing workspace: ${parts.join(', ')}`,
     active: !finished
   };
+}
+
+const FILE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The image items of a message's `files` (each with a file id of ours; others dropped). */
+export function imageFiles(value: unknown): IMessageFile[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  const found: IMessageFile[] = [];
+  for (const item of value) {
+    if (!isObject(item) || item.type !== 'image') {
+      continue;
+    }
+    const url = typeof item.url === 'string' ? item.url : '';
+    const fromUrl = /(?:^|\/)api\/v1\/files\/([^/?#]+)\/content$/.exec(url);
+    const id = typeof item.id === 'string' ? item.id : (fromUrl?.[1] ?? '');
+    if (!FILE_ID.test(id)) {
+      continue;
+    }
+    const name =
+      typeof item.name === 'string' && item.name ? item.name : 'image';
+    found.push({ type: 'image', id, name, url: `/api/v1/files/${id}/content` });
+  }
+  return found;
 }

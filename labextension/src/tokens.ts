@@ -16,6 +16,7 @@ export namespace CommandIDs {
   export const askCell = 'oui-jupyter:ask-about-cell';
   export const explainError = 'oui-jupyter:explain-error';
   export const askOutput = 'oui-jupyter:ask-about-output';
+  export const insertImage = 'oui-jupyter:insert-image';
 }
 
 /** A piece of workspace context sent with the next message. */

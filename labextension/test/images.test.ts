@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  bytesBase64,
   contentParts,
+  imageOutput,
   dataUrlBlob,
   fileUrl,
   lastImageOutput
@@ -58,5 +60,22 @@ describe('image outputs', () => {
     );
     expect(dataUrlBlob('data:text/html;base64,PGI+')).toBeNull();
     expect(dataUrlBlob('https://example.com/x.png')).toBeNull();
+  });
+});
+
+describe('imageOutput', () => {
+  it('is a display_data output of the base64 bytes, no HTML', () => {
+    const bytes = Uint8Array.from(atob(PNG_B64), c => c.charCodeAt(0));
+    expect(imageOutput(bytes, 'image/png')).toEqual({
+      output_type: 'display_data',
+      data: { 'image/png': PNG_B64 },
+      metadata: {}
+    });
+    expect(() => imageOutput(bytes, 'text/html')).toThrow();
+  });
+
+  it('encodes large images in slices', () => {
+    const bytes = new Uint8Array(200_000).map((_, i) => i % 251);
+    expect(bytesBase64(bytes)).toBe(Buffer.from(bytes).toString('base64'));
   });
 });

@@ -7,6 +7,7 @@ import {
   canContinue,
   completionData,
   errorText,
+  imageFiles,
   indexProgress,
   parseFrame,
   reduceChatEvent,
@@ -379,5 +380,51 @@ describe('index progress and status edge cases', () => {
     const first = applyCompletion(waiting, { delta: 'Hi', offset: 0 });
     expect(first.message.status).toBeUndefined();
     expect(first.message.content).toBe('Hi');
+  });
+});
+
+describe('generated images', () => {
+  it('takes image file items with our file ids and drops the rest', () => {
+    expect(
+      imageFiles([
+        {
+          type: 'image',
+          id: 'f1',
+          url: '/api/v1/files/f1/content',
+          name: 'a.png'
+        },
+        { type: 'image', url: '/api/v1/files/f2/content' },
+        { type: 'image', url: 'https://evil.example/x.png' },
+        { type: 'image', id: '../x' },
+        { type: 'file', id: 'f3' },
+        'nope'
+      ])
+    ).toEqual([
+      {
+        type: 'image',
+        id: 'f1',
+        name: 'a.png',
+        url: '/api/v1/files/f1/content'
+      },
+      {
+        type: 'image',
+        id: 'f2',
+        name: 'image',
+        url: '/api/v1/files/f2/content'
+      }
+    ]);
+    expect(imageFiles(undefined)).toEqual([]);
+  });
+
+  it('a done event with files puts them on the answer', () => {
+    const data = completionData({
+      done: true,
+      content: 'a red square',
+      files: [{ type: 'image', id: 'f1', url: '/api/v1/files/f1/content' }]
+    });
+    const { message, changed } = applyCompletion(assistant(''), data);
+    expect(changed).toBe(true);
+    expect(message.done).toBe(true);
+    expect(message.files?.map(f => f.id)).toEqual(['f1']);
   });
 });

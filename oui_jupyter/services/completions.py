@@ -31,19 +31,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from oui_jupyter.errors import Conflict, InvalidInput, NotFound, ProviderError
+from oui_jupyter.errors import Conflict, InvalidInput, NotFound, NotReady, OuiError, ProviderError
 from oui_jupyter.services import turn_status
 from oui_jupyter.services.activity import GenerationActivity, Hold
 from oui_jupyter.services.message_text import text_of
 from oui_jupyter.services.models import model_params
 from oui_jupyter.services.pacing import StartPacer
 from oui_jupyter.services.turn_status import StatusSink, TurnStatus
-from oui_jupyter.services.vision import SavedImages, is_image_item, row_content, with_text
+from oui_jupyter.services.vision import (
+    SavedImages,
+    file_url,
+    is_image_item,
+    row_content,
+    with_text,
+)
 
 if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.chats import ChatService
     from oui_jupyter.services.checkpoints import Checkpointer, Checkpoints
     from oui_jupyter.services.events import EventHub
+    from oui_jupyter.services.images import ImageService
     from oui_jupyter.services.models import ModelService, ResolvedModel
     from oui_jupyter.services.tasks import TaskRegistry
     from oui_jupyter.services.titles import TitleService
@@ -62,6 +69,8 @@ ContextBuilder = Callable[..., Any]
 # Called with each upstream chunk (raw JSON bytes, decoded) while the answer streams.
 Sink = Callable[[bytes, dict[str, Any]], Awaitable[None]]
 UNSET: Any = object()
+# Open WebUI's feature flag: the turn's answer is images generated from the user's prompt.
+IMAGE_FEATURE = "image_generation"
 
 
 class ClientGone(Exception):
@@ -151,7 +160,9 @@ class Generation:
         first_turn: bool = False,
         user_text: str = "",
         status: TurnStatus | None = None,
+        image_prompt: str | None = None,
     ) -> None:
+        """``image_prompt``: the answer is images generated from it (the image service)."""
         self.service = service
         self.user_id = user.id
         self.user = user
@@ -164,6 +175,8 @@ class Generation:
         self.sources = sources or []
         self.first_turn = first_turn
         self.user_text = user_text
+        self.image_prompt = image_prompt
+        self.files: list[dict[str, Any]] = []  # the generated images (Open WebUI's file items)
         self.task_id = str(uuid.uuid4())
         self.parts: list[str] = []
         self.length = len(prefix)
@@ -218,6 +231,10 @@ class Generation:
             return
         self._running = True
         self.service.registry.register(self)
+        if self.image_prompt is not None:
+            await self._run_images(sink)
+            self._finish()
+            return
         if self.persisted and self.service.checkpoints is not None:
             self._checkpointer = self.service.checkpoints.start(self)
         stream = self.model.provider.stream(self.body)
@@ -286,6 +303,56 @@ class Generation:
         if before is not None and before != turn_status.NO_SOURCES:
             self.status.say(before)  # the model now reads the prompt (and its sources)
 
+    async def _run_images(self, sink: Sink | None) -> None:
+        """The answer of an image turn: the generated images as files, the prompt as text."""
+        images, prompt = self.service.images, self.image_prompt or ""
+        try:
+            if images is None:
+                raise NotReady("Image generation is off", reason="images_off")
+            saved = await images.generate(self.user, prompt)
+            self.files = [
+                {"type": "image", "id": f["id"], "url": file_url(f["id"]), "name": f["filename"]}
+                for f in saved
+            ]
+            self.parts.append(prompt)
+            if self.persisted:
+                assert self.chat_id is not None and self.message_id is not None
+                self.service.hub.delta(self.user_id, self.chat_id, self.message_id, prompt, 0)
+            self.length += len(prompt)
+            self.finish_reason = "stop"
+            if sink is not None:
+                chunk = {
+                    "id": f"chatcmpl-{self.message_id or self.task_id}",
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model.id,
+                    "choices": [
+                        {"index": 0, "delta": {"content": prompt}, "finish_reason": "stop"}
+                    ],
+                    "files": self.files,
+                }
+                await sink(_encode_json(chunk), chunk)
+        except asyncio.CancelledError:
+            if not self._stop_requested:
+                self._running = False
+                self._finish(interrupted=True)
+                raise
+            self.stopped = True
+            uncancel = getattr(self._task, "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+        except ClientGone:
+            self.stopped = True
+        except OuiError as error:
+            self.error = (
+                error
+                if isinstance(error, ProviderError)
+                else ProviderError(error.message, reason=error.reason)
+            )
+            log.warning("oui: image turn in chat %s failed: %s", self.chat_id, error.message)
+        finally:
+            self._running = False
+
     def _finish(self, interrupted: bool = False) -> None:
         service, hub = self.service, self.service.hub
         self.status.finish()
@@ -311,6 +378,8 @@ class Generation:
                 extra["usage"] = self.usage
             if self.sources:
                 extra["sources"] = self.sources
+            if self.files:
+                extra["files"] = self.files
             if self.error is not None:
                 extra["error"] = {"content": self.error.message}
             if self.stopped:
@@ -357,6 +426,8 @@ class Generation:
         data: dict[str, Any] = {"done": True, "content": self.text(), "model": self.model.id}
         if self.usage:
             data["usage"] = self.usage
+        if self.files:
+            data["files"] = self.files
         if self.sources:
             data["sources"] = self.sources
         if self.error is not None:
@@ -378,6 +449,8 @@ class Generation:
         }
         if self.usage:
             data["usage"] = self.usage
+        if self.files:
+            data["files"] = self.files
         if self.sources:
             data["sources"] = self.sources
         if self.error is not None:
@@ -414,6 +487,8 @@ class Generation:
         }
         if self.usage:
             data["usage"] = self.usage
+        if self.files:
+            data["files"] = self.files
         if self.persisted:
             data["chat_id"] = self.chat_id
             data["message_id"] = self.message_id
@@ -442,12 +517,14 @@ class CompletionService:
         usage: UsageService | None = None,
         vision: VisionService | None = None,
         activity: GenerationActivity | None = None,
+        images: ImageService | None = None,
     ) -> None:
         """``titles``: writes a first turn's title and tags (None: no titles);
         ``context_builder``: retrieval for turns that name files or features (None: none);
         ``usage``: records each turn's tokens and enforces the daily limits (None: neither);
         ``vision``: saves and inlines the images of turns (None: parts go as they came);
-        ``activity``: counts the running turns (background indexing yields to them)."""
+        ``activity``: counts the running turns (background indexing yields to them);
+        ``images``: answers the turns that ask for ``image_generation`` (None: refused)."""
         self.models = models
         self.chats = chats
         self.turns = turns
@@ -461,6 +538,7 @@ class CompletionService:
         self.usage = usage
         self.vision = vision
         self.activity = activity or GenerationActivity()
+        self.images = images
         self.pacer = StartPacer()
 
     async def _admit(self, user: UserInfo) -> None:
@@ -644,6 +722,9 @@ class CompletionService:
 
         chat_id = options.chat_id
         assert chat_id is not None
+        image_turn = bool(options.features.get(IMAGE_FEATURE))
+        if image_turn:
+            await self._check_image_generation(options)
         named = named_user_message(options.user_message)
         placeholder, parent = self._named_ids(user.id, chat_id, options, named, parent)
         if placeholder is not None or options.regenerate:
@@ -739,8 +820,11 @@ class CompletionService:
             message_id=message_id,
             sink=options.status_sink,
         )
-        prompt, sources = await self._with_context(user, resolved, messages, options, status)
-        prompt = await self._inline(user, resolved, prompt, saved)
+        prompt: list[dict[str, Any]] = []
+        sources: list[dict[str, Any]] = []
+        if not image_turn:  # an image turn asks no text model: its answer is the images
+            prompt, sources = await self._with_context(user, resolved, messages, options, status)
+            prompt = await self._inline(user, resolved, prompt, saved)
         body = self._body(resolved, prompt, options)
         asked_usage = "stream_options" in body
         if not asked_usage:  # the saved message records usage when the upstream reports it
@@ -762,6 +846,7 @@ class CompletionService:
             first_turn=first_turn and options.title,
             user_text=user_text,
             status=status,
+            image_prompt=user_text if image_turn else None,
         )
         generation.relay_usage_chunk = asked_usage
         start: dict[str, Any] = {
@@ -775,6 +860,14 @@ class CompletionService:
             start["sources"] = sources
         self.hub.emit(user.id, "chat:completion", start, chat_id=chat_id, message_id=message_id)
         return generation
+
+    async def _check_image_generation(self, options: TurnOptions) -> None:
+        """An image turn: ``NotReady`` (503, what to configure) before anything is written."""
+        if options.continue_:
+            raise InvalidInput("an image turn cannot continue an answer")
+        if self.images is None:
+            raise NotReady("Image generation is not available on this server", reason="images_off")
+        await asyncio.to_thread(self.images.target)
 
     def _named_ids(
         self,
@@ -828,9 +921,8 @@ class CompletionService:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
         files = [*(f for f in options.files if not is_image_item(f)), *resolved.knowledge]
         workspace = options.workspace_sources
-        if self.context_builder is None or not (
-            files or any(options.features.values()) or workspace
-        ):
+        features = {k: v for k, v in options.features.items() if k != IMAGE_FEATURE}
+        if self.context_builder is None or not (files or any(features.values()) or workspace):
             return messages, []
         last = len(messages) - 1
         while last >= 0 and messages[last].get("role") != "user":
@@ -846,7 +938,7 @@ class CompletionService:
                 else turn_status.SEARCHING_SOURCES
             )
         builder = self.context_builder
-        args = (query, files, options.features, user, *([workspace] if workspace else []))
+        args = (query, files, features, user, *([workspace] if workspace else []))
         try:
             if inspect.iscoroutinefunction(builder):
                 found = await builder(*args)
@@ -916,6 +1008,12 @@ class CompletionService:
             "model": resolved.upstream_id,
             "messages": upstream,
         }
+
+
+def _encode_json(data: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _empty_answer(
