@@ -22,10 +22,15 @@ pytestmark = pytest.mark.browser
 
 NOTEBOOK = "notebooks/03_widgets.ipynb"
 
+CLOSE_TAB = """path => {
+    for (const widget of Array.from(window.jupyterapp.shell.widgets("main"))) {
+        if (widget.context?.path === path) widget.dispose();
+    }
+}"""
 ACTIVATE_TAB = """path => {
     const shell = window.jupyterapp.shell;
     if (shell.currentWidget?.context?.path === path) return true;
-    for (const widget of shell.widgets("main")) {
+    for (const widget of Array.from(shell.widgets("main"))) {
         if (widget.context?.path === path) shell.activateById(widget.id);
     }
     return false;
@@ -96,8 +101,11 @@ def test_chat_widget_in_the_browser(lab_server: LiveServer, tmp_path: Path, fron
                     timeout=60_000,
                 )
                 assert len(page.context.pages) == 1
-                # back to the notebook's tab: activated again on every poll, because a tab
-                # opened a moment ago (or its kernel dialog) can take the focus back
+                # back to the notebook's tab: the cited file's tab is closed (a notebook opened
+                # a moment ago takes the focus back while its kernel starts), then the
+                # notebook's tab is activated again on every poll until it is current
+                if cited != path:
+                    page.evaluate(CLOSE_TAB, cited)
                 page.wait_for_function(ACTIVATE_TAB, arg=path, timeout=60_000)
             else:  # Notebook 7 opens it in its own page, not in JupyterLab
                 with page.context.expect_page(timeout=60_000) as opened:
