@@ -269,10 +269,7 @@ class Generation:
             if not self._stop_requested:
                 self._finish(interrupted=True)
                 raise
-            self.stopped = True
-            uncancel = getattr(self._task, "uncancel", None)
-            if uncancel is not None:
-                uncancel()
+            self._stopped_by_request()
         except ClientGone:
             self.stopped = True
         except ProviderError as error:
@@ -302,6 +299,13 @@ class Generation:
             raise map_error(exc, provider.label) from None
         if before is not None and before != turn_status.NO_SOURCES:
             self.status.say(before)  # the model now reads the prompt (and its sources)
+
+    def _stopped_by_request(self) -> None:
+        """The cancel Stop asked for: the turn ends as stopped and its task goes on to save it."""
+        self.stopped = True
+        uncancel = getattr(self._task, "uncancel", None)
+        if uncancel is not None:
+            uncancel()
 
     async def _run_images(self, sink: Sink | None) -> None:
         """The answer of an image turn: the generated images as files, the prompt as text."""
@@ -337,10 +341,7 @@ class Generation:
                 self._running = False
                 self._finish(interrupted=True)
                 raise
-            self.stopped = True
-            uncancel = getattr(self._task, "uncancel", None)
-            if uncancel is not None:
-                uncancel()
+            self._stopped_by_request()
         except ClientGone:
             self.stopped = True
         except OuiError as error:
