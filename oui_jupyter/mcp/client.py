@@ -106,6 +106,9 @@ class Connection:
         return tools
 
     async def _hold(self, ready: asyncio.Future[list[types.Tool]]) -> None:
+        client: Client | None = None
+        stop = self._stop
+        assert stop is not None
         try:
             async with AsyncExitStack() as stack:
                 client = Client(
@@ -119,8 +122,7 @@ class Connection:
                 self._client = client
                 if not ready.done():
                     ready.set_result(tools)
-                assert self._stop is not None
-                await self._stop.wait()
+                await stop.wait()
         except asyncio.CancelledError:
             if not ready.done():
                 ready.cancel()
@@ -131,7 +133,8 @@ class Connection:
             else:
                 log.warning("oui: MCP server %s dropped: %s", self.config.name, _unwrap(exc))
         finally:
-            self._client = None
+            if client is not None and self._client is client:  # not a newer connection's
+                self._client = None
 
     async def _transport(self, stack: AsyncExitStack) -> Any:
         cfg = self.config
@@ -164,12 +167,23 @@ class Connection:
         return tools
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        if self.state == "up":  # not stopped by us: the server went away
-            self.state = "down"
-            self.error = "the connection ended"
-            log.warning("oui: MCP server %s is gone; its tools are left out", self.config.name)
-            if self.on_down is not None:
-                self.on_down(self)
+        if task is self._task and self.state == "up":  # not stopped by us: it went away
+            self.broken("the connection ended")
+
+    def broken(self, reason: str) -> None:
+        """The server went away: its tools leave the registry, the connection ends, and
+        the next look at the registry after ``retry_interval`` connects again."""
+        if self.state != "up":
+            return
+        self.state, self.error = "down", reason
+        self.last_attempt = time.monotonic()
+        log.warning(
+            "oui: MCP server %s is gone (%s); its tools are left out", self.config.name, reason
+        )
+        if self._stop is not None:
+            self._stop.set()  # the task unwinds the transport (a stdio process is reaped)
+        if self.on_down is not None:
+            self.on_down(self)
 
     async def stop(self) -> None:
         """End the connection (and a stdio server's process); waits for it, bounded."""
@@ -205,6 +219,11 @@ class Connection:
                 self.call_timeout + 1.0,
             )
         except MCPError as exc:
+            if exc.code == types.CONNECTION_CLOSED:
+                self.broken("the connection closed")
+                raise ToolError(
+                    f"{tool}: MCP server {name} is gone (the connection closed)"
+                ) from None
             if _is_timeout(exc):
                 raise ToolTimeout(
                     f"{tool}: MCP server {name} did not answer within {self.call_timeout:g} s"
@@ -216,6 +235,7 @@ class Connection:
             ) from None
         except Exception as exc:
             log.warning("oui: call of %s on MCP server %s failed: %r", tool, name, exc)
+            self.broken(str(_unwrap(exc)))
             raise ToolError(f"{tool}: MCP server {name} failed: {_unwrap(exc)}") from None
         return to_tool_result(result, server=name, tool=tool, max_chars=self.max_output_chars)
 

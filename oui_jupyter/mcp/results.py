@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 import mcp_types as types
@@ -53,17 +54,18 @@ def to_tool_result(
     parts = [block_text(b) for b in result.content]
     text = "\n".join(p for p in parts if p)
     if not text and result.structured_content is not None:
-        import json
-
         text = json.dumps(result.structured_content, ensure_ascii=False, default=str)
     content, cut = clip(text, max_chars)
     if result.is_error:
         raise ToolError(content or f"{tool} on MCP server {server} failed")
+    structured = result.structured_content
+    if structured is not None and len(json.dumps(structured, default=str)) > max_chars:
+        structured, cut = None, True  # kept on the message: no larger than the text
     data = {
         "server": server,
         "tool": tool,
         "content_types": _kinds(result.content),
-        "structured_content": result.structured_content,
+        "structured_content": structured,
         "truncated": cut,
     }
     return ToolResult(content or "(no content)", data)
