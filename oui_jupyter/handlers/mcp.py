@@ -47,12 +47,25 @@ class McpHandler(OuiHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self._serve()
+        self._post_only()
 
     @web.authenticated
     @authorized
     async def delete(self) -> None:
-        await self._serve()
+        self._post_only()
+
+    def _post_only(self) -> None:
+        """Stateless: no event stream to open (GET) and no session to end (DELETE), as
+        the transport allows (405); the SDK's own GET stream would stay open for nothing."""
+        self.set_header("Allow", "POST")
+        self.write_json(
+            {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {"code": -32000, "message": "Method not allowed"},
+            },
+            status=405,
+        )
 
     async def _serve(self) -> None:
         mcp = self.services.mcp

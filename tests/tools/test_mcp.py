@@ -16,6 +16,7 @@ import httpx2
 import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from support.polling import eventually, wait_indexed
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
@@ -183,15 +184,21 @@ def mcp_url(server_url: str) -> str:
     return f"{server_url}oui/mcp"
 
 
-def mcp_client(url: str, headers: dict[str, str]) -> tuple[httpx2.AsyncClient, Client]:
+def mcp_client(
+    url: str, headers: dict[str, str], mode: str = "auto"
+) -> tuple[httpx2.AsyncClient, Client]:
     http = httpx2.AsyncClient(headers=headers, timeout=30)
-    return http, Client(streamable_http_client(url, http_client=http), cache=None)
+    return http, Client(streamable_http_client(url, http_client=http), cache=None, mode=mode)
 
 
-async def test_sdk_client_with_a_token(api, mcp_url):
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026's discover; 2025's initialize
+async def test_sdk_client_with_a_token(api, mcp_url, mode):
     await wait_indexed(api, files=2)
-    http, client = mcp_client(mcp_url, {"Authorization": "token alice-token"})
+    http, client = mcp_client(mcp_url, {"Authorization": "token alice-token"}, mode)
     async with http, client:
+        assert client.server_info is not None and client.server_info.name == "oui-jupyter"
+        modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
+        assert modern == (mode == "auto")
         listed = await client.list_tools()
         assert sorted(t.name for t in listed.tools) == BUILTINS  # not the MCP servers' tools
         read = next(t for t in listed.tools if t.name == "read_file")
@@ -297,3 +304,21 @@ async def test_cookie_needs_the_xsrf_header(jp_serverapp, server_url, mcp_url):
     assert code == 403
     code, response = await post(url, {"Cookie": f"{cookie}; _xsrf=x1", "X-XSRFToken": "x1"})
     assert code == 200 and b'"serverInfo"' in response.body
+
+
+async def test_get_and_delete_hold_nothing_open(mcp_url):
+    auth = {"Authorization": "token alice-token", "Accept": "text/event-stream, application/json"}
+    for method in ("GET", "DELETE"):
+        try:
+            r = await AsyncHTTPClient().fetch(
+                mcp_url,
+                method=method,
+                headers=auth,
+                request_timeout=10,
+                allow_nonstandard_methods=True,
+            )
+            code = r.code
+        except HTTPClientError as error:
+            code = error.code
+            assert error.response is not None and error.response.headers["Allow"] == "POST"
+        assert code == 405, method
