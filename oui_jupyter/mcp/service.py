@@ -8,8 +8,11 @@ start. The server side (``oui/mcp``) is built by its first request.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from oui_jupyter.errors import NotReady
 
 from .config import ServerConfig
 
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
 
     from .client import McpClients
     from .server import McpEndpoint
+
+log = logging.getLogger(__name__)
 
 
 class McpService:
@@ -57,8 +62,12 @@ class McpService:
         if self._closed:
             return
         if self.clients is None:
-            from .client import McpClients
-
+            try:
+                from .client import McpClients
+            except ImportError as exc:  # the SDK is missing: no MCP tools, said once
+                log.error("oui: MCP servers configured but the mcp SDK is missing (%s)", exc)
+                self._closed = True
+                return
             self.clients = McpClients(self.registry, self.servers, **self._client_options)
         await self.clients.load()
 
@@ -80,7 +89,10 @@ class McpService:
     def endpoint(self) -> McpEndpoint:
         """The ``oui/mcp`` server, built on first use (on the event loop)."""
         if self._endpoint is None:
-            from .server import McpEndpoint
+            try:
+                from .server import McpEndpoint
+            except ImportError as exc:
+                raise NotReady(f"the MCP server needs the mcp package ({exc})") from None
 
             self._endpoint = McpEndpoint(self.registry, root_dir=self.root_dir, policy=self.policy)
         return self._endpoint

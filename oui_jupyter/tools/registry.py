@@ -122,7 +122,10 @@ class ToolRegistry:
         if not self._entry_points_loaded:
             await asyncio.to_thread(self._ensure_entry_points)
         if self._sources:
-            await asyncio.gather(*(load() for load in self._sources))
+            done = await asyncio.gather(*(load() for load in self._sources), return_exceptions=True)
+            for outcome in done:
+                if isinstance(outcome, Exception):  # a source's bug: its tools are missing
+                    log.error("oui: a tool source failed", exc_info=outcome)
 
     def remove(self, name: str) -> None:
         """Forget a tool (an MCP server that went away)."""

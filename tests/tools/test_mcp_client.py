@@ -17,6 +17,7 @@ import mcp_types as types
 import pytest
 from support.polling import eventually
 
+from oui_jupyter.errors import NotReady
 from oui_jupyter.mcp.config import parse_server, parse_servers, tool_name
 from oui_jupyter.mcp.exposure import effective_policy, exposed
 from oui_jupyter.mcp.results import to_tool_result
@@ -252,3 +253,28 @@ async def test_a_server_that_drops_loses_its_tools_then_comes_back(tmp_path):
     assert (await registry.run("mcp__local__add", {"a": 2, "b": 2}, ctx)).content == "4"
     assert int(pid_file.read_text()) != first  # a new process
     await mcp.aclose()
+
+
+async def test_without_the_sdk_the_tools_are_missing_not_an_error(tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "oui_jupyter.mcp.client", None)  # import fails
+    monkeypatch.setitem(sys.modules, "oui_jupyter.mcp.server", None)
+    registry = ToolRegistry(builtin_tools(None, ToolLimits()), entry_points=False)
+    mcp = McpService(
+        registry, parse_servers({"s": {"url": "http://127.0.0.1:9/mcp"}}), root_dir=str(tmp_path)
+    )
+    await registry.ready()
+    assert [e.source for e in registry.available(ALICE)] == ["builtin"] * 4
+    assert "the mcp SDK is missing" in caplog.text
+    with pytest.raises(NotReady, match="needs the mcp package"):
+        mcp.endpoint()
+
+
+async def test_a_failing_source_is_logged_not_raised(caplog):
+    registry = ToolRegistry([], entry_points=False)
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    registry.add_source(broken)
+    await registry.ready()
+    assert "a tool source failed" in caplog.text
