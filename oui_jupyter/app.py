@@ -619,10 +619,13 @@ class OuiJupyter(ExtensionApp):
 
             table = CLIENT_ROUTES
         self.handlers.extend((url_path_join(prefix, path), handler) for path, handler in table)
-        if not self.team_mode:  # the workspace's tools: a user's own server (hub or not)
-            from oui_jupyter.handlers.mcp import McpHandler
+        # The workspace's tools, on a user's own server (hub or not; not in the team
+        # service, whose root is empty).
+        if self.team_mode != "service":
+            from oui_jupyter.handlers.mcp import ClientMcpHandler, McpHandler
 
-            self.handlers.append((url_path_join("/", "oui", "mcp"), McpHandler))
+            mcp_route = ClientMcpHandler if self.team_mode == "client" else McpHandler
+            self.handlers.append((url_path_join("/", "oui", "mcp"), mcp_route))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         loop = self._server_loop = asyncio.get_running_loop()
@@ -630,8 +633,9 @@ class OuiJupyter(ExtensionApp):
 
     async def stop_extension(self) -> None:
         services = getattr(self.runtime, "services", None)
-        if services is not None and services.mcp is not None:
-            await services.mcp.aclose()  # stdio servers' processes end with this server
+        mcp = services.mcp if services is not None else getattr(self.runtime, "mcp", None)
+        if mcp is not None:
+            await mcp.aclose()  # stdio servers' processes end with this server
         self.runtime.close()
 
     def build_services(self) -> Services:
@@ -741,7 +745,7 @@ class OuiJupyter(ExtensionApp):
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
 
-    def _build_tools(self, retrieval: RetrievalService) -> ToolRegistry:
+    def _build_tools(self, retrieval: RetrievalService | None) -> ToolRegistry:
         """The tool registry (issue #12): the built-ins and installed packages' tools."""
         from oui_jupyter.tools.base import ToolLimits
         from oui_jupyter.tools.builtin import builtin_tools
@@ -761,15 +765,18 @@ class OuiJupyter(ExtensionApp):
             timeout=self.tool_timeout,
         )
 
-    def _build_mcp(self, tools: ToolRegistry, lifecycle: Lifecycle) -> McpService:
-        """MCP both ways (issue #12): nothing connects nor imports the SDK until used."""
+    def _build_mcp(
+        self, tools: ToolRegistry, lifecycle: Lifecycle | None = None, *, servers: bool = True
+    ) -> McpService:
+        """MCP both ways (issue #12): nothing connects nor imports the SDK until used.
+        ``servers``: connect ``mcp_servers`` (not on a team client: turns run in the service)."""
         from oui_jupyter.mcp.config import parse_servers
         from oui_jupyter.mcp.service import McpService
 
         assert self.serverapp is not None
         mcp = McpService(
             tools,
-            parse_servers(dict(self.mcp_servers)),
+            parse_servers(dict(self.mcp_servers)) if servers else [],
             root_dir=str(self.serverapp.root_dir),
             policy=dict(getattr(self, "tool_policy", None) or {}),
             serve=self.mcp_server_enabled,
@@ -779,7 +786,8 @@ class OuiJupyter(ExtensionApp):
             max_output_chars=self.tool_max_output_chars,
             log_dir=str(Path(self.data_dir) / "mcp"),
         )
-        lifecycle.on_close(mcp.close)
+        if lifecycle is not None:
+            lifecycle.on_close(mcp.close)
         return mcp
 
     def _build_media(
