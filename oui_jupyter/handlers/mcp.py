@@ -62,7 +62,7 @@ class McpRoute(APIHandler):
         user, mcp = await self.caller()
         if mcp is None or not mcp.serve:
             raise NotFound("the MCP server is off (OuiJupyter.mcp_server_enabled)")
-        endpoint = mcp.endpoint()
+        endpoint = await mcp.endpoint()
         self._closed = asyncio.Event()
         await serve_asgi(self, endpoint.handle, self._closed, {"oui.user": user})
 

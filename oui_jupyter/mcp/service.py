@@ -8,6 +8,7 @@ start. The server side (``oui/mcp``) is built by its first request.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -62,13 +63,16 @@ class McpService:
         if self._closed:
             return
         if self.clients is None:
-            try:
-                from .client import McpClients
+            try:  # in a thread: the SDK takes a second or more to import
+                module = await asyncio.to_thread(importlib.import_module, f"{__package__}.client")
             except ImportError as exc:  # the SDK is missing: no MCP tools, said once
                 log.error("oui: MCP servers configured but the mcp SDK is missing (%s)", exc)
                 self._closed = True
                 return
-            self.clients = McpClients(self.registry, self.servers, **self._client_options)
+            if self.clients is None:  # a concurrent first look may have made them
+                self.clients = module.McpClients(
+                    self.registry, self.servers, **self._client_options
+                )
         await self.clients.load()
 
     def status(self) -> list[dict[str, Any]]:
@@ -86,15 +90,17 @@ class McpService:
             ]
         return self.clients.status()
 
-    def endpoint(self) -> McpEndpoint:
-        """The ``oui/mcp`` server, built on first use (on the event loop)."""
+    async def endpoint(self) -> McpEndpoint:
+        """The ``oui/mcp`` server, built on its first request (the SDK imported in a thread)."""
         if self._endpoint is None:
             try:
-                from .server import McpEndpoint
+                module = await asyncio.to_thread(importlib.import_module, f"{__package__}.server")
             except ImportError as exc:
                 raise NotReady(f"the MCP server needs the mcp package ({exc})") from None
-
-            self._endpoint = McpEndpoint(self.registry, root_dir=self.root_dir, policy=self.policy)
+            if self._endpoint is None:
+                self._endpoint = module.McpEndpoint(
+                    self.registry, root_dir=self.root_dir, policy=self.policy
+                )
         return self._endpoint
 
     async def aclose(self) -> None:

@@ -266,7 +266,7 @@ async def test_without_the_sdk_the_tools_are_missing_not_an_error(tmp_path, monk
     assert [e.source for e in registry.available(ALICE)] == ["builtin"] * 4
     assert "the mcp SDK is missing" in caplog.text
     with pytest.raises(NotReady, match="needs the mcp package"):
-        mcp.endpoint()
+        await mcp.endpoint()
 
 
 async def test_a_failing_source_is_logged_not_raised(caplog):
