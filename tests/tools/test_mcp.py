@@ -4,6 +4,7 @@ own client, with and without credentials."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -213,6 +214,13 @@ async def test_sdk_client_with_a_token(api, mcp_url, mode):
         assert lines.content[0].text == "penguins.md, lines 1-1 of 3\n     1\t# Emperor penguins"
         total = await client.call_tool("sql", {"query": "SELECT sum(amount) FROM 'sales.csv'"})
         assert total.structured_content["data"]["rows"] == [[6]]
+        many = await asyncio.gather(
+            *(
+                client.call_tool("read_file", {"path": "penguins.md", "start_line": n})
+                for n in (1, 2, 3) * 4
+            )
+        )
+        assert [r.structured_content["data"]["start_line"] for r in many] == [1, 2, 3] * 4
         refused = await client.call_tool("read_file", {"path": "../etc/passwd"})
         assert refused.is_error and "inside the workspace" in refused.content[0].text
         with pytest.raises(MCPError, match="Unknown tool: mcp__echo__add"):
