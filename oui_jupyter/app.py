@@ -24,6 +24,7 @@ from oui_jupyter.heap import freeze_long_lived
 from oui_jupyter.runtime import Lifecycle, Runtime, Services
 
 if TYPE_CHECKING:  # built in a thread after start: not imported at extension load
+    from oui_jupyter.mcp.service import McpService
     from oui_jupyter.services.activity import GenerationActivity
     from oui_jupyter.services.audio import AudioService
     from oui_jupyter.services.chats import ChatService
@@ -434,6 +435,37 @@ class OuiJupyter(ExtensionApp):
         "lines of files up to it.",
     ).tag(config=True)
 
+    # ----- MCP both ways (issue #12) -----
+    mcp_servers = Dict(
+        key_trait=Unicode(),
+        help="MCP servers whose tools join the tool registry (source 'mcp', named "
+        "mcp__<server>__<tool>), by name: {'url': 'https://.../mcp', 'headers': {...}} "
+        "(Streamable HTTP) or {'command': ['npx', 'some-server'], 'env': {...}, 'cwd': ...} "
+        "(stdio: started by this server, stopped with it). Optional: 'requires_approval' "
+        "(default true), 'access_control' (as tool_access_control), 'timeout' (seconds per "
+        "call). Connected on first use of the tools, never at start; a server that is down "
+        "is logged and its tools are left out. Configuration only, never the database: a "
+        "stdio entry runs a command.",
+    ).tag(config=True)
+
+    mcp_connect_timeout = Float(
+        10.0, help="Seconds an MCP server gets to connect and list its tools."
+    ).tag(config=True)
+
+    mcp_call_timeout = Float(
+        60.0, help="Seconds one call of an MCP server's tool may take (a server's 'timeout' wins)."
+    ).tag(config=True)
+
+    mcp_retry_interval = Float(
+        60.0, help="Seconds before an MCP server that was down is tried again (in the background)."
+    ).tag(config=True)
+
+    mcp_server_enabled = Bool(
+        True,
+        help="Serve the built-in tools over MCP at {base_url}oui/mcp (Streamable HTTP), behind "
+        "Jupyter's authentication, for Claude Code, Codex, Cursor and other MCP clients.",
+    ).tag(config=True)
+
     # ----- image generation and audio (issue #14) -----
     images_config = Dict(
         help="Image generation settings under Open WebUI's variable names: "
@@ -587,12 +619,23 @@ class OuiJupyter(ExtensionApp):
 
             table = CLIENT_ROUTES
         self.handlers.extend((url_path_join(prefix, path), handler) for path, handler in table)
+        # The workspace's tools, on a user's own server (hub or not; not in the team
+        # service, whose root is empty).
+        if self.team_mode != "service":
+            from oui_jupyter.handlers.mcp import ClientMcpHandler, McpHandler
+
+            mcp_route = ClientMcpHandler if self.team_mode == "client" else McpHandler
+            self.handlers.append((url_path_join("/", "oui", "mcp"), mcp_route))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         loop = self._server_loop = asyncio.get_running_loop()
         loop.call_later(self.warm_up_delay, self.runtime.warm_up)
 
     async def stop_extension(self) -> None:
+        services = getattr(self.runtime, "services", None)
+        mcp = services.mcp if services is not None else getattr(self.runtime, "mcp", None)
+        if mcp is not None:
+            await mcp.aclose()  # stdio servers' processes end with this server
         self.runtime.close()
 
     def build_services(self) -> Services:
@@ -666,6 +709,7 @@ class OuiJupyter(ExtensionApp):
                 enable_audio_tts=audio.available("tts"),
             )
         )
+        tools = self._build_tools(retrieval.retrieval)
         services = Services(
             db=db,
             users=self._build_users(UserStore(db)),
@@ -691,16 +735,17 @@ class OuiJupyter(ExtensionApp):
             ),
             events=hub,
             tasks=registry,
-            tools=self._build_tools(retrieval.retrieval),
+            tools=tools,
             images=images,
             audio=audio,
             lifecycle=lifecycle,
+            mcp=self._build_mcp(tools, lifecycle),
         )
         services.on_close(db.dispose)
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
 
-    def _build_tools(self, retrieval: RetrievalService) -> ToolRegistry:
+    def _build_tools(self, retrieval: RetrievalService | None) -> ToolRegistry:
         """The tool registry (issue #12): the built-ins and installed packages' tools."""
         from oui_jupyter.tools.base import ToolLimits
         from oui_jupyter.tools.builtin import builtin_tools
@@ -719,6 +764,31 @@ class OuiJupyter(ExtensionApp):
             entry_points=self.tool_entry_points,
             timeout=self.tool_timeout,
         )
+
+    def _build_mcp(
+        self, tools: ToolRegistry, lifecycle: Lifecycle | None = None, *, servers: bool = True
+    ) -> McpService:
+        """MCP both ways (issue #12): nothing connects nor imports the SDK until used.
+        ``servers``: connect ``mcp_servers`` (not on a team client: turns run in the service)."""
+        from oui_jupyter.mcp.config import parse_servers
+        from oui_jupyter.mcp.service import McpService
+
+        assert self.serverapp is not None
+        mcp = McpService(
+            tools,
+            parse_servers(dict(self.mcp_servers)) if servers else [],
+            root_dir=str(self.serverapp.root_dir),
+            policy=dict(getattr(self, "tool_policy", None) or {}),
+            serve=self.mcp_server_enabled,
+            connect_timeout=self.mcp_connect_timeout,
+            call_timeout=self.mcp_call_timeout,
+            retry_interval=self.mcp_retry_interval,
+            max_output_chars=self.tool_max_output_chars,
+            log_dir=str(Path(self.data_dir) / "mcp"),
+        )
+        if lifecycle is not None:
+            lifecycle.on_close(mcp.close)
+        return mcp
 
     def _build_media(
         self,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from oui_jupyter.heap import freeze_long_lived
 
 if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension load
+    from oui_jupyter.mcp.service import McpService
     from oui_jupyter.services.app_config import AppConfigService
     from oui_jupyter.services.audio import AudioService
     from oui_jupyter.services.chat_bulk import ChatBulkService
@@ -95,6 +96,8 @@ class Services:
     images: ImageService
     audio: AudioService
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    #: MCP both ways (issue #12): the admin's servers' tools and ``oui/mcp``
+    mcp: McpService | None = None
 
     def on_close(self, closer: Callable[[], Any]) -> None:
         self.lifecycle.on_close(closer)

@@ -17,6 +17,9 @@ HEAVY = [
     "httpx",
     "psycopg",
     "ipywidgets",
+    "mcp",
+    "mcp_types",
+    "starlette",
 ]
 
 

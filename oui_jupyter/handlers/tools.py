@@ -23,4 +23,5 @@ class ToolsHandler(OuiHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        await self.tools.ready()  # entry points loaded, MCP servers heard (bounded)
         self.write_json(await asyncio.to_thread(self.tools.list, self.user))

@@ -1,7 +1,8 @@
 """``ToolRegistry``: every tool the server knows, and which of them a user may use.
 
 Sources: ``builtin`` (this package), ``entrypoint`` (installed packages' entry points in
-group ``oui_jupyter.tools``, loaded on first use) and, added by their client, ``mcp``.
+group ``oui_jupyter.tools``, loaded on first use) and ``mcp`` (the tools of the admin's MCP
+servers, added and removed by their client, an async source that ``ready`` awaits).
 An entry point names a tool object, a tool class or a factory (called with no
 arguments) that returns a tool or a list of them; anything else, a bad name or schema, or
 a name already taken is logged and skipped. Who may use a tool is ``authz.can_use_tool``
@@ -16,7 +17,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -89,6 +90,7 @@ class ToolRegistry:
         self._entry_points_loaded = not entry_points
         self._load_entry_points = load_entry_points or _installed_entry_points
         self.timeout = timeout
+        self._sources: list[Callable[[], Awaitable[None]]] = []
         for tool in builtins:
             self.add(tool, "builtin")
 
@@ -107,6 +109,23 @@ class ToolRegistry:
                 raise ValueError(f"{tool.name}: {exc.message}") from None
             self._tools[tool.name] = entry
             return entry
+
+    def add_source(self, load: Callable[[], Awaitable[None]]) -> None:
+        """A source whose tools come and go (the MCP servers' client): ``ready`` awaits
+        ``load`` before tools are listed or run. ``load`` decides what is left to do (it
+        connects once, then retries in the background) and never raises."""
+        self._sources.append(load)
+
+    async def ready(self) -> None:
+        """Entry points loaded and the async sources heard: call before ``list``/``get``
+        on the event loop (``run`` does it itself)."""
+        if not self._entry_points_loaded:
+            await asyncio.to_thread(self._ensure_entry_points)
+        if self._sources:
+            done = await asyncio.gather(*(load() for load in self._sources), return_exceptions=True)
+            for outcome in done:
+                if isinstance(outcome, Exception):  # a source's bug: its tools are missing
+                    log.error("oui: a tool source failed", exc_info=outcome)
 
     def remove(self, name: str) -> None:
         """Forget a tool (an MCP server that went away)."""
@@ -140,8 +159,7 @@ class ToolRegistry:
         string, as models send them, or an object) must fit its schema, and the call
         must end within ``timeout``. Refusals and failures are ``ToolError``s (or
         ``NotFound``), whose message the loop hands to the model."""
-        if not self._entry_points_loaded:
-            await asyncio.to_thread(self._ensure_entry_points)
+        await self.ready()
         entry = self.get(name, context.user)
         args = validate_arguments(name, entry.tool.parameters, parse_arguments(name, arguments))
         started = time.monotonic()

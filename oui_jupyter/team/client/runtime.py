@@ -14,6 +14,7 @@ import msgspec
 from oui_jupyter.team.client.upstream import TeamSettings, TeamUpstream
 
 if TYPE_CHECKING:
+    from oui_jupyter.mcp.service import McpService
     from oui_jupyter.services.retrieval.service import RetrievalService
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class ClientRuntime:
         self._built = False
         self.retrieval: RetrievalService | None = None
         self.sockets: set[LocalSocket] = set()
+        #: ``oui/mcp`` here: the built-ins over this server's root (``wiring`` sets these)
+        self.hub_admins: set[str] = set()
+        self.mcp_factory: Callable[[RetrievalService | None], McpService] | None = None
+        self.mcp: McpService | None = None
 
     def warm_up(self) -> asyncio.Future[RetrievalService | None]:
         if self._future is None:
@@ -71,6 +76,12 @@ class ClientRuntime:
             return self.retrieval
         return await asyncio.shield(self.warm_up())
 
+    def mcp_service(self, retrieval: RetrievalService | None) -> McpService | None:
+        """The MCP service of ``oui/mcp``, built on its first request."""
+        if self.mcp is None and self.mcp_factory is not None:
+            self.mcp = self.mcp_factory(retrieval)
+        return self.mcp
+
     def activate(self) -> None:
         """The first use of oui here opens the workspace index (as single-user mode)."""
         if self.retrieval is not None:
@@ -90,6 +101,8 @@ class ClientRuntime:
             socket.send_local(frame)
 
     def close(self) -> None:
+        if self.mcp is not None:
+            self.mcp.close()
         self.upstream.close()
         if self.retrieval is not None:
             try:

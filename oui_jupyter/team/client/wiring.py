@@ -59,7 +59,7 @@ def client_runtime(app: OuiJupyter) -> ClientRuntime:
         log.info("oui: team client of %s; workspace index in %s", settings.team_url, app.data_dir)
         return retrieval
 
-    return ClientRuntime(
+    runtime = ClientRuntime(
         settings,
         build,
         max_body_size=app.max_body_size,
@@ -67,3 +67,10 @@ def client_runtime(app: OuiJupyter) -> ClientRuntime:
         rag_top_k=app.rag_top_k,
         rag_budget_chars=app.rag_budget_chars,
     )
+    # oui/mcp: the built-ins over this server's files (the MCP servers' tools are the
+    # service's, where the turns run)
+    runtime.hub_admins = set(app.hub_admins)
+    runtime.mcp_factory = lambda retrieval: app._build_mcp(
+        app._build_tools(retrieval), servers=False
+    )
+    return runtime
