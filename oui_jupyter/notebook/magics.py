@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from oui_jupyter.notebook import context, images, render, safe_html
@@ -120,12 +120,13 @@ class OuiMagics(Magics):
         "path (a vision model)",
     )
     @argument("--figure", action="store_true", help="show the model the last matplotlib figure")
-    @cell_magic
-    def chat(self, line: str, cell: str) -> Any:
-        """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook."""
+    @line_cell_magic
+    def chat(self, line: str, cell: str | None = None) -> Any:
+        """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook.
+        ``%chat /command`` (one line) sends a library prompt alone."""
         args = parse_argstring(self.chat, line)
         try:
-            prompt = fill_template(cell, self.ipython.user_ns).strip()
+            prompt = fill_template(cell or "", self.ipython.user_ns).strip()
             if args.command:
                 library = self._library_prompt(args.command, args.prompt_vars)
                 prompt = f"{library}\n\n{prompt}" if prompt else library
