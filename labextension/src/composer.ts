@@ -66,6 +66,7 @@ export class Composer extends Widget {
     this._input.setAttribute('aria-controls', this._menu.node.id);
     this._input.oninput = () => void this._updateMenu();
     this._input.onblur = () => this._menu.hide();
+    this._input.onfocus = () => void this._updateMenu();
     this._input.onpaste = event => {
       const pasted = Array.from(event.clipboardData?.files ?? []).filter(
         isImage

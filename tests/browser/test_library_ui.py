@@ -28,10 +28,14 @@ def test_slash_lists_prompts_and_inserts_the_chosen_one(
             {"command": command, "title": title, "content": content},
         )
     page = lab_page
+    # Let Lab settle first: under load it may still move the focus to the main area (which
+    # closes the menu, as any blur does).
+    page.wait_for_timeout(500)
     sidebar = open_sidebar(page)
     sidebar.get_by_role("button", name="New chat").click()
     composer = sidebar.get_by_role("textbox", name="Message")
     composer.wait_for(state="visible")
+    composer.click()
     composer.press_sequentially("Please /re")
     menu = sidebar.get_by_role("listbox", name="Prompts")
     menu.wait_for(state="visible")
@@ -81,6 +85,7 @@ def test_memories_view_lists_adds_deletes_and_switches(
     lab_server.api("POST", "oui/api/v1/memories/add", {"content": hostile})
     page = lab_page
     sidebar = open_sidebar(page)
+    screenshot(page, "32-chat-list-header")
     sidebar.get_by_role("button", name="Memories").click()
     items = sidebar.get_by_role("list", name="Memories")
     items.get_by_text("likes teal").wait_for()
