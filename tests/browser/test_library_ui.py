@@ -13,6 +13,20 @@ from typing import Any
 from .conftest import LabServer, open_sidebar, screenshot
 
 
+def shown(composer: Any, menu: Any) -> None:
+    """Wait for the menu; if Lab took the focus meanwhile, give it back to the composer
+    (which shows the menu again for the /word at the caret)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        try:
+            menu.wait_for(state="visible", timeout=3000)
+            return
+        except PlaywrightTimeout:
+            composer.focus()
+    menu.wait_for(state="visible")
+
+
 def test_slash_lists_prompts_and_inserts_the_chosen_one(
     lab_page: Any, lab_server: LabServer
 ) -> None:
@@ -29,8 +43,9 @@ def test_slash_lists_prompts_and_inserts_the_chosen_one(
         )
     page = lab_page
     # Let Lab settle first: under load it may still move the focus to the main area (which
-    # closes the menu, as any blur does).
-    page.wait_for_timeout(500)
+    # closes the menu, as any blur does; focusing the composer again shows it again).
+    page.locator(".jp-Launcher").first.wait_for()
+    page.wait_for_timeout(1000)
     sidebar = open_sidebar(page)
     sidebar.get_by_role("button", name="New chat").click()
     composer = sidebar.get_by_role("textbox", name="Message")
@@ -38,7 +53,7 @@ def test_slash_lists_prompts_and_inserts_the_chosen_one(
     composer.click()
     composer.press_sequentially("Please /re")
     menu = sidebar.get_by_role("listbox", name="Prompts")
-    menu.wait_for(state="visible")
+    shown(composer, menu)
     options = menu.get_by_role("option")
     commands = [o.get_attribute("data-command") for o in options.all()]
     assert f"/rev{tag}" in commands and f"/rew{tag}" in commands
@@ -53,7 +68,7 @@ def test_slash_lists_prompts_and_inserts_the_chosen_one(
 
     composer.fill("")
     composer.press_sequentially("/re")
-    menu.wait_for(state="visible")
+    shown(composer, menu)
     active = menu.locator(".jp-mod-active")
     first = active.get_attribute("data-command")
     composer.press("ArrowDown")
