@@ -12,6 +12,7 @@ keywords answer until the workspace index has loaded it. Memory vectors are kept
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from oui_jupyter.store.memories import MemoryStore
     from oui_jupyter.store.orm import Memory
 
+log = logging.getLogger(__name__)
+
 #: memories put into one turn's system prompt (Open WebUI's k)
 TURN_K = 3
 #: the least cosine for a memory to count by meaning alone
@@ -38,6 +41,8 @@ MIN_COSINE = 0.45
 EMBED_PER_TURN = 32
 #: vectors kept in all
 MAX_VECTORS = 20_000
+#: seconds without embeddings after the engine failed (no turn waits on a dead endpoint)
+RETRY_AFTER = 60.0
 #: the user setting that turns memories on (Open WebUI's ``ui.memory``)
 SETTING = ("ui", "memory")
 
@@ -89,6 +94,7 @@ class MemoryService:
         self.embedder = embedder
         self._vectors: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
+        self._failed_at = -RETRY_AFTER  # when the embedding engine last failed
 
     # ----- the routes (blocking: call them off the event loop) -----
     def mine(self, user: UserInfo) -> list[MemoryResponse]:
@@ -198,7 +204,8 @@ class MemoryService:
         """Each memory's cosine to ``query``; ``None`` where there is no vector (no model
         loaded, or not embedded yet: a few are made per call)."""
         embedder = self.embedder()
-        if embedder is None or not embedder.ready:
+        resting = time.monotonic() - self._failed_at < RETRY_AFTER
+        if embedder is None or not embedder.ready or resting:
             return [None] * len(memories)
         import numpy as np
 
@@ -208,7 +215,12 @@ class MemoryService:
             vectors = [self._vectors.get(k) for k in keys]
         missing = [i for i, v in enumerate(vectors) if v is None][:EMBED_PER_TURN]
         texts = [query, *(memories[i].content for i in missing)]
-        made = embedder.embed(texts)
+        try:
+            made = embedder.embed(texts)
+        except Exception as exc:  # a remote engine that fails: the keywords answer alone
+            self._failed_at = time.monotonic()
+            log.warning("oui: memories ranked by keywords only for %g s: %s", RETRY_AFTER, exc)
+            return [None] * len(memories)
         qvec = _unit(np.asarray(made[0], dtype=np.float32))
         with self._lock:
             if len(self._vectors) + len(missing) > MAX_VECTORS:

@@ -84,6 +84,23 @@ def test_meaning_counts_once_the_model_is_loaded_and_vectors_are_kept() -> None:
         ROWS[1].updated_at -= 1
 
 
+def test_a_failing_embedding_engine_leaves_the_keywords() -> None:
+    class Failing(Embedder):
+        def embed(self, texts: list[str]) -> np.ndarray:
+            self.calls.append(list(texts))
+            raise RuntimeError("embedding endpoint failed: Connection error.")
+
+    failing = Failing(ready=True)
+    svc = service(failing)
+    assert [m.id for m in svc.relevant(ALICE, "Which colour do I like?")] == ["m1"]
+    assert len(failing.calls) == 1
+    svc.relevant(ALICE, "teal")  # the engine rests a while: not asked again
+    assert len(failing.calls) == 1
+    svc.embedder = lambda: Embedder(ready=True)
+    assert svc._cosines(ALICE, [ROWS[0]], "teal") == [None]  # type: ignore[list-item]
+    assert svc.query(ALICE, "colour", 2).ids == [["m1", "m2"]]  # the route: no 502
+
+
 def test_at_most_a_few_vectors_per_turn(monkeypatch: Any) -> None:
     monkeypatch.setattr(mem, "EMBED_PER_TURN", 1)
     warm = Embedder(ready=True)
