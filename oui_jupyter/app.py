@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.services.completions import CompletionService
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.images import ImageService
+    from oui_jupyter.services.memories import MemoryService
     from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.prompts import PromptService
     from oui_jupyter.services.retrieval.build import RetrievalBundle
     from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
@@ -396,6 +398,10 @@ class OuiJupyter(ExtensionApp):
     ).tag(config=True)
 
     # ----- tools (issue #12) -----
+    max_memories_per_user = Int(
+        1000, help="Most memories one user keeps (v1/memories/add answers 413 past it)."
+    ).tag(config=True)
+
     tool_entry_points = Bool(
         True,
         help="Offer the tools of installed packages (Python entry points in group "
@@ -709,10 +715,16 @@ class OuiJupyter(ExtensionApp):
                 enable_audio_tts=audio.available("tts"),
             )
         )
+        users = self._build_users(UserStore(db))
+        prompts, memories = self._build_library(db, users, retrieval.retrieval)
+        completions.memories = memories  # the turns' system prompt (issue 12)
         tools = self._build_tools(retrieval.retrieval)
+        from oui_jupyter.tools.memory import RememberTool
+
+        tools.add(RememberTool(memories), "builtin")
         services = Services(
             db=db,
-            users=self._build_users(UserStore(db)),
+            users=users,
             chats=chats,
             chat_bulk=ChatBulkService(
                 chats,
@@ -738,12 +750,31 @@ class OuiJupyter(ExtensionApp):
             tools=tools,
             images=images,
             audio=audio,
+            prompts=prompts,
+            memories=memories,
             lifecycle=lifecycle,
             mcp=self._build_mcp(tools, lifecycle),
         )
         services.on_close(db.dispose)
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
+
+    def _build_library(
+        self, db: Database, users: UserService, retrieval: RetrievalService | None
+    ) -> tuple[PromptService, MemoryService]:
+        """The prompt library and memories (issue 12); memories use the retrieval
+        service's embedding model once it is loaded."""
+        from oui_jupyter.services.memories import MemoryService
+        from oui_jupyter.services.prompts import PromptService
+        from oui_jupyter.store.memories import MemoryStore
+        from oui_jupyter.store.prompts import PromptStore
+
+        memories = MemoryService(
+            MemoryStore(db, max_per_user=self.max_memories_per_user),
+            users.store.settings,
+            embedder=lambda: None if retrieval is None else retrieval.embedder,
+        )
+        return PromptService(PromptStore(db)), memories
 
     def _build_tools(self, retrieval: RetrievalService | None) -> ToolRegistry:
         """The tool registry (issue #12): the built-ins and installed packages' tools."""

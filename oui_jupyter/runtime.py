@@ -26,7 +26,9 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.evaluations import EvaluationService
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.images import ImageService
+    from oui_jupyter.services.memories import MemoryService
     from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.prompts import PromptService
     from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.knowledge import KnowledgeService
     from oui_jupyter.services.retrieval.service import RetrievalService
@@ -95,6 +97,8 @@ class Services:
     tools: ToolRegistry
     images: ImageService
     audio: AudioService
+    prompts: PromptService
+    memories: MemoryService
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     #: MCP both ways (issue #12): the admin's servers' tools and ``oui/mcp``
     mcp: McpService | None = None

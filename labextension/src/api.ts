@@ -385,6 +385,62 @@ export function getLeaderboard(): Promise<ILeaderboard> {
   return requestAPI<ILeaderboard>('v1/evaluations/leaderboard');
 }
 
+/** A prompt of the library (`v1/prompts`, Open WebUI's shape). */
+export interface IPrompt {
+  command: string;
+  user_id: string;
+  title: string;
+  content: string;
+  timestamp: number;
+  access_control: Record<string, unknown> | null;
+}
+
+/** The prompts the user may use, newest first. */
+export async function listPrompts(): Promise<IPrompt[]> {
+  return asList<IPrompt>(await requestAPI<unknown>('v1/prompts/'));
+}
+
+/** A remembered fact (`v1/memories`, Open WebUI's shape). */
+export interface IMemory {
+  id: string;
+  user_id: string;
+  content: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export async function listMemories(): Promise<IMemory[]> {
+  return asList<IMemory>(await requestAPI<unknown>('v1/memories/'));
+}
+
+export function addMemory(content: string): Promise<IMemory> {
+  return requestAPI<IMemory>('v1/memories/add', json({ content }));
+}
+
+export async function deleteMemory(id: string): Promise<void> {
+  await requestAPI<unknown>(`v1/memories/${encodeURIComponent(id)}`, {
+    method: 'DELETE'
+  });
+}
+
+export async function deleteAllMemories(): Promise<void> {
+  await requestAPI<unknown>('v1/memories/delete/user', { method: 'DELETE' });
+}
+
+/** The user's own settings (Open WebUI's: `ui.memory` turns memories on). */
+export function getUserSettings(): Promise<Record<string, unknown>> {
+  return requestAPI<Record<string, unknown>>('v1/users/user/settings');
+}
+
+export function updateUserSettings(
+  settings: Record<string, unknown>
+): Promise<Record<string, unknown>> {
+  return requestAPI<Record<string, unknown>>(
+    'v1/users/user/settings/update',
+    json(settings)
+  );
+}
+
 /**
  * The calls the sidebar controller makes. This module's functions are the real client;
  * a test passes a fake.

@@ -45,7 +45,10 @@ export class ChatList extends Widget {
     const board = button('Leaderboard', 'jp-OuiChatList-leaderboard');
     board.title = "Models' Elo and win rate from the ratings";
     board.onclick = () => options.onLeaderboard?.();
-    header.append(this._search, create, board);
+    const memories = button('Memories', 'jp-OuiChatList-memories');
+    memories.title = 'What the model remembers about you';
+    memories.onclick = () => options.onMemories?.();
+    header.append(this._search, create, board, memories);
 
     this._scroller = document.createElement('div');
     this._scroller.className = 'jp-OuiChatList-scroller';
@@ -288,6 +291,8 @@ export namespace ChatList {
     onError: (message: string) => void;
     /** Show the models' leaderboard. */
     onLeaderboard?: () => void;
+    /** Show the user's memories. */
+    onMemories?: () => void;
   }
 }
 

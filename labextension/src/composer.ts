@@ -7,7 +7,7 @@ import { Drag } from '@lumino/dragdrop';
 import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
-import type { IKnowledge, IMessageFile } from './api';
+import type { IKnowledge, IMessageFile, IPrompt } from './api';
 import { Dictation, DictationState } from './audio';
 import { basename, fenced } from './format';
 import { errorMessage } from './handler';
@@ -18,6 +18,13 @@ import {
   rememberThumbnail,
   thumbnail
 } from './images';
+import {
+  fillBuiltins,
+  filterPrompts,
+  nextVariable,
+  PromptMenu,
+  slashQuery
+} from './prompts';
 import { button, iconButton } from './ui';
 import { IChatContext, IChatSettings } from './tokens';
 
@@ -54,6 +61,12 @@ export class Composer extends Widget {
     this._input.rows = 3;
     this._input.setAttribute('aria-label', 'Message');
     this._input.onkeydown = this._onKeyDown;
+    this._menu = new PromptMenu(prompt => this._insertPrompt(prompt));
+    this._input.setAttribute('aria-autocomplete', 'list');
+    this._input.setAttribute('aria-controls', this._menu.node.id);
+    this._input.oninput = () => void this._updateMenu();
+    this._input.onblur = () => this._menu.hide();
+    this._input.onfocus = () => void this._updateMenu();
     this._input.onpaste = event => {
       const pasted = Array.from(event.clipboardData?.files ?? []).filter(
         isImage
@@ -148,7 +161,7 @@ export class Composer extends Widget {
       this._send,
       this._stop
     );
-    this.node.append(this._chips, this._input, controls);
+    this.node.append(this._chips, this._menu.node, this._input, controls);
     this.settings = options.settings;
   }
 
@@ -482,7 +495,109 @@ export class Composer extends Widget {
     this._mic.classList.toggle('jp-mod-recording', state === 'recording');
   }
 
+  /** The `/` menu: the user's prompts that fit the `/word` at the caret. */
+  private async _updateMenu(): Promise<void> {
+    const input = this._input;
+    const slash = slashQuery(input.value, input.selectionStart ?? 0);
+    if (!slash) {
+      this._menu.hide();
+      input.removeAttribute('aria-activedescendant');
+      return;
+    }
+    const prompts = await this._prompts();
+    const now = slashQuery(input.value, input.selectionStart ?? 0);
+    if (!now || now.query !== slash.query) {
+      return; // typed on meanwhile: that input's own update shows the menu
+    }
+    this._menu.show(filterPrompts(prompts, slash.query), slash.query);
+    this._showActive();
+  }
+
+  /** The prompts, read at most every 30 s (they change rarely). */
+  private async _prompts(): Promise<IPrompt[]> {
+    const fresh = Date.now() - this._promptsAt < 30_000;
+    if (this._promptList && fresh) {
+      return this._promptList;
+    }
+    try {
+      const load = this._options.listPrompts ?? api.listPrompts;
+      this._promptList = await load();
+      this._promptsAt = Date.now();
+    } catch (error) {
+      this._options.onError(`Could not list prompts: ${errorMessage(error)}`);
+      this._promptList = this._promptList ?? [];
+    }
+    return this._promptList;
+  }
+
+  /** Put `prompt`'s content in place of the `/word`, the first variable selected. */
+  private _insertPrompt(prompt: IPrompt): void {
+    const input = this._input;
+    const caret = input.selectionStart ?? input.value.length;
+    const slash = slashQuery(input.value, caret);
+    const start = slash ? slash.start : caret;
+    const content = fillBuiltins(prompt.content);
+    input.value =
+      input.value.slice(0, start) + content + input.value.slice(caret);
+    this._menu.hide();
+    input.removeAttribute('aria-activedescendant');
+    input.focus();
+    const variable = nextVariable(input.value, start);
+    if (variable && variable.start < start + content.length) {
+      input.setSelectionRange(variable.start, variable.end);
+    } else {
+      input.setSelectionRange(start + content.length, start + content.length);
+    }
+  }
+
+  private _showActive(): void {
+    const row = this._menu.items.length
+      ? `${this._menu.node.id}-${this._menu.active}`
+      : '';
+    if (row) {
+      this._input.setAttribute('aria-activedescendant', row);
+    } else {
+      this._input.removeAttribute('aria-activedescendant');
+    }
+  }
+
+  /** Keys of the open `/` menu: arrows move, Enter or Tab choose, Escape closes. */
+  private _menuKey(event: KeyboardEvent): boolean {
+    if (!this._menu.open) {
+      return false;
+    }
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      this._menu.move(event.key === 'ArrowDown' ? 1 : -1);
+      this._showActive();
+    } else if (
+      (event.key === 'Enter' || event.key === 'Tab') &&
+      !event.shiftKey &&
+      this._menu.items.length > 0
+    ) {
+      this._menu.choose();
+    } else if (event.key === 'Escape') {
+      this._menu.hide();
+      this._input.removeAttribute('aria-activedescendant');
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    return true;
+  }
+
   private _onKeyDown = (event: KeyboardEvent): void => {
+    if (this._menuKey(event)) {
+      return;
+    }
+    if (event.key === 'Tab' && !event.shiftKey) {
+      const input = this._input;
+      const next = nextVariable(input.value, input.selectionEnd ?? 0);
+      if (next) {
+        event.preventDefault(); // Tab goes from one {{variable}} to the next
+        input.setSelectionRange(next.start, next.end);
+        return;
+      }
+    }
     if (event.key === 'Escape' && this._generating) {
       event.preventDefault();
       this._options.onStop();
@@ -523,6 +638,9 @@ export class Composer extends Widget {
   private _uploads = 0;
   private _knowledge: IKnowledge[] = [];
   private _loadingCollections = false;
+  private _menu: PromptMenu;
+  private _promptList: IPrompt[] | null = null;
+  private _promptsAt = 0;
 }
 
 export namespace Composer {
@@ -537,6 +655,8 @@ export namespace Composer {
     readPath: (path: string) => Promise<Blob>;
     /** The active notebook cell's image output, if any (the attach-output button). */
     outputImage?: () => IImageAttachment | null;
+    /** The prompts of the `/` menu (default: `v1/prompts/`). */
+    listPrompts?: () => Promise<IPrompt[]>;
   }
 }
 

@@ -6,6 +6,7 @@ import { Panel, Widget } from '@lumino/widgets';
 import { ChatList } from './chatlist';
 import { ChatView } from './chatview';
 import { ChatController } from './controller';
+import * as api from './api';
 import { getLeaderboard } from './api';
 import type { ILeaderboard } from './api';
 import { errorMessage } from './handler';
@@ -13,6 +14,7 @@ import { chatIcon } from './icons';
 import type { IImageAttachment } from './images';
 import { iconButton } from './ui';
 import { LeaderboardView } from './leaderboard';
+import { MemoriesView } from './memories';
 import { IndexProgressBar } from './progress';
 import { parseShareRef } from './share';
 import { showShareDialog } from './sharedialog';
@@ -55,7 +57,12 @@ export class ChatSidebar extends Panel {
       },
       onShare: (id, title) => void this.shareChat(id, title),
       onError: message => this.showError(message),
-      onLeaderboard: () => this.showLeaderboard()
+      onLeaderboard: () => this.showLeaderboard(),
+      onMemories: () => this.showMemories()
+    });
+    this._memories = new MemoriesView({
+      client: api,
+      onBack: () => this.showList()
     });
     this._leaderboard = new LeaderboardView({
       load: options.loadLeaderboard ?? getLeaderboard,
@@ -82,9 +89,11 @@ export class ChatSidebar extends Panel {
     this.addWidget(this._progress);
     this.addWidget(this._list);
     this.addWidget(this._leaderboard);
+    this.addWidget(this._memories);
     this.addWidget(this._view);
     this._view.hide();
     this._leaderboard.hide();
+    this._memories.hide();
 
     const c = this.controller;
     c.errorOccurred.connect((_, message) => this.showError(message), this);
@@ -124,6 +133,7 @@ export class ChatSidebar extends Panel {
     Private.remember(null);
     this._view.hide();
     this._leaderboard.hide();
+    this._memories.hide();
     this._list.show();
     this._list.activeId = this.controller.chatId;
   }
@@ -131,6 +141,7 @@ export class ChatSidebar extends Panel {
   showChat(): void {
     this._list.hide();
     this._leaderboard.hide();
+    this._memories.hide();
     this._view.show();
     this._view.composer.focusInput();
   }
@@ -139,8 +150,18 @@ export class ChatSidebar extends Panel {
   showLeaderboard(): void {
     this._list.hide();
     this._view.hide();
+    this._memories.hide();
     this._leaderboard.show();
     void this._leaderboard.refresh();
+  }
+
+  /** The user's memories and the setting that turns them on, read afresh. */
+  showMemories(): void {
+    this._list.hide();
+    this._view.hide();
+    this._leaderboard.hide();
+    this._memories.show();
+    void this._memories.refresh();
   }
 
   newChat(): void {
@@ -200,6 +221,7 @@ export class ChatSidebar extends Panel {
     this._list.activeId = null;
     this._list.hide();
     this._leaderboard.hide();
+    this._memories.hide();
     this._view.show();
     return true;
   }
@@ -265,6 +287,7 @@ export class ChatSidebar extends Panel {
   private _progress: IndexProgressBar;
   private _list: ChatList;
   private _leaderboard: LeaderboardView;
+  private _memories: MemoriesView;
   private _view: ChatView;
 }
 

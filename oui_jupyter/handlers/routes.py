@@ -18,6 +18,7 @@ from oui_jupyter.handlers import (
     folders,
     images,
     knowledge,
+    library,
     models,
     retrieval,
     tasks,
@@ -33,12 +34,16 @@ KNOWLEDGE_ID = r"(?P<knowledge_id>[\w-]{1,64})"
 FILE_ID = r"(?P<file_id>[\w-]{1,64})"
 MESSAGE_ID = r"(?P<message_id>[\w-]{1,64})"
 FEEDBACK_ID = r"(?P<feedback_id>[\w-]{1,64})"
+COMMAND = r"(?P<command>[a-z0-9][a-z0-9_-]{0,63})"
+MEMORY_ID = r"(?P<memory_id>[\w-]{1,64})"
 
 ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"version", core.VersionHandler),
     (r"config", core.ConfigHandler),
     (r"openapi\.json", core.OpenAPIHandler),
     (r"v1/users/user", core.CurrentUserHandler),
+    (r"v1/users/user/settings", library.UserSettingsHandler),
+    (r"v1/users/user/settings/update", library.UpdateUserSettingsHandler),
     # chats
     (r"v1/chats(?:/list)?/?", chats.ChatsHandler),
     (r"v1/chats/new", chats.NewChatHandler),
@@ -104,6 +109,20 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
     # tools
     (r"v1/tools/?", tools.ToolsHandler),
+    # the prompt library and memories
+    (r"v1/prompts/?", library.PromptsHandler),
+    (r"v1/prompts/list", library.PromptListHandler),
+    (r"v1/prompts/create", library.CreatePromptHandler),
+    (rf"v1/prompts/command/{COMMAND}", library.CommandHandler),
+    (rf"v1/prompts/command/{COMMAND}/update", library.UpdateCommandHandler),
+    (rf"v1/prompts/command/{COMMAND}/delete", library.DeleteCommandHandler),
+    (r"v1/memories/?", library.MemoriesHandler),
+    (r"v1/memories/add", library.AddMemoryHandler),
+    (r"v1/memories/query", library.QueryMemoryHandler),
+    (r"v1/memories/reset", library.ResetMemoriesHandler),
+    (r"v1/memories/delete/user", library.DeleteUserMemoriesHandler),
+    (rf"v1/memories/{MEMORY_ID}/update", library.UpdateMemoryHandler),
+    (rf"v1/memories/{MEMORY_ID}", library.MemoryByIdHandler),
     # images and audio
     (r"v1/images/config", images.ImagesConfigHandler),
     (r"v1/images/config/update", images.ImagesConfigUpdateHandler),

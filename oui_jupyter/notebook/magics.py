@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from oui_jupyter.notebook import context, images, render, safe_html
@@ -73,6 +73,20 @@ class OuiMagics(Magics):
 
     # -- %%chat
     @magic_arguments()
+    @argument(
+        "command",
+        nargs="?",
+        metavar="/COMMAND",
+        help="start from this prompt of the library; the cell (may be empty) follows it",
+    )
+    @argument(
+        "--var",
+        dest="prompt_vars",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fill the prompt's {{NAME}} (else a built-in, else the notebook variable NAME)",
+    )
     @argument("-m", "--model", help="model id (default: %%oui use, else the server's first)")
     @argument("--new", action="store_true", help="start a new chat (later cells continue it)")
     @argument("--chat", dest="chat_id", metavar="ID", help="continue this chat id (this cell only)")
@@ -106,12 +120,18 @@ class OuiMagics(Magics):
         "path (a vision model)",
     )
     @argument("--figure", action="store_true", help="show the model the last matplotlib figure")
-    @cell_magic
-    def chat(self, line: str, cell: str) -> Any:
-        """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook."""
+    @line_cell_magic
+    def chat(self, line: str, cell: str | None = None) -> Any:
+        """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook.
+        ``%chat /command`` (one line) sends a library prompt alone."""
         args = parse_argstring(self.chat, line)
         try:
-            prompt = fill_template(cell, self.ipython.user_ns).strip()
+            prompt = fill_template(cell or "", self.ipython.user_ns).strip()
+            if args.command:
+                library = self._library_prompt(args.command, args.prompt_vars)
+                prompt = f"{library}\n\n{prompt}" if prompt else library
+            elif args.prompt_vars:
+                raise OuiError("oui: --var fills a library prompt: write %%chat /command --var ...")
             if not prompt:
                 raise OuiError("oui: the cell is empty: write the question below %%chat")
             described = [self._describe(name) for name in _split_names(args.with_vars)]
@@ -135,6 +155,30 @@ class OuiMagics(Magics):
         except OuiError as error:
             say(str(error))
         return None
+
+    def _library_prompt(self, command: str, given: list[str]) -> str:
+        """``%%chat /command``: the library prompt's content, its ``{{variables}}`` filled
+        (``prompt_variables``: ``--var``, built-ins, then the notebook's variables)."""
+        from oui_jupyter.notebook import prompt_variables as pv
+
+        command = _unquote(command) or ""
+        if not command.startswith("/"):
+            raise OuiError(f"oui: {command!r}: a library prompt is named /command")
+        try:
+            values = pv.parse_vars([_unquote(item) or "" for item in given])
+        except ValueError as error:
+            raise OuiError(f"oui: {error}") from None
+        try:
+            found = self.session.client.prompt(command)
+        except NotFound:
+            raise NotFound(f"oui: no prompt {command} (list them with %oui prompts)") from None
+        try:
+            return pv.fill(str(found.get("content") or ""), values, self.ipython.user_ns).strip()
+        except pv.MissingVariables as missing:
+            names = ", ".join(f"{{{{{n}}}}}" for n in missing.names)
+            raise OuiError(
+                f"oui: {command} needs {names}: give --var NAME=VALUE or define NAME in the notebook"
+            ) from None
 
     def _image(self, name: str) -> str:
         """``--image NAME``: a notebook variable of that name, else a file path."""
@@ -266,7 +310,7 @@ class OuiMagics(Magics):
         "command",
         nargs="?",
         default="help",
-        help="models | use MODEL | chats | new [TITLE] | chat ID | search QUERY | status | explain [QUESTION] | help",
+        help="models | use MODEL | chats | new [TITLE] | chat ID | search QUERY | prompts | status | explain [QUESTION] | help",
     )
     @argument("words", nargs="*", help="the command's argument (a model, a query...)")
     @argument("-k", type=int, default=5, help="search: how many hits")
@@ -292,10 +336,11 @@ class OuiMagics(Magics):
     def _oui_help(self, _words: str, _args: Any) -> None:
         print(self.oui.__doc__)
         print(
-            "Commands: models, use MODEL, chats, new [TITLE], chat ID, search QUERY [-k N], status, explain"
+            "Commands: models, use MODEL, chats, new [TITLE], chat ID, search QUERY [-k N], prompts, "
+            "status, explain"
         )
         print(
-            "Cells: %%chat [-m MODEL] [--new | --chat ID] [--workspace | --knowledge NAME] "
+            "Cells: %%chat [/COMMAND [--var NAME=VALUE]] [-m MODEL] [--new | --chat ID] [--workspace | --knowledge NAME] "
             "[-f markdown|code|text|json] [--with VAR] [--image VAR_OR_PATH] [--figure]; "
             "%%image [-m MODEL] [--size WxH] [-n N]"
         )
@@ -338,6 +383,13 @@ class OuiMagics(Magics):
         hits = self.session.client.search(words, k=max(1, args.k))
         display(HTML(render.hits_html(words, hits)), metadata={"oui": {"hits": len(hits)}})
         return None
+
+    def _oui_prompts(self, _words: str, _args: Any) -> None:
+        prompts = self.session.client.prompts()
+        if not prompts:
+            print("oui: no prompts in the library yet (add them in the sidebar)")
+        for item in prompts:
+            print(f"{item.get('command', '')}  {item.get('title', '')}")
 
     def _oui_status(self, _words: str, _args: Any) -> None:
         print(render.status_text(self.session.client.status()))

@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.checkpoints import Checkpointer, Checkpoints
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.images import ImageService
+    from oui_jupyter.services.memories import MemoryService
     from oui_jupyter.services.models import ModelService, ResolvedModel
     from oui_jupyter.services.tasks import TaskRegistry
     from oui_jupyter.services.titles import TitleService
@@ -540,6 +541,7 @@ class CompletionService:
         self.vision = vision
         self.activity = activity or GenerationActivity()
         self.images = images
+        self.memories: MemoryService | None = None  # set by app.py: memories (issue 12)
         self.pacer = StartPacer()
 
     async def _admit(self, user: UserInfo) -> None:
@@ -920,6 +922,8 @@ class CompletionService:
         status: TurnStatus,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Put retrieved context in place of the last user message (Open WebUI's RAG template)."""
+        if self.memories is not None:  # the user's relevant memories in the system prompt
+            messages = await self.memories.into_prompt(user, messages, options.features)
         files = [*(f for f in options.files if not is_image_item(f)), *resolved.knowledge]
         workspace = options.workspace_sources
         features = {k: v for k, v in options.features.items() if k != IMAGE_FEATURE}

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from oui_jupyter.errors import InvalidInput, PayloadTooLarge
+
 if TYPE_CHECKING:
     from oui_jupyter.store.users import UserStore
 
@@ -61,6 +63,8 @@ def identity_from_jupyter(user: Any, owner: str | None = None) -> Identity:
 #: how often a user's row is written again while nothing about them changes: their
 #: ``last_active_at`` (admins' user list) is this fresh
 ACTIVITY_INTERVAL = 60.0
+#: the most JSON one user's settings may be
+MAX_SETTINGS_BYTES = 64 * 1024
 
 
 class UserService:
@@ -125,6 +129,26 @@ class UserService:
         )
         self._seen[info.id] = info
         self._saved_at[info.id] = time.monotonic()
+
+    def settings(self, user: UserInfo) -> dict[str, Any]:
+        """``GET v1/users/user/settings``: the user's settings (a database call)."""
+        return self.store.settings(user.id)
+
+    def update_settings(self, user: UserInfo, settings: Any) -> dict[str, Any]:
+        """Replace the user's settings (Open WebUI's ``UserSettings``: an object, its ``ui``
+        an object too), at most ``MAX_SETTINGS_BYTES`` of JSON."""
+        import json
+
+        if not isinstance(settings, dict):
+            raise InvalidInput("settings must be an object")
+        if "ui" in settings and not isinstance(settings["ui"], dict):
+            raise InvalidInput("settings.ui must be an object")
+        size = len(json.dumps(settings))
+        if size > MAX_SETTINGS_BYTES:
+            raise PayloadTooLarge(
+                f"settings are {size} bytes of JSON; at most {MAX_SETTINGS_BYTES}"
+            )
+        return self.store.set_settings(user.id, settings)
 
     def resolve(self, identity: Identity) -> UserInfo:
         """The user's row, created on first sight; cached while nothing about them changes."""

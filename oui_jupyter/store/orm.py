@@ -291,6 +291,35 @@ class Feedback(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+class Prompt(Base):
+    """A prompt of the library (Open WebUI's ``prompt``): ``command`` is ``/slug``, unique on
+    the server; ``content`` keeps its ``{{variables}}`` as written."""
+
+    __tablename__ = "prompt"
+    __table_args__ = (Index("ix_prompt_timestamp", "timestamp"),)
+
+    command: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    access_control: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+
+
+class Memory(Base):
+    """A fact a user asked to be remembered (Open WebUI's ``memory``); times are epoch
+    seconds, as Open WebUI's."""
+
+    __tablename__ = "memory"
+    __table_args__ = (Index("ix_memory_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
 # -- the team service's retrieval index and uploads (issue #16: replicas keep no state of
 # their own). Single-user servers keep them in DuckDB and under the data dir: these tables
 # exist there, empty. ``oui_jupyter.store.pg_index`` reads and writes them.

@@ -60,6 +60,19 @@ class UserStore:
         with self.db.reader() as session:
             return list(session.scalars(select(User).order_by(User.created_at)))
 
+    def settings(self, user_id: str) -> dict[str, Any]:
+        """The user's own settings (Open WebUI's ``user.settings``: ``ui`` and more)."""
+        with self.db.reader() as session:
+            value = session.scalar(select(User.settings).where(User.id == user_id))
+        return value if isinstance(value, dict) else {}
+
+    def set_settings(self, user_id: str, settings: dict[str, Any]) -> dict[str, Any]:
+        with self.db.session() as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                user.settings = settings
+        return settings
+
 
 class ConfigStore:
     """Admin settings kept in the database as JSON values under string keys."""

@@ -35,6 +35,7 @@ class State:
         self.pending_models: list[dict[str, Any]] = []  # listed only with ?wait=true
         self.image_bytes = b"\x89PNG\r\n\x1a\n scripted image"
         self.image_error: tuple[int, str] | None = None
+        self.prompts: dict[str, dict[str, Any]] = {}  # the library: "/command" -> prompt
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -105,6 +106,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, chats[chat_id])
         if path == "v1/knowledge/":
             return self._send(200, self.state.knowledge)
+        if path == "v1/prompts/":
+            return self._send(200, list(self.state.prompts.values()))
+        if path.startswith("v1/prompts/command/"):
+            found = self.state.prompts.get("/" + path.removeprefix("v1/prompts/command/"))
+            if found is None:
+                return self._send(404, {"message": "Prompt not found", "reason": None})
+            return self._send(200, found)
         if path == "v1/retrieval/status":
             return self._send(
                 200,

@@ -194,6 +194,9 @@ def _seed(url: str) -> dict[str, list[str]]:
         content_type=f"multipart/form-data; boundary={boundary}",
     )["id"]
     model = _call(url, "POST", "v1/models/create", {"id": "seeded-model", "name": "Seeded"})["id"]
+    prompt = {"command": "seeded", "title": "Seeded", "content": "Hi {{name}}"}
+    command = _call(url, "POST", "v1/prompts/create", prompt)["command"].lstrip("/")
+    memory = _call(url, "POST", "v1/memories/add", {"content": "seeded memory"})["id"]
     return {
         "path.chat_id": chats,
         "path.share_id": [share],
@@ -201,6 +204,8 @@ def _seed(url: str) -> dict[str, list[str]]:
         "path.knowledge_id": [knowledge],
         "path.file_id": [file_id],
         "query.id": [model],
+        "path.command": [command],
+        "path.memory_id": [memory],
     }
 
 

@@ -13,7 +13,7 @@ from oui_jupyter.tools.base import ToolContext
 
 from .conftest import ADMIN
 
-BUILTINS = ["list_files", "read_file", "read_notebook", "sql", "workspace_search"]
+BUILTINS = ["list_files", "read_file", "read_notebook", "remember", "sql", "workspace_search"]
 
 
 @pytest.fixture

@@ -96,6 +96,17 @@ class OuiApi:
         return None
 
     @endpoint
+    def prompt(self, command: str) -> Plan[dict[str, Any]]:
+        """The library prompt of ``/command`` (``command`` with or without its ``/``)."""
+        slug = quote(command.removeprefix("/"), safe="")
+        return dict((yield Call("GET", f"v1/prompts/command/{slug}")))
+
+    @endpoint
+    def prompts(self) -> Plan[list[dict[str, Any]]]:
+        """The library prompts the user may use, newest first."""
+        return list((yield Call("GET", "v1/prompts/")))
+
+    @endpoint
     def knowledge(self) -> Plan[list[dict[str, Any]]]:
         return knowledge_items((yield Call("GET", "v1/knowledge/")))
 
