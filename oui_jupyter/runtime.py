@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.events import EventHub
     from oui_jupyter.services.images import ImageService
     from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.notebook_undo import NotebookUndo
     from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.knowledge import KnowledgeService
     from oui_jupyter.services.retrieval.service import RetrievalService
@@ -92,6 +93,7 @@ class Services:
     events: EventHub
     tasks: TaskRegistry
     tools: ToolRegistry
+    notebook_undo: NotebookUndo
     images: ImageService
     audio: AudioService
     lifecycle: Lifecycle = field(default_factory=Lifecycle)

@@ -13,7 +13,17 @@ from oui_jupyter.tools.base import ToolContext
 
 from .conftest import ADMIN
 
-BUILTINS = ["list_files", "read_file", "read_notebook", "sql", "workspace_search"]
+BUILTINS = [
+    "describe_variable",
+    "edit_notebook",
+    "kernel_variables",
+    "list_files",
+    "read_file",
+    "read_notebook",
+    "run_cells",
+    "sql",
+    "workspace_search",
+]
 
 
 @pytest.fixture
