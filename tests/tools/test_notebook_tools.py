@@ -3,6 +3,7 @@ with a real kernel (the notebook's session, started through the server's session
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ def write_nb(path: Path) -> bytes:
     text = json.dumps(nb, indent=2)  # not the contents manager's own format: undo keeps it
     path.write_text(text)
     return text.encode()
+
+
+@pytest.fixture
+def oui_extra_config() -> dict[str, Any]:
+    return {"tool_kernel_timeout": 2.0, "tool_run_cell_timeout": 4.0}
 
 
 @pytest.fixture
@@ -230,6 +236,25 @@ async def test_run_cells_writes_outputs(api, jp_root_dir, jp_serverapp, notebook
     assert len(ran.data["cells"]) == 1 and ran.data["cells"][0]["status"] == "error"  # stopped
     outputs = cells(jp_root_dir / "data" / "nb.ipynb")[3].outputs
     assert outputs[0]["text"] == "a" * 10 + "\n" and outputs[1]["ename"] == "ZeroDivisionError"
+
+
+async def test_a_busy_kernel_and_a_cell_past_its_time(api, jp_root_dir, jp_serverapp, notebook):
+    ready = await built(api, jp_serverapp)
+    await start_kernel(jp_serverapp)
+    chat_id = await new_chat(api)
+    ctx = context(jp_root_dir, chat_id)
+    edit = {"operations": [{"op": "insert", "source": "import time\ntime.sleep(60)"}]}
+    await ready.tools.run("edit_notebook", edit, ctx)
+    long_run = asyncio.ensure_future(ready.tools.run("run_cells", {"cells": [3]}, ctx))
+    await asyncio.sleep(0.5)
+    with pytest.raises(ToolError, match="did not answer within 2 s"):
+        await ready.tools.run("kernel_variables", {}, ctx)  # waits behind the running cell
+    ran = await long_run
+    assert ran.data["cells"][0]["status"] == "timeout"  # interrupted, not left running
+    outputs = cells(jp_root_dir / "data" / "nb.ipynb")[3].outputs
+    assert outputs[-1]["ename"] == "Timeout"
+    again = await ready.tools.run("run_cells", {"cells": ["setup", "answer"]}, ctx)
+    assert [c["status"] for c in again.data["cells"]] == ["ok", "ok"]
 
 
 # ----- undo -----
