@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.services.images import ImageService
     from oui_jupyter.services.memories import MemoryService
     from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.notebook_undo import NotebookUndo
     from oui_jupyter.services.prompts import PromptService
     from oui_jupyter.services.retrieval.build import RetrievalBundle
     from oui_jupyter.services.retrieval.files import FileService
@@ -42,6 +43,8 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore, UserStore
     from oui_jupyter.team.client.runtime import ClientRuntime
+    from oui_jupyter.tools.base import ToolLimits
+    from oui_jupyter.tools.builtin import JupyterTools
     from oui_jupyter.tools.registry import ToolRegistry
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
@@ -438,7 +441,19 @@ class OuiJupyter(ExtensionApp):
     tool_max_file_bytes = Int(
         50 * 1024 * 1024,
         help="read_notebook parses notebooks up to this size (bytes); read_file counts the "
-        "lines of files up to it.",
+        "lines of files up to it; edit_notebook and run_cells change notebooks up to it.",
+    ).tag(config=True)
+
+    tool_kernel_timeout = Float(
+        10.0,
+        help="Seconds kernel_variables and describe_variable wait for the notebook's kernel "
+        "(a kernel busy with a cell answers when the cell ends: the call fails first).",
+    ).tag(config=True)
+
+    tool_run_cell_timeout = Float(
+        60.0,
+        help="Seconds one cell run by run_cells may take; then the kernel is interrupted. "
+        "All the cells of a call together stay within tool_timeout.",
     ).tag(config=True)
 
     # ----- MCP both ways (issue #12) -----
@@ -706,6 +721,7 @@ class OuiJupyter(ExtensionApp):
             bus.start(self._server_loop)
             lifecycle.on_close(bus.close)
         images, audio = self._build_media(config_store, models, retrieval.files)
+        jupyter, notebook_undo = self._build_notebook_tools(db, hub)
         completions.images = images  # image turns (features.image_generation)
         app_config = AppConfigService(version=__version__)
         app_config.contributors.append(
@@ -718,7 +734,7 @@ class OuiJupyter(ExtensionApp):
         users = self._build_users(UserStore(db))
         prompts, memories = self._build_library(db, users, retrieval.retrieval)
         completions.memories = memories  # the turns' system prompt (issue 12)
-        tools = self._build_tools(retrieval.retrieval)
+        tools = self._build_tools(retrieval.retrieval, jupyter)
         from oui_jupyter.tools.memory import RememberTool
 
         tools.add(RememberTool(memories), "builtin")
@@ -748,6 +764,7 @@ class OuiJupyter(ExtensionApp):
             events=hub,
             tasks=registry,
             tools=tools,
+            notebook_undo=notebook_undo,
             images=images,
             audio=audio,
             prompts=prompts,
@@ -776,21 +793,51 @@ class OuiJupyter(ExtensionApp):
         )
         return PromptService(PromptStore(db)), memories
 
-    def _build_tools(self, retrieval: RetrievalService | None) -> ToolRegistry:
-        """The tool registry (issue #12): the built-ins and installed packages' tools."""
+    def _tool_limits(self) -> ToolLimits:
         from oui_jupyter.tools.base import ToolLimits
-        from oui_jupyter.tools.builtin import builtin_tools
-        from oui_jupyter.tools.registry import ToolRegistry
 
-        limits = ToolLimits(
+        return ToolLimits(
             max_output_chars=self.tool_max_output_chars,
             max_file_bytes=self.tool_max_file_bytes,
             sql_timeout=self.tool_sql_timeout,
             sql_max_rows=self.tool_sql_max_rows,
             sql_memory_limit=self.tool_sql_memory_limit,
+            kernel_timeout=self.tool_kernel_timeout,
+            run_cell_timeout=self.tool_run_cell_timeout,
         )
+
+    def _build_notebook_tools(
+        self, db: Database, hub: EventHub
+    ) -> tuple[JupyterTools, NotebookUndo]:
+        """What the kernel and notebook tools act through: the server's contents, session
+        and kernel managers; and the undo of agent turns, which shares their locks."""
+        from oui_jupyter.services.notebook_files import NotebookFiles
+        from oui_jupyter.services.notebook_undo import NotebookUndo
+        from oui_jupyter.store.notebook_checkpoints import NotebookCheckpointStore
+        from oui_jupyter.tools.builtin import JupyterTools
+        from oui_jupyter.tools.kernel import Kernels
+
+        assert self.serverapp is not None
+        store = NotebookCheckpointStore(db)
+        files = NotebookFiles(
+            self.serverapp.contents_manager,
+            store,
+            hub,
+            root_dir=self.serverapp.root_dir,
+            max_bytes=self.tool_max_file_bytes,
+        )
+        kernels = Kernels(self.serverapp.session_manager, self.serverapp.kernel_manager)
+        return JupyterTools(files, kernels), NotebookUndo(files, store)
+
+    def _build_tools(
+        self, retrieval: RetrievalService | None, jupyter: JupyterTools | None = None
+    ) -> ToolRegistry:
+        """The tool registry (issue #12): the built-ins and installed packages' tools."""
+        from oui_jupyter.tools.builtin import builtin_tools
+        from oui_jupyter.tools.registry import ToolRegistry
+
         return ToolRegistry(
-            builtin_tools(retrieval, limits),
+            builtin_tools(retrieval, self._tool_limits(), jupyter=jupyter),
             access=dict(self.tool_access_control),
             entry_points=self.tool_entry_points,
             timeout=self.tool_timeout,

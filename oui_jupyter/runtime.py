@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.images import ImageService
     from oui_jupyter.services.memories import MemoryService
     from oui_jupyter.services.models import ModelService
+    from oui_jupyter.services.notebook_undo import NotebookUndo
     from oui_jupyter.services.prompts import PromptService
     from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.knowledge import KnowledgeService
@@ -95,6 +96,7 @@ class Services:
     events: EventHub
     tasks: TaskRegistry
     tools: ToolRegistry
+    notebook_undo: NotebookUndo
     images: ImageService
     audio: AudioService
     prompts: PromptService

@@ -164,7 +164,8 @@ export class ChatView extends Panel {
         }),
       switchBranch: (id, step) => c.switchBranch(id, step),
       rendered: () => this._stickToBottom(),
-      rate: (id, rating) => c.rate(id, rating)
+      rate: (id, rating) => c.rate(id, rating),
+      undoTurn: id => c.undoTurn(id)
     };
     this._rebuild();
     this._onModels();

@@ -23,6 +23,7 @@ import {
   titleOf
 } from './reducer';
 import { Deadline, FrameGate } from './resync';
+import { changedPath, undoTurn as postUndo, undoneText } from './undo';
 import { DEFAULT_SETTINGS, IChatSettings } from './tokens';
 import {
   addMessage,
@@ -154,6 +155,10 @@ export class ChatController implements IDisposable {
     return this._settingsChanged;
   }
   /** An error worth telling the user outside a message (list, rename...). */
+  /** A file the server changed (`notebook:changed`: an agent's edit, an undo). */
+  get notebookChanged(): ISignal<this, string> {
+    return this._notebookChanged;
+  }
   get errorOccurred(): ISignal<this, string> {
     return this._errorOccurred;
   }
@@ -445,6 +450,18 @@ export class ChatController implements IDisposable {
         void this.resync();
       }
     }, 2000);
+  }
+
+  /**
+   * Undo the notebook changes of answer `id`'s tool calls; resolves what to tell the user
+   * (the server's refusal, e.g. which cells changed since, rejects with its message).
+   */
+  async undoTurn(id: string): Promise<string> {
+    const chatId = this._chatId;
+    if (!chatId || this._shared) {
+      throw new Error('This chat cannot be undone here');
+    }
+    return undoneText(await postUndo(chatId, id));
   }
 
   /**
@@ -778,6 +795,13 @@ export class ChatController implements IDisposable {
         this._progress = indexProgress(frame.data);
         this._progressChanged.emit(this._progress);
         return;
+      case 'notebook:changed': {
+        const path = changedPath(frame.data);
+        if (path) {
+          this._notebookChanged.emit(path);
+        }
+        return;
+      }
       case 'models:updated':
         // A connection that was still answering has listed its models.
         void this.loadModels();
@@ -867,6 +891,7 @@ export class ChatController implements IDisposable {
   private _socketOpened = false;
   private _isDisposed = false;
   private _reloaded = new Signal<this, void>(this);
+  private _notebookChanged = new Signal<this, string>(this);
   private _structureChanged = new Signal<this, void>(this);
   private _messagesChanged = new Signal<this, string[]>(this);
   private _listChanged = new Signal<

@@ -16,6 +16,7 @@ import { renderQueue } from './renderqueue';
 import { thumbDownIcon, thumbUpIcon } from './icons';
 import { CommandIDs } from './tokens';
 import { button, iconButton } from './ui';
+import { undoableTurn } from './undo';
 import { loadHeldImage } from './remotemedia';
 import { thumbnail } from './images';
 
@@ -79,6 +80,8 @@ export interface IMessageActions {
   rendered(widget: MessageWidget): void;
   /** Rate an answer; resolves whether the rating was saved. */
   rate(id: string, rating: IRating): Promise<boolean>;
+  /** Undo the notebook changes of answer `id`'s tool calls: what to tell the user. */
+  undoTurn(id: string): Promise<string>;
 }
 
 /**
@@ -553,7 +556,8 @@ export class MessageWidget extends Widget {
       this._message.arena === true,
       rating,
       score,
-      speech
+      speech,
+      undoableTurn(this._message)
     ].join('/');
     if (this._toolbarKey === key) {
       return;
@@ -602,6 +606,9 @@ export class MessageWidget extends Widget {
             });
         };
         this._toolbar.appendChild(aloud);
+      }
+      if (this._rateable && undoableTurn(this._message)) {
+        this._toolbar.appendChild(this._undoButton());
       }
       if (this._rateable) {
         this._toolbar.appendChild(this._ratingButtons(rating, score));
@@ -700,6 +707,28 @@ export class MessageWidget extends Widget {
   private _closeRatingForm(): void {
     this._ratingForm?.remove();
     this._ratingForm = null;
+  }
+
+  /** "Undo this turn": the notebooks the answer's tool calls changed go back. */
+  private _undoButton(): HTMLElement {
+    const undo = button('Undo this turn', 'jp-OuiMessage-undo');
+    undo.setAttribute('aria-label', 'Undo the notebook changes of this answer');
+    undo.onclick = () => {
+      undo.disabled = true;
+      this._actions
+        .undoTurn(this._message.id)
+        .then(text => this._showNotice(text))
+        .catch(error => {
+          this._showNotice(`Could not undo: ${errorMessage(error)}`);
+          undo.disabled = false;
+        });
+    };
+    return undo;
+  }
+
+  private _showNotice(text: string): void {
+    this._notice.textContent = text;
+    this._notice.hidden = false;
   }
 
   private _showSpeechError(message: string): void {

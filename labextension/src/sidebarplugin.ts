@@ -18,6 +18,7 @@ import { chatIcon } from './icons';
 import { openSource } from './opensource';
 import { shareLink, takeShareParam } from './share';
 import { ChatSidebar } from './sidebar';
+import { revertIfClean } from './undo';
 import {
   CommandIDs,
   DEFAULT_SETTINGS,
@@ -58,6 +59,14 @@ export function activateSidebar(
     copy: text => Clipboard.copyToSystem(text)
   });
   app.shell.add(sidebar, 'left', { rank: 650 });
+  if (docManager) {
+    // An agent's edit or an undo wrote a notebook: show it, unless the user has unsaved work.
+    controller.notebookChanged.connect((_, path) => {
+      revertIfClean(docManager, path).catch(error =>
+        console.warn(`oui: could not reload ${path}`, error)
+      );
+    });
+  }
   restorer?.add(sidebar, 'oui-jupyter-sidebar');
 
   const reveal = (): void => {

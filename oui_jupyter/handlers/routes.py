@@ -123,6 +123,7 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"v1/memories/delete/user", library.DeleteUserMemoriesHandler),
     (rf"v1/memories/{MEMORY_ID}/update", library.UpdateMemoryHandler),
     (rf"v1/memories/{MEMORY_ID}", library.MemoryByIdHandler),
+    (r"v1/tools/undo", tools.UndoHandler),
     # images and audio
     (r"v1/images/config", images.ImagesConfigHandler),
     (r"v1/images/config/update", images.ImagesConfigUpdateHandler),

@@ -9,7 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from oui_jupyter.handlers.base import Operation, OuiHandler
-from oui_jupyter.schemas.tools import ToolResponse
+from oui_jupyter.schemas.tools import ToolResponse, UndoForm, UndoResponse
 
 
 class ToolsHandler(OuiHandler):
@@ -25,3 +25,24 @@ class ToolsHandler(OuiHandler):
     async def get(self) -> None:
         await self.tools.ready()  # entry points loaded, MCP servers heard (bounded)
         self.write_json(await asyncio.to_thread(self.tools.list, self.user))
+
+
+class UndoHandler(OuiHandler):
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation(
+            "Undo an agent turn: every notebook the assistant message's tool calls changed "
+            "goes back to what it was before the turn (byte for byte when nothing else "
+            "changed). 409 names the cells you changed since (nothing is undone); 404: "
+            "nothing to undo, or not your chat",
+            body=UndoForm,
+            response=UndoResponse,
+            statuses=(404, 409),
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        form = self.parse_body(UndoForm)
+        undo = self.services.notebook_undo
+        self.write_json(await undo.undo(self.user, form.chat_id, form.message_id))

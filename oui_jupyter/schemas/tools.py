@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -26,3 +26,14 @@ class ToolResponse(msgspec.Struct):
     spec: ToolFunctionSpec
     source: Literal["builtin", "entrypoint", "mcp"]
     requires_approval: bool
+
+
+class UndoForm(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST v1/tools/undo``: the agent turn (its assistant message) to undo."""
+
+    chat_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class UndoResponse(msgspec.Struct):
+    restored: list[str]

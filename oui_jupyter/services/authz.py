@@ -80,6 +80,12 @@ def can_use_tool(user: UserInfo, access_control: dict[str, Any] | None) -> bool:
     return _granted(user, access_control.get("read")) or _granted(user, access_control.get("write"))
 
 
+def can_undo_turn(user: UserInfo, checkpoint: Owned) -> bool:
+    """Whether ``user`` may undo an agent turn's notebook changes: its chat's owner only,
+    admins included (chats are their owner's)."""
+    return owns(user, checkpoint)
+
+
 def is_granted(user: UserInfo, resource: Owned) -> bool:
     """Whether ``access_control`` grants ``user`` reading (a read or a write grant)."""
     return _granted(user, _rule(resource, "read")) or _granted(user, _rule(resource, "write"))

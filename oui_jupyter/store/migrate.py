@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, text
 log = logging.getLogger(__name__)
 
 # The newest revision in migrations/versions; tests check it matches Alembic's head.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 PG_LOCK_KEY = 0x6F75_695F  # "oui_"
 
 

@@ -398,5 +398,28 @@ class FileBlob(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class NotebookCheckpoint(Base):
+    """A notebook as it was before an agent turn (one assistant message) first changed it:
+    its exact bytes (``before``), and what the turn left: the bytes after its last write
+    (``after``) and the cells it touched (``touched``: cell id -> ``{"index", "cell_type",
+    "source"}``, ``null`` for a cell it deleted). ``v1/tools/undo`` restores ``before``."""
+
+    __tablename__ = "notebook_checkpoint"
+    __table_args__ = (
+        Index("ix_notebook_checkpoint_turn", "chat_id", "message_id", "path", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chat.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(1024))
+    before: Mapped[bytes] = mapped_column(LargeBinary)
+    after: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    touched: Mapped[JSONValue] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 # Every table above: what Alembic migrates and compares against.
 metadata = Base.metadata

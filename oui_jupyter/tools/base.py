@@ -135,6 +135,10 @@ class ToolLimits:
     sql_max_rows: int = 1000  # the most a call may ask for
     sql_memory_limit: str = ""  # DuckDB's memory_limit for one query ("": DuckDB's default)
     max_cell_chars: int = 200  # sql: the longest value shown
+    kernel_timeout: float = 10.0  # kernel_variables, describe_variable: seconds for an answer
+    run_cell_timeout: float = 60.0  # run_cells: seconds one cell may run, then it is interrupted
+    max_run_output_bytes: int = 2 * 1024 * 1024  # run_cells: outputs kept of one cell
+    max_source_chars: int = 100_000  # edit_notebook: the longest source of one cell
 
 
 def clip(text: str, limit: int) -> tuple[str, bool]:

@@ -13,7 +13,18 @@ from oui_jupyter.tools.base import ToolContext
 
 from .conftest import ADMIN
 
-BUILTINS = ["list_files", "read_file", "read_notebook", "remember", "sql", "workspace_search"]
+BUILTINS = [
+    "describe_variable",
+    "edit_notebook",
+    "kernel_variables",
+    "list_files",
+    "read_file",
+    "read_notebook",
+    "remember",
+    "run_cells",
+    "sql",
+    "workspace_search",
+]
 
 
 @pytest.fixture
