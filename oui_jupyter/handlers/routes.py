@@ -104,6 +104,7 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
     # tools
     (r"v1/tools/?", tools.ToolsHandler),
+    (r"v1/tools/approve", tools.ToolApproveHandler),
     # images and audio
     (r"v1/images/config", images.ImagesConfigHandler),
     (r"v1/images/config/update", images.ImagesConfigUpdateHandler),

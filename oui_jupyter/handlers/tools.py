@@ -8,8 +8,9 @@ from typing import ClassVar
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from oui_jupyter.errors import NotFound
 from oui_jupyter.handlers.base import Operation, OuiHandler
-from oui_jupyter.schemas.tools import ToolResponse
+from oui_jupyter.schemas.tools import ToolApprovalForm, ToolApprovalResponse, ToolResponse
 
 
 class ToolsHandler(OuiHandler):
@@ -24,3 +25,28 @@ class ToolsHandler(OuiHandler):
     @authorized
     async def get(self) -> None:
         self.write_json(await asyncio.to_thread(self.tools.list, self.user))
+
+
+class ToolApproveHandler(OuiHandler):
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation(
+            "Approve or deny a tool call that waits for you (approve_chat: this tool runs "
+            "without asking for the rest of the chat)",
+            body=ToolApprovalForm,
+            response=ToolApprovalResponse,
+            statuses=(404, 409),
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        form = self.parse_body(ToolApprovalForm)
+        settings = self.completions.tools
+        if settings is None:
+            raise NotFound(f"no call {form.call_id} waits for your approval")
+        # Calls are keyed by their owner: another user's call is not found.
+        settings.approvals.decide(
+            self.user.id, form.chat_id, form.message_id, form.call_id, form.decision
+        )
+        self.write_json(ToolApprovalResponse(call_id=form.call_id, decision=form.decision))
