@@ -69,7 +69,9 @@ async def test_stream_without_chat(api, tools, scripted_openai):
     chunks = [d for _, d in events if isinstance(d, dict)]
     # the server ran the call: the client never sees its tool_calls nor a tool_calls finish
     assert not any(c["choices"][0]["delta"].get("tool_calls") for c in chunks if c.get("choices"))
-    assert not any(c["choices"][0].get("finish_reason") == "tool_calls" for c in chunks if c.get("choices"))
+    assert not any(
+        c["choices"][0].get("finish_reason") == "tool_calls" for c in chunks if c.get("choices")
+    )
     statuses = [c["status"] for c in chunks if "status" in c]
     assert {"description": "Running echo…", "done": False} in statuses
     assert {"description": "Running echo…", "done": True} in statuses
@@ -79,7 +81,7 @@ async def test_stream_without_chat(api, tools, scripted_openai):
 
 
 async def test_not_streamed_without_chat(api, tools, scripted_openai):
-    installed = await tools()
+    await tools()
     r = await api("POST", "chat/completions", turn())
     assert r.code == 200, r.body
     message = r.json()["choices"][0]["message"]
@@ -88,7 +90,7 @@ async def test_not_streamed_without_chat(api, tools, scripted_openai):
 
 
 async def test_unknown_tool_is_404_before_anything_is_written(api, tools, new_chat):
-    installed = await tools()
+    await tools()
     chat_id = await new_chat(model="toolcall")
     for body in (turn(tool_ids=["nope"]), turn(tool_ids=["echo", "nope"], chat_id=chat_id)):
         r = await api("POST", "chat/completions", body)
@@ -118,15 +120,16 @@ async def test_chat_keeps_the_calls_and_replays_them(api, tools, new_chat, scrip
     echo, _ = installed
     assert echo.calls[-1][1].chat_id == chat_id and echo.calls[-1][1].message_id == answer["id"]
     # the next turn (v1/chats/{id}/message, not streamed) re-sends the call and its result
-    r = await api(
-        "POST", f"v1/chats/{chat_id}/message", {"content": "again", "tool_ids": ["echo"]}
-    )
+    r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "again", "tool_ids": ["echo"]})
     assert r.code == 200, r.body
     assert r.json()["content"] == ANSWER and r.json()["tool_calls"][0]["status"] == "done"
     replayed = scripted_openai.requests[-2]["messages"]
     roles = [m["role"] for m in replayed]
     assert roles == ["user", "assistant", "tool", "assistant", "user"], roles
-    assert replayed[1]["content"] == "Checking. " and replayed[1]["tool_calls"][0]["id"] == record["id"]
+    assert (
+        replayed[1]["content"] == "Checking. "
+        and replayed[1]["tool_calls"][0]["id"] == record["id"]
+    )
     assert replayed[2]["content"] == "echo: hi"
     assert replayed[3] == {"role": "assistant", "content": "Tool said: echo: hi"}
     # exports carry the records as they are
@@ -135,7 +138,7 @@ async def test_chat_keeps_the_calls_and_replays_them(api, tools, new_chat, scrip
 
 
 async def test_live_mode_sends_tool_call_frames(api, tools, new_chat, ws_connect):
-    installed = await tools()
+    await tools()
     ws = await ws_connect()
     chat_id = await new_chat(model="toolcall")
     r = await api("POST", "chat/completions", turn(chat_id=chat_id, stream=True, session_id="s1"))
@@ -153,7 +156,7 @@ async def test_live_mode_sends_tool_call_frames(api, tools, new_chat, ws_connect
 
 
 async def test_rounds_stop_at_the_limit(api, tools, scripted_openai):
-    installed = await tools()
+    await tools()
     scripted_openai.tool_script = [[("echo", {"text": str(i)})] for i in range(5)]
     r = await api("POST", "chat/completions", turn())
     assert r.code == 200, r.body
@@ -164,7 +167,7 @@ async def test_rounds_stop_at_the_limit(api, tools, scripted_openai):
 
 
 async def test_concurrent_calls_and_bad_arguments(api, tools, new_chat, scripted_openai):
-    installed = await tools()
+    await tools()
     scripted_openai.tool_script = [
         [("echo", {"text": "a"}), ("echo", {"wrong": 1}), ("sql", {"query": "select 1"})]
     ]
@@ -183,7 +186,7 @@ async def test_concurrent_calls_and_bad_arguments(api, tools, new_chat, scripted
 
 
 async def test_prompt_based_calling(api, tools, new_chat, scripted_openai):
-    installed = await tools()
+    await tools()
     chat_id = await new_chat(model="jsoncall")
     body = turn(
         model="jsoncall", chat_id=chat_id, stream=True, params={"function_calling": "default"}

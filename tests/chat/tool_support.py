@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from oui_jupyter.tools.base import ToolContext, ToolResult
 
@@ -10,7 +10,7 @@ from oui_jupyter.tools.base import ToolContext, ToolResult
 class EchoTool:
     name = "echo"
     description = "Say the text back."
-    parameters: dict[str, Any] = {
+    parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {"text": {"type": "string"}},
         "required": ["text"],

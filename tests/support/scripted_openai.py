@@ -196,7 +196,9 @@ class ScriptedOpenAI:
             ]
             done = len(told)
             results = [t.split("answered:\n", 1)[-1].split("\n\n")[0] for t in told]
-            offered = ["echo"] if "To call a tool" in system and "no more tools" not in system else []
+            offered = (
+                ["echo"] if "To call a tool" in system and "no more tools" not in system else []
+            )
         script = self.tool_script or ([[(offered[0], {"text": "hi"})]] if offered else [])
         if offered and done < len(script):
             return list(script[done]), None
