@@ -145,3 +145,40 @@ async def test_no_waiting_call_is_404(api):
     form = {"chat_id": "c", "message_id": "m", "call_id": "x", "decision": "approve"}
     r = await api("POST", "v1/tools/approve", form)
     assert r.code == 404 and "x" in r.json()["message"]
+
+
+async def test_kernel_client_sees_and_answers_the_waiting_call(
+    api, jp_serverapp, new_chat, jp_http_port, jp_base_url, scripted_openai
+):
+    """What ``%%chat --tools`` does: the sync client streams the turn, its ``on_approval``
+    posts the decision (the magic asks on the kernel's stdin), the turn goes on."""
+    from oui_jupyter.notebook.client import OuiClient
+    from oui_jupyter.notebook.discovery import ServerInfo
+
+    assert (await api("GET", "v1/tools/")).code == 200
+    _, guarded = await install_tools(jp_serverapp)
+    chat_id = await new_chat(model="toolcall")
+    info = ServerInfo(
+        url=f"http://localhost:{jp_http_port}{jp_base_url}", token="alice-token", source="test"
+    )
+    seen: list[dict[str, Any]] = []
+
+    def run_cell() -> str:
+        with OuiClient(info) as client:
+            turn = client.stream_message(
+                chat_id, "write it", model="toolcall", tool_ids=["guarded"]
+            )
+
+            def decide(status: dict[str, Any]) -> None:
+                seen.append(status)
+                client.approve_tool(
+                    status["chat_id"], status["message_id"], status["call_id"], "approve"
+                )
+
+            turn.on_approval = decide
+            return "".join(turn)
+
+    text = await asyncio.to_thread(run_cell)
+    assert text == "Checking. Tool said: wrote: hi"
+    assert seen[0]["chat_id"] == chat_id and len(guarded.calls) == 1
+    assert scripted_openai.requests[0]["tools"][0]["function"]["name"] == "guarded"

@@ -28,8 +28,11 @@ def message_body(
     workspace: bool,
     stream: bool,
     params: dict[str, Any] | None = None,
+    tool_ids: list[str] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"content": content, "stream": stream}
+    if tool_ids:
+        body["tool_ids"] = tool_ids
     if params:
         body["params"] = params
     if model:
