@@ -135,6 +135,8 @@ async def test_chat_keeps_the_calls_and_replays_them(api, tools, new_chat, scrip
     # exports carry the records as they are
     exported = (await api("GET", f"v1/chats/{chat_id}/export", params={"format": "json"})).body
     assert b'"tool_calls"' in exported
+    markdown = (await api("GET", f"v1/chats/{chat_id}/export", params={"format": "markdown"})).body
+    assert b"> Tool `echo` (done)" in markdown
 
 
 async def test_live_mode_sends_tool_call_frames(api, tools, new_chat, ws_connect):
