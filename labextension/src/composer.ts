@@ -18,6 +18,7 @@ import {
   rememberThumbnail,
   thumbnail
 } from './images';
+import { ToolPicker } from './toolpicker';
 import { button, iconButton } from './ui';
 import { IChatContext, IChatSettings } from './tokens';
 
@@ -137,6 +138,11 @@ export class Composer extends Widget {
     this._stop.onclick = () => options.onStop();
     this._stop.hidden = true;
 
+    this._tools = new ToolPicker({
+      onChange: ids => this._options.onToolsChange?.(ids),
+      onError: message => this._options.onError(message)
+    });
+
     controls.append(
       this._fileInput,
       attach,
@@ -144,6 +150,7 @@ export class Composer extends Widget {
       toggle,
       this._imageToggle,
       this._collection,
+      this._tools.node,
       this._mic,
       this._send,
       this._stop
@@ -510,6 +517,7 @@ export class Composer extends Widget {
   private _fileInput: HTMLInputElement;
   private _workspace: HTMLInputElement;
   private _collection: HTMLSelectElement;
+  private _tools: ToolPicker;
   private _imageToggle: HTMLLabelElement;
   private _image: HTMLInputElement;
   private _send: HTMLButtonElement;
@@ -531,6 +539,8 @@ export namespace Composer {
     onSubmit: (value: IComposerSubmit) => void;
     /** The user ticked or cleared the Workspace checkbox. */
     onWorkspaceChange?: (value: boolean) => void;
+    /** The ticked tools of the Tools picker changed. */
+    onToolsChange?: (ids: string[]) => void;
     onStop: () => void;
     onError: (message: string) => void;
     /** Read a workspace file as a Blob (drag from the file browser). */

@@ -72,6 +72,9 @@ export class ChatController implements IDisposable {
 
   readonly socket: IEventSocket;
 
+  /** The server's tools the next turns offer the model (the composer's Tools picker). */
+  toolIds: string[] = [];
+
   get settings(): IChatSettings {
     return this._settings;
   }
@@ -424,6 +427,26 @@ export class ChatController implements IDisposable {
     });
   }
 
+  /** Decide a tool call of the open chat that waits for approval. */
+  async approveTool(
+    messageId: string,
+    callId: string,
+    decision: api.ToolDecision
+  ): Promise<void> {
+    const chatId = this._chatId;
+    if (!chatId) {
+      return;
+    }
+    const approve = this._client.approveToolCall ?? api.approveToolCall;
+    try {
+      await approve(chatId, messageId, callId, decision);
+    } catch (error) {
+      this._errorOccurred.emit(
+        `Could not answer the tool call: ${errorMessage(error)}`
+      );
+    }
+  }
+
   /** Stop the answer being generated in the open chat. */
   async stop(): Promise<void> {
     const chatId = this._chatId;
@@ -663,6 +686,9 @@ export class ChatController implements IDisposable {
   ): Promise<void> {
     this._pendingAssistant = placeholder.id;
     const chatId = request.chat_id;
+    if (this.toolIds.length > 0) {
+      request.tool_ids = [...this.toolIds];
+    }
     try {
       const started = await this._client.startCompletion(request);
       if (this._chatId !== chatId) {
