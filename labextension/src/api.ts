@@ -245,6 +245,8 @@ export interface ICompletionRequest {
   features?: { workspace: boolean };
   /** The server's tools the model may call (`GET v1/tools/` ids). */
   tool_ids?: string[];
+  /** The notebook the chat is about (relative to the server root), for the tools. */
+  notebook_path?: string;
 }
 
 /** Immediate answer of a completion started with a `session_id`. */

@@ -75,6 +75,9 @@ export class ChatController implements IDisposable {
   /** The server's tools the next turns offer the model (the composer's Tools picker). */
   toolIds: string[] = [];
 
+  /** The notebook the user is in (its path), sent with turns that use tools. */
+  notebookPath: (() => string | null) | null = null;
+
   get settings(): IChatSettings {
     return this._settings;
   }
@@ -688,6 +691,10 @@ export class ChatController implements IDisposable {
     const chatId = request.chat_id;
     if (this.toolIds.length > 0) {
       request.tool_ids = [...this.toolIds];
+      const path = this.notebookPath?.();
+      if (path && path.endsWith('.ipynb') && !path.startsWith('/')) {
+        request.notebook_path = path;
+      }
     }
     try {
       const started = await this._client.startCompletion(request);

@@ -178,6 +178,9 @@ export function activateSidebar(
     },
     setOutputImageSource: source => {
       outputSource = source;
+    },
+    setNotebookPathSource: source => {
+      controller.notebookPath = source;
     }
   };
 }

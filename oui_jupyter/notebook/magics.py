@@ -199,6 +199,7 @@ class OuiMagics(Magics):
                 workspace=workspace,
                 params=params,
                 tool_ids=tool_ids,
+                notebook_path=session.notebook if tool_ids else None,
             )
         except NotFound:
             if chat_id:  # the model was checked above: the chat is what is missing

@@ -4,6 +4,7 @@ may decide (``POST v1/tools/approve``)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -166,7 +167,11 @@ async def test_kernel_client_sees_and_answers_the_waiting_call(
     def run_cell() -> str:
         with OuiClient(info) as client:
             turn = client.stream_message(
-                chat_id, "write it", model="toolcall", tool_ids=["guarded"]
+                chat_id,
+                "write it",
+                model="toolcall",
+                tool_ids=["guarded"],
+                notebook_path="work/a.ipynb",
             )
 
             def decide(status: dict[str, Any]) -> None:
@@ -181,4 +186,45 @@ async def test_kernel_client_sees_and_answers_the_waiting_call(
     text = await asyncio.to_thread(run_cell)
     assert text == "Checking. Tool said: wrote: hi"
     assert seen[0]["chat_id"] == chat_id and len(guarded.calls) == 1
+    assert guarded.calls[0][1].notebook_path == "work/a.ipynb"  # the tools' notebook
     assert scripted_openai.requests[0]["tools"][0]["function"]["name"] == "guarded"
+
+
+async def test_chat_widget_shows_the_approval_buttons(
+    api, jp_serverapp, new_chat, jp_http_port, jp_base_url, scripted_openai
+):
+    """``ChatWidget(tools=[...])``: a waiting call shows Approve / Deny / Approve for this
+    chat; a click posts the decision and the answer comes."""
+    from oui_jupyter.notebook.discovery import ServerInfo
+    from oui_jupyter.notebook.session import Session
+    from oui_jupyter.notebook.widgets import ChatWidget
+
+    assert (await api("GET", "v1/tools/")).code == 200
+    _, guarded = await install_tools(jp_serverapp)
+    chat_id = await new_chat(model="toolcall")
+    info = ServerInfo(
+        url=f"http://localhost:{jp_http_port}{jp_base_url}", token="alice-token", source="test"
+    )
+
+    def run() -> Any:
+        widget = ChatWidget(
+            chat_id=chat_id,
+            model="toolcall",
+            session=Session(info, env={"JPY_SESSION_NAME": "work/b.ipynb"}),
+            tools=["guarded"],
+        )
+        widget.send("write it")
+        deadline = time.monotonic() + 20
+        while not widget.approval.children and time.monotonic() < deadline:
+            time.sleep(0.05)
+        label, approve, deny, _always = widget.approval.children
+        assert "guarded" in label.value and deny.description == "Deny"
+        approve.click()
+        widget._worker.join(20)
+        return widget
+
+    widget = await asyncio.to_thread(run)
+    assert widget.last_message["content"] == "Checking. Tool said: wrote: hi"
+    assert widget.last_message["tool_calls"][0]["approval"] == "approved"
+    assert widget.approval.children == () and len(guarded.calls) == 1
+    assert guarded.calls[0][1].notebook_path == "work/b.ipynb"

@@ -180,6 +180,7 @@ class OuiApi:
         workspace: bool = False,
         params: dict[str, Any] | None = None,
         tool_ids: list[str] | None = None,
+        notebook_path: str | None = None,
     ) -> Stream:
         """Start one turn; iterate the result for text, then read ``.message``; ``tool_ids``:
         the server's tools the model may call (a call that needs approval shows up as
@@ -193,6 +194,7 @@ class OuiApi:
             stream=True,
             params=params,
             tool_ids=tool_ids,
+            notebook_path=notebook_path,
         )
         return Stream(chat_path(chat_id, "/message"), body)
 
