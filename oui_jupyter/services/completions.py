@@ -262,8 +262,8 @@ class Generation:
             body = self.body
             while True:  # one request, then one more per round of the server's tool calls
                 calls = await self._stream(body, sink)
-                if self.tools is None or not calls or self.stopped:
-                    break
+                if self.tools is None or not calls or self.stopped or not self.tools.offering:
+                    break  # an answer; or calls after the last round, which offered no tools
                 body = await self.tools.step(body, calls)
         except asyncio.CancelledError:
             if not self._stop_requested:

@@ -168,6 +168,28 @@ async def test_rounds_stop_at_the_limit(api, tools, scripted_openai):
     assert r.json()["choices"][0]["message"]["content"].endswith("echo: 0 | echo: 1")
 
 
+async def test_calls_after_the_last_round_are_not_run(api, tools, scripted_openai):
+    """A model that calls tools though the last request offered none: its answer ends."""
+    installed = await tools()
+    scripted_openai.tool_script = [[("echo", {"text": str(i)})] for i in range(5)]
+    original = scripted_openai._tool_round
+
+    def always_calls(request: Any, model: str) -> Any:
+        if "tools" not in request:
+            return [("echo", {"text": "late"})], None
+        return original(request, model)
+
+    scripted_openai._tool_round = always_calls
+    try:
+        r = await api("POST", "chat/completions", turn())
+    finally:
+        scripted_openai._tool_round = original
+    assert r.code == 200, r.body
+    assert len(scripted_openai.requests) == 3
+    echo, _ = installed
+    assert [args["text"] for args, _ in echo.calls] == ["0", "1"]
+
+
 async def test_concurrent_calls_and_bad_arguments(api, tools, new_chat, scripted_openai):
     await tools()
     scripted_openai.tool_script = [
