@@ -228,3 +228,42 @@ async def test_chat_widget_shows_the_approval_buttons(
     assert widget.last_message["tool_calls"][0]["approval"] == "approved"
     assert widget.approval.children == () and len(guarded.calls) == 1
     assert guarded.calls[0][1].notebook_path == "work/b.ipynb"
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+async def test_chat_magic_asks_on_stdin(
+    api, jp_serverapp, new_chat, jp_http_port, jp_base_url, scripted_openai, monkeypatch, answer
+):
+    """``%%chat --tools guarded``: the waiting call is asked about with ``input()`` and the
+    answer posted (y: it runs; n: denied, it does not)."""
+    from oui_jupyter.notebook.discovery import ServerInfo
+    from oui_jupyter.notebook.magics import OuiMagics
+    from oui_jupyter.notebook.session import Session
+
+    assert (await api("GET", "v1/tools/")).code == 200
+    _, guarded = await install_tools(jp_serverapp)
+    chat_id = await new_chat(model="toolcall")
+    info = ServerInfo(
+        url=f"http://localhost:{jp_http_port}{jp_base_url}", token="alice-token", source="test"
+    )
+    asked: list[str] = []
+
+    def fake_input(question: str) -> str:
+        asked.append(question)
+        return answer
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    magics = OuiMagics(None, session=Session(info, env={"JPY_SESSION_NAME": "n.ipynb"}))
+    await asyncio.to_thread(
+        magics.ask, "write it", model="toolcall", chat_id=chat_id, tool_ids=["guarded"]
+    )
+    assert asked and "Waiting for approval of guarded" in asked[0]
+    chat = (await api("GET", f"v1/chats/{chat_id}")).json()["chat"]
+    answer_message = chat["history"]["messages"][chat["history"]["currentId"]]
+    record = answer_message["tool_calls"][0]
+    if answer == "y":
+        assert record["status"] == "done" and len(guarded.calls) == 1
+        assert guarded.calls[0][1].notebook_path == "n.ipynb"
+    else:
+        assert record["status"] == "denied" and guarded.calls == []
+        assert answer_message["content"].endswith("The user denied this call.")
