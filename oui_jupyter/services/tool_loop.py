@@ -88,7 +88,9 @@ class ToolSettings:
             try:
                 entries.append(self.registry.get(name, user))
             except NotFound:
-                raise NotFound(f"tool {name} not found") from None
+                missing = NotFound(f"tool {name} not found", reason="tool_not_found")
+                missing.fields["detail"] = missing.message  # the shape the helpers agreed on
+                raise missing from None
         return ToolPlan(self, entries, mode, notebook_path)
 
 

@@ -95,6 +95,7 @@ async def test_unknown_tool_is_404_before_anything_is_written(api, tools, new_ch
     for body in (turn(tool_ids=["nope"]), turn(tool_ids=["echo", "nope"], chat_id=chat_id)):
         r = await api("POST", "chat/completions", body)
         assert r.code == 404 and r.json()["message"] == "tool nope not found"
+        assert r.json()["detail"] == "tool nope not found"
     r = await api("POST", f"v1/chats/{chat_id}/message", {"content": "x", "tool_ids": ["nope"]})
     assert r.code == 404
     r = await api("POST", "chat/completions", turn(tool_ids=["x"] * 33))
