@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # built in a thread after start: not imported at extension lo
     from oui_jupyter.services.retrieval.files import FileService
     from oui_jupyter.services.retrieval.service import RetrievalConfig, RetrievalService
     from oui_jupyter.services.tasks import TaskRegistry
+    from oui_jupyter.services.tool_loop import ToolSettings
     from oui_jupyter.services.users import UserInfo, UserService
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore, UserStore
@@ -422,6 +423,25 @@ class OuiJupyter(ExtensionApp):
         120.0, help="Seconds one tool call may take before it is abandoned with an error."
     ).tag(config=True)
 
+    tool_max_rounds = Int(
+        8,
+        help="Most rounds of tool calls in one turn (tool_ids); the request after the last "
+        "round offers no tools, so the model answers in text.",
+    ).tag(config=True)
+
+    tool_policy = Dict(
+        key_trait=Unicode(),
+        value_trait=Enum(["auto", "ask", "deny"]),
+        help="Per tool name: 'auto' (runs), 'ask' (waits for the user's approval) or 'deny' "
+        "(never runs; the model is told). A tool not named: 'ask' if it requires approval "
+        "(edits or runs code), else 'auto'. E.g. {'run_cells': 'ask', 'sql': 'auto'}.",
+    ).tag(config=True)
+
+    tool_approval_timeout = Float(
+        600.0,
+        help="Seconds a tool call waits for the user's approval; then it counts as denied.",
+    ).tag(config=True)
+
     tool_sql_timeout = Float(
         30.0, help="Seconds a query of the sql tool may run before DuckDB interrupts it."
     ).tag(config=True)
@@ -738,6 +758,7 @@ class OuiJupyter(ExtensionApp):
         from oui_jupyter.tools.memory import RememberTool
 
         tools.add(RememberTool(memories), "builtin")
+        completions.tools = self._tool_settings(tools)  # turns with tool_ids (issue #12)
         services = Services(
             db=db,
             users=users,
@@ -856,7 +877,7 @@ class OuiJupyter(ExtensionApp):
             tools,
             parse_servers(dict(self.mcp_servers)) if servers else [],
             root_dir=str(self.serverapp.root_dir),
-            policy=dict(getattr(self, "tool_policy", None) or {}),
+            policy=dict(self.tool_policy),
             serve=self.mcp_server_enabled,
             connect_timeout=self.mcp_connect_timeout,
             call_timeout=self.mcp_call_timeout,
@@ -867,6 +888,20 @@ class OuiJupyter(ExtensionApp):
         if lifecycle is not None:
             lifecycle.on_close(mcp.close)
         return mcp
+
+    def _tool_settings(self, registry: ToolRegistry) -> ToolSettings:
+        """How turns use the tools: the loop's limit, the policy and the approvals."""
+        from oui_jupyter.services.approvals import Approvals
+        from oui_jupyter.services.tool_loop import ToolSettings
+
+        assert self.serverapp is not None
+        return ToolSettings(
+            registry=registry,
+            approvals=Approvals(self.tool_approval_timeout),
+            root_dir=str(self.serverapp.root_dir),
+            policy=dict(self.tool_policy),
+            max_rounds=max(1, self.tool_max_rounds),
+        )
 
     def _build_media(
         self,

@@ -46,6 +46,33 @@ export type IContentPart =
   | { type: 'text'; text: string }
   | { type: 'image_url'; image_url: { url: string } };
 
+/** One tool call the server ran (or asked about) for an answer (`tool_calls` records). */
+export interface IToolCall {
+  id: string;
+  name: string;
+  /** The JSON text of the arguments, as the model sent it. */
+  arguments: string;
+  round?: number;
+  /** Where in the answer's text the model made the call. */
+  offset?: number;
+  status:
+    'running' | 'awaiting_approval' | 'done' | 'error' | 'denied' | string;
+  result?: string | null;
+  approval?: string | null;
+  duration_ms?: number | null;
+}
+
+/** A tool of `GET v1/tools/`. */
+export interface ITool {
+  id: string;
+  name: string;
+  meta?: { description?: string };
+  requires_approval?: boolean;
+}
+
+/** A decision on a tool call that waits for approval. */
+export type ToolDecision = 'approve' | 'deny' | 'approve_chat';
+
 /** One node of the message tree. */
 export interface IHistoryMessage {
   id: string;
@@ -72,6 +99,8 @@ export interface IHistoryMessage {
   annotation?: IAnnotation | null;
   /** The id of that rating (`v1/evaluations/feedback/{id}`). */
   feedbackId?: string | null;
+  /** The server's tool calls of this answer, in order. */
+  tool_calls?: IToolCall[];
 }
 
 /** A rating as it is kept on its message. */
@@ -214,6 +243,10 @@ export interface ICompletionRequest {
   continue?: boolean;
   files?: IMessageFile[];
   features?: { workspace: boolean };
+  /** The server's tools the model may call (`GET v1/tools/` ids). */
+  tool_ids?: string[];
+  /** The notebook the chat is about (relative to the server root), for the tools. */
+  notebook_path?: string;
 }
 
 /** Immediate answer of a completion started with a `session_id`. */
@@ -328,6 +361,27 @@ export function startCompletion(
   request: ICompletionRequest
 ): Promise<ICompletionStarted> {
   return requestAPI<ICompletionStarted>('chat/completions', json(request));
+}
+
+export async function listTools(): Promise<ITool[]> {
+  return asList<ITool>(await requestAPI<unknown>('v1/tools/'));
+}
+
+export async function approveToolCall(
+  chatId: string,
+  messageId: string,
+  callId: string,
+  decision: ToolDecision
+): Promise<void> {
+  await requestAPI<unknown>(
+    'v1/tools/approve',
+    json({
+      chat_id: chatId,
+      message_id: messageId,
+      call_id: callId,
+      decision
+    })
+  );
 }
 
 export function getRetrievalStatus(): Promise<Record<string, unknown>> {
@@ -461,4 +515,11 @@ export interface IChatClient {
     form: IFeedbackForm,
     feedbackId?: string | null
   ): Promise<IFeedback>;
+  /** Decide a waiting tool call (`approveToolCall` of this module when absent). */
+  approveToolCall?(
+    chatId: string,
+    messageId: string,
+    callId: string,
+    decision: ToolDecision
+  ): Promise<void>;
 }

@@ -100,6 +100,9 @@ export class ChatView extends Panel {
       onWorkspaceChange: value => {
         this._controller.workspace = value;
       },
+      onToolsChange: ids => {
+        this._controller.toolIds = ids;
+      },
       onStop: () => void this._controller.stop(),
       onError: message => options.onError(message),
       readPath: options.readPath,
@@ -165,7 +168,9 @@ export class ChatView extends Panel {
       switchBranch: (id, step) => c.switchBranch(id, step),
       rendered: () => this._stickToBottom(),
       rate: (id, rating) => c.rate(id, rating),
-      undoTurn: id => c.undoTurn(id)
+      undoTurn: id => c.undoTurn(id),
+      approveTool: (id, callId, decision) =>
+        void c.approveTool(id, callId, decision)
     };
     this._rebuild();
     this._onModels();

@@ -25,6 +25,7 @@ import {
   PromptMenu,
   slashQuery
 } from './prompts';
+import { ToolPicker } from './toolpicker';
 import { button, iconButton } from './ui';
 import { IChatContext, IChatSettings } from './tokens';
 
@@ -150,6 +151,11 @@ export class Composer extends Widget {
     this._stop.onclick = () => options.onStop();
     this._stop.hidden = true;
 
+    this._tools = new ToolPicker({
+      onChange: ids => this._options.onToolsChange?.(ids),
+      onError: message => this._options.onError(message)
+    });
+
     controls.append(
       this._fileInput,
       attach,
@@ -157,6 +163,7 @@ export class Composer extends Widget {
       toggle,
       this._imageToggle,
       this._collection,
+      this._tools.node,
       this._mic,
       this._send,
       this._stop
@@ -625,6 +632,7 @@ export class Composer extends Widget {
   private _fileInput: HTMLInputElement;
   private _workspace: HTMLInputElement;
   private _collection: HTMLSelectElement;
+  private _tools: ToolPicker;
   private _imageToggle: HTMLLabelElement;
   private _image: HTMLInputElement;
   private _send: HTMLButtonElement;
@@ -649,6 +657,8 @@ export namespace Composer {
     onSubmit: (value: IComposerSubmit) => void;
     /** The user ticked or cleared the Workspace checkbox. */
     onWorkspaceChange?: (value: boolean) => void;
+    /** The ticked tools of the Tools picker changed. */
+    onToolsChange?: (ids: string[]) => void;
     onStop: () => void;
     onError: (message: string) => void;
     /** Read a workspace file as a Blob (drag from the file browser). */

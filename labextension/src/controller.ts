@@ -73,6 +73,12 @@ export class ChatController implements IDisposable {
 
   readonly socket: IEventSocket;
 
+  /** The server's tools the next turns offer the model (the composer's Tools picker). */
+  toolIds: string[] = [];
+
+  /** The notebook the user is in (its path), sent with turns that use tools. */
+  notebookPath: (() => string | null) | null = null;
+
   get settings(): IChatSettings {
     return this._settings;
   }
@@ -429,6 +435,26 @@ export class ChatController implements IDisposable {
     });
   }
 
+  /** Decide a tool call of the open chat that waits for approval. */
+  async approveTool(
+    messageId: string,
+    callId: string,
+    decision: api.ToolDecision
+  ): Promise<void> {
+    const chatId = this._chatId;
+    if (!chatId) {
+      return;
+    }
+    const approve = this._client.approveToolCall ?? api.approveToolCall;
+    try {
+      await approve(chatId, messageId, callId, decision);
+    } catch (error) {
+      this._errorOccurred.emit(
+        `Could not answer the tool call: ${errorMessage(error)}`
+      );
+    }
+  }
+
   /** Stop the answer being generated in the open chat. */
   async stop(): Promise<void> {
     const chatId = this._chatId;
@@ -680,6 +706,13 @@ export class ChatController implements IDisposable {
   ): Promise<void> {
     this._pendingAssistant = placeholder.id;
     const chatId = request.chat_id;
+    if (this.toolIds.length > 0) {
+      request.tool_ids = [...this.toolIds];
+      const path = this.notebookPath?.();
+      if (path && path.endsWith('.ipynb') && !path.startsWith('/')) {
+        request.notebook_path = path;
+      }
+    }
     try {
       const started = await this._client.startCompletion(request);
       if (this._chatId !== chatId) {

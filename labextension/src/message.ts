@@ -5,7 +5,13 @@ import { CommandRegistry } from '@lumino/commands';
 import { caretLeftIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import type { IHistoryMessage, IMessageFile, ISource } from './api';
+import type {
+  IHistoryMessage,
+  IMessageFile,
+  ISource,
+  IToolCall,
+  ToolDecision
+} from './api';
 import { audioFeatures, readAloud } from './audio';
 import { decorateCodeBlocks } from './codeblocks';
 import { IRating, MAX_COMMENT } from './feedback';
@@ -19,6 +25,7 @@ import { button, iconButton } from './ui';
 import { undoableTurn } from './undo';
 import { loadHeldImage } from './remotemedia';
 import { thumbnail } from './images';
+import { fillCard, segments } from './toolcards';
 
 /** Render counters, read by the benchmarks and browser tests. */
 export interface IRenderStats {
@@ -82,6 +89,8 @@ export interface IMessageActions {
   rate(id: string, rating: IRating): Promise<boolean>;
   /** Undo the notebook changes of answer `id`'s tool calls: what to tell the user. */
   undoTurn(id: string): Promise<string>;
+  /** Decide a tool call of the answer `id` that waits for approval. */
+  approveTool?(id: string, callId: string, decision: ToolDecision): void;
 }
 
 /**
@@ -144,7 +153,10 @@ export class MessageWidget extends Widget {
     this._body.appendChild(this._renderer.node);
     this._plain = document.createElement('div');
     this._plain.className = 'jp-OuiMessage-plain';
-    this._body.appendChild(this._plain);
+    // The tool calls and the text after them (toolcards.ts), after the first text piece.
+    this._segmentsNode = document.createElement('div');
+    this._segmentsNode.className = 'jp-OuiMessage-segments';
+    this._body.append(this._segmentsNode, this._plain);
     this._body.addEventListener('click', event => {
       const held = (event.target as Element | null)?.closest?.(
         '.jp-OuiRemoteImage'
@@ -338,9 +350,13 @@ export class MessageWidget extends Widget {
       }
       this._plain.hidden = false;
       this._renderer.node.hidden = true;
+      this._segmentsNode.hidden = true;
       return;
     }
-    if (content === this._renderedContent) {
+    if (
+      content === this._renderedContent &&
+      this._message.tool_calls === this._renderedCalls
+    ) {
       return;
     }
     if (this._rendering) {
@@ -364,37 +380,99 @@ export class MessageWidget extends Widget {
       return;
     }
     const source = this._message.content;
+    const calls = this._message.tool_calls;
+    const pieces = segments(source, calls ?? []);
     const s = stats();
     s.markdownRenders++;
     s.byMessage[this._message.id] = (s.byMessage[this._message.id] ?? 0) + 1;
-    const model = new MimeModel({
-      data: { 'text/markdown': source },
-      trusted: false
-    });
     const started = performance.now();
-    try {
-      await this._renderer.renderModel(model);
-    } catch {
-      this._renderer.node.textContent = source;
-    }
+    await this._renderText(this._renderer, pieces[0].text, 0);
+    await this._renderSegments(pieces);
     const ended = performance.now();
     this._nextRenderAt = ended + (ended - started);
     if (this.isDisposed) {
       return;
     }
     this._renderedContent = source;
+    this._renderedCalls = calls;
     this._rendering = false;
     this._plain.hidden = true;
     this._plain.textContent = '';
     this._renderer.node.hidden = false;
+    this._segmentsNode.hidden = false;
     if (this._message.role === 'assistant' && this.codeActions) {
       decorateCodeBlocks(this._renderer.node, this._commands);
+      for (const renderer of this._moreRenderers) {
+        decorateCodeBlocks(renderer.node, this._commands);
+      }
     }
     this._actions.rendered(this);
     if (this._dirty || this._message.content !== this._renderedContent) {
       this._dirty = false;
       this._schedule();
     }
+  }
+
+  /** Render `text` as markdown into `renderer` (skipped when it shows that already). */
+  private async _renderText(
+    renderer: IRenderMime.IRenderer,
+    text: string,
+    index: number
+  ): Promise<void> {
+    if (this._segmentTexts[index] === text && index > 0) {
+      return;
+    }
+    this._segmentTexts[index] = text;
+    const model = new MimeModel({
+      data: { 'text/markdown': text },
+      trusted: false
+    });
+    try {
+      await renderer.renderModel(model);
+    } catch {
+      renderer.node.textContent = text;
+    }
+  }
+
+  /** The tool cards at their offsets, each followed by the text that came after them. */
+  private async _renderSegments(
+    pieces: { text: string; calls: IToolCall[] }[]
+  ): Promise<void> {
+    const nodes: HTMLElement[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < pieces.length - 1; i++) {
+      const group = document.createElement('div');
+      group.className = 'jp-OuiToolCalls';
+      for (const call of pieces[i].calls) {
+        let card = this._cards.get(call.id);
+        if (!card) {
+          card = document.createElement('details');
+          this._cards.set(call.id, card);
+        }
+        seen.add(call.id);
+        const decide = this._actions.approveTool
+          ? (decision: ToolDecision) =>
+              this._actions.approveTool?.(this._message.id, call.id, decision)
+          : null;
+        fillCard(card, call, decide);
+        group.appendChild(card);
+      }
+      nodes.push(group);
+      let renderer = this._moreRenderers[i];
+      if (!renderer) {
+        renderer = this._rendermime.createRenderer('text/markdown');
+        renderer.addClass('jp-OuiMessage-markdown');
+        this._moreRenderers[i] = renderer;
+      }
+      await this._renderText(renderer, pieces[i + 1].text, i + 1);
+      nodes.push(renderer.node);
+    }
+    for (const id of [...this._cards.keys()]) {
+      if (!seen.has(id)) {
+        this._cards.delete(id);
+      }
+    }
+    this._segmentsNode.replaceChildren(...nodes);
   }
 
   private _updateNav(): void {
@@ -764,6 +842,11 @@ export class MessageWidget extends Widget {
   private _rendering = false;
   private _dirty = false;
   private _renderedContent: string | null = null;
+  private _renderedCalls: IToolCall[] | undefined = undefined;
+  private _segmentsNode: HTMLElement;
+  private _moreRenderers: IRenderMime.IRenderer[] = [];
+  private _segmentTexts: string[] = [];
+  private _cards = new Map<string, HTMLDetailsElement>();
   private _navKey = '';
   private _toolbarKey = '';
   private _shownSources: ISource[] | undefined | null = null;

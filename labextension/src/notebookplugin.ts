@@ -170,6 +170,9 @@ export function activateNotebookActions(
     return lastImageOutput(cell.model.outputs.toJSON() as IOutputJSON[], name);
   };
   chat.setOutputImageSource(activeCellImage);
+  chat.setNotebookPathSource(
+    () => notebooks.currentWidget?.context.path ?? null
+  );
 
   commands.addCommand(CommandIDs.askOutput, {
     label: 'Ask about This Output',

@@ -3,7 +3,13 @@
  *
  * Fields consumed are listed in `.handoff/frontend.md`; keep them in sync.
  */
-import type { IHistory, IHistoryMessage, IMessageFile, ISource } from './api';
+import type {
+  IHistory,
+  IHistoryMessage,
+  IMessageFile,
+  ISource,
+  IToolCall
+} from './api';
 import { normalizeSources } from './format';
 import { addMessage, updateMessage } from './tree';
 
@@ -37,6 +43,8 @@ export interface ICompletionData {
   files?: IMessageFile[];
   /** The user message it answers (its start event names it). */
   parentId?: string;
+  /** The server's tool calls (the final event carries them all). */
+  tool_calls?: IToolCall[];
 }
 
 /** Result of applying one frame to one message. */
@@ -143,6 +151,11 @@ export function completionData(data: unknown): ICompletionData {
   if (typeof data.parentId === 'string') {
     result.parentId = data.parentId;
   }
+  if (Array.isArray(data.tool_calls)) {
+    result.tool_calls = data.tool_calls
+      .map(toolCall)
+      .filter((c): c is IToolCall => c !== null);
+  }
   return result;
 }
 
@@ -194,6 +207,9 @@ export function applyCompletion(
   if (data.files !== undefined) {
     next.files = data.files;
   }
+  if (data.tool_calls !== undefined) {
+    next.tool_calls = data.tool_calls;
+  }
   if (data.arena && !message.arena) {
     next.arena = true;
   }
@@ -211,6 +227,7 @@ export function applyCompletion(
     next.stopped !== message.stopped ||
     next.arena !== message.arena ||
     next.files !== message.files ||
+    next.tool_calls !== message.tool_calls ||
     next.model !== message.model ||
     next.status !== message.status;
   return { message: changed ? next : message, changed, resync };
@@ -309,6 +326,22 @@ export function reduceChatEvent(
         changed: applied.changed || structural ? [messageId] : [],
         structural,
         resync: resync || applied.resync
+      };
+    }
+    case 'tool:call': {
+      const message = messageId ? history.messages[messageId] : undefined;
+      const call = toolCall(frame.data);
+      if (!message || !call) {
+        return none;
+      }
+      return {
+        history: updateMessage(history, {
+          ...message,
+          tool_calls: withCall(message.tool_calls ?? [], call)
+        }),
+        changed: [message.id],
+        structural: false,
+        resync: false
       };
     }
     case 'status': {
@@ -450,4 +483,37 @@ export function imageFiles(value: unknown): IMessageFile[] {
     found.push({ type: 'image', id, name, url: `/api/v1/files/${id}/content` });
   }
   return found;
+}
+
+/** A `tool:call` record as the UI reads it; `null` when it is not one. */
+export function toolCall(data: unknown): IToolCall | null {
+  if (
+    !isObject(data) ||
+    typeof data.id !== 'string' ||
+    typeof data.name !== 'string'
+  ) {
+    return null;
+  }
+  return {
+    id: data.id,
+    name: data.name,
+    arguments: typeof data.arguments === 'string' ? data.arguments : '',
+    round: typeof data.round === 'number' ? data.round : 0,
+    offset: typeof data.offset === 'number' ? data.offset : 0,
+    status: typeof data.status === 'string' ? data.status : 'running',
+    result: typeof data.result === 'string' ? data.result : null,
+    approval: typeof data.approval === 'string' ? data.approval : null,
+    duration_ms: typeof data.duration_ms === 'number' ? data.duration_ms : null
+  };
+}
+
+/** `calls` with `call` replacing the record of the same id (or added at the end). */
+export function withCall(calls: IToolCall[], call: IToolCall): IToolCall[] {
+  const at = calls.findIndex(c => c.id === call.id);
+  if (at < 0) {
+    return [...calls, call];
+  }
+  const next = [...calls];
+  next[at] = call;
+  return next;
 }

@@ -187,6 +187,9 @@ export function activateSidebar(
     },
     setOutputImageSource: source => {
       outputSource = source;
+    },
+    setNotebookPathSource: source => {
+      controller.notebookPath = source;
     }
   };
 }

@@ -39,6 +39,8 @@ export interface IOuiChat {
   attachImage(image: IImageAttachment): Promise<void>;
   /** Where the composer's attach-output button takes the active cell's image from. */
   setOutputImageSource(source: () => IImageAttachment | null): void;
+  /** Where turns that use tools take the current notebook's path from. */
+  setNotebookPathSource(source: () => string | null): void;
 }
 
 export const IOuiChat = new Token<IOuiChat>(

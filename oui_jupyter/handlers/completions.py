@@ -255,6 +255,9 @@ class ChatCompletionsHandler(OpenAIKeyAuth, StreamingHandler):
             folder_id=form.folder_id,
             title=bool((form.background_tasks or {}).get("title_generation", True)),
             workspace_sources=workspace_sources(body.get("workspace_context")),
+            tool_ids=list(form.tool_ids or []),
+            notebook_path=form.notebook_path,
+            function_calling=(form.params or {}).get("function_calling"),
         )
         completions = self.completions
         if form.model == ARENA_MODEL_ID:
@@ -350,6 +353,8 @@ class ChatMessageHandler(StreamingHandler):
                 if form.workspace_context is None
                 else msgspec.to_builtins(form.workspace_context)
             ),
+            tool_ids=list(form.tool_ids or []),
+            notebook_path=form.notebook_path,
         )
         completions = self.completions
         if form.stream and form.session_id is None:

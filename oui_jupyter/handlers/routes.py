@@ -124,6 +124,7 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/memories/{MEMORY_ID}/update", library.UpdateMemoryHandler),
     (rf"v1/memories/{MEMORY_ID}", library.MemoryByIdHandler),
     (r"v1/tools/undo", tools.UndoHandler),
+    (r"v1/tools/approve", tools.ToolApproveHandler),
     # images and audio
     (r"v1/images/config", images.ImagesConfigHandler),
     (r"v1/images/config/update", images.ImagesConfigUpdateHandler),

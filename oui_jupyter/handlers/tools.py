@@ -8,8 +8,15 @@ from typing import ClassVar
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from oui_jupyter.errors import NotFound
 from oui_jupyter.handlers.base import Operation, OuiHandler
-from oui_jupyter.schemas.tools import ToolResponse, UndoForm, UndoResponse
+from oui_jupyter.schemas.tools import (
+    ToolApprovalForm,
+    ToolApprovalResponse,
+    ToolResponse,
+    UndoForm,
+    UndoResponse,
+)
 
 
 class ToolsHandler(OuiHandler):
@@ -25,6 +32,31 @@ class ToolsHandler(OuiHandler):
     async def get(self) -> None:
         await self.tools.ready()  # entry points loaded, MCP servers heard (bounded)
         self.write_json(await asyncio.to_thread(self.tools.list, self.user))
+
+
+class ToolApproveHandler(OuiHandler):
+    api: ClassVar[dict[str, Operation]] = {
+        "post": Operation(
+            "Approve or deny a tool call that waits for you (approve_chat: this tool runs "
+            "without asking for the rest of the chat)",
+            body=ToolApprovalForm,
+            response=ToolApprovalResponse,
+            statuses=(404, 409),
+        )
+    }
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        form = self.parse_body(ToolApprovalForm)
+        settings = self.completions.tools
+        if settings is None:
+            raise NotFound(f"no call {form.call_id} waits for your approval")
+        # Calls are keyed by their owner: another user's call is not found.
+        settings.approvals.decide(
+            self.user.id, form.chat_id, form.message_id, form.call_id, form.decision
+        )
+        self.write_json(ToolApprovalResponse(call_id=form.call_id, decision=form.decision))
 
 
 class UndoHandler(OuiHandler):

@@ -120,6 +120,12 @@ class OuiMagics(Magics):
         "path (a vision model)",
     )
     @argument("--figure", action="store_true", help="show the model the last matplotlib figure")
+    @argument(
+        "--tools",
+        metavar="A,B",
+        help="let the model call these server tools (ids of GET v1/tools/); a call that "
+        "changes things asks you first",
+    )
     @line_cell_magic
     def chat(self, line: str, cell: str | None = None) -> Any:
         """Ask the model; the cell body is the prompt, ``{name}`` is filled from the notebook.
@@ -151,6 +157,7 @@ class OuiMagics(Magics):
                 fmt=args.format,
                 params={"max_tokens": args.max_tokens} if args.max_tokens else None,
                 image_urls=pictures,
+                tool_ids=_split_names([args.tools]) if args.tools else None,
             )
         except OuiError as error:
             say(str(error))
@@ -208,6 +215,7 @@ class OuiMagics(Magics):
         fmt: str = "markdown",
         params: dict[str, Any] | None = None,
         image_urls: list[str] | None = None,
+        tool_ids: list[str] | None = None,
     ) -> Any:
         """One turn in the notebook's chat, streamed into the output; ``image_urls``: data URLs
         shown to the model with the prompt."""
@@ -228,7 +236,14 @@ class OuiMagics(Magics):
                     *({"type": "image_url", "image_url": {"url": url}} for url in image_urls),
                 ]
             turn = session.client.stream_message(
-                target, content, model=model_id, files=files, workspace=workspace, params=params
+                target,
+                content,
+                model=model_id,
+                files=files,
+                workspace=workspace,
+                params=params,
+                tool_ids=tool_ids,
+                notebook_path=session.notebook if tool_ids else None,
             )
         except NotFound:
             if chat_id:  # the model was checked above: the chat is what is missing
@@ -238,6 +253,7 @@ class OuiMagics(Magics):
             raise
         view = _AnswerView(fmt)
         try:
+            turn.on_approval = self._approve
             for text in turn:
                 view.add(text)
         except KeyboardInterrupt:
@@ -249,6 +265,24 @@ class OuiMagics(Magics):
         sources = normalise_sources(message.get("sources"), session.server)
         view.finish(sources, str(message.get("content") or turn.content))
         return self._deliver(fmt, view.content)
+
+    def _approve(self, status: dict[str, Any]) -> None:
+        """A tool call waits for the user: ask on the kernel's stdin, post the decision."""
+        question = (
+            f"oui: {status.get('description') or 'a tool call waits'}. "
+            "Approve? [y]es / [n]o / [a]lways in this chat: "
+        )
+        try:
+            answer = input(question).strip().lower()
+        except (EOFError, RuntimeError):  # no stdin (a frontend that cannot ask): denied
+            answer = "n"
+        decision = {"y": "approve", "yes": "approve", "a": "approve_chat", "always": "approve_chat"}
+        self.session.client.approve_tool(
+            status.get("chat_id"),
+            str(status.get("message_id") or ""),
+            str(status.get("call_id") or ""),
+            decision.get(answer, "deny"),
+        )
 
     def _stop(self, chat_id: str) -> None:
         try:

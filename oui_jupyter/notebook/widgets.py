@@ -37,6 +37,8 @@ class ChatWidget(widgets.VBox):
 
     ``ChatWidget()`` opens this notebook's chat; ``ChatWidget(chat_id=...)`` another one.
     ``widget.ask("...")`` sends from code and waits for the answer (scripts, tests).
+    ``tools=["read_file", ...]``: the server's tools the model may call; a call that waits
+    for approval shows Approve / Deny / Approve for this chat buttons.
     """
 
     def __init__(
@@ -46,9 +48,12 @@ class ChatWidget(widgets.VBox):
         *,
         workspace: bool = False,
         session: Session | None = None,
+        tools: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         self.session = session or shared_session()
+        self.tool_ids = list(tools or [])
+        self.approval = widgets.HBox([])  # a tool call's buttons while it waits
         self.chat_id = chat_id
         self.messages: list[dict[str, Any]] = []
         self.last_message: dict[str, Any] | None = None
@@ -76,7 +81,9 @@ class ChatWidget(widgets.VBox):
         controls = widgets.HBox(
             [self.model_picker, self.workspace_box, self.send_button, self.stop_button]
         )
-        super().__init__([self.history, self.prompt, controls, self.status], **kwargs)
+        super().__init__(
+            [self.history, self.prompt, controls, self.approval, self.status], **kwargs
+        )
         self.add_class("oui-chat-widget")
         self._load(model)
 
@@ -173,7 +180,10 @@ class ChatWidget(widgets.VBox):
                 text,
                 model=self.model_picker.value or None,
                 workspace=self.workspace_box.value,
+                tool_ids=self.tool_ids or None,
+                notebook_path=self.session.notebook if self.tool_ids else None,
             )
+            turn.on_approval = self._approve
             for piece in turn:
                 content += piece
                 if self._stop.is_set():
@@ -194,6 +204,42 @@ class ChatWidget(widgets.VBox):
             self._fail(str(error))
         finally:
             self.send_button.disabled, self.stop_button.disabled = False, True
+
+    def _approve(self, status: dict[str, Any]) -> None:
+        """A tool call waits (in the turn's thread): show the buttons, wait for a click
+        (or Stop: denied), post the decision."""
+        decided = threading.Event()
+        choice = ["deny"]
+
+        def pick(decision: str) -> None:
+            choice[0] = decision
+            decided.set()
+
+        description = str(status.get("description") or "A tool call waits for approval")
+        buttons = []
+        for label, decision, style in (
+            ("Approve", "approve", "success"),
+            ("Deny", "deny", "danger"),
+            ("Approve for this chat", "approve_chat", ""),
+        ):
+            b = widgets.Button(description=label, button_style=style)
+            b.on_click(lambda _b, d=decision: pick(d))
+            buttons.append(b)
+        self.approval.children = (widgets.Label(description), *buttons)
+        self._say(html.escape(description))
+        while not decided.wait(0.2) and not self._stop.is_set():
+            pass
+        self.approval.children = ()
+        try:
+            self.session.client.approve_tool(
+                status.get("chat_id"),
+                str(status.get("message_id") or ""),
+                str(status.get("call_id") or ""),
+                choice[0],
+            )
+        except OuiError as error:
+            self._fail(str(error))
+        self._say("Writing…")
 
 
 class SearchWidget(widgets.VBox):

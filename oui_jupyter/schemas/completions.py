@@ -7,6 +7,12 @@ from typing import Annotated, Any
 import msgspec
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# The server's tools a turn offers the model (``GET v1/tools/`` ids), at most 32.
+ToolIds = Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=32)]
+# The notebook a chat is about: a path relative to root_dir, ending in .ipynb.
+NotebookPath = Annotated[
+    str, msgspec.Meta(max_length=1024, pattern=r"^(?!/)(?!.*(^|/)\.\.(/|$)).*\.ipynb$")
+]
 # A message id a client chooses: what the routes' ``{message_id}`` takes (Open WebUI's uuid4s).
 MessageId = Annotated[str, msgspec.Meta(pattern=r"^[\w-]{1,64}$")]
 # What ``validate_messages`` enforces: each message has a string role (and a turn outside a
@@ -52,6 +58,7 @@ OUI_FIELDS = (
     "chat_variables",
     "new_chat",
     "workspace_context",
+    "notebook_path",
 )
 # Keys of Open WebUI's ``params`` that are OpenAI sampling parameters (the rest are its own).
 OPENAI_PARAMS = (
@@ -131,6 +138,8 @@ class ChatCompletionForm(msgspec.Struct):
     params: dict[str, Any] | None = None
     folder_id: Id | None = None
     workspace_context: WorkspaceContextForm | None = None
+    tool_ids: ToolIds | None = None
+    notebook_path: NotebookPath | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
@@ -156,6 +165,8 @@ class ChatMessageForm(msgspec.Struct):
     session_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     params: dict[str, Any] | None = None
     workspace_context: WorkspaceContextForm | None = None
+    tool_ids: ToolIds | None = None
+    notebook_path: NotebookPath | None = None
 
 
 class LiveTaskResponse(msgspec.Struct):
@@ -179,6 +190,7 @@ class AssistantMessageResponse(msgspec.Struct, omit_defaults=True):
     done: bool
     usage: dict[str, Any] | None = None
     sources: list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
     error: dict[str, Any] | None = None
     stopped: bool = False
 

@@ -37,3 +37,18 @@ class UndoForm(msgspec.Struct, forbid_unknown_fields=True):
 
 class UndoResponse(msgspec.Struct):
     restored: list[str]
+
+
+class ToolApprovalForm(msgspec.Struct, forbid_unknown_fields=True):
+    """The user's decision on a tool call that waits for approval (``chat_id`` null: a turn
+    outside a chat, ``message_id`` then being the status's)."""
+
+    message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    call_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    decision: Literal["approve", "deny", "approve_chat"]
+    chat_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class ToolApprovalResponse(msgspec.Struct):
+    call_id: str
+    decision: str

@@ -47,12 +47,26 @@ def to_markdown(chat: ChatResponse) -> str:
         rating = rating_line(message)
         if rating:
             lines += [f"*{rating}*", ""]
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict):
+                lines += [_tool_call_line(call), ""]
         for n, source in enumerate(message.get("sources") or [], start=1):
             if isinstance(source, dict):
                 lines.append(f"[{n}] {_source_label(source)}")
         if message.get("sources"):
             lines.append("")
     return "\n".join(lines)
+
+
+def _tool_call_line(call: dict[str, Any]) -> str:
+    """One kept tool call as a Markdown quote: name, arguments, status and the result's start."""
+    result = " ".join(str(call.get("result") or "").split())
+    if len(result) > 200:
+        result = result[:200] + "…"
+    return (
+        f"> Tool `{call.get('name', '')}` ({call.get('status', '')}): "
+        f"`{' '.join(str(call.get('arguments') or '').split())}` → {result}"
+    )
 
 
 def _source_label(source: dict[str, Any]) -> str:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.models import ModelService, ResolvedModel
     from oui_jupyter.services.tasks import TaskRegistry
     from oui_jupyter.services.titles import TitleService
+    from oui_jupyter.services.tool_loop import Mode, ToolLoop, ToolPlan, ToolSettings
     from oui_jupyter.services.usage import UsageService
     from oui_jupyter.services.users import UserInfo
     from oui_jupyter.services.vision import VisionService
@@ -141,6 +142,12 @@ class TurnOptions:
     status_sink: StatusSink | None = None
     # Kept on the answer's message and told in its start event (an arena answer's mark).
     answer_extra: dict[str, Any] = field(default_factory=dict)
+    # The server's tools the model is offered (services/tool_loop.py), the notebook the chat
+    # is about (relative to root_dir) and params.function_calling ("native" | "default").
+    tool_ids: list[str] = field(default_factory=list)
+    notebook_path: str | None = None
+    function_calling: str | None = None
+    tool_plan: ToolPlan | None = None  # tool_ids checked (set by the service)
 
 
 class Generation:
@@ -162,8 +169,10 @@ class Generation:
         user_text: str = "",
         status: TurnStatus | None = None,
         image_prompt: str | None = None,
+        tools: ToolPlan | None = None,
     ) -> None:
-        """``image_prompt``: the answer is images generated from it (the image service)."""
+        """``image_prompt``: the answer is images generated from it (the image service);
+        ``tools``: the server runs the tool calls of the model (``services/tool_loop.py``)."""
         self.service = service
         self.user_id = user.id
         self.user = user
@@ -195,6 +204,14 @@ class Generation:
         self._checkpointer: Checkpointer | None = None
         self.status = status or TurnStatus(None, user.id, model=model.id)
         self.hold: Hold | None = None
+        # The records of the server's tool calls; a client's own tools' calls (pass-through).
+        self.tool_calls: list[dict[str, Any]] = []
+        self.client_tool_calls: list[dict[str, Any]] = []
+        self.tools: ToolLoop | None = None
+        if tools is not None:
+            from oui_jupyter.services.tool_loop import ToolLoop
+
+            self.tools = ToolLoop(tools, self)
 
     def take_hold(self, hold: Hold) -> None:
         """The turn's activity hold is released when this answer ends (or is dropped unrun)."""
@@ -211,7 +228,10 @@ class Generation:
         return self.prefix + "".join(self.parts)
 
     def partial(self) -> dict[str, Any]:
-        return {"content": self.text(), "done": False}
+        data: dict[str, Any] = {"content": self.text(), "done": False}
+        if self.tool_calls:
+            data["tool_calls"] = [dict(r) for r in self.tool_calls]
+        return data
 
     async def checkpoint(self) -> None:
         """Save the text so far now (a tool step calls this before it runs its tool)."""
@@ -224,7 +244,6 @@ class Generation:
             self._task.cancel()
 
     async def run(self, sink: Sink | None = None) -> None:
-        hub = self.service.hub
         self._task = asyncio.current_task()
         if self._stop_requested:  # stopped before it started
             self.stopped = True
@@ -238,34 +257,15 @@ class Generation:
             return
         if self.persisted and self.service.checkpoints is not None:
             self._checkpointer = self.service.checkpoints.start(self)
-        stream = self.model.provider.stream(self.body)
         try:
             await self.service.pacer.enter()  # the upstream request: paced like the turn's start
             await self._start_model()
-            async for raw, data in stream:
-                choices = data.get("choices")
-                if choices:
-                    choice = choices[0]
-                    delta = (choice.get("delta") or {}).get("content")
-                    if delta:
-                        self.status.finish()
-                        if self.persisted:
-                            assert self.chat_id is not None and self.message_id is not None
-                            hub.delta(
-                                self.user_id, self.chat_id, self.message_id, delta, self.length
-                            )
-                        self.parts.append(delta)
-                        self.length += len(delta)
-                    if choice.get("finish_reason"):
-                        self.finish_reason = choice["finish_reason"]
-                if data.get("usage"):
-                    self.usage = data["usage"]
-                self.chunks += 1
-                if sink is not None and (choices or self.relay_usage_chunk):
-                    await sink(raw, data)
-                if self._stop_requested:
-                    self.stopped = True
-                    break
+            body = self.body
+            while True:  # one request, then one more per round of the server's tool calls
+                calls = await self._stream(body, sink)
+                if self.tools is None or not calls or self.stopped or not self.tools.offering:
+                    break  # an answer; or calls after the last round, which offered no tools
+                body = await self.tools.step(body, calls)
         except asyncio.CancelledError:
             if not self._stop_requested:
                 self._finish(interrupted=True)
@@ -280,8 +280,107 @@ class Generation:
             self._running = False
             if self._checkpointer is not None:  # whatever ended the stream
                 self._checkpointer.stop()
-            await stream.aclose()
         self._finish()
+
+    async def _stream(self, body: dict[str, Any], sink: Sink | None) -> list[dict[str, Any]]:
+        """One upstream request, streamed; the tool calls it ended with (the server's to run,
+        or a client's own, relayed as they came)."""
+        from oui_jupyter.services.tool_loop import may_be_call, merge_call_deltas
+
+        tools = self.tools
+        native = tools is not None and tools.native
+        held: list[str] | None = [] if tools is not None and tools.holds_text else None
+        calls: dict[int, dict[str, Any]] = {}
+        stream = self.model.provider.stream(body)
+        try:
+            async for raw, data in stream:
+                choices = data.get("choices")
+                relay = True
+                if choices:
+                    choice = choices[0]
+                    delta = choice.get("delta") or {}
+                    if delta.get("tool_calls"):
+                        merge_call_deltas(calls, delta["tool_calls"])
+                        relay = not native  # the server runs them: the client sees the answer
+                    text = delta.get("content")
+                    if text and held is not None:
+                        held.append(text)
+                        if not may_be_call("".join(held)):  # an answer, not a call: stream it
+                            text, held = "".join(held), None
+                            await self._relay_text(text, sink)
+                            relay = False
+                    elif text:
+                        self._add_text(text)
+                    reason = choice.get("finish_reason")
+                    if reason and not (native and reason == "tool_calls"):
+                        self.finish_reason = reason
+                    elif reason:
+                        relay = False
+                    if held is not None:
+                        relay = False
+                if data.get("usage"):
+                    self._add_usage(data["usage"])
+                self.chunks += 1
+                if sink is not None and relay and (choices or self.relay_usage_chunk):
+                    await sink(raw, data)
+                if self._stop_requested:
+                    self.stopped = True
+                    return []
+        finally:
+            await stream.aclose()
+        if held is not None and tools is not None:  # a prompted round: a call, or the answer
+            text = "".join(held)
+            call = tools.parse(text)
+            if call is not None:
+                return [call]
+            if text:
+                await self._relay_text(text, sink)
+        found = [calls[i] for i in sorted(calls) if calls[i]["name"]]
+        if tools is None:
+            self.client_tool_calls = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                }
+                for c in found
+            ]
+        return found
+
+    def _add_text(self, delta: str) -> None:
+        self.status.finish()
+        if self.persisted:
+            assert self.chat_id is not None and self.message_id is not None
+            self.service.hub.delta(self.user_id, self.chat_id, self.message_id, delta, self.length)
+        self.parts.append(delta)
+        self.length += len(delta)
+
+    async def _relay_text(self, text: str, sink: Sink | None) -> None:
+        """Text held back (a prompted round that might have been a call): told at once."""
+        self._add_text(text)
+        if sink is not None:
+            chunk = {
+                "id": f"chatcmpl-{self.message_id or self.task_id}",
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model.id,
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+            }
+            await sink(_encode_json(chunk), chunk)
+
+    def _add_usage(self, usage: Any) -> None:
+        """A tool turn's usage is the sum of its requests'."""
+        if self.usage and self.tools is not None and isinstance(usage, dict):
+            keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+            usage = {
+                **usage,
+                **{
+                    k: (self.usage.get(k) or 0) + (usage.get(k) or 0)
+                    for k in keys
+                    if isinstance(usage.get(k), int)
+                },
+            }
+        self.usage = usage
 
     async def _start_model(self) -> None:
         """The embedded model's server starts on first use: say so while it does."""
@@ -382,6 +481,8 @@ class Generation:
                 extra["sources"] = self.sources
             if self.files:
                 extra["files"] = self.files
+            if self.tool_calls:
+                extra["tool_calls"] = self.tool_calls
             if self.error is not None:
                 extra["error"] = {"content": self.error.message}
             if self.stopped:
@@ -432,6 +533,8 @@ class Generation:
             data["files"] = self.files
         if self.sources:
             data["sources"] = self.sources
+        if self.tool_calls:
+            data["tool_calls"] = self.tool_calls
         if self.error is not None:
             data["error"] = {"content": self.error.message}
         if self.stopped:
@@ -455,6 +558,8 @@ class Generation:
             data["files"] = self.files
         if self.sources:
             data["sources"] = self.sources
+        if self.tool_calls:
+            data["tool_calls"] = self.tool_calls
         if self.error is not None:
             data["error"] = {"content": self.error.message}
         if self.stopped:
@@ -474,6 +579,9 @@ class Generation:
 
     def completion(self) -> dict[str, Any]:
         """The answer as an OpenAI ``chat.completion``."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text()}
+        if self.client_tool_calls:  # a client's own tools: their calls are the client's to run
+            message["tool_calls"] = self.client_tool_calls
         data: dict[str, Any] = {
             "id": f"chatcmpl-{self.message_id or self.task_id}",
             "object": "chat.completion",
@@ -482,7 +590,7 @@ class Generation:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self.text()},
+                    "message": message,
                     "finish_reason": self.finish_reason or "stop",
                 }
             ],
@@ -497,6 +605,8 @@ class Generation:
             data["user_message_id"] = self.user_message_id
         if self.sources:
             data["sources"] = self.sources
+        if self.tool_calls:
+            data["tool_calls"] = self.tool_calls
         if self.stopped:
             data["stopped"] = True
         return data
@@ -543,6 +653,37 @@ class CompletionService:
         self.images = images
         self.memories: MemoryService | None = None  # set by app.py: memories (issue 12)
         self.pacer = StartPacer()
+        self.tools: ToolSettings | None = None  # the server's tools (None: tool_ids refused)
+
+    async def _tool_plan(
+        self, user: UserInfo, resolved: ResolvedModel, options: TurnOptions
+    ) -> None:
+        """Check a turn's ``tool_ids`` before anything is written (404 for one the user may
+        not use) and choose how the model calls them: request > model params > connection
+        (the embedded model: prompt-based, ``default``; the others ``native``)."""
+        if not options.tool_ids or options.tool_plan is not None:
+            return
+        if self.tools is None:
+            raise NotFound(f"tool {options.tool_ids[0]} not found")
+        wanted = (
+            options.function_calling
+            or options.params.get("function_calling")
+            or resolved.params.get("function_calling")
+        )
+        if wanted not in ("native", "default"):
+            connection = getattr(resolved.provider, "connection", None)
+            wanted = "default" if getattr(connection, "local", False) else "native"
+        mode: Mode = "default" if wanted == "default" else "native"
+        options.tool_plan = await asyncio.to_thread(
+            self.tools.plan, user, list(options.tool_ids), mode, options.notebook_path
+        )
+
+    def _history(self, rows: list[dict[str, Any]], options: TurnOptions) -> list[dict[str, Any]]:
+        """Stored messages as prompt messages (an answer's tool calls re-sent, tool_loop.replay)."""
+        from oui_jupyter.services.tool_loop import replay
+
+        plan = options.tool_plan
+        return list(replay(rows, plan is not None and plan.native, row_content))
 
     async def _admit(self, user: UserInfo) -> None:
         """Before a turn starts: ``RateLimited`` (429) past the user's daily token limit."""
@@ -578,6 +719,7 @@ class CompletionService:
         messages = validate_messages(messages, allow_empty=persisted)
         resolved = await self.models.resolve(model, user)
         self._check_images(resolved, messages, options)
+        await self._tool_plan(user, resolved, options)
         if not persisted:
             if options.regenerate or options.continue_:
                 raise InvalidInput("regenerate and continue need a chat_id")
@@ -591,7 +733,13 @@ class CompletionService:
             if not asked_usage and self.usage is not None:  # the usage record's tokens
                 body["stream_options"] = {"include_usage": True}
             generation = Generation(
-                self, user=user, model=resolved, body=body, sources=sources, status=status
+                self,
+                user=user,
+                model=resolved,
+                body=body,
+                sources=sources,
+                status=status,
+                tools=options.tool_plan,
             )
             generation.relay_usage_chunk = asked_usage or self.usage is None
             return generation
@@ -644,13 +792,14 @@ class CompletionService:
         if not model:
             raise InvalidInput("model is required (the chat names none)")
         resolved = await self.models.resolve(model, user)
+        await self._tool_plan(user, resolved, options)
         parent = (
             options.parent_id if isinstance(options.parent_id, str) else chat.current_message_id
         )
         history: list[dict[str, Any]] = []
         if parent is not None:
             rows = self.turns.branch(chat_id, parent, self.max_history_messages)
-            history = [{"role": r["role"], "content": row_content(r)} for r in rows]
+            history = self._history(rows, options)
         options.chat_id = chat_id
         if options.user_message is not None:
             options.user_message = {**options.user_message, "content": content}
@@ -665,6 +814,12 @@ class CompletionService:
         """``stream: false`` without a chat: the upstream's answer as is."""
         if options.regenerate or options.continue_:
             raise InvalidInput("regenerate and continue need a chat_id")
+        if options.tool_ids:  # the server's tools: the loop runs as in a streamed turn
+            generation = await self.from_openai(user, model, messages, options)
+            await generation.run()
+            if generation.error is not None:
+                raise generation.error
+            return generation.completion()
         hold = self.activity.hold()
         try:
             return await self._complete_direct(user, model, messages, options)
@@ -810,11 +965,7 @@ class CompletionService:
             rows = (
                 [] if leaf is None else self.turns.branch(chat_id, leaf, self.max_history_messages)
             )
-            messages = [
-                *messages,
-                *({"role": r["role"], "content": row_content(r)} for r in rows),
-                *tail,
-            ]
+            messages = [*messages, *self._history(rows, options), *tail]
         status = TurnStatus(
             self.hub,
             user.id,
@@ -850,6 +1001,7 @@ class CompletionService:
             user_text=user_text,
             status=status,
             image_prompt=user_text if image_turn else None,
+            tools=None if image_turn else options.tool_plan,
         )
         generation.relay_usage_chunk = asked_usage
         start: dict[str, Any] = {
@@ -1006,13 +1158,17 @@ class CompletionService:
             {"role": m["role"], "content": m.get("content") or "", **_passthrough(m)}
             for m in messages
         ]
-        return {
+        body = {
             **self.default_params,
             **resolved.params,
             **options.params,
             "model": resolved.upstream_id,
             "messages": upstream,
         }
+        body.pop("function_calling", None)  # Open WebUI's own parameter, not the upstream's
+        if options.tool_plan is not None:
+            body = options.tool_plan.prepare(body)
+        return body
 
 
 def _encode_json(data: dict[str, Any]) -> bytes:

@@ -4,7 +4,9 @@
 the turn is in a chat (a ``status`` frame with its chat and message ids) and to ``sink`` when
 an SSE stream listens (a ``chat.completion.chunk`` with ``choices: []`` and ``status``, which
 the ``openai`` client reads past). The first token ends it: the last status is sent once more
-with ``done: true``. A turn that had nothing to say sends nothing.
+with ``done: true``. A turn that had nothing to say sends nothing. A tool round after the first
+token ``resume``s it: its statuses ("Running read_file…") go out the same way and the round's
+first token ends them again.
 """
 
 from __future__ import annotations
@@ -50,11 +52,17 @@ class TurnStatus:
         self.finished = False
         self.created = int(time.time())
 
-    def say(self, description: str) -> None:
-        if self.finished or description == self.last:
+    def say(self, description: str, **extra: Any) -> None:
+        """``extra``: more keys of the status (an approval's ``action`` and ids)."""
+        if self.finished or (description == self.last and not extra):
             return
         self.last = description
-        self._send({"description": description, "done": False})
+        self._send({"description": description, "done": False, **extra})
+
+    def resume(self) -> None:
+        """Statuses may go out again (a tool round after the first token)."""
+        self.finished = False
+        self.last = None
 
     def finish(self) -> None:
         """The first token came (or the turn ended): the last status is done."""

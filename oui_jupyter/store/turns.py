@@ -104,6 +104,11 @@ class TurnStore:
                 message.c.chat_id == chat_id, message.c.id == bindparam("id")
             )
         )
+        self._set_extra = db.prepare(
+            update(message)
+            .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
+            .values(extra=bindparam("extra"), updated_at=bindparam("now"))
+        )
         self._finish = db.prepare(
             update(message)
             .where(message.c.chat_id == chat_id, message.c.id == bindparam("id"))
@@ -242,6 +247,20 @@ class TurnStore:
                 now=now,
             )
             self._touch_time.execute(cursor, chat_id=chat_id, now=now)
+
+    def set_tool_calls(
+        self, chat_id: str, message_id: str, tool_calls: list[dict[str, Any]]
+    ) -> None:
+        """Save an answer's tool call records (``extra.tool_calls``) while it is written: one
+        SELECT and one UPDATE of its row, whatever the chat's length."""
+        with self.db.cursor() as cursor:
+            row = self._message_extra.execute(cursor, chat_id=chat_id, id=message_id).fetchone()
+            if row is None:
+                return
+            merged = {**(json_value(row[0]) or {}), "tool_calls": tool_calls}
+            self._set_extra.execute(
+                cursor, chat_id=chat_id, id=message_id, extra=json_text(merged), now=time.time()
+            )
 
     def checkpoint_message(self, chat_id: str, message_id: str, content: str | None) -> bool:
         """Save the text so far of an answer being written (``None``: only stamp the row as

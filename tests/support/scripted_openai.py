@@ -12,7 +12,18 @@ request's ``model``:
 ``hang``            accepts the request and never answers (for timeouts)
 ``stall``           sends the SSE headers and one delta, then nothing (a read timeout mid-stream)
 ``badjson``         sends a chunk that is not JSON
+``toolcall``        native function calling: while rounds of ``tool_script`` are left and the
+                    request offers ``tools``, says ``"Checking. "`` and calls the round's tools
+                    (streamed ``tool_calls`` deltas, arguments in two pieces; ids
+                    ``call_<round>_<i>``); then answers ``"Tool said: "`` + each ``tool``
+                    message's content
+``jsoncall``        prompt-based calling: while rounds are left and the system prompt offers
+                    tools, answers the text ``{"tool": name, "arguments": {...}}`` (in a code
+                    fence); then ``"Tool said: "`` + the tool results it was told
 ==================  ==========================================================================
+
+``tool_script``: per round, the calls as ``(name, arguments)``; empty: one round calling the
+first offered tool (``toolcall``; ``echo`` for ``jsoncall``) with ``{"text": "hi"}``.
 
 ``x_stamp: true`` makes each streamed delta the wall-clock time it was sent (``"<time.time()> "``),
 for measuring delivery delays.
@@ -39,7 +50,18 @@ from typing import Any
 
 import pytest
 
-MODELS = ["fast", "slow", "cut", "error500", "error400", "hang", "stall", "badjson"]
+MODELS = [
+    "fast",
+    "slow",
+    "cut",
+    "error500",
+    "error400",
+    "hang",
+    "stall",
+    "badjson",
+    "toolcall",
+    "jsoncall",
+]
 
 
 class ScriptedOpenAI:
@@ -49,6 +71,7 @@ class ScriptedOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.replies: dict[str, str] = {}
+        self.tool_script: list[list[tuple[str, dict[str, Any]]]] = []
         self.list_requests = 0
         self.closed_early = 0
         self.completed = 0
@@ -68,6 +91,7 @@ class ScriptedOpenAI:
         self.requests.clear()
         self.headers.clear()
         self.replies.clear()
+        self.tool_script = []
         self.list_requests = 0
         self.closed_early = 0
         self.completed = 0
@@ -152,6 +176,34 @@ class ScriptedOpenAI:
                     return [w + " " for w in words[:-1]] + [words[-1]]
         return [f"tok{i} " for i in range(chunks)]
 
+    def _tool_round(self, request: dict[str, Any], model: str) -> tuple[list[Any], str | None]:
+        """``(calls of this round, None)`` or ``([], the answer)`` for the tool models."""
+        messages = request.get("messages") or []
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+        if model == "toolcall":
+            after = messages[last_user + 1 :]
+            done = sum(1 for m in after if m.get("role") == "assistant" and m.get("tool_calls"))
+            results = [str(m.get("content") or "") for m in after if m.get("role") == "tool"]
+            offered = [t["function"]["name"] for t in request.get("tools") or []]
+        else:
+            system = " ".join(
+                str(m.get("content") or "") for m in messages if m.get("role") == "system"
+            )
+            told = [
+                str(m.get("content") or "")
+                for m in messages
+                if m.get("role") == "user" and "answered:" in str(m.get("content") or "")
+            ]
+            done = len(told)
+            results = [t.split("answered:\n", 1)[-1].split("\n\n")[0] for t in told]
+            offered = (
+                ["echo"] if "To call a tool" in system and "no more tools" not in system else []
+            )
+        script = self.tool_script or ([[(offered[0], {"text": "hi"})]] if offered else [])
+        if offered and done < len(script):
+            return list(script[done]), None
+        return [], "Tool said: " + " | ".join(results)
+
     async def _route(
         self,
         method: str,
@@ -200,6 +252,25 @@ class ScriptedOpenAI:
         chunks = int(request.get("x_chunks", 8))
         delay = float(request.get("x_delay", 0.05 if model == "slow" else 0.0))
         words = self._words(request, chunks)
+        calls: list[Any] = []
+        if model in ("toolcall", "jsoncall"):
+            calls, answer = self._tool_round(request, model)
+            if answer is not None:
+                words = [w + " " for w in answer.split(" ")[:-1]] + [answer.split(" ")[-1]]
+            elif model == "jsoncall":
+                name, args = calls[0]
+                text = "```json\n" + json.dumps({"tool": name, "arguments": args}) + "\n```"
+                words, calls = [text[:5], text[5:]], []
+            else:
+                words = ["Checking. "]
+        tool_calls = [
+            {
+                "id": f"call_{len(self.requests)}_{i}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
+            for i, (name, args) in enumerate(calls)
+        ]
         if not request.get("stream"):
             if delay:
                 await asyncio.sleep(delay)
@@ -214,8 +285,12 @@ class ScriptedOpenAI:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": "".join(words)},
-                            "finish_reason": "stop",
+                            "message": {
+                                "role": "assistant",
+                                "content": "".join(words),
+                                **({"tool_calls": tool_calls} if tool_calls else {}),
+                            },
+                            "finish_reason": "tool_calls" if tool_calls else "stop",
                         }
                     ],
                     "usage": {
@@ -270,10 +345,18 @@ class ScriptedOpenAI:
                     return False
                 if model == "stall" and i == 0:
                     await asyncio.sleep(3600)
+            for i, call in enumerate(tool_calls):
+                arguments = call["function"]["arguments"]
+                half = len(arguments) // 2
+                first = {**call, "index": i, "function": {**call["function"], "arguments": ""}}
+                event(chunk({"tool_calls": [first]}))
+                for piece in (arguments[:half], arguments[half:]):
+                    event(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+            await writer.drain()
             event(
                 chunk(
                     {},
-                    "stop",
+                    "tool_calls" if tool_calls else "stop",
                     {
                         "prompt_tokens": 5,
                         "completion_tokens": len(words),

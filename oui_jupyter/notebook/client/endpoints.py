@@ -147,6 +147,19 @@ class OuiApi:
         yield Call("DELETE", chat_path(chat_id))
 
     @endpoint
+    def approve_tool(
+        self, chat_id: str | None, message_id: str, call_id: str, decision: str
+    ) -> Plan[None]:
+        """Decide a tool call that waits: ``approve``, ``deny`` or ``approve_chat``."""
+        body = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "call_id": call_id,
+            "decision": decision,
+        }
+        yield Call("POST", "v1/tools/approve", json=body)
+
+    @endpoint
     def stop(self, chat_id: str) -> Plan[None]:
         yield Call("POST", f"tasks/chat/{quote(chat_id, safe='')}/stop")
 
@@ -177,9 +190,23 @@ class OuiApi:
         files: list[dict[str, Any]] | None = None,
         workspace: bool = False,
         params: dict[str, Any] | None = None,
+        tool_ids: list[str] | None = None,
+        notebook_path: str | None = None,
     ) -> Stream:
-        """Start one turn; iterate the result for text, then read ``.message``."""
-        body = message_body(content, model, parent_id, files, workspace, stream=True, params=params)
+        """Start one turn; iterate the result for text, then read ``.message``; ``tool_ids``:
+        the server's tools the model may call (a call that needs approval shows up as
+        ``Turn.approvals``)."""
+        body = message_body(
+            content,
+            model,
+            parent_id,
+            files,
+            workspace,
+            stream=True,
+            params=params,
+            tool_ids=tool_ids,
+            notebook_path=notebook_path,
+        )
         return Stream(chat_path(chat_id, "/message"), body)
 
     @streaming

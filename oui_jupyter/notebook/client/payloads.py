@@ -28,8 +28,14 @@ def message_body(
     workspace: bool,
     stream: bool,
     params: dict[str, Any] | None = None,
+    tool_ids: list[str] | None = None,
+    notebook_path: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"content": content, "stream": stream}
+    if tool_ids:
+        body["tool_ids"] = tool_ids
+        if notebook_path and notebook_path.endswith(".ipynb") and not notebook_path.startswith("/"):
+            body["notebook_path"] = notebook_path  # the notebook the tools act on
     if params:
         body["params"] = params
     if model:

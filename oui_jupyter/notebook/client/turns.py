@@ -26,6 +26,11 @@ class Turn:
         self.message: dict[str, Any] | None = None
         self.error: str | None = None
         self.done = False
+        # Tool calls that waited for the user's decision (the status chunks with action
+        # "approval": {"description", "call_id", "chat_id", "message_id"}); ``on_approval``
+        # is called with each as it comes (the server waits until the decision is posted).
+        self.approvals: list[dict[str, Any]] = []
+        self.on_approval: Callable[[dict[str, Any]], object] | None = None
 
     def _line(self, parser: SSEParser, line: str) -> str | None:
         """Feed one line of the stream; the text it adds (``None`` for none)."""
@@ -47,6 +52,16 @@ class Turn:
         except ValueError:
             return None
         if not isinstance(event, dict):
+            return None
+        status = event.get("status")
+        if (
+            isinstance(status, dict)
+            and status.get("action") == "approval"
+            and not status.get("done")
+        ):
+            self.approvals.append(status)
+            if self.on_approval is not None:
+                self.on_approval(status)
             return None
         if event.get("error"):
             error = event["error"]
