@@ -11,22 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from oui_jupyter.tools.policy import policy_of
+
 if TYPE_CHECKING:
     from oui_jupyter.tools.registry import Registered
 
-POLICIES = ("auto", "ask", "deny")
-
-
-def effective_policy(policy: Mapping[str, str], name: str, requires_approval: bool) -> str:
-    """``tool_policy``'s word for ``name``; a tool it does not name: ``"ask"`` if it
-    requires approval, else ``"auto"`` (the tools protocol's rule)."""
-    word = policy.get(name)
-    if word in POLICIES:
-        return word
-    return "ask" if requires_approval else "auto"
-
 
 def exposed(entry: Registered, policy: Mapping[str, str]) -> bool:
-    if entry.source != "builtin":
-        return False
-    return effective_policy(policy, entry.id, bool(entry.tool.requires_approval)) == "auto"
+    return entry.source == "builtin" and policy_of(policy, entry) == "auto"

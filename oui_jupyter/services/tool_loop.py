@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from oui_jupyter.errors import NotFound, OuiError
 from oui_jupyter.services.approvals import DENIED_MESSAGE, TIMED_OUT_MESSAGE, Approvals
+from oui_jupyter.tools.policy import Policy, policy_of
 
 if TYPE_CHECKING:
     from oui_jupyter.services.completions import Generation
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Mode = Literal["native", "default"]
-Policy = Literal["auto", "ask", "deny"]
 MAX_TOOL_IDS = 32
 TURNED_OFF_MESSAGE = "This tool is turned off on this server; it was not run."
 
@@ -69,10 +69,7 @@ class ToolSettings:
     max_rounds: int = 8
 
     def policy_of(self, entry: Registered) -> Policy:
-        wanted = self.policy.get(entry.id)
-        if wanted in ("auto", "ask", "deny"):
-            return wanted  # type: ignore[return-value]
-        return "ask" if entry.tool.requires_approval else "auto"
+        return policy_of(self.policy, entry)
 
     def plan(
         self, user: UserInfo, tool_ids: list[str], mode: Mode, notebook_path: str | None

@@ -26,7 +26,17 @@ from oui_jupyter.tools.base import ToolContext, ToolError, ToolResult
 from .conftest import ALICE
 
 ECHO = str(Path(__file__).parent.parent / "support" / "mcp_echo.py")
-BUILTINS = ["list_files", "read_file", "read_notebook", "sql", "workspace_search"]
+# the built-ins that run without asking (edit_notebook and run_cells wait for approval)
+BUILTINS = [
+    "describe_variable",
+    "kernel_variables",
+    "list_files",
+    "read_file",
+    "read_notebook",
+    "remember",
+    "sql",
+    "workspace_search",
+]
 ECHO_TOOLS = ["add", "broken", "getenv", "header", "picture", "shout_loud"]
 INITIALIZE = (
     b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": '

@@ -19,11 +19,12 @@ from support.polling import eventually
 
 from oui_jupyter.errors import NotReady
 from oui_jupyter.mcp.config import parse_server, parse_servers, tool_name
-from oui_jupyter.mcp.exposure import effective_policy, exposed
+from oui_jupyter.mcp.exposure import exposed
 from oui_jupyter.mcp.results import to_tool_result
 from oui_jupyter.mcp.service import McpService
 from oui_jupyter.tools.base import NAME_PATTERN, ToolContext, ToolError, ToolLimits
 from oui_jupyter.tools.builtin import builtin_tools
+from oui_jupyter.tools.policy import policy_of
 from oui_jupyter.tools.registry import Registered, ToolRegistry
 
 from .conftest import ALICE
@@ -174,9 +175,9 @@ def test_policy_decides_what_is_offered():
     read = Registered(builtin_tools(None, ToolLimits())[0], "builtin", None)
     asks = Registered(Asks(), "builtin", None)
     other = Registered(Asks(), "mcp", None)
-    assert effective_policy({}, "danger", True) == "ask"
-    assert effective_policy({}, "read_file", False) == "auto"
-    assert effective_policy({"read_file": "bogus"}, "read_file", False) == "auto"
+    assert policy_of({}, asks) == "ask"
+    assert policy_of({}, read) == "auto"
+    assert policy_of({read.id: "bogus"}, read) == "auto"
     assert exposed(read, {}) and not exposed(read, {read.id: "deny"})
     assert not exposed(asks, {}) and not exposed(asks, {"danger": "ask"})
     assert exposed(asks, {"danger": "auto"})
