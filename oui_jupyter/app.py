@@ -645,13 +645,21 @@ class OuiJupyter(ExtensionApp):
             activity,
         )
         lifecycle.on_close(registry.cancel_all)
+        from oui_jupyter.tools.channel import ToolChannels
+
+        tool_channels = ToolChannels(timeout=self.tool_timeout)
         if shared:
             from oui_jupyter.services.retrieval.build import persist_settings
             from oui_jupyter.team.bus import PgBus, connect_replicas
 
             bus = PgBus(db.url)  # the replicas' live events, stops and settings (issue #16)
             connect_replicas(
-                bus, hub=hub, registry=registry, models=models, retrieval=retrieval.retrieval
+                bus,
+                hub=hub,
+                registry=registry,
+                models=models,
+                retrieval=retrieval.retrieval,
+                tool_channels=tool_channels,
             )
             persist_settings(retrieval.retrieval, config_store)  # for replicas started later
             bus.start(self._server_loop)
@@ -692,6 +700,7 @@ class OuiJupyter(ExtensionApp):
             events=hub,
             tasks=registry,
             tools=self._build_tools(retrieval.retrieval),
+            tool_channels=tool_channels,
             images=images,
             audio=audio,
             lifecycle=lifecycle,
@@ -700,11 +709,15 @@ class OuiJupyter(ExtensionApp):
         self.log.info("oui: services ready (%s database)", db.dialect)
         return services
 
-    def _build_tools(self, retrieval: RetrievalService) -> ToolRegistry:
-        """The tool registry (issue #12): the built-ins and installed packages' tools."""
-        from oui_jupyter.tools.base import ToolLimits
+    def _build_tools(self, retrieval: RetrievalService | None) -> ToolRegistry:
+        """The tool registry (issue #12): the built-ins and installed packages' tools (in a
+        team client server too, over its own workspace index)."""
+        from oui_jupyter.tools.base import ToolLimits, needs_workspace
         from oui_jupyter.tools.builtin import builtin_tools
         from oui_jupyter.tools.registry import ToolRegistry
+
+        # The team service has no user files: workspace tools run on each user's server.
+        service = self.team_mode == "service"
 
         limits = ToolLimits(
             max_output_chars=self.tool_max_output_chars,
@@ -713,11 +726,13 @@ class OuiJupyter(ExtensionApp):
             sql_max_rows=self.tool_sql_max_rows,
             sql_memory_limit=self.tool_sql_memory_limit,
         )
+        builtins = builtin_tools(retrieval, limits)
         return ToolRegistry(
-            builtin_tools(retrieval, limits),
+            [t for t in builtins if not (service and needs_workspace(t))],
             access=dict(self.tool_access_control),
             entry_points=self.tool_entry_points,
             timeout=self.tool_timeout,
+            workspace_tools=not service,
         )
 
     def _build_media(

@@ -33,6 +33,7 @@ KNOWLEDGE_ID = r"(?P<knowledge_id>[\w-]{1,64})"
 FILE_ID = r"(?P<file_id>[\w-]{1,64})"
 MESSAGE_ID = r"(?P<message_id>[\w-]{1,64})"
 FEEDBACK_ID = r"(?P<feedback_id>[\w-]{1,64})"
+TOOL_CHANNEL = r"(?P<channel>[\w-]{1,64})"
 
 ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"version", core.VersionHandler),
@@ -104,6 +105,8 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/files/{FILE_ID}/process/status", files.FileStatusHandler),
     # tools
     (r"v1/tools/?", tools.ToolsHandler),
+    (rf"v1/tools/channel/{TOOL_CHANNEL}/requests", tools.ToolChannelRequestsHandler),
+    (rf"v1/tools/channel/{TOOL_CHANNEL}/results", tools.ToolChannelResultsHandler),
     # images and audio
     (r"v1/images/config", images.ImagesConfigHandler),
     (r"v1/images/config/update", images.ImagesConfigUpdateHandler),

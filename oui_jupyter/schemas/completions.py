@@ -52,6 +52,8 @@ OUI_FIELDS = (
     "chat_variables",
     "new_chat",
     "workspace_context",
+    "client_tools",
+    "tool_channel",
 )
 # Keys of Open WebUI's ``params`` that are OpenAI sampling parameters (the rest are its own).
 OPENAI_PARAMS = (
@@ -74,6 +76,23 @@ class WorkspaceContextForm(msgspec.Struct, forbid_unknown_fields=True):
     at most 32 sources and 64,000 characters of text (else 413)."""
 
     sources: list[dict[str, Any]]
+
+
+class ClientToolForm(msgspec.Struct):
+    """A tool a team client server runs itself for this turn (with ``tool_channel``): its
+    OpenAI function spec; at most 32, names as OpenAI's, ``parameters`` a JSON Schema of
+    an object (else 422)."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    requires_approval: bool = False
+
+
+#: a team client server's random channel id for a turn's client tools
+ToolChannelId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 
 
 class UserMessageForm(msgspec.Struct):
@@ -131,6 +150,8 @@ class ChatCompletionForm(msgspec.Struct):
     params: dict[str, Any] | None = None
     folder_id: Id | None = None
     workspace_context: WorkspaceContextForm | None = None
+    client_tools: list[ClientToolForm] | None = None
+    tool_channel: ToolChannelId | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
@@ -156,6 +177,8 @@ class ChatMessageForm(msgspec.Struct):
     session_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     params: dict[str, Any] | None = None
     workspace_context: WorkspaceContextForm | None = None
+    client_tools: list[ClientToolForm] | None = None
+    tool_channel: ToolChannelId | None = None
 
 
 class LiveTaskResponse(msgspec.Struct):

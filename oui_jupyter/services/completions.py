@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.vision import VisionService
     from oui_jupyter.store.chats import NewMessage
     from oui_jupyter.store.turns import TurnStore
+    from oui_jupyter.tools.channel import TurnTools
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,9 @@ class TurnOptions:
     status_sink: StatusSink | None = None
     # Kept on the answer's message and told in its start event (an arena answer's mark).
     answer_extra: dict[str, Any] = field(default_factory=dict)
+    # The turn's tools when a team client server brought its own (``client_tools``): the
+    # tool loop looks tools up and runs them here (``get``/``run``), not on the registry.
+    turn_tools: TurnTools | None = None
 
 
 class Generation:

@@ -15,6 +15,7 @@ from oui_jupyter.team.client.upstream import TeamSettings, TeamUpstream
 
 if TYPE_CHECKING:
     from oui_jupyter.services.retrieval.service import RetrievalService
+    from oui_jupyter.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -37,7 +38,10 @@ class ClientRuntime:
         max_upload_size: int,
         rag_top_k: int,
         rag_budget_chars: int,
+        build_tools: Callable[[RetrievalService | None], ToolRegistry] | None = None,
     ) -> None:
+        """``build_tools``: this server's tool registry (its workspace tools, which it runs
+        itself for the turns it forwards), built after the index."""
         self.settings = settings
         self.upstream = TeamUpstream(settings)
         self.max_body_size = max_body_size
@@ -50,7 +54,11 @@ class ClientRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._built = False
         self.retrieval: RetrievalService | None = None
+        self._build_tools = build_tools
+        self.tools: ToolRegistry | None = None
         self.sockets: set[LocalSocket] = set()
+        #: the tool channels being served (``tool_channel.ChannelServer``), kept from the GC
+        self.channel_tasks: set[asyncio.Task[None]] = set()
 
     def warm_up(self) -> asyncio.Future[RetrievalService | None]:
         if self._future is None:
@@ -63,6 +71,8 @@ class ClientRuntime:
 
     def _build_and_keep(self) -> RetrievalService | None:
         self.retrieval = self._build(self)
+        if self._build_tools is not None:
+            self.tools = self._build_tools(self.retrieval)
         self._built = True
         return self.retrieval
 
@@ -90,6 +100,8 @@ class ClientRuntime:
             socket.send_local(frame)
 
     def close(self) -> None:
+        for task in list(self.channel_tasks):
+            task.cancel()
         self.upstream.close()
         if self.retrieval is not None:
             try:
