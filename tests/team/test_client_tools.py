@@ -197,6 +197,15 @@ async def test_the_channel_routes(jp_serverapp: Any, api: Any) -> None:
     tools.close()
     over = await api("GET", f"{path}/requests", params={"wait": 5, "after": 1})
     assert over.json() == {"requests": [], "running": False, "cursor": 1}
+    turn = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+    for extra, says in [
+        ({"client_tools": [spec]}, "come together"),
+        ({"client_tools": [{"name": "a b"}], "tool_channel": "q" * 32}, "is not 1-64"),
+        ({"client_tools": [spec], "tool_channel": "short"}, "tool_channel"),
+    ]:
+        refused = await api("POST", "chat/completions", {**turn, **extra})
+        assert refused.code == 422 and says in refused.json()["message"], refused.body
+    assert "q" * 32 not in service.tool_channels._channels
 
 
 async def test_the_clients_tool_list_says_where_each_tool_runs(
