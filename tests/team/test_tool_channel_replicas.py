@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from support.team_replicas import team_database
 
 from oui_jupyter.errors import Conflict, NotFound
 from oui_jupyter.services.users import UserInfo
@@ -14,7 +15,6 @@ from oui_jupyter.team.bus import PgBus
 from oui_jupyter.tools.base import ToolContext
 from oui_jupyter.tools.channel import ToolChannels
 from oui_jupyter.tools.registry import ToolRegistry
-from support.team_replicas import team_database
 
 ALICE = UserInfo("alice", "alice", "Alice", "user", ())
 BOB = UserInfo("bob", "bob", "Bob", "user", ())

@@ -187,7 +187,7 @@ class ClientToolsHandler(LocalHandler):
         import httpx
 
         await self.local_retrieval()
-        registry = self.client.tools
+        registry = await self.client.local_tools()
         user = local_user(self.current_user)
         local = [] if registry is None else await asyncio.to_thread(registry.list, user)
         upstream = self.client.upstream
@@ -261,7 +261,7 @@ class WorkspaceTurnHandler(LocalHandler):
         if not body.get("tool_ids"):
             return None
         await self.local_retrieval()
-        registry = self.client.tools
+        registry = await self.client.local_tools()
         if registry is None:
             return None
         user = local_user(self.current_user)

@@ -71,8 +71,6 @@ class ClientRuntime:
 
     def _build_and_keep(self) -> RetrievalService | None:
         self.retrieval = self._build(self)
-        if self._build_tools is not None:
-            self.tools = self._build_tools(self.retrieval)
         self._built = True
         return self.retrieval
 
@@ -80,6 +78,17 @@ class ClientRuntime:
         if self._built:
             return self.retrieval
         return await asyncio.shield(self.warm_up())
+
+    async def local_tools(self) -> ToolRegistry | None:
+        """This server's tool registry, built on first need (in the init thread)."""
+        retrieval = await self.ready()
+        if self.tools is None and self._build_tools is not None:
+            build = self._build_tools
+            loop = asyncio.get_running_loop()
+            tools = await loop.run_in_executor(self._executor, build, retrieval)
+            if self.tools is None:
+                self.tools = tools
+        return self.tools
 
     def activate(self) -> None:
         """The first use of oui here opens the workspace index (as single-user mode)."""
