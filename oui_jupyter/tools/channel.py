@@ -14,8 +14,8 @@ to anyone else it does not exist (404).
 Replicas (``team/bus.py``): a channel lives in the memory of the replica that runs its turn,
 as the turn itself does. A poll or a result that lands on another replica asks the others
 over the PostgreSQL bus (``gather``: one request, one reply per replica, milliseconds), and
-the turn's replica wakes waiting polls everywhere (``tool:wake``) when a channel opens, gets
-a request or ends. The bus rather than a table: nothing here must outlive the turn's
+the turn's replica wakes waiting polls everywhere (``tool:wake``) when a channel gets a
+request or ends. The bus rather than a table: nothing here must outlive the turn's
 process, a call then costs no database write, and the bus is already there; a wake lost
 while a listener reconnects costs at most one poll's ``wait``, and a call that no poll picks
 up fails with a ``ToolError`` the model reads. Without a bus (one server, SQLite) all of it
@@ -292,8 +292,8 @@ class ToolChannels:
     ) -> dict[str, Any]:
         """The calls waiting on the channel numbered after ``after``, at once if there are
         any, else as soon as one comes or the turn ends, at most ``wait`` seconds: ``{requests,
-        running, cursor}``. ``NotFound`` when the channel is none of the caller's (or did
-        not open within ``wait``: the client asks again while its turn is being sent)."""
+        running, cursor}``. ``NotFound`` at once when no replica has the caller's channel
+        (not yet: the client asks again while its turn is on its way; or no more)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, min(wait, MAX_WAIT))
         if not CHANNEL_PATTERN.match(channel_id):
@@ -304,12 +304,12 @@ class ToolChannels:
                 answer = self._local_poll(user, channel_id, after)
                 if answer is None and self.bus is not None:
                     answer = await self._remote_poll(user, channel_id, after)
-                if answer is not None and (answer["requests"] or not answer["running"]):
+                if answer is None:
+                    raise NotFound("no such tool channel")
+                if answer["requests"] or not answer["running"]:
                     return answer
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    if answer is None:
-                        raise NotFound("no such tool channel")
                     return answer
                 await asyncio.wait({waiter}, timeout=remaining)
             finally:

@@ -36,9 +36,12 @@ async def test_a_channel_is_served_through_the_other_replica(database: str) -> N
         channels.connect(bus)
         await asyncio.to_thread(bus.start, loop)
     try:
-        early = asyncio.ensure_future(other.poll(ALICE, CHANNEL, 0, 10))  # before the turn
-        await asyncio.sleep(0.2)
+        with pytest.raises(NotFound):  # before the turn: the client asks again
+            await other.poll(ALICE, CHANNEL, 0, 10)
         tools = turn_side.open(ALICE, CHANNEL, [SPEC], ToolRegistry(entry_points=False))
+        early = asyncio.ensure_future(other.poll(ALICE, CHANNEL, 0, 10))
+        await asyncio.sleep(0.2)
+        assert not early.done()  # the channel is there: the poll waits for a call
         context = ToolContext(ALICE, "/srv", call_id="call_1")
         call = asyncio.ensure_future(tools.run("read_file", {}, context))
         answer = await early

@@ -197,20 +197,18 @@ async def test_a_poll_waits_for_a_call_and_a_repeated_poll_gets_it_again() -> No
     await call
 
 
-async def test_a_poll_before_the_turn_waits_for_its_channel_to_open() -> None:
+async def test_a_poll_before_the_turn_is_404_at_once() -> None:
     channels = ToolChannels()
-    early = asyncio.ensure_future(channels.poll(ALICE, CHANNEL, 0, 5))
-    await asyncio.sleep(0.01)
+    with pytest.raises(NotFound):  # the client asks again until the turn opens it
+        await channels.poll(ALICE, CHANNEL, 0, 60)
     tools = channels.open(ALICE, CHANNEL, [READ], registry())
     call = asyncio.ensure_future(tools.run("read_file", {"path": "a"}, context()))
-    answer = await early
+    answer = await channels.poll(ALICE, CHANNEL, 0, 5)
     assert answer["running"] and answer["requests"][0]["name"] == "read_file"
     await channels.post_result(
         ALICE, CHANNEL, {"call_id": answer["requests"][0]["call_id"], "content": "x"}
     )
     await call
-    with pytest.raises(NotFound):  # never opened
-        await channels.poll(ALICE, "e" * 32, 0, 0.02)
 
 
 async def test_the_channel_ends_with_the_turn() -> None:
@@ -287,9 +285,12 @@ async def test_polls_and_results_reach_the_replica_running_the_turn() -> None:
     turn_side, other, third = ToolChannels(), ToolChannels(), ToolChannels()
     for channels in (turn_side, other, third):
         channels.connect(MemoryBus(net))
-    early = asyncio.ensure_future(other.poll(ALICE, CHANNEL, 0, 5))  # before the turn
-    await asyncio.sleep(0.01)
+    with pytest.raises(NotFound):  # before the turn
+        await other.poll(ALICE, CHANNEL, 0, 5)
     tools = turn_side.open(ALICE, CHANNEL, [READ], registry())
+    early = asyncio.ensure_future(other.poll(ALICE, CHANNEL, 0, 5))  # waits for a call
+    await asyncio.sleep(0.01)
+    assert not early.done()
     call = asyncio.ensure_future(tools.run("read_file", {"path": "a"}, context()))
     answer = await early
     assert [r["name"] for r in answer["requests"]] == ["read_file"] and answer["running"]

@@ -37,6 +37,8 @@ POLL_WAIT = 25.0
 #: the largest result posted (the service refuses more)
 MAX_RESULT_BYTES = 1024 * 1024
 FIRST_RETRY = 0.5
+#: seconds between polls while the service has not opened the turn's channel yet
+NOT_OPEN_RETRY = 0.1
 MAX_RETRY = 10.0
 
 
@@ -171,7 +173,8 @@ class ChannelServer:
                 if response.status_code == 404:
                     if self.opened.is_set():
                         return  # the turn is over (or was never the service's)
-                    continue  # the turn is still on its way: its channel opens with it
+                    await asyncio.sleep(NOT_OPEN_RETRY)  # the turn (and its channel) is on its way
+                    continue
                 if response.status_code in (401, 403):
                     log.warning("oui: the team service refused the tool channel poll")
                     return
