@@ -729,13 +729,21 @@ class OuiJupyter(ExtensionApp):
             activity,
         )
         lifecycle.on_close(registry.cancel_all)
+        from oui_jupyter.tools.channel import ToolChannels
+
+        tool_channels = ToolChannels(timeout=self.tool_timeout)
         if shared:
             from oui_jupyter.services.retrieval.build import persist_settings
             from oui_jupyter.team.bus import PgBus, connect_replicas
 
             bus = PgBus(db.url)  # the replicas' live events, stops and settings (issue #16)
             connect_replicas(
-                bus, hub=hub, registry=registry, models=models, retrieval=retrieval.retrieval
+                bus,
+                hub=hub,
+                registry=registry,
+                models=models,
+                retrieval=retrieval.retrieval,
+                tool_channels=tool_channels,
             )
             persist_settings(retrieval.retrieval, config_store)  # for replicas started later
             bus.start(self._server_loop)
@@ -786,6 +794,7 @@ class OuiJupyter(ExtensionApp):
             tasks=registry,
             tools=tools,
             notebook_undo=notebook_undo,
+            tool_channels=tool_channels,
             images=images,
             audio=audio,
             prompts=prompts,
@@ -853,15 +862,21 @@ class OuiJupyter(ExtensionApp):
     def _build_tools(
         self, retrieval: RetrievalService | None, jupyter: JupyterTools | None = None
     ) -> ToolRegistry:
-        """The tool registry (issue #12): the built-ins and installed packages' tools."""
+        """The tool registry (issue #12): the built-ins and installed packages' tools (in a
+        team client server too, over its own files)."""
+        from oui_jupyter.tools.base import needs_workspace
         from oui_jupyter.tools.builtin import builtin_tools
         from oui_jupyter.tools.registry import ToolRegistry
 
+        # The team service has no user files: workspace tools run on each user's server.
+        service = self.team_mode == "service"
+        builtins = builtin_tools(retrieval, self._tool_limits(), jupyter=jupyter)
         return ToolRegistry(
-            builtin_tools(retrieval, self._tool_limits(), jupyter=jupyter),
+            [t for t in builtins if not (service and needs_workspace(t))],
             access=dict(self.tool_access_control),
             entry_points=self.tool_entry_points,
             timeout=self.tool_timeout,
+            workspace_tools=not service,
         )
 
     def _build_mcp(

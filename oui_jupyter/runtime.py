@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the services import SQLAlchemy and more: not at extension l
     from oui_jupyter.services.users import UserService
     from oui_jupyter.store.db import Database
     from oui_jupyter.store.users import ConfigStore
+    from oui_jupyter.tools.channel import ToolChannels
     from oui_jupyter.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class Services:
     tasks: TaskRegistry
     tools: ToolRegistry
     notebook_undo: NotebookUndo
+    tool_channels: ToolChannels  # team clients' tools, run on their servers (issue #12)
     images: ImageService
     audio: AudioService
     prompts: PromptService

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 from jupyter_server.auth.decorator import authorized
@@ -31,6 +31,9 @@ from oui_jupyter.schemas.completions import (
 from oui_jupyter.services.completions import UNSET, ClientGone, Generation, TurnOptions
 from oui_jupyter.services.evaluations import ARENA_MARK, ARENA_MODEL_ID
 from oui_jupyter.services.workspace_context import workspace_sources
+
+if TYPE_CHECKING:
+    from oui_jupyter.tools.channel import TurnTools
 
 _encode = msgspec.json.Encoder().encode
 _NOT_PARAMS = {"model", "messages", "stream", *OUI_FIELDS}
@@ -86,6 +89,25 @@ class StreamingHandler(OuiHandler):
     _flush_scheduled = False
     _first_sent = False
     _client_gone = False
+    _turn_tools: TurnTools | None = None
+    _went_live = False
+
+    def open_turn_tools(self, options: TurnOptions, channel: str | None, client_tools: Any) -> None:
+        """A team client server's own tools for this turn (``client_tools`` over
+        ``tool_channel``, ``tools/channel.py``): the turn sees them in ``options.turn_tools``;
+        the channel ends with the turn (``close_turn_tools``, or with a live turn's tasks)."""
+        if channel is None and client_tools is None:
+            return
+        if channel is None or client_tools is None:
+            raise InvalidInput("client_tools and tool_channel come together")
+        specs = [msgspec.to_builtins(spec) for spec in client_tools]
+        self._turn_tools = self.services.tool_channels.open(self.user, channel, specs, self.tools)
+        options.turn_tools = self._turn_tools
+
+    def close_turn_tools(self) -> None:
+        """The request's turn is over (a live turn's channel ends with its tasks)."""
+        if self._turn_tools is not None and not self._went_live:
+            self._turn_tools.close()
 
     def _start_sse(self) -> None:
         if self._sse_started:
@@ -180,6 +202,9 @@ class StreamingHandler(OuiHandler):
     def start_live(self, generation: Generation, *more: Generation) -> None:
         """Run the generations as server tasks; answer the first's ids and every task id."""
         task_ids = [self.completions.start_live(g) for g in (generation, *more)]
+        if self._turn_tools is not None:
+            self._went_live = True
+            self.services.tasks.when_done(task_ids, self._turn_tools.close)
         self.write_json(
             LiveTaskResponse(
                 task_id=task_ids[0],
@@ -259,6 +284,13 @@ class ChatCompletionsHandler(OpenAIKeyAuth, StreamingHandler):
             notebook_path=form.notebook_path,
             function_calling=(form.params or {}).get("function_calling"),
         )
+        self.open_turn_tools(options, form.tool_channel, form.client_tools)
+        try:
+            await self._turn(form, options)
+        finally:
+            self.close_turn_tools()
+
+    async def _turn(self, form: ChatCompletionForm, options: TurnOptions) -> None:
         completions = self.completions
         if form.model == ARENA_MODEL_ID:
             await self.start_arena(form, options)
@@ -356,6 +388,13 @@ class ChatMessageHandler(StreamingHandler):
             tool_ids=list(form.tool_ids or []),
             notebook_path=form.notebook_path,
         )
+        self.open_turn_tools(options, form.tool_channel, form.client_tools)
+        try:
+            await self._turn(chat_id, form, options)
+        finally:
+            self.close_turn_tools()
+
+    async def _turn(self, chat_id: str, form: ChatMessageForm, options: TurnOptions) -> None:
         completions = self.completions
         if form.stream and form.session_id is None:
             options.status_sink = self.write_status

@@ -36,6 +36,7 @@ MESSAGE_ID = r"(?P<message_id>[\w-]{1,64})"
 FEEDBACK_ID = r"(?P<feedback_id>[\w-]{1,64})"
 COMMAND = r"(?P<command>[a-z0-9][a-z0-9_-]{0,63})"
 MEMORY_ID = r"(?P<memory_id>[\w-]{1,64})"
+TOOL_CHANNEL = r"(?P<channel>[\w-]{1,64})"
 
 ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (r"version", core.VersionHandler),
@@ -125,6 +126,8 @@ ROUTES: list[tuple[str, type[OuiHandler]]] = [
     (rf"v1/memories/{MEMORY_ID}", library.MemoryByIdHandler),
     (r"v1/tools/undo", tools.UndoHandler),
     (r"v1/tools/approve", tools.ToolApproveHandler),
+    (rf"v1/tools/channel/{TOOL_CHANNEL}/requests", tools.ToolChannelRequestsHandler),
+    (rf"v1/tools/channel/{TOOL_CHANNEL}/results", tools.ToolChannelResultsHandler),
     # images and audio
     (r"v1/images/config", images.ImagesConfigHandler),
     (r"v1/images/config/update", images.ImagesConfigUpdateHandler),

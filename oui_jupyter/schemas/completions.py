@@ -59,6 +59,8 @@ OUI_FIELDS = (
     "new_chat",
     "workspace_context",
     "notebook_path",
+    "client_tools",
+    "tool_channel",
 )
 # Keys of Open WebUI's ``params`` that are OpenAI sampling parameters (the rest are its own).
 OPENAI_PARAMS = (
@@ -81,6 +83,23 @@ class WorkspaceContextForm(msgspec.Struct, forbid_unknown_fields=True):
     at most 32 sources and 64,000 characters of text (else 413)."""
 
     sources: list[dict[str, Any]]
+
+
+class ClientToolForm(msgspec.Struct):
+    """A tool a team client server runs itself for this turn (with ``tool_channel``): its
+    OpenAI function spec; at most 32, names as OpenAI's, ``parameters`` a JSON Schema of
+    an object (else 422)."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    requires_approval: bool = False
+
+
+#: a team client server's random channel id for a turn's client tools
+ToolChannelId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 
 
 class UserMessageForm(msgspec.Struct):
@@ -140,6 +159,8 @@ class ChatCompletionForm(msgspec.Struct):
     workspace_context: WorkspaceContextForm | None = None
     tool_ids: ToolIds | None = None
     notebook_path: NotebookPath | None = None
+    client_tools: list[ClientToolForm] | None = None
+    tool_channel: ToolChannelId | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
@@ -167,6 +188,8 @@ class ChatMessageForm(msgspec.Struct):
     workspace_context: WorkspaceContextForm | None = None
     tool_ids: ToolIds | None = None
     notebook_path: NotebookPath | None = None
+    client_tools: list[ClientToolForm] | None = None
+    tool_channel: ToolChannelId | None = None
 
 
 class LiveTaskResponse(msgspec.Struct):

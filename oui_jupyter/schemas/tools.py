@@ -24,8 +24,54 @@ class ToolResponse(msgspec.Struct):
     name: str
     meta: ToolMeta
     spec: ToolFunctionSpec
-    source: Literal["builtin", "entrypoint", "mcp"]
+    source: Literal["builtin", "entrypoint", "mcp", "client"]
     requires_approval: bool
+    #: on a team client server: where the tool runs (``client``: this server, on your
+    #: files; ``service``: the team service); absent elsewhere
+    runs: Literal["client", "service"] | None = None
+
+
+class ToolChannelQuery(msgspec.Struct):
+    """``wait``: seconds to wait for a call when none is waiting (0-60); ``after``: the
+    ``cursor`` of the last answer (calls numbered after it)."""
+
+    wait: Annotated[float, msgspec.Meta(ge=0, le=60)] = 25.0
+    after: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class ToolChannelRequest(msgspec.Struct):
+    """One call the user's server is to run: ``call_id`` (the channel's, for the result),
+    the tool's ``name`` and ``arguments`` (checked against its schema), the model's
+    ``tool_call_id``, and the turn's chat and answer."""
+
+    seq: int
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    tool_call_id: str | None
+    chat_id: str | None
+    message_id: str | None
+
+
+class ToolChannelPoll(msgspec.Struct):
+    requests: list[ToolChannelRequest]
+    running: bool  # false: the turn is over, stop polling
+    cursor: int  # the next poll's ``after``
+
+
+class ToolChannelResultForm(msgspec.Struct, forbid_unknown_fields=True):
+    """A call's result (``content``, ``data``, ``sources``, as a ``ToolResult``) or its
+    ``error`` (what the model is told): exactly one of ``content`` and ``error``."""
+
+    call_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    content: str | None = None
+    data: Any = None
+    sources: list[dict[str, Any]] | None = None
+    error: str | None = None
+
+
+class ToolChannelResultResponse(msgspec.Struct):
+    call_id: str
 
 
 class UndoForm(msgspec.Struct, forbid_unknown_fields=True):

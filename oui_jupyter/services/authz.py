@@ -86,6 +86,13 @@ def can_undo_turn(user: UserInfo, checkpoint: Owned) -> bool:
     return owns(user, checkpoint)
 
 
+def can_use_tool_channel(user_id: str, owner_id: str) -> bool:
+    """Whether the user ``user_id`` may poll or answer a tool channel (``tools/channel.py``)
+    opened by ``owner_id``: its opener only, admins not included (its calls read the
+    opener's files); to anyone else the channel does not exist."""
+    return user_id == owner_id
+
+
 def is_granted(user: UserInfo, resource: Owned) -> bool:
     """Whether ``access_control`` grants ``user`` reading (a read or a write grant)."""
     return _granted(user, _rule(resource, "read")) or _granted(user, _rule(resource, "write"))

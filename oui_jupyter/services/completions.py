@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
     from oui_jupyter.services.vision import VisionService
     from oui_jupyter.store.chats import NewMessage
     from oui_jupyter.store.turns import TurnStore
+    from oui_jupyter.tools.channel import TurnTools
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,9 @@ class TurnOptions:
     notebook_path: str | None = None
     function_calling: str | None = None
     tool_plan: ToolPlan | None = None  # tool_ids checked (set by the service)
+    # The turn's tools when a team client server brought its own (``client_tools``): the
+    # tool loop looks tools up and runs them here (``get``/``run``), not on the registry.
+    turn_tools: TurnTools | None = None
 
 
 class Generation:
@@ -675,7 +679,12 @@ class CompletionService:
             wanted = "default" if getattr(connection, "local", False) else "native"
         mode: Mode = "default" if wanted == "default" else "native"
         options.tool_plan = await asyncio.to_thread(
-            self.tools.plan, user, list(options.tool_ids), mode, options.notebook_path
+            self.tools.plan,
+            user,
+            list(options.tool_ids),
+            mode,
+            options.notebook_path,
+            options.turn_tools,
         )
 
     def _history(self, rows: list[dict[str, Any]], options: TurnOptions) -> list[dict[str, Any]]:

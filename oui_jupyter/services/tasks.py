@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,23 @@ class TaskRegistry:
         self._tasks[task_id] = task
         task.add_done_callback(lambda t: self._done(task_id, t))
         return task_id
+
+    def when_done(self, task_ids: list[str], callback: Callable[[], Any]) -> None:
+        """Call ``callback`` once all these tasks have ended (at once when none runs)."""
+        tasks = [self._tasks[t] for t in task_ids if t in self._tasks]
+        left = len(tasks)
+        if not left:
+            callback()
+            return
+
+        def one_done(_: asyncio.Task[Any]) -> None:
+            nonlocal left
+            left -= 1
+            if left == 0:
+                callback()
+
+        for task in tasks:
+            task.add_done_callback(one_done)
 
     def _done(self, task_id: str, task: asyncio.Task[Any]) -> None:
         self._tasks.pop(task_id, None)

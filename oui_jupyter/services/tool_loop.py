@@ -37,6 +37,7 @@ from oui_jupyter.tools.policy import Policy, policy_of
 if TYPE_CHECKING:
     from oui_jupyter.services.completions import Generation
     from oui_jupyter.services.users import UserInfo
+    from oui_jupyter.tools.channel import TurnTools
     from oui_jupyter.tools.registry import Registered, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,16 @@ class ToolSettings:
         return policy_of(self.policy, entry)
 
     def plan(
-        self, user: UserInfo, tool_ids: list[str], mode: Mode, notebook_path: str | None
+        self,
+        user: UserInfo,
+        tool_ids: list[str],
+        mode: Mode,
+        notebook_path: str | None,
+        turn_tools: TurnTools | None = None,
     ) -> ToolPlan:
         """The turn's tools, each checked as the user's (blocking on first use: entry points
-        load); ``NotFound`` "tool X not found" for one the user may not use."""
+        load); ``NotFound`` "tool X not found" for one the user may not use. ``turn_tools``:
+        a team client server's own tools for this turn, over the registry (run through it)."""
         if len(tool_ids) > MAX_TOOL_IDS:
             from oui_jupyter.errors import InvalidInput
 
@@ -83,12 +90,13 @@ class ToolSettings:
         entries: list[Registered] = []
         for name in dict.fromkeys(tool_ids):
             try:
-                entries.append(self.registry.get(name, user))
+                lookup = turn_tools if turn_tools is not None else self.registry
+                entries.append(lookup.get(name, user))
             except NotFound:
                 missing = NotFound(f"tool {name} not found", reason="tool_not_found")
                 missing.fields["detail"] = missing.message  # the shape the helpers agreed on
                 raise missing from None
-        return ToolPlan(self, entries, mode, notebook_path)
+        return ToolPlan(self, entries, mode, notebook_path, turn_tools)
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class ToolPlan:
     entries: list[Registered]
     mode: Mode
     notebook_path: str | None = None
+    turn_tools: TurnTools | None = None  # where the calls run when a team client brought tools
 
     @property
     def native(self) -> bool:
@@ -338,7 +347,8 @@ class ToolLoop:
                 notebook_path=self.plan.notebook_path,
             )
             try:
-                result = await self.settings.registry.run(entry.id, record["arguments"], context)
+                runner = self.plan.turn_tools or self.settings.registry
+                result = await runner.run(entry.id, record["arguments"], context)
             except OuiError as error:
                 self._end(record, "error", error.message)
             except Exception:

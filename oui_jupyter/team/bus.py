@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from oui_jupyter.services.models import ModelService
     from oui_jupyter.services.retrieval.service import RetrievalService
     from oui_jupyter.services.tasks import TaskRegistry
+    from oui_jupyter.tools.channel import ToolChannels
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -376,6 +377,7 @@ def connect_replicas(
     registry: TaskRegistry,
     models: ModelService,
     retrieval: RetrievalService,
+    tool_channels: ToolChannels | None = None,
 ) -> None:
     """Wire the services of this replica to the others (``app.build_services``)."""
     # Events: each replica delivers to its own sockets what the others publish.
@@ -391,6 +393,10 @@ def connect_replicas(
             head, {"t": [g.task_id for g in registry.running(head["u"], head["c"])]}
         ),
     )
+
+    # Tool channels: a client's poll or result may land on another replica than its turn.
+    if tool_channels is not None:
+        tool_channels.connect(bus)
 
     # Connection settings: each replica reads them again from the database when they change.
     models.on_settings_changed = lambda: bus.publish("config", {"what": "connections"})

@@ -5,6 +5,11 @@ A tool is any object with ``name``, ``description``, ``parameters`` (a JSON Sche
 tool loop and the MCP server call ``ToolRegistry.run``, which checks the arguments against
 ``parameters`` first: ``run`` receives valid arguments only. ``BlockingTool`` is the base
 of tools whose work blocks (files, DuckDB): ``call`` runs in a worker thread.
+
+A tool that reads or changes the user's workspace (files, notebooks, kernels) says so with a
+class attribute ``workspace = True`` (``needs_workspace``; default False). The oui team
+service has no user files: its registry refuses such tools, and a team client server runs
+them itself for the turns it forwards (``tools/channel.py``, ``team/client/tool_channel.py``).
 """
 
 from __future__ import annotations
@@ -79,6 +84,11 @@ class Tool(Protocol):
     async def run(self, args: dict[str, Any], context: ToolContext) -> ToolResult: ...
 
 
+def needs_workspace(tool: Any) -> bool:
+    """Whether ``tool`` works on the user's workspace (its ``workspace`` attribute)."""
+    return getattr(tool, "workspace", False) is True
+
+
 def function_spec(tool: Tool) -> dict[str, Any]:
     """The OpenAI function schema of ``tool`` (what ``tools[].function`` holds)."""
     return {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
@@ -112,6 +122,8 @@ class BlockingTool:
     description: ClassVar[str]
     parameters: ClassVar[dict[str, Any]]
     requires_approval: ClassVar[bool] = False
+    #: the tool reads or changes the user's files, notebooks or kernels (``needs_workspace``)
+    workspace: ClassVar[bool] = False
 
     async def run(self, args: dict[str, Any], context: ToolContext) -> ToolResult:
         loop = asyncio.get_running_loop()

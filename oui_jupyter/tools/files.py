@@ -14,6 +14,7 @@ BINARY_PROBE = 8192
 
 class ReadFileTool(BlockingTool):
     name = "read_file"
+    workspace = True
     description = (
         "Read lines of a text file in the workspace. Paths are relative to the workspace "
         "root. Lines are numbered from 1; the answer says how many lines the file has."
@@ -80,6 +81,7 @@ class ReadFileTool(BlockingTool):
 
 class ListFilesTool(BlockingTool):
     name = "list_files"
+    workspace = True
     description = (
         "List files and folders of the workspace matching a glob, relative to the root: "
         "'*' and '?' match within a name, '**' any number of folders ('**/*.csv': every CSV "

@@ -64,6 +64,7 @@ def _render(cell: dict[str, Any]) -> str:
 
 class ReadNotebookTool(BlockingTool):
     name = "read_notebook"
+    workspace = True
     description = (
         "Read cells of a Jupyter notebook (.ipynb) in the workspace: source and trimmed text "
         "outputs. Cells are chosen by index (0 is the first, as in search citations) or by "

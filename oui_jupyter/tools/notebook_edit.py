@@ -59,6 +59,7 @@ def _path(files: NotebookFiles, context: ToolContext, tool: str) -> str:
 
 class EditNotebookTool:
     name = "edit_notebook"
+    workspace = True
     description = (
         "Change cells of the notebook this chat is about: insert a new cell, replace a cell's "
         "source, or delete a cell. Operations apply in order, each on the notebook as the "
@@ -192,6 +193,7 @@ class EditNotebookTool:
 
 class RunCellsTool:
     name = "run_cells"
+    workspace = True
     description = (
         "Run code cells of the notebook this chat is about in its running kernel, in the "
         "order given, and save their outputs into the notebook; stops at the first error. "

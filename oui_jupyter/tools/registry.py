@@ -5,7 +5,9 @@ group ``oui_jupyter.tools``, loaded on first use) and ``mcp`` (the tools of the 
 servers, added and removed by their client, an async source that ``ready`` awaits).
 An entry point names a tool object, a tool class or a factory (called with no
 arguments) that returns a tool or a list of them; anything else, a bad name or schema, or
-a name already taken is logged and skipped. Who may use a tool is ``authz.can_use_tool``
+a name already taken is logged and skipped. A registry made with ``workspace_tools=False``
+(the oui team service, which has no user files) refuses every tool that declares
+``workspace = True`` (``base.needs_workspace``), whatever its source. Who may use a tool is ``authz.can_use_tool``
 over its ``access_control`` (the admin's setting for the name, else the tool's own
 attribute; none: everyone).
 """
@@ -25,13 +27,23 @@ from oui_jupyter.errors import InvalidInput, NotFound
 from oui_jupyter.services.authz import can_use_tool, validate_access_control
 from oui_jupyter.services.users import UserInfo
 
-from .base import NAME_PATTERN, Tool, ToolContext, ToolError, ToolResult, ToolTimeout, function_spec
+from .base import (
+    NAME_PATTERN,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    ToolTimeout,
+    function_spec,
+    needs_workspace,
+)
 from .schema import check_schema, parse_arguments, validate_arguments
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "oui_jupyter.tools"
-Source = Literal["builtin", "entrypoint", "mcp"]
+#: ``client``: a team client server's tool, run there for one turn (``tools/channel.py``)
+Source = Literal["builtin", "entrypoint", "mcp", "client"]
 
 
 @dataclass(frozen=True)
@@ -81,9 +93,12 @@ class ToolRegistry:
         entry_points: bool = True,
         timeout: float = 120.0,
         load_entry_points: Callable[[], Iterable[Any]] | None = None,
+        workspace_tools: bool = True,
     ) -> None:
         """``access``: tool name -> ``access_control`` set by the admin; ``timeout``: the
-        most seconds one call may take (tools with blocking work have their own limits)."""
+        most seconds one call may take (tools with blocking work have their own limits);
+        ``workspace_tools``: False where there is no user workspace (the team service)."""
+        self.workspace_tools = workspace_tools
         self._access = {name: _admin_rule(name, rule) for name, rule in (access or {}).items()}
         self._tools: dict[str, Registered] = {}
         self._lock = threading.Lock()
@@ -98,6 +113,10 @@ class ToolRegistry:
     def add(self, tool: Tool, source: Source) -> Registered:
         """Register ``tool``; ``ValueError`` when it is not a tool or its name is taken."""
         check_tool(tool)
+        if not self.workspace_tools and needs_workspace(tool):
+            raise ValueError(
+                f"{tool.name} works on the user's workspace, which this server does not have"
+            )
         with self._lock:
             if tool.name in self._tools:
                 raise ValueError(f"a tool named {tool.name!r} is already registered")

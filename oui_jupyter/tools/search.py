@@ -17,6 +17,7 @@ _TEMPLATE = "{{CONTEXT}}"
 
 class WorkspaceSearchTool(BlockingTool):
     name = "workspace_search"
+    workspace = True
     description = (
         "Search the files and notebooks of the workspace (keywords and meaning together). "
         "Each hit is a numbered <source> with its file, cell and lines: cite it as [n]."

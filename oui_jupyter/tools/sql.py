@@ -119,6 +119,7 @@ def table_text(columns: list[str], rows: list[list[Any]]) -> str:
 
 class SqlTool(BlockingTool):
     name = "sql"
+    workspace = True
     description = (
         "Run one read-only DuckDB SELECT over the workspace's CSV, TSV, Parquet and JSON "
         "files, named by their path relative to the root in quotes: "

@@ -43,6 +43,7 @@ def notebook_of(context: ToolContext, tool: str) -> str:
 
 class _KernelTool:
     requires_approval: ClassVar[bool] = False
+    workspace: ClassVar[bool] = True  # the user's kernels: never in the team service
     name: ClassVar[str]
 
     def __init__(self, kernels: Kernels, limits: ToolLimits) -> None:

@@ -172,3 +172,18 @@ def test_unknown_tool_and_timeout(ctx):
         run(registry, "nope", {}, ctx)
     with pytest.raises(ToolTimeout, match=r"no answer within 0\.1 s"):
         run(registry, "slow", {}, ctx)
+
+
+def test_a_registry_without_a_workspace_refuses_workspace_tools() -> None:
+    """The team service's registry (``workspace_tools=False``): no tool that declares
+    ``workspace = True``, whatever its source; the others are welcome."""
+    from oui_jupyter.tools.base import ToolLimits, needs_workspace
+    from oui_jupyter.tools.builtin import builtin_tools
+
+    builtins = builtin_tools(None, ToolLimits())
+    assert builtins and all(needs_workspace(t) for t in builtins)
+    service = ToolRegistry(entry_points=False, workspace_tools=False)
+    for tool in builtins:
+        with pytest.raises(ValueError, match="workspace"):
+            service.add(tool, "entrypoint")
+    assert service.list(ALICE) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import msgspec
@@ -64,6 +65,9 @@ class ClientHandler(OpenAIKeyAuth):
     # ----- forwarding -----
     _client_gone = False
     _response: Any = None
+    #: told the service's status once it answers (503 when unreachable): a turn's tool
+    #: channel starts or stops by it (``tool_channel.ChannelServer.answered``)
+    on_upstream_status: Callable[[int], None] | None = None
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -98,8 +102,12 @@ class ClientHandler(OpenAIKeyAuth):
             log.warning(
                 "oui: team service unreachable (%s %s): %r", self.request.method, path, error
             )
+            if self.on_upstream_status is not None:
+                self.on_upstream_status(503)
             self.write_json(unreachable_body(), 503)
             return
+        if self.on_upstream_status is not None:
+            self.on_upstream_status(response.status_code)
         self._response = response
         try:
             await self._relay(response)

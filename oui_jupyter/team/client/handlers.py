@@ -14,6 +14,7 @@ from oui_jupyter.errors import OuiError
 from oui_jupyter.handlers.base import Operation, status_for
 from oui_jupyter.schemas.retrieval import QueryCollectionForm, QueryDocForm, RetrievalStatus
 from oui_jupyter.team.client.forward import ClientHandler
+from oui_jupyter.team.client.tool_channel import ChannelServer, local_tool_specs, local_user
 from oui_jupyter.team.client.upstream import unreachable_body
 from oui_jupyter.team.client.workspace import (
     WORKSPACE,
@@ -176,17 +177,59 @@ def _names(body: Any, single: bool) -> list[str] | None:
     return names
 
 
+class ClientToolsHandler(LocalHandler):
+    """``v1/tools/``: this server's tools (``runs: "client"``: on your files, here) and the
+    service's (``runs: "service"``); a name in both is this server's."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        import httpx
+
+        await self.local_retrieval()
+        registry = await self.client.local_tools()
+        user = local_user(self.current_user)
+        local = [] if registry is None else await asyncio.to_thread(registry.list, user)
+        upstream = self.client.upstream
+        try:
+            response = await upstream.send(
+                "GET", self.api_path(), self.request.query, None, upstream.headers({})
+            )
+            data = await response.aread()
+            await response.aclose()
+        except httpx.TransportError:
+            self.write_json(unreachable_body(), 503)
+            return
+        if response.status_code != 200:
+            self.set_status(response.status_code)
+            self.set_header("Content-Type", "application/json")
+            self.finish(data)
+            return
+        names = {entry["name"] for entry in local}
+        remote = [e for e in msgspec.json.decode(data) if e.get("name") not in names]
+        self.write_json(
+            sorted(
+                [{**e, "runs": "client"} for e in local]
+                + [{**e, "runs": "service"} for e in remote],
+                key=lambda e: str(e.get("name")),
+            )
+        )
+
+
+#: the markers of a turn this server adds to before forwarding it
+TURN_MARKERS = (b'"files"', b'"workspace"', b'"tool_ids"')
+
+
 class WorkspaceTurnHandler(LocalHandler):
     """``chat/completions``, ``v1/chat/completions`` and ``v1/chats/{id}/message``: the
-    workspace part of the turn is searched here and sent along as ``workspace_context``."""
+    workspace part of the turn is searched here and sent along as ``workspace_context``;
+    the tools of ``tool_ids`` that are this server's run here (``tool_channel.py``)."""
 
     @web.authenticated
     @authorized
     async def post(self, chat_id: str | None = None) -> None:
         raw = self.request.body or b""
-        if len(raw) > self.client.max_body_size or (
-            b'"files"' not in raw and b'"workspace"' not in raw
-        ):
+        if len(raw) > self.client.max_body_size or not any(m in raw for m in TURN_MARKERS):
             await self.forward()  # nothing of the workspace's (or too large: 413 there)
             return
         try:
@@ -198,9 +241,53 @@ class WorkspaceTurnHandler(LocalHandler):
             await self.forward()
             return
         items, whole, rest = split_turn(body)
-        if rest is body:
-            await self.forward()
+        if rest is not body:
+            await self.add_workspace_context(body, rest, items, whole, chat_id)
+        server = await self.channel_for(rest)
+        if server is None:
+            await (self.forward() if rest is body else self.forward(_encode(rest)))
             return
+        rest = {**rest, "client_tools": server.specs, "tool_channel": server.channel}
+        self.on_upstream_status = server.answered
+        server.start(self.client.channel_tasks)
+        try:
+            await self.forward(_encode(rest))
+        finally:
+            if rest.get("session_id") is None:  # the turn ended with its answer
+                server.stop()
+
+    async def channel_for(self, body: dict[str, Any]) -> ChannelServer | None:
+        """The channel that serves this turn's tools that run here (None: there are none)."""
+        if not body.get("tool_ids"):
+            return None
+        await self.local_retrieval()
+        registry = await self.client.local_tools()
+        if registry is None:
+            return None
+        user = local_user(self.current_user)
+        specs = local_tool_specs(registry, user, body.get("tool_ids"))
+        if not specs:
+            return None
+        notebook = body.get("notebook_path")
+        server = ChannelServer(
+            self.client.upstream,
+            registry,
+            user,
+            root_dir=str(self.settings.get("server_root_dir") or "."),
+            notebook_path=notebook if isinstance(notebook, str) else None,
+            names={spec["name"] for spec in specs},
+        )
+        server.specs = specs
+        return server
+
+    async def add_workspace_context(
+        self,
+        body: dict[str, Any],
+        rest: dict[str, Any],
+        items: list[dict[str, Any]],
+        whole: bool,
+        chat_id: str | None,
+    ) -> None:
         retrieval = await self.local_retrieval()
         query = turn_query(body, message_route=chat_id is not None)
         sources: list[dict[str, Any]] = []
@@ -218,4 +305,3 @@ class WorkspaceTurnHandler(LocalHandler):
             )
         if sources:
             rest["workspace_context"] = {"sources": sources}
-        await self.forward(_encode(rest))

@@ -10,6 +10,9 @@ Answered here (the workspace stays with the user's files):
 - ``chat/completions``, ``v1/chat/completions``, ``v1/chats/{id}/message``: workspace items of
   ``files`` and ``features.workspace`` are searched here, then the turn is forwarded without
   them and with ``workspace_context`` (a turn without them is forwarded as is);
+- ``v1/tools/``: this server's tools (``runs: "client"``) merged with the service's
+  (``runs: "service"``); a turn whose ``tool_ids`` name this server's tools runs them here
+  over a tool channel (``tool_channel.py``), the service running the rest of the turn;
 - ``events``: relayed both ways to the service's socket, plus local ``index:progress``.
 
 Everything else (chats, models, knowledge, files, folders, tasks, admin, config, version,
@@ -27,6 +30,7 @@ CLIENT_ROUTES: list[tuple[str, type]] = [
     (r"v1/retrieval/status", handlers.WorkspaceStatusHandler),
     (r"v1/retrieval/query/collection", handlers.WorkspaceQueryHandler),
     (r"v1/retrieval/query/doc", handlers.WorkspaceQueryDocHandler),
+    (r"v1/tools/?", handlers.ClientToolsHandler),
     (r"chat/completions", handlers.WorkspaceTurnHandler),
     (r"v1/chat/completions", handlers.WorkspaceTurnHandler),
     (rf"v1/chats/{CHAT_ID}/message", handlers.WorkspaceTurnHandler),

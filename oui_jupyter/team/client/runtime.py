@@ -16,6 +16,7 @@ from oui_jupyter.team.client.upstream import TeamSettings, TeamUpstream
 if TYPE_CHECKING:
     from oui_jupyter.mcp.service import McpService
     from oui_jupyter.services.retrieval.service import RetrievalService
+    from oui_jupyter.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -38,7 +39,10 @@ class ClientRuntime:
         max_upload_size: int,
         rag_top_k: int,
         rag_budget_chars: int,
+        build_tools: Callable[[RetrievalService | None], ToolRegistry] | None = None,
     ) -> None:
+        """``build_tools``: this server's tool registry (its workspace tools, which it runs
+        itself for the turns it forwards), built after the index."""
         self.settings = settings
         self.upstream = TeamUpstream(settings)
         self.max_body_size = max_body_size
@@ -51,11 +55,15 @@ class ClientRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._built = False
         self.retrieval: RetrievalService | None = None
+        self._build_tools = build_tools
+        self.tools: ToolRegistry | None = None
         self.sockets: set[LocalSocket] = set()
         #: ``oui/mcp`` here: the built-ins over this server's root (``wiring`` sets these)
         self.hub_admins: set[str] = set()
         self.mcp_factory: Callable[[RetrievalService | None], McpService] | None = None
         self.mcp: McpService | None = None
+        #: the tool channels being served (``tool_channel.ChannelServer``), kept from the GC
+        self.channel_tasks: set[asyncio.Task[None]] = set()
 
     def warm_up(self) -> asyncio.Future[RetrievalService | None]:
         if self._future is None:
@@ -82,6 +90,17 @@ class ClientRuntime:
             self.mcp = self.mcp_factory(retrieval)
         return self.mcp
 
+    async def local_tools(self) -> ToolRegistry | None:
+        """This server's tool registry, built on first need (in the init thread)."""
+        retrieval = await self.ready()
+        if self.tools is None and self._build_tools is not None:
+            build = self._build_tools
+            loop = asyncio.get_running_loop()
+            tools = await loop.run_in_executor(self._executor, build, retrieval)
+            if self.tools is None:
+                self.tools = tools
+        return self.tools
+
     def activate(self) -> None:
         """The first use of oui here opens the workspace index (as single-user mode)."""
         if self.retrieval is not None:
@@ -103,6 +122,8 @@ class ClientRuntime:
     def close(self) -> None:
         if self.mcp is not None:
             self.mcp.close()
+        for task in list(self.channel_tasks):
+            task.cancel()
         self.upstream.close()
         if self.retrieval is not None:
             try:

@@ -66,6 +66,7 @@ def client_runtime(app: OuiJupyter) -> ClientRuntime:
         max_upload_size=app.max_upload_size,
         rag_top_k=app.rag_top_k,
         rag_budget_chars=app.rag_budget_chars,
+        build_tools=app._build_tools,
     )
     # oui/mcp: the built-ins over this server's files (the MCP servers' tools are the
     # service's, where the turns run)

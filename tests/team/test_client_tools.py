@@ -1,0 +1,287 @@
+"""Workspace tools in team mode: the service (here in-process, team_mode "service") holds none
+and runs none; alice's server (a real client process) runs them for the turns it forwards,
+over the turn's tool channel, while the service runs the turn.
+
+The tool loop is not on this branch: a test driver stands in for it on the service's side
+(``driven``): it runs one tool call through the turn's ``TurnTools`` before the model is
+asked, and puts what the tool answered (or its error) in the last user message, which the
+scripted upstream records. Everything else is the real code: the client's forwarding, its
+poller and local registry, the service's handlers, channel and authz."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from chat.helpers import scripted_settings
+from support.oui_process import TOKEN
+
+from oui_jupyter.errors import NotFound
+from oui_jupyter.services.completions import CompletionService, Generation
+from oui_jupyter.tools.base import ToolContext, ToolError, ToolLimits, ToolResult
+from oui_jupyter.tools.files import ReadFileTool
+from team.client_support import ClientProcess
+
+NOTE = "The flux capacitor needs 1.21 gigawatts.\n"
+CHANNEL = "k" * 32
+
+
+class Echo:
+    """A tool of the service's own (not the workspace's)."""
+
+    name = "echo"
+    description = "says it back"
+    parameters: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"text": {"type": "string"}},
+    }
+    requires_approval = False
+
+    async def run(self, args: dict[str, Any], context: ToolContext) -> ToolResult:
+        return ToolResult(f"echo {args.get('text', '')}")
+
+
+@pytest.fixture
+def oui_extra_config(scripted_openai_server: Any) -> dict[str, Any]:
+    return scripted_settings(scripted_openai_server.base_url, team_mode="service")
+
+
+async def ready(jp_serverapp: Any, api: Any) -> Any:
+    """The in-process service's services (built), with a tool of its own."""
+    assert (await api("GET", "v1/users/user")).code == 200
+    services = jp_serverapp.web_app.settings["oui_runtime"].services
+    services.tools.add(Echo(), "builtin")
+    return services
+
+
+class Team:
+    def __init__(self, url: str) -> None:
+        self.team_url = url
+
+
+@contextlib.asynccontextmanager
+async def client_of(service_url: str, tmp_path: Path) -> AsyncIterator[ClientProcess]:
+    """alice's server, a process of its own, client of the in-process service."""
+    root = tmp_path / "alice"
+    (root / "work").mkdir(parents=True)
+    (root / "work" / "notes.md").write_text(NOTE)
+    process = ClientProcess(root, Team(service_url))  # type: ignore[arg-type]
+    on = process.args.index("--OuiJupyter.index_workspace=True")
+    process.args[on] = "--OuiJupyter.index_workspace=False"  # no index: no embeddings asked
+    await asyncio.to_thread(process.start)  # it asks the service (this loop) while it starts
+    try:
+        yield process
+    finally:
+        await asyncio.to_thread(process.stop)
+
+
+@pytest.fixture
+def service_url(jp_http_port: int, jp_base_url: str) -> str:
+    return f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
+
+
+@pytest.fixture
+def driven(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Each turn with ``turn_tools`` runs ``read_file`` on the path its user message names
+    before the model is asked (a stand-in for the tool loop); answers the turns' TurnTools."""
+    seen: list[Any] = []
+
+    def keep(original: Any) -> Any:
+        async def wrapped(self: Any, user: Any, *args: Any) -> Any:
+            generation = await original(self, user, *args)
+            generation.test_tools = args[-1].turn_tools
+            seen.append(args[-1].turn_tools)
+            return generation
+
+        return wrapped
+
+    monkeypatch.setattr(CompletionService, "from_openai", keep(CompletionService.from_openai))
+    monkeypatch.setattr(CompletionService, "from_message", keep(CompletionService.from_message))
+    run = Generation.run
+
+    async def run_with_a_tool(self: Any, sink: Any = None) -> None:
+        tools = getattr(self, "test_tools", None)
+        if tools is not None:
+            last = self.body["messages"][-1]
+            path = str(last["content"]).split()[-1]
+            context = ToolContext(self.user, "/service-has-no-files", call_id="call_1")
+            try:
+                text = (await tools.run("read_file", {"path": path}, context)).content
+            except ToolError as error:
+                text = f"ERROR {error.message}"
+            echo = (await tools.run("echo", {"text": "hi"}, context)).content
+            last["content"] = f"{text} | {echo}"
+        await run(self, sink)
+
+    monkeypatch.setattr(Generation, "run", run_with_a_tool)
+    return seen
+
+
+def asked(scripted: Any) -> list[str]:
+    """The last user message of each request the upstream got."""
+    return [
+        next(m["content"] for m in reversed(r["messages"]) if m["role"] == "user")
+        for r in scripted.requests
+    ]
+
+
+def read_notes(text: str) -> bool:
+    """``text`` is what read_file answered for notes.md, then the service's echo."""
+    return text.startswith("notes.md, lines 1-1 of 1\n") and text.endswith(
+        f"1\t{NOTE.strip()} | echo hi"
+    )
+
+
+async def on_client(client: ClientProcess, method: str, path: str, body: Any = None) -> Any:
+    async with httpx.AsyncClient(timeout=60, trust_env=False) as http:
+        return await http.request(
+            method,
+            f"{client.url}/oui/api/{path}",
+            json=body,
+            headers={"Authorization": f"token {TOKEN}"},
+        )
+
+
+async def test_the_service_has_no_workspace_tools(jp_serverapp: Any, api: Any) -> None:
+    service = await ready(jp_serverapp, api)
+    listed = await api("GET", "v1/tools/")
+    assert listed.code == 200
+    assert [t["name"] for t in listed.json()] == ["echo"]
+    context = ToolContext(service.users.info(_identity("alice")), "/srv")
+    with pytest.raises(NotFound):
+        await service.tools.run("read_file", {"path": "x"}, context)
+    with pytest.raises(ValueError, match="workspace"):
+        service.tools.add(ReadFileTool(ToolLimits()), "entrypoint")
+
+
+def _identity(name: str) -> Any:
+    from oui_jupyter.services.users import Identity
+
+    return Identity(username=name)
+
+
+async def test_the_channel_routes(jp_serverapp: Any, api: Any) -> None:
+    service = await ready(jp_serverapp, api)
+    alice = service.users.info(_identity("alice"))
+    spec = {"name": "read_file", "parameters": {"type": "object", "properties": {}}}
+    tools = service.tool_channels.open(alice, CHANNEL, [spec], service.tools)
+    call = asyncio.ensure_future(tools.run("read_file", {}, ToolContext(alice, "/srv")))
+    path = f"v1/tools/channel/{CHANNEL}"
+    polled = await api("GET", f"{path}/requests", params={"wait": 5})
+    assert polled.code == 200, polled.body
+    answer = polled.json()
+    assert answer["running"] and answer["cursor"] == 1
+    request = answer["requests"][0]
+    assert request["name"] == "read_file"
+    assert (await api("GET", f"{path}/requests", params={"wait": 0}, user="bob")).code == 404
+    assert (await api("GET", f"{path}/requests", params={"wait": 99})).code == 422
+    nobody = await api("GET", f"v1/tools/channel/{'z' * 32}/requests", params={"wait": 0})
+    assert nobody.code == 404
+    both = {"call_id": request["call_id"], "content": "x", "error": "y"}
+    assert (await api("POST", f"{path}/results", both)).code == 422
+    assert (await api("POST", f"{path}/results", {"call_id": request["call_id"]})).code == 422
+    unknown = await api("POST", f"{path}/results", {"call_id": "nope", "content": "x"})
+    assert unknown.code == 404, unknown.body
+    result = {"call_id": request["call_id"], "content": "hello", "sources": []}
+    assert (await api("POST", f"{path}/results", result, user="bob")).code == 404
+    done = await api("POST", f"{path}/results", result)
+    assert done.code == 200 and done.json() == {"call_id": request["call_id"]}
+    assert (await call).content == "hello"
+    assert (await api("POST", f"{path}/results", result)).code == 409
+    tools.close()
+    over = await api("GET", f"{path}/requests", params={"wait": 5, "after": 1})
+    assert over.json() == {"requests": [], "running": False, "cursor": 1}
+    turn = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+    for extra, says in [
+        ({"client_tools": [spec]}, "come together"),
+        ({"client_tools": [{"name": "a b"}], "tool_channel": "q" * 32}, "is not 1-64"),
+        ({"client_tools": [spec], "tool_channel": "short"}, "tool_channel"),
+    ]:
+        refused = await api("POST", "chat/completions", {**turn, **extra})
+        assert refused.code == 422 and says in refused.json()["message"], refused.body
+    assert "q" * 32 not in service.tool_channels._channels
+
+
+async def test_the_clients_tool_list_says_where_each_tool_runs(
+    jp_serverapp: Any, api: Any, service_url: str, tmp_path: Path
+) -> None:
+    await ready(jp_serverapp, api)
+    async with client_of(service_url, tmp_path) as client:
+        listed = await on_client(client, "GET", "v1/tools/")
+    assert listed.status_code == 200, listed.text
+    runs = {t["name"]: t["runs"] for t in listed.json()}
+    assert runs == {
+        "echo": "service",
+        "list_files": "client",
+        "read_file": "client",
+        "read_notebook": "client",
+        "sql": "client",
+    }
+
+
+async def test_turns_through_the_client_run_its_tools_there(
+    jp_serverapp: Any,
+    api: Any,
+    service_url: str,
+    tmp_path: Path,
+    driven: list[Any],
+    scripted_openai: Any,
+) -> None:
+    await ready(jp_serverapp, api)
+    async with client_of(service_url, tmp_path) as client:
+        await turns_through(client, driven, scripted_openai)
+
+
+async def turns_through(client: ClientProcess, driven: list[Any], scripted_openai: Any) -> None:
+    tools = ["read_file", "echo"]
+    # streamed, outside a chat
+    turn = {
+        "model": "fast",
+        "stream": True,
+        "tool_ids": tools,
+        "messages": [{"role": "user", "content": "read notes.md"}],
+    }
+    streamed = await on_client(client, "POST", "chat/completions", turn)
+    assert streamed.status_code == 200 and "data: [DONE]" in streamed.text, streamed.text
+    assert read_notes(asked(scripted_openai)[-1])
+    assert driven[-1].get("read_file", None).source == "client"
+    assert driven[-1].get("echo", None).source == "builtin"
+    assert driven[-1].closed
+
+    # a path outside the client's root: the client's own refusal is what the model reads
+    turn["messages"] = [{"role": "user", "content": "read ../../etc/passwd"}]
+    refused = await on_client(client, "POST", "chat/completions", turn)
+    assert refused.status_code == 200
+    assert asked(scripted_openai)[-1].startswith("ERROR read_file: ")
+
+    # not streamed, in a chat (v1/chats/{id}/message)
+    chat = await on_client(client, "POST", "v1/chats/new", {"chat": {"title": "tools"}})
+    chat_id = chat.json()["id"]
+    message = {"content": "read notes.md", "model": "fast", "tool_ids": tools}
+    answered = await on_client(client, "POST", f"v1/chats/{chat_id}/message", message)
+    assert answered.status_code == 200, answered.text
+    assert read_notes(asked(scripted_openai)[-1])
+
+    # live mode: the POST answers at once, the turn (and its tool call) goes on in a task
+    live = {**turn, "stream": True, "chat_id": chat_id, "session_id": "s1"}
+    live["messages"] = [{"role": "user", "content": "read notes.md"}]
+    started = await on_client(client, "POST", "chat/completions", live)
+    assert started.status_code == 200 and started.json()["task_id"], started.text
+    for _ in range(600):
+        if len(asked(scripted_openai)) == 4:
+            break
+        await asyncio.sleep(0.05)
+    assert read_notes(asked(scripted_openai)[-1])
+    for _ in range(600):
+        if driven[-1].closed:
+            break
+        await asyncio.sleep(0.05)
+    assert driven[-1].closed  # the channel ended with the live turn's task
+    bodies = [json.dumps(r) for r in scripted_openai.requests]
+    assert not any("client_tools" in b or "tool_channel" in b for b in bodies)
