@@ -2,11 +2,11 @@
 and runs none; alice's server (a real client process) runs them for the turns it forwards,
 over the turn's tool channel, while the service runs the turn.
 
-The tool loop is not on this branch: a test driver stands in for it on the service's side
-(``driven``): it runs one tool call through the turn's ``TurnTools`` before the model is
-asked, and puts what the tool answered (or its error) in the last user message, which the
-scripted upstream records. Everything else is the real code: the client's forwarding, its
-poller and local registry, the service's handlers, channel and authz."""
+The turns are real: the service's tool loop against the scripted upstream's ``toolcall``
+model (native function calling), which calls the client's ``read_file`` and the service's
+own ``echo`` in one round, then answers with what the ``tool`` messages said. The client's
+forwarding, poller and local registry, the service's handlers, channel and authz are the
+real code."""
 
 from __future__ import annotations
 
@@ -23,8 +23,7 @@ from chat.helpers import scripted_settings
 from support.oui_process import TOKEN
 
 from oui_jupyter.errors import NotFound
-from oui_jupyter.services.completions import CompletionService, Generation
-from oui_jupyter.tools.base import ToolContext, ToolError, ToolLimits, ToolResult
+from oui_jupyter.tools.base import ToolContext, ToolLimits, ToolResult
 from oui_jupyter.tools.files import ReadFileTool
 from team.client_support import ClientProcess
 
@@ -86,55 +85,18 @@ def service_url(jp_http_port: int, jp_base_url: str) -> str:
     return f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
 
 
-@pytest.fixture
-def driven(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Each turn with ``turn_tools`` runs ``read_file`` on the path its user message names
-    before the model is asked (a stand-in for the tool loop); answers the turns' TurnTools."""
-    seen: list[Any] = []
-
-    def keep(original: Any) -> Any:
-        async def wrapped(self: Any, user: Any, *args: Any) -> Any:
-            generation = await original(self, user, *args)
-            generation.test_tools = args[-1].turn_tools
-            seen.append(args[-1].turn_tools)
-            return generation
-
-        return wrapped
-
-    monkeypatch.setattr(CompletionService, "from_openai", keep(CompletionService.from_openai))
-    monkeypatch.setattr(CompletionService, "from_message", keep(CompletionService.from_message))
-    run = Generation.run
-
-    async def run_with_a_tool(self: Any, sink: Any = None) -> None:
-        tools = getattr(self, "test_tools", None)
-        if tools is not None:
-            last = self.body["messages"][-1]
-            path = str(last["content"]).split()[-1]
-            context = ToolContext(self.user, "/service-has-no-files", call_id="call_1")
-            try:
-                text = (await tools.run("read_file", {"path": path}, context)).content
-            except ToolError as error:
-                text = f"ERROR {error.message}"
-            echo = (await tools.run("echo", {"text": "hi"}, context)).content
-            last["content"] = f"{text} | {echo}"
-        await run(self, sink)
-
-    monkeypatch.setattr(Generation, "run", run_with_a_tool)
-    return seen
+def tool_results(scripted: Any) -> list[str]:
+    """The ``tool`` messages of the upstream's last request (what the model read)."""
+    return [str(m["content"]) for m in scripted.requests[-1]["messages"] if m["role"] == "tool"]
 
 
-def asked(scripted: Any) -> list[str]:
-    """The last user message of each request the upstream got."""
-    return [
-        next(m["content"] for m in reversed(r["messages"]) if m["role"] == "user")
-        for r in scripted.requests
-    ]
-
-
-def read_notes(text: str) -> bool:
-    """``text`` is what read_file answered for notes.md, then the service's echo."""
-    return text.startswith("notes.md, lines 1-1 of 1\n") and text.endswith(
-        f"1\t{NOTE.strip()} | echo hi"
+def read_notes(results: list[str]) -> bool:
+    """What read_file answered for notes.md on the client, then the service's echo."""
+    return (
+        len(results) == 2
+        and results[0].startswith("notes.md, lines 1-1 of 1\n")
+        and results[0].endswith(f"1\t{NOTE.strip()}")
+        and results[1] == "echo hi"
     )
 
 
@@ -230,58 +192,75 @@ async def test_turns_through_the_client_run_its_tools_there(
     api: Any,
     service_url: str,
     tmp_path: Path,
-    driven: list[Any],
     scripted_openai: Any,
 ) -> None:
-    await ready(jp_serverapp, api)
+    service = await ready(jp_serverapp, api)
     async with client_of(service_url, tmp_path) as client:
-        await turns_through(client, driven, scripted_openai)
+        await turns_through(client, service, scripted_openai)
 
 
-async def turns_through(client: ClientProcess, driven: list[Any], scripted_openai: Any) -> None:
+def calls(path: str) -> list[list[tuple[str, dict[str, Any]]]]:
+    return [[("read_file", {"path": path}), ("echo", {"text": "hi"})]]
+
+
+async def channels_closed(service: Any) -> bool:
+    for _ in range(600):
+        if not service.tool_channels._channels:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def turns_through(client: ClientProcess, service: Any, scripted_openai: Any) -> None:
     tools = ["read_file", "echo"]
+    scripted_openai.tool_script = calls("notes.md")
     # streamed, outside a chat
     turn = {
-        "model": "fast",
+        "model": "toolcall",
         "stream": True,
         "tool_ids": tools,
         "messages": [{"role": "user", "content": "read notes.md"}],
     }
     streamed = await on_client(client, "POST", "chat/completions", turn)
     assert streamed.status_code == 200 and "data: [DONE]" in streamed.text, streamed.text
-    assert read_notes(asked(scripted_openai)[-1])
-    assert driven[-1].get("read_file", None).source == "client"
-    assert driven[-1].get("echo", None).source == "builtin"
-    assert driven[-1].closed
+    assert read_notes(tool_results(scripted_openai))
+    assert "Tool said: notes.md" in streamed.text
+    assert await channels_closed(service)
 
     # a path outside the client's root: the client's own refusal is what the model reads
-    turn["messages"] = [{"role": "user", "content": "read ../../etc/passwd"}]
+    scripted_openai.tool_script = calls("../../etc/passwd")
     refused = await on_client(client, "POST", "chat/completions", turn)
     assert refused.status_code == 200
-    assert asked(scripted_openai)[-1].startswith("ERROR read_file: ")
+    assert tool_results(scripted_openai)[0].startswith("read_file: "), tool_results(scripted_openai)
+    assert "root:" not in tool_results(scripted_openai)[0]
 
-    # not streamed, in a chat (v1/chats/{id}/message)
+    # not streamed, in a chat (v1/chats/{id}/message): the calls are kept on the answer
+    scripted_openai.tool_script = calls("notes.md")
     chat = await on_client(client, "POST", "v1/chats/new", {"chat": {"title": "tools"}})
     chat_id = chat.json()["id"]
-    message = {"content": "read notes.md", "model": "fast", "tool_ids": tools}
+    message = {"content": "read notes.md", "model": "toolcall", "tool_ids": tools}
     answered = await on_client(client, "POST", f"v1/chats/{chat_id}/message", message)
     assert answered.status_code == 200, answered.text
-    assert read_notes(asked(scripted_openai)[-1])
+    assert read_notes(tool_results(scripted_openai))
+    stored = (await on_client(client, "GET", f"v1/chats/{chat_id}")).json()
+    answer = next(
+        m for m in stored["chat"]["history"]["messages"].values() if m["role"] == "assistant"
+    )
+    assert [(c["name"], c["status"]) for c in answer["tool_calls"]] == [
+        ("read_file", "done"),
+        ("echo", "done"),
+    ]
 
-    # live mode: the POST answers at once, the turn (and its tool call) goes on in a task
-    live = {**turn, "stream": True, "chat_id": chat_id, "session_id": "s1"}
-    live["messages"] = [{"role": "user", "content": "read notes.md"}]
+    # live mode: the POST answers at once, the turn (and its tool calls) go on in a task
+    before = len(scripted_openai.requests)
+    live = {**turn, "chat_id": chat_id, "session_id": "s1"}
     started = await on_client(client, "POST", "chat/completions", live)
     assert started.status_code == 200 and started.json()["task_id"], started.text
     for _ in range(600):
-        if len(asked(scripted_openai)) == 4:
+        if len(scripted_openai.requests) == before + 2:
             break
         await asyncio.sleep(0.05)
-    assert read_notes(asked(scripted_openai)[-1])
-    for _ in range(600):
-        if driven[-1].closed:
-            break
-        await asyncio.sleep(0.05)
-    assert driven[-1].closed  # the channel ended with the live turn's task
+    assert read_notes(tool_results(scripted_openai))
+    assert await channels_closed(service)  # the channel ended with the live turn's task
     bodies = [json.dumps(r) for r in scripted_openai.requests]
     assert not any("client_tools" in b or "tool_channel" in b for b in bodies)
