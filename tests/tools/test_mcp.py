@@ -73,6 +73,12 @@ def pid_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def oui_extra_config(jp_root_dir: Path, echo_port: int, pid_file: Path) -> dict[str, Any]:
+    return mcp_config(jp_root_dir, echo_port, pid_file)
+
+
+def mcp_config(jp_root_dir: Path, echo_port: int, pid_file: Path) -> dict[str, Any]:
+    """The workspace's files and the MCP servers: ``echo`` (HTTP, alice's only, asks first),
+    ``local`` (stdio, runs without asking), and two that cannot be used."""
     (jp_root_dir / "penguins.md").write_text(
         "# Emperor penguins\n\nEmperor penguins dive deeper than any other bird.\n"
     )
