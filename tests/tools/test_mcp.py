@@ -27,6 +27,9 @@ from .conftest import ALICE
 
 ECHO = str(Path(__file__).parent.parent / "support" / "mcp_echo.py")
 BUILTINS = ["list_files", "read_file", "read_notebook", "sql", "workspace_search"]
+#: what oui/mcp offers: every built-in that runs without asking (the notebook tools'
+#: readers and the memories' ``remember`` joined at the merge of issue 12's branches)
+EXPOSED = sorted([*BUILTINS, "describe_variable", "kernel_variables", "remember"])
 ECHO_TOOLS = ["add", "broken", "getenv", "header", "picture", "shout_loud"]
 INITIALIZE = (
     b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": '
@@ -207,7 +210,7 @@ async def test_sdk_client_with_a_token(api, mcp_url, mode):
         modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
         assert modern == (mode == "auto")
         listed = await client.list_tools()
-        assert sorted(t.name for t in listed.tools) == BUILTINS  # not the MCP servers' tools
+        assert sorted(t.name for t in listed.tools) == EXPOSED  # not the MCP servers' tools
         read = next(t for t in listed.tools if t.name == "read_file")
         assert read.input_schema["required"] == ["path"] and read.annotations.read_only_hint
         found = await client.call_tool(
