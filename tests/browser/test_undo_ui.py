@@ -134,7 +134,7 @@ def open_notebook(page: Any, path: Path) -> bytes:
     """Open ``path`` in Lab and save it once its kernel is up (Lab's first save writes the
     kernel's language_info: until then the document counts as changed); its bytes then."""
     page.evaluate(
-        f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{path.name}'}})"
+        "(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", path.name
     )
     page.locator(f"{PANEL} .jp-Cell").first.wait_for()
     page.wait_for_function(
@@ -198,7 +198,9 @@ def ask_the_agent(page: Any) -> tuple[Any, Any]:
 
 
 def waiting_card(sidebar: Any, name: str) -> Any:
-    card = sidebar.locator(".jp-OuiToolCall[data-status='awaiting_approval']")
+    """The card of the call of ``name`` once it waits (not an earlier card still shown so)."""
+    title = sidebar.page.locator(".jp-OuiToolCall-name", has_text=re.compile(f"^{name}$"))
+    card = sidebar.locator(".jp-OuiToolCall[data-status='awaiting_approval']").filter(has=title)
     card.wait_for(state="visible", timeout=30_000)
     assert card.locator(".jp-OuiToolCall-name").inner_text() == name
     return card
@@ -222,6 +224,28 @@ def stored_answer(lab: LabServer) -> dict[str, Any]:
     return {**answer, "chat_id": summary["id"]}
 
 
+def approve_both(page: Any, lab: LabServer, path: Path, first: str) -> tuple[Any, Any, bytes]:
+    """Open ``path`` (one cell ``first``), ask the agent, approve its edit and its run; the
+    sidebar, the answer and the notebook's bytes before the turn."""
+    path.write_bytes(notebook([first]))
+    original = open_notebook(page, path)
+    sidebar, card = ask_the_agent(page)
+    assert path.read_bytes() == original  # nothing changes before the user says so
+    card.get_by_role("button", name="Approve: edit_notebook").click()
+    waiting_card(sidebar, "run_cells").get_by_role("button", name="Approve: run_cells").click()
+    answer = sidebar.locator(".jp-OuiMessage[data-role='assistant']").last
+    answer.get_by_text("Tool said:", exact=False).wait_for(timeout=30_000)
+    wait_outputs(page, ["", "42"])
+    return sidebar, answer, original
+
+
+def wait_outputs(page: Any, expected: list[str], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while shown_outputs(page) != expected:
+        assert time.monotonic() < deadline, shown_outputs(page)
+        page.wait_for_timeout(100)
+
+
 def test_approve_edits_and_runs_then_undo_restores_the_bytes(
     agent_page: Any, agent_lab: LabServer, scripted_openai_server: ScriptedOpenAI
 ) -> None:
@@ -243,10 +267,7 @@ def test_approve_edits_and_runs_then_undo_restores_the_bytes(
 
     answer = sidebar.locator(".jp-OuiMessage[data-role='assistant']").last
     answer.get_by_text("Tool said:", exact=False).wait_for(timeout=30_000)
-    deadline = time.monotonic() + 20
-    while shown_outputs(page) != ["", "42"]:
-        assert time.monotonic() < deadline, shown_outputs(page)
-        page.wait_for_timeout(100)
+    wait_outputs(page, ["", "42"])
     ran = json.loads(path.read_bytes())["cells"][1]
     ((output,),) = [ran["outputs"]]
     assert output["output_type"] == "stream" and output["name"] == "stdout"
@@ -308,6 +329,34 @@ def test_deny_runs_nothing_and_the_model_is_told(
         }"""
     )
     assert count == 1
+
+
+def test_undo_refused_when_the_user_changed_the_agents_cell(
+    agent_page: Any, agent_lab: LabServer
+) -> None:
+    """The user edits and saves the cell the agent wrote: the undo refuses (409), says why
+    (the notebook's hostile name escaped), and changes nothing."""
+    page = agent_page
+    path: Path = agent_lab.root_dir / f"{HOSTILE}.ipynb"
+    _sidebar, answer, _original = approve_both(page, agent_lab, path, "c = 3")
+    page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells[1]"
+        ".setSource('print(7*6)')"
+    )
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.context.save()")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+    saved = path.read_bytes()
+    assert "".join(json.loads(saved)["cells"][1]["source"]) == "print(7*6)"
+    answer.get_by_role("button", name="Undo the notebook changes of this answer").click()
+    notice = answer.locator(".jp-OuiMessage-notice")
+    notice.get_by_text("nothing was undone", exact=False).wait_for()
+    message = f"cell 1 of {HOSTILE}.ipynb changed since this turn; nothing was undone"
+    assert notice.inner_text() == f"Could not undo: {message} (HTTP 409)"
+    assert page.evaluate("() => window.__oui_pwned === undefined")
+    assert answer.locator(".jp-OuiMessage-notice img").count() == 0
+    assert path.read_bytes() == saved
+    assert shown_sources(page) == ["c = 3", "print(7*6)"]
+    screenshot(page, "agent-04-refused")
 
 
 def test_undo_refusal_is_shown_and_a_dirty_notebook_is_left_alone(
