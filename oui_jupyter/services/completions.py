@@ -678,6 +678,9 @@ class CompletionService:
             connection = getattr(resolved.provider, "connection", None)
             wanted = "default" if getattr(connection, "local", False) else "native"
         mode: Mode = "default" if wanted == "default" else "native"
+        # MCP servers' tools join the registry once their servers are heard: a turn right
+        # after startup must wait for that as the tool list does, or it 404s on them
+        await self.tools.registry.ready()
         options.tool_plan = await asyncio.to_thread(
             self.tools.plan,
             user,

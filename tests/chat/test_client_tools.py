@@ -4,6 +4,7 @@ results, as agents (the ``openai`` client's users, LangChain, litellm) do."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -125,3 +126,85 @@ async def test_client_tools_in_a_saved_chat(api, new_chat, oui_url, scripted_ope
                     ]
             assert names == ["weather"]
     assert scripted_openai.requests[-1]["tools"] == [WEATHER]
+
+
+def litellm_round(base: str, messages: list[Any], stream: bool) -> dict[str, Any]:
+    """One ``litellm.completion`` through oui (blocking: run it in a thread): the text, the
+    finish reason and the tool calls as litellm hands them to its caller."""
+    import litellm
+
+    kwargs: dict[str, Any] = {
+        "model": "openai/toolcall",
+        "api_base": base,
+        "api_key": "alice-token",
+        "messages": messages,
+        "tools": [WEATHER],
+        "num_retries": 0,
+    }
+    if not stream:
+        answer = litellm.completion(**kwargs)
+        choice = answer.choices[0]
+        return {
+            "text": choice.message.content or "",
+            "finish": choice.finish_reason,
+            "calls": [
+                {
+                    "id": c.id,
+                    "type": c.type,
+                    "name": c.function.name,
+                    "arguments": c.function.arguments,
+                }
+                for c in choice.message.tool_calls or []
+            ],
+        }
+    text, finish, calls = "", None, {}
+    for chunk in litellm.completion(stream=True, **kwargs):
+        for choice in chunk.choices:
+            finish = choice.finish_reason or finish
+            text += choice.delta.content or ""
+            for delta in choice.delta.tool_calls or []:
+                call = calls.setdefault(
+                    delta.index, {"id": "", "type": "", "name": "", "arguments": ""}
+                )
+                call["id"] = delta.id or call["id"]
+                call["type"] = delta.type or call["type"]
+                call["name"] += (delta.function and delta.function.name) or ""
+                call["arguments"] += (delta.function and delta.function.arguments) or ""
+    return {"text": text, "finish": finish, "calls": [calls[i] for i in sorted(calls)]}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_litellm_gets_the_tool_calls_unchanged(oui_url, scripted_openai, monkeypatch, stream):
+    # litellm reads its model cost map from the package, never from the internet
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    messages: list[Any] = [{"role": "user", "content": "weather?"}]
+    first = await asyncio.to_thread(litellm_round, oui_url, messages, stream)
+    # what the upstream sent (scripted_openai: ids call_<request>_<i>, arguments as JSON)
+    sent = {
+        "id": f"call_{len(scripted_openai.requests)}_0",
+        "type": "function",
+        "name": "weather",
+        "arguments": json.dumps({"text": "hi"}),
+    }
+    assert first["calls"] == [sent]
+    assert first["finish"] == "tool_calls"
+    assert scripted_openai.requests[-1]["tools"] == [WEATHER]
+    messages.append(
+        {
+            "role": "assistant",
+            "content": first["text"],
+            "tool_calls": [
+                {
+                    "id": sent["id"],
+                    "type": "function",
+                    "function": {"name": "weather", "arguments": sent["arguments"]},
+                }
+            ],
+        }
+    )
+    messages.append({"role": "tool", "tool_call_id": sent["id"], "content": "sunny"})
+    final = await asyncio.to_thread(litellm_round, oui_url, messages, stream)
+    assert final["text"] == "Tool said: sunny" and final["calls"] == []
+    told = scripted_openai.requests[-1]["messages"]
+    assert told[-1] == {"role": "tool", "tool_call_id": sent["id"], "content": "sunny"}
+    assert told[-2]["tool_calls"][0]["id"] == sent["id"]

@@ -17,6 +17,10 @@ request's ``model``:
                     (streamed ``tool_calls`` deltas, arguments in two pieces; ids
                     ``call_<round>_<i>``); then answers ``"Tool said: "`` + each ``tool``
                     message's content
+``nbagent``         native function calling, a notebook agent: when offered ``edit_notebook``
+                    and ``run_cells``, inserts the code cell ``print(6*7)`` at the end; when
+                    the result names the new cell (``inserted cell N (id X, ...)``), runs it
+                    by its id; then answers ``"Tool said: "`` + the ``tool`` messages
 ``jsoncall``        prompt-based calling: while rounds are left and the system prompt offers
                     tools, answers the text ``{"tool": name, "arguments": {...}}`` (in a code
                     fence); then ``"Tool said: "`` + the tool results it was told
@@ -43,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -60,8 +65,11 @@ MODELS = [
     "stall",
     "badjson",
     "toolcall",
+    "nbagent",
     "jsoncall",
 ]
+
+NB_CELL = "print(6*7)"
 
 
 class ScriptedOpenAI:
@@ -180,6 +188,8 @@ class ScriptedOpenAI:
         """``(calls of this round, None)`` or ``([], the answer)`` for the tool models."""
         messages = request.get("messages") or []
         last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+        if model == "nbagent":
+            return self._notebook_round(request, messages[last_user + 1 :])
         if model == "toolcall":
             after = messages[last_user + 1 :]
             done = sum(1 for m in after if m.get("role") == "assistant" and m.get("tool_calls"))
@@ -203,6 +213,24 @@ class ScriptedOpenAI:
         if offered and done < len(script):
             return list(script[done]), None
         return [], "Tool said: " + " | ".join(results)
+
+    @staticmethod
+    def _notebook_round(
+        request: dict[str, Any], after: list[dict[str, Any]]
+    ) -> tuple[list[Any], str | None]:
+        """``nbagent``: insert ``print(6*7)``, run the cell the edit made, answer."""
+        offered = {t["function"]["name"] for t in request.get("tools") or []}
+        results = [str(m.get("content") or "") for m in after if m.get("role") == "tool"]
+        answer = "Tool said: " + " | ".join(results)
+        if not {"edit_notebook", "run_cells"} <= offered:
+            return [], answer
+        if not results:
+            return [("edit_notebook", {"operations": [{"op": "insert", "source": NB_CELL}]})], None
+        if len(results) == 1:
+            found = re.search(r"inserted cell \d+ \(id ([^,]+),", results[0])
+            if found:
+                return [("run_cells", {"cells": [found.group(1)]})], None
+        return [], answer
 
     async def _route(
         self,
@@ -253,7 +281,7 @@ class ScriptedOpenAI:
         delay = float(request.get("x_delay", 0.05 if model == "slow" else 0.0))
         words = self._words(request, chunks)
         calls: list[Any] = []
-        if model in ("toolcall", "jsoncall"):
+        if model in ("toolcall", "nbagent", "jsoncall"):
             calls, answer = self._tool_round(request, model)
             if answer is not None:
                 words = [w + " " for w in answer.split(" ")[:-1]] + [answer.split(" ")[-1]]

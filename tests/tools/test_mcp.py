@@ -26,17 +26,10 @@ from oui_jupyter.tools.base import ToolContext, ToolError, ToolResult
 from .conftest import ALICE
 
 ECHO = str(Path(__file__).parent.parent / "support" / "mcp_echo.py")
-# the built-ins that run without asking (edit_notebook and run_cells wait for approval)
-BUILTINS = [
-    "describe_variable",
-    "kernel_variables",
-    "list_files",
-    "read_file",
-    "read_notebook",
-    "remember",
-    "sql",
-    "workspace_search",
-]
+BUILTINS = ["list_files", "read_file", "read_notebook", "sql", "workspace_search"]
+#: what oui/mcp offers: every built-in that runs without asking (edit_notebook and
+#: run_cells wait for approval)
+EXPOSED = sorted([*BUILTINS, "describe_variable", "kernel_variables", "remember"])
 ECHO_TOOLS = ["add", "broken", "getenv", "header", "picture", "shout_loud"]
 INITIALIZE = (
     b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": '
@@ -83,6 +76,12 @@ def pid_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def oui_extra_config(jp_root_dir: Path, echo_port: int, pid_file: Path) -> dict[str, Any]:
+    return mcp_config(jp_root_dir, echo_port, pid_file)
+
+
+def mcp_config(jp_root_dir: Path, echo_port: int, pid_file: Path) -> dict[str, Any]:
+    """The workspace's files and the MCP servers: ``echo`` (HTTP, alice's only, asks first),
+    ``local`` (stdio, runs without asking), and two that cannot be used."""
     (jp_root_dir / "penguins.md").write_text(
         "# Emperor penguins\n\nEmperor penguins dive deeper than any other bird.\n"
     )
@@ -211,7 +210,7 @@ async def test_sdk_client_with_a_token(api, mcp_url, mode):
         modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
         assert modern == (mode == "auto")
         listed = await client.list_tools()
-        assert sorted(t.name for t in listed.tools) == BUILTINS  # not the MCP servers' tools
+        assert sorted(t.name for t in listed.tools) == EXPOSED  # not the MCP servers' tools
         read = next(t for t in listed.tools if t.name == "read_file")
         assert read.input_schema["required"] == ["path"] and read.annotations.read_only_hint
         found = await client.call_tool(
