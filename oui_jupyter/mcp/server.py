@@ -57,13 +57,13 @@ def _user(ctx: Any) -> UserInfo:
 
 def mcp_tool(entry: Registered) -> types.Tool:
     tool = entry.tool
+    # a tool that writes without asking (``remember``) says so with ``read_only = False``
+    read_only = getattr(tool, "read_only", not tool.requires_approval) is True
     return types.Tool(
         name=tool.name,
         description=tool.description,
         input_schema=dict(tool.parameters),
-        annotations=types.ToolAnnotations(
-            read_only_hint=not tool.requires_approval, open_world_hint=False
-        ),
+        annotations=types.ToolAnnotations(read_only_hint=read_only, open_world_hint=False),
     )
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 class RememberTool(BlockingTool):
     name = "remember"
+    read_only = False  # it adds a memory, without asking: MCP clients are told it writes
     description = (
         "Remember a fact about the user for later conversations (their preferences, their "
         "project, how they like answers). One short, self-contained sentence per call."

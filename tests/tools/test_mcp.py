@@ -213,6 +213,8 @@ async def test_sdk_client_with_a_token(api, mcp_url, mode):
         assert sorted(t.name for t in listed.tools) == EXPOSED  # not the MCP servers' tools
         read = next(t for t in listed.tools if t.name == "read_file")
         assert read.input_schema["required"] == ["path"] and read.annotations.read_only_hint
+        remember = next(t for t in listed.tools if t.name == "remember")
+        assert remember.annotations.read_only_hint is False  # it writes a memory
         found = await client.call_tool(
             "workspace_search", {"query": "emperor penguins dive", "mode": "keyword"}
         )
