@@ -15,35 +15,21 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
-from chat.helpers import scripted_settings
+from chat.helpers import scripted_settings, sse_text
+from chat.tool_support import EchoTool
 from support.oui_process import TOKEN
 
 from oui_jupyter.errors import NotFound
-from oui_jupyter.tools.base import ToolContext, ToolLimits, ToolResult
+from oui_jupyter.tools.base import ToolContext, ToolLimits
 from oui_jupyter.tools.files import ReadFileTool
 from team.client_support import ClientProcess
 
 NOTE = "The flux capacitor needs 1.21 gigawatts.\n"
 CHANNEL = "k" * 32
-
-
-class Echo:
-    """A tool of the service's own (not the workspace's)."""
-
-    name = "echo"
-    description = "says it back"
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"text": {"type": "string"}},
-    }
-    requires_approval = False
-
-    async def run(self, args: dict[str, Any], context: ToolContext) -> ToolResult:
-        return ToolResult(f"echo {args.get('text', '')}")
 
 
 @pytest.fixture
@@ -55,7 +41,7 @@ async def ready(jp_serverapp: Any, api: Any) -> Any:
     """The in-process service's services (built), with a tool of its own."""
     assert (await api("GET", "v1/users/user")).code == 200
     services = jp_serverapp.web_app.settings["oui_runtime"].services
-    services.tools.add(Echo(), "builtin")
+    services.tools.add(EchoTool(), "builtin")  # the service's own tool
     return services
 
 
@@ -90,23 +76,13 @@ def tool_results(scripted: Any) -> list[str]:
     return [str(m["content"]) for m in scripted.requests[-1]["messages"] if m["role"] == "tool"]
 
 
-def streamed_text(sse: str) -> str:
-    """The answer's text, joined from an SSE stream's deltas."""
-    text = []
-    for line in sse.splitlines():
-        if line.startswith("data: {"):
-            for choice in json.loads(line[6:]).get("choices") or []:
-                text.append((choice.get("delta") or {}).get("content") or "")
-    return "".join(text)
-
-
 def read_notes(results: list[str]) -> bool:
     """What read_file answered for notes.md on the client, then the service's echo."""
     return (
         len(results) == 2
         and results[0].startswith("notes.md, lines 1-1 of 1\n")
         and results[0].endswith(f"1\t{NOTE.strip()}")
-        and results[1] == "echo hi"
+        and results[1] == "echo: hi"
     )
 
 
@@ -236,7 +212,7 @@ async def turns_through(client: ClientProcess, service: Any, scripted_openai: An
     streamed = await on_client(client, "POST", "chat/completions", turn)
     assert streamed.status_code == 200 and "data: [DONE]" in streamed.text, streamed.text
     assert read_notes(tool_results(scripted_openai))
-    assert streamed_text(streamed.text).startswith("Checking. Tool said: notes.md, lines 1-1")
+    assert sse_text(streamed.content).startswith("Checking. Tool said: notes.md, lines 1-1")
     assert await channels_closed(service)
 
     # a path outside the client's root: the client's own refusal is what the model reads

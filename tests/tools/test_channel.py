@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
+from chat.tool_support import EchoTool
 
 from oui_jupyter.errors import Conflict, InvalidInput, NotFound
 from oui_jupyter.services.users import UserInfo
@@ -31,21 +32,8 @@ READ = {
 }
 
 
-class Echo:
-    name = "echo"
-    description = "says it back"
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"text": {"type": "string"}},
-    }
-    requires_approval = False
-
-    async def run(self, args: dict[str, Any], context: ToolContext) -> ToolResult:
-        return ToolResult(f"echo {args.get('text', '')}")
-
-
 def registry() -> ToolRegistry:
-    return ToolRegistry([Echo()], entry_points=False)
+    return ToolRegistry([EchoTool()], entry_points=False)
 
 
 def context(user: UserInfo = ALICE) -> ToolContext:
@@ -111,7 +99,9 @@ async def test_a_remote_call_goes_to_the_poll_and_its_result_comes_back() -> Non
     assert (result.content, result.data, result.sources) == ("print(1)", {"lines": 1}, [{"x": 1}])
     assert request["name"] == "read_file" and request["arguments"] == {"path": "a.py"}
     assert (request["tool_call_id"], request["chat_id"], request["seq"]) == ("call_1", "chat1", 1)
-    assert await tools.run("echo", {"text": "hi"}, context()) == ToolResult("echo hi")
+    assert await tools.run("echo", {"text": "hi"}, context()) == ToolResult(
+        "echo: hi", data={"echoed": "hi"}
+    )
 
 
 async def test_an_error_from_the_client_is_the_models_tool_error() -> None:
