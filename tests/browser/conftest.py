@@ -134,6 +134,20 @@ def lab_server(
         yield server
 
 
+def scripted_lab_config(base_url: str, **extra: Any) -> dict[str, Any]:
+    """``OuiJupyter`` settings of a lab whose only model connection is a scripted upstream
+    at ``base_url``: no embedded model, no titles or tags, no workspace index."""
+    return {
+        "openai_api_base_urls": [base_url],
+        "openai_api_keys": ["sk-scripted"],
+        "local_model_enabled": False,
+        "enable_title_generation": False,
+        "enable_tags_generation": False,
+        "index_workspace": False,
+        **extra,
+    }
+
+
 @contextmanager
 def running_lab(
     base: Path, oui_config: dict[str, Any], log_name: str = "jupyter.log"

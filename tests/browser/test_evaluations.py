@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from .conftest import LabServer, open_lab, open_sidebar, running_lab, screenshot
+from .conftest import (
+    LabServer,
+    open_lab,
+    open_sidebar,
+    running_lab,
+    screenshot,
+    scripted_lab_config,
+)
 
 ANSWERS = ".jp-OuiMessage[data-role='assistant']"
 
@@ -19,16 +26,11 @@ ANSWERS = ".jp-OuiMessage[data-role='assistant']"
 def arena_lab(
     tmp_path_factory: pytest.TempPathFactory, scripted_openai_server: Any
 ) -> Iterator[LabServer]:
-    config = {
-        "openai_api_base_urls": [scripted_openai_server.base_url],
-        "openai_api_keys": ["sk-scripted"],
-        "openai_api_configs": {"0": {"model_ids": ["fast", "slow"]}},
-        "local_model_enabled": False,
-        "enable_evaluation_arena_models": True,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-        "index_workspace": False,
-    }
+    config = scripted_lab_config(
+        scripted_openai_server.base_url,
+        openai_api_configs={"0": {"model_ids": ["fast", "slow"]}},
+        enable_evaluation_arena_models=True,
+    )
     with running_lab(
         tmp_path_factory.mktemp("arena-lab"), config, log_name="jupyter-arena.log"
     ) as server:

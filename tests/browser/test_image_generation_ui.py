@@ -20,6 +20,7 @@ from .conftest import (
     open_sidebar,
     running_lab,
     screenshot,
+    scripted_lab_config,
 )
 
 NOTEBOOK_CELLS = "(path) => [...window.jupyterapp.shell.widgets('main')].find(w => w.context?.path === path)?.content.model.toJSON().cells"
@@ -29,15 +30,9 @@ NOTEBOOK_CELLS = "(path) => [...window.jupyterapp.shell.widgets('main')].find(w 
 def images_lab(
     tmp_path_factory: pytest.TempPathFactory, scripted_media_server: ScriptedMedia
 ) -> Iterator[LabServer]:
-    config = {
-        "openai_api_base_urls": [scripted_media_server.base_url],
-        "openai_api_keys": ["sk-scripted"],
-        "local_model_enabled": False,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-        "index_workspace": False,
-        "images_config": {"ENABLE_IMAGE_GENERATION": True},
-    }
+    config = scripted_lab_config(
+        scripted_media_server.base_url, images_config={"ENABLE_IMAGE_GENERATION": True}
+    )
     with running_lab(tmp_path_factory.mktemp("images-lab"), config, "jupyter-images.log") as lab:
         yield lab
 

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from support.scripted_openai import ScriptedOpenAI
 
-from .conftest import LabServer, _shoot_on_failure, open_lab, open_sidebar, running_lab
+from .conftest import (
+    LabServer,
+    _shoot_on_failure,
+    open_lab,
+    open_sidebar,
+    running_lab,
+    scripted_lab_config,
+)
 
 TOOL_MODULE = '''
 from pathlib import Path
@@ -57,15 +64,7 @@ def tools_lab(
 ) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("tools-lab")
     site = tool_package(base)
-    config = {
-        "openai_api_base_urls": [scripted_openai_server.base_url],
-        "openai_api_keys": ["sk-scripted"],
-        "local_model_enabled": False,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-        "index_workspace": False,
-        "completion_timeout": 10.0,
-    }
+    config = scripted_lab_config(scripted_openai_server.base_url, completion_timeout=10.0)
     before = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), before) if p)
     try:

@@ -23,7 +23,15 @@ from typing import Any
 import pytest
 from support.scripted_openai import ScriptedOpenAI
 
-from .conftest import LabServer, _shoot_on_failure, open_lab, open_sidebar, running_lab, screenshot
+from .conftest import (
+    LabServer,
+    _shoot_on_failure,
+    open_lab,
+    open_sidebar,
+    running_lab,
+    screenshot,
+    scripted_lab_config,
+)
 from .fake_backend import FakeBackend
 
 UNDO_ROUTE = re.compile(r".*/oui/api/v1/tools/undo(\?.*)?$")
@@ -153,15 +161,7 @@ def agent_lab(
 ) -> Iterator[LabServer]:
     """A real lab whose only connection is the scripted upstream (``nbagent`` inserts
     ``print(6*7)`` with ``edit_notebook``, then runs it with ``run_cells``)."""
-    config = {
-        "openai_api_base_urls": [scripted_openai_server.base_url],
-        "openai_api_keys": ["sk-scripted"],
-        "local_model_enabled": False,
-        "enable_title_generation": False,
-        "enable_tags_generation": False,
-        "index_workspace": False,
-        "completion_timeout": 10.0,
-    }
+    config = scripted_lab_config(scripted_openai_server.base_url, completion_timeout=10.0)
     with running_lab(tmp_path_factory.mktemp("agent-lab"), config, "jupyter-agent.log") as lab:
         yield lab
 
