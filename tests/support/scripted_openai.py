@@ -410,10 +410,13 @@ def scripted_openai_server() -> Iterator[ScriptedOpenAI]:
 
 
 @pytest.fixture
-def scripted_openai(scripted_openai_server: ScriptedOpenAI) -> ScriptedOpenAI:
-    """The session's scripted server with its records cleared: ``.base_url`` ends in ``/v1``."""
+def scripted_openai(scripted_openai_server: ScriptedOpenAI) -> Iterator[ScriptedOpenAI]:
+    """The session's scripted server with its records cleared: ``.base_url`` ends in ``/v1``.
+    Cleared again afterwards, so that a script (``tool_script``, ``replies``) set by one test
+    never reaches a later one that uses the session's server directly."""
     scripted_openai_server.reset()
-    return scripted_openai_server
+    yield scripted_openai_server
+    scripted_openai_server.reset()
 
 
 if __name__ == "__main__":
