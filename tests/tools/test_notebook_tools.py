@@ -241,18 +241,21 @@ async def test_run_cells_writes_outputs(api, jp_root_dir, jp_serverapp, notebook
 
 async def test_a_busy_kernel_and_a_cell_past_its_time(api, jp_root_dir, jp_serverapp, notebook):
     ready = await built(api, jp_serverapp)
-    kernel = await start_kernel(jp_serverapp)
+    await start_kernel(jp_serverapp)
     chat_id = await new_chat(api)
     ctx = context(jp_root_dir, chat_id)
-    edit = {"operations": [{"op": "insert", "source": "import time\ntime.sleep(60)"}]}
-    await ready.tools.run("edit_notebook", edit, ctx)
+    started = jp_root_dir / "long-cell-started"  # the cell says it runs (a kernel that is
+    # still starting shows "busy" too, so its status proves nothing)
+    source = f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(60)"
+    await ready.tools.run(
+        "edit_notebook", {"operations": [{"op": "insert", "source": source}]}, ctx
+    )
     long_run = asyncio.ensure_future(ready.tools.run("run_cells", {"cells": [3]}, ctx))
-    manager = jp_serverapp.kernel_manager.get_kernel(kernel)
-    for _ in range(400):  # until the cell runs (the server follows the kernel's status)
-        await asyncio.sleep(0.05)
-        if manager.execution_state == "busy" and not long_run.done():
+    for _ in range(600):
+        if started.exists() or long_run.done():
             break
-    await asyncio.sleep(0.3)
+        await asyncio.sleep(0.05)
+    assert started.exists() and not long_run.done(), long_run
     with pytest.raises(ToolError, match="did not answer within 2 s"):
         await ready.tools.run("kernel_variables", {}, ctx)  # waits behind the running cell
     ran = await long_run
