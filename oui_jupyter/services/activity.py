@@ -2,8 +2,8 @@
 
 A turn holds a ``Hold`` from its start (before retrieval) until its answer ends; the workspace
 index's embedding waits for no turn to be running before each batch (``wait_quiet``), and the
-embedding model is loaded only then (``when_quiet``). Keyword indexing does not wait: it is
-cheap and makes new files searchable at once.
+embedding model is loaded only then (``when_quiet``). Keyword indexing does not wait, as it
+makes new files searchable at once, but pauses before each file while a turn runs (``busy``).
 
 Thread-safe: holds are taken on the event loop, the waiting happens in worker threads.
 """

@@ -127,6 +127,31 @@ def test_embedding_pauses_during_a_turn_and_resumes_after(tmp_path: Path) -> Non
     svc.stop()
 
 
+def test_keyword_indexing_paces_itself_while_a_turn_runs(tmp_path: Path) -> None:
+    """A pause before each file: the turn's event loop and model server get the CPU (and the
+    GIL) first; the files still become searchable while it runs, all of them after it."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for i in range(30):
+        (root / f"note{i}.md").write_text(f"# Note {i}\n\nThe narwhal number {i} hums.\n")
+    activity = GenerationActivity(settle=0)
+    svc = make_service(root, tmp_path / "data", activity, HashEmbedder())
+    svc.indexer.busy_file_pause = 0.25
+    hold = activity.hold()  # a chat turn runs
+    try:
+        svc.start()
+        svc.ensure_started()
+        assert wait_for(lambda: svc.status()["files"] >= 1)
+        before = svc.status()["files"]
+        time.sleep(0.5)
+        # at most one file per pause: three more in half a second, whatever the machine
+        assert before <= svc.status()["files"] <= min(before + 3, 29)
+    finally:
+        hold.release()
+    assert wait_for(lambda: svc.status()["files"] == 30)
+    svc.stop()
+
+
 def test_embedding_goes_on_a_slice_at_a_time_after_a_long_pause(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()

@@ -7,7 +7,9 @@ Two daemon threads:
   (Jupyter's contents events: save, rename, delete), debounced. A file whose size and
   mtime did not change is not read; one whose bytes did not change (sha256) is not
   parsed; changed files are loaded, split and written in batches (keyword-searchable
-  right away).
+  right away); while a chat turn runs it goes on with a pause before each file (four times
+  what the last one took, at least ``busy_file_pause``), so that the turn's event loop and its
+  model server get the CPU and the GIL first.
 * **embedder**: embeds chunks that have no vector yet, in batches, unique texts only;
   the store's embedding cache means an unchanged chunk text is never embedded twice.
   Chats come first: while a turn runs (``activity``), it waits before loading the model and
@@ -25,10 +27,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from ...providers.embeddings import torch_threads
+from ...providers.embeddings import background_embedding
 from ...store.index_types import ChunkIn, FileRecord
 from .loaders import Unsupported, file_type_of, load
 from .splitter import Splitter
@@ -62,10 +63,14 @@ class Indexer:
         watch: bool = True,
         activity: GenerationActivity | None = None,
         max_pause: float = 60.0,
+        busy_file_pause: float = 0.05,
     ) -> None:
+        """``busy_file_pause``: the least pause before each file read while a turn runs (or
+        four times what the last file took)."""
         self.store = store
         self.activity = activity
         self.max_pause = max_pause
+        self.busy_file_pause = busy_file_pause
         self.workspace = workspace
         self.splitter = splitter
         self.embedder = embedder
@@ -277,10 +282,16 @@ class Indexer:
         self.state = "indexing"
         batch: list[tuple[FileRecord, list[ChunkIn] | None]] = []
         t_batch = time.monotonic()
+        took = 0.0
         for fs in files:
+            if self.activity is not None and self.activity.busy:
+                # the turn's event loop and model server go first: a fifth of the time at most
+                self._stop.wait(max(self.busy_file_pause, 4 * took))
             if self._stop.is_set():
                 return
+            started = time.monotonic()
             item = self._prepare(fs)
+            took = time.monotonic() - started
             if item is not None:
                 batch.append(item)
             else:
@@ -398,7 +409,7 @@ class Indexer:
                 if self._stop.is_set() or embedder is not self.embedder:
                     return worked
                 try:
-                    with nullcontext() if quiet else torch_threads(1):
+                    with background_embedding(None if quiet else 1):
                         vecs = embedder.embed([uniq[h] for h in part])
                 except Exception as e:
                     self.embed_error = str(e)
