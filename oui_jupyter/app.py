@@ -168,6 +168,14 @@ class OuiJupyter(ExtensionApp):
         config=True
     )
 
+    local_model_rag_budget_chars = Int(
+        1200,
+        min=200,
+        help="Most characters of source text a turn of the embedded model reads (rag_budget_chars "
+        "for other models): it reads its prompt on this machine's CPU, a few hundred tokens a "
+        "second, and a 135M-parameter model answers better from fewer sources.",
+    ).tag(config=True)
+
     models_cache_ttl = Float(
         60.0, help="Seconds a connection's model list is kept before it is fetched again."
     ).tag(config=True)
@@ -1041,11 +1049,12 @@ class OuiJupyter(ExtensionApp):
             features: dict[str, Any],
             user: UserInfo,
             workspace: list[dict[str, Any]] | None = None,
+            budget: int | None = None,
         ) -> tuple[str, list[dict[str, Any]], str | None]:
             from oui_jupyter.services.workspace_context import hits_of
 
             extra = hits_of(workspace) if workspace else None
-            ctx = retrieval.rag_context(query, files, features, None, user=user, extra=extra)
+            ctx = retrieval.rag_context(query, files, features, budget, user=user, extra=extra)
             return ctx.prompt, ctx.sources, ctx.note
 
         completions = CompletionService(
@@ -1059,6 +1068,7 @@ class OuiJupyter(ExtensionApp):
             checkpoints=checkpoints,
             titles=titles,
             context_builder=context_builder,
+            local_context_chars=self.local_model_rag_budget_chars,
             activity=activity,
             usage=UsageService(UsageStore(db), config_store, dict(self.group_daily_tokens)),
             vision=VisionService(

@@ -90,6 +90,10 @@ if ! llama_smoke 2>/dev/null; then
 fi
 done_step
 
+step "the embedded model in the layout this CPU reads fastest (Q8_0, once per machine: seconds)"
+.venv/bin/python -m oui_jupyter.providers.local_model_file
+done_step
+
 # JupyterHub's proxy for tests/team: npm's configurable-http-proxy (the PyPI package of the
 # same name is a different, partial port), kept inside .venv/chp.
 CHP=.venv/chp/node_modules/.bin/configurable-http-proxy

