@@ -11,7 +11,8 @@ streamed `chat/completions` turn in a new chat:
 * (a) `loaded`: as (a), with one CPU-bound process per core beside the server.
 
 First event: the first SSE `data:` line (a status, the sources or a token); first token: the
-first chunk with text. Usage: python first_chat.py [--code DIR] [--cases index,restart,off,loaded]
+first chunk with text; `statuses`: when each status (and the sources) arrived, in seconds
+from the send. Usage: python first_chat.py [--code DIR] [--cases index,restart,off,loaded]
 (`--code`: the oui_jupyter source tree the server runs, e.g. another checkout, for a before/after;
 `--files`, `--max-kb`: the workspace's size).
 """
@@ -154,7 +155,7 @@ class Server:
         )
         t0 = time.perf_counter()
         first_event = first_token = None
-        statuses: list[str] = []
+        statuses: list[tuple[float, str]] = []
         sources = 0
         with urllib.request.urlopen(request, timeout=600) as response:
             for raw in response:
@@ -165,7 +166,9 @@ class Server:
                 first_event = first_event if first_event is not None else now
                 data = json.loads(line[5:])
                 if data.get("status") and not data["status"].get("done"):
-                    statuses.append(data["status"]["description"])
+                    statuses.append((round(now, 2), data["status"]["description"]))
+                if data.get("sources") and not sources:
+                    statuses.append((round(now, 2), f"{len(data['sources'])} sources"))
                 sources = len(data.get("sources") or []) or sources
                 choices = data.get("choices") or []
                 if (
