@@ -329,7 +329,11 @@ export class MessageWidget extends Widget {
     const error = errorText(m.error);
     this._error.textContent = error ? `Error: ${error}` : '';
     this._error.hidden = !error;
-    const notice = answerNotice(m);
+    // what the answer says of itself, else what a button of this answer last said (a later
+    // update of the message, e.g. the chat's refresh after an undo, must not wipe it)
+    const local =
+      this._localNotice?.id === m.id ? this._localNotice.text : null;
+    const notice = answerNotice(m) ?? local;
     this._notice.textContent = notice ?? '';
     this._notice.hidden = !notice;
     this.toggleClass(
@@ -805,13 +809,13 @@ export class MessageWidget extends Widget {
   }
 
   private _showNotice(text: string): void {
+    this._localNotice = { id: this._message.id, text };
     this._notice.textContent = text;
     this._notice.hidden = false;
   }
 
   private _showSpeechError(message: string): void {
-    this._notice.textContent = `Could not read aloud: ${message}`;
-    this._notice.hidden = false;
+    this._showNotice(`Could not read aloud: ${message}`);
   }
 
   private _rendermime: IRenderMimeRegistry;
@@ -829,6 +833,7 @@ export class MessageWidget extends Widget {
   private _status: HTMLElement;
   private _error: HTMLElement;
   private _notice: HTMLElement;
+  private _localNotice: { id: string; text: string } | null = null;
   private _citations: HTMLElement;
   private _toolbar: HTMLElement;
   private _editor: HTMLFormElement | null = null;
