@@ -72,7 +72,7 @@ def server_command(model: Path, port: int, *, n_ctx: int, n_threads: int) -> lis
         "--interrupt_requests",
         "False",
         # The server's default keeps the logits of every prompt token (for logprobs, which
-        # the embedded model is not asked for): a third of the prompt's time on a CPU.
+        # the embedded model is not asked for): about a fifth of the prompt's time on a CPU.
         "--logits_all",
         "False",
         "--flash_attn",

@@ -67,7 +67,8 @@ log = logging.getLogger(__name__)
 
 # (query, files, features, user[, workspace sources][, budget=chars]) -> (prompt block that
 # replaces the last user message, sources[, note]); the fifth argument is only passed when a
-# turn has workspace_context, ``budget`` only for the embedded model; the note (e.g. no workspace file matched) ends the turn's search status.
+# turn has workspace_context, ``budget`` only for the embedded model; the note (e.g. no
+# workspace file matched) ends the turn's search status.
 ContextBuilder = Callable[..., Any]
 # Called with each upstream chunk (raw JSON bytes, decoded) while the answer streams.
 Sink = Callable[[bytes, dict[str, Any]], Awaitable[None]]
